@@ -1,0 +1,108 @@
+"""Request-reply messages of the billing service (``billing.*``)."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from medialab_contracts.base import BusMessage
+from medialab_contracts.ids import JOB_ID_PATTERN
+from medialab_contracts.jobs import TelegramId
+from medialab_contracts.modes import Mode
+from medialab_contracts.money import Kopecks, PositiveKopecks
+
+WELCOME_CREDIT = 3000  # 30 ₽, once per user
+
+
+class OperationStatus(StrEnum):
+    pending = "PENDING"
+    charged = "CHARGED"
+    failed = "FAILED"
+
+
+class EnsureUserRequest(BusMessage):
+    user_id: TelegramId
+    username: str | None = Field(default=None, max_length=64)
+    first_name: str | None = Field(default=None, max_length=128)
+
+
+class BalanceRequest(BusMessage):
+    user_id: TelegramId
+
+
+class BalanceView(BusMessage):
+    user_id: TelegramId
+    balance: int  # sum of the ledger
+    reserved: int = Field(ge=0)  # pending reservations
+    available: int  # balance − reserved, never below zero
+    created: bool = False  # set by ensure_user when this call created the user
+
+
+class ReserveRequest(BusMessage):
+    job_id: str = Field(pattern=JOB_ID_PATTERN)
+    user_id: TelegramId
+    price: Kopecks
+    mode: Mode
+    model_id: str = Field(max_length=120)
+    deadline_s: int | None = Field(default=None, ge=5, le=86400)
+
+
+class SettleRequest(BusMessage):
+    job_id: str = Field(pattern=JOB_ID_PATTERN)
+
+
+class ReleaseRequest(BusMessage):
+    job_id: str = Field(pattern=JOB_ID_PATTERN)
+    reason: str = Field(default="failed", max_length=64)
+
+
+class OperationRequest(BusMessage):
+    job_id: str = Field(pattern=JOB_ID_PATTERN)
+    user_id: TelegramId  # a user may only look at their own operations
+
+
+class OperationView(BusMessage):
+    job_id: str
+    user_id: TelegramId
+    mode: Mode
+    model_id: str
+    price: int
+    status: OperationStatus
+    created_at: datetime
+    updated_at: datetime
+    failure_reason: str | None = None
+
+
+class ReserveReply(BusMessage):
+    operation: OperationView
+    balance: BalanceView
+
+
+class HistoryRequest(BusMessage):
+    user_id: TelegramId
+    page: int = Field(default=1, ge=1, le=100_000)
+    page_size: int = Field(default=10, ge=1, le=50)
+
+
+class HistoryPage(BusMessage):
+    items: list[OperationView]
+    page: int
+    page_size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+class TopupRequest(BusMessage):
+    request_id: str = Field(min_length=8, max_length=64)
+    admin_id: TelegramId
+    target_user_id: TelegramId
+    amount: PositiveKopecks
+
+
+class TopupReply(BusMessage):
+    target_user_id: TelegramId
+    amount: int
+    balance: BalanceView

@@ -1,0 +1,257 @@
+"""The catalog of models, formats and prices (SPEC.md), as data.
+
+Prices are integer kopecks and configurable: ``default_catalog({"nbp": 3000})`` overrides a model's
+price by its key. Keys are short because they travel in Telegram callback data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from medialab_contracts.modes import Mode, Provider, Runner
+from medialab_contracts.money import Kopecks, rubles
+
+
+class ImageFormat(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    title: str
+    width: int
+    height: int
+
+    @property
+    def size_label(self) -> str:
+        return f"{self.width}×{self.height}"
+
+
+FORMATS: tuple[ImageFormat, ...] = (
+    ImageFormat(key="vertical", title="Вертикальное", width=1472, height=2048),
+    ImageFormat(key="square", title="Квадрат", width=1792, height=1792),
+    ImageFormat(key="horizontal", title="Горизонтальное", width=2048, height=1472),
+)
+DEFAULT_EDIT_SIZE = (1024, 1024)
+
+
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(pattern=r"^[a-z0-9_]{1,12}$")
+    model_id: str
+    title: str
+    provider: Provider
+    runner: Runner
+    modes: frozenset[Mode]
+    price: Kopecks
+    aliases: tuple[str, ...] = ()
+    wants_english: bool = False
+    max_inputs: int = 0
+    offers_formats: bool = False
+
+
+LLM_MODEL_DEFAULT = "anthropic/claude-3.5-sonnet"
+
+_EDIT_MODES = frozenset({Mode.edit, Mode.merge})
+
+_DEFAULT_MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        key="nbp",
+        model_id="fal-ai/nano-banana-pro",
+        title="Nano Banana Pro",
+        provider=Provider.fal,
+        runner=Runner.fal,
+        modes=frozenset({Mode.create}),
+        price=rubles(24),
+        aliases=("nano-pro", "pro", "nano-banana-pro"),
+        offers_formats=True,
+    ),
+    ModelSpec(
+        key="nb",
+        model_id="fal-ai/nano-banana",
+        title="Nano-banana",
+        provider=Provider.fal,
+        runner=Runner.fal,
+        modes=frozenset({Mode.create}),
+        price=rubles(8),
+        aliases=("nano", "nano-banana"),
+        offers_formats=True,
+    ),
+    ModelSpec(
+        key="sd",
+        model_id="fal-ai/bytedance/seedream/v4/text-to-image",
+        title="Seedream",
+        provider=Provider.fal,
+        runner=Runner.fal,
+        modes=frozenset({Mode.create}),
+        price=rubles(8),
+        aliases=("seedream",),
+        wants_english=True,
+        offers_formats=True,
+    ),
+    ModelSpec(
+        key="flux",
+        model_id="fal-ai/flux/dev",
+        title="FLUX.1 [dev]",
+        provider=Provider.fal,
+        runner=Runner.fal,
+        modes=frozenset(),
+        price=rubles(8),
+        aliases=("flux",),
+        wants_english=True,
+    ),
+    ModelSpec(
+        key="nbpe",
+        model_id="fal-ai/nano-banana-pro/edit",
+        title="Nano Banana Pro",
+        provider=Provider.fal,
+        runner=Runner.fal,
+        modes=_EDIT_MODES,
+        price=rubles(24),
+        max_inputs=4,
+        offers_formats=True,
+    ),
+    ModelSpec(
+        key="nbe",
+        model_id="fal-ai/nano-banana/edit",
+        title="Nano-Banana",
+        provider=Provider.fal,
+        runner=Runner.fal,
+        modes=_EDIT_MODES,
+        price=rubles(8),
+        max_inputs=4,
+    ),
+    ModelSpec(
+        key="sde",
+        model_id="fal-ai/bytedance/seedream/v4/edit",
+        title="Seedream",
+        provider=Provider.fal,
+        runner=Runner.fal,
+        modes=_EDIT_MODES | {Mode.retouch},
+        price=rubles(8),
+        wants_english=True,
+        max_inputs=4,
+    ),
+    ModelSpec(
+        key="ret",
+        model_id="fal-ai/retoucher",
+        title="Retoucher",
+        provider=Provider.fal,
+        runner=Runner.fal,
+        modes=frozenset({Mode.retouch}),
+        price=rubles(8),
+        max_inputs=1,
+    ),
+    ModelSpec(
+        key="ups",
+        model_id="fal-ai/recraft/upscale/crisp",
+        title="Recraft Crisp ×2",
+        provider=Provider.fal,
+        runner=Runner.fal,
+        modes=frozenset({Mode.upscale}),
+        price=rubles(8),
+        max_inputs=1,
+    ),
+    ModelSpec(
+        key="llm",
+        model_id="fal-ai/any-llm",
+        title="LLM",
+        provider=Provider.fal,
+        runner=Runner.llm,
+        modes=frozenset({Mode.prompt}),
+        price=rubles(3),
+    ),
+    ModelSpec(
+        key="fs",
+        model_id="wavespeed-ai/image-face-swap",
+        title="WaveSpeed Face Swap",
+        provider=Provider.wavespeed,
+        runner=Runner.wavespeed,
+        modes=frozenset({Mode.faceswap}),
+        price=rubles(4),
+        max_inputs=2,
+    ),
+    ModelSpec(
+        key="txt",
+        model_id="local/text-render",
+        title="Pillow",
+        provider=Provider.local,
+        runner=Runner.text,
+        modes=frozenset({Mode.text}),
+        price=rubles(1),
+        max_inputs=1,
+    ),
+)
+
+DEFAULT_DEADLINE_S: Mapping[Mode, int] = {
+    Mode.create: 600,
+    Mode.prompt: 180,
+    Mode.edit: 600,
+    Mode.merge: 600,
+    Mode.retouch: 600,
+    Mode.text: 120,
+    Mode.faceswap: 600,
+    Mode.upscale: 600,
+}
+
+
+class UnknownModelName(LookupError):
+    def __init__(self, name: str, accepted: Iterable[str]) -> None:
+        self.name = name
+        self.accepted = sorted(accepted)
+        super().__init__(f"unknown model {name!r}")
+
+
+class Catalog:
+    """Models by key, by provider id and by alias; prices as configured."""
+
+    def __init__(self, models: Iterable[ModelSpec]) -> None:
+        self.models: tuple[ModelSpec, ...] = tuple(models)
+        self._by_key = {m.key: m for m in self.models}
+        if len(self._by_key) != len(self.models):
+            raise ValueError("duplicate model keys in catalog")
+
+    def by_key(self, key: str) -> ModelSpec:
+        return self._by_key[key]
+
+    def get(self, key: str) -> ModelSpec | None:
+        return self._by_key.get(key)
+
+    def for_mode(self, mode: Mode) -> list[ModelSpec]:
+        return [m for m in self.models if mode in m.modes]
+
+    def text_to_image(self) -> list[ModelSpec]:
+        """Models the extended text form may name: M1's plus the alias-only ones (flux)."""
+        return [m for m in self.models if Mode.create in m.modes or m.key == "flux"]
+
+    def resolve_text_to_image(self, name: str) -> ModelSpec:
+        wanted = name.strip().lower()
+        for model in self.text_to_image():
+            if wanted in (model.model_id.lower(), model.key, *model.aliases):
+                return model
+        accepted = {a for m in self.text_to_image() for a in m.aliases}
+        accepted |= {m.model_id for m in self.text_to_image()}
+        raise UnknownModelName(name, accepted)
+
+
+_price_adapter: TypeAdapter[int] = TypeAdapter(Kopecks)
+
+
+def default_catalog(price_overrides: Mapping[str, int] | None = None) -> Catalog:
+    overrides = dict(price_overrides or {})
+    models = []
+    for model in _DEFAULT_MODELS:
+        if model.key in overrides:
+            model = ModelSpec.model_validate({**model.model_dump(), "price": overrides.pop(model.key)})
+        models.append(model)
+    if overrides:
+        raise ValueError(f"price overrides for unknown model keys: {sorted(overrides)}")
+    return Catalog(models)
+
+
+def format_by_key(key: str) -> ImageFormat:
+    for fmt in FORMATS:
+        if fmt.key == key:
+            return fmt
+    raise KeyError(key)

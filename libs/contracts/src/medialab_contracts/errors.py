@@ -1,0 +1,138 @@
+"""Typed errors with stable codes, shared by request-reply services and their callers."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+
+class ErrorCode(StrEnum):
+    bad_request = "bad_request"
+    insufficient_funds = "insufficient_funds"
+    unknown_user = "unknown_user"
+    unknown_job = "unknown_job"
+    not_admin = "not_admin"
+    bad_amount = "bad_amount"
+    conflict = "conflict"
+    unavailable = "unavailable"
+    timeout = "timeout"
+    provider_busy = "provider_busy"
+    provider_rejected = "provider_rejected"
+    provider_error = "provider_error"
+    llm_bad_output = "llm_bad_output"
+    internal = "internal"
+
+
+class ErrorReply(BaseModel):
+    code: ErrorCode
+    message: str = Field(max_length=500)
+    available: int | None = None
+    price: int | None = None
+
+
+class MediaLabError(Exception):
+    code: ClassVar[ErrorCode] = ErrorCode.internal
+
+    def __init__(self, message: str = "", **data: Any) -> None:
+        super().__init__(message or self.code.value)
+        self.message = message or self.code.value
+        self.data = data
+
+    def to_reply(self) -> ErrorReply:
+        return ErrorReply(code=self.code, message=self.message[:500], **self.data)
+
+    @staticmethod
+    def from_reply(reply: ErrorReply) -> MediaLabError:
+        cls = _BY_CODE.get(reply.code, InternalError)
+        data = {k: v for k, v in (("available", reply.available), ("price", reply.price)) if v is not None}
+        return cls(reply.message, **data)
+
+
+class BadRequest(MediaLabError):
+    code = ErrorCode.bad_request
+
+
+class InsufficientFunds(MediaLabError):
+    code = ErrorCode.insufficient_funds
+
+    def __init__(self, message: str = "", *, available: int, price: int) -> None:
+        super().__init__(message or "insufficient funds", available=available, price=price)
+
+    @property
+    def available(self) -> int:
+        return int(self.data["available"])
+
+    @property
+    def price(self) -> int:
+        return int(self.data["price"])
+
+
+class UnknownUser(MediaLabError):
+    code = ErrorCode.unknown_user
+
+
+class UnknownJob(MediaLabError):
+    code = ErrorCode.unknown_job
+
+
+class NotAdmin(MediaLabError):
+    code = ErrorCode.not_admin
+
+
+class BadAmount(MediaLabError):
+    code = ErrorCode.bad_amount
+
+
+class Conflict(MediaLabError):
+    code = ErrorCode.conflict
+
+
+class ServiceUnavailable(MediaLabError):
+    code = ErrorCode.unavailable
+
+
+class Timeout(MediaLabError):
+    code = ErrorCode.timeout
+
+
+class ProviderBusy(MediaLabError):
+    code = ErrorCode.provider_busy
+
+
+class ProviderRejected(MediaLabError):
+    code = ErrorCode.provider_rejected
+
+
+class ProviderError(MediaLabError):
+    code = ErrorCode.provider_error
+
+
+class LlmBadOutput(MediaLabError):
+    code = ErrorCode.llm_bad_output
+
+
+class InternalError(MediaLabError):
+    code = ErrorCode.internal
+
+
+_BY_CODE: dict[ErrorCode, type[MediaLabError]] = {
+    cls.code: cls
+    for cls in (
+        BadRequest,
+        InsufficientFunds,
+        UnknownUser,
+        UnknownJob,
+        NotAdmin,
+        BadAmount,
+        Conflict,
+        ServiceUnavailable,
+        Timeout,
+        ProviderBusy,
+        ProviderRejected,
+        ProviderError,
+        LlmBadOutput,
+        InternalError,
+    )
+}

@@ -1,0 +1,64 @@
+"""Every NATS name in one place: streams, subjects, consumers, buckets, request-reply endpoints."""
+
+from medialab_contracts.modes import Mode, Runner
+
+# JetStream streams
+JOBS_STREAM = "JOBS"
+JOBS_SUBJECTS = "jobs.>"
+EVENTS_STREAM = "EVENTS"
+EVENTS_SUBJECTS = "events.>"
+DEAD_LETTER_SUBJECT_PREFIX = "events.deadletter"
+
+# Durable consumers
+FAL_RUNNER_CONSUMER = "fal-runner"
+WAVESPEED_RUNNER_CONSUMER = "wavespeed-runner"
+TEXT_RENDER_CONSUMER = "text-render"
+BILLING_SAGA_CONSUMER = "billing-saga"
+GATEWAY_DELIVERY_CONSUMER = "gateway-delivery"
+
+# Object store and key-value buckets
+MEDIA_BUCKET = "media"
+FSM_BUCKET = "fsm"
+ALBUMS_BUCKET = "albums"
+SLOTS_BUCKET = "slots"
+JOB_STATE_BUCKET = "jobstate"
+LLM_CACHE_BUCKET = "llmcache"
+TELEGRAM_LIMITS_BUCKET = "tglimits"
+
+# Request-reply (core NATS, nats.micro services)
+BILLING_ENSURE_USER = "billing.ensure_user"
+BILLING_RESERVE = "billing.reserve"
+BILLING_SETTLE = "billing.settle"
+BILLING_RELEASE = "billing.release"
+BILLING_BALANCE = "billing.balance"
+BILLING_HISTORY = "billing.history"
+BILLING_TOPUP = "billing.topup"
+BILLING_OPERATION = "billing.operation"
+LLM_WRITE_PROMPT = "llm.write_prompt"
+LLM_TRANSLATE = "llm.translate"
+LLM_PARSE_STYLE = "llm.parse_style"
+FAL_LLM = "fal.llm"
+
+EVENT_KINDS = ("accepted", "progress", "succeeded", "failed")
+
+
+def job_subject(runner: Runner, mode: Mode) -> str:
+    return f"jobs.{runner}.{mode}"
+
+
+def runner_filter(runner: Runner) -> str:
+    return f"jobs.{runner}.>"
+
+
+def event_subject(job_id: str, kind: str) -> str:
+    return f"events.job.{job_id}.{kind}"
+
+
+def event_msg_id(job_id: str, kind: str) -> str:
+    """JetStream dedup id of a final event: a job succeeds or fails at most once on the stream."""
+    return f"{job_id}:{kind}"
+
+
+FINAL_EVENTS_FILTERS = ("events.job.*.succeeded", "events.job.*.failed")
+ALL_JOB_EVENTS_FILTER = "events.job.>"
+MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBS.*"

@@ -1,0 +1,84 @@
+import pytest
+from medialab_contracts.billing import ReserveRequest, TopupRequest
+from medialab_contracts.catalog import FORMATS, UnknownModelName, default_catalog
+from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded, parse_job_event
+from medialab_contracts.ids import new_job_id
+from medialab_contracts.jobs import JobRequest
+from medialab_contracts.modes import Mode
+from medialab_contracts.money import Kopecks, format_rub, rubles
+from pydantic import TypeAdapter, ValidationError
+
+
+def test_money_refuses_floats_bools_strings_and_negatives() -> None:
+    adapter = TypeAdapter(Kopecks)
+    assert adapter.validate_python(2400) == 2400
+    for bad in (24.0, 24.5, True, "2400", -1, 10**12):
+        with pytest.raises(ValidationError):
+            adapter.validate_python(bad)
+    with pytest.raises(ValidationError):
+        TopupRequest.model_validate_json(
+            '{"request_id":"abcdefgh","admin_id":1,"target_user_id":2,"amount":10.5}'
+        )
+
+
+def test_rubles_and_formatting() -> None:
+    assert rubles(30) == 3000
+    assert format_rub(2400) == "24 ₽"
+    assert format_rub(2450) == "24,50 ₽"
+    assert format_rub(123456700) == "1\u00a0234\u00a0567 ₽"
+    with pytest.raises(TypeError):
+        rubles(1.5)  # type: ignore[arg-type]
+
+
+def test_default_prices_follow_the_spec() -> None:
+    catalog = default_catalog()
+    price = {m.key: m.price for m in catalog.models}
+    assert price["nbp"] == price["nbpe"] == 2400
+    assert price["nbp"] == 3 * price["nb"]
+    assert all(price[k] == 800 for k in ("nb", "sd", "flux", "nbe", "sde", "ret", "ups"))
+    assert (price["llm"], price["fs"], price["txt"]) == (300, 400, 100)
+    assert [m.key for m in catalog.for_mode(Mode.create)] == ["nbp", "nb", "sd"]
+    assert {m.key for m in catalog.for_mode(Mode.retouch)} == {"ret", "sde"}
+    assert [(f.width, f.height) for f in FORMATS] == [(1472, 2048), (1792, 1792), (2048, 1472)]
+
+
+def test_price_overrides_and_alias_resolution() -> None:
+    catalog = default_catalog({"nbp": 3000})
+    assert catalog.by_key("nbp").price == 3000
+    assert catalog.resolve_text_to_image("flux").model_id == "fal-ai/flux/dev"
+    assert catalog.resolve_text_to_image("NANO").key == "nb"
+    assert catalog.resolve_text_to_image("fal-ai/bytedance/seedream/v4/text-to-image").key == "sd"
+    with pytest.raises(UnknownModelName) as unknown:
+        catalog.resolve_text_to_image("dalle9")
+    assert "flux" in unknown.value.accepted
+    with pytest.raises(ValueError):
+        default_catalog({"nope": 1})
+
+
+def test_job_and_events_round_trip_and_reject_garbage() -> None:
+    job = JobRequest(
+        user_id=1,
+        chat_id=1,
+        mode=Mode.edit,
+        runner="fal",
+        model_key="nbe",
+        model_id="fal-ai/nano-banana/edit",
+        price=800,
+    )
+    assert JobRequest.model_validate_json(job.model_dump_json()) == job
+    assert job.subject == "jobs.fal.edit"
+    failed = JobFailed(
+        job_id=job.job_id, user_id=1, chat_id=1, mode=Mode.edit, reason=FailureReason.moderation
+    )
+    assert parse_job_event(failed.model_dump_json()) == failed
+    ok = JobSucceeded(job_id=job.job_id, user_id=1, chat_id=1, mode=Mode.edit)
+    assert parse_job_event(ok.model_dump_json()).kind == "succeeded"
+    for garbage in (b"", b"\x00\xff", b"{}", b'{"kind":"exploded"}'):
+        with pytest.raises(ValidationError):
+            parse_job_event(garbage)
+    with pytest.raises(ValidationError):
+        ReserveRequest(job_id="../etc", user_id=1, price=1, mode=Mode.create, model_id="x")
+
+
+def test_job_ids_fit_telegram_callback_data() -> None:
+    assert len(f"res:upscale:{new_job_id()}:3".encode()) <= 64

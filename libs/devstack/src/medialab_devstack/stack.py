@@ -1,0 +1,121 @@
+"""Service processes of the stack: start, wait until ready, stop gracefully, or kill.
+
+Used by the dev launcher and by tests that need real processes (restarts, SIGKILL).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from medialab_devstack.ports import free_port
+
+SERVICE_MODULES: dict[str, str] = {
+    "billing": "billing",
+    "fal-runner": "fal_runner",
+    "wavespeed-runner": "wavespeed_runner",
+    "text-render": "text_render",
+    "prompt-llm": "prompt_llm",
+    "gateway-bot": "gateway_bot",
+}
+
+
+class ServiceProcess:
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        log_dir: Path,
+        http_port: int | None = None,
+        module: str | None = None,
+    ) -> None:
+        self.name = name
+        self.module = module or SERVICE_MODULES[name]
+        self.env = env
+        self.log_dir = log_dir
+        self.http_port = http_port or free_port()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.name}-{self.http_port}.log"
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "LOG_FORMAT": "json",
+            **self.env,
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(self.http_port),
+        }
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", self.module],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited early; log: {self.log_tail()}")
+            try:
+                if httpx.get(f"{self.health_url}/readyz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready after {timeout}s; log: {self.log_tail()}")
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM, wait for a graceful exit, SIGKILL if it does not come."""
+        if self._proc is None:
+            return None
+        if self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        code = self._proc.returncode
+        self._proc = None
+        return code
+
+    def kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._proc = None
+
+    def restart(self, timeout: float = 60.0) -> None:
+        self.stop()
+        self.start()
+        self.wait_ready(timeout)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"

@@ -1,0 +1,328 @@
+"""The job-consumer loop every runner shares (fal-runner, wavespeed-runner, text-render).
+
+A durable pull consumer on ``jobs.<runner>.>``. For each message:
+- a payload that is not a valid ``JobRequest`` is poison: ``term`` (never retried);
+- a job whose final event is already recorded (a redelivery after a crash) republishes that event,
+  deduplicated on the stream, and is acked without touching the provider again;
+- otherwise the handler runs under an ``in_progress()`` heartbeat and the job's deadline; it returns
+  ``JobSucceeded``/``JobFailed`` or raises ``RetryLater`` (→ ``nak(delay)``; on the last allowed
+  delivery it becomes ``failed(dead_letter)``);
+- the final event is recorded in ``jobstate``, published, and only then is the message acked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from medialab_contracts import subjects
+from medialab_contracts.events import (
+    FailureReason,
+    JobFailed,
+    JobProgress,
+    JobSucceeded,
+    MediaOutput,
+    parse_job_event,
+)
+from medialab_contracts.jobs import JobRequest
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import BadRequestError
+from pydantic import ValidationError
+
+from medialab_runtime.events import EventPublisher
+from medialab_runtime.job_state import JobState
+from medialab_runtime.logs import job_context
+from medialab_runtime.metrics import (
+    JOB_DURATION,
+    JOB_REDELIVERIES,
+    JOBS_IN_FLIGHT,
+    JOBS_PROCESSED,
+    MESSAGES,
+)
+
+log = logging.getLogger(__name__)
+
+JobResult = JobSucceeded | JobFailed
+
+
+class RetryLater(Exception):
+    """A transient failure: hand the job back to the stream and try again after ``delay``."""
+
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+
+
+@dataclass(frozen=True)
+class ConsumerSettings:
+    durable: str
+    filter_subject: str
+    ack_wait_s: float = 30.0
+    max_deliver: int = 5
+    concurrency: int = 8
+    progress_interval_s: float = 2.0
+    backoff_base_s: float = 1.0
+    backoff_max_s: float = 30.0
+
+
+def retry_delay(attempt: int, base: float, cap: float) -> float:
+    """Exponential backoff with full jitter."""
+    return random.uniform(0, min(cap, base * 2 ** max(0, attempt - 1)))
+
+
+@dataclass
+class JobControl:
+    """What a handler may do besides returning its result."""
+
+    job: JobRequest
+    attempt: int
+    state: JobState
+    _events: EventPublisher
+    _progress_interval: float
+    _started: float = field(default_factory=time.monotonic)
+    _last_progress: float = 0.0
+    _last_position: int | None = None
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def remaining(self) -> float:
+        return (self.job.deadline_at() - datetime.now(UTC)).total_seconds()
+
+    async def progress(self, stage: str = "running", queue_position: int | None = None) -> None:
+        """Publish a progress event, at most one per interval unless the queue position changed."""
+        now = time.monotonic()
+        changed = queue_position != self._last_position
+        if not changed and now - self._last_progress < self._progress_interval:
+            return
+        self._last_progress, self._last_position = now, queue_position
+        await self._events.publish(
+            JobProgress(
+                job_id=self.job.job_id,
+                user_id=self.job.user_id,
+                chat_id=self.job.chat_id,
+                mode=self.job.mode,
+                trace_id=self.job.trace_id,
+                stage=stage,  # type: ignore[arg-type]
+                queue_position=queue_position,
+                elapsed_s=round(self.elapsed(), 3),
+            )
+        )
+
+    async def remember(self, **fields: Any) -> None:
+        await self.state.update(self.job.job_id, **fields)
+
+    async def recall(self) -> dict[str, Any]:
+        return await self.state.get(self.job.job_id)
+
+    def succeeded(
+        self, outputs: list[MediaOutput], *, text: str | None = None, provider_ms: int = 0
+    ) -> JobSucceeded:
+        return JobSucceeded(
+            job_id=self.job.job_id,
+            user_id=self.job.user_id,
+            chat_id=self.job.chat_id,
+            mode=self.job.mode,
+            trace_id=self.job.trace_id,
+            outputs=outputs,
+            text=text,
+            provider_ms=provider_ms,
+        )
+
+    def failed(self, reason: FailureReason, detail: str = "") -> JobFailed:
+        return failed_event(self.job, reason, detail)
+
+
+def failed_event(job: JobRequest, reason: FailureReason, detail: str = "") -> JobFailed:
+    return JobFailed(
+        job_id=job.job_id,
+        user_id=job.user_id,
+        chat_id=job.chat_id,
+        mode=job.mode,
+        trace_id=job.trace_id,
+        reason=reason,
+        detail=detail[:500],
+    )
+
+
+JobHandler = Callable[[JobRequest, JobControl], Awaitable[JobResult]]
+
+
+@contextlib.asynccontextmanager
+async def heartbeat(msg: Msg, every: float) -> AsyncIterator[None]:
+    """Keep telling JetStream the job is alive while a provider call runs."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(every)
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class JobConsumer:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        service: str,
+        settings: ConsumerSettings,
+        handler: JobHandler,
+        events: EventPublisher,
+        state: JobState,
+    ) -> None:
+        self._js = js
+        self._service = service
+        self._settings = settings
+        self._handler = handler
+        self._events = events
+        self._state = state
+        self._stopping = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._capacity = asyncio.Semaphore(settings.concurrency)
+
+    def consumer_config(self) -> ConsumerConfig:
+        s = self._settings
+        return ConsumerConfig(
+            durable_name=s.durable,
+            filter_subject=s.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=s.ack_wait_s,
+            max_deliver=s.max_deliver,
+            max_ack_pending=max(1000, s.concurrency * 4),
+        )
+
+    async def ensure_consumer(self) -> None:
+        config = self.consumer_config()
+        try:
+            await self._js.add_consumer(subjects.JOBS_STREAM, config)
+        except BadRequestError:
+            log.warning("consumer %s exists with another config; keeping it", config.durable_name)
+
+    async def run(self) -> None:
+        await self.ensure_consumer()
+        sub = await self._js.pull_subscribe_bind(durable=self._settings.durable, stream=subjects.JOBS_STREAM)
+        while not self._stopping.is_set():
+            await self._capacity.acquire()
+            free = 1
+            while not self._capacity.locked() and free < self._settings.concurrency:
+                await self._capacity.acquire()
+                free += 1
+            try:
+                msgs = await sub.fetch(batch=free, timeout=1.0)
+            except NatsTimeoutError:
+                msgs = []
+            except Exception as error:  # disconnected mid-fetch: the client reconnects by itself
+                log.warning("fetch failed: %s", error)
+                msgs = []
+                await asyncio.sleep(0.5)
+            for _ in range(free - len(msgs)):
+                self._capacity.release()
+            for msg in msgs:
+                task = asyncio.create_task(self._process_and_release(msg))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop fetching; let in-flight jobs finish within ``grace_s``, hand the rest back."""
+        self._stopping.set()
+        if not self._in_flight:
+            return
+        _done, pending = await asyncio.wait(set(self._in_flight), timeout=grace_s)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _process_and_release(self, msg: Msg) -> None:
+        JOBS_IN_FLIGHT.labels(self._service).inc()
+        try:
+            await self.process(msg)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await msg.nak()
+            raise
+        finally:
+            JOBS_IN_FLIGHT.labels(self._service).dec()
+            self._capacity.release()
+
+    async def process(self, msg: Msg) -> None:
+        MESSAGES.labels(self._service, self._settings.filter_subject, "in").inc()
+        try:
+            job = JobRequest.model_validate_json(msg.data)
+        except ValidationError as error:
+            log.error("poison job message on %s: %s", msg.subject, error.errors()[:1])
+            await msg.term()
+            return
+        with job_context(job.job_id, job.trace_id):
+            await self._process_job(msg, job)
+
+    async def _process_job(self, msg: Msg, job: JobRequest) -> None:
+        attempt = msg.metadata.num_delivered
+        if attempt > 1:
+            JOB_REDELIVERIES.labels(self._service).inc()
+        recorded = await self._state.final_event(job.job_id)
+        if recorded is not None:
+            log.info("job already finished; republishing its final event")
+            await self._events.publish(parse_job_event(recorded))
+            await msg.ack()
+            return
+        result = await self._run_handler(msg, job, attempt)
+        if result is None:
+            return
+        await self._state.set_final_event(job.job_id, result.model_dump_json())
+        await self._events.publish(result)
+        await msg.ack()
+        outcome = "succeeded" if isinstance(result, JobSucceeded) else f"failed:{result.reason}"
+        JOBS_PROCESSED.labels(self._service, job.mode, outcome).inc()
+        JOB_DURATION.labels(self._service, job.mode).observe(
+            (datetime.now(UTC) - job.created_at).total_seconds()
+        )
+
+    async def _run_handler(self, msg: Msg, job: JobRequest, attempt: int) -> JobResult | None:
+        control = JobControl(job, attempt, self._state, self._events, self._settings.progress_interval_s)
+        remaining = control.remaining()
+        if remaining <= 0:
+            return control.failed(FailureReason.timeout, "deadline passed before processing")
+        last_attempt = attempt >= self._settings.max_deliver
+        try:
+            async with heartbeat(msg, self._settings.ack_wait_s / 3):
+                return await asyncio.wait_for(self._handler(job, control), timeout=remaining)
+        except RetryLater as retry:
+            if last_attempt:
+                return control.failed(FailureReason.dead_letter, f"gave up: {retry.reason}")
+            delay = retry.delay
+            if delay is None:
+                delay = retry_delay(attempt, self._settings.backoff_base_s, self._settings.backoff_max_s)
+            log.warning("retrying later (attempt %d, %.1fs): %s", attempt, delay, retry.reason)
+            await msg.nak(delay=delay)
+            return None
+        except TimeoutError:
+            return control.failed(FailureReason.timeout, "deadline passed while processing")
+        except Exception:
+            log.exception("handler crashed (attempt %d)", attempt)
+            if last_attempt:
+                return control.failed(FailureReason.dead_letter, "handler crashed on every attempt")
+            await msg.nak(
+                delay=retry_delay(attempt, self._settings.backoff_base_s, self._settings.backoff_max_s)
+            )
+            return None

@@ -1,0 +1,102 @@
+"""Idempotent creation of the JetStream layout (ARCHITECTURE.md "NATS layout").
+
+Every service calls ``ensure_layout`` at start, so any of them can be the first one up. Creating an
+existing stream with the same config is a no-op; a changed config is applied with an update.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from medialab_contracts import subjects
+from nats.js import JetStreamContext
+from nats.js.api import (
+    KeyValueConfig,
+    ObjectStoreConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 1024 * 1024
+DEDUP_WINDOW_S = 3600.0
+
+
+@dataclass(frozen=True)
+class LayoutConfig:
+    media_ttl_s: float = 7 * 24 * 3600
+    events_max_age_s: float = 7 * 24 * 3600
+    fsm_ttl_s: float = 7 * 24 * 3600
+    albums_ttl_s: float = 600
+    slots_ttl_s: float = 30
+    job_state_ttl_s: float = 3 * 24 * 3600
+    llm_cache_ttl_s: float = 24 * 3600
+    telegram_limits_ttl_s: float = 120
+
+
+def stream_configs(cfg: LayoutConfig) -> list[StreamConfig]:
+    return [
+        StreamConfig(
+            name=subjects.JOBS_STREAM,
+            subjects=[subjects.JOBS_SUBJECTS],
+            retention=RetentionPolicy.WORK_QUEUE,
+            storage=StorageType.FILE,
+            duplicate_window=DEDUP_WINDOW_S,
+            max_msg_size=MAX_MESSAGE_BYTES,
+        ),
+        StreamConfig(
+            name=subjects.EVENTS_STREAM,
+            subjects=[subjects.EVENTS_SUBJECTS],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=cfg.events_max_age_s,
+            duplicate_window=DEDUP_WINDOW_S,
+            max_msg_size=MAX_MESSAGE_BYTES,
+        ),
+    ]
+
+
+def kv_configs(cfg: LayoutConfig) -> list[KeyValueConfig]:
+    return [
+        KeyValueConfig(bucket=subjects.FSM_BUCKET, ttl=cfg.fsm_ttl_s, storage=StorageType.FILE),
+        KeyValueConfig(bucket=subjects.ALBUMS_BUCKET, ttl=cfg.albums_ttl_s, storage=StorageType.FILE),
+        KeyValueConfig(bucket=subjects.SLOTS_BUCKET, ttl=cfg.slots_ttl_s, storage=StorageType.FILE),
+        KeyValueConfig(bucket=subjects.JOB_STATE_BUCKET, ttl=cfg.job_state_ttl_s, storage=StorageType.FILE),
+        KeyValueConfig(bucket=subjects.LLM_CACHE_BUCKET, ttl=cfg.llm_cache_ttl_s, storage=StorageType.FILE),
+        KeyValueConfig(
+            bucket=subjects.TELEGRAM_LIMITS_BUCKET,
+            ttl=cfg.telegram_limits_ttl_s,
+            storage=StorageType.MEMORY,
+        ),
+    ]
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        # Name in use with another config: bring it to ours (retention cannot change; that one raises).
+        await js.update_stream(config)
+        log.info("stream %s updated", config.name)
+
+
+async def ensure_layout(js: JetStreamContext, cfg: LayoutConfig | None = None) -> None:
+    cfg = cfg or LayoutConfig()
+    for stream in stream_configs(cfg):
+        await _ensure_stream(js, stream)
+    for kv in kv_configs(cfg):
+        try:
+            await js.create_key_value(kv)
+        except BadRequestError:
+            log.warning("kv bucket %s exists with another config; keeping it", kv.bucket)
+    try:
+        await js.create_object_store(
+            subjects.MEDIA_BUCKET,
+            ObjectStoreConfig(ttl=cfg.media_ttl_s, storage=StorageType.FILE),
+        )
+    except BadRequestError:
+        log.warning("object store %s exists with another config; keeping it", subjects.MEDIA_BUCKET)

@@ -1,0 +1,143 @@
+"""The composition root every service shares: logging, NATS, JetStream layout, health port, signals.
+
+A service provides ``setup(ctx)``: it builds its clients from ``ctx`` and registers background
+tasks with ``ctx.spawn`` and cleanups with ``ctx.on_shutdown``. SIGTERM/SIGINT set ``ctx.stopping``;
+cleanups then run in reverse order (stop fetching, finish or hand back in-flight work), and the
+NATS connection is drained last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, TypeVar
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from medialab_runtime.health import HealthServer
+from medialab_runtime.logs import setup_logging
+from medialab_runtime.metrics import BUILD_INFO
+from medialab_runtime.nats_conn import connect
+from medialab_runtime.provisioning import LayoutConfig, ensure_layout
+from medialab_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+@dataclass
+class ServiceContext:
+    name: str
+    settings: ServiceSettings
+    nc: Client
+    js: JetStreamContext
+    health: HealthServer
+    stopping: asyncio.Event
+    _stack: AsyncExitStack
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.append(task)
+        task.add_done_callback(self._report_crash)
+        return task
+
+    def on_shutdown(self, callback: Callable[[], Awaitable[Any]]) -> None:
+        self._stack.push_async_callback(callback)
+
+    def _report_crash(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("background task %s crashed; stopping", task.get_name(), exc_info=task.exception())
+        self.stopping.set()
+
+    async def _cancel_tasks(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def package_version(dist: str) -> str:
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+async def _connect_until_up(settings: ServiceSettings, name: str, stopping: asyncio.Event) -> Client:
+    delay = 0.2
+    while True:
+        try:
+            return await connect(settings.nats_url, name)
+        except Exception as error:  # nats-py raises several unrelated types on a refused connect
+            if stopping.is_set():
+                raise
+            log.warning("nats not reachable (%s); retrying in %.1fs", type(error).__name__, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def run_service(
+    name: str,
+    settings: S,
+    setup: Callable[[ServiceContext], Awaitable[None]],
+    *,
+    layout: LayoutConfig | None = None,
+    dist: str | None = None,
+) -> None:
+    setup_logging(name, settings.log_level, settings.log_format)
+    BUILD_INFO.labels(name, package_version(dist or f"medialab-{name}")).set(1)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+
+    async with AsyncExitStack() as stack:
+        health = HealthServer(name, settings.http_host, settings.http_port)
+        await health.start()
+        stack.push_async_callback(health.stop)
+        log.info("health port %d", health.port)
+
+        nc = await _connect_until_up(settings, name, stopping)
+
+        async def drain() -> None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(nc.drain(), timeout=settings.shutdown_grace_s or 1)
+
+        stack.push_async_callback(drain)
+        health.add_check("nats", lambda: nc.is_connected)
+        js = nc.jetstream()
+        await ensure_layout(
+            js,
+            layout
+            or LayoutConfig(media_ttl_s=settings.media_ttl_s, events_max_age_s=settings.events_max_age_s),
+        )
+        ctx = ServiceContext(name, settings, nc, js, health, stopping, stack)
+        stack.push_async_callback(ctx._cancel_tasks)
+        await setup(ctx)
+        log.info("%s started", name)
+        await stopping.wait()
+        log.info("%s stopping", name)
+    log.info("%s stopped", name)
+
+
+def main(
+    name: str,
+    settings_type: type[S],
+    setup: Callable[[ServiceContext], Awaitable[None]],
+    *,
+    dist: str | None = None,
+) -> None:
+    """Entry point for ``python -m <service>``."""
+    settings = settings_type()
+    asyncio.run(run_service(name, settings, setup, dist=dist))

@@ -1,0 +1,22 @@
+"""Settings every service shares; each service subclasses ``ServiceSettings`` with its own fields."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Read from the environment (and ``.env``); nested models use ``__`` as the delimiter."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", env_nested_delimiter="__", extra="ignore"
+    )
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|text)$")
+    # Retention of the media object store, of job events and of per-job state (seconds).
+    media_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    events_max_age_s: int = Field(default=7 * 24 * 3600, ge=60)
+    shutdown_grace_s: float = Field(default=20.0, ge=0)

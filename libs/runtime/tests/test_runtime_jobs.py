@@ -1,0 +1,180 @@
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import nats
+import pytest
+from medialab_contracts import subjects
+from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded, parse_job_event
+from medialab_contracts.jobs import JobRequest
+from medialab_contracts.modes import Mode, Runner
+from medialab_runtime.events import EventPublisher
+from medialab_runtime.job_state import JobState
+from medialab_runtime.jobs import ConsumerSettings, JobConsumer, JobControl, JobResult, RetryLater
+from medialab_runtime.provisioning import ensure_layout
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[tuple[Client, JetStreamContext]]:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_layout(js)
+    yield nc, js
+    await nc.close()
+
+
+def make_job(**overrides: object) -> JobRequest:
+    fields: dict[str, object] = dict(
+        user_id=7,
+        chat_id=7,
+        mode=Mode.create,
+        runner=Runner.text,
+        model_key="txt",
+        model_id="local/text-render",
+        price=100,
+    )
+    fields.update(overrides)
+    return JobRequest.model_validate(fields)
+
+
+async def final_events(js: JetStreamContext, job_id: str, timeout: float = 5.0) -> list[JobResult]:
+    sub = await js.subscribe(f"events.job.{job_id}.*", ordered_consumer=True)
+    found: list[JobResult] = []
+    with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):
+        while True:
+            msg = await sub.next_msg(timeout=timeout if not found else 0.3)
+            event = parse_job_event(msg.data)
+            if isinstance(event, JobSucceeded | JobFailed):
+                found.append(event)
+    await sub.unsubscribe()
+    return found
+
+
+@contextlib.asynccontextmanager
+async def running(js: JetStreamContext, handler, **settings: object) -> AsyncIterator[JobConsumer]:
+    config = ConsumerSettings(
+        durable="probe",
+        filter_subject="jobs.text.>",
+        ack_wait_s=2,
+        backoff_base_s=0.05,
+        backoff_max_s=0.1,
+        **settings,  # type: ignore[arg-type]
+    )
+    consumer = JobConsumer(js, "probe", config, handler, EventPublisher(js, "probe"), await JobState.open(js))
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield consumer
+    finally:
+        await consumer.stop(1)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def stream_size(js: JetStreamContext) -> int:
+    return (await js.stream_info(subjects.JOBS_STREAM)).state.messages
+
+
+async def test_success_is_published_once_and_acked(js) -> None:
+    _, jsc = js
+    calls: list[int] = []
+
+    async def handler(job: JobRequest, control: JobControl) -> JobResult:
+        calls.append(control.attempt)
+        await control.progress(queue_position=2)
+        return control.succeeded([], text="ok")
+
+    job = make_job()
+    async with running(jsc, handler):
+        await jsc.publish(job.subject, job.model_dump_json().encode(), headers={"Nats-Msg-Id": job.job_id})
+        events = await final_events(jsc, job.job_id)
+    assert [type(e) for e in events] == [JobSucceeded]
+    assert calls == [1]
+    assert await stream_size(jsc) == 0
+
+
+async def test_poison_message_is_terminated_not_retried(js) -> None:
+    _, jsc = js
+    calls: list[str] = []
+
+    async def handler(job: JobRequest, control: JobControl) -> JobResult:
+        calls.append(job.job_id)
+        return control.succeeded([])
+
+    async with running(jsc, handler):
+        await jsc.publish("jobs.text.text", b"{not a job")
+        for _ in range(50):
+            if await stream_size(jsc) == 0:
+                break
+            await asyncio.sleep(0.05)
+    assert await stream_size(jsc) == 0
+    assert calls == []
+
+
+async def test_retry_later_then_success(js) -> None:
+    _, jsc = js
+    attempts: list[int] = []
+
+    async def handler(job: JobRequest, control: JobControl) -> JobResult:
+        attempts.append(control.attempt)
+        if control.attempt < 3:
+            raise RetryLater("provider busy", delay=0.05)
+        return control.succeeded([])
+
+    job = make_job()
+    async with running(jsc, handler):
+        await jsc.publish(job.subject, job.model_dump_json().encode())
+        events = await final_events(jsc, job.job_id)
+    assert attempts == [1, 2, 3]
+    assert [type(e) for e in events] == [JobSucceeded]
+
+
+async def test_exhausted_retries_fail_as_dead_letter(js) -> None:
+    _, jsc = js
+
+    async def handler(job: JobRequest, control: JobControl) -> JobResult:
+        raise RetryLater("always busy", delay=0.01)
+
+    job = make_job()
+    async with running(jsc, handler, max_deliver=3):
+        await jsc.publish(job.subject, job.model_dump_json().encode())
+        events = await final_events(jsc, job.job_id)
+    assert len(events) == 1
+    assert isinstance(events[0], JobFailed)
+    assert events[0].reason == FailureReason.dead_letter
+
+
+async def test_redelivered_finished_job_republishes_without_running_again(js) -> None:
+    _, jsc = js
+    job = make_job()
+    state = await JobState.open(jsc)
+    done = JobSucceeded(job_id=job.job_id, user_id=7, chat_id=7, mode=Mode.create, text="old")
+    await state.set_final_event(job.job_id, done.model_dump_json())
+    calls: list[str] = []
+
+    async def handler(job: JobRequest, control: JobControl) -> JobResult:
+        calls.append(job.job_id)
+        return control.succeeded([], text="new")
+
+    async with running(jsc, handler):
+        await jsc.publish(job.subject, job.model_dump_json().encode())
+        events = await final_events(jsc, job.job_id)
+    assert calls == []
+    assert [e.text for e in events if isinstance(e, JobSucceeded)] == ["old"]
+
+
+async def test_job_past_its_deadline_fails_with_timeout(js) -> None:
+    _, jsc = js
+
+    async def handler(job: JobRequest, control: JobControl) -> JobResult:
+        await asyncio.sleep(30)
+        return control.succeeded([])
+
+    job = make_job(deadline_s=5)
+    async with running(jsc, handler):
+        await jsc.publish(job.subject, job.model_dump_json().encode())
+        events = await final_events(jsc, job.job_id, timeout=8)
+    assert isinstance(events[0], JobFailed)
+    assert events[0].reason == FailureReason.timeout
