@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from medialab_devstack.ports import free_port
+from medialab_devstack.ports import free_port, wait_for_port
 
 SERVICE_MODULES: dict[str, str] = {
     "billing": "billing",
@@ -34,12 +34,14 @@ class ServiceProcess:
         log_dir: Path,
         http_port: int | None = None,
         module: str | None = None,
+        args: list[str] | None = None,
     ) -> None:
         self.name = name
         self.module = module or SERVICE_MODULES[name]
         self.env = env
         self.log_dir = log_dir
         self.http_port = http_port or free_port()
+        self.args = args or []
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,7 +70,7 @@ class ServiceProcess:
         }
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", self.module],
+                [sys.executable, "-m", self.module, *self.args],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -87,6 +89,12 @@ class ServiceProcess:
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"{self.name} not ready after {timeout}s; log: {self.log_tail()}")
+
+    def wait_listening(self, timeout: float = 30.0) -> None:
+        """For processes without /readyz (the emulators): ready once the port accepts."""
+        wait_for_port(self.http_port, timeout=timeout)
+        if not self.alive():
+            raise RuntimeError(f"{self.name} exited early; log: {self.log_tail()}")
 
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM, wait for a graceful exit, SIGKILL if it does not come."""

@@ -1,0 +1,370 @@
+"""``FalEmulator``: the fal.ai queue, REST storage and CDN on one local HTTP port.
+
+URL layout (one uvicorn server, distinct prefixes):
+- ``{base}/queue``  — queue host (``FAL_QUEUE_BASE``): ``POST /queue/{model_id}`` and
+  ``/queue/{owner}/{app}/requests/{id}[/status|/cancel]``;
+- ``{base}/rest``   — REST host (``FAL_REST_BASE``): ``/rest/storage/auth/token``,
+  ``/rest/storage/upload/initiate``;
+- ``{base}/cdn``    — CDN (the token's ``base_url``): ``POST /cdn/files/upload``,
+  ``PUT /cdn/upload/{secret}``, ``GET /cdn/files/{id}/{name}``;
+- ``{base}/_emu``   — control endpoints for tests in another process (see ``api_control``).
+
+Every URL the emulator hands out is built from ``base_url`` (``public_url`` if given, else the
+bound ``http://host:port``), so clients follow them back here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Iterable, Iterator, Mapping
+from types import TracebackType
+from typing import Self
+
+import httpx
+import uvicorn
+
+from medialab_sandbox.fal.errors import ErrorReply, ReplyError, account_locked, unauthorized
+from medialab_sandbox.fal.faults import (
+    AnyFault,
+    FaultBook,
+    HangFault,
+    JobFault,
+    Latency,
+    Phase,
+    PollFault,
+    SlowJobs,
+    SubmitFault,
+)
+from medialab_sandbox.fal.images import ImageFormat
+from medialab_sandbox.fal.inference import MODELS, RunContext, run_model
+from medialab_sandbox.fal.llm import LlmResponder, LlmScript, ScriptedReply, default_reply
+from medialab_sandbox.fal.queue import Job, JobQueue, Outcome
+from medialab_sandbox.fal.recorder import (
+    KeyConcurrency,
+    LlmCall,
+    Recorder,
+    SubmitRecord,
+    WebhookDelivery,
+)
+from medialab_sandbox.fal.storage import FileStore, decode_data_uri
+from medialab_sandbox.fal.webhooks import deliver
+
+LOCK_REASON = "Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
+
+
+class _EmbeddedServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The host process (pytest, the launcher) owns signal handling; never replace it.
+        yield
+
+
+class FalEmulator:
+    def __init__(
+        self,
+        keys: Iterable[str],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        public_url: str | None = None,
+        latency: Latency | None = None,
+        concurrency_limits: Mapping[str, int] | None = None,
+        llm_responder: LlmResponder = default_reply,
+        hang_seconds: float = 3600.0,
+        webhook_attempts: int = 3,
+        webhook_timeout: float = 15.0,
+        webhook_backoff: float = 0.2,
+    ) -> None:
+        self.keys: set[str] = set(keys)
+        self._host = host
+        self._port = port
+        self._public_url = public_url.rstrip("/") if public_url else None
+        self._default_limits = dict(concurrency_limits or {})
+        self._hang_seconds = hang_seconds
+        self._webhook_attempts = webhook_attempts
+        self._webhook_timeout = webhook_timeout
+        self._webhook_backoff = webhook_backoff
+        self.faults = FaultBook(latency)
+        self.recorder = Recorder()
+        self.llm = LlmScript(llm_responder)
+        self.storage = FileStore()
+        self.queue = JobQueue(self.recorder, self._execute, self._on_complete)
+        for key, limit in self._default_limits.items():
+            self.queue.set_limit(key, limit)
+        self._base_url: str | None = None
+        self._server: _EmbeddedServer | None = None
+        self._serve_task: asyncio.Task[None] | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._webhook_tasks: set[asyncio.Task[None]] = set()
+        self._release_hangs = asyncio.Event()
+        self._webhook_recorded = asyncio.Condition()
+
+    # ----- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        from medialab_sandbox.fal.server import build_app  # server imports this module
+
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        # An explicit IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
+        # proto says TCP, and without it every response waits ~40 ms on Nagle + delayed ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self._host, self._port))
+        except OSError:
+            sock.close()
+            raise
+        port = sock.getsockname()[1]
+        self._base_url = self._public_url or f"http://{self._host}:{port}"
+        self.storage.cdn_base = self.cdn_base
+        self._http = httpx.AsyncClient()
+        config = uvicorn.Config(
+            build_app(self),
+            log_level="warning",
+            access_log=False,  # paths and headers may carry keys; keep them out of logs
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+        self._server = _EmbeddedServer(config)
+        self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._serve_task.done():
+                self._serve_task.result()
+                raise RuntimeError("fal emulator stopped during startup")
+            await asyncio.sleep(0.005)
+
+    async def stop(self) -> None:
+        self._release_hung_requests()  # so the server can close their connections
+        await self.queue.close()
+        self._cancel_webhooks()
+        await asyncio.gather(*self._webhook_tasks, return_exceptions=True)
+        if self._server is not None and self._serve_task is not None:
+            self._server.should_exit = True
+            await self._serve_task
+        if self._http is not None:
+            await self._http.aclose()
+        self._server = self._serve_task = self._http = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            raise RuntimeError("the fal emulator is not started")
+        return self._base_url
+
+    @property
+    def queue_base(self) -> str:
+        return f"{self.base_url}/queue"
+
+    @property
+    def rest_base(self) -> str:
+        return f"{self.base_url}/rest"
+
+    @property
+    def cdn_base(self) -> str:
+        return f"{self.base_url}/cdn"
+
+    @property
+    def control_base(self) -> str:
+        return f"{self.base_url}/_emu"
+
+    # ----- knobs -----------------------------------------------------------------------------
+
+    def arm(self, fault: AnyFault) -> None:
+        self.faults.arm(fault)
+
+    def fail_submits(self, error: ErrorReply, *, count: int | None = 1, model: str | None = None) -> None:
+        self.arm(SubmitFault(error=error, count=count, model=model))
+
+    def fail_polls(
+        self,
+        error: ErrorReply,
+        *,
+        count: int | None = 1,
+        model: str | None = None,
+        phases: Iterable[Phase] = (Phase.STATUS, Phase.RESULT),
+    ) -> None:
+        self.arm(PollFault(error=error, count=count, model=model, phases=frozenset(phases)))
+
+    def fail_jobs(self, error: ErrorReply, *, count: int | None = 1, model: str | None = None) -> None:
+        self.arm(JobFault(error=error, count=count, model=model))
+
+    def hang(
+        self,
+        *,
+        count: int | None = 1,
+        model: str | None = None,
+        phases: Iterable[Phase] = (Phase.SUBMIT,),
+    ) -> None:
+        self.arm(HangFault(count=count, model=model, phases=frozenset(phases)))
+
+    def slow_jobs(self, run_seconds: float, *, count: int | None = 1, model: str | None = None) -> None:
+        self.arm(SlowJobs(run_seconds=run_seconds, count=count, model=model))
+
+    def set_latency(
+        self, *, queue_seconds: float = 0.0, run_seconds: float = 0.0, model: str | None = None
+    ) -> None:
+        self.faults.set_latency(Latency(queue_seconds=queue_seconds, run_seconds=run_seconds), model)
+
+    def set_concurrency_limit(self, key: str, limit: int | None) -> None:
+        self.queue.set_limit(key, limit)
+
+    def lock_key(self, key: str, reason: str = LOCK_REASON) -> None:
+        """Answer this key's calls with fal's 403 "User is locked" until ``unlock_key``."""
+        self.faults.locked_keys[key] = reason
+
+    def unlock_key(self, key: str) -> None:
+        self.faults.locked_keys.pop(key, None)
+
+    def set_upscale_format(self, image_format: ImageFormat | None) -> None:
+        self.faults.upscale_format = image_format
+
+    def script_llm(self, *items: str | ErrorReply | ScriptedReply) -> None:
+        self.llm.push(*items)
+
+    def clear_faults(self) -> None:
+        """Disarm every fault and restore latency, limits and output formats."""
+        self.faults.clear()
+        for key in list(self.queue.limits):
+            self.queue.set_limit(key, None)
+        for key, limit in self._default_limits.items():
+            self.queue.set_limit(key, limit)
+
+    def reset(self) -> None:
+        """Back to a fresh emulator without restarting it (e.g. one server per test module).
+
+        Unfinished requests are cancelled (no webhooks), hung calls released, faults, scripted
+        LLM replies, records and stored files dropped.
+        """
+        self.queue.cancel_all()
+        self._cancel_webhooks()
+        self._release_hung_requests()
+        self.queue.jobs.clear()
+        self.storage.clear()
+        self.clear_faults()
+        self.llm.clear()
+        self.recorder.clear()
+
+    # ----- records ---------------------------------------------------------------------------
+
+    def submits(self, model: str | None = None, key: str | None = None) -> list[SubmitRecord]:
+        return self.recorder.find_submits(model, key)
+
+    def submit_counts_by_model(self) -> dict[str, int]:
+        return self.recorder.counts_by_model()
+
+    def submit_counts_by_key(self) -> dict[str, int]:
+        return self.recorder.counts_by_key()
+
+    def concurrency(self, key: str) -> KeyConcurrency:
+        return self.recorder.concurrency(key)
+
+    def reset_concurrency(self) -> None:
+        self.recorder.reset_concurrency()
+
+    @property
+    def llm_calls(self) -> list[LlmCall]:
+        return list(self.recorder.llm_calls)
+
+    @property
+    def webhook_deliveries(self) -> list[WebhookDelivery]:
+        return list(self.recorder.webhooks)
+
+    def file_bytes(self, url: str) -> bytes | None:
+        """Bytes behind one of our CDN URLs or a data URI (to compare inputs byte for byte)."""
+        decoded = decode_data_uri(url)
+        if decoded is not None:
+            return decoded[1]
+        stored = self.storage.resolve_url(url)
+        return stored.data if stored else None
+
+    def job(self, request_id: str) -> Job | None:
+        return self.queue.jobs.get(request_id)
+
+    async def wait_completed(self, request_id: str, timeout: float = 10.0) -> Job:
+        job = self.queue.jobs[request_id]
+        await asyncio.wait_for(job.done.wait(), timeout)
+        return job
+
+    async def wait_webhooks(self, count: int, timeout: float = 10.0) -> list[WebhookDelivery]:
+        """Wait until ``count`` webhook deliveries (successful or given up) are recorded."""
+        async with self._webhook_recorded:
+            await asyncio.wait_for(
+                self._webhook_recorded.wait_for(lambda: len(self.recorder.webhooks) >= count),
+                timeout,
+            )
+        return self.webhook_deliveries
+
+    # ----- used by the HTTP handlers ---------------------------------------------------------
+
+    def authenticate(self, authorization: str | None) -> str:
+        """The fal key of an ``Authorization: Key <id:secret>`` header, or a 401/403 reply."""
+        scheme, _, credentials = (authorization or "").partition(" ")
+        if scheme.lower() != "key" or credentials.strip() not in self.keys:
+            raise ReplyError(unauthorized())
+        key = credentials.strip()
+        reason = self.faults.locked_keys.get(key)
+        if reason is not None:
+            raise ReplyError(account_locked(reason))
+        return key
+
+    async def hang_here(self) -> None:
+        """Hold a request unanswered until the emulator stops or ``hang_seconds`` pass."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._release_hangs.wait(), self._hang_seconds)
+
+    def _release_hung_requests(self) -> None:
+        self._release_hangs.set()
+        self._release_hangs = asyncio.Event()
+
+    def _cancel_webhooks(self) -> None:
+        for task in list(self._webhook_tasks):
+            task.cancel()
+
+    async def _execute(self, job: Job) -> Outcome:
+        ctx = RunContext(
+            request_id=job.request_id,
+            model_id=job.model_id,
+            run_seconds=job.run_seconds,
+            storage=self.storage,
+            faults=self.faults,
+            llm=self.llm,
+            recorder=self.recorder,
+        )
+        result = await run_model(MODELS[job.model_id], job.body, ctx, job.forced_error)
+        if isinstance(result, ErrorReply):
+            return Outcome.failure(result)
+        return Outcome.success(result)
+
+    def _on_complete(self, job: Job) -> None:
+        if job.webhook_url is None or job.outcome is None or self._http is None:
+            return
+        task = asyncio.create_task(self._deliver_webhook(self._http, job, job.outcome))
+        self._webhook_tasks.add(task)
+        task.add_done_callback(self._webhook_tasks.discard)
+
+    async def _deliver_webhook(self, http: httpx.AsyncClient, job: Job, outcome: Outcome) -> None:
+        delivery = await deliver(
+            http,
+            job,
+            outcome,
+            attempts=self._webhook_attempts,
+            timeout=self._webhook_timeout,
+            backoff=self._webhook_backoff,
+        )
+        async with self._webhook_recorded:
+            self.recorder.webhooks.append(delivery)
+            self._webhook_recorded.notify_all()

@@ -1,0 +1,135 @@
+"""fal emulator: per-key concurrency limit, queue positions and in-flight accounting."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from medialab_sandbox.fal import FalEmulator, KeyConcurrency
+from medialab_sandbox.fal.testing import key_header, wait_completed
+
+KEY = "key-a:secret"
+OTHER = "key-b:secret"
+LLM = "fal-ai/any-llm"
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def fal_server() -> AsyncIterator[FalEmulator]:
+    async with FalEmulator(keys=[KEY, OTHER]) as emulator:
+        yield emulator
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def fal(fal_server: FalEmulator) -> FalEmulator:
+    fal_server.reset()
+    return fal_server
+
+
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5) as client:
+        yield client
+
+
+async def submit(fal: FalEmulator, http: httpx.AsyncClient, key: str = KEY) -> dict[str, str]:
+    response = await http.post(f"{fal.queue_base}/{LLM}", json={"prompt": "x"}, headers=key_header(key))
+    assert response.status_code == 200
+    return response.json()
+
+
+async def status_of(http: httpx.AsyncClient, urls: dict[str, str], key: str = KEY) -> dict[str, Any]:
+    return (await http.get(urls["status_url"], headers=key_header(key))).json()
+
+
+async def test_fifteen_submits_with_a_limit_of_ten(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+    fal.set_concurrency_limit(KEY, 10)
+    fal.set_latency(run_seconds=0.4)
+
+    submitted = await asyncio.gather(*(submit(fal, http) for _ in range(15)))
+    await asyncio.sleep(0.05)
+    statuses = [await status_of(http, urls) for urls in submitted]
+    await asyncio.gather(*(wait_completed(http, u["status_url"], KEY) for u in submitted))
+
+    running = [s for s in statuses if s["status"] == "IN_PROGRESS"]
+    queued = [s for s in statuses if s["status"] == "IN_QUEUE"]
+    assert len(running) == 10
+    assert sorted(s["queue_position"] for s in queued) == [0, 1, 2, 3, 4]
+    assert fal.concurrency(KEY) == KeyConcurrency(in_flight=0, max_in_flight=15, running=0, max_running=10)
+
+
+async def test_queued_requests_start_in_fifo_order(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+    fal.set_concurrency_limit(KEY, 1)
+    fal.set_latency(run_seconds=0.05)
+
+    submitted = [await submit(fal, http) for _ in range(4)]
+    await asyncio.gather(*(wait_completed(http, u["status_url"], KEY) for u in submitted))
+
+    starts = [fal.queue.jobs[u["request_id"]].started_at or 0.0 for u in submitted]
+    assert 0.0 not in starts
+    assert starts == sorted(starts)
+    assert fal.concurrency(KEY).max_running == 1
+
+
+async def test_limits_are_per_key(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+    fal.set_concurrency_limit(KEY, 1)
+    fal.set_latency(run_seconds=0.3)
+
+    mine = [await submit(fal, http, KEY) for _ in range(2)]
+    theirs = [await submit(fal, http, OTHER) for _ in range(2)]
+    await asyncio.sleep(0.05)
+
+    assert [(await status_of(http, u))["status"] for u in mine] == ["IN_PROGRESS", "IN_QUEUE"]
+    assert [(await status_of(http, u, OTHER))["status"] for u in theirs] == [
+        "IN_PROGRESS",
+        "IN_PROGRESS",
+    ]
+    assert fal.submit_counts_by_key() == {KEY: 2, OTHER: 2}
+
+
+async def test_raising_the_limit_starts_waiting_requests(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+    fal.set_concurrency_limit(KEY, 1)
+    fal.slow_jobs(5.0, count=None)
+    submitted = [await submit(fal, http) for _ in range(3)]
+    await asyncio.sleep(0.02)
+    before = fal.concurrency(KEY).running
+
+    fal.set_concurrency_limit(KEY, None)
+
+    assert before == 1
+    assert fal.concurrency(KEY).running == 3
+    assert {(await status_of(http, u))["status"] for u in submitted} == {"IN_PROGRESS"}
+
+
+async def test_cancel_frees_the_slot(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+    fal.set_concurrency_limit(KEY, 1)
+    fal.slow_jobs(5.0)
+    busy = await submit(fal, http)
+    waiting = await submit(fal, http)
+    await asyncio.sleep(0.02)
+
+    await http.put(busy["cancel_url"], headers=key_header(KEY))
+    status = await wait_completed(http, waiting["status_url"], KEY)
+
+    assert status.json()["status"] == "COMPLETED"
+    assert "error" not in status.json()
+    assert fal.concurrency(KEY) == KeyConcurrency(in_flight=0, max_in_flight=2, running=0, max_running=1)
+
+
+async def test_reset_concurrency_restarts_the_maxima(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+    fal.set_latency(run_seconds=0.1)
+    first = await asyncio.gather(*(submit(fal, http) for _ in range(5)))
+    await asyncio.gather(*(wait_completed(http, u["status_url"], KEY) for u in first))
+    assert fal.concurrency(KEY).max_in_flight == 5
+
+    fal.reset_concurrency()
+    second = await asyncio.gather(*(submit(fal, http) for _ in range(2)))
+    await asyncio.gather(*(wait_completed(http, u["status_url"], KEY) for u in second))
+
+    assert fal.concurrency(KEY).max_in_flight == 2
+    assert fal.concurrency(KEY).max_running == 2
