@@ -2,8 +2,9 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from medialab_contracts.base import BusMessage
 from medialab_contracts.ids import JOB_ID_PATTERN
@@ -45,6 +46,16 @@ class ReserveRequest(BusMessage):
     mode: Mode
     model_id: str = Field(max_length=120)
     deadline_s: int | None = Field(default=None, ge=5, le=86400)
+    # Where billing tells the user that the job timed out; absent (older callers) means the private
+    # chat, whose id is the user id.
+    chat_id: TelegramId | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _chat_defaults_to_user(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("chat_id") is None and "user_id" in data:
+            return {**data, "chat_id": data["user_id"]}
+        return data
 
 
 class SettleRequest(BusMessage):

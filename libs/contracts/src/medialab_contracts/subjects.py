@@ -24,6 +24,8 @@ SLOTS_BUCKET = "slots"
 JOB_STATE_BUCKET = "jobstate"
 LLM_CACHE_BUCKET = "llmcache"
 TELEGRAM_LIMITS_BUCKET = "tglimits"
+# gateway-bot's own records: status messages, delivered jobs, seen updates, a flow's uploaded inputs
+GATEWAY_BUCKET = "gateway"
 
 # Request-reply (core NATS, nats.micro services)
 BILLING_ENSURE_USER = "billing.ensure_user"

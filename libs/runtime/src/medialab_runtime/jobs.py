@@ -39,6 +39,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError
 from pydantic import ValidationError
 
+from medialab_runtime.consumer_lag import report_consumer_lag
 from medialab_runtime.events import EventPublisher
 from medialab_runtime.job_state import JobState
 from medialab_runtime.logs import job_context
@@ -93,6 +94,7 @@ class JobControl:
     _started: float = field(default_factory=time.monotonic)
     _last_progress: float = 0.0
     _last_position: int | None = None
+    _last_stage: str | None = None
 
     def elapsed(self) -> float:
         return time.monotonic() - self._started
@@ -101,12 +103,12 @@ class JobControl:
         return (self.job.deadline_at() - datetime.now(UTC)).total_seconds()
 
     async def progress(self, stage: str = "running", queue_position: int | None = None) -> None:
-        """Publish a progress event, at most one per interval unless the queue position changed."""
+        """Publish a progress event, at most one per interval unless the stage or position changed."""
         now = time.monotonic()
-        changed = queue_position != self._last_position
+        changed = queue_position != self._last_position or stage != self._last_stage
         if not changed and now - self._last_progress < self._progress_interval:
             return
-        self._last_progress, self._last_position = now, queue_position
+        self._last_progress, self._last_position, self._last_stage = now, queue_position, stage
         await self._events.publish(
             JobProgress(
                 job_id=self.job.job_id,
@@ -220,6 +222,18 @@ class JobConsumer:
     async def run(self) -> None:
         await self.ensure_consumer()
         sub = await self._js.pull_subscribe_bind(durable=self._settings.durable, stream=subjects.JOBS_STREAM)
+        lag = asyncio.create_task(
+            report_consumer_lag(self._js, subjects.JOBS_STREAM, self._settings.durable, self._service)
+        )
+        try:
+            await self._fetch_loop(sub)
+        finally:
+            lag.cancel()
+            # An open pull subscription makes nc.drain() wait forever: leave before the drain.
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _fetch_loop(self, sub: JetStreamContext.PullSubscription) -> None:
         while not self._stopping.is_set():
             await self._capacity.acquire()
             free = 1
@@ -228,7 +242,7 @@ class JobConsumer:
                 free += 1
             try:
                 msgs = await sub.fetch(batch=free, timeout=1.0)
-            except NatsTimeoutError:
+            except (NatsTimeoutError, TimeoutError):  # nats-py raises either when idle
                 msgs = []
             except Exception as error:  # disconnected mid-fetch: the client reconnects by itself
                 log.warning("fetch failed: %s", error)

@@ -28,3 +28,18 @@ JOB_DURATION = Histogram(
 JOB_REDELIVERIES = Counter("medialab_job_redeliveries_total", "Job messages seen more than once", ["service"])
 JOBS_IN_FLIGHT = Gauge("medialab_jobs_in_flight", "Jobs being processed now", ["service"])
 NATS_CONNECTED = Gauge("medialab_nats_connected", "1 while the NATS connection is up", ["service"])
+CONSUMER_PENDING = Gauge(
+    "medialab_consumer_pending",
+    "Messages in the stream not yet delivered to a durable consumer (its backlog)",
+    ["service", "consumer"],
+)
+CONSUMER_ACK_PENDING = Gauge(
+    "medialab_consumer_ack_pending",
+    "Messages delivered to a durable consumer and not yet acknowledged",
+    ["service", "consumer"],
+)
+CONSUMER_REDELIVERED = Gauge(
+    "medialab_consumer_redelivered",
+    "Messages of a durable consumer that are being redelivered now",
+    ["service", "consumer"],
+)

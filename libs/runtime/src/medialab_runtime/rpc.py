@@ -6,6 +6,7 @@ Errors travel as nats.micro error headers plus an ``ErrorReply`` body, so a call
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -51,8 +52,16 @@ async def add_endpoint(
     subject: str,
     request_type: type[Req],
     handler: Callable[[Req], Awaitable[BaseModel]],
+    *,
+    in_flight: set[asyncio.Task[None]] | None = None,
 ) -> None:
-    """Serve ``subject`` with ``handler``; the queue group spreads calls over replicas."""
+    """Serve ``subject`` with ``handler``; the queue group spreads calls over replicas.
+
+    nats-py runs one subscription's callbacks one after another. With ``in_flight`` every request
+    runs in its own task, kept in that set until it is answered: slow handlers then serve many
+    requests at once, and stopping the service (which cancels the subscription's callback) leaves
+    them running — the owner awaits the set on shutdown.
+    """
 
     async def handle(request: Request) -> None:
         started = time.perf_counter()
@@ -76,7 +85,17 @@ async def add_endpoint(
             RPC_LATENCY.labels(service_name, subject, outcome).observe(time.perf_counter() - started)
 
     name = subject.replace(".", "_")
-    await service.add_endpoint(name=name, subject=subject, handler=handle)
+    if in_flight is None:
+        await service.add_endpoint(name=name, subject=subject, handler=handle)
+        return
+    tasks = in_flight
+
+    async def detach(request: Request) -> None:
+        task = asyncio.create_task(handle(request), name=f"rpc {subject}")
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    await service.add_endpoint(name=name, subject=subject, handler=detach)
 
 
 async def call(

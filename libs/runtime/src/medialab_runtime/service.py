@@ -108,6 +108,9 @@ async def run_service(
         stack.push_async_callback(health.stop)
         log.info("health port %d", health.port)
 
+        # Ready only after setup: a caller must not see /readyz before the endpoints exist.
+        started = asyncio.Event()
+        health.add_check("started", started.is_set)
         nc = await _connect_until_up(settings, name, stopping)
 
         async def drain() -> None:
@@ -125,6 +128,7 @@ async def run_service(
         ctx = ServiceContext(name, settings, nc, js, health, stopping, stack)
         stack.push_async_callback(ctx._cancel_tasks)
         await setup(ctx)
+        started.set()
         log.info("%s started", name)
         await stopping.wait()
         log.info("%s stopping", name)

@@ -1,0 +1,1 @@
+"""M5 text-render: Cyrillic text and colour emoji drawn on a picture with Pillow + pilmoji."""

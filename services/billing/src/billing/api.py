@@ -1,0 +1,174 @@
+"""The ``billing.*`` request-reply API: thin handlers over ``ledger`` that count what they moved."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from medialab_contracts import subjects
+from medialab_contracts.billing import (
+    BalanceRequest,
+    BalanceView,
+    EnsureUserRequest,
+    HistoryPage,
+    HistoryRequest,
+    OperationRequest,
+    OperationView,
+    ReleaseRequest,
+    ReserveReply,
+    ReserveRequest,
+    SettleRequest,
+    TopupReply,
+    TopupRequest,
+)
+from medialab_contracts.errors import MediaLabError, NotAdmin
+from medialab_runtime.logs import job_context
+from medialab_runtime.rpc import add_endpoint
+from nats import micro
+from nats.aio.client import Client
+from nats.micro.service import Service
+from pydantic import BaseModel
+
+from billing import ledger, metrics
+from billing.db import Database
+from billing.settings import BillingSettings
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "billing"
+
+
+class Billing:
+    """The money operations as the outside sees them; the saga and the sweeper share this object."""
+
+    def __init__(self, db: Database, settings: BillingSettings) -> None:
+        self.db = db
+        self.settings = settings
+        self._admins = frozenset(settings.admin_ids)
+
+    async def ensure_user(self, req: EnsureUserRequest) -> BalanceView:
+        async with self.db.connection() as conn:
+            with metrics.DB_SECONDS.labels("ensure_user").time():
+                view = await ledger.ensure_user(
+                    conn, req.user_id, self.settings.welcome_credit, req.username, req.first_name
+                )
+        if view.created:
+            metrics.USERS_CREATED.inc()
+            log.info("user %d created with %d kopecks", req.user_id, self.settings.welcome_credit)
+        return view
+
+    async def reserve(self, req: ReserveRequest) -> ReserveReply:
+        with job_context(req.job_id, req.trace_id):
+            deadline_s = self.settings.deadline_s(req.mode, req.deadline_s)
+            async with self.db.connection() as conn:
+                with metrics.DB_SECONDS.labels("reserve").time():
+                    result = await ledger.reserve(conn, req, deadline_s)
+            if result.created:
+                metrics.RESERVATIONS.inc()
+                metrics.RESERVED_KOPECKS.inc(req.price)
+            return ReserveReply(operation=result.operation, balance=result.balance)
+
+    async def settle(self, req: SettleRequest) -> OperationView:
+        with job_context(req.job_id, req.trace_id):
+            async with self.db.connection() as conn:
+                with metrics.DB_SECONDS.labels("settle").time():
+                    result = await ledger.settle(conn, req.job_id)
+            if result.changed:
+                metrics.CHARGES.inc()
+                metrics.CHARGED_KOPECKS.inc(result.operation.price)
+            else:
+                log.info("job %s was already charged; nothing to do", req.job_id)
+            return result.operation
+
+    async def release(self, req: ReleaseRequest) -> OperationView:
+        with job_context(req.job_id, req.trace_id):
+            async with self.db.connection() as conn:
+                with metrics.DB_SECONDS.labels("release").time():
+                    result = await ledger.release(conn, req.job_id, req.reason)
+            if result.changed:
+                metrics.RELEASES.labels(metrics.release_reason_label(req.reason)).inc()
+                metrics.RELEASED_KOPECKS.inc(result.operation.price)
+            else:
+                log.info("job %s was already released; nothing to do", req.job_id)
+            return result.operation
+
+    async def balance(self, req: BalanceRequest) -> BalanceView:
+        async with self.db.connection() as conn:
+            return await ledger.balance(conn, req.user_id)
+
+    async def history(self, req: HistoryRequest) -> HistoryPage:
+        async with self.db.connection() as conn:
+            return await ledger.history(conn, req.user_id, req.page, req.page_size)
+
+    async def operation(self, req: OperationRequest) -> OperationView:
+        async with self.db.connection() as conn:
+            return await ledger.operation(conn, req.job_id, req.user_id)
+
+    async def topup(self, req: TopupRequest) -> TopupReply:
+        if req.admin_id not in self._admins:
+            log.warning("top-up refused: %d is not an admin (target %d)", req.admin_id, req.target_user_id)
+            raise NotAdmin(f"{req.admin_id} may not top up balances")
+        async with self.db.connection() as conn:
+            with metrics.DB_SECONDS.labels("topup").time():
+                result = await ledger.topup(conn, req, self.settings.max_balance)
+        if result.created:
+            metrics.TOPUPS.inc()
+            metrics.TOPUP_KOPECKS.inc(req.amount)
+            log.info(
+                "admin %d topped up user %d by %d kopecks (request %s)",
+                req.admin_id,
+                req.target_user_id,
+                req.amount,
+                req.request_id,
+            )
+        else:
+            log.info("top-up request %s was already applied; nothing to do", req.request_id)
+        return TopupReply(target_user_id=req.target_user_id, amount=req.amount, balance=result.balance)
+
+    def endpoints(self) -> list[tuple[str, type[BaseModel], Callable[[Any], Awaitable[BaseModel]]]]:
+        return [
+            (subjects.BILLING_ENSURE_USER, EnsureUserRequest, self.ensure_user),
+            (subjects.BILLING_RESERVE, ReserveRequest, self.reserve),
+            (subjects.BILLING_SETTLE, SettleRequest, self.settle),
+            (subjects.BILLING_RELEASE, ReleaseRequest, self.release),
+            (subjects.BILLING_BALANCE, BalanceRequest, self.balance),
+            (subjects.BILLING_HISTORY, HistoryRequest, self.history),
+            (subjects.BILLING_TOPUP, TopupRequest, self.topup),
+            (subjects.BILLING_OPERATION, OperationRequest, self.operation),
+        ]
+
+
+def _counting_refusals(
+    subject: str, handler: Callable[[Any], Awaitable[BaseModel]]
+) -> Callable[[Any], Awaitable[BaseModel]]:
+    async def handle(request: Any) -> BaseModel:
+        try:
+            return await handler(request)
+        except MediaLabError as error:
+            metrics.REFUSALS.labels(subject, error.code.value).inc()
+            raise
+
+    return handle
+
+
+async def serve(nc: Client, billing: Billing, version: str, in_flight: set[asyncio.Task[None]]) -> Service:
+    """Serve every endpoint in the ``billing`` queue group; each request runs in its own task.
+
+    Requests wait on PostgreSQL concurrently (up to the pool size; the pool's acquire timeout is
+    the back-pressure). The tasks stay in ``in_flight`` until answered, for the shutdown to await.
+    """
+    service = await micro.add_service(
+        nc, name=SERVICE_NAME, version=version, queue_group=SERVICE_NAME, description="MediaLab billing"
+    )
+    for subject, request_type, handler in billing.endpoints():
+        await add_endpoint(
+            service,
+            SERVICE_NAME,
+            subject,
+            request_type,
+            _counting_refusals(subject, handler),
+            in_flight=in_flight,
+        )
+    return service

@@ -1,0 +1,448 @@
+"""The money operations: plain async functions over one asyncpg connection.
+
+Model
+-----
+``accounts`` holds two numbers per user, ``balance`` and ``reserved``; ``available = balance − reserved``.
+Every change to either is one row in ``ledger`` carrying ``delta_balance`` and ``delta_reserved``:
+
+==========  ==============  ===============  =====================================================
+kind        delta_balance   delta_reserved   when
+==========  ==============  ===============  =====================================================
+welcome     +credit         0                the user is created (once: unique index)
+topup       +amount         0                an admin tops up (once per request_id: unique index)
+hold        0               +price           a job is reserved (once per job: unique index)
+release     0               −price           a job failed or timed out (the hold ends, no charge)
+charge      −price          −price           a job succeeded (the hold becomes the payment)
+==========  ==============  ===============  =====================================================
+
+A job gets at most one of ``charge`` / ``release`` (unique index), so it is charged at most once.
+
+Invariant (checked by ``check_consistency``, exported as a metric), for every account::
+
+    balance  = Σ ledger.delta_balance   of the user
+    reserved = Σ ledger.delta_reserved  of the user = Σ price of the user's PENDING operations
+    0 ≤ reserved ≤ balance              (a CHECK constraint: available never goes below zero)
+
+Concurrency
+-----------
+Every money movement is ONE SQL statement (data-modifying CTEs), so it is atomic without an explicit
+transaction and costs one round trip. Reserve is a conditional ``UPDATE … WHERE balance − reserved
+≥ price``: the row lock serialises concurrent reserves of one user and PostgreSQL re-checks the
+condition on the latest row version, so concurrent reserves can never over-commit. Settle and release
+are conditional on ``status = 'PENDING'``, so only one of any number of concurrent calls moves money;
+the others find the operation already finished and answer idempotently. The unique indexes on the
+ledger back all of this up inside the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import asyncpg
+from medialab_contracts.billing import (
+    BalanceView,
+    HistoryPage,
+    OperationStatus,
+    OperationView,
+    ReserveRequest,
+    TopupRequest,
+)
+from medialab_contracts.errors import BadAmount, Conflict, InsufficientFunds, UnknownJob, UnknownUser
+from medialab_contracts.modes import Mode
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Reads of an operation always return these columns, in this order.
+_OP_COLUMNS = "job_id, user_id, mode, model_id, price, status, created_at, updated_at, failure_reason"
+
+_ENSURE_USER = """
+WITH new_user AS (
+    INSERT INTO users (user_id, username, first_name) VALUES ($1, $2, $3)
+    ON CONFLICT (user_id) DO NOTHING
+    RETURNING user_id
+), new_account AS (
+    INSERT INTO accounts (user_id, balance) SELECT user_id, $4 FROM new_user
+    RETURNING user_id
+), welcome AS (
+    INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved)
+    SELECT user_id, 'welcome', $4, 0 FROM new_account
+)
+SELECT count(*) FROM new_account
+"""
+
+_BALANCE = "SELECT user_id, balance, reserved FROM accounts WHERE user_id = $1"
+
+_RESERVE = f"""
+WITH held AS (
+    UPDATE accounts SET reserved = reserved + $3
+    WHERE user_id = $2 AND balance - reserved >= $3
+      AND NOT EXISTS (SELECT 1 FROM operations WHERE job_id = $1)
+    RETURNING user_id, balance, reserved
+), op AS (
+    INSERT INTO operations (job_id, user_id, chat_id, mode, model_id, price, deadline_at)
+    SELECT $1, user_id, $4, $5, $6, $3, now() + make_interval(secs => $7) FROM held
+    RETURNING {_OP_COLUMNS}
+), hold AS (
+    INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved, job_id)
+    SELECT user_id, 'hold', 0, price, job_id FROM op
+)
+SELECT op.*, held.balance, held.reserved FROM op, held
+"""
+
+_OPERATION = f"SELECT {_OP_COLUMNS} FROM operations WHERE job_id = $1"
+
+# Settle and release: the PENDING → final transition, the account update and the ledger row.
+_FINISH = f"""
+WITH op AS (
+    UPDATE operations SET status = $2, failure_reason = $3, updated_at = now()
+    WHERE job_id = $1 AND status = 'PENDING'
+    RETURNING {_OP_COLUMNS}
+), acct AS (
+    UPDATE accounts a SET balance = a.balance - CASE WHEN $2 = 'CHARGED' THEN op.price ELSE 0 END,
+                          reserved = a.reserved - op.price
+    FROM op WHERE a.user_id = op.user_id
+    RETURNING a.balance
+), moved AS (
+    INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved, job_id)
+    SELECT user_id, CASE WHEN $2 = 'CHARGED' THEN 'charge' ELSE 'release' END,
+           CASE WHEN $2 = 'CHARGED' THEN -price ELSE 0 END, -price, job_id
+    FROM op
+)
+SELECT op.* FROM op, acct
+"""
+
+_EXPIRE_DUE = """
+WITH due AS (
+    SELECT job_id FROM operations
+    WHERE status = 'PENDING' AND deadline_at <= now()
+    ORDER BY deadline_at
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+), op AS (
+    UPDATE operations o SET status = 'FAILED', failure_reason = 'timeout', updated_at = now()
+    FROM due WHERE o.job_id = due.job_id
+    RETURNING o.job_id, o.user_id, o.chat_id, o.mode, o.price
+), per_user AS (
+    SELECT user_id, sum(price)::bigint AS total FROM op GROUP BY user_id
+), acct AS (
+    UPDATE accounts a SET reserved = a.reserved - per_user.total
+    FROM per_user WHERE a.user_id = per_user.user_id
+), released AS (
+    INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved, job_id)
+    SELECT user_id, 'release', 0, -price, job_id FROM op
+)
+SELECT job_id, user_id, chat_id, mode, price FROM op
+"""
+
+_TOPUP = """
+WITH credit AS (
+    INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved, admin_id, request_id)
+    SELECT user_id, 'topup', $3, 0, $1, $4 FROM accounts WHERE user_id = $2 AND balance + $3 <= $5
+    ON CONFLICT (request_id) WHERE kind = 'topup' DO NOTHING
+    RETURNING user_id, delta_balance
+), acct AS (
+    UPDATE accounts a SET balance = a.balance + credit.delta_balance
+    FROM credit WHERE a.user_id = credit.user_id
+    RETURNING a.user_id, a.balance, a.reserved
+)
+SELECT user_id, balance, reserved FROM acct
+"""
+
+_TOPUP_BY_REQUEST = """
+SELECT user_id, admin_id, delta_balance FROM ledger WHERE kind = 'topup' AND request_id = $1
+"""
+
+_HISTORY = f"""
+SELECT {_OP_COLUMNS} FROM operations WHERE user_id = $1
+ORDER BY created_at DESC, job_id DESC LIMIT $2 OFFSET $3
+"""
+
+_HISTORY_TOTAL = """
+SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1) AS known,
+       (SELECT count(*) FROM operations WHERE user_id = $1) AS total
+"""
+
+_ACCOUNT_MISMATCHES = """
+WITH moved AS (
+    SELECT user_id, sum(delta_balance)::bigint AS balance, sum(delta_reserved)::bigint AS reserved
+    FROM ledger GROUP BY user_id
+), pending AS (
+    SELECT user_id, sum(price)::bigint AS reserved FROM operations WHERE status = 'PENDING' GROUP BY user_id
+)
+SELECT coalesce(a.user_id, m.user_id) AS user_id, a.balance, a.reserved,
+       coalesce(m.balance, 0) AS ledger_balance, coalesce(m.reserved, 0) AS ledger_reserved,
+       coalesce(p.reserved, 0) AS pending_reserved
+FROM accounts a
+FULL JOIN moved m ON m.user_id = a.user_id
+LEFT JOIN pending p ON p.user_id = coalesce(a.user_id, m.user_id)
+WHERE a.user_id IS NULL
+   OR a.balance <> coalesce(m.balance, 0)
+   OR a.reserved <> coalesce(m.reserved, 0)
+   OR a.reserved <> coalesce(p.reserved, 0)
+ORDER BY 1
+"""
+
+# An operation's ledger rows must match its status: PENDING = hold; CHARGED = hold + charge;
+# FAILED = hold + release; each for exactly the operation's price.
+_OPERATION_MISMATCHES = """
+SELECT o.job_id FROM operations o LEFT JOIN ledger l ON l.job_id = o.job_id
+GROUP BY o.job_id
+HAVING count(*) FILTER (WHERE l.kind = 'hold' AND l.delta_reserved = o.price) <> 1
+    OR count(*) FILTER (WHERE l.kind = 'charge' AND l.delta_balance = -o.price)
+       <> (o.status = 'CHARGED')::int
+    OR count(*) FILTER (WHERE l.kind = 'release' AND l.delta_reserved = -o.price)
+       <> (o.status = 'FAILED')::int
+    OR count(l.id) <> 1 + (o.status <> 'PENDING')::int
+ORDER BY 1
+"""
+
+_ACCOUNTS_COUNT = "SELECT count(*) FROM accounts"
+_PENDING_TOTALS = "SELECT count(*), coalesce(sum(price), 0)::bigint FROM operations WHERE status = 'PENDING'"
+
+# Losing a race (a concurrent duplicate of the same job, a deadlock with a sweeper) is retried.
+_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class Reservation:
+    operation: OperationView
+    balance: BalanceView
+    created: bool  # False: this job was already reserved, nothing moved
+
+
+@dataclass(frozen=True)
+class Transition:
+    operation: OperationView
+    changed: bool  # False: the operation already had this outcome, nothing moved
+
+
+@dataclass(frozen=True)
+class Topup:
+    balance: BalanceView
+    created: bool  # False: this request_id was already applied
+
+
+@dataclass(frozen=True)
+class Expired:
+    job_id: str
+    user_id: int
+    chat_id: int
+    mode: Mode
+    price: int
+
+
+@dataclass(frozen=True)
+class AccountMismatch:
+    user_id: int
+    balance: int | None
+    reserved: int | None
+    ledger_balance: int
+    ledger_reserved: int
+    pending_reserved: int
+
+
+@dataclass(frozen=True)
+class ConsistencyReport:
+    accounts: int
+    account_mismatches: list[AccountMismatch]
+    operation_mismatches: list[str]  # job ids
+
+    @property
+    def ok(self) -> bool:
+        return not self.account_mismatches and not self.operation_mismatches
+
+
+def _operation(row: asyncpg.Record) -> OperationView:
+    return OperationView(
+        job_id=row["job_id"],
+        user_id=row["user_id"],
+        mode=Mode(row["mode"]),
+        model_id=row["model_id"],
+        price=row["price"],
+        status=OperationStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        failure_reason=row["failure_reason"],
+    )
+
+
+def _balance(user_id: int, balance: int, reserved: int, created: bool = False) -> BalanceView:
+    return BalanceView(
+        user_id=user_id, balance=balance, reserved=reserved, available=balance - reserved, created=created
+    )
+
+
+async def _retrying(attempt: Callable[[], Awaitable[T | None]]) -> T:
+    """Run ``attempt`` until it returns a result; None or a lost race means "look again"."""
+    for _ in range(_ATTEMPTS):
+        try:
+            result = await attempt()
+        except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError) as error:
+            log.info("lost a race (%s); retrying", type(error).__name__)
+            continue
+        if result is not None:
+            return result
+    raise Conflict("concurrent updates of the same record; try again")
+
+
+async def ensure_user(
+    conn: asyncpg.Connection,
+    user_id: int,
+    welcome_credit: int,
+    username: str | None = None,
+    first_name: str | None = None,
+) -> BalanceView:
+    """Create the user with the welcome credit, exactly once however often and concurrently called."""
+    created = await conn.fetchval(_ENSURE_USER, user_id, username, first_name, welcome_credit)
+    if created:
+        return _balance(user_id, welcome_credit, 0, created=True)
+    # A concurrent creator we waited for has committed by now; this fresh snapshot sees its rows.
+    return await balance(conn, user_id)
+
+
+async def balance(conn: asyncpg.Connection, user_id: int) -> BalanceView:
+    row = await conn.fetchrow(_BALANCE, user_id)
+    if row is None:
+        raise UnknownUser(f"user {user_id} is not registered")
+    return _balance(row["user_id"], row["balance"], row["reserved"])
+
+
+def _same_reservation(op: OperationView, req: ReserveRequest) -> bool:
+    return (op.user_id, op.price, op.mode, op.model_id) == (req.user_id, req.price, req.mode, req.model_id)
+
+
+async def reserve(conn: asyncpg.Connection, req: ReserveRequest, deadline_s: int) -> Reservation:
+    """Hold ``req.price`` for the job; a repeated call for the same job returns the first reservation."""
+
+    async def attempt() -> Reservation | None:
+        row = await conn.fetchrow(
+            _RESERVE,
+            req.job_id,
+            req.user_id,
+            req.price,
+            req.chat_id,  # ReserveRequest fills it from user_id when absent
+            req.mode.value,
+            req.model_id,
+            deadline_s,
+        )
+        if row is not None:
+            return Reservation(_operation(row), _balance(req.user_id, row["balance"], row["reserved"]), True)
+        existing = await conn.fetchrow(_OPERATION, req.job_id)
+        if existing is not None:
+            op = _operation(existing)
+            if not _same_reservation(op, req):
+                log.warning("reserve of job %s conflicts with its existing reservation", req.job_id)
+                raise Conflict(f"job {req.job_id} is already reserved with other terms")
+            return Reservation(op, await balance(conn, op.user_id), False)
+        account = await balance(conn, req.user_id)
+        if account.available >= req.price:
+            return None  # funds were freed between the two statements
+        raise InsufficientFunds(available=account.available, price=req.price)
+
+    return await _retrying(attempt)
+
+
+async def _finish(
+    conn: asyncpg.Connection, job_id: str, status: OperationStatus, reason: str | None
+) -> Transition:
+    async def attempt() -> Transition | None:
+        row = await conn.fetchrow(_FINISH, job_id, status.value, reason)
+        if row is not None:
+            return Transition(_operation(row), True)
+        existing = await conn.fetchrow(_OPERATION, job_id)
+        if existing is None:
+            raise UnknownJob(f"no operation for job {job_id}")
+        op = _operation(existing)
+        if op.status == status:
+            return Transition(op, False)
+        if op.status == OperationStatus.pending:
+            return None  # finished by a transaction that committed after our snapshot: read again
+        log.warning("refused to mark job %s %s: it is already %s", job_id, status.value, op.status.value)
+        raise Conflict(f"job {job_id} is already {op.status.value}")
+
+    return await _retrying(attempt)
+
+
+async def settle(conn: asyncpg.Connection, job_id: str) -> Transition:
+    """Charge a PENDING job's hold; settling a CHARGED job again is a no-op, a FAILED one a Conflict."""
+    return await _finish(conn, job_id, OperationStatus.charged, None)
+
+
+async def release(conn: asyncpg.Connection, job_id: str, reason: str) -> Transition:
+    """Return a PENDING job's hold; releasing a FAILED job again is a no-op, a CHARGED one a Conflict."""
+    return await _finish(conn, job_id, OperationStatus.failed, reason)
+
+
+async def expire_due(conn: asyncpg.Connection, limit: int) -> list[Expired]:
+    """Release PENDING operations past their deadline (skipping rows another replica holds)."""
+    rows = await conn.fetch(_EXPIRE_DUE, limit)
+    return [Expired(r["job_id"], r["user_id"], r["chat_id"], Mode(r["mode"]), r["price"]) for r in rows]
+
+
+async def topup(conn: asyncpg.Connection, req: TopupRequest, max_balance: int) -> Topup:
+    """Credit ``req.amount``; the same ``request_id`` is applied once, with other terms it is a Conflict."""
+
+    async def attempt() -> Topup | None:
+        row = await conn.fetchrow(
+            _TOPUP, req.admin_id, req.target_user_id, req.amount, req.request_id, max_balance
+        )
+        if row is not None:
+            return Topup(_balance(row["user_id"], row["balance"], row["reserved"]), True)
+        applied = await conn.fetchrow(_TOPUP_BY_REQUEST, req.request_id)
+        if applied is not None:
+            if (applied["user_id"], applied["admin_id"], applied["delta_balance"]) != (
+                req.target_user_id,
+                req.admin_id,
+                req.amount,
+            ):
+                raise Conflict(f"top-up request {req.request_id} was already used with other terms")
+            return Topup(await balance(conn, req.target_user_id), False)
+        account = await balance(conn, req.target_user_id)
+        if account.balance + req.amount > max_balance:
+            raise BadAmount(f"the balance would exceed {max_balance} kopecks")
+        return None
+
+    return await _retrying(attempt)
+
+
+async def operation(conn: asyncpg.Connection, job_id: str, user_id: int) -> OperationView:
+    """A user's own operation; someone else's job looks exactly like a missing one."""
+    row = await conn.fetchrow(_OPERATION, job_id)
+    if row is None or row["user_id"] != user_id:
+        raise UnknownJob(f"no operation {job_id} for this user")
+    return _operation(row)
+
+
+async def history(conn: asyncpg.Connection, user_id: int, page: int, page_size: int) -> HistoryPage:
+    """The user's operations, newest first."""
+    head = await conn.fetchrow(_HISTORY_TOTAL, user_id)
+    if not head["known"]:
+        raise UnknownUser(f"user {user_id} is not registered")
+    rows = await conn.fetch(_HISTORY, user_id, page_size, (page - 1) * page_size)
+    return HistoryPage(
+        items=[_operation(r) for r in rows], page=page, page_size=page_size, total=head["total"]
+    )
+
+
+async def check_consistency(conn: asyncpg.Connection) -> ConsistencyReport:
+    """Compare every account with its ledger rows and pending operations (the module's invariant)."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        accounts = await conn.fetchval(_ACCOUNTS_COUNT)
+        account_rows = await conn.fetch(_ACCOUNT_MISMATCHES)
+        operation_rows = await conn.fetch(_OPERATION_MISMATCHES)
+    return ConsistencyReport(
+        accounts=accounts,
+        account_mismatches=[AccountMismatch(**dict(r)) for r in account_rows],
+        operation_mismatches=[r["job_id"] for r in operation_rows],
+    )
+
+
+async def pending_totals(conn: asyncpg.Connection) -> tuple[int, int]:
+    """How many reservations are PENDING and how many kopecks they hold."""
+    row = await conn.fetchrow(_PENDING_TOTALS)
+    return int(row[0]), int(row[1])

@@ -1,0 +1,48 @@
+"""Prometheus metrics of the billing service (request latency is runtime's ``medialab_rpc_seconds``)."""
+
+from medialab_contracts.events import FailureReason
+from prometheus_client import Counter, Gauge, Histogram
+
+RESERVATIONS = Counter("medialab_billing_reservations_total", "Reservations (holds) made")
+RESERVED_KOPECKS = Counter("medialab_billing_reserved_kopecks_total", "Kopecks put on hold")
+CHARGES = Counter("medialab_billing_charges_total", "Operations charged")
+CHARGED_KOPECKS = Counter("medialab_billing_charged_kopecks_total", "Kopecks charged (revenue)")
+RELEASES = Counter("medialab_billing_releases_total", "Reservations released, by reason", ["reason"])
+RELEASED_KOPECKS = Counter("medialab_billing_released_kopecks_total", "Kopecks released (refunds)")
+TOPUPS = Counter("medialab_billing_topups_total", "Admin top-ups applied")
+TOPUP_KOPECKS = Counter("medialab_billing_topup_kopecks_total", "Kopecks credited by admins")
+USERS_CREATED = Counter("medialab_billing_users_created_total", "Users created (each got the welcome credit)")
+REFUSALS = Counter(
+    "medialab_billing_refusals_total", "Requests refused, by endpoint and error code", ["endpoint", "reason"]
+)
+SAGA_EVENTS = Counter(
+    "medialab_billing_saga_events_total",
+    "Job events handled by the saga, by kind and outcome",
+    ["kind", "outcome"],
+)
+SWEPT = Counter(
+    "medialab_billing_swept_total", "PENDING operations released by the sweeper after their deadline"
+)
+PENDING = Gauge("medialab_billing_pending_reservations", "Operations PENDING now")
+PENDING_KOPECKS = Gauge("medialab_billing_pending_kopecks", "Kopecks held by PENDING operations now")
+LEDGER_CONSISTENT = Gauge(
+    "medialab_billing_ledger_consistent", "1 if every balance equals the sum of its ledger rows (last check)"
+)
+LEDGER_MISMATCHES = Gauge(
+    "medialab_billing_ledger_mismatches", "Accounts and operations that broke the invariant (last check)"
+)
+LEDGER_CHECKED = Gauge("medialab_billing_ledger_check_timestamp_seconds", "When the ledger was last checked")
+POSTGRES_UP = Gauge("medialab_billing_postgres_up", "1 while PostgreSQL answers")
+DB_SECONDS = Histogram(
+    "medialab_billing_db_seconds",
+    "Time spent on one money operation in PostgreSQL, by operation",
+    ["operation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+
+_KNOWN_REASONS = frozenset(FailureReason)
+
+
+def release_reason_label(reason: str) -> str:
+    """Free-text reasons (from release requests) would explode the label set; unknown ones are "other"."""
+    return reason if reason in _KNOWN_REASONS else "other"

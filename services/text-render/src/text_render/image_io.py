@@ -1,0 +1,58 @@
+"""Untrusted bytes → a Pillow image we can draw on, or a typed error; never a crash, never a
+full decode of something too big."""
+
+import struct
+from dataclasses import dataclass
+from io import BytesIO
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from text_render.errors import CorruptImage, DecompressionBomb, ImageTooLarge, NotAnImage
+
+MAX_INPUT_BYTES = 10 * 1024 * 1024
+MAX_INPUT_PIXELS = 40_000_000
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")  # JPEG also opens MPO (phones)
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError)
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    image: Image.Image
+    """RGB or RGBA, already turned upright by its EXIF orientation."""
+    icc_profile: bytes | None
+
+
+def _drawable(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGB", "RGBA"):
+        return image
+    if image.mode.startswith("I;16") or image.mode == "I":
+        # 16-bit grey (PNG): scale to 8 bits; a plain conversion would clip everything to white.
+        return image.convert("I").point(lambda v: v / 256).convert("L").convert("RGB")
+    has_alpha = "A" in image.getbands() or "transparency" in image.info
+    return image.convert("RGBA" if has_alpha else "RGB")
+
+
+def load_image(
+    data: bytes, *, max_bytes: int = MAX_INPUT_BYTES, max_pixels: int = MAX_INPUT_PIXELS
+) -> LoadedImage:
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"{len(data)} bytes > {max_bytes}")
+    try:
+        image = Image.open(BytesIO(data), formats=ACCEPTED_FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise DecompressionBomb(str(exc)) from exc
+    except UnidentifiedImageError as exc:
+        raise NotAnImage("not a supported image format") from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptImage(f"unreadable header: {exc}") from exc
+    # The header alone tells the size: refuse before a single pixel is decoded.
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"{width}x{height} > {max_pixels} pixels")
+    try:
+        image.load()
+        icc_profile = image.info.get("icc_profile") if image.mode in ("RGB", "RGBA") else None
+        ImageOps.exif_transpose(image, in_place=True)
+        return LoadedImage(_drawable(image), icc_profile or None)
+    except _DECODE_ERRORS as exc:
+        raise CorruptImage(f"cannot decode: {exc}") from exc
