@@ -9,6 +9,8 @@ gets a fresh database on it.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,12 +21,20 @@ from medialab_devstack.nats_server import NatsServer
 from medialab_devstack.postgres import EmbeddedPostgres, fresh_database_name, with_database
 
 
+def _private_dir(prefix: str) -> Path:
+    # Not under pytest's tmp_path: pytest prunes old session folders, and a concurrent pytest
+    # session would pull the data directory out from under a running server.
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
 @pytest.fixture
-def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path / "nats")
+def nats_server() -> Iterator[NatsServer]:
+    store = _private_dir("medialab-nats-")
+    server = NatsServer(store)
     server.start()
     yield server
     server.stop()
+    shutil.rmtree(store, ignore_errors=True)
 
 
 @pytest.fixture
@@ -33,15 +43,17 @@ def nats_url(nats_server: NatsServer) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_admin_url() -> Iterator[str]:
     external = os.environ.get("DATABASE_URL")
     if external:
         yield external
         return
-    pg = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
+    root = _private_dir("medialab-pg-")
+    pg = EmbeddedPostgres(root / "data")
     pg.start()
     yield pg.url("postgres")
     pg.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
