@@ -1,0 +1,276 @@
+"""Input and output images: validation, EXIF orientation, the 4 MB upload rule, PNG outputs.
+
+Shared by the gateway (refuse bad input before anything is paid), fal-runner and wavespeed-runner.
+Every function is synchronous and CPU-bound: call it through ``asyncio.to_thread``.
+
+Rules (SPEC.md "Details that matter"):
+- refused with a typed error: not an image (``NotAnImage``), corrupt or truncated (``BadImage``), more
+  bytes than ``max_bytes`` or more pixels than Pillow's ``MAX_IMAGE_PIXELS`` — where Pillow only warns
+  (``DecompressionBombWarning``) we refuse too (``ImageTooLarge``);
+- an upload under 4 MB is sent byte-identical, unless its EXIF orientation is not "normal": providers
+  may ignore EXIF, so the pixels are turned upright and re-encoded (JPEG sources as JPEG quality 95,
+  others as PNG), and formats providers may not read (GIF, BMP, TIFF) become PNG;
+- over 4 MB: JPEG quality 85 stepping down by 5 to 50; if still too big, the image is downscaled just
+  enough to fit at quality 85 (once pixels must go, we keep the quality of the pixels left);
+- a model that wants PNG input (recraft crisp) gets PNG, downscaled if PNG would exceed the limit.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from medialab_contracts.events import FailureReason
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024
+MAX_INPUT_BYTES = 20 * 1024 * 1024  # what the Telegram Bot API lets a bot download
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # the JPEG plugin also opens MPO
+SENT_AS_IS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
+JPEG_QUALITIES = tuple(range(85, 49, -5))
+UPRIGHT_JPEG_QUALITY = 95
+_ORIENTATION_TAG = 0x0112
+_SHRINK_MARGIN = 0.95
+
+CONTENT_TYPES = {
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+}
+
+
+class ImageRejected(ValueError):
+    """An image we will not process; ``reason`` is what the job fails with."""
+
+    reason: ClassVar[FailureReason] = FailureReason.bad_image
+
+
+class NotAnImage(ImageRejected):
+    reason = FailureReason.not_an_image
+
+
+class BadImage(ImageRejected):
+    reason = FailureReason.bad_image
+
+
+class ImageTooLarge(ImageRejected):
+    reason = FailureReason.image_too_large
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str  # Pillow's name: JPEG, PNG, WEBP, ...
+    width: int  # upright, after EXIF orientation
+    height: int
+    orientation: int  # EXIF orientation, 1 = normal
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES.get(self.format, "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+    untouched: bool  # True when ``data`` are the caller's bytes, unchanged
+
+    @property
+    def extension(self) -> str:
+        return {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}.get(self.content_type, "bin")
+
+
+def _max_pixels() -> int | None:
+    # Read at call time: Pillow's limit is a module global a deployment may tune.
+    return Image.MAX_IMAGE_PIXELS
+
+
+def _open(data: bytes, max_bytes: int) -> Image.Image:
+    """Open ``data`` lazily, refusing oversized files, unknown formats and decompression bombs."""
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"{len(data)} bytes, the limit is {max_bytes}")
+    if not data:
+        raise NotAnImage("empty file")
+    try:
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except Image.DecompressionBombError:
+        raise ImageTooLarge("more pixels than allowed (decompression bomb)") from None
+    except UnidentifiedImageError:
+        raise NotAnImage("not an image in an accepted format") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise BadImage(f"unreadable image header: {type(error).__name__}") from None
+    limit = _max_pixels()
+    if limit is not None and image.width * image.height > limit:
+        # Pillow only warns between 1× and 2× its limit (DecompressionBombWarning); we refuse.
+        image.close()
+        raise ImageTooLarge(f"{image.width}×{image.height} pixels, the limit is {limit}")
+    return image
+
+
+def decode(data: bytes, *, max_bytes: int = MAX_INPUT_BYTES) -> tuple[Image.Image, ImageInfo]:
+    """Fully decode ``data`` (so truncation is caught) and turn it upright; raises ``ImageRejected``."""
+    image = _open(data, max_bytes)
+    try:
+        image.load()
+    except Image.DecompressionBombError:
+        raise ImageTooLarge("more pixels than allowed (decompression bomb)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise BadImage(f"corrupt or truncated image: {type(error).__name__}") from None
+    source_format = image.format or ""
+    orientation = _orientation(image)
+    if orientation != 1:
+        image = ImageOps.exif_transpose(image)
+    return image, ImageInfo(source_format, image.width, image.height, orientation)
+
+
+def inspect(data: bytes, *, max_bytes: int = MAX_INPUT_BYTES) -> ImageInfo:
+    """Validate ``data`` as an image and return its format and upright size."""
+    image, info = decode(data, max_bytes=max_bytes)
+    image.close()
+    return info
+
+
+def prepare_upload(
+    data: bytes,
+    *,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    require_png: bool = False,
+    max_input_bytes: int = MAX_INPUT_BYTES,
+) -> EncodedImage:
+    """The bytes to send a provider for ``data``: untouched when allowed, else upright and small."""
+    image, info = decode(data, max_bytes=max_input_bytes)
+    with image:
+        upright = info.orientation == 1
+        if require_png:
+            if info.format == "PNG" and upright and len(data) <= max_bytes:
+                return EncodedImage(data, "image/png", info.width, info.height, untouched=True)
+            return _fit_png(image, max_bytes)
+        if info.format in SENT_AS_IS and upright and len(data) <= max_bytes:
+            return EncodedImage(data, info.content_type, info.width, info.height, untouched=True)
+        if len(data) <= max_bytes:
+            # Small but needs new bytes: turned upright, or a format providers may not read.
+            if info.format in ("JPEG", "MPO"):
+                encoded = _jpeg(image, UPRIGHT_JPEG_QUALITY)
+            else:
+                encoded = _png(image)
+            if len(encoded.data) <= max_bytes:
+                return encoded
+        return _fit_jpeg(image, max_bytes)
+
+
+def to_png(data: bytes, *, max_bytes: int = 64 * 1024 * 1024) -> EncodedImage:
+    """A provider's output as PNG: PNG bytes stay as they are, anything else (WebP, JPEG) is converted.
+
+    A PNG is only checked (chunk CRCs, size), not decoded: outputs are large and this is on every job.
+    """
+    image = _open(data, max_bytes)
+    with image:
+        if image.format == "PNG":
+            width, height = image.size
+            try:
+                image.verify()  # reads every chunk (an eXIf one included) and checks their CRCs
+            except (OSError, SyntaxError, ValueError) as error:
+                raise BadImage(f"corrupt PNG: {type(error).__name__}") from None
+            if _exif_orientation(image.info.get("exif")) == 1:
+                return EncodedImage(data, "image/png", width, height, untouched=True)
+    upright, _info = decode(data, max_bytes=max_bytes)
+    with upright:
+        return _png(upright)
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return _valid_orientation(image.getexif().get(_ORIENTATION_TAG, 1))
+    except Exception:  # a broken EXIF block must not make a good picture unusable
+        return 1
+
+
+def _exif_orientation(raw: object) -> int:
+    """Orientation from raw EXIF bytes (what a PNG's eXIf chunk leaves in ``info``)."""
+    if not isinstance(raw, bytes | bytearray):
+        return 1
+    exif = Image.Exif()
+    try:
+        exif.load(bytes(raw))
+        return _valid_orientation(exif.get(_ORIENTATION_TAG, 1))
+    except Exception:  # as above
+        return 1
+
+
+def _valid_orientation(value: object) -> int:
+    return value if isinstance(value, int) and 2 <= value <= 8 else 1
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    """JPEG has no alpha: flatten transparency onto white."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _png_mode(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGB", "RGBA", "L", "LA", "P", "1", "I;16"):
+        return image
+    return image.convert("RGBA" if "A" in image.getbands() else "RGB")
+
+
+def _jpeg(image: Image.Image, quality: int) -> EncodedImage:
+    rgb = _rgb(image)
+    buffer = io.BytesIO()
+    rgb.save(buffer, format="JPEG", quality=quality, optimize=False)
+    return EncodedImage(buffer.getvalue(), "image/jpeg", rgb.width, rgb.height, untouched=False)
+
+
+def _png(image: Image.Image) -> EncodedImage:
+    converted = _png_mode(image)
+    buffer = io.BytesIO()
+    converted.save(buffer, format="PNG")
+    return EncodedImage(buffer.getvalue(), "image/png", converted.width, converted.height, untouched=False)
+
+
+def _scaled(image: Image.Image, factor: float) -> Image.Image:
+    size = (max(1, int(image.width * factor)), max(1, int(image.height * factor)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _shrink_factor(size: int, max_bytes: int) -> float:
+    # Encoded size grows about linearly with the pixel count, so the side scales with the square root.
+    return min(0.9, math.sqrt(max_bytes / size) * _SHRINK_MARGIN)
+
+
+def _fit_jpeg(image: Image.Image, max_bytes: int) -> EncodedImage:
+    rgb = _rgb(image)
+    at_best_quality = _jpeg(rgb, JPEG_QUALITIES[0])
+    encoded = at_best_quality
+    for quality in JPEG_QUALITIES[1:]:
+        if len(encoded.data) <= max_bytes:
+            return encoded
+        encoded = _jpeg(rgb, quality)
+    if len(encoded.data) <= max_bytes:
+        return encoded
+    encoded, factor = at_best_quality, 1.0
+    while len(encoded.data) > max_bytes:
+        factor *= _shrink_factor(len(encoded.data), max_bytes)
+        encoded = _jpeg(_scaled(rgb, factor), JPEG_QUALITIES[0])
+    return encoded
+
+
+def _fit_png(image: Image.Image, max_bytes: int) -> EncodedImage:
+    encoded, factor = _png(image), 1.0
+    while len(encoded.data) > max_bytes:
+        factor *= _shrink_factor(len(encoded.data), max_bytes)
+        encoded = _png(_scaled(image, factor))
+    return encoded

@@ -1,0 +1,184 @@
+"""One fal request under a provider slot: submit (or resume), poll with backoff, fetch the result.
+
+The slot covers exactly the time the request is in flight at fal, from submit until its status
+reads COMPLETED; input uploads happen before, the result and output downloads after, so the slots
+of a key stay busy with provider work only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from medialab_contracts.events import FailureReason
+from medialab_runtime.slots import ProviderKey, SlotPool, SlotTimeout
+
+from fal_runner.fal_api import FalClient, FalRejected, FalUnreachable, QueueStatus, RequestGone, Submission
+from fal_runner.metrics import PROVIDER_SECONDS
+
+log = logging.getLogger(__name__)
+
+OnSubmitted = Callable[[Submission, ProviderKey], Awaitable[None]]
+OnStatus = Callable[[QueueStatus], Awaitable[None]]
+
+
+class DeadlineExceeded(Exception):
+    """The caller's time ran out (waiting for a slot, or at fal; the request was cancelled)."""
+
+    def __init__(self, detail: str, *, waiting_for_slot: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.waiting_for_slot = waiting_for_slot
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """When to ask fal about a request again, ``elapsed`` seconds after submitting it.
+
+    Plain: right away, then every ``max(min_s, ratio × elapsed)`` up to ``max_s``, so noticing a
+    completion late costs about ``ratio / 2`` of any request's time.
+    With a ``window`` (recent requests of the model all finished within it): sparse polls until it
+    opens, dense ones (``fine × elapsed``) inside it, plain ones after it. A steady model is then
+    noticed within about half a percent of its time, with fewer polls than the plain schedule.
+    """
+
+    min_s: float = 0.005
+    max_s: float = 2.0
+    ratio: float = 0.05
+    sparse_ratio: float = 0.25
+    fine_ratio: float = 0.02
+
+    def next_delay(self, elapsed: float, window: tuple[float, float] | None = None) -> float:
+        if window is None or elapsed >= window[1]:
+            return self._proportional(elapsed, self.ratio)
+        if elapsed < window[0]:
+            return max(self.min_s, min(self._proportional(elapsed, self.sparse_ratio), window[0] - elapsed))
+        return self._proportional(elapsed, self.fine_ratio)
+
+    def _proportional(self, elapsed: float, ratio: float) -> float:
+        return min(self.max_s, max(self.min_s, ratio * elapsed))
+
+
+class Expectations:
+    """When requests of each model finish: a window around their last few durations, if steady."""
+
+    def __init__(self, remembered: int = 10, steady_spread: float = 1.5, margin: float = 0.1) -> None:
+        self._remembered = remembered
+        self._steady_spread = steady_spread
+        self._margin = margin
+        self._seconds: dict[str, deque[float]] = {}
+
+    def window(self, model_id: str) -> tuple[float, float] | None:
+        recent = self._seconds.get(model_id)
+        if recent is None or len(recent) < 3:
+            return None
+        low, high = min(recent), max(recent)
+        if high > low * self._steady_spread:
+            return None  # durations vary too much for a window to pay off
+        return low * (1 - self._margin), high * (1 + self._margin)
+
+    def observe(self, model_id: str, seconds: float) -> None:
+        self._seconds.setdefault(model_id, deque(maxlen=self._remembered)).append(seconds)
+
+
+@dataclass(frozen=True)
+class Resume:
+    """A request submitted by an earlier delivery of the same job."""
+
+    submission: Submission
+    key_fingerprint: str
+
+
+@dataclass(frozen=True)
+class FalResult:
+    body: dict[str, Any]
+    key: ProviderKey
+    provider_ms: int
+
+
+async def _nothing(_: QueueStatus) -> None:
+    return None
+
+
+class FalExecutor:
+    def __init__(self, client: FalClient, slots: SlotPool, poll: PollPolicy) -> None:
+        self.client = client
+        self.slots = slots
+        self._poll = poll
+        self._expected = Expectations()
+
+    async def run(
+        self,
+        model_id: str,
+        arguments: dict[str, Any],
+        *,
+        deadline: float,
+        resume: Resume | None = None,
+        on_submitted: OnSubmitted | None = None,
+        on_status: OnStatus = _nothing,
+    ) -> FalResult:
+        """Raises ``FalRejected`` / ``FalUnreachable`` (final), ``DeadlineExceeded``, and
+        ``RequestGone`` when fal no longer knows the request to ``resume`` (submit it anew).
+        """
+        if resume is not None and self.slots.key(resume.key_fingerprint) is None:
+            raise RequestGone("the key of the earlier request left the pool")
+        try:
+            async with self.slots.hold(
+                deadline - time.monotonic(), resume.key_fingerprint if resume else None
+            ) as lease:
+                started = time.monotonic()
+                if resume is not None:
+                    submission = resume.submission
+                else:
+                    submission = await self.client.submit(lease.key, model_id, arguments, deadline)
+                    if on_submitted is not None:
+                        await on_submitted(submission, lease.key)
+                # A resumed request started before this delivery: its age is unknown, expect nothing.
+                window = None if resume else self._expected.window(model_id)
+                status = await self._wait_done(lease.key, submission, deadline, on_status, window, started)
+        except SlotTimeout:
+            raise DeadlineExceeded("no fal slot free before the deadline", waiting_for_slot=True) from None
+        provider_s = time.monotonic() - started
+        PROVIDER_SECONDS.labels(model_id).observe(provider_s)
+        if status.error is None and resume is None:
+            self._expected.observe(model_id, provider_s)
+        body = await self._result(lease.key, submission, deadline, failed=status.error is not None)
+        return FalResult(body, lease.key, int(provider_s * 1000))
+
+    async def _result(
+        self, key: ProviderKey, submission: Submission, deadline: float, *, failed: bool
+    ) -> dict[str, Any]:
+        try:
+            return await self.client.result(key, submission, deadline, failed=failed)
+        except RequestGone:
+            raise FalRejected(404, FailureReason.provider_error, "result vanished after completion") from None
+
+    async def _wait_done(
+        self,
+        key: ProviderKey,
+        submission: Submission,
+        deadline: float,
+        on_status: OnStatus,
+        window: tuple[float, float] | None,
+        started: float,
+    ) -> QueueStatus:
+        while True:
+            try:
+                status = await self.client.status(key, submission, deadline)
+            except FalUnreachable as error:
+                # The request itself is fine as far as we know; keep polling until the deadline.
+                log.warning("status of %s unavailable: %s", submission.request_id, error.detail)
+            else:
+                if status.completed:
+                    return status
+                await on_status(status)
+            now = time.monotonic()
+            if now >= deadline:
+                await self.client.cancel(key, submission)
+                raise DeadlineExceeded("deadline passed while fal was working; request cancelled")
+            await asyncio.sleep(min(self._poll.next_delay(now - started, window), deadline - now))

@@ -1,0 +1,423 @@
+"""fal's queue, storage and CDN over plain httpx (shared/providers/fal.md §2–§7).
+
+Every call retries 429, 408/409, 5xx and network errors with exponential backoff and full jitter,
+within the caller's deadline and a bounded number of attempts; anything else is a final answer.
+Keys travel only in the ``Authorization`` header of queue and REST calls, never to a CDN URL, and
+never into an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from medialab_contracts.events import FailureReason
+from medialab_runtime.slots import ProviderKey
+
+from fal_runner.metrics import RETRIES
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+_NAMESPACES = ("workflows", "comfy")
+_DISABLED = "temporarily disabled"
+_TOKEN_MARGIN = timedelta(minutes=1)
+_USER_AGENT = "medialab-fal-runner"
+
+
+class FalError(Exception):
+    reason: FailureReason = FailureReason.provider_error
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class FalRejected(FalError):
+    """A final answer from fal: a refused request or a failed model run."""
+
+    def __init__(self, status: int, reason: FailureReason, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.reason = reason
+
+
+class FalUnreachable(FalError):
+    """Retries ran out (attempts or deadline) on 429 / 5xx / network errors."""
+
+    def __init__(self, last: str, attempts: int) -> None:
+        super().__init__(f"gave up after {attempts} attempts, last: {last}")
+        self.last = last  # an HTTP status, "network", or "deadline" (no time left to try)
+        reasons = {"429": FailureReason.provider_unavailable, "deadline": FailureReason.timeout}
+        self.reason = reasons.get(last, FailureReason.provider_error)
+
+
+class RequestGone(FalError):
+    """fal does not know the request (results are kept 1 h, or 6 min when large)."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_s: float = 0.2
+    max_s: float = 5.0
+    max_attempts: int = 8
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_s, self.base_s * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class Submission:
+    request_id: str
+    status_url: str
+    response_url: str
+    cancel_url: str
+
+
+@dataclass(frozen=True)
+class QueueStatus:
+    state: str  # IN_QUEUE | IN_PROGRESS | COMPLETED
+    queue_position: int | None = None
+    error: str | None = None
+    error_type: str | None = None
+
+    @property
+    def completed(self) -> bool:
+        return self.state == "COMPLETED"
+
+
+@dataclass
+class _UploadToken:
+    token: str
+    token_type: str
+    base_url: str
+    expires_at: datetime
+
+
+def app_path(model_id: str) -> str:
+    """``owner/app`` of a model id: status, result and cancel live under it (fal.md §2)."""
+    parts = model_id.strip("/").split("/")
+    width = 3 if parts[0] in _NAMESPACES else 2
+    return "/".join(parts[:width])
+
+
+def _detail_items(body: Any) -> list[dict[str, Any]]:
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return [item for item in detail if isinstance(item, dict)] if isinstance(detail, list) else []
+
+
+def _detail_text(body: Any) -> str:
+    detail = body.get("detail") if isinstance(body, dict) else None
+    return detail if isinstance(detail, str) else ""
+
+
+def error_types(body: Any, headers: httpx.Headers | None = None) -> set[str]:
+    types = {str(item.get("type")) for item in _detail_items(body) if item.get("type")}
+    if isinstance(body, dict) and isinstance(body.get("error_type"), str):
+        types.add(body["error_type"])
+    if headers is not None and headers.get("x-fal-error-type"):
+        types.add(headers["x-fal-error-type"])
+    return types
+
+
+def classify(status: int, body: Any, headers: httpx.Headers | None = None) -> FailureReason:
+    if "content_policy_violation" in error_types(body, headers):
+        return FailureReason.moderation
+    if status in (401, 403) or _DISABLED in _detail_text(body).lower():
+        return FailureReason.provider_unavailable
+    if 400 <= status < 500:
+        return FailureReason.provider_rejected
+    return FailureReason.provider_error
+
+
+def safe_detail(what: str, status: int, body: Any, headers: httpx.Headers | None = None) -> str:
+    """For operators: status, error types and field paths; a string detail cut short. Never inputs."""
+    parts = [f"{what}: HTTP {status}"]
+    items = _detail_items(body)
+    if items:
+        described = []
+        for item in items[:3]:
+            loc = item.get("loc")
+            where = ".".join(str(p) for p in loc[1:]) if isinstance(loc, list) else ""
+            described.append(f"{where or 'body'}:{item.get('type', '?')}")
+        parts.append(", ".join(described))
+    elif text := _detail_text(body):
+        parts.append(text[:160])
+    if types := error_types(body, headers) - {str(i.get("type")) for i in items}:
+        parts.append("type " + ",".join(sorted(types)))
+    return " — ".join(parts)[:400]
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _retryable(response: httpx.Response) -> bool:
+    return response.status_code in RETRYABLE_STATUSES and _DISABLED not in response.text.lower()
+
+
+def _retry_after(response: httpx.Response | None) -> float:
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
+
+
+class FalClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        queue_base: str,
+        rest_base: str,
+        retry: RetryPolicy | None = None,
+        max_output_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self._http = http
+        self.queue_base = queue_base.rstrip("/")
+        self.rest_base = rest_base.rstrip("/")
+        self._retry = retry or RetryPolicy()
+        self._max_output_bytes = max_output_bytes
+        self._tokens: dict[str, _UploadToken] = {}
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ----- queue -----------------------------------------------------------------------------------
+
+    async def submit(
+        self, key: ProviderKey, model_id: str, arguments: dict[str, Any], deadline: float
+    ) -> Submission:
+        response = await self._send("POST", f"{self.queue_base}/{model_id}", key, deadline, json=arguments)
+        body = _checked(response, "submit")
+        if not isinstance(body.get("request_id"), str):
+            raise FalRejected(response.status_code, FailureReason.provider_error, "submit: no request_id")
+        request_id = body["request_id"]
+        # Use the URLs fal returns (fal.md §2), but only towards the queue host we were given.
+        base = f"{self.queue_base}/{app_path(model_id)}/requests/{request_id}"
+        return Submission(
+            request_id=request_id,
+            status_url=self._own(body.get("status_url"), f"{base}/status"),
+            response_url=self._own(body.get("response_url"), base),
+            cancel_url=self._own(body.get("cancel_url"), f"{base}/cancel"),
+        )
+
+    async def status(self, key: ProviderKey, submission: Submission, deadline: float) -> QueueStatus:
+        response = await self._send("GET", submission.status_url, key, deadline, gone_is_404=True)
+        body = _checked(response, "status")
+        if not isinstance(body.get("status"), str):
+            raise FalRejected(response.status_code, FailureReason.provider_error, "status: no status field")
+        position = body.get("queue_position")
+        error, error_type = body.get("error"), body.get("error_type")
+        return QueueStatus(
+            state=body["status"],
+            queue_position=position if isinstance(position, int) and position >= 0 else None,
+            error=error if isinstance(error, str) else None,
+            error_type=error_type if isinstance(error_type, str) else None,
+        )
+
+    async def result(
+        self, key: ProviderKey, submission: Submission, deadline: float, *, failed: bool
+    ) -> dict[str, Any]:
+        """The model's output; a failed run raises ``FalRejected`` with the reason from its answer.
+
+        ``failed`` (the status said so) makes any error answer final: the result endpoint replays
+        the model's own error, which is its outcome, not a hiccup to retry.
+        """
+        response = await self._send(
+            "GET", submission.response_url, key, deadline, gone_is_404=True, replay_errors=failed
+        )
+        return _checked(response, "result")
+
+    async def cancel(self, key: ProviderKey, submission: Submission) -> None:
+        """Best effort: one try, a short timeout, never raises."""
+        try:
+            response = await self._http.put(submission.cancel_url, headers=self._auth(key), timeout=2.0)
+            log.info("cancelled fal request %s: HTTP %d", submission.request_id, response.status_code)
+        except httpx.HTTPError as error:
+            log.warning("could not cancel fal request %s: %s", submission.request_id, type(error).__name__)
+
+    # ----- storage ---------------------------------------------------------------------------------
+
+    async def upload(
+        self, key: ProviderKey, data: bytes, content_type: str, file_name: str, deadline: float
+    ) -> str:
+        """Put ``data`` on fal's CDN (token + ``/files/upload``, fal.md §7) and return its URL."""
+        response: httpx.Response | None = None
+        for fresh in (False, True):
+            token = await self._token(key, deadline, fresh=fresh)
+            response = await self._send(
+                "POST",
+                f"{token.base_url.rstrip('/')}/files/upload",
+                None,
+                deadline,
+                content=data,
+                headers={
+                    "Content-Type": content_type,
+                    "X-Fal-File-Name": file_name,
+                    "Authorization": f"{token.token_type} {token.token}",
+                },
+            )
+            if response.status_code != 401:
+                break  # else the cached token expired early: get a new one, once
+        assert response is not None
+        if response.status_code >= 400:
+            raise FalRejected(
+                response.status_code, FailureReason.provider_error, f"upload: HTTP {response.status_code}"
+            )
+        body = _json(response)
+        if not isinstance(body, dict) or not isinstance(body.get("access_url"), str):
+            raise FalRejected(response.status_code, FailureReason.provider_error, "upload: no access_url")
+        return str(body["access_url"])
+
+    async def download(self, url: str, deadline: float) -> bytes:
+        """An output file: a CDN URL (fetched without credentials) or a ``data:`` URI."""
+        if url.startswith("data:"):
+            header, _, payload = url.partition(",")
+            if not header.endswith(";base64"):
+                raise FalRejected(200, FailureReason.provider_error, "output: unsupported data URI")
+            try:
+                return base64.b64decode(payload, validate=True)
+            except (binascii.Error, ValueError):
+                raise FalRejected(200, FailureReason.provider_error, "output: bad base64") from None
+        if not url.startswith(("https://", "http://")):
+            raise FalRejected(200, FailureReason.provider_error, "output: unsupported URL scheme")
+        response = await self._send("GET", url, None, deadline, bounded=True)
+        if response.status_code >= 400:
+            raise FalRejected(
+                response.status_code,
+                FailureReason.provider_error,
+                f"output download: HTTP {response.status_code}",
+            )
+        return response.content
+
+    # ----- plumbing --------------------------------------------------------------------------------
+
+    def _auth(self, key: ProviderKey) -> dict[str, str]:
+        return {"Authorization": f"Key {key.secret.get_secret_value()}", "User-Agent": _USER_AGENT}
+
+    def _own(self, url: object, fallback: str) -> str:
+        return url if isinstance(url, str) and url.startswith(self.queue_base + "/") else fallback
+
+    async def _token(self, key: ProviderKey, deadline: float, *, fresh: bool) -> _UploadToken:
+        cached = self._tokens.get(key.fingerprint)
+        if cached is not None and not fresh and cached.expires_at - _TOKEN_MARGIN > datetime.now(UTC):
+            return cached
+        response = await self._send(
+            "POST",
+            f"{self.rest_base}/storage/auth/token",
+            key,
+            deadline,
+            params={"storage_type": "fal-cdn-v3"},
+            json={},
+        )
+        body = _checked(response, "storage token")
+        try:
+            expires_at = datetime.fromisoformat(str(body["expires_at"]).replace("Z", "+00:00"))
+            token = _UploadToken(
+                token=str(body["token"]),
+                token_type=str(body.get("token_type") or "Bearer"),
+                base_url=str(body["base_url"]),
+                expires_at=expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC),
+            )
+        except (KeyError, ValueError):
+            raise FalRejected(
+                response.status_code, FailureReason.provider_error, "storage token: bad answer"
+            ) from None
+        self._tokens[key.fingerprint] = token
+        return token
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        key: ProviderKey | None,
+        deadline: float,
+        *,
+        gone_is_404: bool = False,
+        replay_errors: bool = False,
+        bounded: bool = False,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """One HTTP call with retries of 429/408/409/5xx and network errors; returns any final answer.
+
+        ``replay_errors``: every HTTP answer is final (no retry on its status).
+        ``bounded``: a streamed GET that refuses bodies over the output limit.
+        """
+        base_headers = self._auth(key) if key is not None else {"User-Agent": _USER_AGENT}
+        request_headers = {**base_headers, **(headers or {})}
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise FalUnreachable("deadline", attempt - 1)
+            response: httpx.Response | None = None
+            timeout = min(remaining, self._timeout())
+            try:
+                if bounded:
+                    response = await self._bounded_get(url, request_headers, timeout)
+                else:
+                    response = await self._http.request(
+                        method, url, headers=request_headers, timeout=timeout, **kwargs
+                    )
+            except httpx.TransportError as error:
+                failure = "network"
+                log.debug("fal %s failed: %s", method, type(error).__name__)
+            else:
+                if response.status_code == 404 and gone_is_404:
+                    raise RequestGone("fal does not know this request")
+                if response.status_code < 400 or replay_errors or not _retryable(response):
+                    return response
+                failure = str(response.status_code)
+            RETRIES.labels(failure).inc()
+            delay = max(self._retry.delay(attempt), _retry_after(response))
+            if attempt >= self._retry.max_attempts or time.monotonic() + delay >= deadline:
+                raise FalUnreachable(failure, attempt)
+            log.info("fal %s answered %s; retry %d in %.2fs", method, failure, attempt, delay)
+            await asyncio.sleep(delay)
+
+    def _timeout(self) -> float:
+        timeout = self._http.timeout.read
+        return timeout if timeout is not None else 30.0
+
+    async def _bounded_get(self, url: str, headers: dict[str, str], timeout: float) -> httpx.Response:
+        async with self._http.stream("GET", url, headers=headers, timeout=timeout) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                return response
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self._max_output_bytes:
+                    raise FalRejected(200, FailureReason.provider_error, "output larger than allowed")
+                chunks.append(chunk)
+            return httpx.Response(response.status_code, headers=response.headers, content=b"".join(chunks))
+
+
+def _checked(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The JSON object of a 2xx answer; any error answer becomes a classified ``FalRejected``."""
+    body = _json(response)
+    if response.status_code >= 400:
+        raise FalRejected(
+            response.status_code,
+            classify(response.status_code, body, response.headers),
+            safe_detail(what, response.status_code, body, response.headers),
+        )
+    if not isinstance(body, dict):
+        raise FalRejected(response.status_code, FailureReason.provider_error, f"{what}: not a JSON object")
+    return body

@@ -1,0 +1,39 @@
+"""Input images: from the ``media`` store, through the 4 MB rule, onto fal's CDN.
+
+Providers get our own uploaded copies (never a Telegram URL); a model that wants PNG gets PNG.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from medialab_contracts.jobs import JobRequest
+from medialab_runtime.images import prepare_upload
+from medialab_runtime.media_store import MediaStore
+from medialab_runtime.slots import ProviderKey
+
+from fal_runner.fal_api import FalClient
+
+
+class InputUploader:
+    def __init__(self, media: MediaStore, client: FalClient, keys: tuple[ProviderKey, ...]) -> None:
+        self._media = media
+        self._client = client
+        self._keys = keys
+
+    async def upload_all(self, job: JobRequest, *, png_only: bool, deadline: float) -> list[str]:
+        """URLs of the job's inputs in order; raises ``ImageRejected``, ``MediaNotFound``, ``FalError``."""
+        return list(
+            await asyncio.gather(
+                *(self._upload(job, index, png_only, deadline) for index in range(len(job.inputs)))
+            )
+        )
+
+    async def _upload(self, job: JobRequest, index: int, png_only: bool, deadline: float) -> str:
+        data = await self._media.get(job.inputs[index].object_name)
+        prepared = await asyncio.to_thread(prepare_upload, data, require_png=png_only)
+        # CDN uploads do not count against a key's concurrency: any key of the pool will do.
+        key = random.choice(self._keys)
+        name = f"{job.job_id}-{index}.{prepared.extension}"
+        return await self._client.upload(key, prepared.data, prepared.content_type, name, deadline)

@@ -1,0 +1,127 @@
+"""The handler of ``jobs.fal.*``: inputs → fal request under a slot → PNG outputs in ``media``.
+
+A redelivered job never runs twice at fal: the request id is remembered right after submit, and a
+later delivery polls that request (its result stays at fal for at least 6 minutes, far longer than
+a redelivery takes) instead of submitting anew. Once the final event is recorded, the consumer loop
+answers redeliveries from it without calling this handler at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from medialab_contracts.events import FailureReason
+from medialab_contracts.jobs import JobRequest
+from medialab_runtime.images import ImageRejected
+from medialab_runtime.jobs import JobControl, JobResult
+from medialab_runtime.media_store import MediaNotFound
+from medialab_runtime.slots import ProviderKey
+
+from fal_runner.arguments import ModelInputs, UnsupportedJob, model_inputs
+from fal_runner.execution import DeadlineExceeded, FalExecutor, FalResult, OnStatus, OnSubmitted, Resume
+from fal_runner.fal_api import FalError, QueueStatus, RequestGone, Submission
+from fal_runner.inputs import InputUploader
+from fal_runner.metrics import OUTCOMES
+from fal_runner.outputs import OutputStore
+
+log = logging.getLogger(__name__)
+
+# Our own deadline comes this much before the job's, so a late request is cancelled at fal and
+# reported as a timeout by us, not cut off mid-call by the consumer loop.
+DEADLINE_MARGIN_S = 3.0
+
+
+def _resume(state: dict[str, Any]) -> Resume | None:
+    try:
+        submission = Submission(
+            request_id=state["fal_request_id"],
+            status_url=state["fal_status_url"],
+            response_url=state["fal_response_url"],
+            cancel_url=state["fal_cancel_url"],
+        )
+        return Resume(submission, state["fal_key"])
+    except KeyError:
+        return None
+
+
+class FalJobHandler:
+    def __init__(self, executor: FalExecutor, inputs: InputUploader, outputs: OutputStore) -> None:
+        self._executor = executor
+        self._inputs = inputs
+        self._outputs = outputs
+
+    async def _run(
+        self,
+        job: JobRequest,
+        spec: ModelInputs,
+        deadline: float,
+        resume: Resume | None,
+        on_submitted: OnSubmitted,
+        on_status: OnStatus,
+    ) -> FalResult:
+        """Poll the earlier delivery's request if there is one, else (or if fal forgot it) submit."""
+        if resume is not None:
+            log.info("resuming fal request %s", resume.submission.request_id)
+            try:
+                return await self._executor.run(
+                    job.model_id, {}, deadline=deadline, resume=resume, on_status=on_status
+                )
+            except RequestGone as gone:
+                log.warning("cannot resume (%s); submitting again", gone.detail)
+        urls = await self._inputs.upload_all(job, png_only=spec.png_only, deadline=deadline)
+        return await self._executor.run(
+            job.model_id,
+            spec.build(job, urls),
+            deadline=deadline,
+            on_submitted=on_submitted,
+            on_status=on_status,
+        )
+
+    async def __call__(self, job: JobRequest, control: JobControl) -> JobResult:
+        result = await self._handle(job, control)
+        OUTCOMES.labels("job", result.kind if result.kind == "succeeded" else result.reason).inc()
+        return result
+
+    async def _handle(self, job: JobRequest, control: JobControl) -> JobResult:
+        state = await control.recall()
+        try:
+            spec = model_inputs(job)
+        except UnsupportedJob as error:
+            return control.failed(FailureReason.bad_input, str(error))
+        if control.remaining() <= DEADLINE_MARGIN_S:
+            return control.failed(FailureReason.timeout, "too little time left to call fal")
+        deadline = time.monotonic() + control.remaining() - DEADLINE_MARGIN_S
+        resume = _resume(state)
+
+        async def on_submitted(submission: Submission, key: ProviderKey) -> None:
+            await control.remember(
+                fal_request_id=submission.request_id,
+                fal_status_url=submission.status_url,
+                fal_response_url=submission.response_url,
+                fal_cancel_url=submission.cancel_url,
+                fal_key=key.fingerprint,
+            )
+
+        async def on_status(status: QueueStatus) -> None:
+            if status.state == "IN_QUEUE":
+                await control.progress("queued", status.queue_position)
+            else:
+                await control.progress("running")
+
+        try:
+            done = await self._run(job, spec, deadline, resume, on_submitted, on_status)
+            outputs = await self._outputs.store_all(job.job_id, done.body, deadline)
+        except ImageRejected as error:
+            return control.failed(error.reason, str(error))
+        except MediaNotFound:
+            return control.failed(FailureReason.bad_input, "an input image is not in the media store")
+        except UnsupportedJob as error:
+            return control.failed(FailureReason.bad_input, str(error))
+        except FalError as error:
+            log.warning("fal failed the job: %s (%s)", error.reason, error.detail)
+            return control.failed(error.reason, error.detail)
+        except DeadlineExceeded as error:
+            return control.failed(FailureReason.timeout, error.detail)
+        return control.succeeded(outputs, provider_ms=done.provider_ms)

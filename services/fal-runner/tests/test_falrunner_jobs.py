@@ -1,0 +1,236 @@
+"""fal-runner end to end in-process: real NATS, the fal emulator over HTTP, the real composition root."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import httpx
+from falrunner_testkit import KEY, Bus, RunnerFactory, bomb_png, image_bytes, make_job
+from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
+from medialab_contracts.jobs import ImageSize
+from medialab_runtime.images import MAX_UPLOAD_BYTES
+from medialab_runtime.job_state import JobState
+from medialab_runtime.slots import fingerprint
+from medialab_sandbox.fal import (
+    FalEmulator,
+    Phase,
+    content_policy_violation,
+    field_error,
+    infra_error,
+    model_error,
+    rate_limited,
+    temporarily_disabled,
+)
+from medialab_sandbox.fal.testing import key_header
+from PIL import Image
+
+
+async def test_text_to_image_stores_a_png_result_and_reports_progress(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner()
+    fal.set_latency(queue_seconds=0.1, run_seconds=0.1)
+    job = make_job("nb", size=ImageSize(width=1472, height=2048))
+    result = await bus.run(job)
+    assert isinstance(result, JobSucceeded), result
+    [output] = result.outputs
+    assert output.object_name == f"results/{job.job_id}/0.png" and output.content_type == "image/png"
+    stored = await bus.media.get(output.object_name)
+    with Image.open(io.BytesIO(stored)) as image:
+        assert image.format == "PNG" and image.size == (output.width, output.height)
+    assert output.size_bytes == len(stored)
+    [submit] = fal.submits()
+    assert submit.body == {
+        "prompt": job.prompt,
+        "num_images": 1,
+        "output_format": "png",
+        "aspect_ratio": "3:4",
+    }
+    assert 150 <= result.provider_ms < 5000
+    assert {p.stage for p in bus.progress(job.job_id)} >= {"queued", "running"}
+
+
+async def test_sizes_map_to_each_models_arguments(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner()
+    horizontal = ImageSize(width=2048, height=1472)
+    jobs = [
+        make_job("nbp", size=horizontal),
+        make_job("sd", size=horizontal),
+        make_job("flux", aspect_ratio="16:9"),
+    ]
+    results = await asyncio.gather(*(bus.run(job) for job in jobs))
+    assert all(isinstance(r, JobSucceeded) for r in results), results
+    bodies = {s.model_id: s.body for s in fal.submits()}
+    assert bodies["fal-ai/nano-banana-pro"]["aspect_ratio"] == "4:3"
+    assert bodies["fal-ai/nano-banana-pro"]["resolution"] == "2K"
+    assert bodies["fal-ai/bytedance/seedream/v4/text-to-image"]["image_size"] == {
+        "width": 2048,
+        "height": 1472,
+    }
+    assert bodies["fal-ai/flux/dev"]["image_size"] == {"width": 1024, "height": 576}
+    sd_output = results[1].outputs[0]  # type: ignore[union-attr]
+    assert (sd_output.width, sd_output.height) == (2048, 1472)
+
+
+async def test_edit_inputs_small_png_untouched_big_photo_recompressed(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner()
+    small_png = image_bytes(820, 820, noisy=True)
+    big_photo = image_bytes(2900, 2100, "JPEG", noisy=True, quality=100)
+    assert len(small_png) < MAX_UPLOAD_BYTES < 11 * 1024 * 1024 < len(big_photo)
+    inputs = [await bus.put_input("in/a.png", small_png), await bus.put_input("in/b.jpg", big_photo)]
+    job = make_job("nbe", inputs=inputs, prompt="put them together")
+    result = await bus.run(job, timeout=30)
+    assert isinstance(result, JobSucceeded), result
+    [submit] = fal.submits()
+    first, second = (fal.file_bytes(url) for url in submit.body["image_urls"])
+    assert first == small_png
+    assert second is not None and len(second) < MAX_UPLOAD_BYTES
+    with Image.open(io.BytesIO(second)) as sent:
+        assert sent.format == "JPEG" and sent.size == (2900, 2100)
+    assert "aspect_ratio" not in submit.body  # the edit keeps the inputs' shape ("auto")
+
+
+async def test_upscale_sends_png_and_a_webp_result_arrives_as_png(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner()
+    fal.set_upscale_format("webp")
+    photo = await bus.put_input("in/photo.jpg", image_bytes(300, 200, "JPEG"))
+    result = await bus.run(make_job("ups", inputs=[photo], prompt=""))
+    assert isinstance(result, JobSucceeded), result
+    [submit] = fal.submits()
+    sent = fal.file_bytes(submit.body["image_url"])
+    assert sent is not None and sent.startswith(b"\x89PNG")
+    stored = await bus.media.get(result.outputs[0].object_name)
+    with Image.open(io.BytesIO(stored)) as image:
+        image.load()
+        assert image.format == "PNG" and image.size == (600, 400)
+
+
+async def test_bad_inputs_fail_with_reason_codes_and_never_reach_fal(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner()
+    text = await bus.put_input("in/notes.jpg", b"this is a shopping list, not a photo\n" * 20)
+    bomb = await bus.put_input("in/bomb.png", bomb_png())
+    corrupt = await bus.put_input("in/cut.jpg", image_bytes(400, 400, "JPEG", noisy=True)[:5000])
+    cases = {
+        FailureReason.not_an_image: make_job("ret", inputs=[text]),
+        FailureReason.image_too_large: make_job("ret", inputs=[bomb]),
+        FailureReason.bad_image: make_job("ret", inputs=[corrupt]),
+    }
+    for reason, job in cases.items():
+        result = await bus.run(job)
+        assert isinstance(result, JobFailed) and result.reason == reason, result
+    missing = make_job("nbe", inputs=[text.model_copy(update={"object_name": "in/nowhere.png"})])
+    unknown_model = make_job("nb", model_id="fal-ai/does-not-exist")
+    for job in (missing, unknown_model, make_job("nb", prompt="  ")):
+        result = await bus.run(job)
+        assert isinstance(result, JobFailed) and result.reason == FailureReason.bad_input, result
+    assert fal.submits() == []
+
+
+async def test_provider_refusals_end_as_failed_with_a_reason_and_no_raw_body(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner()
+    cases = [
+        (
+            lambda: fal.fail_jobs(field_error(["prompt"], "too long, secret-ish text")),
+            FailureReason.provider_rejected,
+        ),
+        (lambda: fal.fail_jobs(content_policy_violation("a red fox")), FailureReason.moderation),
+        (lambda: fal.fail_jobs(model_error(500, "CUDA out of memory")), FailureReason.provider_error),
+        (
+            lambda: fal.fail_submits(temporarily_disabled("fal-ai/nano-banana")),
+            FailureReason.provider_unavailable,
+        ),
+        (lambda: fal.lock_key(KEY), FailureReason.provider_unavailable),
+    ]
+    for arm, reason in cases:
+        arm()
+        result = await bus.run(make_job("nb"))
+        fal.reset()
+        assert isinstance(result, JobFailed), result
+        assert result.reason == reason, result
+        assert "secret-ish" not in result.detail and "a red fox" not in result.detail
+        assert KEY not in result.detail
+
+
+async def test_429_and_5xx_bursts_are_retried_until_the_job_succeeds(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner()
+    fal.fail_submits(rate_limited(), count=3)
+    fal.fail_submits(infra_error(503), count=2)
+    fal.fail_polls(infra_error(502), count=3, phases=[Phase.STATUS])
+    fal.fail_polls(infra_error(500), count=2, phases=[Phase.RESULT])
+    result = await bus.run(make_job("nb"))
+    assert isinstance(result, JobSucceeded), result
+    assert [s.rejected_status for s in fal.submits()] == [429, 429, 429, 503, 503, None]
+
+
+async def test_a_job_past_its_deadline_is_cancelled_at_fal(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner()
+    fal.slow_jobs(60)
+    job = make_job("nb", deadline_s=5)
+    result = await bus.run(job, timeout=10)
+    assert isinstance(result, JobFailed) and result.reason == FailureReason.timeout, result
+    [submit] = fal.submits()
+    assert submit.request_id is not None
+    cancelled = fal.job(submit.request_id)
+    assert cancelled is not None and cancelled.outcome is not None and cancelled.outcome.status_code == 499
+
+
+async def test_a_redelivered_job_resumes_its_fal_request_instead_of_submitting_again(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    job = make_job("nb")
+    fal.set_latency(run_seconds=0.3)
+    # What an earlier delivery left behind when it died right after submitting.
+    async with httpx.AsyncClient() as http:
+        submitted = await http.post(
+            f"{fal.queue_base}/{job.model_id}", json={"prompt": job.prompt}, headers=key_header(KEY)
+        )
+    urls = submitted.json()
+    state = await JobState.open(bus.nc.jetstream())
+    await state.update(
+        job.job_id,
+        fal_request_id=urls["request_id"],
+        fal_status_url=urls["status_url"],
+        fal_response_url=urls["response_url"],
+        fal_cancel_url=urls["cancel_url"],
+        fal_key=fingerprint(KEY),
+    )
+    await start_runner()
+    result = await bus.run(job)
+    assert isinstance(result, JobSucceeded), result
+    assert len(fal.submits()) == 1
+    record = await state.get(job.job_id)
+    assert record["fal_request_id"] == urls["request_id"] and "final_event" in record
+
+
+async def test_a_request_fal_forgot_is_submitted_again(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    job = make_job("nb")
+    gone = f"{fal.queue_base}/fal-ai/nano-banana/requests/00000000-0000-0000-0000-000000000000"
+    await (await JobState.open(bus.nc.jetstream())).update(
+        job.job_id,
+        fal_request_id="00000000-0000-0000-0000-000000000000",
+        fal_status_url=f"{gone}/status",
+        fal_response_url=gone,
+        fal_cancel_url=f"{gone}/cancel",
+        fal_key=fingerprint(KEY),
+    )
+    await start_runner()
+    result = await bus.run(job)
+    assert isinstance(result, JobSucceeded), result
+    assert len(fal.submits()) == 1

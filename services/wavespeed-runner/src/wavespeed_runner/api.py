@@ -1,0 +1,338 @@
+"""WaveSpeed's v3 REST API over plain httpx (shared/providers/wavespeed.md §1–§8).
+
+Answers come in an envelope ``{code, message, data}``; an envelope ``code`` other than 2xx on an
+HTTP 200 counts as that status. Submits and uploads retry transient failures (429, 408, 5xx,
+network) with exponential backoff and full jitter, within the caller's deadline and a bounded
+number of attempts; polls make one attempt each and leave pacing to the poll loop.
+The key travels only in the ``Authorization`` header of calls to the API base, never to a signed
+upload URL or an output URL, and never into an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from medialab_contracts.events import FailureReason
+
+from wavespeed_runner.errors import (
+    RETRYABLE_STATUSES,
+    Transient,
+    WaveSpeedRejected,
+    WaveSpeedUnreachable,
+    http_reason,
+    short,
+)
+from wavespeed_runner.metrics import RETRIES, UPLOADS
+
+log = logging.getLogger(__name__)
+
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "timeout", "deleted"})
+# The ticket endpoint is missing on an older deployment: use the legacy binary upload from then on.
+_NO_TICKET_FLOW = frozenset({404, 405, 501})
+_USER_AGENT = "medialab-wavespeed-runner"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_s: float = 1.0
+    max_s: float = 15.0
+    max_attempts: int = 8
+
+    def delay(self, attempt: int) -> float:
+        return random.uniform(0, min(self.max_s, self.base_s * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """``data`` of a submit or result answer."""
+
+    task_id: str
+    status: str
+    outputs: tuple[str, ...] = ()
+    error: str = ""
+    code: int | None = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "completed"
+
+
+def parse_prediction(data: Any, what: str) -> Prediction:
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+        raise WaveSpeedRejected(200, FailureReason.provider_error, f"{what}: no task id in the answer")
+    outputs = data.get("outputs")
+    code = data.get("code")
+    error = data.get("error")
+    return Prediction(
+        task_id=data["id"],
+        status=str(data.get("status") or "").lower(),
+        outputs=tuple(o for o in outputs if isinstance(o, str) and o) if isinstance(outputs, list) else (),
+        error=error if isinstance(error, str) else "",
+        code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+    )
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _message(body: Any) -> str:
+    """What an error answer says: ``message``, else ``error``, else ``data.error`` (wavespeed.md §6)."""
+    if not isinstance(body, dict):
+        return ""
+    data = body.get("data")
+    for value in (
+        body.get("message"),
+        body.get("error"),
+        data.get("error") if isinstance(data, dict) else None,
+    ):
+        if isinstance(value, str) and value.strip():
+            return value
+    return ""
+
+
+def _retry_after(response: httpx.Response) -> float:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _effective_status(response: httpx.Response, body: Any) -> int:
+    """The HTTP status, or the envelope's ``code`` when an HTTP 200 carries an error code."""
+    code = body.get("code") if isinstance(body, dict) else None
+    if response.status_code == 200 and isinstance(code, int) and not isinstance(code, bool):
+        if not 200 <= code < 300:
+            return code
+    return response.status_code
+
+
+class WaveSpeedClient:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        api_key: str,
+        *,
+        api_base: str,
+        retry: RetryPolicy | None = None,
+        max_output_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self._http = http
+        self._key = api_key
+        self.api_base = api_base.rstrip("/")
+        self._retry = retry or RetryPolicy()
+        self._max_output_bytes = max_output_bytes
+        self._ticket_flow = True
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ----- tasks -----------------------------------------------------------------------------------
+
+    async def submit(self, model_id: str, arguments: dict[str, Any], deadline: float) -> Prediction:
+        """Create a task. A 5xx may hide a task that was created anyway; the retry then makes another."""
+        data = await self._send(
+            "submit", "POST", f"{self.api_base}/api/v3/{model_id}", deadline, json=arguments
+        )
+        return parse_prediction(data, "submit")
+
+    async def result(self, task_id: str, deadline: float) -> Prediction:
+        """One poll. Raises ``Transient`` (poll again later) or ``WaveSpeedRejected`` (404: task unknown)."""
+        data = await self._once(
+            "poll", "GET", f"{self.api_base}/api/v3/predictions/{task_id}/result", deadline
+        )
+        return parse_prediction(data, "poll")
+
+    # ----- media -----------------------------------------------------------------------------------
+
+    async def upload(self, data: bytes, content_type: str, file_name: str, deadline: float) -> str:
+        """Put an input on WaveSpeed's storage and return its URL: the ticket flow of the current SDK
+        (wavespeed.md §8.1), or the legacy multipart endpoint (§8.2) when the ticket flow fails."""
+        if self._ticket_flow:
+            try:
+                url = await self._upload_ticket(data, content_type, file_name, deadline)
+            except WaveSpeedRejected as error:
+                if error.reason is FailureReason.provider_unavailable:
+                    raise  # the key is refused: the other endpoint will refuse it too
+                log.warning("ticket upload failed (%s); using the binary upload", error.detail)
+            except WaveSpeedUnreachable as error:
+                log.warning("ticket upload failed (%s); using the binary upload", error.detail)
+            else:
+                UPLOADS.labels("ticket").inc()
+                return url
+        url = await self._upload_binary(data, content_type, file_name, deadline)
+        UPLOADS.labels("binary").inc()
+        return url
+
+    async def _upload_ticket(self, data: bytes, content_type: str, file_name: str, deadline: float) -> str:
+        try:
+            ticket = await self._send(
+                "upload",
+                "POST",
+                f"{self.api_base}/api/v3/media/uploads",
+                deadline,
+                json={"filename": file_name, "size": len(data), "content_type": content_type},
+            )
+        except WaveSpeedRejected as error:
+            if error.status in _NO_TICKET_FLOW:
+                self._ticket_flow = False
+            raise
+        target = ticket.get("upload") if isinstance(ticket, dict) else None
+        download_url = ticket.get("download_url") if isinstance(ticket, dict) else None
+        if (
+            not isinstance(target, dict)
+            or str(target.get("method", "PUT")).upper() != "PUT"
+            or not isinstance(target.get("url"), str)
+            or not isinstance(download_url, str)
+        ):
+            raise WaveSpeedRejected(200, FailureReason.provider_error, "upload ticket: no PUT target")
+        headers = target.get("headers")
+        put_headers = {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+        put_headers.setdefault("Content-Type", content_type)
+        # The signed URL carries its own authorisation: exactly the ticket's headers, no key.
+        await self._send(
+            "storage put",
+            "PUT",
+            target["url"],
+            deadline,
+            authorised=False,
+            envelope=False,
+            content=data,
+            headers=put_headers,
+        )
+        return download_url
+
+    async def _upload_binary(self, data: bytes, content_type: str, file_name: str, deadline: float) -> str:
+        answer = await self._send(
+            "upload",
+            "POST",
+            f"{self.api_base}/api/v3/media/upload/binary",
+            deadline,
+            files={"file": (file_name, data, content_type)},
+        )
+        url = answer.get("download_url") if isinstance(answer, dict) else None
+        if not isinstance(url, str):
+            raise WaveSpeedRejected(200, FailureReason.provider_error, "upload: no download_url")
+        return url
+
+    async def download(self, reference: str, deadline: float) -> bytes:
+        """An output: a URL (fetched without credentials), a ``data:`` URI, or naked base64 (§5)."""
+        if reference.startswith(("https://", "http://")):
+            return await self._send(
+                "download", "GET", reference, deadline, authorised=False, envelope=False, bounded=True
+            )
+        payload = reference
+        if reference.startswith("data:"):
+            header, _, payload = reference.partition(",")
+            if not header.endswith(";base64"):
+                raise WaveSpeedRejected(200, FailureReason.provider_error, "output: unsupported data URI")
+        try:
+            return base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise WaveSpeedRejected(
+                200, FailureReason.provider_error, "output: neither a URL nor base64"
+            ) from None
+
+    # ----- plumbing --------------------------------------------------------------------------------
+
+    async def _send(self, what: str, method: str, url: str, deadline: float, **kwargs: Any) -> Any:
+        """``_once`` with retries of transient failures, bounded by attempts and the deadline."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._once(what, method, url, deadline, **kwargs)
+            except Transient as failure:
+                RETRIES.labels(what, failure.cause).inc()
+                delay = max(self._retry.delay(attempt), failure.retry_after)
+                if attempt >= self._retry.max_attempts or time.monotonic() + delay >= deadline:
+                    raise WaveSpeedUnreachable(what, failure.cause, attempt) from None
+                log.info("wavespeed %s answered %s; retry %d in %.2fs", what, failure.cause, attempt, delay)
+                await asyncio.sleep(delay)
+
+    async def _once(
+        self,
+        what: str,
+        method: str,
+        url: str,
+        deadline: float,
+        *,
+        authorised: bool = True,
+        envelope: bool = True,
+        bounded: bool = False,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """One call: the envelope's ``data`` (or the raw body) of a success; raises ``Transient``
+        for a failure worth another try and ``WaveSpeedRejected`` for a final one."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaveSpeedUnreachable(what, "deadline", 0)
+        request_headers = {"User-Agent": _USER_AGENT, **(headers or {})}
+        if authorised:
+            request_headers["Authorization"] = f"Bearer {self._key}"
+        timeout = min(remaining, self._read_timeout())
+        try:
+            if bounded:
+                response = await self._bounded_get(url, request_headers, timeout)
+            else:
+                response = await self._http.request(
+                    method, url, headers=request_headers, timeout=timeout, **kwargs
+                )
+        except httpx.TransportError as error:
+            log.debug("wavespeed %s failed: %s", what, type(error).__name__)
+            raise Transient("network") from None
+        body = _json(response) if envelope else None
+        status = _effective_status(response, body)
+        if status in RETRYABLE_STATUSES:
+            raise Transient(str(status), _retry_after(response))
+        if not 200 <= status < 300:
+            # A refusal from a signed URL or an output host says nothing about our key or request.
+            reason = http_reason(status) if authorised else FailureReason.provider_error
+            raise WaveSpeedRejected(status, reason, self._detail(what, status, body))
+        if not envelope:
+            return response.content
+        if not isinstance(body, dict):
+            raise WaveSpeedRejected(status, FailureReason.provider_error, f"{what}: not a JSON envelope")
+        return body.get("data")
+
+    def _detail(self, what: str, status: int, body: Any) -> str:
+        detail = f"{what}: HTTP {status}"
+        if message := short(_message(body)):
+            detail += f" — {message}"
+        # Belt and braces: an echoing proxy must not carry the key into an event or a log line.
+        return detail.replace(self._key, "***")
+
+    def _read_timeout(self) -> float:
+        timeout = self._http.timeout.read
+        return timeout if timeout is not None else 30.0
+
+    async def _bounded_get(self, url: str, headers: dict[str, str], timeout: float) -> httpx.Response:
+        async with self._http.stream("GET", url, headers=headers, timeout=timeout) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                return response
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self._max_output_bytes:
+                    raise WaveSpeedRejected(200, FailureReason.provider_error, "output larger than allowed")
+                chunks.append(chunk)
+            return httpx.Response(response.status_code, headers=response.headers, content=b"".join(chunks))

@@ -1,0 +1,111 @@
+"""wavespeed-runner's composition root: the ``jobs.wavespeed.>`` consumer under provider slots."""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+import httpx
+from medialab_contracts import subjects
+from medialab_contracts.modes import Runner
+from medialab_runtime.deadletter import DeadLetterWatcher
+from medialab_runtime.events import EventPublisher
+from medialab_runtime.job_state import JobState
+from medialab_runtime.jobs import ConsumerSettings, JobConsumer
+from medialab_runtime.media_store import MediaStore
+from medialab_runtime.service import ServiceContext
+from medialab_runtime.slots import SlotPool
+
+from wavespeed_runner.api import RetryPolicy, WaveSpeedClient
+from wavespeed_runner.execution import PollPolicy, TaskPolicy, WaveSpeedExecutor
+from wavespeed_runner.inputs import InputUploader
+from wavespeed_runner.jobs import FaceSwapHandler
+from wavespeed_runner.outputs import OutputStore
+from wavespeed_runner.settings import WaveSpeedRunnerSettings
+
+log = logging.getLogger(__name__)
+
+NAME = "wavespeed-runner"
+DIST = "medialab-wavespeed-runner"
+PROVIDER = "wavespeed"
+
+
+def build_client(settings: WaveSpeedRunnerSettings) -> WaveSpeedClient:
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.wavespeed_http_timeout_s, connect=10.0),
+        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        # Output URLs may redirect to a CDN; httpx drops Authorization on a cross-origin redirect.
+        follow_redirects=True,
+    )
+    return WaveSpeedClient(
+        http,
+        settings.provider_key().secret.get_secret_value(),
+        api_base=settings.wavespeed_api_base,
+        retry=RetryPolicy(
+            settings.wavespeed_retry_base_s, settings.wavespeed_retry_max_s, settings.wavespeed_max_attempts
+        ),
+        max_output_bytes=settings.wavespeed_max_output_bytes,
+    )
+
+
+def build_executor(
+    settings: WaveSpeedRunnerSettings, client: WaveSpeedClient, slots: SlotPool
+) -> WaveSpeedExecutor:
+    poll = PollPolicy(
+        settings.wavespeed_poll_interval_s, settings.wavespeed_poll_max_s, settings.wavespeed_poll_ratio
+    )
+    tasks = TaskPolicy(
+        settings.wavespeed_task_attempts, settings.wavespeed_retry_base_s, settings.wavespeed_retry_max_s
+    )
+    return WaveSpeedExecutor(client, slots, poll, tasks)
+
+
+async def setup(ctx: ServiceContext) -> None:
+    settings = cast(WaveSpeedRunnerSettings, ctx.settings)
+    key = settings.provider_key()
+    client = build_client(settings)
+    ctx.on_shutdown(client.aclose)
+    slots = await SlotPool.open(ctx.js, PROVIDER, [key], poll_s=settings.slot_poll_s)
+    ctx.on_shutdown(slots.close)
+    log.info(
+        "wavespeed key %s@%d, model %s, slot lease %.0fs",
+        key.fingerprint,
+        key.limit,
+        settings.wavespeed_model,
+        slots.lease_s,
+    )
+
+    media = await MediaStore.open(ctx.js)
+    state = await JobState.open(ctx.js)
+    events = EventPublisher(ctx.js, NAME)
+    handler = FaceSwapHandler(
+        build_executor(settings, client, slots),
+        InputUploader(media, client),
+        OutputStore(media, client),
+        settings.wavespeed_model,
+    )
+    consumer = JobConsumer(
+        ctx.js,
+        NAME,
+        ConsumerSettings(
+            durable=subjects.WAVESPEED_RUNNER_CONSUMER,
+            filter_subject=subjects.runner_filter(Runner.wavespeed),
+            ack_wait_s=settings.ack_wait_s,
+            max_deliver=settings.max_deliver,
+            concurrency=settings.consumer_concurrency,
+        ),
+        handler,
+        events,
+        state,
+    )
+    deadletters = DeadLetterWatcher(ctx.nc, ctx.js, events, state, subjects.WAVESPEED_RUNNER_CONSUMER)
+    await deadletters.start()
+    ctx.on_shutdown(deadletters.stop)
+
+    await consumer.ensure_consumer()
+    ctx.spawn(consumer.run(), "wavespeed-jobs")
+
+    async def stop_consumer() -> None:
+        await consumer.stop(settings.shutdown_grace_s)
+
+    ctx.on_shutdown(stop_consumer)

@@ -1,0 +1,297 @@
+"""The fal job pipeline across processes: fal-runner replicas (``python -m fal_runner``) on a private
+nats-server, the fal emulator over HTTP in this process, billing where money is involved.
+
+Guarantees checked: at most N in-flight requests per key over every replica, slots kept busy with
+a backlog, pooled keys, a killed runner's job finishing once (charged once) without a second run at
+fal, slot leases expiring, and retries of 429/5xx bursts versus final refusals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from medialab_contracts import subjects
+from medialab_contracts.billing import (
+    WELCOME_CREDIT,
+    BalanceRequest,
+    BalanceView,
+    EnsureUserRequest,
+    OperationRequest,
+    OperationStatus,
+    OperationView,
+    ReserveReply,
+    ReserveRequest,
+)
+from medialab_contracts.catalog import default_catalog
+from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded, parse_job_event
+from medialab_contracts.jobs import JobRequest
+from medialab_devstack.stack import ServiceProcess
+from medialab_runtime.provisioning import LayoutConfig, ensure_layout
+from medialab_runtime.rpc import call
+from medialab_sandbox.fal import FalEmulator, field_error, infra_error, model_error, rate_limited
+from nats.aio.client import Client
+from nats.js.errors import NoKeysError
+
+KEY_A = "pipeline-a:secret-aaaaaaaa"
+KEY_B = "pipeline-b:secret-bbbbbbbb"
+LEASE_S = 3
+NB = default_catalog().by_key("nb")
+
+Final = JobSucceeded | JobFailed
+
+
+def nano_job(user_id: int = 1) -> JobRequest:
+    return JobRequest(
+        user_id=user_id,
+        chat_id=user_id,
+        mode="create",
+        runner=NB.runner,
+        model_key=NB.key,
+        model_id=NB.model_id,
+        price=NB.price,
+        prompt="a lighthouse at dusk",
+    )
+
+
+@dataclass
+class Pipeline:
+    nc: Client
+    fal: FalEmulator
+    nats_url: str
+    log_dir: Path
+    processes: list[ServiceProcess] = field(default_factory=list)
+    finals: dict[str, Final] = field(default_factory=dict)
+    _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def on_event(self, msg: Any) -> None:
+        event = parse_job_event(msg.data)
+        if isinstance(event, JobSucceeded | JobFailed):
+            async with self._arrived:
+                self.finals.setdefault(event.job_id, event)
+                self._arrived.notify_all()
+
+    async def start(self, name: str, env: dict[str, str]) -> ServiceProcess:
+        process = ServiceProcess(name, env={"NATS_URL": self.nats_url, **env}, log_dir=self.log_dir)
+        self.processes.append(process)
+        process.start()
+        await asyncio.to_thread(process.wait_ready, 60)  # blocking; the emulator serves this loop
+        return process
+
+    async def start_runner(self, keys: str = KEY_A, **env: str) -> ServiceProcess:
+        settings = {
+            "FAL_KEYS": keys,
+            "FAL_QUEUE_BASE": self.fal.queue_base,
+            "FAL_REST_BASE": self.fal.rest_base,
+            "FAL_RETRY_BASE_S": "0.02",
+            "FAL_RETRY_MAX_S": "0.2",
+            # Gentler polling than production: three runners and the emulator share two CPUs here.
+            "FAL_POLL_MIN_S": "0.02",
+            "FAL_POLL_RATIO": "0.1",
+            "SLOT_LEASE_S": str(LEASE_S),
+            "SLOT_POLL_S": "0.25",
+            "SHUTDOWN_GRACE_S": "2",
+            **env,
+        }
+        return await self.start("fal-runner", settings)
+
+    async def publish(self, *jobs: JobRequest) -> None:
+        js = self.nc.jetstream()
+        for job in jobs:
+            await js.publish(job.subject, job.model_dump_json().encode(), headers={"Nats-Msg-Id": job.job_id})
+
+    async def wait_finals(self, jobs: list[JobRequest], timeout: float) -> list[Final]:
+        ids = [job.job_id for job in jobs]
+        async with self._arrived:
+            await asyncio.wait_for(
+                self._arrived.wait_for(lambda: all(i in self.finals for i in ids)), timeout
+            )
+        return [self.finals[i] for i in ids]
+
+    async def final_events_on_stream(self, job_id: str) -> int:
+        info = await self.nc.jetstream().stream_info(
+            subjects.EVENTS_STREAM, subjects_filter=f"events.job.{job_id}.*"
+        )
+        return sum(
+            n
+            for subject, n in (info.state.subjects or {}).items()
+            if subject.endswith(("succeeded", "failed"))
+        )
+
+    async def slots_in_use(self) -> int:
+        kv = await self.nc.jetstream().key_value(subjects.SLOTS_BUCKET)
+        try:
+            return len(await kv.keys())
+        except NoKeysError:
+            return 0
+
+    def accepted_submits(self) -> int:
+        return sum(1 for record in self.fal.submits() if record.request_id is not None)
+
+
+@pytest.fixture
+async def pipeline(nats_url: str, tmp_path: Path) -> AsyncIterator[Pipeline]:
+    async with FalEmulator([KEY_A, KEY_B]) as fal:
+        nc = await nats.connect(nats_url)
+        # Created here first, so the bucket's TTL — the lease — is the short one of these tests.
+        await ensure_layout(nc.jetstream(), LayoutConfig(slots_ttl_s=LEASE_S))
+        pipe = Pipeline(nc, fal, nats_url, tmp_path / "logs")
+        await nc.subscribe(subjects.ALL_JOB_EVENTS_FILTER, cb=pipe.on_event)
+        try:
+            yield pipe
+        finally:
+            await asyncio.gather(*(asyncio.to_thread(p.stop, 10) for p in pipe.processes))
+            await nc.close()
+
+
+@dataclass
+class Sampler:
+    """Samples the emulator's in-flight count per key while jobs remain to be submitted."""
+
+    fal: FalEmulator
+    keys: list[str]
+    total_jobs: int
+    samples: list[dict[str, int]] = field(default_factory=list)
+
+    async def run(self) -> None:
+        while sum(1 for r in self.fal.submits() if r.request_id) < self.total_jobs:
+            self.samples.append({key: self.fal.concurrency(key).in_flight for key in self.keys})
+            await asyncio.sleep(0.01)
+
+    def during_backlog(self, full: int) -> list[dict[str, int]]:
+        """Samples from the first moment every slot was busy on: the ramp-up is not a backlog."""
+        for index, sample in enumerate(self.samples):
+            if sum(sample.values()) >= full:
+                return self.samples[index:]
+        return []
+
+
+async def run_backlog(pipe: Pipeline, keys: list[str], jobs: int) -> Sampler:
+    sampler = Sampler(pipe.fal, keys, jobs)
+    batch = [nano_job() for _ in range(jobs)]
+    sampling = asyncio.create_task(sampler.run())
+    await pipe.publish(*batch)
+    finals = await pipe.wait_finals(batch, timeout=60)
+    await sampling
+    assert all(isinstance(final, JobSucceeded) for final in finals), [
+        f for f in finals if isinstance(f, JobFailed)
+    ]
+    return sampler
+
+
+@pytest.mark.chaos
+async def test_three_runners_keep_one_key_at_ten_in_flight_and_never_more(pipeline: Pipeline) -> None:
+    pipeline.fal.set_latency(run_seconds=1.0)
+    await asyncio.gather(*(pipeline.start_runner() for _ in range(3)))
+    sampler = await run_backlog(pipeline, [KEY_A], 60)
+
+    assert pipeline.fal.concurrency(KEY_A).max_in_flight == 10
+    backlog = sampler.during_backlog(full=10)
+    mean_in_flight = sum(s[KEY_A] for s in backlog) / len(backlog)
+    # Slots stay busy while jobs wait: the emulator's own count of open requests stays near 10.
+    assert mean_in_flight >= 9.0, mean_in_flight
+    assert pipeline.accepted_submits() == 60
+    assert await pipeline.slots_in_use() == 0  # every slot handed back when idle
+
+
+@pytest.mark.chaos
+async def test_two_pooled_keys_run_ten_each_and_twenty_together(pipeline: Pipeline) -> None:
+    pipeline.fal.set_latency(run_seconds=1.0)
+    await asyncio.gather(*(pipeline.start_runner(f"{KEY_A},{KEY_B}") for _ in range(3)))
+    sampler = await run_backlog(pipeline, [KEY_A, KEY_B], 60)
+
+    assert pipeline.fal.concurrency(KEY_A).max_in_flight == 10
+    assert pipeline.fal.concurrency(KEY_B).max_in_flight == 10
+    assert max(sum(sample.values()) for sample in sampler.samples) >= 19
+    counts = pipeline.fal.submit_counts_by_key()
+    assert counts[KEY_A] + counts[KEY_B] == 60 and min(counts.values()) >= 20
+
+
+async def bill(nc: Client, subject: str, request: Any, reply_type: type[Any]) -> Any:
+    return await call(nc, subject, request, reply_type, timeout=10)
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, every: float = 0.1) -> None:
+    """Poll a condition held elsewhere (billing, the slots bucket, the emulator)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(every)
+
+
+@pytest.mark.chaos
+async def test_a_runner_killed_mid_job_hands_it_over_and_it_is_charged_once(
+    pipeline: Pipeline, database_url: str
+) -> None:
+    fal = pipeline.fal
+    fal.set_latency(run_seconds=3.0)
+    await pipeline.start("billing", {"DATABASE_URL": database_url, "SWEEPER_INTERVAL_S": "0.5"})
+    doomed = await pipeline.start_runner(ACK_WAIT_S="2")
+    job = nano_job(user_id=4242)
+    await bill(pipeline.nc, subjects.BILLING_ENSURE_USER, EnsureUserRequest(user_id=job.user_id), BalanceView)
+    reserve = ReserveRequest(
+        job_id=job.job_id, user_id=job.user_id, price=job.price, mode=job.mode, model_id=job.model_id
+    )
+    await bill(pipeline.nc, subjects.BILLING_RESERVE, reserve, ReserveReply)
+    await pipeline.publish(job)
+
+    async def submitted() -> bool:
+        return pipeline.accepted_submits() == 1
+
+    await wait_until(submitted, timeout=15, every=0.02)
+    await asyncio.sleep(0.3)  # past the moment the request id is remembered
+    doomed.kill()
+    assert await pipeline.slots_in_use() == 1  # the dead holder's lease, until it runs out
+    await pipeline.start_runner(ACK_WAIT_S="2")
+
+    [final] = await pipeline.wait_finals([job], timeout=30)
+    assert isinstance(final, JobSucceeded), final
+    assert pipeline.accepted_submits() == 1  # resumed by request id, not run again
+    assert await pipeline.final_events_on_stream(job.job_id) == 1
+
+    operation_request = OperationRequest(job_id=job.job_id, user_id=job.user_id)
+
+    async def charged() -> bool:
+        view = await bill(pipeline.nc, subjects.BILLING_OPERATION, operation_request, OperationView)
+        return bool(view.status == OperationStatus.charged)
+
+    await wait_until(charged, timeout=15)
+    balance = await bill(
+        pipeline.nc, subjects.BILLING_BALANCE, BalanceRequest(user_id=job.user_id), BalanceView
+    )
+    assert (balance.balance, balance.reserved) == (WELCOME_CREDIT - job.price, 0)
+
+    async def idle() -> bool:
+        return await pipeline.slots_in_use() == 0
+
+    await wait_until(idle, timeout=LEASE_S + 3)  # the dead runner's lease expired by itself
+
+
+async def test_bursts_of_429_and_5xx_are_retried_and_refusals_fail_with_a_reason(pipeline: Pipeline) -> None:
+    fal = pipeline.fal
+    await pipeline.start_runner()
+    fal.fail_submits(rate_limited(), count=4)
+    fal.fail_submits(infra_error(503), count=4)
+    fal.fail_polls(infra_error(502), count=6)
+    batch = [nano_job() for _ in range(6)]
+    await pipeline.publish(*batch)
+    finals = await pipeline.wait_finals(batch, timeout=30)
+    assert all(isinstance(final, JobSucceeded) for final in finals), finals
+    assert sum(1 for r in fal.submits() if r.rejected_status in (429, 503)) == 8
+
+    for error, reason in (
+        (field_error(["prompt"], "Prompt is too long"), FailureReason.provider_rejected),
+        (model_error(500, "CUDA error"), FailureReason.provider_error),
+    ):
+        fal.fail_jobs(error)
+        job = nano_job()
+        await pipeline.publish(job)
+        [final] = await pipeline.wait_finals([job], timeout=15)
+        assert isinstance(final, JobFailed) and final.reason == reason, final
+        assert "too long" not in final.detail  # a validation message may quote the input: left out
