@@ -1,0 +1,63 @@
+"""Every inline button's callback data: short prefixes, StrEnum fields, ids only (≤ 64 bytes packed).
+
+Step buttons carry the id of the flow that drew them, so a button of an older or another user's
+conversation never acts on the current one.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class NavAction(StrEnum):
+    cancel = "c"
+    skip = "s"
+
+
+class FormatKey(StrEnum):
+    vertical = "vertical"
+    square = "square"
+    horizontal = "horizontal"
+
+
+class RetouchKind(StrEnum):
+    soft = "soft"
+    enhance = "enh"
+
+
+class ResultAction(StrEnum):
+    edit = "e"
+    upscale = "u"
+    create = "c"  # M2: create an image from the written prompt
+
+
+class NavCb(CallbackData, prefix="nav"):
+    action: NavAction
+    flow: str
+
+
+class ModelCb(CallbackData, prefix="m"):
+    flow: str
+    model: str  # catalog key
+
+
+class FormatCb(CallbackData, prefix="f"):
+    flow: str
+    fmt: FormatKey
+
+
+class RetouchCb(CallbackData, prefix="rt"):
+    flow: str
+    kind: RetouchKind
+
+
+class ResultCb(CallbackData, prefix="res"):
+    action: ResultAction
+    job: str
+    n: int = 0  # index of the output
+
+
+class HistoryCb(CallbackData, prefix="h"):
+    page: int

@@ -1,0 +1,71 @@
+"""billing.* over NATS request-reply; raises the typed errors billing raised."""
+
+from __future__ import annotations
+
+from medialab_contracts import subjects
+from medialab_contracts.billing import (
+    BalanceRequest,
+    BalanceView,
+    EnsureUserRequest,
+    HistoryPage,
+    HistoryRequest,
+    OperationRequest,
+    OperationView,
+    ReleaseRequest,
+    ReserveReply,
+    ReserveRequest,
+    TopupReply,
+    TopupRequest,
+)
+from medialab_contracts.jobs import JobRequest
+from medialab_runtime.rpc import call
+from nats.aio.client import Client
+
+
+class BillingClient:
+    def __init__(self, nc: Client, timeout: float) -> None:
+        self._nc = nc
+        self._timeout = timeout
+
+    async def ensure_user(self, user_id: int, username: str | None, first_name: str | None) -> BalanceView:
+        request = EnsureUserRequest(
+            user_id=user_id,
+            username=(username or None) and username[:64],
+            first_name=(first_name or None) and first_name[:128],
+        )
+        return await call(self._nc, subjects.BILLING_ENSURE_USER, request, BalanceView, self._timeout)
+
+    async def reserve(self, job: JobRequest) -> ReserveReply:
+        request = ReserveRequest(
+            job_id=job.job_id,
+            user_id=job.user_id,
+            price=job.price,
+            mode=job.mode,
+            model_id=job.model_id,
+            deadline_s=job.deadline_s,  # billing adds its grace on top
+            trace_id=job.trace_id,
+        )
+        return await call(self._nc, subjects.BILLING_RESERVE, request, ReserveReply, self._timeout)
+
+    async def release(self, job_id: str, reason: str) -> None:
+        request = ReleaseRequest(job_id=job_id, reason=reason)
+        await call(self._nc, subjects.BILLING_RELEASE, request, OperationView, self._timeout)
+
+    async def balance(self, user_id: int) -> BalanceView:
+        return await call(
+            self._nc, subjects.BILLING_BALANCE, BalanceRequest(user_id=user_id), BalanceView, self._timeout
+        )
+
+    async def history(self, user_id: int, page: int, page_size: int) -> HistoryPage:
+        request = HistoryRequest(user_id=user_id, page=page, page_size=page_size)
+        return await call(self._nc, subjects.BILLING_HISTORY, request, HistoryPage, self._timeout)
+
+    async def operation(self, job_id: str, user_id: int) -> OperationView:
+        request = OperationRequest(job_id=job_id, user_id=user_id)
+        return await call(self._nc, subjects.BILLING_OPERATION, request, OperationView, self._timeout)
+
+    async def topup(self, request_id: str, admin_id: int, target_user_id: int, amount: int) -> TopupReply:
+        request = TopupRequest(
+            request_id=request_id, admin_id=admin_id, target_user_id=target_user_id, amount=amount
+        )
+        return await call(self._nc, subjects.BILLING_TOPUP, request, TopupReply, self._timeout)

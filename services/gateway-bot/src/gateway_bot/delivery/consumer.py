@@ -1,0 +1,180 @@
+"""The delivery side: a durable pull consumer on EVENTS (``gateway-delivery``) shared by all replicas.
+
+Progress events edit the status message (throttled); final events are delivered once: a claim in KV
+(``delivered.<job_id>``) makes a redelivered or duplicate event a no-op, and a sender that died while
+sending leaves a claim that goes stale, so the event is delivered again rather than lost. Events of
+one chat are handled in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNotFound
+from medialab_contracts import subjects
+from medialab_contracts.events import JobAccepted, JobFailed, JobProgress, JobSucceeded, parse_job_event
+from medialab_runtime.logs import job_context
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import BadRequestError
+from pydantic import ValidationError
+
+from gateway_bot.delivery.progress import ProgressBoard
+from gateway_bot.delivery.sender import ResultSender
+from gateway_bot.locks import KeyedLocks
+from gateway_bot.metrics import DELIVERIES, DELIVERY_LATENCY
+from gateway_bot.storage.records import Claim, DeliveryMarks
+
+log = logging.getLogger(__name__)
+
+STALE_PROGRESS_S = 60.0
+MAX_DELIVER = 30
+BUSY_RETRY_S = 3.0
+
+
+def retry_delay(attempt: int) -> float:
+    return min(30.0, 1.0 * 2 ** max(0, attempt - 1))
+
+
+class DeliveryConsumer:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        bot: Bot,
+        sender: ResultSender,
+        progress: ProgressBoard,
+        marks: DeliveryMarks,
+        concurrency: int,
+        ack_wait_s: float,
+    ) -> None:
+        self._js = js
+        self._bot = bot
+        self._sender = sender
+        self._progress = progress
+        self._marks = marks
+        self._concurrency = concurrency
+        self._ack_wait_s = ack_wait_s
+        self._slots = asyncio.Semaphore(concurrency)
+        self._chat_locks = KeyedLocks()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._sub: JetStreamContext.PullSubscription | None = None
+
+    async def _ensure_consumer(self) -> None:
+        config = ConsumerConfig(
+            durable_name=subjects.GATEWAY_DELIVERY_CONSUMER,
+            filter_subject=subjects.ALL_JOB_EVENTS_FILTER,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self._ack_wait_s,
+            max_deliver=MAX_DELIVER,
+            max_ack_pending=max(1000, self._concurrency * 4),
+        )
+        try:
+            await self._js.add_consumer(subjects.EVENTS_STREAM, config)
+        except BadRequestError:
+            log.warning("consumer %s exists with another config; keeping it", config.durable_name)
+
+    async def run(self) -> None:
+        await self._ensure_consumer()
+        self._sub = sub = await self._js.pull_subscribe_bind(
+            durable=subjects.GATEWAY_DELIVERY_CONSUMER, stream=subjects.EVENTS_STREAM
+        )
+        while not self._stopping.is_set():
+            await self._slots.acquire()
+            free = 1
+            while not self._slots.locked() and free < self._concurrency:
+                await self._slots.acquire()
+                free += 1
+            try:
+                msgs = await sub.fetch(batch=free, timeout=1.0)
+            except NatsTimeoutError:
+                msgs = []
+            except Exception as error:  # disconnected mid-fetch: the client reconnects by itself
+                log.warning("delivery fetch failed: %s", error)
+                msgs = []
+                await asyncio.sleep(0.5)
+            for _ in range(free - len(msgs)):
+                self._slots.release()
+            for msg in msgs:
+                task = asyncio.create_task(self._process_and_release(msg))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop fetching, let in-flight deliveries finish within ``grace_s``, then leave the consumer."""
+        self._stopping.set()
+        if self._tasks:
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self._sub is not None:
+            # Unacked messages go back to the stream; without this the connection's drain waits on them.
+            await self._sub.unsubscribe()
+
+    async def _process_and_release(self, msg: Msg) -> None:
+        try:
+            await self.process(msg)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await msg.nak()
+            raise
+        finally:
+            self._slots.release()
+
+    async def process(self, msg: Msg) -> None:
+        try:
+            event = parse_job_event(msg.data)
+        except ValidationError:
+            log.error("unreadable event on %s", msg.subject)
+            await msg.term()
+            return
+        with job_context(event.job_id, event.trace_id):
+            async with self._chat_locks.hold(event.chat_id):
+                await self._handle(msg, event)
+
+    async def _handle(self, msg: Msg, event: JobAccepted | JobProgress | JobSucceeded | JobFailed) -> None:
+        if isinstance(event, JobAccepted):
+            await msg.ack()
+            return
+        if isinstance(event, JobProgress):
+            age = (datetime.now(UTC) - event.at).total_seconds()
+            if age < STALE_PROGRESS_S:
+                await self._progress.on_progress(self._bot, event)
+            await msg.ack()
+            return
+        claim = await self._marks.claim(event.job_id)
+        if claim is Claim.done:
+            await msg.ack()
+            return
+        if claim is Claim.busy:
+            await msg.nak(delay=BUSY_RETRY_S)
+            return
+        outcome = "succeeded" if isinstance(event, JobSucceeded) else "failed"
+        try:
+            if isinstance(event, JobSucceeded):
+                await self._sender.succeeded(self._bot, event)
+            else:
+                await self._sender.failed(self._bot, event)
+        except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound) as error:
+            # The chat is gone or refuses the bot: retrying cannot help.
+            log.warning("delivery to chat %s refused: %s", event.chat_id, error.message)
+            outcome = "refused"
+        except Exception:
+            log.exception("delivery failed (attempt %d); retrying", msg.metadata.num_delivered)
+            await self._marks.release(event.job_id)
+            await msg.nak(delay=retry_delay(msg.metadata.num_delivered))
+            return
+        await self._marks.done(event.job_id)
+        await msg.ack()
+        DELIVERIES.labels(outcome).inc()
+        DELIVERY_LATENCY.labels(outcome).observe((datetime.now(UTC) - event.at).total_seconds())

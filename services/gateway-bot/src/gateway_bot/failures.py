@@ -1,0 +1,98 @@
+"""Problems with what the user sent; raised by handlers and flows, worded once in the errors router.
+
+They never reach billing: each is raised before anything is reserved.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class InputRejected(Exception):
+    """Base of every user-input problem."""
+
+
+class NotAnImage(InputRejected):
+    pass
+
+
+class BadImage(InputRejected):
+    pass
+
+
+class ImageTooLarge(InputRejected):
+    def __init__(self, limit_bytes: int) -> None:
+        super().__init__(f"file over {limit_bytes} bytes")
+        self.limit_bytes = limit_bytes
+
+
+class TooManyPixels(InputRejected):
+    pass
+
+
+class TooManyImages(InputRejected):
+    def __init__(self, max_images: int) -> None:
+        super().__init__(f"more than {max_images} images")
+        self.max_images = max_images
+
+
+class NotEnoughImages(InputRejected):
+    def __init__(self, minimum: int, have: int) -> None:
+        super().__init__(f"{have} images, need {minimum}")
+        self.minimum = minimum
+        self.have = have
+
+
+class AlbumNotAllowed(InputRejected):
+    pass
+
+
+class EmptyPrompt(InputRejected):
+    pass
+
+
+class PromptTooLong(InputRejected):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"prompt over {limit} chars")
+        self.limit = limit
+
+
+class TranslationFailed(InputRejected):
+    pass
+
+
+class FormProblem(StrEnum):
+    unknown_key = "unknown_key"
+    unknown_model = "unknown_model"
+    bad_size = "bad_size"
+    bad_ratio = "bad_ratio"
+    bad_part = "bad_part"
+    duplicate = "duplicate"
+
+
+class ExtendedFormError(InputRejected):
+    def __init__(self, problem: FormProblem, value: str, accepted: tuple[str, ...] = ()) -> None:
+        super().__init__(f"{problem}: {value!r}")
+        self.problem = problem
+        self.value = value
+        self.accepted = accepted
+
+
+class TopupProblem(StrEnum):
+    usage = "usage"
+    not_positive = "not_positive"
+    too_large = "too_large"
+    bad_amount = "bad_amount"
+    bad_user = "bad_user"
+
+
+class TopupArgsError(InputRejected):
+    def __init__(self, problem: TopupProblem) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+
+
+class StatusArgsError(InputRejected):
+    def __init__(self, missing: bool) -> None:
+        super().__init__("missing job id" if missing else "malformed job id")
+        self.missing = missing

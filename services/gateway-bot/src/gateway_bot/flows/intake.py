@@ -1,0 +1,65 @@
+"""Taking an image from a message: Telegram's metadata first, then the bytes, then into ``media``.
+
+The file is downloaded here through getFile (the token never leaves the gateway) and stored as
+``inputs/<upload id>/<message id>``; runners only ever see that object name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiogram import Bot
+from aiogram.types import Message
+from medialab_contracts.media import MediaRef
+from medialab_runtime.media_store import MediaStore
+
+from gateway_bot.failures import ImageTooLarge, NotAnImage
+from gateway_bot.imaging import check_image
+
+
+@dataclass(frozen=True)
+class Upload:
+    file_id: str
+    message_id: int
+    file_size: int | None = None
+    mime_type: str | None = None
+    file_name: str | None = None
+
+
+def upload_of(message: Message) -> Upload | None:
+    """The largest photo size, or the document; None when the message carries neither."""
+    if message.photo:
+        largest = max(message.photo, key=lambda size: (size.width * size.height, size.file_size or 0))
+        return Upload(largest.file_id, message.message_id, largest.file_size, "image/jpeg")
+    if message.document:
+        doc = message.document
+        return Upload(doc.file_id, message.message_id, doc.file_size, doc.mime_type, doc.file_name)
+    return None
+
+
+def precheck(upload: Upload, max_bytes: int) -> None:
+    """Refuse from Telegram's metadata alone, before downloading anything."""
+    if upload.mime_type and not upload.mime_type.lower().startswith("image/"):
+        raise NotAnImage(upload.mime_type)
+    if upload.file_size is not None and upload.file_size > max_bytes:
+        raise ImageTooLarge(max_bytes)
+
+
+class ImageIntake:
+    def __init__(self, media: MediaStore) -> None:
+        self._media = media
+
+    async def accept(self, bot: Bot, upload: Upload, upload_id: str, max_bytes: int) -> MediaRef:
+        precheck(upload, max_bytes)
+        buffer = await bot.download(upload.file_id)
+        data = buffer.getvalue() if buffer is not None else b""
+        info = await asyncio.to_thread(check_image, data, max_bytes)
+        return await self._media.put(
+            f"inputs/{upload_id}/{upload.message_id}",
+            data,
+            info.content_type,
+            width=info.width,
+            height=info.height,
+            file_name=upload.file_name,
+        )

@@ -1,0 +1,45 @@
+"""Small steps every conversation shares: starting a flow, taking one image."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from aiogram import Bot
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from medialab_contracts.media import MediaRef
+
+from gateway_bot.failures import NotAnImage
+from gateway_bot.flows.intake import ImageIntake, upload_of
+
+
+async def begin(state: FSMContext, step: State, **data: Any) -> str:
+    """Start a new conversation: a fresh flow id, so buttons of older ones stop working."""
+    flow = secrets.token_hex(4)
+    await state.set_data({"flow": flow, **data})
+    await state.set_state(step)
+    return flow
+
+
+async def take_image(message: Message, bot: Bot, intake: ImageIntake, flow: str, max_bytes: int) -> MediaRef:
+    upload = upload_of(message)
+    if upload is None:
+        raise NotAnImage("no photo or document")
+    return await intake.accept(bot, upload, flow, max_bytes)
+
+
+def query_chat(query: CallbackQuery) -> int:
+    """The chat a button was pressed in (the user's private chat when the message is gone)."""
+    return query.message.chat.id if query.message is not None else query.from_user.id
+
+
+async def show_step(bot: Bot, query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Replace the pressed keyboard's message with the next step (a new message if it is gone)."""
+    if query.message is None:
+        await bot.send_message(query.from_user.id, text, reply_markup=markup)
+        return
+    await bot.edit_message_text(
+        text=text, chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=markup
+    )

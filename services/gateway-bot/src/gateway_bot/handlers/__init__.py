@@ -1,0 +1,39 @@
+"""The routers, in the order they see an update: commands first, modes next, errors, the catch-all last."""
+
+from aiogram import Router
+
+from gateway_bot.handlers import (
+    admin,
+    balance,
+    common,
+    create,
+    edit,
+    errors,
+    faceswap,
+    fallback,
+    merge,
+    retouch,
+    status,
+    text,
+    upscale,
+    write,
+)
+
+
+def get_routers() -> list[Router]:
+    return [
+        common.router,
+        admin.router,
+        balance.router,
+        status.router,
+        create.router,  # M1
+        write.router,  # M2
+        edit.router,  # M3 (and the steps M8 shares)
+        retouch.router,  # M4
+        text.router,  # M5
+        faceswap.router,  # M6
+        upscale.router,  # M7
+        merge.router,  # M8
+        errors.router,
+        fallback.router,  # stays last: answers whatever nobody else took
+    ]

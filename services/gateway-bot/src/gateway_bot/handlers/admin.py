@@ -1,0 +1,29 @@
+"""/add_balance <amount> and /add_balance <user_id> <amount>: admins only (ADMIN_IDS)."""
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message, User
+
+from gateway_bot import texts
+from gateway_bot.clients.billing import BillingClient
+from gateway_bot.filters import IsAdmin
+from gateway_bot.parsing import parse_add_balance
+
+router = Router(name="admin")
+
+
+@router.message(Command("add_balance"), IsAdmin())
+async def add_balance(
+    message: Message, command: CommandObject, event_from_user: User, billing: BillingClient
+) -> None:
+    args = parse_add_balance(command.args)
+    target = args.target_user_id or event_from_user.id
+    # One id per command message: a redelivered update tops up once.
+    request_id = f"tg-{message.chat.id}-{message.message_id}"
+    reply = await billing.topup(request_id, event_from_user.id, target, args.amount)
+    await message.answer(texts.topup_done(reply))
+
+
+@router.message(Command("add_balance"))
+async def add_balance_refused(message: Message) -> None:
+    await message.answer(texts.NOT_ADMIN)

@@ -1,0 +1,51 @@
+"""/start, /menu, ℹ️ Info, /ping and cancel: they work from any state."""
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from gateway_bot import keyboards, texts
+from gateway_bot.callbacks import NavAction, NavCb
+from gateway_bot.flows.steps import query_chat
+
+router = Router(name="common")
+
+
+@router.message(CommandStart())
+async def start(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(texts.START, reply_markup=keyboards.main_menu())
+
+
+@router.message(Command("menu"))
+async def menu(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(texts.MENU, reply_markup=keyboards.main_menu())
+
+
+@router.message(F.text == texts.BTN_INFO)
+async def info(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(texts.INFO, reply_markup=keyboards.main_menu())
+
+
+@router.message(Command("ping"))
+async def ping(message: Message) -> None:
+    await message.answer(texts.PONG)
+
+
+@router.message(Command("cancel"))
+async def cancel_command(message: Message, state: FSMContext) -> None:
+    await state.clear()
+    await message.answer(texts.CANCELLED, reply_markup=keyboards.main_menu())
+
+
+@router.callback_query(NavCb.filter(F.action == NavAction.cancel))
+async def cancel_button(query: CallbackQuery, callback_data: NavCb, state: FSMContext, bot: Bot) -> None:
+    if (await state.get_data()).get("flow") != callback_data.flow:
+        await query.answer(texts.STALE_BUTTON)
+        return
+    await state.clear()
+    await query.answer()
+    await bot.send_message(query_chat(query), texts.CANCELLED, reply_markup=keyboards.main_menu())

@@ -1,0 +1,154 @@
+"""M1 🎨 Создать: model → format → prompt; a prompt typed at the menu; the extended text form."""
+
+from aiogram import Bot, F, Router
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message, User
+from medialab_contracts.catalog import Catalog, ModelSpec, format_by_key
+from medialab_contracts.jobs import MAX_PROMPT_CHARS, ImageSize
+from medialab_contracts.modes import Mode
+
+from gateway_bot import keyboards, texts
+from gateway_bot.callbacks import FormatCb, ModelCb, ResultAction, ResultCb
+from gateway_bot.clients.jobs import JobsClient
+from gateway_bot.filters import PlainText, SameFlow
+from gateway_bot.flows.launcher import JobLauncher, Order
+from gateway_bot.flows.results import owned_result
+from gateway_bot.flows.steps import begin, query_chat, show_step
+from gateway_bot.parsing import clean_prompt, is_extended_form, parse_extended
+from gateway_bot.states import CreateFlow
+
+router = Router(name="create")
+
+_SQUARE = format_by_key("square")  # the extended form's size when it names none
+
+
+def _size(format_key: str) -> ImageSize:
+    fmt = format_by_key(format_key)
+    return ImageSize(width=fmt.width, height=fmt.height)
+
+
+async def _launch(
+    bot: Bot, state: FSMContext, launcher: JobLauncher, model: ModelSpec, user_id: int, chat_id: int
+) -> None:
+    data = await state.get_data()
+    order = Order(
+        mode=Mode.create,
+        model=model,
+        user_id=user_id,
+        chat_id=chat_id,
+        prompt=data["draft"],
+        size=_size(data["format"]),
+    )
+    await launcher.launch(bot, order)
+    await state.clear()
+
+
+@router.message(F.text == texts.BTN_CREATE)
+async def open_create(message: Message, state: FSMContext, catalog: Catalog) -> None:
+    flow = await begin(state, CreateFlow.model)
+    await message.answer(
+        texts.CREATE_CHOOSE_MODEL, reply_markup=keyboards.models(catalog.for_mode(Mode.create), flow)
+    )
+
+
+@router.message(StateFilter(None), PlainText())
+async def prompt_at_menu(
+    message: Message,
+    state: FSMContext,
+    catalog: Catalog,
+    launcher: JobLauncher,
+    bot: Bot,
+    event_from_user: User,
+) -> None:
+    text = message.text or ""
+    if is_extended_form(text):
+        request = parse_extended(text, catalog)
+        size = request.size
+        if size is None and request.aspect_ratio is None:
+            size = ImageSize(width=_SQUARE.width, height=_SQUARE.height)
+        order = Order(
+            mode=Mode.create,
+            model=request.model,
+            user_id=event_from_user.id,
+            chat_id=message.chat.id,
+            prompt=request.prompt,
+            negative=request.negative,
+            size=size,
+            aspect_ratio=request.aspect_ratio,
+        )
+        await launcher.launch(bot, order)
+        return
+    flow = await begin(state, CreateFlow.model, draft=clean_prompt(text))
+    await message.answer(
+        texts.DRAFT_CHOOSE_MODEL, reply_markup=keyboards.models(catalog.for_mode(Mode.create), flow)
+    )
+
+
+@router.callback_query(CreateFlow.model, ModelCb.filter(), SameFlow())
+async def choose_model(
+    query: CallbackQuery, callback_data: ModelCb, state: FSMContext, catalog: Catalog, bot: Bot
+) -> None:
+    model = catalog.get(callback_data.model)
+    if model is None or Mode.create not in model.modes:
+        await query.answer(texts.STALE_BUTTON)
+        return
+    await state.update_data(model=model.key)
+    await state.set_state(CreateFlow.format)
+    await query.answer()
+    await show_step(bot, query, texts.choose_format(model), keyboards.formats(callback_data.flow))
+
+
+@router.callback_query(CreateFlow.format, FormatCb.filter(), SameFlow())
+async def choose_format(
+    query: CallbackQuery,
+    callback_data: FormatCb,
+    state: FSMContext,
+    catalog: Catalog,
+    launcher: JobLauncher,
+    bot: Bot,
+) -> None:
+    data = await state.update_data(format=callback_data.fmt.value)
+    model = catalog.by_key(data["model"])
+    await query.answer()
+    if data.get("draft"):
+        summary = texts.choice_summary(model, format_by_key(callback_data.fmt.value))
+        await show_step(bot, query, summary, None)
+        await _launch(bot, state, launcher, model, query.from_user.id, query_chat(query))
+        return
+    await state.set_state(CreateFlow.prompt)
+    await show_step(bot, query, texts.enter_prompt(model), keyboards.cancel(callback_data.flow))
+
+
+@router.message(CreateFlow.prompt, PlainText())
+async def enter_prompt(
+    message: Message,
+    state: FSMContext,
+    catalog: Catalog,
+    launcher: JobLauncher,
+    bot: Bot,
+    event_from_user: User,
+) -> None:
+    data = await state.update_data(draft=clean_prompt(message.text))
+    await _launch(bot, state, launcher, catalog.by_key(data["model"]), event_from_user.id, message.chat.id)
+
+
+@router.callback_query(ResultCb.filter(F.action == ResultAction.create))
+async def create_from_prompt(
+    query: CallbackQuery,
+    callback_data: ResultCb,
+    state: FSMContext,
+    catalog: Catalog,
+    jobs: JobsClient,
+    bot: Bot,
+) -> None:
+    event = await owned_result(query, callback_data, jobs)
+    if event is None:
+        return
+    flow = await begin(state, CreateFlow.model, draft=(event.text or "")[:MAX_PROMPT_CHARS])
+    await query.answer()
+    await bot.send_message(
+        query_chat(query),
+        texts.DRAFT_CHOOSE_MODEL,
+        reply_markup=keyboards.models(catalog.for_mode(Mode.create), flow),
+    )

@@ -1,0 +1,237 @@
+"""M3 ✏️ Изменить (and the steps M8 🔗 Объединить shares): model → format (Nano Banana Pro) →
+1–4 images as photos, documents or an album → the instruction.
+
+Images are collected in KV per flow (``FlowInputs``), so an album whose parts reach different
+replicas, or quick single photos, all land in one list; the album is answered once.
+"""
+
+from aiogram import Bot, F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message, User
+from medialab_contracts.catalog import DEFAULT_EDIT_SIZE, Catalog, format_by_key
+from medialab_contracts.jobs import MAX_INPUTS, ImageSize
+from medialab_contracts.modes import Mode
+
+from gateway_bot import keyboards, texts
+from gateway_bot.callbacks import FormatCb, ModelCb, ResultAction, ResultCb
+from gateway_bot.clients.jobs import JobsClient
+from gateway_bot.failures import InputRejected, NotEnoughImages
+from gateway_bot.filters import HasImage, PlainText, SameFlow
+from gateway_bot.flows.albums import AlbumCollector, AlbumPart
+from gateway_bot.flows.inputs import FlowInputs
+from gateway_bot.flows.intake import ImageIntake
+from gateway_bot.flows.launcher import JobLauncher, Order
+from gateway_bot.flows.results import owned_output
+from gateway_bot.flows.steps import begin, query_chat, show_step, take_image
+from gateway_bot.handlers.errors import describe
+from gateway_bot.parsing import clean_prompt
+from gateway_bot.settings import GatewaySettings
+from gateway_bot.states import EditFlow
+
+router = Router(name="edit")
+
+MIN_IMAGES = {Mode.edit: 1, Mode.merge: 2}
+
+
+@router.message(F.text == texts.BTN_EDIT)
+async def open_edit(message: Message, state: FSMContext, catalog: Catalog) -> None:
+    flow = await begin(state, EditFlow.model, mode=Mode.edit.value)
+    await message.answer(
+        texts.EDIT_CHOOSE_MODEL, reply_markup=keyboards.models(catalog.for_mode(Mode.edit), flow)
+    )
+
+
+@router.callback_query(ResultCb.filter(F.action == ResultAction.edit))
+async def edit_result(
+    query: CallbackQuery,
+    callback_data: ResultCb,
+    state: FSMContext,
+    catalog: Catalog,
+    jobs: JobsClient,
+    inputs: FlowInputs,
+    bot: Bot,
+) -> None:
+    ref = await owned_output(query, callback_data, jobs)
+    if ref is None:
+        return
+    flow = await begin(state, EditFlow.model, mode=Mode.edit.value)
+    await inputs.preload(flow, [ref])
+    await query.answer()
+    await bot.send_message(
+        query_chat(query),
+        texts.EDIT_PRELOADED_CHOOSE_MODEL,
+        reply_markup=keyboards.models(catalog.for_mode(Mode.edit), flow),
+    )
+
+
+async def _ask_images(
+    bot: Bot, query: CallbackQuery, state: FSMContext, catalog: Catalog, inputs: FlowInputs
+) -> None:
+    data = await state.get_data()
+    await state.set_state(EditFlow.images)
+    have = await inputs.count(data["flow"])
+    text = texts.send_images(Mode(data["mode"]), catalog.by_key(data["model"]), have, MAX_INPUTS)
+    await show_step(bot, query, text, keyboards.cancel(data["flow"]))
+
+
+@router.callback_query(EditFlow.model, ModelCb.filter(), SameFlow())
+async def choose_model(
+    query: CallbackQuery,
+    callback_data: ModelCb,
+    state: FSMContext,
+    catalog: Catalog,
+    inputs: FlowInputs,
+    bot: Bot,
+) -> None:
+    data = await state.get_data()
+    model = catalog.get(callback_data.model)
+    if model is None or Mode(data["mode"]) not in model.modes:
+        await query.answer(texts.STALE_BUTTON)
+        return
+    await state.update_data(model=model.key)
+    await query.answer()
+    if model.offers_formats:
+        await state.set_state(EditFlow.format)
+        await show_step(bot, query, texts.choose_format(model), keyboards.formats(callback_data.flow))
+        return
+    await _ask_images(bot, query, state, catalog, inputs)
+
+
+@router.callback_query(EditFlow.format, FormatCb.filter(), SameFlow())
+async def choose_format(
+    query: CallbackQuery,
+    callback_data: FormatCb,
+    state: FSMContext,
+    catalog: Catalog,
+    inputs: FlowInputs,
+    bot: Bot,
+) -> None:
+    await state.update_data(format=callback_data.fmt.value)
+    await query.answer()
+    await _ask_images(bot, query, state, catalog, inputs)
+
+
+async def _launch(
+    bot: Bot,
+    state: FSMContext,
+    catalog: Catalog,
+    inputs: FlowInputs,
+    launcher: JobLauncher,
+    user_id: int,
+    chat_id: int,
+    instruction: str | None,
+) -> None:
+    data = await state.get_data()
+    mode = Mode(data["mode"])
+    refs = await inputs.collected(data["flow"])
+    if len(refs) < MIN_IMAGES[mode]:
+        raise NotEnoughImages(MIN_IMAGES[mode], len(refs))
+    prompt = clean_prompt(instruction)
+    if data.get("format"):
+        fmt = format_by_key(data["format"])
+        size = ImageSize(width=fmt.width, height=fmt.height)
+    else:
+        size = ImageSize(width=DEFAULT_EDIT_SIZE[0], height=DEFAULT_EDIT_SIZE[1])
+    order = Order(
+        mode=mode,
+        model=catalog.by_key(data["model"]),
+        user_id=user_id,
+        chat_id=chat_id,
+        prompt=prompt,
+        size=size,
+        inputs=tuple(refs),
+    )
+    await launcher.launch(bot, order)
+    await state.clear()
+
+
+async def _after_upload(
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    catalog: Catalog,
+    inputs: FlowInputs,
+    launcher: JobLauncher,
+    user_id: int,
+    total: int,
+    caption: str | None,
+) -> None:
+    if caption and caption.strip():
+        await _launch(bot, state, catalog, inputs, launcher, user_id, message.chat.id, caption)
+        return
+    await message.answer(texts.images_received(total, MAX_INPUTS))
+
+
+@router.message(EditFlow.images, HasImage(), F.media_group_id)
+async def album_part(
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    catalog: Catalog,
+    intake: ImageIntake,
+    inputs: FlowInputs,
+    albums: AlbumCollector,
+    launcher: JobLauncher,
+    settings: GatewaySettings,
+    event_from_user: User,
+) -> None:
+    flow = (await state.get_data())["flow"]
+    key = AlbumCollector.key(message.chat.id, message.media_group_id or "")
+    if not await albums.announce(key, message.message_id):
+        await single_image(message, bot, state, catalog, intake, inputs, launcher, settings, event_from_user)
+        return
+    await inputs.expect(flow)
+    try:
+        ref = await take_image(message, bot, intake, flow, settings.max_image_bytes)
+        part = AlbumPart(message.message_id, ref=ref, caption=message.caption)
+    except InputRejected as error:
+        part = AlbumPart(message.message_id, error=describe(error), caption=message.caption)
+    parts = await albums.fill(key, part)
+    if parts is None:
+        return  # another part's handler answers for the album
+    refused = [p.error for p in parts if p.error]
+    refs = [p.ref for p in parts if p.ref is not None] if not refused else []
+    total = await inputs.settle(flow, refs, arrived=len(parts), max_count=MAX_INPUTS)
+    if refused:
+        await message.answer(refused[0])
+        return
+    caption = next((p.caption for p in parts if p.caption), None)
+    await _after_upload(message, bot, state, catalog, inputs, launcher, event_from_user.id, total, caption)
+
+
+@router.message(EditFlow.images, HasImage())
+async def single_image(
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    catalog: Catalog,
+    intake: ImageIntake,
+    inputs: FlowInputs,
+    launcher: JobLauncher,
+    settings: GatewaySettings,
+    event_from_user: User,
+) -> None:
+    flow = (await state.get_data())["flow"]
+    await inputs.expect(flow)
+    try:
+        ref = await take_image(message, bot, intake, flow, settings.max_image_bytes)
+    except InputRejected:
+        await inputs.settle(flow, [], arrived=1, max_count=MAX_INPUTS)
+        raise
+    total = await inputs.settle(flow, [ref], arrived=1, max_count=MAX_INPUTS)
+    await _after_upload(
+        message, bot, state, catalog, inputs, launcher, event_from_user.id, total, message.caption
+    )
+
+
+@router.message(EditFlow.images, PlainText())
+async def instruction(
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    catalog: Catalog,
+    inputs: FlowInputs,
+    launcher: JobLauncher,
+    event_from_user: User,
+) -> None:
+    await _launch(bot, state, catalog, inputs, launcher, event_from_user.id, message.chat.id, message.text)

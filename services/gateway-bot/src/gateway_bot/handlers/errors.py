@@ -1,0 +1,156 @@
+"""Typed errors → Russian replies, in one place (``dp.errors`` with ExceptionTypeFilter)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, Router
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.types import ErrorEvent
+from medialab_contracts.errors import (
+    BadAmount,
+    BadRequest,
+    InsufficientFunds,
+    MediaLabError,
+    NotAdmin,
+    UnknownJob,
+    UnknownUser,
+)
+
+from gateway_bot import texts
+from gateway_bot.failures import (
+    AlbumNotAllowed,
+    BadImage,
+    EmptyPrompt,
+    ExtendedFormError,
+    FormProblem,
+    ImageTooLarge,
+    InputRejected,
+    NotAnImage,
+    NotEnoughImages,
+    PromptTooLong,
+    StatusArgsError,
+    TooManyImages,
+    TooManyPixels,
+    TopupArgsError,
+    TopupProblem,
+    TranslationFailed,
+)
+from gateway_bot.metrics import JOBS_REFUSED
+
+log = logging.getLogger(__name__)
+router = Router(name="errors")
+
+_TOPUP_TEXTS = {
+    TopupProblem.usage: texts.TOPUP_USAGE,
+    TopupProblem.not_positive: texts.TOPUP_NOT_POSITIVE,
+    TopupProblem.too_large: texts.TOPUP_TOO_LARGE,
+    TopupProblem.bad_amount: texts.TOPUP_BAD_AMOUNT,
+    TopupProblem.bad_user: texts.TOPUP_BAD_USER,
+}
+
+
+def _describe_form(error: ExtendedFormError) -> str:
+    if error.problem is FormProblem.unknown_key:
+        return texts.extended_unknown_key(error.value, error.accepted)
+    if error.problem is FormProblem.unknown_model:
+        return texts.extended_unknown_model(error.value, error.accepted)
+    if error.problem is FormProblem.bad_size:
+        return texts.extended_bad_size(error.value)
+    if error.problem is FormProblem.bad_ratio:
+        return texts.extended_bad_ratio(error.value)
+    if error.problem is FormProblem.duplicate:
+        return texts.extended_duplicate(error.value)
+    return texts.extended_bad_part(error.value)
+
+
+def describe(error: InputRejected) -> str:
+    """The user-facing text of an input problem."""
+    match error:
+        case NotAnImage():
+            return texts.NOT_AN_IMAGE
+        case BadImage():
+            return texts.BAD_IMAGE
+        case ImageTooLarge():
+            return texts.image_too_large(error.limit_bytes)
+        case TooManyPixels():
+            return texts.IMAGE_TOO_MANY_PIXELS
+        case TooManyImages():
+            return texts.too_many_images(error.max_images)
+        case NotEnoughImages() if error.have == 0:
+            return texts.NEED_IMAGE_FIRST
+        case NotEnoughImages():
+            return texts.need_more_images(error.minimum, error.have)
+        case AlbumNotAllowed():
+            return texts.ONE_IMAGE_ONLY
+        case EmptyPrompt():
+            return texts.PROMPT_EMPTY
+        case PromptTooLong():
+            return texts.prompt_too_long(error.limit)
+        case TranslationFailed():
+            return texts.TRANSLATE_FAILED
+        case ExtendedFormError():
+            return _describe_form(error)
+        case TopupArgsError():
+            return _TOPUP_TEXTS[error.problem]
+        case StatusArgsError():
+            return texts.STATUS_USAGE if error.missing else texts.STATUS_BAD_ID
+    return texts.INTERNAL_ERROR
+
+
+_SERVICE_TEXTS: tuple[tuple[type[MediaLabError], str], ...] = (
+    (NotAdmin, texts.NOT_ADMIN),
+    (UnknownJob, texts.JOB_NOT_FOUND),
+    (UnknownUser, texts.UNKNOWN_USER),
+    (BadAmount, texts.BAD_AMOUNT),
+    (BadRequest, texts.INTERNAL_ERROR),
+)
+
+
+def describe_service_error(error: MediaLabError) -> str:
+    for kind, text in _SERVICE_TEXTS:
+        if isinstance(error, kind):
+            return text
+    return texts.SERVICE_UNAVAILABLE
+
+
+async def reply(event: ErrorEvent, bot: Bot, text: str) -> None:
+    """Answer where the failed update came from: the message's chat, or the pressed button's."""
+    update = event.update
+    if update.message is not None:
+        await bot.send_message(update.message.chat.id, text)
+        return
+    if update.callback_query is not None:
+        query = update.callback_query
+        await query.answer()
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        await bot.send_message(chat_id, text)
+
+
+@router.error(ExceptionTypeFilter(InputRejected))
+async def input_rejected(event: ErrorEvent, bot: Bot) -> None:
+    assert isinstance(event.exception, InputRejected)
+    log.info("input rejected: %s", event.exception)
+    await reply(event, bot, describe(event.exception))
+
+
+@router.error(ExceptionTypeFilter(InsufficientFunds))
+async def insufficient_funds(event: ErrorEvent, bot: Bot) -> None:
+    error = event.exception
+    assert isinstance(error, InsufficientFunds)
+    JOBS_REFUSED.labels("funds").inc()
+    await reply(event, bot, texts.insufficient_funds(error.price, error.available))
+
+
+@router.error(ExceptionTypeFilter(MediaLabError))
+async def service_error(event: ErrorEvent, bot: Bot) -> None:
+    error = event.exception
+    assert isinstance(error, MediaLabError)
+    log.warning("service error: %s %s", error.code, error.message)
+    await reply(event, bot, describe_service_error(error))
+
+
+@router.error()
+async def unexpected(event: ErrorEvent, bot: Bot) -> None:
+    log.error("unhandled error in update %s", event.update.update_id, exc_info=event.exception)
+    await reply(event, bot, texts.INTERNAL_ERROR)

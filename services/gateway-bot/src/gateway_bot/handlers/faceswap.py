@@ -1,0 +1,61 @@
+"""M6 🔄 Заменить лицо: the source face, then the target; the job's inputs are ``[face, target]``."""
+
+from aiogram import Bot, F, Router
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message, User
+from medialab_contracts.catalog import Catalog
+from medialab_contracts.media import MediaRef
+from medialab_contracts.modes import Mode
+
+from gateway_bot import keyboards, texts
+from gateway_bot.filters import HasImage
+from gateway_bot.flows.intake import ImageIntake
+from gateway_bot.flows.launcher import JobLauncher, Order
+from gateway_bot.flows.steps import begin, take_image
+from gateway_bot.settings import GatewaySettings
+from gateway_bot.states import FaceSwapFlow
+
+router = Router(name="faceswap")
+
+
+@router.message(F.text == texts.BTN_FACESWAP)
+async def open_faceswap(message: Message, state: FSMContext, catalog: Catalog) -> None:
+    flow = await begin(state, FaceSwapFlow.face)
+    (model,) = catalog.for_mode(Mode.faceswap)
+    await message.answer(texts.faceswap_send_face(model.price), reply_markup=keyboards.cancel(flow))
+
+
+@router.message(FaceSwapFlow.face, HasImage(), F.media_group_id.is_(None))
+async def take_face(
+    message: Message, bot: Bot, state: FSMContext, intake: ImageIntake, settings: GatewaySettings
+) -> None:
+    data = await state.get_data()
+    ref = await take_image(message, bot, intake, data["flow"], settings.max_image_bytes)
+    await state.update_data(face=ref.model_dump(mode="json"))
+    await state.set_state(FaceSwapFlow.target)
+    await message.answer(texts.FACESWAP_SEND_TARGET, reply_markup=keyboards.cancel(data["flow"]))
+
+
+@router.message(FaceSwapFlow.target, HasImage(), F.media_group_id.is_(None))
+async def take_target(
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    catalog: Catalog,
+    intake: ImageIntake,
+    launcher: JobLauncher,
+    settings: GatewaySettings,
+    event_from_user: User,
+) -> None:
+    data = await state.get_data()
+    target = await take_image(message, bot, intake, data["flow"], settings.max_image_bytes)
+    (model,) = catalog.for_mode(Mode.faceswap)
+    order = Order(
+        mode=Mode.faceswap,
+        model=model,
+        user_id=event_from_user.id,
+        chat_id=message.chat.id,
+        inputs=(MediaRef.model_validate(data["face"]), target),
+    )
+    await launcher.launch(bot, order)
+    await state.clear()

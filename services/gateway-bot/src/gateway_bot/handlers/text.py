@@ -1,0 +1,112 @@
+"""M5 📝 Добавить текст: an image → the text (multi-line, emoji) → a style wish or /skip; drawn locally."""
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.fsm.context import FSMContext
+from aiogram.types import Message, User
+from medialab_contracts.catalog import Catalog
+from medialab_contracts.jobs import JobRequest
+from medialab_contracts.media import MediaRef
+from medialab_contracts.modes import Mode
+
+from gateway_bot import keyboards, texts
+from gateway_bot.failures import EmptyPrompt, PromptTooLong
+from gateway_bot.filters import HasImage, PlainText
+from gateway_bot.flows.intake import ImageIntake
+from gateway_bot.flows.launcher import JobLauncher, Order
+from gateway_bot.flows.steps import begin, take_image
+from gateway_bot.settings import GatewaySettings
+from gateway_bot.states import TextFlow
+
+router = Router(name="text")
+
+
+def _limit(field: str) -> int:
+    return next(
+        rule.max_length for rule in JobRequest.model_fields[field].metadata if hasattr(rule, "max_length")
+    )
+
+
+MAX_OVERLAY_CHARS = _limit("overlay_text")
+MAX_WISH_CHARS = _limit("style_wish")
+
+
+@router.message(F.text == texts.BTN_TEXT)
+async def open_text(message: Message, state: FSMContext, catalog: Catalog) -> None:
+    flow = await begin(state, TextFlow.image)
+    (model,) = catalog.for_mode(Mode.text)
+    await message.answer(texts.text_send_image(model.price), reply_markup=keyboards.cancel(flow))
+
+
+@router.message(TextFlow.image, HasImage(), F.media_group_id.is_(None))
+async def take_photo(
+    message: Message, bot: Bot, state: FSMContext, intake: ImageIntake, settings: GatewaySettings
+) -> None:
+    data = await state.get_data()
+    ref = await take_image(message, bot, intake, data["flow"], settings.max_image_bytes)
+    await state.update_data(image=ref.model_dump(mode="json"))
+    await state.set_state(TextFlow.text)
+    await message.answer(texts.TEXT_ENTER, reply_markup=keyboards.cancel(data["flow"]))
+
+
+@router.message(TextFlow.text, PlainText())
+async def take_text(message: Message, state: FSMContext) -> None:
+    overlay = (message.text or "").strip()
+    if not overlay:
+        raise EmptyPrompt("empty overlay text")
+    if len(overlay) > MAX_OVERLAY_CHARS:
+        raise PromptTooLong(MAX_OVERLAY_CHARS)
+    data = await state.update_data(overlay=overlay)
+    await state.set_state(TextFlow.style)
+    await message.answer(texts.TEXT_STYLE, reply_markup=keyboards.cancel(data["flow"]))
+
+
+async def _launch(
+    bot: Bot,
+    state: FSMContext,
+    catalog: Catalog,
+    launcher: JobLauncher,
+    user_id: int,
+    chat_id: int,
+    wish: str | None,
+) -> None:
+    data = await state.get_data()
+    (model,) = catalog.for_mode(Mode.text)
+    order = Order(
+        mode=Mode.text,
+        model=model,
+        user_id=user_id,
+        chat_id=chat_id,
+        inputs=(MediaRef.model_validate(data["image"]),),
+        overlay_text=data["overlay"],
+        style_wish=wish,
+    )
+    await launcher.launch(bot, order)
+    await state.clear()
+
+
+@router.message(TextFlow.style, Command("skip"))
+async def skip_style(
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    catalog: Catalog,
+    launcher: JobLauncher,
+    event_from_user: User,
+) -> None:
+    await _launch(bot, state, catalog, launcher, event_from_user.id, message.chat.id, None)
+
+
+@router.message(TextFlow.style, PlainText())
+async def take_style(
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    catalog: Catalog,
+    launcher: JobLauncher,
+    event_from_user: User,
+) -> None:
+    wish = (message.text or "").strip()
+    if len(wish) > MAX_WISH_CHARS:
+        raise PromptTooLong(MAX_WISH_CHARS)
+    await _launch(bot, state, catalog, launcher, event_from_user.id, message.chat.id, wish or None)

@@ -1,0 +1,126 @@
+"""Keyboard builders: the main menu and every inline keyboard."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
+from medialab_contracts.catalog import FORMATS, ModelSpec
+
+from gateway_bot import texts
+from gateway_bot.callbacks import (
+    FormatCb,
+    FormatKey,
+    HistoryCb,
+    ModelCb,
+    NavAction,
+    NavCb,
+    ResultAction,
+    ResultCb,
+    RetouchCb,
+    RetouchKind,
+)
+
+
+def main_menu() -> ReplyKeyboardMarkup:
+    builder = ReplyKeyboardBuilder()
+    for row in texts.MENU_LAYOUT:
+        for label in row:
+            builder.button(text=label)
+    builder.adjust(*(len(row) for row in texts.MENU_LAYOUT))
+    return builder.as_markup(
+        resize_keyboard=True, is_persistent=True, input_field_placeholder=texts.MENU_PLACEHOLDER
+    )
+
+
+def _cancel_row(builder: InlineKeyboardBuilder, flow: str) -> None:
+    builder.button(text=texts.BTN_CANCEL, callback_data=NavCb(action=NavAction.cancel, flow=flow))
+
+
+def models(choices: Iterable[ModelSpec], flow: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for model in choices:
+        builder.button(text=texts.model_button(model), callback_data=ModelCb(flow=flow, model=model.key))
+    _cancel_row(builder, flow)
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def formats(flow: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for fmt in FORMATS:
+        builder.button(
+            text=texts.format_button(fmt), callback_data=FormatCb(flow=flow, fmt=FormatKey(fmt.key))
+        )
+    _cancel_row(builder, flow)
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def retouch_kinds(flow: str, soft_price: int, enhance_price: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=texts.retouch_button(texts.BTN_RETOUCH_SOFT, soft_price),
+        callback_data=RetouchCb(flow=flow, kind=RetouchKind.soft),
+    )
+    builder.button(
+        text=texts.retouch_button(texts.BTN_RETOUCH_ENHANCE, enhance_price),
+        callback_data=RetouchCb(flow=flow, kind=RetouchKind.enhance),
+    )
+    _cancel_row(builder, flow)
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def skip(flow: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.BTN_SKIP, callback_data=NavCb(action=NavAction.skip, flow=flow))
+    _cancel_row(builder, flow)
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def cancel(flow: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    _cancel_row(builder, flow)
+    return builder.as_markup()
+
+
+def image_result(job_id: str, index: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=texts.BTN_RESULT_EDIT, callback_data=ResultCb(action=ResultAction.edit, job=job_id, n=index)
+    )
+    builder.button(
+        text=texts.BTN_RESULT_UPSCALE,
+        callback_data=ResultCb(action=ResultAction.upscale, job=job_id, n=index),
+    )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def prompt_result(job_id: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=texts.BTN_CREATE_FROM_PROMPT, callback_data=ResultCb(action=ResultAction.create, job=job_id)
+    )
+    return builder.as_markup()
+
+
+def balance() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.BTN_HISTORY, callback_data=HistoryCb(page=1))
+    return builder.as_markup()
+
+
+def history(page: int, pages: int) -> InlineKeyboardMarkup | None:
+    builder = InlineKeyboardBuilder()
+    if page > 1:
+        builder.button(text=texts.BTN_PREV, callback_data=HistoryCb(page=page - 1))
+    if page < pages:
+        builder.button(text=texts.BTN_NEXT, callback_data=HistoryCb(page=page + 1))
+    if not list(builder.buttons):
+        return None
+    builder.adjust(2)
+    return builder.as_markup()

@@ -1,0 +1,148 @@
+"""Parsers of what users type: the extended create form, /add_balance and /status arguments."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from medialab_contracts.catalog import Catalog, ModelSpec, UnknownModelName
+from medialab_contracts.ids import JOB_ID_PATTERN
+from medialab_contracts.jobs import MAX_PROMPT_CHARS, ImageSize
+from medialab_contracts.money import KOPECKS_PER_RUBLE, MAX_AMOUNT
+
+from gateway_bot.failures import (
+    EmptyPrompt,
+    ExtendedFormError,
+    FormProblem,
+    PromptTooLong,
+    StatusArgsError,
+    TopupArgsError,
+    TopupProblem,
+)
+
+EXTENDED_PREFIX = "изображение"
+EXTENDED_KEYS = ("model", "size", "aspect_ratio", "negative")
+DEFAULT_EXTENDED_MODEL = "nb"
+_SIZE = re.compile(r"^(\d{1,5})\s*[xх×*]\s*(\d{1,5})$", re.IGNORECASE)
+_RATIO = re.compile(r"^(\d{1,2}):(\d{1,2})$")
+_MIN_SIDE, _MAX_SIDE = 64, 8192
+
+
+@dataclass(frozen=True)
+class ExtendedRequest:
+    prompt: str
+    model: ModelSpec
+    size: ImageSize | None = None
+    aspect_ratio: str | None = None
+    negative: str | None = None
+
+
+def clean_prompt(text: str | None) -> str:
+    prompt = (text or "").strip()
+    if not prompt:
+        raise EmptyPrompt("empty prompt")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise PromptTooLong(MAX_PROMPT_CHARS)
+    return prompt
+
+
+def is_extended_form(text: str) -> bool:
+    head = text.lstrip()[: len(EXTENDED_PREFIX) + 1].lower()
+    return head.startswith(EXTENDED_PREFIX) and (len(head) == len(EXTENDED_PREFIX) or not head[-1].isalnum())
+
+
+def _parse_size(value: str) -> ImageSize:
+    match = _SIZE.match(value.strip())
+    if not match:
+        raise ExtendedFormError(FormProblem.bad_size, value)
+    width, height = int(match.group(1)), int(match.group(2))
+    if not (_MIN_SIDE <= width <= _MAX_SIDE and _MIN_SIDE <= height <= _MAX_SIDE):
+        raise ExtendedFormError(FormProblem.bad_size, value)
+    return ImageSize(width=width, height=height)
+
+
+def _parse_ratio(value: str) -> str:
+    match = _RATIO.match(value.strip())
+    if not match or int(match.group(1)) == 0 or int(match.group(2)) == 0:
+        raise ExtendedFormError(FormProblem.bad_ratio, value)
+    return f"{int(match.group(1))}:{int(match.group(2))}"
+
+
+def parse_extended(text: str, catalog: Catalog) -> ExtendedRequest:
+    """``Изображение <prompt> | model=… | size=WxH | aspect_ratio=W:H | negative=…``."""
+    body = text.lstrip()[len(EXTENDED_PREFIX) :]
+    head, *parts = body.split("|")
+    options: dict[str, str] = {}
+    for part in parts:
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        key = key.strip().lower()
+        if not sep or not key:
+            raise ExtendedFormError(FormProblem.bad_part, part.strip())
+        if key not in EXTENDED_KEYS:
+            raise ExtendedFormError(FormProblem.unknown_key, key, EXTENDED_KEYS)
+        if key in options:
+            raise ExtendedFormError(FormProblem.duplicate, key)
+        options[key] = value.strip()
+    prompt = clean_prompt(head.lstrip(" :—-"))
+    try:
+        model = catalog.resolve_text_to_image(options.get("model") or DEFAULT_EXTENDED_MODEL)
+    except UnknownModelName as error:
+        raise ExtendedFormError(FormProblem.unknown_model, error.name, tuple(error.accepted)) from None
+    negative = options.get("negative") or None
+    if negative is not None and len(negative) > MAX_PROMPT_CHARS:
+        raise PromptTooLong(MAX_PROMPT_CHARS)
+    return ExtendedRequest(
+        prompt=prompt,
+        model=model,
+        size=_parse_size(options["size"]) if "size" in options else None,
+        aspect_ratio=_parse_ratio(options["aspect_ratio"]) if "aspect_ratio" in options else None,
+        negative=negative,
+    )
+
+
+@dataclass(frozen=True)
+class TopupArgs:
+    amount: int  # kopecks
+    target_user_id: int | None = None  # None: the admin themself
+
+
+def parse_rubles(value: str) -> int:
+    """``"500"`` → 50000, ``"99,50"`` → 9950; never through a float."""
+    try:
+        amount = Decimal(value.replace(",", ".").replace("₽", "").strip())
+    except InvalidOperation:
+        raise TopupArgsError(TopupProblem.bad_amount) from None
+    if not amount.is_finite():
+        raise TopupArgsError(TopupProblem.bad_amount)
+    if amount <= 0:
+        raise TopupArgsError(TopupProblem.not_positive)
+    kopecks = amount * KOPECKS_PER_RUBLE
+    if kopecks != kopecks.to_integral_value():
+        raise TopupArgsError(TopupProblem.bad_amount)
+    if kopecks > MAX_AMOUNT:
+        raise TopupArgsError(TopupProblem.too_large)
+    return int(kopecks)
+
+
+def parse_add_balance(args: str | None) -> TopupArgs:
+    parts = (args or "").split()
+    if len(parts) == 1:
+        return TopupArgs(amount=parse_rubles(parts[0]))
+    if len(parts) == 2:
+        user, amount = parts
+        if not user.isdigit() or int(user) <= 0 or int(user) > 2**52:
+            raise TopupArgsError(TopupProblem.bad_user)
+        return TopupArgs(amount=parse_rubles(amount), target_user_id=int(user))
+    raise TopupArgsError(TopupProblem.usage)
+
+
+def parse_job_id(args: str | None) -> str:
+    value = (args or "").strip().lower()
+    if not value:
+        raise StatusArgsError(missing=True)
+    if not re.fullmatch(JOB_ID_PATTERN, value):
+        raise StatusArgsError(missing=False)
+    return value

@@ -1,0 +1,64 @@
+"""Settings of the gateway, read once from the environment in ``main()``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from medialab_runtime.settings import ServiceSettings
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+MB = 1024 * 1024
+
+
+class GatewaySettings(ServiceSettings):
+    tg_bot_token: SecretStr
+    telegram_api_base: str = "https://api.telegram.org"
+    # "1,2" or "[1, 2]"
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8443, ge=0, le=65535)
+    # Price overrides in kopecks by catalog model key, e.g. {"nbp": 3000}.
+    prices: dict[str, int] = Field(default_factory=dict)
+
+    max_image_bytes: int = Field(default=20 * MB, ge=1)  # Telegram's getFile limit
+    max_retouch_bytes: int = Field(default=10 * MB, ge=1)
+    max_image_pixels: int = Field(default=50_000_000, ge=1)
+    preview_min_bytes: int = Field(default=1 * MB, ge=0)
+    preview_max_side: int = Field(default=1280, ge=64)
+    album_debounce_s: float = Field(default=1.0, gt=0)
+    inputs_wait_s: float = Field(default=20.0, gt=0)
+    progress_interval_s: float = Field(default=2.0, ge=0)
+    progress_interval_group_s: float = Field(default=6.0, ge=0)
+    history_page_size: int = Field(default=5, ge=1, le=50)
+    billing_timeout_s: float = Field(default=5.0, gt=0)
+    translate_timeout_s: float = Field(default=60.0, gt=0)
+    write_prompt_timeout_s: float = Field(default=150.0, gt=0)
+
+    # Outbound Telegram limits, a little under Telegram's own (~30/s, 1/s per chat, 20/min per group).
+    tg_global_per_s: float = Field(default=25.0, gt=0)
+    tg_global_burst: int = Field(default=20, ge=1)
+    tg_chat_per_s: float = Field(default=1.0, gt=0)
+    tg_chat_burst: int = Field(default=2, ge=1)
+    tg_group_per_min: float = Field(default=19.0, gt=0)
+    tg_group_burst: int = Field(default=3, ge=1)
+    tg_max_retries: int = Field(default=5, ge=0)
+
+    delivery_concurrency: int = Field(default=32, ge=1)
+    delivery_ack_wait_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            cleaned = value.strip().strip("[]")
+            return frozenset(int(part) for part in cleaned.replace(",", " ").split() if part)
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> GatewaySettings:
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError("WEBHOOK_SECRET is required when WEBHOOK_URL is set")
+        return self

@@ -1,0 +1,59 @@
+"""Compare-and-set on NATS KV with JSON values: the one primitive every shared record here uses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+JsonValue = Any
+_ATTEMPTS = 100
+
+
+class CasContention(RuntimeError):
+    pass
+
+
+async def read_json(kv: KeyValue, key: str) -> tuple[JsonValue | None, int | None]:
+    """The value and its revision; ``(None, None)`` when the key is absent or deleted."""
+    try:
+        entry = await kv.get(key)
+    except KeyNotFoundError:
+        return None, None
+    if not entry.value:
+        return None, entry.revision
+    return json.loads(entry.value), entry.revision
+
+
+async def write_json(kv: KeyValue, key: str, value: JsonValue, revision: int | None) -> int:
+    """Write only if the key is still at ``revision`` (absent when None); raises on a lost race."""
+    payload = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    if revision is None:
+        return await kv.create(key, payload)
+    return await kv.update(key, payload, last=revision)
+
+
+async def cas_update(
+    kv: KeyValue, key: str, change: Callable[[JsonValue | None], JsonValue]
+) -> tuple[JsonValue, int]:
+    """Apply ``change`` to the current value until the write wins; ``change`` may raise to abort."""
+    for _ in range(_ATTEMPTS):
+        current, revision = await read_json(kv, key)
+        new = change(current)
+        try:
+            return new, await write_json(kv, key, new, revision)
+        except KeyWrongLastSequenceError:
+            continue
+    raise CasContention(f"{key} kept changing under us")
+
+
+async def claim(kv: KeyValue, key: str, value: JsonValue) -> bool:
+    """Create ``key`` if absent: true for exactly one caller."""
+    try:
+        await write_json(kv, key, value, None)
+    except KeyWrongLastSequenceError:
+        return False
+    return True

@@ -1,0 +1,459 @@
+"""Every Russian string the bot shows, and the small functions that fill them in.
+
+Handlers never hold user-facing text: they look it up here. Messages use HTML parse mode, so every
+value that comes from a user or a provider goes through ``quote``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.text_decorations import html_decoration
+from medialab_contracts.billing import BalanceView, HistoryPage, OperationStatus, OperationView, TopupReply
+from medialab_contracts.catalog import ImageFormat, ModelSpec
+from medialab_contracts.events import FailureReason
+from medialab_contracts.modes import Mode
+from medialab_contracts.money import format_rub
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+
+
+def quote(value: str) -> str:
+    return html_decoration.quote(value)
+
+
+# ── main menu buttons ────────────────────────────────────────────────────────────────────────────
+BTN_CREATE = "🎨 Создать"
+BTN_WRITE = "✍️ Написать"
+BTN_EDIT = "✏️ Изменить"
+BTN_MERGE = "🔗 Объединить"
+BTN_RETOUCH = "✨ Ретушь"
+BTN_TEXT = "📝 Добавить текст"
+BTN_FACESWAP = "🔄 Заменить лицо"
+BTN_UPSCALE = "⬆️ Улучшить"
+BTN_BALANCE = "💰 Баланс"
+BTN_INFO = "ℹ️ Info"
+
+MENU_LAYOUT: tuple[tuple[str, ...], ...] = (
+    (BTN_CREATE, BTN_WRITE),
+    (BTN_EDIT, BTN_MERGE),
+    (BTN_RETOUCH, BTN_TEXT),
+    (BTN_FACESWAP, BTN_UPSCALE),
+    (BTN_BALANCE, BTN_INFO),
+)
+MENU_BUTTONS: frozenset[str] = frozenset(button for row in MENU_LAYOUT for button in row)
+MENU_PLACEHOLDER = "Выберите режим или напишите промпт"
+
+# ── inline buttons ───────────────────────────────────────────────────────────────────────────────
+BTN_CANCEL = "❌ Отмена"
+BTN_SKIP = "Пропустить"
+BTN_RESULT_EDIT = "✏️ Редактировать"
+BTN_RESULT_UPSCALE = "🔍 Upscale"
+BTN_CREATE_FROM_PROMPT = "🎨 Создать по этому промпту"
+BTN_HISTORY = "📊 История операций"
+BTN_PREV = "◀"
+BTN_NEXT = "▶"
+BTN_RETOUCH_SOFT = "Мягкая ретушь"
+BTN_RETOUCH_ENHANCE = "Усилить черты"
+
+
+def model_button(model: ModelSpec) -> str:
+    return f"{model.title} · {format_rub(model.price)}"
+
+
+def format_button(fmt: ImageFormat) -> str:
+    return f"{fmt.title} {fmt.size_label}"
+
+
+def retouch_button(title: str, price: int) -> str:
+    return f"{title} · {format_rub(price)}"
+
+
+# ── commands (setMyCommands) ─────────────────────────────────────────────────────────────────────
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "Запуск бота и инструкция"),
+    ("menu", "Главное меню"),
+    ("balance", "Баланс"),
+    ("history", "История операций"),
+    ("status", "Статус задачи: /status <id>"),
+    ("ping", "Проверка работы бота"),
+)
+
+# ── greeting, menu, info ─────────────────────────────────────────────────────────────────────────
+GUIDE = (
+    "Что я умею:\n"
+    f"{BTN_CREATE} — изображение по описанию (Nano Banana Pro, Nano-banana, Seedream)\n"
+    f"{BTN_WRITE} — подробный промпт из пары слов\n"
+    f"{BTN_EDIT} — изменить 1–4 изображения по инструкции\n"
+    f"{BTN_MERGE} — объединить 2–4 изображения в одну сцену\n"
+    f"{BTN_RETOUCH} — деликатная ретушь портрета\n"
+    f"{BTN_TEXT} — надпись и эмодзи на изображении\n"
+    f"{BTN_FACESWAP} — замена лица на фотографии\n"
+    f"{BTN_UPSCALE} — увеличение разрешения ×2\n\n"
+    "Можно просто написать промпт — я предложу создать по нему изображение.\n"
+    "Расширенный формат: <code>Изображение &lt;промпт&gt; | model=nano | size=1024x1024 | "
+    "aspect_ratio=1:1 | negative=…</code>\n\n"
+    f"{BTN_BALANCE} — баланс и история операций. Цена операции видна до запуска, "
+    "деньги списываются только за успешный результат."
+)
+START = "👋 Привет! Я MediaLab — бот для генерации и обработки изображений.\n\n" + GUIDE
+MENU = "Главное меню. Выберите режим или напишите промпт."
+INFO = "ℹ️ Текущий режим сброшен.\n\n" + GUIDE
+PONG = "🏓 Понг! Бот работает."
+CANCELLED = "Отменено. Выберите режим в главном меню."
+
+# ── stale or foreign buttons ─────────────────────────────────────────────────────────────────────
+STALE_BUTTON = "Эта кнопка устарела. Откройте режим заново из меню."
+FOREIGN_BUTTON = "Эта кнопка не ваша."
+RESULT_GONE = "Этот результат больше недоступен."
+
+# ── M1 create ────────────────────────────────────────────────────────────────────────────────────
+CREATE_CHOOSE_MODEL = "🎨 Создать изображение. Выберите модель:"
+DRAFT_CHOOSE_MODEL = "🎨 Создам изображение по вашему промпту. Выберите модель:"
+
+
+def choose_format(model: ModelSpec) -> str:
+    return f"Модель: {quote(model.title)} · {format_rub(model.price)}\nВыберите формат:"
+
+
+def choice_summary(model: ModelSpec, fmt: ImageFormat) -> str:
+    return f"Модель: {quote(model.title)} · {format_rub(model.price)}\nФормат: {fmt.title} {fmt.size_label}"
+
+
+def enter_prompt(model: ModelSpec) -> str:
+    note = "\nПромпт будет автоматически переведён на английский." if model.wants_english else ""
+    return (
+        f"Модель: {quote(model.title)} · {format_rub(model.price)}\n"
+        f"Напишите промпт — что должно быть на изображении.{note}"
+    )
+
+
+PROMPT_EMPTY = "Промпт пустой. Напишите, что должно быть на изображении."
+
+
+def prompt_too_long(limit: int) -> str:
+    return f"Промпт слишком длинный: не больше {limit} символов."
+
+
+# ── extended form ────────────────────────────────────────────────────────────────────────────────
+def extended_unknown_key(key: str, accepted: Iterable[str]) -> str:
+    return (
+        f"Неизвестный параметр «{quote(key)}». Допустимые параметры: {quote(', '.join(accepted))}.\n"
+        "Пример: <code>Изображение кот в шляпе | model=nano | size=1024x1024</code>"
+    )
+
+
+def extended_unknown_model(name: str, accepted: Iterable[str]) -> str:
+    return f"Неизвестная модель «{quote(name)}». Доступные модели: {quote(', '.join(accepted))}."
+
+
+def extended_bad_size(value: str) -> str:
+    return (
+        f"Неверный размер «{quote(value)}». Укажите ширину и высоту от 64 до 8192 пикселей, "
+        "например <code>size=1024x1024</code>."
+    )
+
+
+def extended_bad_ratio(value: str) -> str:
+    return f"Неверное соотношение сторон «{quote(value)}». Пример: <code>aspect_ratio=16:9</code>."
+
+
+def extended_bad_part(part: str) -> str:
+    return f"Не понимаю часть «{quote(part)}». Параметры пишутся как <code>ключ=значение</code> через «|»."
+
+
+def extended_duplicate(key: str) -> str:
+    return f"Параметр «{quote(key)}» указан дважды."
+
+
+# ── M2 write ─────────────────────────────────────────────────────────────────────────────────────
+def write_ask(price: int) -> str:
+    return (
+        "✍️ Опишите желаемое изображение простыми словами (например: «красивая девушка на пляже»).\n"
+        f"Я напишу подробный промпт. Стоимость: {format_rub(price)}."
+    )
+
+
+WRITE_RESULT_HEADER = "✍️ Готовый промпт:"
+WRITE_RESULT_FOOTER = "Нажмите «🎨 Создать по этому промпту», чтобы создать изображение."
+
+# ── M3 edit / M8 merge ───────────────────────────────────────────────────────────────────────────
+EDIT_CHOOSE_MODEL = (
+    "✏️ Изменить изображение. Выберите модель:\n"
+    "Nano Banana Pro и Nano-Banana понимают русский; для Seedream промпт переводится автоматически."
+)
+EDIT_PRELOADED_CHOOSE_MODEL = "✏️ Редактирую этот результат. Выберите модель:"
+MERGE_CHOOSE_MODEL = "🔗 Объединить изображения в одну сцену. Выберите модель:"
+
+
+def send_images(mode: Mode, model: ModelSpec, have: int, max_images: int) -> str:
+    price = format_rub(model.price)
+    if mode is Mode.merge:
+        head = f"Модель: {quote(model.title)} · {price}\nОтправьте от 2 до {max_images} изображений"
+    else:
+        head = f"Модель: {quote(model.title)} · {price}\nОтправьте от 1 до {max_images} изображений"
+    tail = " (фото, файлом или альбомом), затем опишите, что изменить."
+    already = f"\nУже загружено: {have}." if have else ""
+    return head + tail + already
+
+
+def images_received(total: int, max_images: int) -> str:
+    return (
+        f"Изображений загружено: {total} из {max_images}. "
+        "Отправьте ещё или опишите, что нужно сделать (например: «объедини в одну сцену»)."
+    )
+
+
+def too_many_images(max_images: int) -> str:
+    return (
+        f"Можно не больше {max_images} изображений. Эти не добавлены; опишите изменения или отправьте /menu."
+    )
+
+
+NEED_IMAGE_FIRST = "Сначала отправьте изображение (фото или файлом)."
+
+
+def need_more_images(minimum: int, have: int) -> str:
+    return f"Для объединения нужно минимум {minimum} изображения, сейчас {have}. Отправьте ещё."
+
+
+# ── M4 retouch ───────────────────────────────────────────────────────────────────────────────────
+def retouch_send(max_mb: int) -> str:
+    return f"✨ Ретушь. Отправьте фото лица (как фото или файлом, до {max_mb} МБ)."
+
+
+RETOUCH_CHOOSE_KIND = (
+    "Выберите режим:\n"
+    "• Мягкая ретушь — убирает мелкие дефекты, выравнивает тон, сохраняет текстуру кожи\n"
+    "• Усилить черты — чёткость черт и кожи, чуть ярче глаза; возраст, губы и пропорции не меняются"
+)
+
+
+def retouch_instruction(price: int) -> str:
+    return (
+        "Можно добавить инструкцию (например: «убери прыщи на лбу») или нажмите «Пропустить».\n"
+        f"Стоимость: {format_rub(price)}."
+    )
+
+
+RETOUCH_SKIPPED = "Без дополнительной инструкции."
+
+
+# ── M5 add text ──────────────────────────────────────────────────────────────────────────────────
+def text_send_image(price: int) -> str:
+    return f"📝 Добавить текст. Отправьте изображение (PNG/JPEG). Стоимость: {format_rub(price)}."
+
+
+TEXT_ENTER = "Введите текст для изображения (можно в несколько строк и с эмодзи)."
+TEXT_STYLE = (
+    "Опишите оформление, например: «Крупный белый текст в центре, на чёрной плашке», "
+    "«Текст размером 72px снизу, расстояние от низа 10%», «без плашки».\n"
+    "Или отправьте /skip для настроек по умолчанию."
+)
+
+
+# ── M6 face swap ─────────────────────────────────────────────────────────────────────────────────
+def faceswap_send_face(price: int) -> str:
+    return f"🔄 Заменить лицо. Отправьте портрет с лицом (источник). Стоимость: {format_rub(price)}."
+
+
+FACESWAP_SEND_TARGET = "Теперь отправьте фото, на котором нужно заменить лицо."
+
+
+# ── M7 upscale ───────────────────────────────────────────────────────────────────────────────────
+def upscale_send(price: int) -> str:
+    return (
+        f"⬆️ Улучшить. Отправьте изображение (как фото или файлом), увеличу его в 2 раза. "
+        f"Стоимость: {format_rub(price)}."
+    )
+
+
+# ── images ───────────────────────────────────────────────────────────────────────────────────────
+EXPECTED_IMAGE = "Жду изображение: отправьте фото или файл-изображение (JPEG, PNG, WEBP)."
+EXPECTED_BUTTON = "Выберите вариант кнопкой в сообщении выше или вернитесь в /menu."
+EXPECTED_TEXT = "Жду текст. Напишите сообщение или вернитесь в /menu."
+NOT_AN_IMAGE = "Это не изображение. Отправьте фото или файл в формате JPEG, PNG или WEBP."
+BAD_IMAGE = (
+    "Не удалось прочитать изображение: файл повреждён или формат не поддерживается "
+    "(нужен JPEG, PNG или WEBP)."
+)
+ONE_IMAGE_ONLY = "Здесь нужно одно изображение, а не альбом. Отправьте одно фото."
+
+
+def image_too_large(limit_bytes: int) -> str:
+    return f"Файл слишком большой: максимум {limit_bytes // (1024 * 1024)} МБ."
+
+
+IMAGE_TOO_MANY_PIXELS = "Изображение слишком большое по разрешению. Уменьшите его и отправьте снова."
+
+# ── jobs ─────────────────────────────────────────────────────────────────────────────────────────
+MODE_TITLES: dict[Mode, str] = {
+    Mode.create: "Создание",
+    Mode.prompt: "Промпт",
+    Mode.edit: "Изменение",
+    Mode.retouch: "Ретушь",
+    Mode.text: "Текст",
+    Mode.faceswap: "Замена лица",
+    Mode.upscale: "Улучшение",
+    Mode.merge: "Объединение",
+}
+
+TRANSLATED_NOTE = "🌐 Промпт переведён на английский для этой модели."
+TRANSLATE_FAILED = (
+    "Не удалось перевести промпт на английский для этой модели. Попробуйте ещё раз позже "
+    "или выберите Nano Banana. Средства не списаны."
+)
+STAGES: dict[str, str] = {
+    "queued": "в очереди",
+    "running": "выполняется",
+    "uploading": "загрузка",
+    "downloading": "получение результата",
+}
+
+
+def job_status(
+    mode: Mode,
+    price: int,
+    job_id: str,
+    *,
+    stage: str | None = None,
+    queue_position: int | None = None,
+    elapsed_s: float | None = None,
+    note: str | None = None,
+) -> str:
+    lines = [f"⏳ {MODE_TITLES[mode]}: задача принята, стоимость {format_rub(price)}."]
+    if note:
+        lines.append(note)
+    if stage is not None:
+        progress = STAGES.get(stage, stage)
+        if queue_position is not None and queue_position > 0:
+            progress += f", позиция в очереди: {queue_position}"
+        if elapsed_s is not None:
+            progress += f", {int(elapsed_s)} с"
+        lines.append(f"Статус: {progress}")
+    lines.append(f"ID: <code>{job_id}</code>")
+    return "\n".join(lines)
+
+
+def insufficient_funds(price: int, available: int) -> str:
+    return (
+        f"Недостаточно средств: стоимость {format_rub(price)}, доступно {format_rub(available)}.\n"
+        "Пополните баланс и попробуйте снова. Задача не запущена."
+    )
+
+
+FAILURE_REASONS: dict[FailureReason, str] = {
+    FailureReason.not_an_image: "файл не является изображением",
+    FailureReason.bad_image: "изображение повреждено или в неподдерживаемом формате",
+    FailureReason.image_too_large: "изображение слишком большое",
+    FailureReason.bad_input: "запрос не подходит модели",
+    FailureReason.provider_rejected: "модель отклонила запрос — попробуйте изменить промпт или изображение",
+    FailureReason.moderation: "запрос не прошёл модерацию сервиса",
+    FailureReason.no_face: "на изображении не найдено лицо",
+    FailureReason.provider_error: "сервис генерации вернул ошибку",
+    FailureReason.provider_unavailable: "модель временно недоступна — попробуйте другую",
+    FailureReason.timeout: "задача не успела выполниться вовремя",
+    FailureReason.dead_letter: "задачу не удалось выполнить после нескольких попыток",
+    FailureReason.cancelled: "задача отменена",
+    FailureReason.internal: "внутренняя ошибка",
+}
+
+
+def job_failed(mode: Mode, reason: FailureReason, job_id: str) -> str:
+    return (
+        f"❌ {MODE_TITLES[mode]}: не получилось — {FAILURE_REASONS[reason]}.\n"
+        f"Средства не списаны.\nID: <code>{job_id}</code>"
+    )
+
+
+def result_caption(mode: Mode, index: int, total: int) -> str:
+    suffix = f" ({index + 1}/{total})" if total > 1 else ""
+    return f"✅ {MODE_TITLES[mode]}: готово{suffix}."
+
+
+RESULT_MISSING = "Результат задачи не найден в хранилище. Средства не списаны, если задача не завершилась."
+
+
+# ── balance and history ──────────────────────────────────────────────────────────────────────────
+def balance(view: BalanceView) -> str:
+    return (
+        "💰 Баланс\n"
+        f"На счёте: {format_rub(view.balance)}\n"
+        f"Зарезервировано: {format_rub(view.reserved)}\n"
+        f"Доступно: {format_rub(view.available)}"
+    )
+
+
+STATUS_TITLES: dict[OperationStatus, str] = {
+    OperationStatus.pending: "⏳ в работе",
+    OperationStatus.charged: "✅ списано",
+    OperationStatus.failed: "❌ ошибка, не списано",
+}
+HISTORY_EMPTY = "📊 История операций пуста."
+
+
+def moscow_time(moment: datetime) -> str:
+    return moment.astimezone(MOSCOW).strftime("%d.%m.%Y %H:%M") + " (Мск)"
+
+
+def history_page(page: HistoryPage, model_titles: dict[str, str]) -> str:
+    if not page.items:
+        return HISTORY_EMPTY if page.total == 0 else f"📊 Страница {page.page} пуста."
+    lines = [f"📊 История операций — страница {page.page} из {page.pages}"]
+    for op in page.items:
+        model = model_titles.get(op.model_id, op.model_id)
+        lines.append(
+            f"{moscow_time(op.created_at)} · {MODE_TITLES[op.mode]} · {quote(model)} · "
+            f"{format_rub(op.price)} · {STATUS_TITLES[op.status]}"
+        )
+    return "\n".join(lines)
+
+
+# ── /status ──────────────────────────────────────────────────────────────────────────────────────
+STATUS_USAGE = "Укажите ID задачи: <code>/status &lt;job_id&gt;</code>. ID есть в сообщении о задаче."
+STATUS_BAD_ID = "Неверный ID задачи: это 32 символа 0-9 и a-f."
+JOB_NOT_FOUND = "Задача не найдена."
+
+
+def operation_status(op: OperationView, model_title: str) -> str:
+    return (
+        f"Задача <code>{op.job_id}</code>\n"
+        f"{MODE_TITLES[op.mode]} · {quote(model_title)} · {format_rub(op.price)}\n"
+        f"Создана: {moscow_time(op.created_at)}\n"
+        f"Статус: {STATUS_TITLES[op.status]}"
+    )
+
+
+# ── /add_balance ─────────────────────────────────────────────────────────────────────────────────
+NOT_ADMIN = "Команда доступна только администраторам."
+TOPUP_USAGE = (
+    "Использование: <code>/add_balance &lt;сумма&gt;</code> или "
+    "<code>/add_balance &lt;user_id&gt; &lt;сумма&gt;</code>, сумма в рублях, например 500 или 99,50."
+)
+TOPUP_NOT_POSITIVE = "Сумма должна быть больше нуля."
+TOPUP_TOO_LARGE = "Слишком большая сумма."
+TOPUP_BAD_AMOUNT = (
+    "Не понимаю сумму. Укажите рубли, например 500 или 99,50 (не больше двух знаков после запятой)."
+)
+TOPUP_BAD_USER = "Неверный user_id: нужно положительное целое число."
+
+
+def topup_done(reply: TopupReply) -> str:
+    return (
+        f"✅ Баланс пользователя <code>{reply.target_user_id}</code> "
+        f"пополнен на {format_rub(reply.amount)}.\n"
+        f"Теперь доступно: {format_rub(reply.balance.available)}."
+    )
+
+
+# ── generic errors and fallbacks ─────────────────────────────────────────────────────────────────
+SERVICE_UNAVAILABLE = "⚠️ Сервис временно недоступен. Попробуйте через минуту. Средства не списаны."
+UNKNOWN_USER = "Не удалось найти ваш счёт. Отправьте /start и попробуйте снова."
+INTERNAL_ERROR = "⚠️ Что-то пошло не так. Попробуйте ещё раз. Средства не списаны."
+BAD_AMOUNT = "Неверная сумма."
+UNKNOWN_MESSAGE = "Я понимаю текст, фото и файлы-изображения. Выберите режим в меню или напишите промпт."
+UNSUPPORTED_AT_MENU = (
+    "Чтобы обработать изображение, сначала выберите режим в меню: например, «✏️ Изменить» или «⬆️ Улучшить»."
+)

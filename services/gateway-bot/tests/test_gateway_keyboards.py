@@ -1,0 +1,129 @@
+"""Keyboards, callback data (≤ 64 bytes, round trip) and texts."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from aiogram.filters.callback_data import CallbackData
+from gateway_bot import keyboards, texts
+from gateway_bot.callbacks import (
+    FormatCb,
+    FormatKey,
+    HistoryCb,
+    ModelCb,
+    NavAction,
+    NavCb,
+    ResultAction,
+    ResultCb,
+    RetouchCb,
+    RetouchKind,
+)
+from medialab_contracts.billing import HistoryPage, OperationStatus, OperationView
+from medialab_contracts.catalog import FORMATS, default_catalog
+from medialab_contracts.events import FailureReason
+from medialab_contracts.ids import new_job_id
+from medialab_contracts.modes import Mode
+
+CATALOG = default_catalog()
+FLOW = "deadbeef"
+
+
+def _all_callbacks() -> list[CallbackData]:
+    job = new_job_id()
+    longest_key = max((m.key for m in CATALOG.models), key=len)
+    return [
+        *(NavCb(action=action, flow=FLOW) for action in NavAction),
+        ModelCb(flow=FLOW, model=longest_key),
+        *(FormatCb(flow=FLOW, fmt=fmt) for fmt in FormatKey),
+        *(RetouchCb(flow=FLOW, kind=kind) for kind in RetouchKind),
+        *(ResultCb(action=action, job=job, n=3) for action in ResultAction),
+        HistoryCb(page=100_000),
+    ]
+
+
+@pytest.mark.parametrize("callback", _all_callbacks(), ids=lambda cb: cb.pack())
+def test_callbacks_fit_64_bytes_and_round_trip(callback: CallbackData) -> None:
+    packed = callback.pack()
+    assert len(packed.encode()) <= 64
+    assert type(callback).unpack(packed) == callback
+
+
+def test_format_keys_match_catalog() -> None:
+    assert [key.value for key in FormatKey] == [fmt.key for fmt in FORMATS]
+
+
+def test_main_menu_has_every_mode_button() -> None:
+    markup = keyboards.main_menu()
+    labels = [button.text for row in markup.keyboard for button in row]
+    assert labels == [label for row in texts.MENU_LAYOUT for label in row]
+    assert len(labels) == 10 and len(set(labels)) == 10
+
+
+def test_model_keyboard_shows_prices_and_cancel() -> None:
+    markup = keyboards.models(CATALOG.for_mode(Mode.create), FLOW)
+    labels = [button.text for row in markup.inline_keyboard for button in row]
+    assert labels == ["Nano Banana Pro · 24 ₽", "Nano-banana · 8 ₽", "Seedream · 8 ₽", "❌ Отмена"]
+    first = markup.inline_keyboard[0][0]
+    assert ModelCb.unpack(first.callback_data) == ModelCb(flow=FLOW, model="nbp")
+
+
+def test_result_keyboard_binds_job_and_index() -> None:
+    job = new_job_id()
+    markup = keyboards.image_result(job, 1)
+    ((edit, upscale),) = markup.inline_keyboard
+    assert (edit.text, upscale.text) == ("✏️ Редактировать", "🔍 Upscale")
+    assert ResultCb.unpack(upscale.callback_data) == ResultCb(action=ResultAction.upscale, job=job, n=1)
+
+
+@pytest.mark.parametrize(
+    ("page", "pages", "labels"), [(1, 1, None), (1, 3, ["▶"]), (2, 3, ["◀", "▶"]), (3, 3, ["◀"])]
+)
+def test_history_pager(page: int, pages: int, labels: list[str] | None) -> None:
+    markup = keyboards.history(page, pages)
+    assert (None if markup is None else [b.text for row in markup.inline_keyboard for b in row]) == labels
+
+
+def test_every_failure_reason_and_mode_has_russian_text() -> None:
+    assert set(texts.FAILURE_REASONS) == set(FailureReason)
+    assert set(texts.MODE_TITLES) == set(Mode)
+    assert set(texts.STATUS_TITLES) == set(OperationStatus)
+    job = new_job_id()
+    for reason in FailureReason:
+        message = texts.job_failed(Mode.create, reason, job)
+        assert "Средства не списаны" in message and job in message
+
+
+def test_history_in_moscow_time() -> None:
+    op = OperationView(
+        job_id=new_job_id(),
+        user_id=1,
+        mode=Mode.create,
+        model_id="fal-ai/nano-banana-pro",
+        price=2400,
+        status=OperationStatus.charged,
+        created_at=datetime(2025, 1, 31, 21, 30, tzinfo=UTC),
+        updated_at=datetime(2025, 1, 31, 21, 31, tzinfo=UTC),
+    )
+    page = HistoryPage(items=[op], page=1, page_size=5, total=6)
+    text = texts.history_page(page, {"fal-ai/nano-banana-pro": "Nano Banana Pro"})
+    assert "страница 1 из 2" in text
+    assert "01.02.2025 00:30 (Мск) · Создание · Nano Banana Pro · 24 ₽ · ✅ списано" in text
+
+
+def test_insufficient_funds_names_price_and_balance() -> None:
+    assert texts.insufficient_funds(2400, 1000).startswith(
+        "Недостаточно средств: стоимость 24 ₽, доступно 10 ₽."
+    )
+
+
+def test_user_values_are_escaped() -> None:
+    assert "&lt;b&gt;" in texts.extended_unknown_model("<b>", ["nano"])
+
+
+def test_texts_module_holds_no_latin_only_user_sentences() -> None:
+    # Every sentence constant a user reads is Russian (commands, model names and placeholders aside).
+    for name, value in vars(texts).items():
+        if name.isupper() and isinstance(value, str) and len(value) > 25:
+            assert re.search("[а-яА-ЯёЁ]", value), name

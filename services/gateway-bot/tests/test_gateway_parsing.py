@@ -1,0 +1,150 @@
+"""Parsers of typed input: the extended create form, /add_balance and /status arguments."""
+
+from __future__ import annotations
+
+import pytest
+from gateway_bot.failures import (
+    EmptyPrompt,
+    ExtendedFormError,
+    FormProblem,
+    PromptTooLong,
+    StatusArgsError,
+    TopupArgsError,
+    TopupProblem,
+)
+from gateway_bot.parsing import (
+    is_extended_form,
+    parse_add_balance,
+    parse_extended,
+    parse_job_id,
+    parse_rubles,
+)
+from medialab_contracts.catalog import default_catalog
+
+CATALOG = default_catalog()
+
+
+def test_extended_form_full() -> None:
+    request = parse_extended(
+        "Изображение кот в шляпе | model=flux | size=1024x768 | aspect_ratio=16:9 | negative=размытие",
+        CATALOG,
+    )
+    assert request.prompt == "кот в шляпе"
+    assert request.model.model_id == "fal-ai/flux/dev"
+    assert (request.size.width, request.size.height) == (1024, 768)
+    assert request.aspect_ratio == "16:9"
+    assert request.negative == "размытие"
+
+
+@pytest.mark.parametrize(
+    ("name", "model_id"),
+    [
+        ("nano", "fal-ai/nano-banana"),
+        ("seedream", "fal-ai/bytedance/seedream/v4/text-to-image"),
+        ("fal-ai/nano-banana-pro", "fal-ai/nano-banana-pro"),
+        ("PRO", "fal-ai/nano-banana-pro"),
+    ],
+)
+def test_extended_form_model_aliases(name: str, model_id: str) -> None:
+    assert parse_extended(f"изображение закат | model={name}", CATALOG).model.model_id == model_id
+
+
+def test_extended_form_defaults_and_cyrillic_x() -> None:
+    request = parse_extended("Изображение: закат над морем | size=512х512", CATALOG)
+    assert request.prompt == "закат над морем"
+    assert request.model.key == "nb"
+    assert (request.size.width, request.size.height) == (512, 512)
+
+
+def test_unknown_key_lists_accepted_keys() -> None:
+    with pytest.raises(ExtendedFormError) as caught:
+        parse_extended("Изображение кот | colour=red", CATALOG)
+    assert caught.value.problem is FormProblem.unknown_key
+    assert caught.value.accepted == ("model", "size", "aspect_ratio", "negative")
+
+
+def test_unknown_model_lists_aliases() -> None:
+    with pytest.raises(ExtendedFormError) as caught:
+        parse_extended("Изображение кот | model=dalle9", CATALOG)
+    assert caught.value.problem is FormProblem.unknown_model
+    assert {"flux", "nano", "seedream"} <= set(caught.value.accepted)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("Изображение кот | size=10x10", FormProblem.bad_size),
+        ("Изображение кот | size=big", FormProblem.bad_size),
+        ("Изображение кот | aspect_ratio=0:1", FormProblem.bad_ratio),
+        ("Изображение кот | просто текст", FormProblem.bad_part),
+        ("Изображение кот | model=nano | model=flux", FormProblem.duplicate),
+    ],
+)
+def test_extended_form_problems(text: str, problem: FormProblem) -> None:
+    with pytest.raises(ExtendedFormError) as caught:
+        parse_extended(text, CATALOG)
+    assert caught.value.problem is problem
+
+
+def test_extended_form_empty_prompt() -> None:
+    with pytest.raises(EmptyPrompt):
+        parse_extended("Изображение  | model=nano", CATALOG)
+
+
+def test_extended_form_too_long() -> None:
+    with pytest.raises(PromptTooLong):
+        parse_extended("Изображение " + "я" * 4001, CATALOG)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("Изображение кот", True), ("изображение", True), ("Изображения котов", False), ("кот", False)],
+)
+def test_is_extended_form(text: str, expected: bool) -> None:
+    assert is_extended_form(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "kopecks"), [("500", 50_000), ("99,50", 9_950), ("0.01", 1), ("12.5", 1_250)]
+)
+def test_rubles_to_kopecks(value: str, kopecks: int) -> None:
+    assert parse_rubles(value) == kopecks
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        ("-5", TopupProblem.not_positive),
+        ("0", TopupProblem.not_positive),
+        ("abc", TopupProblem.bad_amount),
+        ("1.005", TopupProblem.bad_amount),
+        ("nan", TopupProblem.bad_amount),
+        ("9999999999", TopupProblem.too_large),
+        ("", TopupProblem.usage),
+        ("1 2 3", TopupProblem.usage),
+        ("-1 100", TopupProblem.bad_user),
+        ("x 100", TopupProblem.bad_user),
+    ],
+)
+def test_add_balance_problems(args: str, problem: TopupProblem) -> None:
+    with pytest.raises(TopupArgsError) as caught:
+        parse_add_balance(args)
+    assert caught.value.problem is problem
+
+
+def test_add_balance_forms() -> None:
+    assert parse_add_balance("500").amount == 50_000
+    assert parse_add_balance("500").target_user_id is None
+    args = parse_add_balance("42 10,5")
+    assert (args.target_user_id, args.amount) == (42, 1_050)
+
+
+def test_job_id_argument() -> None:
+    job_id = "0123456789abcdef0123456789abcdef"
+    assert parse_job_id(f" {job_id.upper()} ") == job_id
+    with pytest.raises(StatusArgsError) as missing:
+        parse_job_id(None)
+    assert missing.value.missing
+    with pytest.raises(StatusArgsError) as malformed:
+        parse_job_id("nope")
+    assert not malformed.value.missing

@@ -1,0 +1,360 @@
+"""Every mode M1–M8 end to end as a user sees it, on the whole stack (providers emulated, billing real).
+
+Each test: the right buttons and texts, the result as a valid PNG document (text for M2) with its
+buttons, and the balance down by exactly the mode's price.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from medialab_sandbox.telegram import TelegramUserClient, TranscriptMessage
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_e2e_harness import (
+    Stack,
+    balance_available,
+    build_stack,
+    button_texts,
+    contains,
+    is_document,
+    is_png,
+    jpeg_bytes,
+    png_bytes,
+    press,
+    reply,
+    text_of,
+    wait_document,
+)
+
+pytestmark = pytest.mark.e2e
+
+RESULT_BUTTONS = ["✏️ Редактировать", "🔍 Upscale"]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
+    stack = build_stack(tmp_path_factory.mktemp("modes"), postgres_admin_url, lambda s: s.start_full())
+    yield stack
+    stack.close()
+
+
+async def fal_submits(stack: Stack, model: str) -> list[dict]:
+    assert stack.fal is not None
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"{stack.fal.url}/_emu/submits", params={"model": model})
+    return response.json()
+
+
+WRITTEN_PROMPT = " ".join(
+    [
+        "Молодая женщина с длинными тёмными волосами стоит босиком на светлом песчаном пляже у кромки воды.",
+        "На ней лёгкое белое льняное платье до колен, ткань слегка колышется от тёплого морского ветра.",
+        "Лицо спокойное и задумчивое, взгляд направлен к горизонту, на губах едва заметная мягкая улыбка.",
+        "За её спиной раскинулось бирюзовое море с невысокими пенными волнами, набегающими на берег.",
+        "Слева виднеются тёмные прибрежные скалы, поросшие зеленью, а справа тянется пустынная полоса песка.",
+        "Мягкий тёплый свет заходящего солнца ложится на лицо и плечи, оставляя на песке длинные тени.",
+        "Небо окрашено в нежные персиковые и золотистые тона, редкие облака подсвечены снизу.",
+        "Стиль — реалистичная художественная фотография с мягкой пастельной палитрой и спокойной атмосферой.",
+        "Композиция строится по правилу третей: фигура смещена влево, горизонт проходит в верхней трети.",
+        "Передний план слегка размыт, а мелкие детали песка и брызг воды переданы чётко и естественно.",
+        "Кожа выглядит естественно, с лёгким загаром, волосы подхвачены ветром и блестят в лучах заката.",
+    ]
+)
+
+
+async def script_llm(stack: Stack, *outputs: str) -> None:
+    """The next answers of the emulated fal-ai/any-llm, in order."""
+    assert stack.fal is not None
+    async with httpx.AsyncClient() as client:
+        items = {"items": [{"output": output} for output in outputs]}
+        (await client.post(f"{stack.fal.url}/_emu/llm/script", json=items)).raise_for_status()
+
+
+async def expect_png_result(user: TelegramUserClient, after: int = 0) -> TranscriptMessage:
+    document = await user.wait_for_message(predicate=is_document, timeout=40, after=after)
+    assert button_texts(document) == RESULT_BUTTONS
+    assert is_png(await user.download(document.document.file_id))
+    return document
+
+
+async def choose(user: TelegramUserClient, menu_button: str, model: str | None = None) -> TranscriptMessage:
+    """Open a mode from the main menu; pick ``model`` if given; the bot's latest step message."""
+    await user.send_text(menu_button)
+    step = await reply(user, lambda m: bool(m.reply_markup))
+    if model is not None:
+        await press(user, step, model)
+    return step
+
+
+async def test_m1_create_by_buttons(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        models = await choose(user, "🎨 Создать")
+        assert "Выберите модель" in models.text
+        assert button_texts(models)[:3] == ["Nano Banana Pro · 24 ₽", "Nano-banana · 8 ₽", "Seedream · 8 ₽"]
+        await press(user, models, "Nano-banana")
+        formats = await user.wait_for_message(predicate=contains("Выберите формат"), timeout=10)
+        assert [t for t in button_texts(formats) if "×" in t] == [
+            "Вертикальное 1472×2048",
+            "Квадрат 1792×1792",
+            "Горизонтальное 2048×1472",
+        ]
+        await press(user, formats, "Квадрат")
+        await user.wait_for_message(predicate=contains("Напишите промпт"), timeout=10)
+        await user.send_text("маленькая собака в шляпе, студийный свет")
+        status = await reply(user, contains("задача принята"))
+        assert "стоимость 8 ₽" in status.text
+        await expect_png_result(user)
+        assert await balance_available(user) == before - 800
+        (submit,) = [s for s in await fal_submits(stack, "fal-ai/nano-banana") if "собака" in str(s["body"])]
+        assert submit["body"]["aspect_ratio"] == "1:1"  # the square format reached the provider
+        await user.send_command("history")
+        history = await reply(user, contains("История операций"))
+        assert "Создание · Nano-banana · 8 ₽ · ✅ списано" in history.text
+        assert "(Мск)" in history.text
+
+
+async def test_m1_prompt_typed_at_menu_and_extended_form(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await user.send_text("рыжий кот на подоконнике")
+        models = await reply(user, contains("по вашему промпту"))
+        await press(user, models, "Nano-banana")
+        formats = await user.wait_for_message(predicate=contains("Выберите формат"), timeout=10)
+        await press(user, formats, "Вертикальное")
+        first = await expect_png_result(user)
+        await script_llm(stack, "a lighthouse in the fog", "people")
+        await user.send_text("Изображение маяк в тумане | model=flux | size=1024x768 | negative=люди")
+        await reply(user, contains("задача принята"))
+        await expect_png_result(user, after=first.message_id)
+        assert await balance_available(user) == before - 1600
+        (flux,) = await fal_submits(stack, "fal-ai/flux/dev")
+        assert "1024" in str(flux["body"]) and "768" in str(flux["body"])
+
+
+async def test_m1_seedream_prompt_is_translated(stack: Stack) -> None:
+    async with stack.user() as user:
+        models = await choose(user, "🎨 Создать", "Seedream")
+        formats = await user.wait_for_message(predicate=contains("Выберите формат"), timeout=10)
+        await press(user, formats, "Горизонтальное")
+        ask = await user.wait_for_message(predicate=contains("Напишите промпт"), timeout=10)
+        assert "переведён на английский" in ask.text
+        await script_llm(stack, "mountain landscape at dawn")
+        await user.send_text("горный пейзаж на рассвете")
+        status = await reply(user, contains("задача принята"), timeout=30)
+        assert "Промпт переведён на английский" in status.text
+        await expect_png_result(user)
+        assert models.message_id < status.message_id
+
+
+async def test_m2_write_prompt_then_create_from_it(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        ask = await choose(user, "✍️ Написать")
+        assert "Стоимость: 3 ₽" in ask.text
+        await script_llm(stack, WRITTEN_PROMPT)
+        await user.send_text("красивая девушка на пляже")
+        result = await user.wait_for_message(predicate=contains("Готовый промпт"), timeout=60)
+        last = await user.wait_for_message(
+            predicate=lambda m: "🎨 Создать по этому промпту" in button_texts(m)
+        )
+        assert WRITTEN_PROMPT[:100] in text_of(result)
+        assert await balance_available(user) == before - 300
+        await press(user, last, "Создать по этому промпту")
+        models = await user.wait_for_message(predicate=contains("по вашему промпту"), timeout=10)
+        assert "Nano-banana · 8 ₽" in button_texts(models)
+
+
+async def test_m3_edit_photo_then_edit_and_upscale_the_result(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await choose(user, "✏️ Изменить", "Nano-Banana")
+        await user.wait_for_message(predicate=contains("Отправьте от 1 до 4"), timeout=10)
+        await user.send_photo(jpeg_bytes())
+        await reply(user, contains("Изображений загружено: 1 из 4"))
+        await user.send_text("добавь радугу на небо")
+        result = await expect_png_result(user)
+        assert await balance_available(user) == before - 800
+
+        # ✏️ Редактировать: M3 with this result already loaded
+        await press(user, result, "Редактировать")
+        models = await user.wait_for_message(
+            predicate=contains("Редактирую этот результат"), after=result.message_id
+        )
+        await press(user, models, "Nano-Banana")
+        await user.wait_for_message(
+            predicate=contains("Уже загружено: 1"), after=result.message_id, timeout=10
+        )
+        await user.send_text("сделай небо фиолетовым")
+        edited = await expect_png_result(user, after=result.message_id)
+        edits = [
+            s for s in await fal_submits(stack, "fal-ai/nano-banana/edit") if "фиолетовым" in str(s["body"])
+        ]
+        assert len(edits) == 1
+
+        # 🔍 Upscale: M7 on that result, started at once
+        await press(user, edited, "Upscale")
+        await user.wait_for_message(predicate=contains("Улучшение: задача принята"), after=edited.message_id)
+        await expect_png_result(user, after=edited.message_id)
+        assert await balance_available(user) == before - 2400
+
+
+async def test_m3_album_of_three_is_one_job_with_three_inputs(stack: Stack) -> None:
+    async with stack.user() as user:
+        await choose(user, "✏️ Изменить", "Seedream")
+        await user.wait_for_message(predicate=contains("Отправьте от 1 до 4"), timeout=10)
+        colors = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+        await user.send_album([jpeg_bytes(color=c) for c in colors])
+        received = await reply(user, contains("Изображений загружено"))
+        assert "3 из 4" in received.text
+        await asyncio.sleep(1.5)  # the album is answered once, not once per part
+        answers = [m for m in await user.bot_messages() if "Изображений загружено" in text_of(m)]
+        assert len(answers) == 1
+        await script_llm(stack, "combine the three colours into one flag")
+        await user.send_text("объедини три цвета в флаг")
+        await expect_png_result(user)
+        submits = await fal_submits(stack, "fal-ai/bytedance/seedream/v4/edit")
+        assert [len(s["body"].get("image_urls", [])) for s in submits].count(3) == 1
+
+
+async def test_m8_merge_with_nano_banana_pro_and_its_formats(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        models = await choose(user, "🔗 Объединить")
+        assert "Объединить изображения" in models.text
+        await press(user, models, "Nano Banana Pro")
+        formats = await user.wait_for_message(predicate=contains("Выберите формат"), timeout=10)
+        await press(user, formats, "Квадрат")
+        await user.wait_for_message(predicate=contains("Отправьте от 2 до 4"), timeout=10)
+        await user.send_photo(jpeg_bytes(color=(10, 10, 200)))
+        await reply(user, contains("1 из 4"))
+        await user.send_text("объедини")
+        await reply(user, contains("минимум 2"))
+        await user.send_document(png_bytes(), "second.png", mime_type="image/png")
+        await reply(user, contains("2 из 4"))
+        await user.send_text("посади обоих на одну скамейку")
+        await expect_png_result(user)
+        assert await balance_available(user) == before - 2400
+
+
+async def test_m4_retouch_enhance_without_instruction(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        ask = await choose(user, "✨ Ретушь")
+        assert "до 10 МБ" in ask.text
+        await user.send_photo(jpeg_bytes())
+        kinds = await reply(user, contains("Выберите режим"))
+        assert button_texts(kinds)[:2] == ["Мягкая ретушь · 8 ₽", "Усилить черты · 8 ₽"]
+        await press(user, kinds, "Усилить черты")
+        skip = await user.wait_for_message(predicate=contains("Пропустить"), after=kinds.message_id - 1)
+        await press(user, skip, "Пропустить")
+        await expect_png_result(user)
+        assert await balance_available(user) == before - 800
+        submits = await fal_submits(stack, "fal-ai/bytedance/seedream/v4/edit")
+        assert len([s for s in submits if "lips" in str(s["body"])]) == 1  # the fixed «Усилить черты» prompt
+
+
+async def test_m5_add_text_with_skip(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        ask = await choose(user, "📝 Добавить текст")
+        assert "Стоимость: 1 ₽" in ask.text
+        await user.send_document(png_bytes((320, 200)), "card.png", mime_type="image/png")
+        await reply(user, contains("Введите текст"))
+        await user.send_text("С днём рождения! 🎉\nВторая строка")
+        await reply(user, contains("/skip"))
+        await user.send_command("skip")
+        await expect_png_result(user)
+        assert await balance_available(user) == before - 100
+
+
+async def test_m6_face_swap_source_then_target(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        ask = await choose(user, "🔄 Заменить лицо")
+        assert "источник" in ask.text and "4 ₽" in ask.text
+        await user.send_photo(jpeg_bytes(color=(200, 170, 150)))
+        await reply(user, contains("на котором нужно заменить лицо"))
+        await user.send_photo(jpeg_bytes(color=(90, 70, 60)))
+        await expect_png_result(user)
+        assert await balance_available(user) == before - 400
+
+
+async def test_m7_upscale_and_status_command(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await choose(user, "⬆️ Улучшить")
+        await user.send_photo(jpeg_bytes())
+        status = await reply(user, contains("задача принята"))
+        job_id = re.search(r"ID: ([0-9a-f]{32})", status.text).group(1)
+        await expect_png_result(user)
+        assert await balance_available(user) == before - 800
+        await user.send_command("status", job_id)
+        answer = await reply(user, contains(job_id))
+        assert "Улучшение" in answer.text and "✅ списано" in answer.text
+        # the status message was removed once the result was there
+        (gone,) = [
+            m for m in await user.bot_messages(include_deleted=True) if m.message_id == status.message_id
+        ]
+        assert gone.deleted
+    async with stack.user() as stranger:  # the result's buttons, forged by someone else
+        await stranger.send_command("ping")
+        pong = await reply(stranger, contains("Понг"))
+        query = await stranger.press_button(pong.message_id, data=f"res:u:{job_id}:0", forge=True)
+        assert (await stranger.callback_answer(query)).text == "Эта кнопка не ваша."
+        await stranger.send_command("status", job_id)
+        await reply(stranger, contains("Задача не найдена"))
+
+
+async def test_provider_failure_is_told_and_refunded(stack: Stack) -> None:
+    assert stack.fal is not None
+    async with stack.user() as user:
+        before = await balance_available(user)
+        fault = {
+            "model": "fal-ai/recraft/upscale/crisp",
+            "error": {
+                "status_code": 422,
+                "body": {"detail": [{"msg": "image is unusable", "type": "value_error"}]},
+            },
+        }
+        async with httpx.AsyncClient() as client:
+            (await client.post(f"{stack.fal.url}/_emu/faults/job", json=fault)).raise_for_status()
+        await choose(user, "⬆️ Улучшить")
+        await user.send_photo(jpeg_bytes())
+        failed = await user.wait_for_message(predicate=contains("не получилось"), timeout=40)
+        assert "Средства не списаны" in failed.text
+        await asyncio.sleep(0.5)
+        assert await balance_available(user) == before
+
+
+async def test_twenty_users_at_once_all_get_results_without_429(stack: Stack) -> None:
+    async with stack.control() as control:
+        await control.clear_rate_limit_hits()
+    users = [stack.user() for _ in range(20)]
+    try:
+        for user in users:
+            await user.register()
+
+        async def one(user: TelegramUserClient, n: int) -> list[TranscriptMessage]:
+            await user.send_text(f"Изображение воздушный шар номер {n} | model=nano")
+            await wait_document(user, timeout=90)
+            return await user.bot_messages(include_deleted=True)
+
+        transcripts = await asyncio.wait_for(
+            asyncio.gather(*(one(user, n) for n, user in enumerate(users))), timeout=120
+        )
+        for messages in transcripts:
+            kinds = [("status" if "задача принята" in text_of(m) else "doc") for m in messages if text_of(m)]
+            assert kinds == ["status", "doc"]  # per-chat order: the status, then the result
+        async with stack.control() as control:
+            assert await control.rate_limit_hits() == []
+    finally:
+        for user in users:
+            await user.aclose()
