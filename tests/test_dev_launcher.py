@@ -1,0 +1,88 @@
+"""The README's first command: the whole stack in sandbox mode on one machine (issue 3).
+
+Runs ``python -m medialab_devstack up`` exactly as ``dev.py up`` does, with no NATS, PostgreSQL
+or tokens configured; checks every service's health, readiness and metrics, talks to the bot
+through the Telegram emulator, stops with SIGTERM and checks that nothing is left running; then
+starts again on the same data folder and finds the balance it left.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from medialab_devstack.launcher import SANDBOX_BOT_TOKEN, SANDBOX_USER_ID, SERVICE_ORDER
+from medialab_sandbox.telegram import TelegramUserClient
+from prometheus_client.parser import text_string_to_metric_families
+
+pytestmark = pytest.mark.e2e
+
+UNSET = ("NATS_URL", "DATABASE_URL", "TG_BOT_TOKEN", "FAL_KEYS", "FAL_KEY", "WAVESPEED_API_KEY")
+
+
+@contextmanager
+def launcher(data_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    env = {k: v for k, v in os.environ.items() if k not in UNSET}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "medialab_devstack", "up", "--data-dir", str(data_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    banner: list[str] = []
+    started = time.monotonic()
+    try:
+        for line in proc.stdout:
+            banner.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        assert time.monotonic() - started < 60, "stack took longer than 60 s to come up"
+        text = "".join(banner)
+        assert "MediaLab is up." in text, text
+        health = dict(re.findall(r"^\s+([a-z-]+)\s+(http://127\.0\.0\.1:\d+)/healthz", text, re.M))
+        api = re.search(r"--api (http://127\.0\.0\.1:\d+)", text)
+        assert api, text
+        children = psutil.Process(proc.pid).children(recursive=True)
+        yield api.group(1), health
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    alive = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], f"left running: {[c.cmdline() for c in alive]}"
+
+
+async def test_sandbox_stack_comes_up_answers_start_and_keeps_balances(tmp_path: Path) -> None:
+    data_dir = tmp_path / "stack"
+    with launcher(data_dir) as (api, health):
+        assert set(health) == set(SERVICE_ORDER)
+        async with httpx.AsyncClient() as http:
+            for name, url in health.items():
+                assert (await http.get(f"{url}/healthz")).status_code == 200, name
+                assert (await http.get(f"{url}/readyz")).status_code == 200, name
+                metrics = (await http.get(f"{url}/metrics")).text
+                families = {f.name for f in text_string_to_metric_families(metrics)}
+                assert "medialab_build_info" in families, name
+        async with TelegramUserClient(api, SANDBOX_BOT_TOKEN, user_id=SANDBOX_USER_ID) as user:
+            await user.send_command("start")
+            menu = await user.wait_for_reply(lambda m: "MediaLab" in (m.text or ""), timeout=20)
+            assert "🎨 Создать" in str(menu.reply_markup)
+            await user.send_command("add_balance", "12")
+            await user.wait_for_reply(lambda m: "42 ₽" in (m.text or ""), timeout=20)
+
+    with launcher(data_dir) as (api, _health):
+        async with TelegramUserClient(api, SANDBOX_BOT_TOKEN, user_id=SANDBOX_USER_ID) as user:
+            await user.send_command("balance")
+            reply = await user.wait_for_reply(lambda m: "Баланс" in (m.text or ""), timeout=20)
+            assert "42 ₽" in (reply.text or "")
