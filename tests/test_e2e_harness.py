@@ -115,7 +115,7 @@ class Stack:
         env = {"NATS_URL": self.nats.url, "LOG_FORMAT": "text", **env}
         process = ServiceProcess(name, env, self.logs, module=module_name)
         process.start()
-        self.services[f"{name}-{process.http_port}"] = process
+        self.services[f"{name}-{process.instance}"] = process
         return process
 
     def start_billing(self, **extra: str) -> ServiceProcess:

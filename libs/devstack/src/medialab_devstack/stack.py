@@ -1,11 +1,17 @@
 """Service processes of the stack: start, wait until ready, stop gracefully, or kill.
 
 Used by the dev launcher and by tests that need real processes (restarts, SIGKILL).
+
+Services bind their health port themselves (``HTTP_PORT=0``) and log it ("health port N"); the
+port is read back from the log. Picking a free port here and handing it over would race with
+every other process starting on the machine during the child's seconds of imports.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +20,10 @@ from pathlib import Path
 
 import httpx
 
-from medialab_devstack.ports import free_port, wait_for_port
+from medialab_devstack.ports import wait_for_port
+
+_HEALTH_PORT_LINE = re.compile(r"health port (\d+)")
+_instances = itertools.count(1)
 
 SERVICE_MODULES: dict[str, str] = {
     "billing": "billing",
@@ -40,12 +49,17 @@ class ServiceProcess:
         self.module = module or SERVICE_MODULES[name]
         self.env = env
         self.log_dir = log_dir
-        self.http_port = http_port or free_port()
+        self._fixed_port = http_port
+        self.http_port = http_port or 0
         self.args = args or []
+        self.instance = next(_instances)
+        self._log_offset = 0
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def health_url(self) -> str:
+        if not self.http_port:
+            raise RuntimeError(f"{self.name}: health port not known yet; call wait_ready() first")
         return f"http://127.0.0.1:{self.http_port}"
 
     @property
@@ -54,13 +68,15 @@ class ServiceProcess:
 
     @property
     def log_path(self) -> Path:
-        return self.log_dir / f"{self.name}-{self.http_port}.log"
+        return self.log_dir / f"{self.name}-{os.getpid()}-{self.instance}.log"
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.http_port = self._fixed_port or 0
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         env = {
             **os.environ,
             "LOG_FORMAT": "json",
@@ -77,11 +93,25 @@ class ServiceProcess:
                 start_new_session=True,
             )
 
+    def _discover_port(self) -> int:
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(self._log_offset)
+                found = _HEALTH_PORT_LINE.search(log.read().decode(errors="replace"))
+        except FileNotFoundError:
+            return 0
+        return int(found.group(1)) if found else 0
+
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():
                 raise RuntimeError(f"{self.name} exited early; log: {self.log_tail()}")
+            if not self.http_port:
+                self.http_port = self._discover_port()
+                if not self.http_port:
+                    time.sleep(0.05)
+                    continue
             try:
                 if httpx.get(f"{self.health_url}/readyz", timeout=1.0).status_code == 200:
                     return

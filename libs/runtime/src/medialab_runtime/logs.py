@@ -66,6 +66,7 @@ def setup_logging(service: str, level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    logging.getLogger("medialab.lifecycle").setLevel(logging.INFO)
     # httpx logs full request URLs at INFO; some carry tokens (Telegram puts the bot token in the path).
     for noisy in ("httpx", "httpcore", "aiohttp.access", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -24,11 +24,14 @@ from nats.js import JetStreamContext
 from medialab_runtime.health import HealthServer
 from medialab_runtime.logs import setup_logging
 from medialab_runtime.metrics import BUILD_INFO
-from medialab_runtime.nats_conn import connect
+from medialab_runtime.nats_conn import ReconnectHooks, connect
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
 from medialab_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
+# Lifecycle lines ("health port N", started, stopping) are logged whatever LOG_LEVEL says: the
+# launcher and the test harness read the health port from this line.
+lifecycle = logging.getLogger("medialab.lifecycle")
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -74,17 +77,32 @@ def package_version(dist: str) -> str:
         return "0+unknown"
 
 
-async def _connect_until_up(settings: ServiceSettings, name: str, stopping: asyncio.Event) -> Client:
+async def _connect_until_up(
+    settings: ServiceSettings, name: str, stopping: asyncio.Event, hooks: ReconnectHooks
+) -> Client:
     delay = 0.2
     while True:
         try:
-            return await connect(settings.nats_url, name)
+            return await connect(settings.nats_url, name, hooks)
         except Exception as error:  # nats-py raises several unrelated types on a refused connect
             if stopping.is_set():
                 raise
             log.warning("nats not reachable (%s); retrying in %.1fs", type(error).__name__, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+async def _reprovision(js: JetStreamContext, layout: LayoutConfig, attempts: int = 20) -> None:
+    """Create the layout again after a reconnect: a restarted nats-server comes back without its
+    memory-storage buckets (``tglimits``), and one that lost its store without anything at all."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await ensure_layout(js, layout)
+            return
+        except Exception as error:  # JetStream may still be recovering its streams
+            log.warning("layout not re-created yet (%s, attempt %d)", type(error).__name__, attempt)
+            await asyncio.sleep(min(0.2 * attempt, 2.0))
+    log.error("could not re-create the JetStream layout after a reconnect")
 
 
 async def run_service(
@@ -106,12 +124,13 @@ async def run_service(
         health = HealthServer(name, settings.http_host, settings.http_port)
         await health.start()
         stack.push_async_callback(health.stop)
-        log.info("health port %d", health.port)
+        lifecycle.info("health port %d", health.port)
 
         # Ready only after setup: a caller must not see /readyz before the endpoints exist.
         started = asyncio.Event()
         health.add_check("started", started.is_set)
-        nc = await _connect_until_up(settings, name, stopping)
+        hooks = ReconnectHooks()
+        nc = await _connect_until_up(settings, name, stopping, hooks)
 
         async def drain() -> None:
             with contextlib.suppress(Exception):
@@ -120,19 +139,19 @@ async def run_service(
         stack.push_async_callback(drain)
         health.add_check("nats", lambda: nc.is_connected)
         js = nc.jetstream()
-        await ensure_layout(
-            js,
-            layout
-            or LayoutConfig(media_ttl_s=settings.media_ttl_s, events_max_age_s=settings.events_max_age_s),
+        layout = layout or LayoutConfig(
+            media_ttl_s=settings.media_ttl_s, events_max_age_s=settings.events_max_age_s
         )
+        await ensure_layout(js, layout)
+        hooks.add(lambda: _reprovision(js, layout))
         ctx = ServiceContext(name, settings, nc, js, health, stopping, stack)
         stack.push_async_callback(ctx._cancel_tasks)
         await setup(ctx)
         started.set()
-        log.info("%s started", name)
+        lifecycle.info("%s started", name)
         await stopping.wait()
-        log.info("%s stopping", name)
-    log.info("%s stopped", name)
+        lifecycle.info("%s stopping", name)
+    lifecycle.info("%s stopped", name)
 
 
 def main(
