@@ -4,10 +4,9 @@ import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, ValidationError
-
 from medialab_contracts import billing, jobs, llm
 from medialab_contracts.events import parse_job_event
+from pydantic import BaseModel, ValidationError
 
 MODELS: list[type[BaseModel]] = [
     jobs.JobRequest,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -12,7 +15,25 @@ from medialab_runtime.metrics import NATS_CONNECTED
 log = logging.getLogger(__name__)
 
 
-async def connect(url: str, service: str) -> Client:
+class ReconnectHooks:
+    """Coroutines run after every reconnect, each in its own task: the client finishes reconnecting
+    (and flushes what it buffered) before they start talking to the server."""
+
+    def __init__(self) -> None:
+        self._hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    def add(self, hook: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._hooks.append(hook)
+
+    def fire(self) -> None:
+        for hook in self._hooks:
+            task = asyncio.create_task(hook())
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+
+async def connect(url: str, service: str, hooks: ReconnectHooks | None = None) -> Client:
     gauge = NATS_CONNECTED.labels(service)
 
     async def on_disconnect() -> None:
@@ -22,6 +43,8 @@ async def connect(url: str, service: str) -> Client:
     async def on_reconnect() -> None:
         gauge.set(1)
         log.info("nats reconnected")
+        if hooks is not None:
+            hooks.fire()
 
     async def on_error(error: Exception) -> None:
         log.warning("nats error: %s", error)
