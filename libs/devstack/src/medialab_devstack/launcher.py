@@ -16,6 +16,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 from medialab_devstack.nats_server import NatsServer
 from medialab_devstack.ports import free_port
 from medialab_devstack.postgres import EmbeddedPostgres
@@ -134,7 +136,10 @@ def up(data_dir: Path) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stack = Stack(data_dir=data_dir, env={k: v for k, v in os.environ.items() if v})
+    # Settings in ./.env count as configured too (the services read it themselves), so a token put
+    # there is used instead of a sandbox; the real environment wins over the file.
+    configured = {**dotenv_values(".env"), **os.environ}
+    stack = Stack(data_dir=data_dir, env={k: v for k, v in configured.items() if v})
     try:
         stack.start_infrastructure()
         stack.start_sandboxes()
