@@ -33,8 +33,15 @@ def ensure_uv() -> Path:
         print(f"[dev] installing uv {UV_VERSION} into {TOOLS}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(TOOLS)
         subprocess.run(
-            [str(_bin(TOOLS, "python")), "-m", "pip", "install", "--quiet",
-             "--disable-pip-version-check", f"uv=={UV_VERSION}"],
+            [
+                str(_bin(TOOLS, "python")),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                f"uv=={UV_VERSION}",
+            ],
             check=True,
         )
     return uv
@@ -45,12 +52,14 @@ def sync(uv: Path) -> None:
     env.pop("VIRTUAL_ENV", None)
     subprocess.run(
         [str(uv), "sync", "--frozen", "--all-packages", "--quiet", "--python", sys.executable],
-        cwd=ROOT, env=env, check=True,
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
 
 
 def main(argv: list[str]) -> int:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs before any venv exists
         print("MediaLab needs Python 3.11 or newer", file=sys.stderr)
         return 2
     command, rest = (argv[0], argv[1:]) if argv else ("up", [])
