@@ -29,6 +29,7 @@ from medialab_contracts.ids import new_job_id
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode
 from medialab_runtime.media_store import MediaStore
+from medialab_sandbox.telegram import TelegramUserClient
 from nats.js.errors import NotFoundError
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -61,6 +62,12 @@ MENU_BUTTONS = [
     "💰 Баланс",
     "ℹ️ Info",
 ]
+
+
+async def order_extended(user: TelegramUserClient, text: str) -> None:
+    """Send an extended-form request and accept the price it is offered at."""
+    await user.send_text(text)
+    await press(user, await reply(user, contains("Запустить?")), "Запустить")
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +247,7 @@ async def test_balance_button_and_paged_history(stack: Stack) -> None:
             await admin.send_command("add_balance", f"{user.user_id} 100")
             await reply(admin, contains("пополнен"))
         for n in range(6):  # no runner here: they stay reserved
-            await user.send_text(f"Изображение шар {n} | model=nano")
+            await order_extended(user, f"Изображение шар {n} | model=nano")
             await reply(user, contains("задача принята"))
         await user.send_command("balance")
         await reply(user, contains("Зарезервировано: 48 ₽"))
@@ -266,7 +273,7 @@ async def test_balance_button_and_paged_history(stack: Stack) -> None:
 async def test_translation_failure_is_told_and_reserves_nothing(stack: Stack) -> None:
     # No prompt-llm runs in this module, so llm.translate has no responder.
     async with stack.user() as user:
-        await user.send_text("Изображение горы на закате | model=seedream")
+        await order_extended(user, "Изображение горы на закате | model=seedream")
         await reply(user, contains("Не удалось перевести промпт"), timeout=30)
         assert await jobs_of(stack, user.user_id) == []
         assert await balance_available(user) == 1000
@@ -283,7 +290,7 @@ async def publish(stack: Stack, event: JobEventBase, msg_id: str | None = None) 
 
 async def test_progress_edits_are_throttled_and_a_failure_finalises_and_refunds(stack: Stack) -> None:
     async with stack.user() as user:
-        await user.send_text("Изображение дом у озера | model=nano")
+        await order_extended(user, "Изображение дом у озера | model=nano")
         status = await reply(user, contains("задача принята"))
         (job,) = await jobs_of(stack, user.user_id)
         assert job.job_id in status.text

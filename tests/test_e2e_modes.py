@@ -36,6 +36,8 @@ from test_e2e_harness import (
 pytestmark = pytest.mark.e2e
 
 RESULT_BUTTONS = ["✏️ Редактировать", "🔍 Upscale"]
+LAUNCH_BUTTONS = ["✅ Запустить", "❌ Отмена"]
+UPSCALE_MODEL = "fal-ai/recraft/upscale/crisp"
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,17 @@ async def script_llm(stack: Stack, *outputs: str) -> None:
         (await client.post(f"{stack.fal.url}/_emu/llm/script", json=items)).raise_for_status()
 
 
+async def press_launch(user: TelegramUserClient, offer: TranscriptMessage) -> str:
+    """«✅ Запустить» by its data, so a second tap still reaches the bot after the first removed it."""
+    (data,) = [
+        button["callback_data"]
+        for row in offer.reply_markup["inline_keyboard"]
+        for button in row
+        if button["text"] == LAUNCH_BUTTONS[0]
+    ]
+    return await user.press_button(offer.message_id, data=data, forge=True)
+
+
 async def expect_png_result(user: TelegramUserClient, after: int = 0) -> TranscriptMessage:
     document = await user.wait_for_message(predicate=is_document, timeout=40, after=after)
     assert button_texts(document) == RESULT_BUTTONS
@@ -115,6 +128,7 @@ async def test_m1_create_by_buttons(stack: Stack) -> None:
         assert await balance_available(user) == before - 800
         (submit,) = [s for s in await fal_submits(stack, "fal-ai/nano-banana") if "собака" in str(s["body"])]
         assert submit["body"]["aspect_ratio"] == "1:1"  # the square format reached the provider
+        assert submit["body"]["prompt"] == "маленькая собака в шляпе, студийный свет"  # Russian, as typed
         await user.send_command("history")
         history = await reply(user, contains("История операций"))
         assert "Создание · Nano-banana · 8 ₽ · ✅ списано" in history.text
@@ -129,14 +143,39 @@ async def test_m1_prompt_typed_at_menu_and_extended_form(stack: Stack) -> None:
         await press(user, models, "Nano-banana")
         formats = await user.wait_for_message(predicate=contains("Выберите формат"), timeout=10)
         await press(user, formats, "Вертикальное")
-        first = await expect_png_result(user)
+        await expect_png_result(user)
         await script_llm(stack, "a lighthouse in the fog", "people")
         await user.send_text("Изображение маяк в тумане | model=flux | size=1024x768 | negative=люди")
-        await reply(user, contains("задача принята"))
-        await expect_png_result(user, after=first.message_id)
+        offer = await reply(user, contains("Запустить?"))
+        assert offer.text == "Создание · FLUX.1 [dev]\nСтоимость: 8 ₽. Запустить?"
+        assert button_texts(offer) == LAUNCH_BUTTONS
+        assert await fal_submits(stack, "fal-ai/flux/dev") == []  # the price comes before any job
+        assert await balance_available(user) == before - 800  # and nothing is reserved for it yet
+
+        presses = await asyncio.gather(*(press_launch(user, offer) for _ in range(2)))  # a double tap
+        answers = [(await user.callback_answer(query)).text for query in presses]
+        assert sorted(answer or "" for answer in answers) == [
+            "",
+            "Эта кнопка устарела. Откройте режим заново из меню.",
+        ]
+        await user.wait_for_message(predicate=contains("Создание: задача принята"), after=offer.message_id)
+        await expect_png_result(user, after=offer.message_id)
         assert await balance_available(user) == before - 1600
         (flux,) = await fal_submits(stack, "fal-ai/flux/dev")
         assert "1024" in str(flux["body"]) and "768" in str(flux["body"])
+        started = [m for m in await user.bot_messages(include_deleted=True) if "задача принята" in text_of(m)]
+        assert len(started) == 2  # the menu prompt's job and one for the double tap
+
+        # Nano Banana Pro (24 ₽) no longer fits the 30 ₽ welcome credit: told at once, nothing offered
+        assert before - 1600 < 2400
+        await user.send_text("Изображение маяк ночью | model=pro")
+        refusal = await reply(user, contains("Недостаточно средств"))
+        assert f"стоимость 24 ₽, доступно {(before - 1600) // 100} ₽" in refusal.text
+        assert button_texts(refusal) == []
+        assert await balance_available(user) == before - 1600
+        assert not [
+            s for s in await fal_submits(stack, "fal-ai/nano-banana-pro") if "ночью" in str(s["body"])
+        ]
 
 
 async def test_m1_seedream_prompt_is_translated(stack: Stack) -> None:
@@ -152,6 +191,10 @@ async def test_m1_seedream_prompt_is_translated(stack: Stack) -> None:
         assert "Промпт переведён на английский" in status.text
         await expect_png_result(user)
         assert models.message_id < status.message_id
+        submits = await fal_submits(stack, "fal-ai/bytedance/seedream/v4/text-to-image")
+        prompts = [s["body"]["prompt"] for s in submits]
+        assert "mountain landscape at dawn" in prompts  # English reached the provider
+        assert not any("горный" in prompt for prompt in prompts)
 
 
 async def test_m2_write_prompt_then_create_from_it(stack: Stack) -> None:
@@ -199,10 +242,18 @@ async def test_m3_edit_photo_then_edit_and_upscale_the_result(stack: Stack) -> N
         ]
         assert len(edits) == 1
 
-        # 🔍 Upscale: M7 on that result, started at once
+        # 🔍 Upscale: M7 on that result, once its price is confirmed
+        upscales = len(await fal_submits(stack, UPSCALE_MODEL))
         await press(user, edited, "Upscale")
-        await user.wait_for_message(predicate=contains("Улучшение: задача принята"), after=edited.message_id)
-        await expect_png_result(user, after=edited.message_id)
+        offer = await user.wait_for_message(predicate=contains("Запустить?"), after=edited.message_id)
+        assert offer.text == "Улучшение · Recraft Crisp ×2\nСтоимость: 8 ₽. Запустить?"
+        assert button_texts(offer) == LAUNCH_BUTTONS
+        assert len(await fal_submits(stack, UPSCALE_MODEL)) == upscales  # nothing started before the press
+        assert not [m for m in await user.bot_messages() if "задача принята" in text_of(m)]
+        await press(user, offer, "Запустить")
+        await user.wait_for_message(predicate=contains("Улучшение: задача принята"), after=offer.message_id)
+        await expect_png_result(user, after=offer.message_id)
+        assert len(await fal_submits(stack, UPSCALE_MODEL)) == upscales + 1
         assert await balance_available(user) == before - 2400
 
 
@@ -344,15 +395,20 @@ async def test_twenty_users_at_once_all_get_results_without_429(stack: Stack) ->
 
         async def one(user: TelegramUserClient, n: int) -> list[TranscriptMessage]:
             await user.send_text(f"Изображение воздушный шар номер {n} | model=nano")
+            await press(user, await reply(user, contains("Запустить?"), timeout=60), "Запустить")
             await wait_document(user, timeout=90)
             return await user.bot_messages(include_deleted=True)
+
+        def kind(message: TranscriptMessage) -> str:
+            text = text_of(message)
+            return "price" if "Стоимость:" in text else "status" if "задача принята" in text else "doc"
 
         transcripts = await asyncio.wait_for(
             asyncio.gather(*(one(user, n) for n, user in enumerate(users))), timeout=120
         )
         for messages in transcripts:
-            kinds = [("status" if "задача принята" in text_of(m) else "doc") for m in messages if text_of(m)]
-            assert kinds == ["status", "doc"]  # per-chat order: the status, then the result
+            kinds = [kind(m) for m in messages if text_of(m)]
+            assert kinds == ["price", "status", "doc"]  # per-chat order: price, status, then the result
         async with stack.control() as control:
             assert await control.rate_limit_hits() == []
     finally:

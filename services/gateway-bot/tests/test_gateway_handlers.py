@@ -13,25 +13,41 @@ from typing import Any
 import pytest
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.methods import AnswerCallbackQuery, SendMessage, TelegramMethod
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, TelegramMethod
 from aiogram.types import CallbackQuery, Chat, Message, MessageEntity, Sticker, Update, User
 from gateway_bot import texts
+from gateway_bot.callbacks import NavAction, NavCb
+from gateway_bot.flows.launcher import Order
 from gateway_bot.handlers import get_routers
 from gateway_bot.settings import GatewaySettings
+from medialab_contracts.billing import BalanceView
 from medialab_contracts.catalog import default_catalog
+from medialab_contracts.errors import InsufficientFunds, MediaLabError
+from medialab_contracts.events import JobSucceeded, MediaOutput
+from medialab_contracts.ids import new_job_id
+from medialab_contracts.modes import Mode
 
 USER = User(id=5, is_bot=False, first_name="Тест")
 CHAT = Chat(id=5, type="private")
+CATALOG = default_catalog()
+EXTENDED = "Изображение маяк в тумане | model=flux | size=1024x768 | negative=люди"
 
 
 class RecordingSession(BaseSession):
     def __init__(self) -> None:
         super().__init__()
         self.requests: list[TelegramMethod[Any]] = []
+        self._answered: set[str] = set()
 
     async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
         self.requests.append(method)
+        if isinstance(method, AnswerCallbackQuery):
+            if method.callback_query_id in self._answered:  # as Telegram does
+                raise TelegramBadRequest(method, "query is too old or query ID is invalid")
+            self._answered.add(method.callback_query_id)
         if isinstance(method, SendMessage):
             return Message(message_id=len(self.requests), date=datetime.now(UTC), chat=CHAT, text=method.text)
         return True
@@ -44,6 +60,54 @@ class RecordingSession(BaseSession):
 
     def sent_texts(self) -> list[str]:
         return [m.text for m in self.requests if isinstance(m, SendMessage)]
+
+    def sent(self) -> list[SendMessage]:
+        return [m for m in self.requests if isinstance(m, SendMessage)]
+
+    def answers(self) -> list[str | None]:
+        return [m.text for m in self.requests if isinstance(m, AnswerCallbackQuery)]
+
+    def edits(self) -> list[str]:
+        return [m.text for m in self.requests if isinstance(m, EditMessageText)]
+
+
+class FakeBilling:
+    def __init__(self) -> None:
+        self.available = 3000
+
+    async def balance(self, user_id: int) -> BalanceView:
+        return BalanceView(user_id=user_id, balance=self.available, reserved=0, available=self.available)
+
+
+class FakeLauncher:
+    """Records what would start; nothing is reserved or published in these tests."""
+
+    def __init__(self) -> None:
+        self.orders: list[Order] = []
+        self.refusal: MediaLabError | None = None
+
+    async def launch(self, bot: Bot, order: Order) -> None:
+        if self.refusal is not None:
+            raise self.refusal
+        self.orders.append(order)
+
+
+class MemoryClaims:
+    def __init__(self) -> None:
+        self._taken: set[tuple[int, str]] = set()
+
+    async def first(self, user_id: int, flow: str) -> bool:
+        fresh = (user_id, flow) not in self._taken
+        self._taken.add((user_id, flow))
+        return fresh
+
+
+class FakeJobs:
+    def __init__(self) -> None:
+        self.results: dict[str, JobSucceeded] = {}
+
+    async def result(self, job_id: str) -> JobSucceeded | None:
+        return self.results.get(job_id)
 
 
 @pytest.fixture
@@ -60,8 +124,8 @@ def bot(session: RecordingSession) -> Bot:
 def dispatcher() -> Dispatcher:
     # The routers are module singletons: they attach to one dispatcher per test module.
     settings = GatewaySettings(tg_bot_token="42:TEST", admin_ids="1")
-    # No client is reached in these tests: each update fails or answers before that.
-    clients = dict.fromkeys(("billing", "jobs", "launcher", "intake", "inputs", "albums"))
+    # Clients a test reaches are fakes set per test (``dp``); the rest fail or answer before that.
+    clients = dict.fromkeys(("billing", "jobs", "launcher", "intake", "inputs", "albums", "launch_claims"))
     dispatcher = Dispatcher(
         storage=MemoryStorage(),
         settings=settings,
@@ -74,8 +138,26 @@ def dispatcher() -> Dispatcher:
 
 
 @pytest.fixture
-def dp(dispatcher: Dispatcher) -> Dispatcher:
+def billing() -> FakeBilling:
+    return FakeBilling()
+
+
+@pytest.fixture
+def launcher() -> FakeLauncher:
+    return FakeLauncher()
+
+
+@pytest.fixture
+def jobs() -> FakeJobs:
+    return FakeJobs()
+
+
+@pytest.fixture
+def dp(dispatcher: Dispatcher, billing: FakeBilling, launcher: FakeLauncher, jobs: FakeJobs) -> Dispatcher:
     dispatcher.fsm.storage = MemoryStorage()  # a fresh conversation per test
+    fakes = {"billing": billing, "launcher": launcher, "jobs": jobs, "launch_claims": MemoryClaims()}
+    for name, fake in {**fakes, "catalog": CATALOG}.items():
+        dispatcher[name] = fake
     return dispatcher
 
 
@@ -87,6 +169,17 @@ def text_update(text: str, update_id: int = 1) -> Update:
         message_id=update_id, date=datetime.now(UTC), chat=CHAT, from_user=USER, text=text, entities=entities
     )
     return Update(update_id=update_id, message=message)
+
+
+def press_update(data: str, update_id: int, message_id: int = 1) -> Update:
+    message = Message(message_id=message_id, date=datetime.now(UTC), chat=CHAT, text="…")
+    query = CallbackQuery(id=f"q{update_id}", from_user=USER, chat_instance="c", data=data, message=message)
+    return Update(update_id=update_id, callback_query=query)
+
+
+def button_data(request: SendMessage) -> dict[str, str]:
+    assert request.reply_markup is not None
+    return {b.text: b.callback_data for row in request.reply_markup.inline_keyboard for b in row}
 
 
 async def test_start_and_ping(dp: Dispatcher, bot: Bot, session: RecordingSession) -> None:
@@ -136,3 +229,96 @@ async def test_text_where_a_button_is_expected(dp: Dispatcher, bot: Bot, session
     await dp.feed_update(bot, text_update(texts.BTN_CREATE))
     await dp.feed_update(bot, text_update("кот", 2))
     assert session.sent_texts()[1] == texts.EXPECTED_BUTTON
+
+
+async def test_extended_form_shows_its_price_and_starts_only_on_launch(
+    dp: Dispatcher, bot: Bot, session: RecordingSession, launcher: FakeLauncher
+) -> None:
+    await dp.feed_update(bot, text_update(EXTENDED))
+    (offer,) = session.sent()
+    assert offer.text == "Создание · FLUX.1 [dev]\nСтоимость: 8 ₽. Запустить?"
+    buttons = button_data(offer)
+    assert list(buttons) == ["✅ Запустить", "❌ Отмена"]
+    assert launcher.orders == []  # the price is all that happened so far
+
+    await dp.feed_update(bot, press_update(buttons["✅ Запустить"], 2))
+    (order,) = launcher.orders
+    assert (order.mode, order.model.key, order.prompt, order.negative) == (
+        Mode.create,
+        "flux",
+        "маяк в тумане",
+        "люди",
+    )
+    assert order.size is not None and (order.size.width, order.size.height) == (1024, 768)
+    assert order.chat_id == CHAT.id
+    assert session.answers() == [None]
+    assert session.edits() == ["Создание · FLUX.1 [dev]\nСтоимость: 8 ₽."]  # the buttons are gone
+
+    await dp.feed_update(bot, press_update(buttons["✅ Запустить"], 3))  # a second tap
+    assert len(launcher.orders) == 1
+    assert session.answers() == [None, texts.STALE_BUTTON]
+
+
+async def test_extended_form_beyond_the_balance_is_refused_before_any_button(
+    dp: Dispatcher, bot: Bot, session: RecordingSession, billing: FakeBilling, launcher: FakeLauncher
+) -> None:
+    billing.available = 500
+    await dp.feed_update(bot, text_update(EXTENDED))
+    (refusal,) = session.sent()
+    assert refusal.text == texts.insufficient_funds(800, 500) and refusal.reply_markup is None
+    key = StorageKey(bot_id=bot.id, chat_id=CHAT.id, user_id=USER.id)
+    assert await dp.fsm.storage.get_state(key) is None
+    assert launcher.orders == []
+
+
+async def test_cancel_under_the_price_then_launch_is_stale(
+    dp: Dispatcher, bot: Bot, session: RecordingSession, launcher: FakeLauncher
+) -> None:
+    await dp.feed_update(bot, text_update(EXTENDED))
+    buttons = button_data(session.sent()[0])
+    await dp.feed_update(bot, press_update(buttons["❌ Отмена"], 2))
+    await dp.feed_update(bot, press_update(buttons["✅ Запустить"], 3))
+    assert session.sent_texts()[1:] == [texts.CANCELLED]
+    assert session.answers() == [None, texts.STALE_BUTTON]
+    assert launcher.orders == []
+
+
+async def test_forged_or_repriced_launch_is_stale(
+    dp: Dispatcher, bot: Bot, session: RecordingSession, launcher: FakeLauncher
+) -> None:
+    await dp.feed_update(bot, text_update(EXTENDED))
+    flow = NavCb.unpack(button_data(session.sent()[0])["✅ Запустить"]).flow
+    forged = NavCb(action=NavAction.launch, flow="deadbeef").pack()
+    await dp.feed_update(bot, press_update(forged, 2))
+    dp["catalog"] = default_catalog({"flux": 900})  # the price list changed after 8 ₽ was shown
+    await dp.feed_update(bot, press_update(NavCb(action=NavAction.launch, flow=flow).pack(), 3))
+    assert session.answers() == [texts.STALE_BUTTON, texts.STALE_BUTTON]
+    assert launcher.orders == []
+
+
+async def test_upscale_under_a_result_shows_its_price_first(
+    dp: Dispatcher, bot: Bot, session: RecordingSession, launcher: FakeLauncher, jobs: FakeJobs
+) -> None:
+    job = new_job_id()
+    output = MediaOutput(object_name=f"results/{job}/0.png", content_type="image/png", width=8, height=8)
+    jobs.results[job] = JobSucceeded(
+        job_id=job, user_id=USER.id, chat_id=CHAT.id, mode=Mode.create, outputs=[output]
+    )
+    await dp.feed_update(bot, press_update(f"res:u:{job}:0", 1))
+    (offer,) = session.sent()
+    assert offer.text == "Улучшение · Recraft Crisp ×2\nСтоимость: 8 ₽. Запустить?"
+    assert session.answers() == [None] and launcher.orders == []
+
+    await dp.feed_update(bot, press_update(button_data(offer)["✅ Запустить"], 2))
+    (order,) = launcher.orders
+    assert (order.mode, order.model.key) == (Mode.upscale, "ups")
+    assert [ref.object_name for ref in order.inputs] == [output.object_name]
+
+
+async def test_funds_spent_before_the_press_are_told_after_it(
+    dp: Dispatcher, bot: Bot, session: RecordingSession, launcher: FakeLauncher
+) -> None:
+    await dp.feed_update(bot, text_update(EXTENDED))
+    launcher.refusal = InsufficientFunds(available=300, price=800)  # spent elsewhere meanwhile
+    await dp.feed_update(bot, press_update(button_data(session.sent()[0])["✅ Запустить"], 2))
+    assert session.sent_texts()[-1] == texts.insufficient_funds(800, 300)

@@ -77,6 +77,13 @@ def test_result_keyboard_binds_job_and_index() -> None:
     assert ResultCb.unpack(upscale.callback_data) == ResultCb(action=ResultAction.upscale, job=job, n=1)
 
 
+def test_confirm_keyboard_launches_or_cancels_this_flow_only() -> None:
+    ((launch, cancel),) = keyboards.confirm(FLOW).inline_keyboard
+    assert (launch.text, cancel.text) == ("✅ Запустить", "❌ Отмена")
+    assert NavCb.unpack(launch.callback_data) == NavCb(action=NavAction.launch, flow=FLOW)
+    assert NavCb.unpack(cancel.callback_data) == NavCb(action=NavAction.cancel, flow=FLOW)
+
+
 @pytest.mark.parametrize(
     ("page", "pages", "labels"), [(1, 1, None), (1, 3, ["▶"]), (2, 3, ["◀", "▶"]), (3, 3, ["◀"])]
 )

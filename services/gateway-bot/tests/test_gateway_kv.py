@@ -1,4 +1,4 @@
-"""Shared state over a real NATS KV: the FSM storage, flow inputs and album assembly."""
+"""Shared state over a real NATS KV: the FSM storage, flow inputs, album assembly, waiting orders."""
 
 from __future__ import annotations
 
@@ -7,15 +7,29 @@ from collections.abc import AsyncIterator
 
 import nats
 import pytest
+from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 from gateway_bot.failures import TooManyImages
 from gateway_bot.flows.albums import AlbumCollector, AlbumPart
+from gateway_bot.flows.confirm import take
 from gateway_bot.flows.inputs import FlowInputs
+from gateway_bot.flows.launcher import Order
+from gateway_bot.flows.steps import begin
+from gateway_bot.states import ConfirmFlow
 from gateway_bot.storage.fsm import KvStorage
-from gateway_bot.storage.records import Claim, DeliveryMarks, SeenUpdates, open_gateway_bucket
+from gateway_bot.storage.records import (
+    Claim,
+    DeliveryMarks,
+    LaunchClaims,
+    SeenUpdates,
+    open_gateway_bucket,
+)
 from medialab_contracts import subjects
+from medialab_contracts.catalog import default_catalog
+from medialab_contracts.jobs import ImageSize
 from medialab_contracts.media import MediaRef
+from medialab_contracts.modes import Mode
 from medialab_runtime.provisioning import ensure_layout
 from nats.js import JetStreamContext
 
@@ -127,3 +141,29 @@ async def test_delivery_claims_and_update_dedup(js: JetStreamContext) -> None:
     seen = SeenUpdates(kv, bot_id=123)
     results = await asyncio.gather(*(seen.first_time(55) for _ in range(5)))
     assert results.count(True) == 1
+
+
+async def test_waiting_order_is_taken_by_one_press_on_any_replica(js: JetStreamContext) -> None:
+    catalog = default_catalog()
+    claims_kv = await open_gateway_bucket(js, 3600)
+    replicas = [
+        (KvStorage(await js.key_value(subjects.FSM_BUCKET)), LaunchClaims(claims_kv)) for _ in range(2)
+    ]
+    order = Order(
+        mode=Mode.create,
+        model=catalog.by_key("flux"),
+        user_id=42,
+        chat_id=-1001234,
+        prompt="маяк",
+        size=ImageSize(width=1024, height=768),
+        inputs=(ref(1),),
+    )
+    flow = await begin(
+        FSMContext(replicas[0][0], key()), ConfirmFlow.launch, order=order.model_dump(mode="json")
+    )
+    presses = [
+        take(FSMContext(storage, key()), catalog, claims, 42, flow) for storage, claims in replicas * 2
+    ]
+    taken = [found for found in await asyncio.gather(*presses) if found is not None]
+    assert taken == [order]  # one press of four, the order intact after its trip through KV
+    assert await replicas[1][0].get_state(key()) is None

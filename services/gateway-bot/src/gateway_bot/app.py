@@ -33,7 +33,13 @@ from gateway_bot.middlewares.updates import UpdateGateMiddleware
 from gateway_bot.middlewares.users import EnsureUserMiddleware
 from gateway_bot.settings import GatewaySettings
 from gateway_bot.storage.fsm import KvStorage
-from gateway_bot.storage.records import DeliveryMarks, SeenUpdates, StatusRecords, open_gateway_bucket
+from gateway_bot.storage.records import (
+    DeliveryMarks,
+    LaunchClaims,
+    SeenUpdates,
+    StatusRecords,
+    open_gateway_bucket,
+)
 from gateway_bot.telegram.limiter import Limits, Rate, TelegramLimiter
 from gateway_bot.telegram.session import RateLimitMiddleware
 from gateway_bot.transport import Transport
@@ -115,6 +121,7 @@ async def setup(ctx: ServiceContext) -> None:
         intake=ImageIntake(media),
         inputs=FlowInputs(gateway_kv, settings.inputs_wait_s),
         albums=AlbumCollector(albums_kv, settings.album_debounce_s),
+        launch_claims=LaunchClaims(gateway_kv),
     )
     dp.update.outer_middleware(UpdateGateMiddleware(SeenUpdates(gateway_kv, bot_id)))
     users = EnsureUserMiddleware(billing)

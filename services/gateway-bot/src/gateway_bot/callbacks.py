@@ -14,6 +14,7 @@ from aiogram.filters.callback_data import CallbackData
 class NavAction(StrEnum):
     cancel = "c"
     skip = "s"
+    launch = "go"  # «✅ Запустить» under a price: the order waits in the FSM until this press
 
 
 class FormatKey(StrEnum):

@@ -73,12 +73,20 @@ def retouch_kinds(flow: str, soft_price: int, enhance_price: int) -> InlineKeybo
     return builder.as_markup()
 
 
-def skip(flow: str) -> InlineKeyboardMarkup:
+def _step_or_cancel(flow: str, action: NavAction, label: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=texts.BTN_SKIP, callback_data=NavCb(action=NavAction.skip, flow=flow))
+    builder.button(text=label, callback_data=NavCb(action=action, flow=flow))
     _cancel_row(builder, flow)
     builder.adjust(2)
     return builder.as_markup()
+
+
+def skip(flow: str) -> InlineKeyboardMarkup:
+    return _step_or_cancel(flow, NavAction.skip, texts.BTN_SKIP)
+
+
+def confirm(flow: str) -> InlineKeyboardMarkup:
+    return _step_or_cancel(flow, NavAction.launch, texts.BTN_LAUNCH)
 
 
 def cancel(flow: str) -> InlineKeyboardMarkup:

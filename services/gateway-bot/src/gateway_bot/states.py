@@ -40,6 +40,10 @@ class UpscaleFlow(StatesGroup):  # M7
     image = State()
 
 
+class ConfirmFlow(StatesGroup):  # a priced order waits for «✅ Запустить» (extended form, 🔍 Upscale)
+    launch = State()
+
+
 # Steps that expect exactly one image, and steps that take several.
 SINGLE_IMAGE_STATES = (
     RetouchFlow.image,
@@ -50,4 +54,11 @@ SINGLE_IMAGE_STATES = (
 )
 IMAGE_STATES = (*SINGLE_IMAGE_STATES, EditFlow.images)
 # Steps answered by an inline button, not by a message.
-BUTTON_STATES = (CreateFlow.model, CreateFlow.format, EditFlow.model, EditFlow.format, RetouchFlow.kind)
+BUTTON_STATES = (
+    CreateFlow.model,
+    CreateFlow.format,
+    EditFlow.model,
+    EditFlow.format,
+    RetouchFlow.kind,
+    ConfirmFlow.launch,
+)

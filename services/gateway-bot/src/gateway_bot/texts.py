@@ -49,6 +49,7 @@ MENU_PLACEHOLDER = "Выберите режим или напишите пром
 # ── inline buttons ───────────────────────────────────────────────────────────────────────────────
 BTN_CANCEL = "❌ Отмена"
 BTN_SKIP = "Пропустить"
+BTN_LAUNCH = "✅ Запустить"
 BTN_RESULT_EDIT = "✏️ Редактировать"
 BTN_RESULT_UPSCALE = "🔍 Upscale"
 BTN_CREATE_FROM_PROMPT = "🎨 Создать по этому промпту"
@@ -335,6 +336,14 @@ def job_status(
         lines.append(f"Статус: {progress}")
     lines.append(f"ID: <code>{job_id}</code>")
     return "\n".join(lines)
+
+
+def order_price(mode: Mode, model: ModelSpec) -> str:
+    return f"{MODE_TITLES[mode]} · {quote(model.title)}\nСтоимость: {format_rub(model.price)}."
+
+
+def confirm_launch(mode: Mode, model: ModelSpec) -> str:
+    return f"{order_price(mode, model)} Запустить?"
 
 
 def insufficient_funds(price: int, available: int) -> str:

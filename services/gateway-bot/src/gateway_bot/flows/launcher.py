@@ -8,7 +8,6 @@ billing settles it and delivery sends it exactly like any other job.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from aiogram import Bot
 from medialab_contracts.catalog import DEFAULT_DEADLINE_S, ModelSpec
@@ -25,6 +24,7 @@ from medialab_contracts.jobs import MAX_PROMPT_CHARS, ImageSize, JobRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 from medialab_runtime.events import EventPublisher
+from pydantic import BaseModel, ConfigDict
 
 from gateway_bot import texts
 from gateway_bot.clients.billing import BillingClient
@@ -37,9 +37,13 @@ from gateway_bot.metrics import JOBS_REFUSED, JOBS_STARTED
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Order:
-    """What the user asked for, before translation and pricing turn it into a ``JobRequest``."""
+class Order(BaseModel):
+    """What the user asked for, before translation and pricing turn it into a ``JobRequest``.
+
+    A pydantic model so that an order waiting for «✅ Запустить» can wait in the FSM data as JSON.
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     mode: Mode
     model: ModelSpec

@@ -6,6 +6,7 @@ from gateway_bot.handlers import (
     admin,
     balance,
     common,
+    confirm,
     create,
     edit,
     errors,
@@ -34,6 +35,7 @@ def get_routers() -> list[Router]:
         faceswap.router,  # M6
         upscale.router,  # M7
         merge.router,  # M8
+        confirm.router,  # «✅ Запустить» under a price (extended form, 🔍 Upscale)
         errors.router,
         fallback.router,  # stays last: answers whatever nobody else took
     ]

@@ -1,4 +1,8 @@
-"""M1 🎨 Создать: model → format → prompt; a prompt typed at the menu; the extended text form."""
+"""M1 🎨 Создать: model → format → prompt; a prompt typed at the menu; the extended text form.
+
+The extended form names its model itself, so no button has shown a price yet: it waits for
+«✅ Запустить» under its price (``flows.confirm``).
+"""
 
 from aiogram import Bot, F, Router
 from aiogram.filters import StateFilter
@@ -10,8 +14,10 @@ from medialab_contracts.modes import Mode
 
 from gateway_bot import keyboards, texts
 from gateway_bot.callbacks import FormatCb, ModelCb, ResultAction, ResultCb
+from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.filters import PlainText, SameFlow
+from gateway_bot.flows.confirm import offer
 from gateway_bot.flows.launcher import JobLauncher, Order
 from gateway_bot.flows.results import owned_result
 from gateway_bot.flows.steps import begin, query_chat, show_step
@@ -57,7 +63,7 @@ async def prompt_at_menu(
     message: Message,
     state: FSMContext,
     catalog: Catalog,
-    launcher: JobLauncher,
+    billing: BillingClient,
     bot: Bot,
     event_from_user: User,
 ) -> None:
@@ -77,7 +83,7 @@ async def prompt_at_menu(
             size=size,
             aspect_ratio=request.aspect_ratio,
         )
-        await launcher.launch(bot, order)
+        await offer(bot, state, billing, order)
         return
     flow = await begin(state, CreateFlow.model, draft=clean_prompt(text))
     await message.answer(

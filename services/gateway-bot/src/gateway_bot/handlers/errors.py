@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent
 from medialab_contracts.errors import (
@@ -122,7 +124,8 @@ async def reply(event: ErrorEvent, bot: Bot, text: str) -> None:
         return
     if update.callback_query is not None:
         query = update.callback_query
-        await query.answer()
+        with suppress(TelegramBadRequest):  # the handler may have answered it before it failed
+            await query.answer()
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id
         await bot.send_message(chat_id, text)
 

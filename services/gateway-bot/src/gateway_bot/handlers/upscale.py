@@ -1,4 +1,8 @@
-"""M7 ⬆️ Улучшить: one image → ×2 upscale; also «🔍 Upscale» under any result."""
+"""M7 ⬆️ Улучшить: one image → ×2 upscale; also «🔍 Upscale» under any result.
+
+The mode's first message names the price; «🔍 Upscale» shows none, so it waits for «✅ Запустить»
+under its price (``flows.confirm``).
+"""
 
 from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
@@ -9,8 +13,10 @@ from medialab_contracts.modes import Mode
 
 from gateway_bot import keyboards, texts
 from gateway_bot.callbacks import ResultAction, ResultCb
+from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.filters import HasImage
+from gateway_bot.flows.confirm import offer
 from gateway_bot.flows.intake import ImageIntake
 from gateway_bot.flows.launcher import JobLauncher, Order
 from gateway_bot.flows.results import owned_output
@@ -54,13 +60,14 @@ async def take_photo(
 async def upscale_result(
     query: CallbackQuery,
     callback_data: ResultCb,
+    state: FSMContext,
     catalog: Catalog,
     jobs: JobsClient,
-    launcher: JobLauncher,
+    billing: BillingClient,
     bot: Bot,
 ) -> None:
     image = await owned_output(query, callback_data, jobs)
     if image is None:
         return
+    await offer(bot, state, billing, _order(catalog, query.from_user.id, query_chat(query), image))
     await query.answer()
-    await launcher.launch(bot, _order(catalog, query.from_user.id, query_chat(query), image))

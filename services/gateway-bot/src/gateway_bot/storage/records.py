@@ -2,7 +2,8 @@
 
 - ``status.<job_id>``: the job's status message (chat, message id, last edit) so any replica can edit it;
 - ``delivered.<job_id>``: a delivery claim, so a redelivered final event is not sent twice;
-- ``update.<bot_id>.<update_id>``: updates already taken, so a duplicate update is processed once.
+- ``update.<bot_id>.<update_id>``: updates already taken, so a duplicate update is processed once;
+- ``launch.<user_id>.<flow>``: the press of «✅ Запустить» that took the flow's waiting order.
 """
 
 from __future__ import annotations
@@ -151,3 +152,13 @@ class SeenUpdates:
 
     async def first_time(self, update_id: int) -> bool:
         return await claim(self._kv, f"update.{self._bot_id}.{update_id}", time.time())
+
+
+class LaunchClaims:
+    """One press per waiting order: a double tap, or two presses handled by two replicas, starts one job."""
+
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    async def first(self, user_id: int, flow: str) -> bool:
+        return await claim(self._kv, f"launch.{user_id}.{flow}", time.time())

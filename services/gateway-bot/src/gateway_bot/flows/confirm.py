@@ -1,0 +1,52 @@
+"""Orders that start only on «✅ Запустить»: the price first, the job on the press.
+
+The order waits as JSON in the FSM data (the KV storage every replica shares), so the press may reach
+any replica; a claim on the flow id lets exactly one press take it. Nothing is reserved before that
+press: the balance is only read, to refuse at once an order it cannot cover.
+"""
+
+from __future__ import annotations
+
+from aiogram import Bot
+from aiogram.fsm.context import FSMContext
+from medialab_contracts.catalog import Catalog
+from medialab_contracts.errors import InsufficientFunds
+from pydantic import ValidationError
+
+from gateway_bot import keyboards, texts
+from gateway_bot.clients.billing import BillingClient
+from gateway_bot.flows.launcher import Order
+from gateway_bot.flows.steps import begin
+from gateway_bot.states import ConfirmFlow
+from gateway_bot.storage.records import LaunchClaims
+
+
+async def offer(bot: Bot, state: FSMContext, billing: BillingClient, order: Order) -> None:
+    """Show the order's price with «✅ Запустить» / «❌ Отмена»; InsufficientFunds if it cannot fit."""
+    price = order.model.price
+    account = await billing.balance(order.user_id)
+    if account.available < price:
+        raise InsufficientFunds(available=account.available, price=price)
+    flow = await begin(state, ConfirmFlow.launch, order=order.model_dump(mode="json"))
+    await bot.send_message(
+        order.chat_id,
+        texts.confirm_launch(order.mode, order.model),
+        reply_markup=keyboards.confirm(flow),
+    )
+
+
+async def take(
+    state: FSMContext, catalog: Catalog, claims: LaunchClaims, user_id: int, flow: str
+) -> Order | None:
+    """The flow's waiting order, for one press only; None if another press took it or it went stale."""
+    if not await claims.first(user_id, flow):
+        return None
+    data = await state.get_data()
+    await state.clear()
+    try:
+        order = Order.model_validate(data.get("order"))
+    except ValidationError:
+        return None  # written by a gateway version with another order shape
+    if catalog.get(order.model.key) != order.model:
+        return None  # the price list changed after this price was shown
+    return order
