@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 from fal_runner.service import NAME, setup
 from fal_runner.settings import FalRunnerSettings
 from medialab_contracts import subjects
-from medialab_runtime.media_store import MediaStore
-from medialab_runtime.provisioning import LayoutConfig, ensure_layout
-from medialab_runtime.service import run_service
+from medialab_devstack.in_process import InProcessServices
+from medialab_runtime.provisioning import LayoutConfig
 from medialab_sandbox.fal import FalEmulator
-from nats.js.errors import NotFoundError
 
 # Test dirs are not packages (importlib mode): make the uniquely named helper module importable.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -34,49 +29,31 @@ async def fal() -> AsyncIterator[FalEmulator]:
 
 @pytest.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await ensure_layout(js, LayoutConfig(slots_ttl_s=3))
-    bus = Bus(nc, await MediaStore.open(js))
-    await nc.subscribe(subjects.ALL_JOB_EVENTS_FILTER, cb=bus.on_event)
-    yield bus
-    await nc.close()
+    async with Bus.connect(nats_url, LayoutConfig(slots_ttl_s=3)) as bus:
+        yield bus
 
 
 @pytest.fixture
 async def start_runner(nats_url: str, fal: FalEmulator, bus: Bus) -> AsyncIterator[RunnerFactory]:
     """Start fal-runner's real composition root in this event loop; ``**overrides`` tune settings."""
-    tasks: list[asyncio.Task[None]] = []
+    async with InProcessServices(bus.nc.jetstream()) as services:
 
-    async def start(**overrides: Any) -> FalRunnerSettings:
-        values: dict[str, Any] = {
-            "nats_url": nats_url,
-            "http_port": 0,
-            "log_format": "text",
-            "fal_keys": KEY,
-            "fal_queue_base": fal.queue_base,
-            "fal_rest_base": fal.rest_base,
-            "fal_retry_base_s": 0.01,
-            "fal_retry_max_s": 0.05,
-            "slot_poll_s": 0.2,
-            "ack_wait_s": 5,
-            "shutdown_grace_s": 1,
-        }
-        settings = FalRunnerSettings(**{**values, **overrides})
-        tasks.append(asyncio.create_task(run_service(NAME, settings, setup)))
-        async with asyncio.timeout(10):
-            while True:
-                if tasks[-1].done():
-                    tasks[-1].result()
-                with contextlib.suppress(NotFoundError):
-                    await bus.nc.jetstream().consumer_info(subjects.JOBS_STREAM, subjects.FAL_RUNNER_CONSUMER)
-                    break
-                await asyncio.sleep(0.02)
-        return settings
+        async def start(**overrides: Any) -> FalRunnerSettings:
+            values: dict[str, Any] = {
+                "nats_url": nats_url,
+                "http_port": 0,
+                "log_format": "text",
+                "fal_keys": KEY,
+                "fal_queue_base": fal.queue_base,
+                "fal_rest_base": fal.rest_base,
+                "fal_retry_base_s": 0.01,
+                "fal_retry_max_s": 0.05,
+                "slot_poll_s": 0.2,
+                "ack_wait_s": 5,
+                "shutdown_grace_s": 1,
+            }
+            settings = FalRunnerSettings(**{**values, **overrides})
+            await services.start_consumer(NAME, settings, setup, subjects.FAL_RUNNER_CONSUMER)
+            return settings
 
-    yield start
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        yield start

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import nats
 import pytest
 from medialab_contracts import subjects
-from medialab_runtime.media_store import MediaStore
-from medialab_runtime.provisioning import LayoutConfig, ensure_layout
-from medialab_runtime.service import run_service
+from medialab_devstack.in_process import InProcessServices
+from medialab_runtime.provisioning import LayoutConfig
 from medialab_sandbox.wavespeed import EmulatorConfig, WaveSpeedEmulator
-from nats.js.errors import NotFoundError
 from wavespeed_runner.service import NAME, setup
 from wavespeed_runner.settings import WaveSpeedRunnerSettings
 
@@ -34,13 +29,8 @@ async def emu() -> AsyncIterator[WaveSpeedEmulator]:
 
 @pytest.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await ensure_layout(js, LayoutConfig(slots_ttl_s=3))
-    bus = Bus(nc, await MediaStore.open(js))
-    await nc.subscribe(subjects.ALL_JOB_EVENTS_FILTER, cb=bus.on_event)
-    yield bus
-    await nc.close()
+    async with Bus.connect(nats_url, LayoutConfig(slots_ttl_s=3)) as bus:
+        yield bus
 
 
 def runner_settings(nats_url: str, emu: WaveSpeedEmulator, **overrides: Any) -> WaveSpeedRunnerSettings:
@@ -64,26 +54,11 @@ def runner_settings(nats_url: str, emu: WaveSpeedEmulator, **overrides: Any) -> 
 @pytest.fixture
 async def start_runner(nats_url: str, emu: WaveSpeedEmulator, bus: Bus) -> AsyncIterator[RunnerFactory]:
     """Start wavespeed-runner's real composition root in this event loop; ``**overrides`` tune settings."""
-    tasks: list[asyncio.Task[None]] = []
+    async with InProcessServices(bus.nc.jetstream()) as services:
 
-    async def start(**overrides: Any) -> WaveSpeedRunnerSettings:
-        settings = runner_settings(nats_url, emu, **overrides)
-        tasks.append(asyncio.create_task(run_service(NAME, settings, setup)))
-        async with asyncio.timeout(10):
-            while True:
-                if tasks[-1].done():
-                    tasks[-1].result()
-                with contextlib.suppress(NotFoundError):
-                    await bus.nc.jetstream().consumer_info(
-                        subjects.JOBS_STREAM, subjects.WAVESPEED_RUNNER_CONSUMER
-                    )
-                    break
-                await asyncio.sleep(0.02)
-        return settings
+        async def start(**overrides: Any) -> WaveSpeedRunnerSettings:
+            settings = runner_settings(nats_url, emu, **overrides)
+            await services.start_consumer(NAME, settings, setup, subjects.WAVESPEED_RUNNER_CONSUMER)
+            return settings
 
-    yield start
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        yield start

@@ -11,10 +11,11 @@ import time
 import httpx
 import pytest
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
+from medialab_runtime.http_retry import Transient
 from medialab_sandbox.wavespeed import HttpFault, Target, TaskErrorCode, WaveSpeedEmulator
 from prometheus_client import REGISTRY
 from wavespeed_runner.api import WaveSpeedClient
-from wavespeed_runner.errors import Transient, WaveSpeedRejected
+from wavespeed_runner.errors import WaveSpeedRejected
 from wsrunner_testkit import KEY, Bus, RunnerFactory, make_job
 
 TASK_FAILURES = [

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from medialab_contracts.catalog import default_catalog
-from medialab_contracts.events import JobFailed, JobProgress, JobSucceeded, parse_job_event
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
-from medialab_runtime.media_store import MediaStore
-from nats.aio.client import Client
+from medialab_devstack.job_bus import JobBus
 from PIL import Image
 from wavespeed_runner.settings import WaveSpeedRunnerSettings
 
@@ -52,49 +48,12 @@ def make_job(inputs: list[MediaRef], **fields: Any) -> JobRequest:
     return JobRequest.model_validate({**values, **fields})
 
 
-@dataclass
-class Bus:
-    """The NATS side of a test: store inputs, publish jobs, read what happened to a job."""
-
-    nc: Client
-    media: MediaStore
-    events: dict[str, list[Any]] = field(default_factory=dict)
-    _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-    async def on_event(self, msg: Any) -> None:
-        event = parse_job_event(msg.data)
-        async with self._changed:
-            self.events.setdefault(event.job_id, []).append(event)
-            self._changed.notify_all()
-
-    async def put_input(self, name: str, data: bytes) -> MediaRef:
-        return await self.media.put(name, data, "application/octet-stream")
-
+class Bus(JobBus):
     async def face_and_target(self, tag: str = "x") -> list[MediaRef]:
         """The M6 inputs in their order: the source face first, then the target photo."""
         face = await self.put_input(f"in/{tag}-face.png", image_bytes((40, 40), (250, 220, 180)))
         target = await self.put_input(f"in/{tag}-target.png", image_bytes(TARGET_SIZE))
         return [face, target]
-
-    async def publish(self, job: JobRequest) -> None:
-        await self.nc.jetstream().publish(
-            job.subject, job.model_dump_json().encode(), headers={"Nats-Msg-Id": job.job_id}
-        )
-
-    def finals(self, job_id: str) -> list[JobSucceeded | JobFailed]:
-        return [e for e in self.events.get(job_id, []) if isinstance(e, JobSucceeded | JobFailed)]
-
-    def progress(self, job_id: str) -> list[JobProgress]:
-        return [e for e in self.events.get(job_id, []) if isinstance(e, JobProgress)]
-
-    async def wait_final(self, job_id: str, timeout: float = 15.0) -> JobSucceeded | JobFailed:
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: bool(self.finals(job_id))), timeout)
-        return self.finals(job_id)[0]
-
-    async def run(self, job: JobRequest, timeout: float = 15.0) -> JobSucceeded | JobFailed:
-        await self.publish(job)
-        return await self.wait_final(job.job_id, timeout)
 
 
 RunnerFactory = Callable[..., Awaitable[WaveSpeedRunnerSettings]]

@@ -8,18 +8,25 @@ never into an error message.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
-import random
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from medialab_contracts.events import FailureReason
+from medialab_runtime.http_retry import (
+    BodyLimit,
+    RetryPolicy,
+    Transient,
+    json_or_none,
+    retry_after,
+    retry_transient,
+    send_once,
+    unreachable_reason,
+)
 from medialab_runtime.slots import ProviderKey
 
 from fal_runner.metrics import RETRIES
@@ -31,6 +38,8 @@ _NAMESPACES = ("workflows", "comfy")
 _DISABLED = "temporarily disabled"
 _TOKEN_MARGIN = timedelta(minutes=1)
 _USER_AGENT = "medialab-fal-runner"
+# The FAL_RETRY_* defaults, for a client built without settings.
+DEFAULT_RETRY = RetryPolicy(base_s=0.2, max_s=5.0, max_attempts=8)
 
 
 class FalError(Exception):
@@ -56,22 +65,11 @@ class FalUnreachable(FalError):
     def __init__(self, last: str, attempts: int) -> None:
         super().__init__(f"gave up after {attempts} attempts, last: {last}")
         self.last = last  # an HTTP status, "network", or "deadline" (no time left to try)
-        reasons = {"429": FailureReason.provider_unavailable, "deadline": FailureReason.timeout}
-        self.reason = reasons.get(last, FailureReason.provider_error)
+        self.reason = unreachable_reason(last)
 
 
 class RequestGone(FalError):
     """fal does not know the request (results are kept 1 h, or 6 min when large)."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    base_s: float = 0.2
-    max_s: float = 5.0
-    max_attempts: int = 8
-
-    def delay(self, attempt: int) -> float:
-        return random.uniform(0, min(self.max_s, self.base_s * 2 ** (attempt - 1)))
 
 
 @dataclass(frozen=True)
@@ -156,23 +154,8 @@ def safe_detail(what: str, status: int, body: Any, headers: httpx.Headers | None
     return " — ".join(parts)[:400]
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def _retryable(response: httpx.Response) -> bool:
     return response.status_code in RETRYABLE_STATUSES and _DISABLED not in response.text.lower()
-
-
-def _retry_after(response: httpx.Response | None) -> float:
-    value = response.headers.get("retry-after") if response is not None else None
-    try:
-        return max(0.0, float(value)) if value else 0.0
-    except ValueError:
-        return 0.0
 
 
 class FalClient:
@@ -188,8 +171,8 @@ class FalClient:
         self._http = http
         self.queue_base = queue_base.rstrip("/")
         self.rest_base = rest_base.rstrip("/")
-        self._retry = retry or RetryPolicy()
-        self._max_output_bytes = max_output_bytes
+        self._retry = retry or DEFAULT_RETRY
+        self._output_limit = BodyLimit(max_output_bytes, _output_too_large)
         self._tokens: dict[str, _UploadToken] = {}
 
     async def aclose(self) -> None:
@@ -277,7 +260,7 @@ class FalClient:
             raise FalRejected(
                 response.status_code, FailureReason.provider_error, f"upload: HTTP {response.status_code}"
             )
-        body = _json(response)
+        body = json_or_none(response)
         if not isinstance(body, dict) or not isinstance(body.get("access_url"), str):
             raise FalRejected(response.status_code, FailureReason.provider_error, "upload: no access_url")
         return str(body["access_url"])
@@ -359,59 +342,42 @@ class FalClient:
         """
         base_headers = self._auth(key) if key is not None else {"User-Agent": _USER_AGENT}
         request_headers = {**base_headers, **(headers or {})}
-        attempt = 0
-        while True:
-            attempt += 1
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise FalUnreachable("deadline", attempt - 1)
-            response: httpx.Response | None = None
-            timeout = min(remaining, self._timeout())
-            try:
-                if bounded:
-                    response = await self._bounded_get(url, request_headers, timeout)
-                else:
-                    response = await self._http.request(
-                        method, url, headers=request_headers, timeout=timeout, **kwargs
-                    )
-            except httpx.TransportError as error:
-                failure = "network"
-                log.debug("fal %s failed: %s", method, type(error).__name__)
-            else:
-                if response.status_code == 404 and gone_is_404:
-                    raise RequestGone("fal does not know this request")
-                if response.status_code < 400 or replay_errors or not _retryable(response):
-                    return response
-                failure = str(response.status_code)
-            RETRIES.labels(failure).inc()
-            delay = max(self._retry.delay(attempt), _retry_after(response))
-            if attempt >= self._retry.max_attempts or time.monotonic() + delay >= deadline:
-                raise FalUnreachable(failure, attempt)
-            log.info("fal %s answered %s; retry %d in %.2fs", method, failure, attempt, delay)
-            await asyncio.sleep(delay)
 
-    def _timeout(self) -> float:
-        timeout = self._http.timeout.read
-        return timeout if timeout is not None else 30.0
-
-    async def _bounded_get(self, url: str, headers: dict[str, str], timeout: float) -> httpx.Response:
-        async with self._http.stream("GET", url, headers=headers, timeout=timeout) as response:
-            if response.status_code >= 400:
-                await response.aread()
+        async def attempt_once(attempt: int) -> httpx.Response:
+            response = await send_once(
+                self._http,
+                method,
+                url,
+                deadline,
+                what=f"fal {method}",
+                headers=request_headers,
+                expired=lambda: FalUnreachable("deadline", attempt - 1),
+                limit=self._output_limit if bounded else None,
+                **kwargs,
+            )
+            if response.status_code == 404 and gone_is_404:
+                raise RequestGone("fal does not know this request")
+            if response.status_code < 400 or replay_errors or not _retryable(response):
                 return response
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self._max_output_bytes:
-                    raise FalRejected(200, FailureReason.provider_error, "output larger than allowed")
-                chunks.append(chunk)
-            return httpx.Response(response.status_code, headers=response.headers, content=b"".join(chunks))
+            raise Transient(str(response.status_code), retry_after(response))
+
+        return await retry_transient(
+            attempt_once,
+            self._retry,
+            deadline,
+            give_up=FalUnreachable,
+            on_failure=lambda cause: RETRIES.labels(cause).inc(),
+            what=f"fal {method}",
+        )
+
+
+def _output_too_large() -> FalRejected:
+    return FalRejected(200, FailureReason.provider_error, "output larger than allowed")
 
 
 def _checked(response: httpx.Response, what: str) -> dict[str, Any]:
     """The JSON object of a 2xx answer; any error answer becomes a classified ``FalRejected``."""
-    body = _json(response)
+    body = json_or_none(response)
     if response.status_code >= 400:
         raise FalRejected(
             response.status_code,

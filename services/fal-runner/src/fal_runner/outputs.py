@@ -9,8 +9,9 @@ import asyncio
 from typing import Any
 
 from medialab_contracts.events import FailureReason, MediaOutput
-from medialab_runtime.images import ImageRejected, to_png
+from medialab_runtime.images import ImageRejected
 from medialab_runtime.media_store import MediaStore
+from medialab_runtime.result_images import store_png_result
 
 from fal_runner.fal_api import FalClient, FalRejected
 
@@ -43,15 +44,8 @@ class OutputStore:
     async def _store(self, job_id: str, index: int, url: str, deadline: float) -> MediaOutput:
         data = await self._client.download(url, deadline)
         try:
-            png = await asyncio.to_thread(to_png, data)
+            return await store_png_result(
+                self._media, result_name(job_id, index), data, file_name=f"{job_id}-{index}.png"
+            )
         except ImageRejected as error:
             raise FalRejected(200, FailureReason.provider_error, f"output {index}: {error}") from None
-        ref = await self._media.put(
-            result_name(job_id, index),
-            png.data,
-            "image/png",
-            width=png.width,
-            height=png.height,
-            file_name=f"{job_id}-{index}.png",
-        )
-        return MediaOutput(**ref.model_dump(exclude={"width", "height"}), width=png.width, height=png.height)

@@ -10,22 +10,19 @@ import asyncio
 import logging
 from typing import cast
 
-import httpx
 from medialab_contracts import subjects
 from medialab_contracts.llm import FalLlmRequest
 from medialab_contracts.modes import Runner
-from medialab_runtime.deadletter import DeadLetterWatcher
-from medialab_runtime.events import EventPublisher
-from medialab_runtime.job_state import JobState
-from medialab_runtime.jobs import ConsumerSettings, JobConsumer
+from medialab_runtime.http_retry import RetryPolicy, provider_http_client
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.rpc import add_endpoint
+from medialab_runtime.runner import RunnerJobs
 from medialab_runtime.service import ServiceContext, package_version
 from medialab_runtime.slots import SlotPool
 from nats.micro import add_service
 
 from fal_runner.execution import FalExecutor, PollPolicy
-from fal_runner.fal_api import FalClient, RetryPolicy
+from fal_runner.fal_api import FalClient
 from fal_runner.inputs import InputUploader
 from fal_runner.jobs import FalJobHandler
 from fal_runner.llm import FalLlm
@@ -39,12 +36,8 @@ DIST = "medialab-fal-runner"
 
 
 def build_client(settings: FalRunnerSettings) -> FalClient:
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.fal_http_timeout_s, connect=10.0),
-        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-    )
     return FalClient(
-        http,
+        provider_http_client(settings.fal_http_timeout_s),
         queue_base=settings.fal_queue_base,
         rest_base=settings.fal_rest_base,
         retry=RetryPolicy(settings.fal_retry_base_s, settings.fal_retry_max_s, settings.fal_max_attempts),
@@ -65,27 +58,11 @@ async def setup(ctx: ServiceContext) -> None:
     )
 
     media = await MediaStore.open(ctx.js)
-    state = await JobState.open(ctx.js)
-    events = EventPublisher(ctx.js, NAME)
     handler = FalJobHandler(executor, InputUploader(media, client, slots.keys), OutputStore(media, client))
-    consumer = JobConsumer(
-        ctx.js,
-        NAME,
-        ConsumerSettings(
-            durable=subjects.FAL_RUNNER_CONSUMER,
-            filter_subject=subjects.runner_filter(Runner.fal),
-            ack_wait_s=settings.ack_wait_s,
-            max_deliver=settings.max_deliver,
-            concurrency=settings.consumer_concurrency,
-        ),
-        handler,
-        events,
-        state,
-    )
-    deadletters = DeadLetterWatcher(ctx.nc, ctx.js, events, state, subjects.FAL_RUNNER_CONSUMER)
-    await deadletters.start()
-    ctx.on_shutdown(deadletters.stop)
+    jobs = await RunnerJobs.open(ctx, settings, Runner.fal, subjects.FAL_RUNNER_CONSUMER, handler)
 
+    # Added between the two steps of ``jobs``, so a shutdown stops taking jobs (and lets those in
+    # flight finish) before it closes the LLM endpoint.
     llm_calls: set[asyncio.Task[None]] = set()
     micro = await add_service(ctx.nc, name=NAME, version=package_version(DIST), queue_group=NAME)
     await add_endpoint(micro, NAME, subjects.FAL_LLM, FalLlmRequest, FalLlm(executor), in_flight=llm_calls)
@@ -97,10 +74,4 @@ async def setup(ctx: ServiceContext) -> None:
 
     ctx.on_shutdown(stop_llm)
 
-    await consumer.ensure_consumer()
-    ctx.spawn(consumer.run(), "fal-jobs")
-
-    async def stop_consumer() -> None:
-        await consumer.stop(settings.shutdown_grace_s)
-
-    ctx.on_shutdown(stop_consumer)
+    await jobs.start()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from medialab_runtime.settings import ServiceSettings
+from medialab_runtime.runner import RunnerSettings
 from medialab_runtime.slots import KeySpecError, ProviderKey, parse_keys
 from pydantic import Field, SecretStr
 
 
-class FalRunnerSettings(ServiceSettings):
+class FalRunnerSettings(RunnerSettings):
     # A pool of keys: comma list or JSON list; ``id:secret@12`` gives that key its own limit.
     fal_keys: SecretStr = SecretStr("")
     fal_concurrency_per_key: int = Field(default=10, ge=1, le=1000)
@@ -24,12 +24,6 @@ class FalRunnerSettings(ServiceSettings):
     fal_max_attempts: int = Field(default=8, ge=1)
     fal_http_timeout_s: float = Field(default=30.0, gt=0)
     fal_max_output_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    # The lease only applies when this process creates the ``slots`` bucket; the bucket's TTL rules.
-    slot_lease_s: float = Field(default=30.0, ge=1)
-    slot_poll_s: float = Field(default=1.0, gt=0)
-    consumer_concurrency: int = Field(default=32, ge=1)
-    ack_wait_s: float = Field(default=30.0, ge=1)
-    max_deliver: int = Field(default=5, ge=1)
 
     def provider_keys(self) -> list[ProviderKey]:
         """The parsed key pool; raises ``KeySpecError`` (never showing a key) when malformed or empty."""

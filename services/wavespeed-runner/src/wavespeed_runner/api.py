@@ -10,21 +10,26 @@ upload URL or an output URL, and never into an error message.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import logging
-import random
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from medialab_contracts.events import FailureReason
+from medialab_runtime.http_retry import (
+    BodyLimit,
+    RetryPolicy,
+    Transient,
+    json_or_none,
+    retry_after,
+    retry_transient,
+    send_once,
+)
 
 from wavespeed_runner.errors import (
     RETRYABLE_STATUSES,
-    Transient,
     WaveSpeedRejected,
     WaveSpeedUnreachable,
     http_reason,
@@ -38,16 +43,9 @@ TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "timeout", "d
 # The ticket endpoint is missing on an older deployment: use the legacy binary upload from then on.
 _NO_TICKET_FLOW = frozenset({404, 405, 501})
 _USER_AGENT = "medialab-wavespeed-runner"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    base_s: float = 1.0
-    max_s: float = 15.0
-    max_attempts: int = 8
-
-    def delay(self, attempt: int) -> float:
-        return random.uniform(0, min(self.max_s, self.base_s * 2 ** (attempt - 1)))
+# The WAVESPEED_RETRY_* defaults, for a client built without settings: longer pauses than fal's, as
+# WaveSpeed limits task starts per minute (wavespeed.md §7).
+DEFAULT_RETRY = RetryPolicy(base_s=1.0, max_s=15.0, max_attempts=8)
 
 
 @dataclass(frozen=True)
@@ -84,13 +82,6 @@ def parse_prediction(data: Any, what: str) -> Prediction:
     )
 
 
-def _json(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
 def _message(body: Any) -> str:
     """What an error answer says: ``message``, else ``error``, else ``data.error`` (wavespeed.md §6)."""
     if not isinstance(body, dict):
@@ -104,14 +95,6 @@ def _message(body: Any) -> str:
         if isinstance(value, str) and value.strip():
             return value
     return ""
-
-
-def _retry_after(response: httpx.Response) -> float:
-    value = response.headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value else 0.0
-    except ValueError:
-        return 0.0
 
 
 def _effective_status(response: httpx.Response, body: Any) -> int:
@@ -136,8 +119,8 @@ class WaveSpeedClient:
         self._http = http
         self._key = api_key
         self.api_base = api_base.rstrip("/")
-        self._retry = retry or RetryPolicy()
-        self._max_output_bytes = max_output_bytes
+        self._retry = retry or DEFAULT_RETRY
+        self._output_limit = BodyLimit(max_output_bytes, _output_too_large)
         self._ticket_flow = True
 
     async def aclose(self) -> None:
@@ -253,18 +236,14 @@ class WaveSpeedClient:
 
     async def _send(self, what: str, method: str, url: str, deadline: float, **kwargs: Any) -> Any:
         """``_once`` with retries of transient failures, bounded by attempts and the deadline."""
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._once(what, method, url, deadline, **kwargs)
-            except Transient as failure:
-                RETRIES.labels(what, failure.cause).inc()
-                delay = max(self._retry.delay(attempt), failure.retry_after)
-                if attempt >= self._retry.max_attempts or time.monotonic() + delay >= deadline:
-                    raise WaveSpeedUnreachable(what, failure.cause, attempt) from None
-                log.info("wavespeed %s answered %s; retry %d in %.2fs", what, failure.cause, attempt, delay)
-                await asyncio.sleep(delay)
+        return await retry_transient(
+            lambda _attempt: self._once(what, method, url, deadline, **kwargs),
+            self._retry,
+            deadline,
+            give_up=lambda cause, attempts: WaveSpeedUnreachable(what, cause, attempts),
+            on_failure=lambda cause: RETRIES.labels(what, cause).inc(),
+            what=f"wavespeed {what}",
+        )
 
     async def _once(
         self,
@@ -281,27 +260,24 @@ class WaveSpeedClient:
     ) -> Any:
         """One call: the envelope's ``data`` (or the raw body) of a success; raises ``Transient``
         for a failure worth another try and ``WaveSpeedRejected`` for a final one."""
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise WaveSpeedUnreachable(what, "deadline", 0)
         request_headers = {"User-Agent": _USER_AGENT, **(headers or {})}
         if authorised:
             request_headers["Authorization"] = f"Bearer {self._key}"
-        timeout = min(remaining, self._read_timeout())
-        try:
-            if bounded:
-                response = await self._bounded_get(url, request_headers, timeout)
-            else:
-                response = await self._http.request(
-                    method, url, headers=request_headers, timeout=timeout, **kwargs
-                )
-        except httpx.TransportError as error:
-            log.debug("wavespeed %s failed: %s", what, type(error).__name__)
-            raise Transient("network") from None
-        body = _json(response) if envelope else None
+        response = await send_once(
+            self._http,
+            method,
+            url,
+            deadline,
+            what=f"wavespeed {what}",
+            headers=request_headers,
+            expired=lambda: WaveSpeedUnreachable(what, "deadline", 0),
+            limit=self._output_limit if bounded else None,
+            **kwargs,
+        )
+        body = json_or_none(response) if envelope else None
         status = _effective_status(response, body)
         if status in RETRYABLE_STATUSES:
-            raise Transient(str(status), _retry_after(response))
+            raise Transient(str(status), retry_after(response))
         if not 200 <= status < 300:
             # A refusal from a signed URL or an output host says nothing about our key or request.
             reason = http_reason(status) if authorised else FailureReason.provider_error
@@ -319,20 +295,6 @@ class WaveSpeedClient:
         # Belt and braces: an echoing proxy must not carry the key into an event or a log line.
         return detail.replace(self._key, "***")
 
-    def _read_timeout(self) -> float:
-        timeout = self._http.timeout.read
-        return timeout if timeout is not None else 30.0
 
-    async def _bounded_get(self, url: str, headers: dict[str, str], timeout: float) -> httpx.Response:
-        async with self._http.stream("GET", url, headers=headers, timeout=timeout) as response:
-            if response.status_code >= 400:
-                await response.aread()
-                return response
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self._max_output_bytes:
-                    raise WaveSpeedRejected(200, FailureReason.provider_error, "output larger than allowed")
-                chunks.append(chunk)
-            return httpx.Response(response.status_code, headers=response.headers, content=b"".join(chunks))
+def _output_too_large() -> WaveSpeedRejected:
+    return WaveSpeedRejected(200, FailureReason.provider_error, "output larger than allowed")

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from medialab_contracts.events import FailureReason
+from medialab_runtime.http_retry import unreachable_reason
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 _UNAVAILABLE_STATUSES = frozenset({401, 402, 403})
@@ -50,21 +51,7 @@ class WaveSpeedUnreachable(WaveSpeedError):
     def __init__(self, what: str, last: str, attempts: int) -> None:
         super().__init__(f"{what}: gave up after {attempts} attempts, last: {last}")
         self.last = last
-        if last == "deadline":
-            self.reason = FailureReason.timeout
-        elif last == "429":
-            self.reason = FailureReason.provider_unavailable
-        else:
-            self.reason = FailureReason.provider_error
-
-
-class Transient(Exception):
-    """One call failed in a way worth another try: ``cause`` is the HTTP status or 'network'."""
-
-    def __init__(self, cause: str, retry_after: float = 0.0) -> None:
-        super().__init__(cause)
-        self.cause = cause
-        self.retry_after = retry_after
+        self.reason = unreachable_reason(last)
 
 
 def http_reason(status: int) -> FailureReason:

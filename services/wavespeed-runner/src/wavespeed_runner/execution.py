@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from medialab_contracts.events import FailureReason
+from medialab_runtime.http_retry import Transient
 from medialab_runtime.jobs import retry_delay
 from medialab_runtime.slots import SlotPool, SlotTimeout
 
 from wavespeed_runner.api import TERMINAL_STATUSES, Prediction, WaveSpeedClient
-from wavespeed_runner.errors import TaskOutcome, Transient, WaveSpeedRejected, task_outcome
+from wavespeed_runner.errors import TaskOutcome, WaveSpeedRejected, task_outcome
 from wavespeed_runner.metrics import POLLS, PROVIDER_SECONDS, RETRIES
 
 log = logging.getLogger(__name__)

@@ -5,11 +5,10 @@ The name is ``results/<job_id>/0.png``, so a job that runs again overwrites rath
 
 from __future__ import annotations
 
-import asyncio
-
 from medialab_contracts.events import FailureReason, MediaOutput
-from medialab_runtime.images import ImageRejected, to_png
+from medialab_runtime.images import ImageRejected
 from medialab_runtime.media_store import MediaStore
+from medialab_runtime.result_images import store_png_result
 from pydantic import ValidationError
 
 from wavespeed_runner.api import WaveSpeedClient
@@ -29,18 +28,9 @@ class OutputStore:
         """Raises ``WaveSpeedError`` when the output cannot be fetched or is not an image."""
         data = await self._client.download(reference, deadline)
         try:
-            png = await asyncio.to_thread(to_png, data)
+            return await store_png_result(self._media, result_name(job_id), data, file_name=f"{job_id}.png")
         except ImageRejected as error:
             raise WaveSpeedRejected(200, FailureReason.provider_error, f"output: {error}") from None
-        ref = await self._media.put(
-            result_name(job_id),
-            png.data,
-            "image/png",
-            width=png.width,
-            height=png.height,
-            file_name=f"{job_id}.png",
-        )
-        return MediaOutput(**ref.model_dump(exclude={"width", "height"}), width=png.width, height=png.height)
 
     async def recorded(self, raw: object) -> MediaOutput | None:
         """The output an earlier delivery stored (from job state), if it is still in ``media``."""

@@ -5,18 +5,15 @@ from __future__ import annotations
 import logging
 from typing import cast
 
-import httpx
 from medialab_contracts import subjects
 from medialab_contracts.modes import Runner
-from medialab_runtime.deadletter import DeadLetterWatcher
-from medialab_runtime.events import EventPublisher
-from medialab_runtime.job_state import JobState
-from medialab_runtime.jobs import ConsumerSettings, JobConsumer
+from medialab_runtime.http_retry import RetryPolicy, provider_http_client
 from medialab_runtime.media_store import MediaStore
+from medialab_runtime.runner import RunnerJobs
 from medialab_runtime.service import ServiceContext
 from medialab_runtime.slots import SlotPool
 
-from wavespeed_runner.api import RetryPolicy, WaveSpeedClient
+from wavespeed_runner.api import WaveSpeedClient
 from wavespeed_runner.execution import PollPolicy, TaskPolicy, WaveSpeedExecutor
 from wavespeed_runner.inputs import InputUploader
 from wavespeed_runner.jobs import FaceSwapHandler
@@ -31,12 +28,8 @@ PROVIDER = "wavespeed"
 
 
 def build_client(settings: WaveSpeedRunnerSettings) -> WaveSpeedClient:
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.wavespeed_http_timeout_s, connect=10.0),
-        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-        # Output URLs may redirect to a CDN; httpx drops Authorization on a cross-origin redirect.
-        follow_redirects=True,
-    )
+    # Output URLs may redirect to a CDN; httpx drops Authorization on a cross-origin redirect.
+    http = provider_http_client(settings.wavespeed_http_timeout_s, follow_redirects=True)
     return WaveSpeedClient(
         http,
         settings.provider_key().secret.get_secret_value(),
@@ -76,36 +69,11 @@ async def setup(ctx: ServiceContext) -> None:
     )
 
     media = await MediaStore.open(ctx.js)
-    state = await JobState.open(ctx.js)
-    events = EventPublisher(ctx.js, NAME)
     handler = FaceSwapHandler(
         build_executor(settings, client, slots),
         InputUploader(media, client),
         OutputStore(media, client),
         settings.wavespeed_model,
     )
-    consumer = JobConsumer(
-        ctx.js,
-        NAME,
-        ConsumerSettings(
-            durable=subjects.WAVESPEED_RUNNER_CONSUMER,
-            filter_subject=subjects.runner_filter(Runner.wavespeed),
-            ack_wait_s=settings.ack_wait_s,
-            max_deliver=settings.max_deliver,
-            concurrency=settings.consumer_concurrency,
-        ),
-        handler,
-        events,
-        state,
-    )
-    deadletters = DeadLetterWatcher(ctx.nc, ctx.js, events, state, subjects.WAVESPEED_RUNNER_CONSUMER)
-    await deadletters.start()
-    ctx.on_shutdown(deadletters.stop)
-
-    await consumer.ensure_consumer()
-    ctx.spawn(consumer.run(), "wavespeed-jobs")
-
-    async def stop_consumer() -> None:
-        await consumer.stop(settings.shutdown_grace_s)
-
-    ctx.on_shutdown(stop_consumer)
+    jobs = await RunnerJobs.open(ctx, settings, Runner.wavespeed, subjects.WAVESPEED_RUNNER_CONSUMER, handler)
+    await jobs.start()

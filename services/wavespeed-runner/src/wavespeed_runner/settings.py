@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from medialab_runtime.settings import ServiceSettings
+from medialab_runtime.runner import RunnerSettings
 from medialab_runtime.slots import ProviderKey
 from pydantic import Field, SecretStr, model_validator
 
@@ -13,7 +13,7 @@ class MissingApiKey(ValueError):
     """``WAVESPEED_API_KEY`` is not set."""
 
 
-class WaveSpeedRunnerSettings(ServiceSettings):
+class WaveSpeedRunnerSettings(RunnerSettings):
     wavespeed_api_key: SecretStr = SecretStr("")
     wavespeed_api_base: str = "https://api.wavespeed.ai"
     # The model face-swap jobs run on; the `-pro` sibling takes the same fields.
@@ -35,12 +35,6 @@ class WaveSpeedRunnerSettings(ServiceSettings):
     wavespeed_task_attempts: int = Field(default=3, ge=1)
     wavespeed_http_timeout_s: float = Field(default=30.0, gt=0)
     wavespeed_max_output_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
-    # The lease only applies when this process creates the ``slots`` bucket; the bucket's TTL rules.
-    slot_lease_s: float = Field(default=30.0, ge=1)
-    slot_poll_s: float = Field(default=1.0, gt=0)
-    consumer_concurrency: int = Field(default=32, ge=1)
-    ack_wait_s: float = Field(default=30.0, ge=1)
-    max_deliver: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _poll_bounds(self) -> WaveSpeedRunnerSettings:

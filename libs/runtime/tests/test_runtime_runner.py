@@ -1,0 +1,141 @@
+"""A provider runner's skeleton: its settings, its job intake in the service lifecycle, its entry point."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from medialab_contracts import subjects
+from medialab_contracts.catalog import default_catalog
+from medialab_contracts.events import JobSucceeded
+from medialab_contracts.jobs import JobRequest
+from medialab_contracts.modes import Mode, Runner
+from medialab_devstack.in_process import InProcessServices
+from medialab_devstack.job_bus import JobBus
+from medialab_runtime.jobs import JobControl, JobHandler, JobResult
+from medialab_runtime.provisioning import LayoutConfig
+from medialab_runtime.runner import RunnerJobs, RunnerSettings, run_runner
+from medialab_runtime.service import ServiceContext
+
+DURABLE = "probe-runner"
+
+
+def make_job() -> JobRequest:
+    """A job of the catalog's text model: the probe runner below consumes ``jobs.text.>``."""
+    model = default_catalog().by_key("txt")
+    return JobRequest(
+        user_id=7,
+        chat_id=7,
+        mode=Mode.text,
+        runner=model.runner,
+        model_key=model.key,
+        model_id=model.model_id,
+        price=model.price,
+    )
+
+
+def settings(nats_url: str, **overrides: object) -> RunnerSettings:
+    values: dict[str, object] = {"nats_url": nats_url, "http_port": 0, "log_format": "text"}
+    return RunnerSettings(_env_file=None, **{**values, **overrides})  # type: ignore[arg-type]
+
+
+def probe_setup(handler: JobHandler, between: list[str]):
+    """A runner with nothing but its job intake, and one cleanup registered between the two steps."""
+
+    async def setup(ctx: ServiceContext) -> None:
+        assert isinstance(ctx.settings, RunnerSettings)
+        jobs = await RunnerJobs.open(ctx, ctx.settings, Runner.text, DURABLE, handler)
+
+        async def cleanup() -> None:
+            between.append("between")
+
+        ctx.on_shutdown(cleanup)
+        await jobs.start()
+
+    return setup
+
+
+def test_runner_settings_read_their_variables_with_these_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = RunnerSettings(_env_file=None)
+    assert (
+        defaults.slot_lease_s,
+        defaults.slot_poll_s,
+        defaults.consumer_concurrency,
+        defaults.ack_wait_s,
+        defaults.max_deliver,
+    ) == (30.0, 1.0, 32, 30.0, 5)
+    for variable, value in [
+        ("SLOT_LEASE_S", "12"),
+        ("MEDIA_TTL_S", "3600"),
+        ("EVENTS_MAX_AGE_S", "7200"),
+        ("MAX_DELIVER", "7"),
+    ]:
+        monkeypatch.setenv(variable, value)
+    configured = RunnerSettings(_env_file=None)
+    assert configured.max_deliver == 7
+    # The slot lease is the TTL of the slots bucket this runner creates when it is the first one up.
+    assert configured.layout() == LayoutConfig(media_ttl_s=3600, events_max_age_s=7200, slots_ttl_s=12)
+
+
+async def test_runner_jobs_consume_with_the_settings_of_the_runner(nats_url: str) -> None:
+    async def succeed(job: JobRequest, control: JobControl) -> JobResult:
+        return control.succeeded([], text="done")
+
+    async with (
+        JobBus.connect(nats_url, LayoutConfig()) as bus,
+        InProcessServices(bus.nc.jetstream()) as services,
+    ):
+        runner = settings(nats_url, ack_wait_s=7, max_deliver=3, consumer_concurrency=4)
+        await services.start_consumer("probe-runner", runner, probe_setup(succeed, []), DURABLE)
+        info = await bus.nc.jetstream().consumer_info(subjects.JOBS_STREAM, DURABLE)
+        assert info.config.filter_subject == "jobs.text.>"
+        assert (info.config.ack_wait, info.config.max_deliver) == (7, 3)
+        final = await bus.run(make_job(), timeout=10)
+        assert isinstance(final, JobSucceeded) and final.text == "done"
+
+
+async def test_on_shutdown_jobs_stop_before_what_was_added_between_the_steps(nats_url: str) -> None:
+    order: list[str] = []
+    running = asyncio.Event()
+
+    async def hang(job: JobRequest, control: JobControl) -> JobResult:
+        running.set()
+        try:
+            await asyncio.sleep(3600)
+        finally:
+            order.append("job ended")
+        raise AssertionError("unreachable")
+
+    async with JobBus.connect(nats_url, LayoutConfig()) as bus:
+        async with InProcessServices(bus.nc.jetstream()) as services:
+            runner = settings(nats_url, shutdown_grace_s=0.2)
+            await services.start_consumer("probe-runner", runner, probe_setup(hang, order), DURABLE)
+            await bus.publish(make_job())
+            await asyncio.wait_for(running.wait(), 10)
+    # The job had its grace, was handed back, and only then did the later-added cleanup run.
+    assert order == ["job ended", "between"]
+
+
+def test_unusable_keys_end_the_process_with_status_2_before_it_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    started: list[ServiceContext] = []
+
+    async def setup(ctx: ServiceContext) -> None:
+        started.append(ctx)
+
+    def check_keys() -> None:
+        raise KeyError("entry 2 has no secret")
+
+    with pytest.raises(SystemExit) as exited:
+        run_runner(
+            "probe-runner",
+            RunnerSettings(_env_file=None),
+            setup,
+            dist="medialab-probe",
+            check_keys=check_keys,
+            key_error=KeyError,
+            key_hint="bad PROBE_KEYS: ",
+        )
+    assert exited.value.code == 2 and started == []
+    assert capsys.readouterr().err == "probe-runner: bad PROBE_KEYS: 'entry 2 has no secret'\n"
