@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from medialab_sandbox.fal import FalEmulator, KeyConcurrency
 from medialab_sandbox.fal.testing import key_header, wait_completed
 
@@ -19,22 +17,9 @@ LLM = "fal-ai/any-llm"
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fal_server() -> AsyncIterator[FalEmulator]:
-    async with FalEmulator(keys=[KEY, OTHER]) as emulator:
-        yield emulator
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def fal(fal_server: FalEmulator) -> FalEmulator:
-    fal_server.reset()
-    return fal_server
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
+@pytest.fixture(scope="module")
+def falemu_unstarted() -> FalEmulator:
+    return FalEmulator(keys=[KEY, OTHER])
 
 
 async def submit(fal: FalEmulator, http: httpx.AsyncClient, key: str = KEY) -> dict[str, str]:
@@ -47,89 +32,97 @@ async def status_of(http: httpx.AsyncClient, urls: dict[str, str], key: str = KE
     return (await http.get(urls["status_url"], headers=key_header(key))).json()
 
 
-async def test_fifteen_submits_with_a_limit_of_ten(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    fal.set_concurrency_limit(KEY, 10)
-    fal.set_latency(run_seconds=0.4)
+async def test_fifteen_submits_with_a_limit_of_ten(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    falemu.set_concurrency_limit(KEY, 10)
+    falemu.set_latency(run_seconds=0.4)
 
-    submitted = await asyncio.gather(*(submit(fal, http) for _ in range(15)))
+    submitted = await asyncio.gather(*(submit(falemu, falemu_http) for _ in range(15)))
     await asyncio.sleep(0.05)
-    statuses = [await status_of(http, urls) for urls in submitted]
-    await asyncio.gather(*(wait_completed(http, u["status_url"], KEY) for u in submitted))
+    statuses = [await status_of(falemu_http, urls) for urls in submitted]
+    await asyncio.gather(*(wait_completed(falemu_http, u["status_url"], KEY) for u in submitted))
 
     running = [s for s in statuses if s["status"] == "IN_PROGRESS"]
     queued = [s for s in statuses if s["status"] == "IN_QUEUE"]
     assert len(running) == 10
     assert sorted(s["queue_position"] for s in queued) == [0, 1, 2, 3, 4]
-    assert fal.concurrency(KEY) == KeyConcurrency(in_flight=0, max_in_flight=15, running=0, max_running=10)
+    assert falemu.concurrency(KEY) == KeyConcurrency(in_flight=0, max_in_flight=15, running=0, max_running=10)
 
 
-async def test_queued_requests_start_in_fifo_order(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    fal.set_concurrency_limit(KEY, 1)
-    fal.set_latency(run_seconds=0.05)
+async def test_queued_requests_start_in_fifo_order(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    falemu.set_concurrency_limit(KEY, 1)
+    falemu.set_latency(run_seconds=0.05)
 
-    submitted = [await submit(fal, http) for _ in range(4)]
-    await asyncio.gather(*(wait_completed(http, u["status_url"], KEY) for u in submitted))
+    submitted = [await submit(falemu, falemu_http) for _ in range(4)]
+    await asyncio.gather(*(wait_completed(falemu_http, u["status_url"], KEY) for u in submitted))
 
-    starts = [fal.queue.jobs[u["request_id"]].started_at or 0.0 for u in submitted]
+    starts = [falemu.queue.jobs[u["request_id"]].started_at or 0.0 for u in submitted]
     assert 0.0 not in starts
     assert starts == sorted(starts)
-    assert fal.concurrency(KEY).max_running == 1
+    assert falemu.concurrency(KEY).max_running == 1
 
 
-async def test_limits_are_per_key(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    fal.set_concurrency_limit(KEY, 1)
-    fal.set_latency(run_seconds=0.3)
+async def test_limits_are_per_key(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    falemu.set_concurrency_limit(KEY, 1)
+    falemu.set_latency(run_seconds=0.3)
 
-    mine = [await submit(fal, http, KEY) for _ in range(2)]
-    theirs = [await submit(fal, http, OTHER) for _ in range(2)]
+    mine = [await submit(falemu, falemu_http, KEY) for _ in range(2)]
+    theirs = [await submit(falemu, falemu_http, OTHER) for _ in range(2)]
     await asyncio.sleep(0.05)
 
-    assert [(await status_of(http, u))["status"] for u in mine] == ["IN_PROGRESS", "IN_QUEUE"]
-    assert [(await status_of(http, u, OTHER))["status"] for u in theirs] == [
+    assert [(await status_of(falemu_http, u))["status"] for u in mine] == ["IN_PROGRESS", "IN_QUEUE"]
+    assert [(await status_of(falemu_http, u, OTHER))["status"] for u in theirs] == [
         "IN_PROGRESS",
         "IN_PROGRESS",
     ]
-    assert fal.submit_counts_by_key() == {KEY: 2, OTHER: 2}
+    assert falemu.submit_counts_by_key() == {KEY: 2, OTHER: 2}
 
 
-async def test_raising_the_limit_starts_waiting_requests(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    fal.set_concurrency_limit(KEY, 1)
-    fal.slow_jobs(5.0, count=None)
-    submitted = [await submit(fal, http) for _ in range(3)]
+async def test_raising_the_limit_starts_waiting_requests(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    falemu.set_concurrency_limit(KEY, 1)
+    falemu.slow_jobs(5.0, count=None)
+    submitted = [await submit(falemu, falemu_http) for _ in range(3)]
     await asyncio.sleep(0.02)
-    before = fal.concurrency(KEY).running
+    before = falemu.concurrency(KEY).running
 
-    fal.set_concurrency_limit(KEY, None)
+    falemu.set_concurrency_limit(KEY, None)
 
     assert before == 1
-    assert fal.concurrency(KEY).running == 3
-    assert {(await status_of(http, u))["status"] for u in submitted} == {"IN_PROGRESS"}
+    assert falemu.concurrency(KEY).running == 3
+    assert {(await status_of(falemu_http, u))["status"] for u in submitted} == {"IN_PROGRESS"}
 
 
-async def test_cancel_frees_the_slot(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    fal.set_concurrency_limit(KEY, 1)
-    fal.slow_jobs(5.0)
-    busy = await submit(fal, http)
-    waiting = await submit(fal, http)
+async def test_cancel_frees_the_slot(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    falemu.set_concurrency_limit(KEY, 1)
+    falemu.slow_jobs(5.0)
+    busy = await submit(falemu, falemu_http)
+    waiting = await submit(falemu, falemu_http)
     await asyncio.sleep(0.02)
 
-    await http.put(busy["cancel_url"], headers=key_header(KEY))
-    status = await wait_completed(http, waiting["status_url"], KEY)
+    await falemu_http.put(busy["cancel_url"], headers=key_header(KEY))
+    status = await wait_completed(falemu_http, waiting["status_url"], KEY)
 
     assert status.json()["status"] == "COMPLETED"
     assert "error" not in status.json()
-    assert fal.concurrency(KEY) == KeyConcurrency(in_flight=0, max_in_flight=2, running=0, max_running=1)
+    assert falemu.concurrency(KEY) == KeyConcurrency(in_flight=0, max_in_flight=2, running=0, max_running=1)
 
 
-async def test_reset_concurrency_restarts_the_maxima(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    fal.set_latency(run_seconds=0.1)
-    first = await asyncio.gather(*(submit(fal, http) for _ in range(5)))
-    await asyncio.gather(*(wait_completed(http, u["status_url"], KEY) for u in first))
-    assert fal.concurrency(KEY).max_in_flight == 5
+async def test_reset_concurrency_restarts_the_maxima(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    falemu.set_latency(run_seconds=0.1)
+    first = await asyncio.gather(*(submit(falemu, falemu_http) for _ in range(5)))
+    await asyncio.gather(*(wait_completed(falemu_http, u["status_url"], KEY) for u in first))
+    assert falemu.concurrency(KEY).max_in_flight == 5
 
-    fal.reset_concurrency()
-    second = await asyncio.gather(*(submit(fal, http) for _ in range(2)))
-    await asyncio.gather(*(wait_completed(http, u["status_url"], KEY) for u in second))
+    falemu.reset_concurrency()
+    second = await asyncio.gather(*(submit(falemu, falemu_http) for _ in range(2)))
+    await asyncio.gather(*(wait_completed(falemu_http, u["status_url"], KEY) for u in second))
 
-    assert fal.concurrency(KEY).max_in_flight == 2
-    assert fal.concurrency(KEY).max_running == 2
+    assert falemu.concurrency(KEY).max_in_flight == 2
+    assert falemu.concurrency(KEY).max_running == 2

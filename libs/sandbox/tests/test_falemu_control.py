@@ -29,27 +29,9 @@ NANO = "fal-ai/nano-banana"
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fal_server() -> AsyncIterator[FalEmulator]:
-    async with FalEmulator(keys=[KEY]) as emulator:
-        yield emulator
-
-
 @pytest_asyncio.fixture(loop_scope="module")
-async def fal(fal_server: FalEmulator) -> FalEmulator:
-    fal_server.reset()
-    return fal_server
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def control(fal_server: FalEmulator) -> AsyncIterator[FalEmulatorControl]:
-    async with FalEmulatorControl(fal_server.base_url) as client:
+async def control(falemu_server: FalEmulator) -> AsyncIterator[FalEmulatorControl]:
+    async with FalEmulatorControl(falemu_server.base_url) as client:
         yield client
 
 
@@ -58,13 +40,13 @@ async def submit(fal: FalEmulator, http: httpx.AsyncClient, model_id: str = LLM)
 
 
 async def test_submit_and_job_faults(
-    fal: FalEmulator, http: httpx.AsyncClient, control: FalEmulatorControl
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient, control: FalEmulatorControl
 ) -> None:
     await control.fail_submits(rate_limited(), model=LLM)
     await control.fail_jobs(content_policy_violation("x"))
 
-    rejected = await submit(fal, http)
-    moderated = await run_request(http, fal.queue_base, LLM, {"prompt": "x"}, KEY)
+    rejected = await submit(falemu, falemu_http)
+    moderated = await run_request(falemu_http, falemu.queue_base, LLM, {"prompt": "x"}, KEY)
 
     assert rejected.status_code == 429
     assert moderated.status_code == 422
@@ -74,52 +56,54 @@ async def test_submit_and_job_faults(
 
 
 async def test_poll_hang_slow_and_latency(
-    fal: FalEmulator, http: httpx.AsyncClient, control: FalEmulatorControl
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient, control: FalEmulatorControl
 ) -> None:
     await control.set_latency(run_seconds=5.0, model=NANO)
     await control.slow_jobs(0.0, model=NANO)
-    fast = (await submit(fal, http, NANO)).json()
-    slow = (await submit(fal, http, NANO)).json()
+    fast = (await submit(falemu, falemu_http, NANO)).json()
+    slow = (await submit(falemu, falemu_http, NANO)).json()
     await control.fail_polls(infra_error(503), phases=[Phase.STATUS])
     await control.hang(phases=[Phase.RESULT])
 
-    failed_poll = await http.get(fast["status_url"], headers=AUTH)
-    await wait_completed(http, fast["status_url"], KEY)
+    failed_poll = await falemu_http.get(fast["status_url"], headers=AUTH)
+    await wait_completed(falemu_http, fast["status_url"], KEY)
     with pytest.raises(httpx.ReadTimeout):
-        await http.get(fast["response_url"], headers=AUTH, timeout=0.2)
-    slow_status = await http.get(slow["status_url"], headers=AUTH)
+        await falemu_http.get(fast["response_url"], headers=AUTH, timeout=0.2)
+    slow_status = await falemu_http.get(slow["status_url"], headers=AUTH)
 
     assert failed_poll.status_code == 503
     assert slow_status.json()["status"] == "IN_PROGRESS"
 
 
 async def test_limits_locks_and_formats(
-    fal: FalEmulator, http: httpx.AsyncClient, control: FalEmulatorControl
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient, control: FalEmulatorControl
 ) -> None:
     await control.set_concurrency_limit(KEY, 3)
     await control.lock_key(KEY, "Admin lock.")
     await control.set_upscale_format("webp")
 
-    locked = await submit(fal, http)
+    locked = await submit(falemu, falemu_http)
     await control.unlock_key(KEY)
-    unlocked = await submit(fal, http)
+    unlocked = await submit(falemu, falemu_http)
 
-    assert fal.queue.limits == {KEY: 3}
+    assert falemu.queue.limits == {KEY: 3}
     assert locked.status_code == 403
     assert locked.json() == {"detail": "User is locked. Reason: Admin lock."}
     assert unlocked.status_code == 200
-    assert fal.faults.upscale_format == "webp"
+    assert falemu.faults.upscale_format == "webp"
     await control.clear_faults()
-    assert fal.queue.limits == {}
-    assert fal.faults.upscale_format is None
+    assert falemu.queue.limits == {}
+    assert falemu.faults.upscale_format is None
 
 
 async def test_llm_script_and_calls(
-    fal: FalEmulator, http: httpx.AsyncClient, control: FalEmulatorControl
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient, control: FalEmulatorControl
 ) -> None:
     await control.script_llm("scripted", infra_error(500), ScriptedReply(output="third"))
 
-    answers = [await run_request(http, fal.queue_base, LLM, {"prompt": f"p{i}"}, KEY) for i in range(3)]
+    answers = [
+        await run_request(falemu_http, falemu.queue_base, LLM, {"prompt": f"p{i}"}, KEY) for i in range(3)
+    ]
 
     assert [a.status_code for a in answers] == [200, 500, 200]
     assert answers[0].json()["output"] == "scripted"
@@ -128,9 +112,9 @@ async def test_llm_script_and_calls(
 
 
 async def test_stats_concurrency_and_reset(
-    fal: FalEmulator, http: httpx.AsyncClient, control: FalEmulatorControl
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient, control: FalEmulatorControl
 ) -> None:
-    await run_request(http, fal.queue_base, LLM, {"prompt": "x"}, KEY)
+    await run_request(falemu_http, falemu.queue_base, LLM, {"prompt": "x"}, KEY)
 
     stats = await control.stats()
     await control.reset_concurrency()

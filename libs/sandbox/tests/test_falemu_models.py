@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from medialab_sandbox.fal import FalEmulator
 from medialab_sandbox.fal.storage import data_uri
 from medialab_sandbox.fal.testing import run_request
@@ -19,22 +17,9 @@ KEY = "key-id:key-secret"
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fal_server() -> AsyncIterator[FalEmulator]:
-    async with FalEmulator(keys=[KEY]) as emulator:
-        yield emulator
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def fal(fal_server: FalEmulator) -> FalEmulator:
-    fal_server.reset()
-    return fal_server
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
+@pytest.fixture(scope="module")
+def falemu_http_timeout() -> float:
+    return 10.0
 
 
 def picture(width: int, height: int, image_format: str = "PNG") -> bytes:
@@ -75,49 +60,53 @@ async def fetch_image(http: httpx.AsyncClient, described: dict[str, Any]) -> Ima
     return image
 
 
-async def test_nano_banana_text_to_image(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+async def test_nano_banana_text_to_image(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
     body = {"prompt": "a red fox", "aspect_ratio": "16:9", "output_format": "jpeg", "num_images": 2}
 
-    result = await run_ok(fal, http, "fal-ai/nano-banana", body)
+    result = await run_ok(falemu, falemu_http, "fal-ai/nano-banana", body)
 
     assert set(result) == {"images", "description"}
     assert len(result["images"]) == 2
     for described in result["images"]:
-        image = await fetch_image(http, described)
+        image = await fetch_image(falemu_http, described)
         assert image.format == "JPEG"
         assert image.size == (1344, 768)
     assert result["images"][0]["url"] != result["images"][1]["url"]
 
 
 async def test_nano_banana_edit_auto_aspect_follows_first_input(
-    fal: FalEmulator, http: httpx.AsyncClient
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
 ) -> None:
     body = {"prompt": "make it blue", "image_urls": [PNG_4_3], "output_format": "webp"}
 
-    result = await run_ok(fal, http, "fal-ai/nano-banana/edit", body)
+    result = await run_ok(falemu, falemu_http, "fal-ai/nano-banana/edit", body)
 
-    image = await fetch_image(http, result["images"][0])
+    image = await fetch_image(falemu_http, result["images"][0])
     assert image.format == "WEBP"
     assert image.size == (1184, 864)
     assert isinstance(result["description"], str)
 
 
-async def test_nano_banana_pro_resolution_scales_the_size(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+async def test_nano_banana_pro_resolution_scales_the_size(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
     body = {"prompt": "x", "aspect_ratio": "3:4", "resolution": "2K"}
 
-    result = await run_ok(fal, http, "fal-ai/nano-banana-pro", body)
+    result = await run_ok(falemu, falemu_http, "fal-ai/nano-banana-pro", body)
 
-    image = await fetch_image(http, result["images"][0])
+    image = await fetch_image(falemu_http, result["images"][0])
     assert image.format == "PNG"
     assert image.size == (1728, 2368)
 
 
-async def test_nano_banana_pro_edit_explicit_aspect(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+async def test_nano_banana_pro_edit_explicit_aspect(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
     body = {"prompt": "merge", "image_urls": [PNG_4_3, JPEG_4_3], "aspect_ratio": "9:16"}
 
-    result = await run_ok(fal, http, "fal-ai/nano-banana-pro/edit", body)
+    result = await run_ok(falemu, falemu_http, "fal-ai/nano-banana-pro/edit", body)
 
-    assert (await fetch_image(http, result["images"][0])).size == (768, 1344)
+    assert (await fetch_image(falemu_http, result["images"][0])).size == (768, 1344)
 
 
 @pytest.mark.parametrize(
@@ -131,67 +120,73 @@ async def test_nano_banana_pro_edit_explicit_aspect(fal: FalEmulator, http: http
     ],
 )
 async def test_seedream_text_to_image_sizes(
-    fal: FalEmulator, http: httpx.AsyncClient, image_size: Any, expected: tuple[int, int]
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient, image_size: Any, expected: tuple[int, int]
 ) -> None:
     body = {"prompt": "x", "image_size": image_size, "seed": 42}
 
-    result = await run_ok(fal, http, "fal-ai/bytedance/seedream/v4/text-to-image", body)
+    result = await run_ok(falemu, falemu_http, "fal-ai/bytedance/seedream/v4/text-to-image", body)
 
     assert set(result) == {"images", "seed"}
     assert result["seed"] == 42
-    assert (await fetch_image(http, result["images"][0])).size == expected
+    assert (await fetch_image(falemu_http, result["images"][0])).size == expected
 
 
-async def test_seedream_edit_derives_size_from_first_input(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+async def test_seedream_edit_derives_size_from_first_input(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
     body = {"prompt": "x", "image_urls": [PNG_4_3], "num_images": 2}
 
-    result = await run_ok(fal, http, "fal-ai/bytedance/seedream/v4/edit", body)
+    result = await run_ok(falemu, falemu_http, "fal-ai/bytedance/seedream/v4/edit", body)
 
     assert len(result["images"]) == 2
-    width, height = (await fetch_image(http, result["images"][0])).size
+    width, height = (await fetch_image(falemu_http, result["images"][0])).size
     assert width * height >= 960 * 960
     assert abs(width / height - 4 / 3) < 0.01
     assert isinstance(result["seed"], int)
 
 
-async def test_seedream_edit_limits_inputs_plus_outputs(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+async def test_seedream_edit_limits_inputs_plus_outputs(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
     body = {"prompt": "x", "image_urls": [PNG_4_3] * 10, "num_images": 6}
 
-    response = await run_error(fal, http, "fal-ai/bytedance/seedream/v4/edit", body)
+    response = await run_error(falemu, falemu_http, "fal-ai/bytedance/seedream/v4/edit", body)
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body"]
 
 
-async def test_retoucher_keeps_the_input_size(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    result = await run_ok(fal, http, "fal-ai/retoucher", {"image_url": JPEG_4_3, "seed": 7})
+async def test_retoucher_keeps_the_input_size(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    result = await run_ok(falemu, falemu_http, "fal-ai/retoucher", {"image_url": JPEG_4_3, "seed": 7})
 
     assert set(result) == {"image", "seed"}
     assert result["seed"] == 7
-    assert (await fetch_image(http, result["image"])).size == (64, 48)
+    assert (await fetch_image(falemu_http, result["image"])).size == (64, 48)
 
 
-async def test_crisp_upscale_doubles_a_png(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    result = await run_ok(fal, http, "fal-ai/recraft/upscale/crisp", {"image_url": PNG_4_3})
+async def test_crisp_upscale_doubles_a_png(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    result = await run_ok(falemu, falemu_http, "fal-ai/recraft/upscale/crisp", {"image_url": PNG_4_3})
 
     assert set(result) == {"image"}
     assert "width" not in result["image"]  # a File, not an Image
-    image = await fetch_image(http, result["image"])
+    image = await fetch_image(falemu_http, result["image"])
     assert (image.format, image.size) == ("PNG", (128, 96))
 
 
-async def test_crisp_upscale_can_be_forced_to_webp(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    fal.set_upscale_format("webp")
+async def test_crisp_upscale_can_be_forced_to_webp(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    falemu.set_upscale_format("webp")
 
-    result = await run_ok(fal, http, "fal-ai/recraft/upscale/crisp", {"image_url": PNG_4_3})
+    result = await run_ok(falemu, falemu_http, "fal-ai/recraft/upscale/crisp", {"image_url": PNG_4_3})
 
     assert result["image"]["content_type"] == "image/webp"
-    image = await fetch_image(http, result["image"])
+    image = await fetch_image(falemu_http, result["image"])
     assert (image.format, image.size) == ("WEBP", (128, 96))
 
 
-async def test_crisp_upscale_rejects_non_png(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    response = await run_error(fal, http, "fal-ai/recraft/upscale/crisp", {"image_url": JPEG_4_3})
+async def test_crisp_upscale_rejects_non_png(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    response = await run_error(falemu, falemu_http, "fal-ai/recraft/upscale/crisp", {"image_url": JPEG_4_3})
 
     assert response.status_code == 422
     [item] = response.json()["detail"]
@@ -199,27 +194,27 @@ async def test_crisp_upscale_rejects_non_png(fal: FalEmulator, http: httpx.Async
     assert "PNG" in item["msg"]
 
 
-async def test_flux_dev_defaults_and_shape(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    result = await run_ok(fal, http, "fal-ai/flux/dev", {"prompt": "castle"})
+async def test_flux_dev_defaults_and_shape(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    result = await run_ok(falemu, falemu_http, "fal-ai/flux/dev", {"prompt": "castle"})
 
     assert set(result) == {"images", "timings", "seed", "has_nsfw_concepts", "prompt"}
     assert result["prompt"] == "castle"
     assert result["has_nsfw_concepts"] == [False]
-    image = await fetch_image(http, result["images"][0])
+    image = await fetch_image(falemu_http, result["images"][0])
     assert (image.format, image.size) == ("JPEG", (1024, 768))
 
 
-async def test_sync_mode_returns_a_data_uri(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+async def test_sync_mode_returns_a_data_uri(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
     body = {"prompt": "x", "image_size": {"width": 32, "height": 16}, "output_format": "png"}
 
-    result = await run_ok(fal, http, "fal-ai/flux/dev", {**body, "sync_mode": True})
+    result = await run_ok(falemu, falemu_http, "fal-ai/flux/dev", {**body, "sync_mode": True})
 
     described = result["images"][0]
     assert described["url"].startswith("data:image/png;base64,")
-    decoded = fal.file_bytes(described["url"])
+    decoded = falemu.file_bytes(described["url"])
     assert decoded is not None
     assert Image.open(io.BytesIO(decoded)).size == (32, 16)
-    assert fal.storage.files == {}
+    assert falemu.storage.files == {}
 
 
 @pytest.mark.parametrize(
@@ -245,14 +240,14 @@ async def test_sync_mode_returns_a_data_uri(fal: FalEmulator, http: httpx.AsyncC
     ],
 )
 async def test_invalid_input_is_422_and_not_billed(
-    fal: FalEmulator,
-    http: httpx.AsyncClient,
+    falemu: FalEmulator,
+    falemu_http: httpx.AsyncClient,
     model_id: str,
     body: dict[str, Any],
     loc: list[str],
     error_type: str,
 ) -> None:
-    response = await run_error(fal, http, model_id, body)
+    response = await run_error(falemu, falemu_http, model_id, body)
 
     assert response.status_code == 422
     assert response.headers["x-fal-billable-units"] == "0"
@@ -263,11 +258,11 @@ async def test_invalid_input_is_422_and_not_billed(
 
 
 async def test_foreign_url_input_fails_like_an_unloadable_image(
-    fal: FalEmulator, http: httpx.AsyncClient
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
 ) -> None:
     body = {"prompt": "x", "image_urls": [PNG_4_3, "https://example.com/cat.png"]}
 
-    response = await run_error(fal, http, "fal-ai/nano-banana/edit", body)
+    response = await run_error(falemu, falemu_http, "fal-ai/nano-banana/edit", body)
 
     assert response.status_code == 422
     [item] = response.json()["detail"]
@@ -275,16 +270,16 @@ async def test_foreign_url_input_fails_like_an_unloadable_image(
     assert item["type"] == "file_download_error"
 
 
-async def test_undecodable_input_is_422(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+async def test_undecodable_input_is_422(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
     garbage = data_uri(b"definitely not an image", "image/png")
 
-    response = await run_error(fal, http, "fal-ai/retoucher", {"image_url": garbage})
+    response = await run_error(falemu, falemu_http, "fal-ai/retoucher", {"image_url": garbage})
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["type"] == "image_load_error"
 
 
-async def test_unknown_fields_are_ignored(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    result = await run_ok(fal, http, "fal-ai/any-llm", {"prompt": "x", "unheard_of": True})
+async def test_unknown_fields_are_ignored(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    result = await run_ok(falemu, falemu_http, "fal-ai/any-llm", {"prompt": "x", "unheard_of": True})
 
     assert result["output"]

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from medialab_sandbox.fal import FalEmulator
 from medialab_sandbox.fal.testing import key_header, wait_completed
 
@@ -24,22 +22,9 @@ LLM = "fal-ai/any-llm"
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def fal_server() -> AsyncIterator[FalEmulator]:
-    async with FalEmulator(keys=[KEY], webhook_attempts=2, webhook_backoff=0.01) as emulator:
-        yield emulator
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def fal(fal_server: FalEmulator) -> FalEmulator:
-    fal_server.reset()
-    return fal_server
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=5) as client:
-        yield client
+@pytest.fixture(scope="module")
+def falemu_unstarted() -> FalEmulator:
+    return FalEmulator(keys=[KEY], webhook_attempts=2, webhook_backoff=0.01)
 
 
 class WebhookSink:
@@ -74,13 +59,13 @@ class WebhookSink:
         writer.close()
 
 
-async def test_submit_returns_owner_app_urls(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    response = await http.post(f"{fal.queue_base}/{SEEDREAM}", json={"prompt": "x"}, headers=AUTH)
+async def test_submit_returns_owner_app_urls(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    response = await falemu_http.post(f"{falemu.queue_base}/{SEEDREAM}", json={"prompt": "x"}, headers=AUTH)
 
     assert response.status_code == 200
     body = response.json()
     request_id = body["request_id"]
-    base = f"{fal.queue_base}/fal-ai/bytedance/requests/{request_id}"
+    base = f"{falemu.queue_base}/fal-ai/bytedance/requests/{request_id}"
     assert body["status"] == "IN_QUEUE"
     assert body["response_url"] == base
     assert body["status_url"] == f"{base}/status"
@@ -89,32 +74,38 @@ async def test_submit_returns_owner_app_urls(fal: FalEmulator, http: httpx.Async
     assert response.headers["x-fal-request-id"] == request_id
 
 
-async def test_status_with_the_full_model_id_is_not_found(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    submitted = (await http.post(f"{fal.queue_base}/{SEEDREAM}", json={"prompt": "x"}, headers=AUTH)).json()
-    wrong = f"{fal.queue_base}/{SEEDREAM}/requests/{submitted['request_id']}/status"
+async def test_status_with_the_full_model_id_is_not_found(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    submitted = (
+        await falemu_http.post(f"{falemu.queue_base}/{SEEDREAM}", json={"prompt": "x"}, headers=AUTH)
+    ).json()
+    wrong = f"{falemu.queue_base}/{SEEDREAM}/requests/{submitted['request_id']}/status"
 
-    response = await http.get(wrong, headers=AUTH)
+    response = await falemu_http.get(wrong, headers=AUTH)
 
     assert response.status_code == 404
 
 
 async def test_status_codes_logs_and_metrics_through_the_lifecycle(
-    fal: FalEmulator, http: httpx.AsyncClient
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
 ) -> None:
-    fal.set_latency(run_seconds=0.3)
-    fal.set_concurrency_limit(KEY, 1)
-    first = (await http.post(f"{fal.queue_base}/{NANO}", json={"prompt": "a"}, headers=AUTH)).json()
-    second = (await http.post(f"{fal.queue_base}/{NANO}", json={"prompt": "b"}, headers=AUTH)).json()
-    job = fal.job(first["request_id"])
+    falemu.set_latency(run_seconds=0.3)
+    falemu.set_concurrency_limit(KEY, 1)
+    first = (await falemu_http.post(f"{falemu.queue_base}/{NANO}", json={"prompt": "a"}, headers=AUTH)).json()
+    second = (
+        await falemu_http.post(f"{falemu.queue_base}/{NANO}", json={"prompt": "b"}, headers=AUTH)
+    ).json()
+    job = falemu.job(first["request_id"])
     assert job is not None
     await job.started.wait()
 
-    running = await http.get(first["status_url"], params={"logs": "1"}, headers=AUTH)
-    running_quiet = await http.get(first["status_url"], params={"logs": "false"}, headers=AUTH)
-    queued = await http.get(second["status_url"], headers=AUTH)
-    done = await wait_completed(http, first["status_url"], KEY)
-    done_logs = await http.get(first["status_url"], params={"logs": "true"}, headers=AUTH)
-    done_quiet = await http.get(first["status_url"], params={"logs": "0"}, headers=AUTH)
+    running = await falemu_http.get(first["status_url"], params={"logs": "1"}, headers=AUTH)
+    running_quiet = await falemu_http.get(first["status_url"], params={"logs": "false"}, headers=AUTH)
+    queued = await falemu_http.get(second["status_url"], headers=AUTH)
+    done = await wait_completed(falemu_http, first["status_url"], KEY)
+    done_logs = await falemu_http.get(first["status_url"], params={"logs": "true"}, headers=AUTH)
+    done_quiet = await falemu_http.get(first["status_url"], params={"logs": "0"}, headers=AUTH)
 
     assert running.status_code == 202
     assert running.json()["status"] == "IN_PROGRESS"
@@ -131,13 +122,17 @@ async def test_status_codes_logs_and_metrics_through_the_lifecycle(
     assert done_quiet.json()["logs"] is None
 
 
-async def test_result_before_completion_and_after(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    fal.set_latency(run_seconds=0.2)
-    submitted = (await http.post(f"{fal.queue_base}/{LLM}", json={"prompt": "hi"}, headers=AUTH)).json()
+async def test_result_before_completion_and_after(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    falemu.set_latency(run_seconds=0.2)
+    submitted = (
+        await falemu_http.post(f"{falemu.queue_base}/{LLM}", json={"prompt": "hi"}, headers=AUTH)
+    ).json()
 
-    early = await http.get(submitted["response_url"], headers=AUTH)
-    await wait_completed(http, submitted["status_url"], KEY)
-    late = await http.get(submitted["response_url"], headers=AUTH)
+    early = await falemu_http.get(submitted["response_url"], headers=AUTH)
+    await wait_completed(falemu_http, submitted["status_url"], KEY)
+    late = await falemu_http.get(submitted["response_url"], headers=AUTH)
 
     assert early.status_code == 400
     assert late.status_code == 200
@@ -145,11 +140,13 @@ async def test_result_before_completion_and_after(fal: FalEmulator, http: httpx.
     assert late.json()["output"]
 
 
-async def test_failed_request_replays_error_verbatim(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    submitted = (await http.post(f"{fal.queue_base}/{NANO}", json={}, headers=AUTH)).json()
+async def test_failed_request_replays_error_verbatim(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    submitted = (await falemu_http.post(f"{falemu.queue_base}/{NANO}", json={}, headers=AUTH)).json()
 
-    status = await wait_completed(http, submitted["status_url"], KEY)
-    result = await http.get(submitted["response_url"], headers=AUTH)
+    status = await wait_completed(falemu_http, submitted["status_url"], KEY)
+    result = await falemu_http.get(submitted["response_url"], headers=AUTH)
 
     assert status.json()["error_type"] == "missing"
     assert status.json()["error"] == "Field required"
@@ -167,29 +164,31 @@ async def test_failed_request_replays_error_verbatim(fal: FalEmulator, http: htt
     ids=["missing", "unknown", "bearer"],
 )
 async def test_unknown_keys_get_401(
-    fal: FalEmulator, http: httpx.AsyncClient, headers: dict[str, str]
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:
-    response = await http.post(f"{fal.queue_base}/{NANO}", json={"prompt": "x"}, headers=headers)
+    response = await falemu_http.post(f"{falemu.queue_base}/{NANO}", json={"prompt": "x"}, headers=headers)
 
     assert response.status_code == 401
     assert response.json() == {"detail": "No user found for Key ID and Secret"}
-    assert fal.submits() == []
+    assert falemu.submits() == []
 
 
-async def test_polls_need_a_valid_key_too(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    submitted = (await http.post(f"{fal.queue_base}/{NANO}", json={"prompt": "x"}, headers=AUTH)).json()
+async def test_polls_need_a_valid_key_too(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    submitted = (
+        await falemu_http.post(f"{falemu.queue_base}/{NANO}", json={"prompt": "x"}, headers=AUTH)
+    ).json()
 
     for url in (submitted["status_url"], submitted["response_url"]):
-        response = await http.get(url, headers={"Authorization": "Key nobody:secret"})
+        response = await falemu_http.get(url, headers={"Authorization": "Key nobody:secret"})
         assert response.status_code == 401
 
 
-async def test_locked_key_gets_403(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    fal.lock_key(KEY)
+async def test_locked_key_gets_403(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    falemu.lock_key(KEY)
 
-    locked = await http.post(f"{fal.queue_base}/{NANO}", json={"prompt": "x"}, headers=AUTH)
-    fal.unlock_key(KEY)
-    unlocked = await http.post(f"{fal.queue_base}/{NANO}", json={"prompt": "x"}, headers=AUTH)
+    locked = await falemu_http.post(f"{falemu.queue_base}/{NANO}", json={"prompt": "x"}, headers=AUTH)
+    falemu.unlock_key(KEY)
+    unlocked = await falemu_http.post(f"{falemu.queue_base}/{NANO}", json={"prompt": "x"}, headers=AUTH)
 
     assert locked.status_code == 403
     assert locked.json()["detail"].startswith("User is locked. Reason: Exhausted balance.")
@@ -204,20 +203,20 @@ async def test_locked_key_gets_403(fal: FalEmulator, http: httpx.AsyncClient) ->
     ],
 )
 async def test_unknown_model_is_404(
-    fal: FalEmulator, http: httpx.AsyncClient, model_id: str, detail: str
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient, model_id: str, detail: str
 ) -> None:
-    response = await http.post(f"{fal.queue_base}/{model_id}", json={"prompt": "x"}, headers=AUTH)
+    response = await falemu_http.post(f"{falemu.queue_base}/{model_id}", json={"prompt": "x"}, headers=AUTH)
 
     assert response.status_code == 404
     assert response.json() == {"detail": detail}
 
 
-async def test_unknown_request_id_is_404(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    base = f"{fal.queue_base}/fal-ai/nano-banana/requests/00000000-0000-0000-0000-000000000000"
+async def test_unknown_request_id_is_404(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    base = f"{falemu.queue_base}/fal-ai/nano-banana/requests/00000000-0000-0000-0000-000000000000"
 
-    status = await http.get(f"{base}/status", headers=AUTH)
-    result = await http.get(base, headers=AUTH)
-    cancel = await http.put(f"{base}/cancel", headers=AUTH)
+    status = await falemu_http.get(f"{base}/status", headers=AUTH)
+    result = await falemu_http.get(base, headers=AUTH)
+    cancel = await falemu_http.put(f"{base}/cancel", headers=AUTH)
 
     assert status.status_code == result.status_code == 404
     assert cancel.status_code == 404
@@ -226,10 +225,10 @@ async def test_unknown_request_id_is_404(fal: FalEmulator, http: httpx.AsyncClie
 
 @pytest.mark.parametrize("raw", [b"not json", b"[1, 2]"])
 async def test_submit_body_must_be_a_json_object(
-    fal: FalEmulator, http: httpx.AsyncClient, raw: bytes
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient, raw: bytes
 ) -> None:
-    response = await http.post(
-        f"{fal.queue_base}/{NANO}",
+    response = await falemu_http.post(
+        f"{falemu.queue_base}/{NANO}",
         content=raw,
         headers={**AUTH, "Content-Type": "application/json"},
     )
@@ -239,16 +238,18 @@ async def test_submit_body_must_be_a_json_object(
     assert response.headers["x-fal-billable-units"] == "0"
 
 
-async def test_cancel_queued_request(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    fal.set_concurrency_limit(KEY, 1)
-    fal.slow_jobs(5.0)
-    await http.post(f"{fal.queue_base}/{NANO}", json={"prompt": "busy"}, headers=AUTH)
-    queued = (await http.post(f"{fal.queue_base}/{NANO}", json={"prompt": "x"}, headers=AUTH)).json()
+async def test_cancel_queued_request(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    falemu.set_concurrency_limit(KEY, 1)
+    falemu.slow_jobs(5.0)
+    await falemu_http.post(f"{falemu.queue_base}/{NANO}", json={"prompt": "busy"}, headers=AUTH)
+    queued = (
+        await falemu_http.post(f"{falemu.queue_base}/{NANO}", json={"prompt": "x"}, headers=AUTH)
+    ).json()
 
-    cancel = await http.put(queued["cancel_url"], headers=AUTH)
-    status = await http.get(queued["status_url"], headers=AUTH)
-    result = await http.get(queued["response_url"], headers=AUTH)
-    again = await http.put(queued["cancel_url"], headers=AUTH)
+    cancel = await falemu_http.put(queued["cancel_url"], headers=AUTH)
+    status = await falemu_http.get(queued["status_url"], headers=AUTH)
+    result = await falemu_http.get(queued["response_url"], headers=AUTH)
+    again = await falemu_http.put(queued["cancel_url"], headers=AUTH)
 
     assert cancel.status_code == 202
     assert cancel.json() == {"status": "CANCELLATION_REQUESTED"}
@@ -258,46 +259,54 @@ async def test_cancel_queued_request(fal: FalEmulator, http: httpx.AsyncClient) 
     assert result.status_code == 499
     assert again.status_code == 400
     assert again.json() == {"status": "ALREADY_COMPLETED"}
-    assert fal.concurrency(KEY).in_flight == 1
+    assert falemu.concurrency(KEY).in_flight == 1
 
 
-async def test_cancel_running_request_produces_no_output(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    fal.slow_jobs(5.0)
-    submitted = (await http.post(f"{fal.queue_base}/{NANO}", json={"prompt": "x"}, headers=AUTH)).json()
-    job = fal.job(submitted["request_id"])
+async def test_cancel_running_request_produces_no_output(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    falemu.slow_jobs(5.0)
+    submitted = (
+        await falemu_http.post(f"{falemu.queue_base}/{NANO}", json={"prompt": "x"}, headers=AUTH)
+    ).json()
+    job = falemu.job(submitted["request_id"])
     assert job is not None
     await job.started.wait()
 
-    cancel = await http.put(submitted["cancel_url"], headers=AUTH)
+    cancel = await falemu_http.put(submitted["cancel_url"], headers=AUTH)
 
     assert cancel.status_code == 202
-    assert fal.storage.files == {}
-    assert fal.concurrency(KEY).running == 0
-    assert fal.concurrency(KEY).in_flight == 0
+    assert falemu.storage.files == {}
+    assert falemu.concurrency(KEY).running == 0
+    assert falemu.concurrency(KEY).in_flight == 0
 
 
-async def test_cancel_completed_request_is_400(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    submitted = (await http.post(f"{fal.queue_base}/{LLM}", json={"prompt": "x"}, headers=AUTH)).json()
-    await wait_completed(http, submitted["status_url"], KEY)
+async def test_cancel_completed_request_is_400(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    submitted = (
+        await falemu_http.post(f"{falemu.queue_base}/{LLM}", json={"prompt": "x"}, headers=AUTH)
+    ).json()
+    await wait_completed(falemu_http, submitted["status_url"], KEY)
 
-    cancel = await http.put(submitted["cancel_url"], headers=AUTH)
+    cancel = await falemu_http.put(submitted["cancel_url"], headers=AUTH)
 
     assert cancel.status_code == 400
     assert cancel.json() == {"status": "ALREADY_COMPLETED"}
 
 
-async def test_webhook_ok_and_error_deliveries(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+async def test_webhook_ok_and_error_deliveries(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
     sink = WebhookSink()
     hook = await sink.start()
     try:
-        ok = await http.post(
-            f"{fal.queue_base}/{LLM}",
+        ok = await falemu_http.post(
+            f"{falemu.queue_base}/{LLM}",
             params={"fal_webhook": hook},
             json={"prompt": "hello"},
             headers=AUTH,
         )
-        bad = await http.post(f"{fal.queue_base}/{LLM}", params={"fal_webhook": hook}, json={}, headers=AUTH)
-        deliveries = await fal.wait_webhooks(2)
+        bad = await falemu_http.post(
+            f"{falemu.queue_base}/{LLM}", params={"fal_webhook": hook}, json={}, headers=AUTH
+        )
+        deliveries = await falemu.wait_webhooks(2)
     finally:
         await sink.stop()
 
@@ -312,17 +321,17 @@ async def test_webhook_ok_and_error_deliveries(fal: FalEmulator, http: httpx.Asy
     assert failed["error"] == "Invalid status code: 422"
     assert failed["payload"]["detail"][0]["loc"] == ["body", "prompt"]
     assert all(d.delivered and d.attempts == 1 for d in deliveries)
-    assert fal.submits()[0].webhook_url == hook
+    assert falemu.submits()[0].webhook_url == hook
 
 
-async def test_webhook_is_retried_until_accepted(fal: FalEmulator, http: httpx.AsyncClient) -> None:
+async def test_webhook_is_retried_until_accepted(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
     sink = WebhookSink(fail_first=1)
     hook = await sink.start()
     try:
-        await http.post(
-            f"{fal.queue_base}/{LLM}", params={"fal_webhook": hook}, json={"prompt": "x"}, headers=AUTH
+        await falemu_http.post(
+            f"{falemu.queue_base}/{LLM}", params={"fal_webhook": hook}, json={"prompt": "x"}, headers=AUTH
         )
-        [delivery] = await fal.wait_webhooks(1)
+        [delivery] = await falemu.wait_webhooks(1)
     finally:
         await sink.stop()
 
@@ -331,37 +340,37 @@ async def test_webhook_is_retried_until_accepted(fal: FalEmulator, http: httpx.A
     assert len(sink.bodies) == 2
 
 
-async def test_max_queue_length_rejects_with_429(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    fal.set_concurrency_limit(KEY, 1)
-    fal.set_latency(run_seconds=2.0)
+async def test_max_queue_length_rejects_with_429(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    falemu.set_concurrency_limit(KEY, 1)
+    falemu.set_latency(run_seconds=2.0)
     params = {"fal_max_queue_length": "1"}
-    url = f"{fal.queue_base}/{NANO}"
-    running = await http.post(url, params=params, json={"prompt": "a"}, headers=AUTH)
+    url = f"{falemu.queue_base}/{NANO}"
+    running = await falemu_http.post(url, params=params, json={"prompt": "a"}, headers=AUTH)
     await asyncio.sleep(0.02)  # let it start so it no longer counts as queued
-    queued = await http.post(url, params=params, json={"prompt": "b"}, headers=AUTH)
+    queued = await falemu_http.post(url, params=params, json={"prompt": "b"}, headers=AUTH)
 
-    rejected = await http.post(url, params=params, json={"prompt": "c"}, headers=AUTH)
+    rejected = await falemu_http.post(url, params=params, json={"prompt": "c"}, headers=AUTH)
 
     assert running.status_code == queued.status_code == 200
     assert rejected.status_code == 429
     assert rejected.headers["X-Fal-Error-Type"] == rejected.json()["error_type"]
-    assert [r.rejected_status for r in fal.submits()] == [None, None, 429]
+    assert [r.rejected_status for r in falemu.submits()] == [None, None, 429]
 
 
-async def test_start_timeout_expires_with_504(fal: FalEmulator, http: httpx.AsyncClient) -> None:
-    fal.set_concurrency_limit(KEY, 1)
-    fal.slow_jobs(5.0)
-    await http.post(f"{fal.queue_base}/{NANO}", json={"prompt": "busy"}, headers=AUTH)
+async def test_start_timeout_expires_with_504(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
+    falemu.set_concurrency_limit(KEY, 1)
+    falemu.slow_jobs(5.0)
+    await falemu_http.post(f"{falemu.queue_base}/{NANO}", json={"prompt": "busy"}, headers=AUTH)
     waiting = (
-        await http.post(
-            f"{fal.queue_base}/{NANO}",
+        await falemu_http.post(
+            f"{falemu.queue_base}/{NANO}",
             json={"prompt": "x"},
             headers={**AUTH, "X-Fal-Request-Timeout": "0.1"},
         )
     ).json()
 
-    status = await wait_completed(http, waiting["status_url"], KEY)
-    result = await http.get(waiting["response_url"], headers=AUTH)
+    status = await wait_completed(falemu_http, waiting["status_url"], KEY)
+    result = await falemu_http.get(waiting["response_url"], headers=AUTH)
 
     assert status.json()["error_type"] == "request_timeout"
     assert result.status_code == 504

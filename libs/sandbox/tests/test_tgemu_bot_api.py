@@ -12,8 +12,6 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import (
     BotCommand,
@@ -29,8 +27,6 @@ from aiogram.types import (
     ReplyParameters,
 )
 from medialab_sandbox.telegram import (
-    EmulatorConfig,
-    RateLimitConfig,
     TelegramEmulator,
     TelegramUserClient,
 )
@@ -60,40 +56,25 @@ _user_ids = itertools.count(1001)
 CHAT = object()  # stands for the test user's chat id in parametrized requests
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def emulator() -> AsyncIterator[TelegramEmulator]:
-    config = EmulatorConfig(rate_limits=RateLimitConfig(enabled=False))
-    async with TelegramEmulator(config=config) as emu:
-        yield emu
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def bot(emulator: TelegramEmulator) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url))
-    bot = Bot(emulator.token, session=session)
-    yield bot
-    await session.close()
-
-
 @pytest_asyncio.fixture(loop_scope="module")
-async def user(emulator: TelegramEmulator) -> AsyncIterator[TelegramUserClient]:
-    async with emulator.user(user_id=next(_user_ids)) as client:
+async def user(tgemu: TelegramEmulator) -> AsyncIterator[TelegramUserClient]:
+    async with tgemu.user(user_id=next(_user_ids)) as client:
         await client.send_command("start")
         yield client
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def raw(emulator: TelegramEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=f"{emulator.base_url}/bot{emulator.token}/") as http:
+async def raw(tgemu: TelegramEmulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"{tgemu.base_url}/bot{tgemu.token}/") as http:
         yield http
 
 
-async def test_aiogram_sends_edits_and_sees_not_modified(bot: Bot, user: TelegramUserClient) -> None:
-    me = await bot.get_me()
+async def test_aiogram_sends_edits_and_sees_not_modified(tgemu_bot: Bot, user: TelegramUserClient) -> None:
+    me = await tgemu_bot.get_me()
     assert me.is_bot and me.id == 123456789 and me.username
 
     markup = keyboard(("🎨 Создать", "create"), ("✍️ Написать", "write"))
-    sent = await bot.send_message(
+    sent = await tgemu_bot.send_message(
         user.chat_id, "<b>Привет</b>, выберите", parse_mode="HTML", reply_markup=markup
     )
     assert sent.text == "Привет, выберите"
@@ -107,19 +88,19 @@ async def test_aiogram_sends_edits_and_sees_not_modified(bot: Bot, user: Telegra
         ("✍️ Написать", "write"),
     ]
 
-    edited = await bot.edit_message_text(
+    edited = await tgemu_bot.edit_message_text(
         "Готово", chat_id=user.chat_id, message_id=sent.message_id, reply_markup=markup
     )
     assert edited.text == "Готово" and edited.edit_date is not None
     with pytest.raises(TelegramBadRequest) as not_modified:
-        await bot.edit_message_text(
+        await tgemu_bot.edit_message_text(
             "Готово", chat_id=user.chat_id, message_id=sent.message_id, reply_markup=markup
         )
     assert not_modified.value.message == NOT_MODIFIED
 
-    await bot.edit_message_reply_markup(chat_id=user.chat_id, message_id=sent.message_id)
+    await tgemu_bot.edit_message_reply_markup(chat_id=user.chat_id, message_id=sent.message_id)
     with pytest.raises(TelegramBadRequest, match="there is no caption in the message to edit"):
-        await bot.edit_message_caption(chat_id=user.chat_id, message_id=sent.message_id, caption="x")
+        await tgemu_bot.edit_message_caption(chat_id=user.chat_id, message_id=sent.message_id, caption="x")
 
     final = await user.wait_for_message(predicate=lambda m: m.message_id == sent.message_id)
     assert final.text == "Готово" and final.reply_markup is None
@@ -127,9 +108,9 @@ async def test_aiogram_sends_edits_and_sees_not_modified(bot: Bot, user: Telegra
     assert final.edits[0].reply_markup == markup.model_dump(exclude_none=True)
 
 
-async def test_document_round_trip_is_byte_for_byte(bot: Bot, user: TelegramUserClient) -> None:
+async def test_document_round_trip_is_byte_for_byte(tgemu_bot: Bot, user: TelegramUserClient) -> None:
     payload = os.urandom(300_000)
-    sent = await bot.send_document(
+    sent = await tgemu_bot.send_document(
         user.chat_id,
         BufferedInputFile(payload, "result.bin"),
         caption="<i>ok</i>",
@@ -144,23 +125,23 @@ async def test_document_round_trip_is_byte_for_byte(bot: Bot, user: TelegramUser
     )
     assert sent.caption == "ok"
 
-    file = await bot.get_file(document.file_id)
+    file = await tgemu_bot.get_file(document.file_id)
     assert file.file_size == len(payload) and file.file_path
-    downloaded = await bot.download(document.file_id)
+    downloaded = await tgemu_bot.download(document.file_id)
     assert downloaded is not None and downloaded.read() == payload
     assert await user.download(document.file_id) == payload
 
-    image = await bot.send_document(user.chat_id, BufferedInputFile(png(800, 600), "r.png"))
+    image = await tgemu_bot.send_document(user.chat_id, BufferedInputFile(png(800, 600), "r.png"))
     assert image.document is not None and image.document.mime_type == "image/png"
     thumbnail = image.document.thumbnail
     assert thumbnail is not None and (thumbnail.width, thumbnail.height) == (320, 240)
 
-    again = await bot.send_document(user.chat_id, document.file_id)
+    again = await tgemu_bot.send_document(user.chat_id, document.file_id)
     assert again.document is not None and again.document.file_id == document.file_id
 
 
-async def test_photo_gets_telegram_size_ladder_largest_last(bot: Bot, user: TelegramUserClient) -> None:
-    sent = await bot.send_photo(user.chat_id, BufferedInputFile(png(1600, 1200), "p.png"))
+async def test_photo_gets_telegram_size_ladder_largest_last(tgemu_bot: Bot, user: TelegramUserClient) -> None:
+    sent = await tgemu_bot.send_photo(user.chat_id, BufferedInputFile(png(1600, 1200), "p.png"))
     sizes = sent.photo or []
     assert [(s.width, s.height) for s in sizes] == [
         (90, 68),
@@ -171,53 +152,55 @@ async def test_photo_gets_telegram_size_ladder_largest_last(bot: Bot, user: Tele
     ]
     assert len({s.file_id for s in sizes}) == len(sizes)
     for size in sizes:
-        data = await bot.download(size.file_id)
+        data = await tgemu_bot.download(size.file_id)
         assert data is not None
         with Image.open(data) as decoded:
             assert decoded.format == "JPEG" and decoded.size == (size.width, size.height)
 
-    resent = await bot.send_photo(user.chat_id, sizes[-1].file_id)
+    resent = await tgemu_bot.send_photo(user.chat_id, sizes[-1].file_id)
     assert [s.model_dump() for s in resent.photo or []] == [s.model_dump() for s in sizes]
     with pytest.raises(TelegramBadRequest, match="IMAGE_PROCESS_FAILED"):
-        await bot.send_photo(user.chat_id, BufferedInputFile(b"not an image", "x.png"))
+        await tgemu_bot.send_photo(user.chat_id, BufferedInputFile(b"not an image", "x.png"))
     with pytest.raises(TelegramBadRequest, match="PHOTO_INVALID_DIMENSIONS"):
-        await bot.send_photo(user.chat_id, BufferedInputFile(png(2100, 100), "wide.png"))
+        await tgemu_bot.send_photo(user.chat_id, BufferedInputFile(png(2100, 100), "wide.png"))
 
 
 async def test_photo_by_url_and_caption_edits(
-    bot: Bot, emulator: TelegramEmulator, user: TelegramUserClient
+    tgemu_bot: Bot, tgemu: TelegramEmulator, user: TelegramUserClient
 ) -> None:
     # The emulator's own file URLs serve as "somewhere on the internet".
-    source = await bot.send_document(user.chat_id, BufferedInputFile(png(400, 300), "src.png"))
+    source = await tgemu_bot.send_document(user.chat_id, BufferedInputFile(png(400, 300), "src.png"))
     assert source.document is not None
-    path = (await bot.get_file(source.document.file_id)).file_path
-    url = f"{emulator.base_url}/file/bot{emulator.token}/{path}"
-    by_url = await bot.send_photo(user.chat_id, url, caption="из сети")
+    path = (await tgemu_bot.get_file(source.document.file_id)).file_path
+    url = f"{tgemu.base_url}/file/bot{tgemu.token}/{path}"
+    by_url = await tgemu_bot.send_photo(user.chat_id, url, caption="из сети")
     assert by_url.photo is not None and (by_url.photo[-1].width, by_url.photo[-1].height) == (
         400,
         300,
     )
     with pytest.raises(TelegramBadRequest, match="failed to get HTTP URL content"):
-        await bot.send_photo(user.chat_id, f"{emulator.base_url}/file/bot{emulator.token}/nope")
+        await tgemu_bot.send_photo(user.chat_id, f"{tgemu.base_url}/file/bot{tgemu.token}/nope")
 
-    edited = await bot.edit_message_caption(
+    edited = await tgemu_bot.edit_message_caption(
         chat_id=user.chat_id, message_id=by_url.message_id, caption="<b>новая</b>", parse_mode="HTML"
     )
     assert edited.caption == "новая" and edited.photo == by_url.photo
     with pytest.raises(TelegramBadRequest, match="message caption is too long"):
-        await bot.edit_message_caption(chat_id=user.chat_id, message_id=by_url.message_id, caption="x" * 1025)
+        await tgemu_bot.edit_message_caption(
+            chat_id=user.chat_id, message_id=by_url.message_id, caption="x" * 1025
+        )
     with pytest.raises(TelegramBadRequest, match="there is no text in the message to edit"):
-        await bot.edit_message_text("x", chat_id=user.chat_id, message_id=by_url.message_id)
-    removed = await bot.edit_message_caption(chat_id=user.chat_id, message_id=by_url.message_id)
+        await tgemu_bot.edit_message_text("x", chat_id=user.chat_id, message_id=by_url.message_id)
+    removed = await tgemu_bot.edit_message_caption(chat_id=user.chat_id, message_id=by_url.message_id)
     assert removed.caption is None
 
 
-async def test_media_group_sends_one_message_per_item(bot: Bot, user: TelegramUserClient) -> None:
+async def test_media_group_sends_one_message_per_item(tgemu_bot: Bot, user: TelegramUserClient) -> None:
     photos = [
         InputMediaPhoto(media=BufferedInputFile(png(100 + i, 80), f"{i}.png"), caption=f"№{i}")
         for i in range(3)
     ]
-    album = await bot.send_media_group(user.chat_id, photos)
+    album = await tgemu_bot.send_media_group(user.chat_id, photos)
     assert len(album) == 3
     assert len({m.media_group_id for m in album}) == 1 and album[0].media_group_id
     assert [m.caption for m in album] == ["№0", "№1", "№2"]
@@ -226,15 +209,15 @@ async def test_media_group_sends_one_message_per_item(bot: Bot, user: TelegramUs
     documents = [
         InputMediaDocument(media=BufferedInputFile(f"doc {i}".encode(), f"{i}.txt")) for i in range(2)
     ]
-    files = await bot.send_media_group(user.chat_id, documents)
+    files = await tgemu_bot.send_media_group(user.chat_id, documents)
     assert [m.document.file_name for m in files if m.document] == ["0.txt", "1.txt"]
 
     with pytest.raises(TelegramBadRequest, match="Too much messages to send as an album"):
-        await bot.send_media_group(user.chat_id, [photos[0]] * 11)
+        await tgemu_bot.send_media_group(user.chat_id, [photos[0]] * 11)
     with pytest.raises(TelegramBadRequest, match="media group must include 2-10 items"):
-        await bot.send_media_group(user.chat_id, [photos[0]])
+        await tgemu_bot.send_media_group(user.chat_id, [photos[0]])
     with pytest.raises(TelegramBadRequest, match="documents can't be mixed"):
-        await bot.send_media_group(user.chat_id, [photos[0], documents[0]])
+        await tgemu_bot.send_media_group(user.chat_id, [photos[0], documents[0]])
 
 
 @pytest.mark.parametrize(
@@ -408,15 +391,15 @@ async def test_errors_have_telegram_envelopes(
 
 
 async def test_wrong_token_is_unauthorized_and_strangers_cannot_be_messaged(
-    emulator: TelegramEmulator, raw: httpx.AsyncClient
+    tgemu: TelegramEmulator, raw: httpx.AsyncClient
 ) -> None:
-    async with httpx.AsyncClient(base_url=emulator.base_url) as http:
+    async with httpx.AsyncClient(base_url=tgemu.base_url) as http:
         for path in ("/bot1:wrong/getMe", "/file/bot1:wrong/documents/file_0.txt"):
             response = await http.get(path)
             assert response.status_code == 401
             assert response.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
 
-    async with emulator.user(user_id=2002) as stranger:
+    async with tgemu.user(user_id=2002) as stranger:
         await stranger.register()
     response = await raw.post("sendMessage", json={"chat_id": 2002, "text": "hi"})
     assert response.status_code == 403
@@ -452,21 +435,21 @@ async def test_every_body_encoding_is_accepted(raw: httpx.AsyncClient, user: Tel
     assert limit.status_code == 200
 
 
-async def test_delete_marks_the_message_deleted(bot: Bot, user: TelegramUserClient) -> None:
-    sent = await bot.send_message(user.chat_id, "temporary")
-    assert await bot.delete_message(user.chat_id, sent.message_id) is True
+async def test_delete_marks_the_message_deleted(tgemu_bot: Bot, user: TelegramUserClient) -> None:
+    sent = await tgemu_bot.send_message(user.chat_id, "temporary")
+    assert await tgemu_bot.delete_message(user.chat_id, sent.message_id) is True
     with pytest.raises(TelegramBadRequest, match="message to delete not found"):
-        await bot.delete_message(user.chat_id, sent.message_id)
+        await tgemu_bot.delete_message(user.chat_id, sent.message_id)
     with pytest.raises(TelegramBadRequest, match="message to edit not found"):
-        await bot.edit_message_text("x", chat_id=user.chat_id, message_id=sent.message_id)
+        await tgemu_bot.edit_message_text("x", chat_id=user.chat_id, message_id=sent.message_id)
     messages = await user.bot_messages(include_deleted=True)
     assert [(m.text, m.deleted) for m in messages] == [("temporary", True)]
     assert await user.bot_messages() == []
 
 
-async def test_replies_markdown_and_keyboards(bot: Bot, user: TelegramUserClient) -> None:
+async def test_replies_markdown_and_keyboards(tgemu_bot: Bot, user: TelegramUserClient) -> None:
     question = await user.send_text("какой сегодня день?")
-    answer = await bot.send_message(
+    answer = await tgemu_bot.send_message(
         user.chat_id,
         r"*Среда* и _точка_\.",
         parse_mode="MarkdownV2",
@@ -481,30 +464,30 @@ async def test_replies_markdown_and_keyboards(bot: Bot, user: TelegramUserClient
         keyboard=[[KeyboardButton(text="🎨 Создать"), KeyboardButton(text="💰 Баланс")]],
         resize_keyboard=True,
     )
-    await bot.send_message(user.chat_id, "Меню", reply_markup=menu)
+    await tgemu_bot.send_message(user.chat_id, "Меню", reply_markup=menu)
     transcript = await user.transcript()
     assert transcript.reply_keyboard is not None
     assert [b["text"] for b in transcript.reply_keyboard["keyboard"][0]] == ["🎨 Создать", "💰 Баланс"]
-    sent = await bot.send_message(user.chat_id, "Убрано", reply_markup=ReplyKeyboardRemove())
+    sent = await tgemu_bot.send_message(user.chat_id, "Убрано", reply_markup=ReplyKeyboardRemove())
     assert sent.reply_markup is None  # Telegram only echoes inline keyboards
     assert (await user.transcript()).reply_keyboard is None
 
 
-async def test_commands_and_chat_actions(bot: Bot, user: TelegramUserClient) -> None:
+async def test_commands_and_chat_actions(tgemu_bot: Bot, user: TelegramUserClient) -> None:
     commands = [
         BotCommand(command="start", description="Начать"),
         BotCommand(command="menu", description="Меню"),
     ]
-    assert await bot.set_my_commands(commands)
+    assert await tgemu_bot.set_my_commands(commands)
     scope = BotCommandScopeChat(chat_id=user.chat_id)
-    assert await bot.set_my_commands(commands[:1], scope=scope, language_code="ru")
-    assert [c.command for c in await bot.get_my_commands()] == ["start", "menu"]
-    scoped = await bot.get_my_commands(scope=scope, language_code="ru")
+    assert await tgemu_bot.set_my_commands(commands[:1], scope=scope, language_code="ru")
+    assert [c.command for c in await tgemu_bot.get_my_commands()] == ["start", "menu"]
+    scoped = await tgemu_bot.get_my_commands(scope=scope, language_code="ru")
     assert [(c.command, c.description) for c in scoped] == [("start", "Начать")]
-    assert await bot.get_my_commands(scope=scope) == []
-    assert await bot.delete_my_commands()
-    assert await bot.get_my_commands() == []
+    assert await tgemu_bot.get_my_commands(scope=scope) == []
+    assert await tgemu_bot.delete_my_commands()
+    assert await tgemu_bot.get_my_commands() == []
 
-    assert await bot.send_chat_action(user.chat_id, "upload_photo")
+    assert await tgemu_bot.send_chat_action(user.chat_id, "upload_photo")
     actions = (await user.transcript()).actions
     assert [a.action for a in actions] == ["upload_photo"]

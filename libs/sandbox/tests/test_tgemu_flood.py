@@ -43,25 +43,17 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 _user_ids = itertools.count(5001)
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def emulator() -> AsyncIterator[TelegramEmulator]:
-    async with TelegramEmulator() as emu:
-        yield emu
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def bot(emulator: TelegramEmulator) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url))
-    yield Bot(emulator.token, session=session)
-    await session.close()
+@pytest.fixture(scope="module")
+def tgemu_unstarted() -> TelegramEmulator:
+    return TelegramEmulator()
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def user(emulator: TelegramEmulator) -> AsyncIterator[TelegramUserClient]:
-    async with emulator.user(user_id=next(_user_ids)) as client:
+async def user(tgemu: TelegramEmulator) -> AsyncIterator[TelegramUserClient]:
+    async with tgemu.user(user_id=next(_user_ids)) as client:
         await client.send_command("start")
         yield client
-    state = emulator.bot()
+    state = tgemu.bot()
     state.rate_limiter.config = RateLimitConfig()
     state.rate_limit_hits.clear()
     state.faults.clear()
@@ -72,16 +64,16 @@ def limit(emulator: TelegramEmulator, **limits: Any) -> None:
 
 
 async def test_default_limits_allow_a_burst_of_three_per_chat(
-    emulator: TelegramEmulator, bot: Bot, user: TelegramUserClient
+    tgemu: TelegramEmulator, tgemu_bot: Bot, user: TelegramUserClient
 ) -> None:
     for n in range(3):
-        await bot.send_message(user.chat_id, f"burst {n}")
-    assert emulator.rate_limit_hits == []
+        await tgemu_bot.send_message(user.chat_id, f"burst {n}")
+    assert tgemu.rate_limit_hits == []
     with pytest.raises(TelegramRetryAfter) as flood:
-        await bot.send_message(user.chat_id, "one too many")
+        await tgemu_bot.send_message(user.chat_id, "one too many")
     assert flood.value.retry_after == 1
     assert "Too Many Requests: retry after 1" in flood.value.message
-    [hit] = emulator.rate_limit_hits
+    [hit] = tgemu.rate_limit_hits
     assert (hit.method, hit.chat_id, hit.scope, hit.retry_after) == (
         "sendMessage",
         user.chat_id,
@@ -92,108 +84,106 @@ async def test_default_limits_allow_a_burst_of_three_per_chat(
 
 
 async def test_waiting_retry_after_lets_the_call_through(
-    emulator: TelegramEmulator, bot: Bot, user: TelegramUserClient
+    tgemu: TelegramEmulator, tgemu_bot: Bot, user: TelegramUserClient
 ) -> None:
-    limit(emulator, per_chat_per_second=2.0, per_chat_burst=1)
-    await bot.send_message(user.chat_id, "first")
+    limit(tgemu, per_chat_per_second=2.0, per_chat_burst=1)
+    await tgemu_bot.send_message(user.chat_id, "first")
     with pytest.raises(TelegramRetryAfter) as flood:
-        await bot.send_message(user.chat_id, "too soon")
+        await tgemu_bot.send_message(user.chat_id, "too soon")
     assert flood.value.retry_after == 1  # rounded up to whole seconds, like Telegram
     await asyncio.sleep(0.5)  # one token every 0.5 s at 2/s
-    await bot.send_message(user.chat_id, "after waiting")
-    assert len(emulator.rate_limit_hits) == 1
+    await tgemu_bot.send_message(user.chat_id, "after waiting")
+    assert len(tgemu.rate_limit_hits) == 1
 
 
 async def test_edits_and_deletes_count_but_reads_and_answers_do_not(
-    emulator: TelegramEmulator, bot: Bot, user: TelegramUserClient
+    tgemu: TelegramEmulator, tgemu_bot: Bot, user: TelegramUserClient
 ) -> None:
-    limit(emulator, per_chat_per_second=0.01, per_chat_burst=3)
+    limit(tgemu, per_chat_per_second=0.01, per_chat_burst=3)
     markup = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="ok", callback_data="ok")]])
-    sent = await bot.send_message(user.chat_id, "v1", reply_markup=markup)
-    photo = await bot.send_document(user.chat_id, BufferedInputFile(b"data", "a.txt"))
+    sent = await tgemu_bot.send_message(user.chat_id, "v1", reply_markup=markup)
+    photo = await tgemu_bot.send_document(user.chat_id, BufferedInputFile(b"data", "a.txt"))
     for _ in range(5):
-        await bot.get_me()
-        await bot.get_updates()
-        await bot.send_chat_action(user.chat_id, "typing")
+        await tgemu_bot.get_me()
+        await tgemu_bot.get_updates()
+        await tgemu_bot.send_chat_action(user.chat_id, "typing")
         assert photo.document is not None
-        await bot.get_file(photo.document.file_id)
+        await tgemu_bot.get_file(photo.document.file_id)
         query_id = await user.press_button(sent.message_id, data="ok")
-        await bot.answer_callback_query(query_id)
-    assert emulator.rate_limit_hits == []
-    await bot.edit_message_text("v2", chat_id=user.chat_id, message_id=sent.message_id)
+        await tgemu_bot.answer_callback_query(query_id)
+    assert tgemu.rate_limit_hits == []
+    await tgemu_bot.edit_message_text("v2", chat_id=user.chat_id, message_id=sent.message_id)
     with pytest.raises(TelegramRetryAfter):
-        await bot.delete_message(user.chat_id, sent.message_id)
+        await tgemu_bot.delete_message(user.chat_id, sent.message_id)
     with pytest.raises(TelegramRetryAfter):
-        await bot.edit_message_text("v3", chat_id=user.chat_id, message_id=sent.message_id)
-    assert [h.method for h in emulator.rate_limit_hits] == ["deleteMessage", "editMessageText"]
+        await tgemu_bot.edit_message_text("v3", chat_id=user.chat_id, message_id=sent.message_id)
+    assert [h.method for h in tgemu.rate_limit_hits] == ["deleteMessage", "editMessageText"]
 
 
 async def test_group_chats_get_twenty_messages_a_minute(
-    emulator: TelegramEmulator, bot: Bot, user: TelegramUserClient
+    tgemu: TelegramEmulator, tgemu_bot: Bot, user: TelegramUserClient
 ) -> None:
-    limit(emulator, **WIDE_OPEN)
+    limit(tgemu, **WIDE_OPEN)
     group = await user.create_group("Тестовая группа")
     assert group < 0
     for n in range(20):
-        await bot.send_message(group, f"group {n}")
-    await bot.send_message(user.chat_id, "private chats are not affected")
+        await tgemu_bot.send_message(group, f"group {n}")
+    await tgemu_bot.send_message(user.chat_id, "private chats are not affected")
     with pytest.raises(TelegramRetryAfter) as flood:
-        await bot.send_message(group, "the 21st")
+        await tgemu_bot.send_message(group, "the 21st")
     assert flood.value.retry_after == 3  # 60 s / 20 messages
-    [hit] = emulator.rate_limit_hits
+    [hit] = tgemu.rate_limit_hits
     assert (hit.scope, hit.chat_id) == ("group", group)
 
 
 async def test_the_bot_wide_limit_covers_all_chats(
-    emulator: TelegramEmulator, bot: Bot, user: TelegramUserClient
+    tgemu: TelegramEmulator, tgemu_bot: Bot, user: TelegramUserClient
 ) -> None:
     # Telegram's burst of 30, refilled slowly so that the test does not race the clock.
-    limit(emulator, **{**WIDE_OPEN, "global_per_second": 0.1, "global_burst": 30})
+    limit(tgemu, **{**WIDE_OPEN, "global_per_second": 0.1, "global_burst": 30})
     group = await user.create_group("Ещё группа")
     for n in range(15):
-        await bot.send_message(user.chat_id, f"private {n}")
-        await bot.send_message(group, f"group {n}")
+        await tgemu_bot.send_message(user.chat_id, f"private {n}")
+        await tgemu_bot.send_message(group, f"group {n}")
     with pytest.raises(TelegramRetryAfter):
-        await bot.send_message(user.chat_id, "the 31st this second")
-    assert [h.scope for h in emulator.rate_limit_hits] == ["global"]
+        await tgemu_bot.send_message(user.chat_id, "the 31st this second")
+    assert [h.scope for h in tgemu.rate_limit_hits] == ["global"]
 
 
 async def test_injected_faults_and_latency(
-    emulator: TelegramEmulator, bot: Bot, user: TelegramUserClient
+    tgemu: TelegramEmulator, tgemu_bot: Bot, user: TelegramUserClient
 ) -> None:
-    limit(emulator, enabled=False)
-    requests_before = len(emulator.requests)
-    emulator.faults.inject("sendMessage", count=2, status=500)
+    limit(tgemu, enabled=False)
+    requests_before = len(tgemu.requests)
+    tgemu.faults.inject("sendMessage", count=2, status=500)
     for _ in range(2):
         with pytest.raises(TelegramServerError, match="Internal Server Error"):
-            await bot.send_message(user.chat_id, "lost")
-    await bot.send_message(user.chat_id, "third time lucky")
+            await tgemu_bot.send_message(user.chat_id, "lost")
+    await tgemu_bot.send_message(user.chat_id, "third time lucky")
 
-    emulator.faults.inject("sendmessage", status=429, retry_after=7)
+    tgemu.faults.inject("sendmessage", status=429, retry_after=7)
     with pytest.raises(TelegramRetryAfter) as flood:
-        await bot.send_message(user.chat_id, "injected flood")
+        await tgemu_bot.send_message(user.chat_id, "injected flood")
     assert flood.value.retry_after == 7
-    assert [(h.scope, h.retry_after) for h in emulator.rate_limit_hits] == [("injected", 7)]
+    assert [(h.scope, h.retry_after) for h in tgemu.rate_limit_hits] == [("injected", 7)]
 
-    emulator.faults.inject("*", status=502)
+    tgemu.faults.inject("*", status=502)
     with pytest.raises(TelegramServerError, match="Bad Gateway"):
-        await bot.get_me()
-    emulator.faults.inject("getMe", status=503, description="Service Unavailable: restart")
+        await tgemu_bot.get_me()
+    tgemu.faults.inject("getMe", status=503, description="Service Unavailable: restart")
     with pytest.raises(TelegramServerError, match="restart"):
-        await bot.get_me()
+        await tgemu_bot.get_me()
 
-    emulator.faults.set_latency(0.3, method="getMe")
+    tgemu.faults.set_latency(0.3, method="getMe")
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await bot.get_me()
+    await tgemu_bot.get_me()
     assert loop.time() - started >= 0.3
     started = loop.time()
-    await bot.send_message(user.chat_id, "not delayed")
+    await tgemu_bot.send_message(user.chat_id, "not delayed")
     assert loop.time() - started < 0.3
     assert [m.text for m in await user.bot_messages()] == ["third time lucky", "not delayed"]
-    statuses = [
-        (r.method, r.status_code) for r in emulator.requests[requests_before:] if r.status_code != 200
-    ]
+    statuses = [(r.method, r.status_code) for r in tgemu.requests[requests_before:] if r.status_code != 200]
     assert statuses == [
         ("sendMessage", 500),
         ("sendMessage", 500),
@@ -204,12 +194,12 @@ async def test_injected_faults_and_latency(
 
 
 async def test_control_client_drives_the_same_knobs_over_http(
-    emulator: TelegramEmulator, bot: Bot, user: TelegramUserClient
+    tgemu: TelegramEmulator, tgemu_bot: Bot, user: TelegramUserClient
 ) -> None:
-    async with emulator.control() as control:
+    async with tgemu.control() as control:
         await control.inject_fault("sendMessage", status=429, retry_after=2)
         with pytest.raises(TelegramRetryAfter):
-            await bot.send_message(user.chat_id, "x")
+            await tgemu_bot.send_message(user.chat_id, "x")
         assert [h.scope for h in await control.rate_limit_hits()] == ["injected"]
         await control.clear_rate_limit_hits()
         assert await control.rate_limit_hits() == []
@@ -217,14 +207,14 @@ async def test_control_client_drives_the_same_knobs_over_http(
         await control.set_rate_limits(RateLimitConfig(enabled=False))
         assert (await control.rate_limits()).enabled is False
         for n in range(10):
-            await bot.send_message(user.chat_id, f"unlimited {n}")
+            await tgemu_bot.send_message(user.chat_id, f"unlimited {n}")
         assert await control.rate_limit_hits() == []
 
         await control.inject_fault("getMe", count=3, status=500)
         await control.clear_faults()
         await control.set_latency(0.2)
         started = asyncio.get_running_loop().time()
-        assert (await bot.get_me()).is_bot
+        assert (await tgemu_bot.get_me()).is_bot
         assert asyncio.get_running_loop().time() - started >= 0.2
         requests = await control.requests()
         assert requests[-1].method == "getMe" and requests[-1].status_code == 200

@@ -11,15 +11,11 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from medialab_sandbox.telegram import (
     AlbumItem,
-    EmulatorConfig,
     EmulatorError,
-    RateLimitConfig,
     TelegramEmulator,
     TelegramUserClient,
 )
@@ -35,21 +31,6 @@ def image(width: int, height: int, fmt: str = "PNG") -> bytes:
     return buffer.getvalue()
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def emulator() -> AsyncIterator[TelegramEmulator]:
-    config = EmulatorConfig(rate_limits=RateLimitConfig(enabled=False))
-    async with TelegramEmulator(config=config) as emu:
-        yield emu
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def bot(emulator: TelegramEmulator) -> AsyncIterator[Bot]:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url))
-    bot = Bot(emulator.token, session=session)
-    yield bot
-    await session.close()
-
-
 async def drain(bot: Bot) -> list[Update]:
     """Fetch and confirm every pending update."""
     updates = await bot.get_updates()
@@ -59,16 +40,16 @@ async def drain(bot: Bot) -> list[Update]:
 
 
 @pytest_asyncio.fixture(loop_scope="module")
-async def user(emulator: TelegramEmulator, bot: Bot) -> AsyncIterator[TelegramUserClient]:
-    async with emulator.user(user_id=next(_user_ids), first_name="Аня") as client:
+async def user(tgemu: TelegramEmulator, tgemu_bot: Bot) -> AsyncIterator[TelegramUserClient]:
+    async with tgemu.user(user_id=next(_user_ids), first_name="Аня") as client:
         await client.send_command("start")
-        await drain(bot)
+        await drain(tgemu_bot)
         yield client
 
 
-async def test_a_user_photo_arrives_as_a_jpeg_size_ladder(bot: Bot, user: TelegramUserClient) -> None:
+async def test_a_user_photo_arrives_as_a_jpeg_size_ladder(tgemu_bot: Bot, user: TelegramUserClient) -> None:
     sent = await user.send_photo(image(2700, 1800), caption="вот фото")
-    [update] = await drain(bot)
+    [update] = await drain(tgemu_bot)
     message = update.message
     assert message is not None and message.photo is not None
     assert message.message_id == sent.message_id and message.caption == "вот фото"
@@ -79,17 +60,19 @@ async def test_a_user_photo_arrives_as_a_jpeg_size_ladder(bot: Bot, user: Telegr
         (1280, 853),
         (2560, 1707),
     ]
-    largest = await bot.download(message.photo[-1].file_id)
+    largest = await tgemu_bot.download(message.photo[-1].file_id)
     assert largest is not None
     with Image.open(largest) as decoded:
         assert (decoded.format, decoded.size) == ("JPEG", (2560, 1707))
     assert message.photo[-1].file_size == len(await user.download(message.photo[-1].file_id))
 
 
-async def test_a_user_document_keeps_its_name_type_and_bytes(bot: Bot, user: TelegramUserClient) -> None:
+async def test_a_user_document_keeps_its_name_type_and_bytes(
+    tgemu_bot: Bot, user: TelegramUserClient
+) -> None:
     payload = image(640, 480)
     await user.send_document(payload, "портрет.png", mime_type="image/png", caption="без сжатия")
-    [update] = await drain(bot)
+    [update] = await drain(tgemu_bot)
     document = update.message.document if update.message else None
     assert document is not None
     assert (document.file_name, document.mime_type, document.file_size) == (
@@ -98,18 +81,20 @@ async def test_a_user_document_keeps_its_name_type_and_bytes(bot: Bot, user: Tel
         len(payload),
     )
     assert document.thumbnail is not None and document.thumbnail.width == 320
-    downloaded = await bot.download(document.file_id)
+    downloaded = await tgemu_bot.download(document.file_id)
     assert downloaded is not None and downloaded.read() == payload
 
     await user.send_document(b"%PDF-1.4 fake", "scan.pdf")
-    [update] = await drain(bot)
+    [update] = await drain(tgemu_bot)
     pdf = update.message.document if update.message else None
     assert pdf is not None and pdf.mime_type == "application/pdf" and pdf.thumbnail is None
 
 
-async def test_an_album_is_separate_updates_sharing_a_media_group(bot: Bot, user: TelegramUserClient) -> None:
+async def test_an_album_is_separate_updates_sharing_a_media_group(
+    tgemu_bot: Bot, user: TelegramUserClient
+) -> None:
     await user.send_album([image(100, 100), image(200, 100), image(100, 200)], caption="слей")
-    updates = await drain(bot)
+    updates = await drain(tgemu_bot)
     messages = [u.message for u in updates if u.message]
     assert len(updates) == len(messages) == 3
     assert len({m.media_group_id for m in messages}) == 1 and messages[0].media_group_id
@@ -118,7 +103,7 @@ async def test_an_album_is_separate_updates_sharing_a_media_group(bot: Bot, user
 
     documents = [AlbumItem(os.urandom(100), kind="document", file_name=f"{n}.bin") for n in range(2)]
     await user.send_album(documents)
-    names = [u.message.document.file_name for u in await drain(bot) if u.message and u.message.document]
+    names = [u.message.document.file_name for u in await drain(tgemu_bot) if u.message and u.message.document]
     assert names == ["0.bin", "1.bin"]
 
     with pytest.raises(EmulatorError) as refused:
@@ -126,14 +111,14 @@ async def test_an_album_is_separate_updates_sharing_a_media_group(bot: Bot, user
     assert refused.value.status_code == 400
 
 
-async def test_stickers_and_commands(bot: Bot, user: TelegramUserClient) -> None:
+async def test_stickers_and_commands(tgemu_bot: Bot, user: TelegramUserClient) -> None:
     await user.send_sticker("🔥")
     await user.send_command("status", "job-42")
-    sticker_update, command_update = await drain(bot)
+    sticker_update, command_update = await drain(tgemu_bot)
     sticker = sticker_update.message.sticker if sticker_update.message else None
     assert sticker is not None
     assert (sticker.emoji, sticker.width, sticker.height, sticker.is_animated) == ("🔥", 512, 512, False)
-    downloaded = await bot.download(sticker.file_id)
+    downloaded = await tgemu_bot.download(sticker.file_id)
     assert downloaded is not None
     with Image.open(downloaded) as decoded:
         assert decoded.format == "WEBP"
@@ -142,16 +127,18 @@ async def test_stickers_and_commands(bot: Bot, user: TelegramUserClient) -> None
     assert [(e.type, e.length) for e in command.entities or []] == [("bot_command", 7)]
 
 
-async def test_pressing_a_button_sends_a_real_callback_query(bot: Bot, user: TelegramUserClient) -> None:
+async def test_pressing_a_button_sends_a_real_callback_query(
+    tgemu_bot: Bot, user: TelegramUserClient
+) -> None:
     markup = InlineKeyboardMarkup(
         inline_keyboard=[
             [InlineKeyboardButton(text="✏️ Редактировать", callback_data="res:edit:7")],
             [InlineKeyboardButton(text="Сайт", url="https://example.org")],
         ]
     )
-    sent = await bot.send_message(user.chat_id, "Результат", reply_markup=markup)
+    sent = await tgemu_bot.send_message(user.chat_id, "Результат", reply_markup=markup)
     query_id = await user.press_button(sent.message_id, index=0)
-    [update] = await drain(bot)
+    [update] = await drain(tgemu_bot)
     query = update.callback_query
     assert query is not None and query.id == query_id
     assert query.data == "res:edit:7" and query.chat_instance
@@ -161,11 +148,11 @@ async def test_pressing_a_button_sends_a_real_callback_query(bot: Bot, user: Tel
 
     pending = await user.callback_answer(query_id, timeout=0)
     assert not pending.answered
-    assert await bot.answer_callback_query(query_id, text="Нельзя", show_alert=True)
+    assert await tgemu_bot.answer_callback_query(query_id, text="Нельзя", show_alert=True)
     answer = await user.callback_answer(query_id)
     assert (answer.answered, answer.text, answer.show_alert) == (True, "Нельзя", True)
     with pytest.raises(TelegramBadRequest, match="query is too old"):
-        await bot.answer_callback_query(query_id)
+        await tgemu_bot.answer_callback_query(query_id)
 
     for bad_press in (
         user.press_button(sent.message_id, text="Сайт"),
@@ -175,17 +162,17 @@ async def test_pressing_a_button_sends_a_real_callback_query(bot: Bot, user: Tel
         with pytest.raises(EmulatorError):
             await bad_press
     forged = await user.press_button(sent.message_id, data="res:upscale:7", forge=True)
-    [update] = await drain(bot)
+    [update] = await drain(tgemu_bot)
     assert update.callback_query is not None
     assert (update.callback_query.id, update.callback_query.data) == (forged, "res:upscale:7")
 
 
-async def test_waiting_follows_edits_and_reports_timeouts(bot: Bot, user: TelegramUserClient) -> None:
-    progress = await bot.send_message(user.chat_id, "Обработка…")
+async def test_waiting_follows_edits_and_reports_timeouts(tgemu_bot: Bot, user: TelegramUserClient) -> None:
+    progress = await tgemu_bot.send_message(user.chat_id, "Обработка…")
     waiting = asyncio.create_task(user.wait_for_message(predicate=lambda m: m.text == "Готово", timeout=5))
     await asyncio.sleep(0.1)
     assert not waiting.done()
-    await bot.edit_message_text("Готово", chat_id=user.chat_id, message_id=progress.message_id)
+    await tgemu_bot.edit_message_text("Готово", chat_id=user.chat_id, message_id=progress.message_id)
     done = await waiting
     assert done.message_id == progress.message_id and [e.text for e in done.edits] == ["Обработка…"]
 
@@ -196,12 +183,12 @@ async def test_waiting_follows_edits_and_reports_timeouts(bot: Bot, user: Telegr
 
 
 async def test_groups_and_a_blocked_bot(
-    bot: Bot, emulator: TelegramEmulator, user: TelegramUserClient
+    tgemu_bot: Bot, tgemu: TelegramEmulator, user: TelegramUserClient
 ) -> None:
-    async with emulator.user(user_id=next(_user_ids)) as friend:
+    async with tgemu.user(user_id=next(_user_ids)) as friend:
         group = await user.create_group("Команда", member_ids=[friend.user_id])
         await friend.send_text("всем привет", chat_id=group)
-        [update] = await drain(bot)
+        [update] = await drain(tgemu_bot)
         message = update.message
         assert message is not None and message.from_user is not None
         assert (message.chat.id, message.chat.type, message.chat.title) == (
@@ -210,29 +197,29 @@ async def test_groups_and_a_blocked_bot(
             "Команда",
         )
         assert message.from_user.id == friend.user_id
-        await bot.send_message(group, "привет, группа")
+        await tgemu_bot.send_message(group, "привет, группа")
         assert [m.text for m in await friend.bot_messages(group)] == ["привет, группа"]
 
-    async with emulator.user(user_id=next(_user_ids)) as outsider:
+    async with tgemu.user(user_id=next(_user_ids)) as outsider:
         with pytest.raises(EmulatorError) as refused:
             await outsider.send_text("можно к вам?", chat_id=group)
         assert refused.value.status_code == 404
 
     await user.block_bot()
-    [update] = await drain(bot)
+    [update] = await drain(tgemu_bot)
     member = update.my_chat_member
     assert member is not None and member.new_chat_member.status == "kicked"
     with pytest.raises(TelegramForbiddenError, match="Forbidden: bot was blocked by the user"):
-        await bot.send_message(user.chat_id, "вы тут?")
+        await tgemu_bot.send_message(user.chat_id, "вы тут?")
     await user.send_command("start")  # writing to a blocked bot unblocks it first
-    unblocked, restarted = await drain(bot)
+    unblocked, restarted = await drain(tgemu_bot)
     assert unblocked.my_chat_member is not None
     assert unblocked.my_chat_member.new_chat_member.status == "member"
     assert restarted.message is not None and restarted.message.text == "/start"
-    await bot.send_message(user.chat_id, "с возвращением")
+    await tgemu_bot.send_message(user.chat_id, "с возвращением")
 
     await user.block_bot()
     await user.unblock_bot()
-    statuses = [u.my_chat_member.new_chat_member.status for u in await drain(bot) if u.my_chat_member]
+    statuses = [u.my_chat_member.new_chat_member.status for u in await drain(tgemu_bot) if u.my_chat_member]
     assert statuses == ["kicked", "member"]
-    await bot.send_message(user.chat_id, "снова на связи")
+    await tgemu_bot.send_message(user.chat_id, "снова на связи")

@@ -35,27 +35,9 @@ SUBMIT = f"/api/v3/{FACE_SWAP_MODEL}"
 BODY = {"image": data_uri(sample_image()), "face_image": data_uri(sample_image("blue"))}
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def emu() -> AsyncIterator[WaveSpeedEmulator]:
-    async with WaveSpeedEmulator([KEY], config=EmulatorConfig(processing_seconds=0.01)) as emulator:
-        yield emulator
-
-
-@pytest_asyncio.fixture(loop_scope="module", autouse=True)
-async def fresh(emu: WaveSpeedEmulator) -> None:
-    """One emulator per module (start/stop costs 0.2 s); each test starts from a reset."""
-    await emu.reset()
-
-
 @pytest_asyncio.fixture(loop_scope="module")
-async def api(emu: WaveSpeedEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(emu, KEY) as client:
-        yield client
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def control(emu: WaveSpeedEmulator) -> AsyncIterator[WaveSpeedEmulatorControl]:
-    async with WaveSpeedEmulatorControl(emu.base_url) as client:
+async def control(wsemu: WaveSpeedEmulator) -> AsyncIterator[WaveSpeedEmulatorControl]:
+    async with WaveSpeedEmulatorControl(wsemu.base_url) as client:
         yield client
 
 
@@ -64,14 +46,14 @@ async def submit(api: httpx.AsyncClient) -> httpx.Response:
 
 
 async def test_config_limits_and_reset_over_http(
-    emu: WaveSpeedEmulator, control: WaveSpeedEmulatorControl, api: httpx.AsyncClient
+    wsemu: WaveSpeedEmulator, control: WaveSpeedEmulatorControl, wsemu_api: httpx.AsyncClient
 ) -> None:
     config = await control.configure(processing_seconds=0.02, invalid_input="failed_task")
-    assert (config.processing_seconds, emu.config.invalid_input) == (0.02, "failed_task")
+    assert (config.processing_seconds, wsemu.config.invalid_input) == (0.02, "failed_task")
     with pytest.raises(httpx.HTTPStatusError) as bad:
         await control.configure(processing_seconds=-1)
     assert bad.value.response.status_code == 400
-    assert emu.config.processing_seconds == 0.02  # nothing applied from a bad patch
+    assert wsemu.config.processing_seconds == 0.02  # nothing applied from a bad patch
     with pytest.raises(httpx.HTTPStatusError):
         await control.configure(no_such_knob=1)
 
@@ -80,17 +62,17 @@ async def test_config_limits_and_reset_over_http(
     with pytest.raises(httpx.HTTPStatusError) as unknown:
         await control.set_limits("nobody", max_concurrency=1)
     assert unknown.value.response.status_code == 404
-    assert (await submit(api)).status_code == 200
-    assert (await submit(api)).status_code == 429
+    assert (await submit(wsemu_api)).status_code == 200
+    assert (await submit(wsemu_api)).status_code == 429
 
     state = await control.reset()
     assert state.config == EmulatorConfig(processing_seconds=0.01)
     assert state.accounts[KEY].limits.starts_per_minute == 500
-    assert state.counts == {} and emu.tasks() == []
+    assert state.counts == {} and wsemu.tasks() == []
 
 
 async def test_fault_knobs_over_http(
-    emu: WaveSpeedEmulator, control: WaveSpeedEmulatorControl, api: httpx.AsyncClient
+    wsemu: WaveSpeedEmulator, control: WaveSpeedEmulatorControl, wsemu_api: httpx.AsyncClient
 ) -> None:
     await control.fail_submits(503, retry_after=1)
     await control.fail_polls(504, count=2)
@@ -102,12 +84,12 @@ async def test_fault_knobs_over_http(
     assert state.pending.faults[Target.DOWNLOAD] == [HangFault(seconds=0.01)]
     assert (state.pending.task_failures[0].code, state.pending.sync_timeouts) == (1200, 1)
 
-    assert (await submit(api)).status_code == 503
-    sync = (await api.post(SUBMIT, json={**BODY, "enable_sync_mode": True})).json()["data"]
+    assert (await submit(wsemu_api)).status_code == 503
+    sync = (await wsemu_api.post(SUBMIT, json={**BODY, "enable_sync_mode": True})).json()["data"]
     assert sync["code"] == 5004
     for _ in range(2):
-        assert (await api.get(f"/api/v3/predictions/{sync['id']}")).status_code == 504
-    assert (await poll_result(api, sync["id"]))["code"] == 1200
+        assert (await wsemu_api.get(f"/api/v3/predictions/{sync['id']}")).status_code == 504
+    assert (await poll_result(wsemu_api, sync["id"]))["code"] == 1200
 
 
 @pytest.mark.parametrize(
@@ -119,25 +101,27 @@ async def test_fault_knobs_over_http(
         ("/_emu/faults/poll", {"kind": "http", "status": 200}),
     ],
 )
-async def test_bad_knob_requests_are_400(api: httpx.AsyncClient, path: str, fault: dict[str, object]) -> None:
-    response = await api.post(path, json={"fault": fault})
+async def test_bad_knob_requests_are_400(
+    wsemu_api: httpx.AsyncClient, path: str, fault: dict[str, object]
+) -> None:
+    response = await wsemu_api.post(path, json={"fault": fault})
     assert response.status_code == 400 and response.json()["code"] == 400
 
 
 async def test_hold_fail_task_and_records_over_http(
-    control: WaveSpeedEmulatorControl, api: httpx.AsyncClient
+    control: WaveSpeedEmulatorControl, wsemu_api: httpx.AsyncClient
 ) -> None:
     assert (await control.hold()).held
-    task_id = (await submit(api)).json()["data"]["id"]
+    task_id = (await submit(wsemu_api)).json()["data"]["id"]
     view = await control.fail_task(task_id, 5003, "busy")
     assert view.id == task_id and view.status in ("created", "processing")
     assert not (await control.release()).held
-    assert (await poll_result(api, task_id))["code"] == 5003
+    assert (await poll_result(wsemu_api, task_id))["code"] == 5003
     with pytest.raises(httpx.HTTPStatusError) as over:
         await control.fail_task(task_id, 5003)
     assert over.value.response.status_code == 409
 
-    await api.post("/api/v3/media/upload/binary", files={"file": ("f.png", sample_image())})
+    await wsemu_api.post("/api/v3/media/upload/binary", files={"file": ("f.png", sample_image())})
     (submitted,) = await control.submits()
     assert (submitted.model, submitted.body, submitted.task_id) == (FACE_SWAP_MODEL, BODY, task_id)
     assert [u.flow for u in await control.uploads()] == ["binary"]

@@ -5,18 +5,16 @@ from __future__ import annotations
 import base64
 import io
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import pytest_asyncio
 from medialab_sandbox.wavespeed import (
     FACE_SWAP_MODEL,
     FACE_SWAP_PRO_MODEL,
     EmulatorConfig,
     WaveSpeedEmulator,
 )
-from medialab_sandbox.wavespeed.testing import api_client, data_uri, plain_client, poll_result, sample_image
+from medialab_sandbox.wavespeed.testing import data_uri, plain_client, poll_result, sample_image
 from PIL import Image, ImageChops
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -37,22 +35,9 @@ ENVELOPE_KEYS = {
 }
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def emu() -> AsyncIterator[WaveSpeedEmulator]:
-    async with WaveSpeedEmulator([KEY], config=EmulatorConfig(processing_seconds=0.02)) as emulator:
-        yield emulator
-
-
-@pytest_asyncio.fixture(loop_scope="module", autouse=True)
-async def fresh(emu: WaveSpeedEmulator) -> None:
-    """One emulator per module (start/stop costs 0.2 s); each test starts from a reset."""
-    await emu.reset()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def api(emu: WaveSpeedEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(emu, KEY) as client:
-        yield client
+@pytest.fixture(scope="module")
+def wsemu_unstarted() -> WaveSpeedEmulator:
+    return WaveSpeedEmulator([KEY], config=EmulatorConfig(processing_seconds=0.02))
 
 
 async def ticket_upload(api: httpx.AsyncClient, data: bytes, filename: str, mime: str) -> str:
@@ -82,17 +67,19 @@ async def binary_upload(api: httpx.AsyncClient, data: bytes, filename: str, mime
     return str(body["download_url"])
 
 
-async def test_upload_submit_poll_download_round_trip(emu: WaveSpeedEmulator, api: httpx.AsyncClient) -> None:
+async def test_upload_submit_poll_download_round_trip(
+    wsemu: WaveSpeedEmulator, wsemu_api: httpx.AsyncClient
+) -> None:
     target = sample_image("red", (80, 60))
     face = sample_image("blue", (30, 30), "JPEG")
-    target_url = await ticket_upload(api, target, "target.png", "image/png")
-    face_url = await binary_upload(api, face, "face.jpg", "image/jpeg")
-    assert target_url.startswith(emu.base_url) and face_url.startswith(emu.base_url)
-    assert (await api.get(target_url)).content == target
-    assert (await api.get(face_url)).content == face
+    target_url = await ticket_upload(wsemu_api, target, "target.png", "image/png")
+    face_url = await binary_upload(wsemu_api, face, "face.jpg", "image/jpeg")
+    assert target_url.startswith(wsemu.base_url) and face_url.startswith(wsemu.base_url)
+    assert (await wsemu_api.get(target_url)).content == target
+    assert (await wsemu_api.get(face_url)).content == face
 
     body = {"image": target_url, "face_image": face_url, "output_format": "png"}
-    submitted = await api.post(SUBMIT, json=body)
+    submitted = await wsemu_api.post(SUBMIT, json=body)
     assert submitted.status_code == 200
     envelope = submitted.json()
     assert (envelope["code"], envelope["message"]) == (200, "success")
@@ -104,30 +91,30 @@ async def test_upload_submit_poll_download_round_trip(emu: WaveSpeedEmulator, ap
     assert data["status"] == "created"
     assert (data["outputs"], data["has_nsfw_contents"], data["error"]) == ([], [], "")
     assert (data["executionTime"], data["timings"]) == (0, {"inference": 0})
-    assert data["urls"]["get"] == f"{emu.base_url}/api/v3/predictions/{task_id}/result"
+    assert data["urls"]["get"] == f"{wsemu.base_url}/api/v3/predictions/{task_id}/result"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", data["created_at"])
 
-    done = await poll_result(api, task_id)
+    done = await poll_result(wsemu_api, task_id)
     assert done["status"] == "completed"
     assert done["has_nsfw_contents"] == [False]
     assert done["timings"]["inference"] >= 15 and done["executionTime"] >= 15
     (output_url,) = done["outputs"]
-    output = await api.get(output_url)
+    output = await wsemu_api.get(output_url)
     assert output.headers["content-type"] == "image/png"
     swapped = Image.open(io.BytesIO(output.content))
     assert (swapped.format, swapped.size) == ("PNG", (80, 60))
     original = Image.open(io.BytesIO(target)).convert("RGB")
     assert ImageChops.difference(swapped.convert("RGB"), original).getbbox() is not None
     assert swapped.getpixel((0, 0))[:3] == (255, 0, 0)  # outside the face: untouched
-    assert (await api.get(output_url)).content == output.content
+    assert (await wsemu_api.get(output_url)).content == output.content
 
-    assert [(s.model, s.body, s.task_id) for s in emu.records.submits] == [(FACE_SWAP_MODEL, body, task_id)]
-    assert [(u.flow, u.completed, u.size) for u in emu.records.uploads] == [
+    assert [(s.model, s.body, s.task_id) for s in wsemu.records.submits] == [(FACE_SWAP_MODEL, body, task_id)]
+    assert [(u.flow, u.completed, u.size) for u in wsemu.records.uploads] == [
         ("ticket", True, len(target)),
         ("binary", True, len(face)),
     ]
-    assert emu.records.counts["tasks_completed"] == 1
-    assert len(emu.records.downloads) == 4
+    assert wsemu.records.counts["tasks_completed"] == 1
+    assert len(wsemu.records.downloads) == 4
 
 
 @pytest.mark.parametrize(
@@ -140,20 +127,20 @@ async def test_upload_submit_poll_download_round_trip(emu: WaveSpeedEmulator, ap
     ],
 )
 async def test_output_format_and_size(
-    api: httpx.AsyncClient, output_format: str | None, pil_format: str, mime: str
+    wsemu_api: httpx.AsyncClient, output_format: str | None, pil_format: str, mime: str
 ) -> None:
     body = {"image": data_uri(sample_image("green", (50, 70))), "face_image": data_uri(sample_image())}
     if output_format:
         body["output_format"] = output_format
-    task_id = (await api.post(SUBMIT, json=body)).json()["data"]["id"]
-    output = await api.get((await poll_result(api, task_id))["outputs"][0])
+    task_id = (await wsemu_api.post(SUBMIT, json=body)).json()["data"]["id"]
+    output = await wsemu_api.get((await poll_result(wsemu_api, task_id))["outputs"][0])
     assert output.headers["content-type"] == mime
     image = Image.open(io.BytesIO(output.content))
     assert (image.format, image.size) == (pil_format, (50, 70))
 
 
 async def test_base64_output_is_naked_and_sync_mode_answers_completed(
-    api: httpx.AsyncClient,
+    wsemu_api: httpx.AsyncClient,
 ) -> None:
     body = {
         "image": data_uri(sample_image("yellow", (40, 40), "JPEG"), "image/jpeg"),
@@ -162,7 +149,7 @@ async def test_base64_output_is_naked_and_sync_mode_answers_completed(
         "enable_base64_output": True,
         "enable_sync_mode": True,
     }
-    response = await api.post(SUBMIT, json=body)
+    response = await wsemu_api.post(SUBMIT, json=body)
     data = response.json()["data"]
     assert data["status"] == "completed"
     (encoded,) = data["outputs"]
@@ -170,29 +157,29 @@ async def test_base64_output_is_naked_and_sync_mode_answers_completed(
     image = Image.open(io.BytesIO(base64.b64decode(encoded, validate=True)))
     assert (image.format, image.size) == ("WEBP", (40, 40))
     # Polling the same task gives the same base64 output.
-    assert (await poll_result(api, data["id"]))["outputs"] == [encoded]
+    assert (await poll_result(wsemu_api, data["id"]))["outputs"] == [encoded]
 
 
-async def test_both_result_paths_and_pro_model_and_client_headers(api: httpx.AsyncClient) -> None:
+async def test_both_result_paths_and_pro_model_and_client_headers(wsemu_api: httpx.AsyncClient) -> None:
     attribution = {"X-Client-Name": "wavespeed-python", "X-Client-Version": "2.0.5"}
     body = {"image": data_uri(sample_image()), "face_image": data_uri(sample_image("white"))}
-    submitted = await api.post(f"/api/v3/{FACE_SWAP_PRO_MODEL}", json=body, headers=attribution)
+    submitted = await wsemu_api.post(f"/api/v3/{FACE_SWAP_PRO_MODEL}", json=body, headers=attribution)
     task_id = submitted.json()["data"]["id"]
-    done = await poll_result(api, task_id)
-    bare = await api.get(f"/api/v3/predictions/{task_id}")
+    done = await poll_result(wsemu_api, task_id)
+    bare = await wsemu_api.get(f"/api/v3/predictions/{task_id}")
     assert bare.json() == {"code": 200, "message": "success", "data": done}
     assert done["model"] == FACE_SWAP_PRO_MODEL
 
 
 async def test_outputs_served_without_auth_and_polls_recorded(
-    emu: WaveSpeedEmulator, api: httpx.AsyncClient
+    wsemu: WaveSpeedEmulator, wsemu_api: httpx.AsyncClient
 ) -> None:
     body = {"image": data_uri(sample_image()), "face_image": data_uri(sample_image("white"))}
-    task_id = (await api.post(SUBMIT, json=body)).json()["data"]["id"]
-    done = await poll_result(api, task_id)
+    task_id = (await wsemu_api.post(SUBMIT, json=body)).json()["data"]["id"]
+    done = await poll_result(wsemu_api, task_id)
     async with plain_client() as bare:
         assert (await bare.get(done["outputs"][0])).status_code == 200
-    polls = [p for p in emu.records.polls if p.task_id == task_id]
+    polls = [p for p in wsemu.records.polls if p.task_id == task_id]
     assert polls and all(p.account == KEY and p.status_code == 200 for p in polls)
     assert polls[-1].task_status == "completed"
-    assert emu.records.poll_times(task_id) == [p.at for p in polls]
+    assert wsemu.records.poll_times(task_id) == [p.at for p in polls]

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import pytest_asyncio
 from medialab_sandbox.wavespeed import (
     FACE_SWAP_MODEL,
     AccountLevel,
@@ -31,23 +29,11 @@ SUBMIT = f"/api/v3/{FACE_SWAP_MODEL}"
 BODY = {"image": data_uri(sample_image()), "face_image": data_uri(sample_image("blue"))}
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def emu() -> AsyncIterator[WaveSpeedEmulator]:
-    config = EmulatorConfig(processing_seconds=0.01)
-    async with WaveSpeedEmulator([KEY, OTHER_KEY], max_concurrency=2, config=config) as emulator:
-        yield emulator
-
-
-@pytest_asyncio.fixture(loop_scope="module", autouse=True)
-async def fresh(emu: WaveSpeedEmulator) -> None:
-    """One emulator per module (start/stop costs 0.2 s); each test starts from a reset."""
-    await emu.reset()
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def api(emu: WaveSpeedEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with api_client(emu, KEY) as client:
-        yield client
+@pytest.fixture(scope="module")
+def wsemu_unstarted() -> WaveSpeedEmulator:
+    return WaveSpeedEmulator(
+        [KEY, OTHER_KEY], max_concurrency=2, config=EmulatorConfig(processing_seconds=0.01)
+    )
 
 
 async def submit(api: httpx.AsyncClient, key: str = KEY) -> str:
@@ -62,44 +48,46 @@ async def status(api: httpx.AsyncClient, task_id: str, key: str = KEY) -> str:
 
 
 async def test_tasks_beyond_the_limit_queue_as_created(
-    emu: WaveSpeedEmulator, api: httpx.AsyncClient
+    wsemu: WaveSpeedEmulator, wsemu_api: httpx.AsyncClient
 ) -> None:
-    emu.hold()
-    ids = [await submit(api) for _ in range(3)]
-    await wait_until(lambda: emu.records.processing_now(KEY) == 2)
+    wsemu.hold()
+    ids = [await submit(wsemu_api) for _ in range(3)]
+    await wait_until(lambda: wsemu.records.processing_now(KEY) == 2)
     await asyncio.sleep(0.03)  # a free slot would have been taken by now
-    assert [await status(api, task_id) for task_id in ids] == ["processing", "processing", "created"]
-    account = emu.state().accounts[KEY]
+    assert [await status(wsemu_api, task_id) for task_id in ids] == ["processing", "processing", "created"]
+    account = wsemu.state().accounts[KEY]
     assert (account.processing, account.queued) == (2, 1)
 
-    emu.release()
-    assert [(await poll_result(api, task_id))["status"] for task_id in ids] == ["completed"] * 3
-    assert emu.records.max_processing_seen(KEY) == 2
-    assert emu.records.max_processing_seen() == 2
-    assert emu.records.processing_now() == 0
+    wsemu.release()
+    assert [(await poll_result(wsemu_api, task_id))["status"] for task_id in ids] == ["completed"] * 3
+    assert wsemu.records.max_processing_seen(KEY) == 2
+    assert wsemu.records.max_processing_seen() == 2
+    assert wsemu.records.processing_now() == 0
 
 
-async def test_raising_the_limit_starts_queued_tasks(emu: WaveSpeedEmulator, api: httpx.AsyncClient) -> None:
-    emu.set_limits(KEY, max_concurrency=1)
-    emu.hold()
-    first, second = await submit(api), await submit(api)
-    await wait_until(lambda: emu.records.processing_now(KEY) == 1)
-    assert await status(api, second) == "created"
-    emu.set_limits(KEY, max_concurrency=2)
-    await wait_until(lambda: emu.records.processing_now(KEY) == 2)
-    assert (await status(api, first), await status(api, second)) == ("processing", "processing")
+async def test_raising_the_limit_starts_queued_tasks(
+    wsemu: WaveSpeedEmulator, wsemu_api: httpx.AsyncClient
+) -> None:
+    wsemu.set_limits(KEY, max_concurrency=1)
+    wsemu.hold()
+    first, second = await submit(wsemu_api), await submit(wsemu_api)
+    await wait_until(lambda: wsemu.records.processing_now(KEY) == 1)
+    assert await status(wsemu_api, second) == "created"
+    wsemu.set_limits(KEY, max_concurrency=2)
+    await wait_until(lambda: wsemu.records.processing_now(KEY) == 2)
+    assert (await status(wsemu_api, first), await status(wsemu_api, second)) == ("processing", "processing")
 
 
-async def test_accounts_do_not_share_slots(emu: WaveSpeedEmulator, api: httpx.AsyncClient) -> None:
-    emu.set_limits(max_concurrency=1)
-    emu.hold()
-    await submit(api)
-    queued = await submit(api)
-    other = await submit(api, OTHER_KEY)
-    await wait_until(lambda: emu.records.processing_now() == 2)
-    assert await status(api, queued) == "created"
-    assert await status(api, other, OTHER_KEY) == "processing"
-    assert emu.records.max_processing_seen(OTHER_KEY) == 1
+async def test_accounts_do_not_share_slots(wsemu: WaveSpeedEmulator, wsemu_api: httpx.AsyncClient) -> None:
+    wsemu.set_limits(max_concurrency=1)
+    wsemu.hold()
+    await submit(wsemu_api)
+    queued = await submit(wsemu_api)
+    other = await submit(wsemu_api, OTHER_KEY)
+    await wait_until(lambda: wsemu.records.processing_now() == 2)
+    assert await status(wsemu_api, queued) == "created"
+    assert await status(wsemu_api, other, OTHER_KEY) == "processing"
+    assert wsemu.records.max_processing_seen(OTHER_KEY) == 1
 
 
 async def test_keys_of_one_account_share_its_limits() -> None:
@@ -120,25 +108,25 @@ async def test_keys_of_one_account_share_its_limits() -> None:
 
 
 async def test_start_rate_limit_answers_429_then_recovers(
-    emu: WaveSpeedEmulator, api: httpx.AsyncClient
+    wsemu: WaveSpeedEmulator, wsemu_api: httpx.AsyncClient
 ) -> None:
-    emu.set_limits(KEY, starts_per_minute=2)
-    await submit(api)
-    await submit(api)
-    refused = await api.post(SUBMIT, json=BODY)
+    wsemu.set_limits(KEY, starts_per_minute=2)
+    await submit(wsemu_api)
+    await submit(wsemu_api)
+    refused = await wsemu_api.post(SUBMIT, json=BODY)
     assert refused.status_code == 429
     assert refused.json()["code"] == 429 and refused.json()["message"]
     assert "retry-after" not in refused.headers
-    assert len(emu.tasks()) == 2
-    assert emu.records.submits[-1].status_code == 429
-    await submit(api, OTHER_KEY)  # another account has its own window
+    assert len(wsemu.tasks()) == 2
+    assert wsemu.records.submits[-1].status_code == 429
+    await submit(wsemu_api, OTHER_KEY)  # another account has its own window
 
-    emu.configure(retry_after_header=True)
-    assert 59 <= int((await api.post(SUBMIT, json=BODY)).headers["retry-after"]) <= 60
+    wsemu.configure(retry_after_header=True)
+    assert 59 <= int((await wsemu_api.post(SUBMIT, json=BODY)).headers["retry-after"]) <= 60
     # A short window lets the old starts expire.
-    emu.configure(rate_window_seconds=0.05)
+    wsemu.configure(rate_window_seconds=0.05)
     await asyncio.sleep(0.06)
-    await submit(api)
+    await submit(wsemu_api)
 
 
 async def test_levels_carry_the_documented_limits() -> None:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -26,30 +25,20 @@ from medialab_sandbox.fal.faults import HangFault, JobFault, Phase, PollFault, S
 from medialab_sandbox.fal.images import ImageFormat
 from medialab_sandbox.fal.llm import ScriptedReply, as_scripted
 from medialab_sandbox.fal.recorder import KeyConcurrency, LlmCall, SubmitRecord, WebhookDelivery
+from medialab_sandbox.lifecycle import Closable
 
 _SUBMITS = TypeAdapter(list[SubmitRecord])
 _LLM_CALLS = TypeAdapter(list[LlmCall])
 _WEBHOOKS = TypeAdapter(list[WebhookDelivery])
 
 
-class FalEmulatorControl:
+class FalEmulatorControl(Closable):
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
         """``base_url`` is the emulator's root (``FalEmulator.base_url``), not ``/_emu``."""
         self._http = httpx.AsyncClient(base_url=f"{base_url.rstrip('/')}/_emu", timeout=timeout)
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def wait_ready(self, timeout: float = 15.0) -> None:
         """Poll ``/_emu/health`` until the emulator answers (it may still be starting)."""

@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-from collections.abc import Iterable, Iterator, Mapping
-from types import TracebackType
-from typing import Self
+from collections.abc import Iterable, Mapping
 
 import httpx
-import uvicorn
 
 from medialab_sandbox.fal.errors import ErrorReply, ReplyError, account_locked, unauthorized
 from medialab_sandbox.fal.faults import (
@@ -50,18 +46,13 @@ from medialab_sandbox.fal.recorder import (
 )
 from medialab_sandbox.fal.storage import FileStore, decode_data_uri
 from medialab_sandbox.fal.webhooks import deliver
+from medialab_sandbox.http_server import HttpServer
+from medialab_sandbox.lifecycle import Lifecycle
 
 LOCK_REASON = "Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
 
 
-class _EmbeddedServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        # The host process (pytest, the launcher) owns signal handling; never replace it.
-        yield
-
-
-class FalEmulator:
+class FalEmulator(Lifecycle):
     def __init__(
         self,
         keys: Iterable[str],
@@ -79,7 +70,6 @@ class FalEmulator:
     ) -> None:
         self.keys: set[str] = set(keys)
         self._host = host
-        self._port = port
         self._public_url = public_url.rstrip("/") if public_url else None
         self._default_limits = dict(concurrency_limits or {})
         self._hang_seconds = hang_seconds
@@ -94,8 +84,13 @@ class FalEmulator:
         for key, limit in self._default_limits.items():
             self.queue.set_limit(key, limit)
         self._base_url: str | None = None
-        self._server: _EmbeddedServer | None = None
-        self._serve_task: asyncio.Task[None] | None = None
+        self._server = HttpServer(
+            host,
+            port,
+            log_level="warning",
+            access_log=False,  # paths and headers may carry keys; keep them out of logs
+            timeout_graceful_shutdown=1,
+        )
         self._http: httpx.AsyncClient | None = None
         self._webhook_tasks: set[asyncio.Task[None]] = set()
         self._release_hangs = asyncio.Event()
@@ -106,58 +101,21 @@ class FalEmulator:
     async def start(self) -> None:
         from medialab_sandbox.fal.server import build_app  # server imports this module
 
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        # An explicit IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
-        # proto says TCP, and without it every response waits ~40 ms on Nagle + delayed ACK.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._host, self._port))
-        except OSError:
-            sock.close()
-            raise
-        port = sock.getsockname()[1]
+        port = self._server.bind()
         self._base_url = self._public_url or f"http://{self._host}:{port}"
         self.storage.cdn_base = self.cdn_base
         self._http = httpx.AsyncClient()
-        config = uvicorn.Config(
-            build_app(self),
-            log_level="warning",
-            access_log=False,  # paths and headers may carry keys; keep them out of logs
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        self._server = _EmbeddedServer(config)
-        self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._serve_task.done():
-                self._serve_task.result()
-                raise RuntimeError("fal emulator stopped during startup")
-            await asyncio.sleep(0.005)
+        await self._server.start(build_app(self))
 
     async def stop(self) -> None:
         self._release_hung_requests()  # so the server can close their connections
         await self.queue.close()
         self._cancel_webhooks()
         await asyncio.gather(*self._webhook_tasks, return_exceptions=True)
-        if self._server is not None and self._serve_task is not None:
-            self._server.should_exit = True
-            await self._serve_task
+        await self._server.stop()
         if self._http is not None:
             await self._http.aclose()
-        self._server = self._serve_task = self._http = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        self._http = None
 
     @property
     def base_url(self) -> str:

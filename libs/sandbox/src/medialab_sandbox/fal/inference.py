@@ -130,6 +130,17 @@ class RunContext:
             described.update(width=width, height=height)
         return described
 
+    async def publish_images(
+        self, count: int, size: tuple[int, int], image_format: ImageFormat, *, sync_mode: bool, seed_text: str
+    ) -> list[dict[str, Any]]:
+        """``count`` images of one request, each seeded by ``seed_text`` and its index."""
+        return [
+            await self.publish_image(
+                size, image_format, sync_mode=sync_mode, seed_text=f"{seed_text}|{index}"
+            )
+            for index in range(count)
+        ]
+
 
 Runner = Callable[[Any, RunContext], Awaitable[dict[str, Any]]]
 
@@ -143,15 +154,13 @@ class ModelSpec:
 async def _nano_images(inp: NanoBananaInput, ctx: RunContext, aspect: str) -> dict[str, Any]:
     resolution = inp.resolution if isinstance(inp, NanoBananaProInput) else "1K"
     size = aspect_size(aspect, resolution)
-    images = [
-        await ctx.publish_image(
-            size,
-            inp.output_format,
-            sync_mode=inp.sync_mode,
-            seed_text=f"{ctx.model_id}|{inp.prompt}|{inp.seed}|{index}",
-        )
-        for index in range(inp.num_images)
-    ]
+    images = await ctx.publish_images(
+        inp.num_images,
+        size,
+        inp.output_format,
+        sync_mode=inp.sync_mode,
+        seed_text=f"{ctx.model_id}|{inp.prompt}|{inp.seed}",
+    )
     return {"images": images, "description": f"An image for: {inp.prompt[:80]}"}
 
 
@@ -187,12 +196,9 @@ async def _seedream_images(inp: SeedreamInput, ctx: RunContext, size: tuple[int,
     # Real seedream may return up to num_images × max_images; the emulator returns the lower
     # bound, num_images, so tests can count on it.
     seed = ctx.seed(inp.seed)
-    images = [
-        await ctx.publish_image(
-            size, "png", sync_mode=inp.sync_mode, seed_text=f"{ctx.model_id}|{inp.prompt}|{seed}|{i}"
-        )
-        for i in range(inp.num_images)
-    ]
+    images = await ctx.publish_images(
+        inp.num_images, size, "png", sync_mode=inp.sync_mode, seed_text=f"{ctx.model_id}|{inp.prompt}|{seed}"
+    )
     return {"images": images, "seed": seed}
 
 
@@ -237,15 +243,13 @@ async def flux_dev(inp: FluxDevInput, ctx: RunContext) -> dict[str, Any]:
     else:
         size = SIZE_PRESETS[inp.image_size]
     seed = ctx.seed(inp.seed)
-    images = [
-        await ctx.publish_image(
-            size,
-            inp.output_format,
-            sync_mode=inp.sync_mode,
-            seed_text=f"flux|{inp.prompt}|{seed}|{i}",
-        )
-        for i in range(inp.num_images)
-    ]
+    images = await ctx.publish_images(
+        inp.num_images,
+        size,
+        inp.output_format,
+        sync_mode=inp.sync_mode,
+        seed_text=f"flux|{inp.prompt}|{seed}",
+    )
     return {
         "images": images,
         "timings": {"inference": ctx.run_seconds},

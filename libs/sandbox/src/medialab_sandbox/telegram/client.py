@@ -6,12 +6,12 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from ..lifecycle import Closable
 from .config import RateLimitConfig
 from .schemas import (
     BotInfo,
@@ -52,7 +52,7 @@ class AlbumItem:
     mime_type: str | None = None
 
 
-class _Http:
+class _Http(Closable):
     """Shared plumbing: one httpx client, errors turned into EmulatorError."""
 
     def __init__(self, base_url: str, token: str, timeout: float) -> None:
@@ -108,17 +108,6 @@ class TelegramUserClient(_Http):
         )
         self._registered = False
         self._last_sent: dict[int, int] = {}
-
-    async def __aenter__(self) -> TelegramUserClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     @property
     def user_id(self) -> int:
@@ -350,17 +339,6 @@ class EmulatorControl(_Http):
 
     def __init__(self, base_url: str, token: str, *, timeout: float = 10.0) -> None:
         super().__init__(base_url, token, timeout)
-
-    async def __aenter__(self) -> EmulatorControl:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def inject_fault(
         self,

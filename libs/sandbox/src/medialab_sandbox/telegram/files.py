@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
 from starlette.datastructures import UploadFile
 
-from .errors import bad_request, entity_too_large
-from .media import document_thumbnail, guess_mime_type, photo_renditions
+from .errors import TelegramError, bad_request, entity_too_large
+from .media import Rendition, document_thumbnail, guess_mime_type, photo_renditions
 from .objects import Document, PhotoSize
 from .params import Params
 from .state import BotState, StoredFile
 
 _URL_FETCH_TIMEOUT = 10.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,27 +57,10 @@ def field_value(params: Params, name: str) -> Any:
 
 async def build_photo(bot: BotState, source: InputSource, max_size: int | None) -> list[PhotoSize]:
     if isinstance(source, StoredFile):
-        sizes = bot.photo_sets.get(source.file_id)
-        if sizes is None:
-            raise bad_request(f"can't use file of type {_kind_name(source)} as Photo")
-        return sizes
-    if not source.data:
-        raise bad_request("file must be non-empty")
-    if max_size is not None and len(source.data) > max_size:
-        raise bad_request("PHOTO_SAVE_FILE_INVALID")
-    renditions = await asyncio.to_thread(photo_renditions, source.data)
-    sizes = []
-    for rendition in renditions:
-        stored = bot.store_file("photos", rendition.data)
-        sizes.append(
-            PhotoSize(
-                file_id=stored.file_id,
-                file_unique_id=stored.file_unique_id,
-                width=rendition.width,
-                height=rendition.height,
-                file_size=stored.size,
-            )
-        )
+        return _reused(source, bot.photo_sets, "Photo")
+    data = _new_data(source, max_size, too_large=lambda: bad_request("PHOTO_SAVE_FILE_INVALID"))
+    renditions = await asyncio.to_thread(photo_renditions, data)
+    sizes = [_stored_photo(bot, "photos", rendition) for rendition in renditions]
     for size in sizes:
         bot.photo_sets[size.file_id] = sizes
     return sizes
@@ -89,33 +74,48 @@ async def build_document(
     mime_type: str | None = None,
 ) -> Document:
     if isinstance(source, StoredFile):
-        document = bot.documents.get(source.file_id)
-        if document is None:
-            raise bad_request(f"can't use file of type {_kind_name(source)} as Document")
-        return document
-    if not source.data:
-        raise bad_request("file must be non-empty")
-    if max_size is not None and len(source.data) > max_size:
-        raise entity_too_large()
+        return _reused(source, bot.documents, "Document")
+    data = _new_data(source, max_size, too_large=entity_too_large)
     file_name = source.file_name or "document"
-    stored = bot.store_file("documents", source.data, file_name)
+    stored = bot.store_file("documents", data, file_name)
     document = Document(
         file_id=stored.file_id,
         file_unique_id=stored.file_unique_id,
         file_name=file_name,
         mime_type=mime_type or guess_mime_type(file_name),
         file_size=stored.size,
-        thumbnail=await _thumbnail(bot, source.data),
+        thumbnail=await _thumbnail(bot, data),
     )
     bot.documents[stored.file_id] = document
     return document
+
+
+def _reused(source: StoredFile, known: Mapping[str, T], kind: str) -> T:
+    """A file_id sent again names an earlier file, and only one of the kind asked for."""
+    found = known.get(source.file_id)
+    if found is None:
+        raise bad_request(f"can't use file of type {_kind_name(source)} as {kind}")
+    return found
+
+
+def _new_data(source: Upload, max_size: int | None, too_large: Callable[[], TelegramError]) -> bytes:
+    """New bytes must not be empty nor over the limit (each kind says "too large" its own way)."""
+    if not source.data:
+        raise bad_request("file must be non-empty")
+    if max_size is not None and len(source.data) > max_size:
+        raise too_large()
+    return source.data
 
 
 async def _thumbnail(bot: BotState, data: bytes) -> PhotoSize | None:
     rendition = await asyncio.to_thread(document_thumbnail, data)
     if rendition is None:
         return None
-    stored = bot.store_file("thumbnails", rendition.data)
+    return _stored_photo(bot, "thumbnails", rendition)
+
+
+def _stored_photo(bot: BotState, kind: str, rendition: Rendition) -> PhotoSize:
+    stored = bot.store_file(kind, rendition.data)
     return PhotoSize(
         file_id=stored.file_id,
         file_unique_id=stored.file_unique_id,

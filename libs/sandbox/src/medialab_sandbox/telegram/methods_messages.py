@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Literal
 
 from .config import MAX_CAPTION_LENGTH, MAX_MEDIA_GROUP, MAX_TEXT_LENGTH, MIN_MEDIA_GROUP
 from .context import MethodContext, MethodTable
@@ -11,10 +11,10 @@ from .errors import MESSAGE_NOT_MODIFIED, bad_request
 from .files import InputSource, build_document, build_photo, field_value, resolve_input
 from .formatting import FormattedText, format_text
 from .markup import parse_reply_markup
-from .objects import Document, PhotoSize
 from .state import ChatState, MessageRecord, unix_now
 
 METHODS = MethodTable()
+MediaKind = Literal["photo", "document"]
 
 
 def _text(ctx: MethodContext) -> FormattedText:
@@ -69,22 +69,28 @@ async def _source(ctx: MethodContext, field: str) -> InputSource:
 
 @METHODS.register("sendPhoto")
 async def send_photo(ctx: MethodContext) -> dict[str, Any]:
-    chat = ctx.target_chat()
-    caption = _caption(ctx.params.values)
-    markup = parse_reply_markup(ctx.params.raw("reply_markup"))
-    limit = ctx.world.config.files.max_photo_upload
-    sizes = await build_photo(ctx.bot, await _source(ctx, "photo"), limit)
-    return _send(ctx, chat, markup, photo=sizes, **_caption_fields(caption))
+    return await _send_file(ctx, "photo")
 
 
 @METHODS.register("sendDocument")
 async def send_document(ctx: MethodContext) -> dict[str, Any]:
+    return await _send_file(ctx, "document")
+
+
+async def _send_file(ctx: MethodContext, kind: MediaKind) -> dict[str, Any]:
     chat = ctx.target_chat()
     caption = _caption(ctx.params.values)
     markup = parse_reply_markup(ctx.params.raw("reply_markup"))
-    limit = ctx.world.config.files.max_document_upload
-    document = await build_document(ctx.bot, await _source(ctx, "document"), limit)
-    return _send(ctx, chat, markup, document=document, **_caption_fields(caption))
+    media = await _media(ctx, kind, await _source(ctx, kind))
+    return _send(ctx, chat, markup, **media, **_caption_fields(caption))
+
+
+async def _media(ctx: MethodContext, kind: MediaKind, source: InputSource) -> dict[str, Any]:
+    """The message content for one photo or document, within its kind's upload limit."""
+    files = ctx.world.config.files
+    if kind == "photo":
+        return {"photo": await build_photo(ctx.bot, source, files.max_photo_upload)}
+    return {"document": await build_document(ctx.bot, source, files.max_document_upload)}
 
 
 @METHODS.register("sendMediaGroup")
@@ -125,13 +131,7 @@ async def _album_item(ctx: MethodContext, item: dict[str, Any]) -> dict[str, Any
     source = await resolve_input(ctx.bot, ctx.params, item.get("media"))
     if source is None:
         raise bad_request("there is no media in the request")
-    files = ctx.world.config.files
-    media: list[PhotoSize] | Document
-    if item["type"] == "photo":
-        media = await build_photo(ctx.bot, source, files.max_photo_upload)
-        return {"photo": media, **_caption_fields(caption)}
-    media = await build_document(ctx.bot, source, files.max_document_upload)
-    return {"document": media, **_caption_fields(caption)}
+    return {**await _media(ctx, item["type"], source), **_caption_fields(caption)}
 
 
 def _editable(ctx: MethodContext) -> tuple[ChatState, MessageRecord]:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 
+from ..http_server import HttpServer
+from ..lifecycle import Lifecycle
 from .bot_api import BotApi
 from .client import EmulatorControl, TelegramUserClient
 from .config import EmulatorConfig
@@ -35,7 +33,7 @@ def create_app(world: EmulatorState) -> tuple[FastAPI, BotApi]:
     return app, api
 
 
-class TelegramEmulator:
+class TelegramEmulator(Lifecycle):
     """A Telegram Bot API emulator on a real HTTP port.
 
     ``base_url`` is what ``TelegramAPIServer.from_base`` (or TELEGRAM_API_BASE) takes.
@@ -56,74 +54,44 @@ class TelegramEmulator:
             self.state.add_bot(each)
         self.app, self._api = create_app(self.state)
         self._host = host
-        self._port = port
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._bound_port: int | None = None
-
-    # --- lifecycle -------------------------------------------------------------------------
-    async def start(self) -> None:
-        if self._server is not None:
-            raise RuntimeError("the emulator is already running")
-        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets that say so,
-        # and without it every response waits ~40 ms for a delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self._host, self._port))
-        sock.listen(128)
-        sock.setblocking(False)
-        self._bound_port = int(sock.getsockname()[1])
-        self.state.closing.clear()
-        config = uvicorn.Config(
-            self.app,
-            lifespan="off",
+        self._server = HttpServer(
+            host,
+            port,
+            capture_signals=True,  # standalone, SIGINT/SIGTERM end ``wait_stopped``
+            task_name="tg-emulator",
             log_level="warning",
             access_log=False,  # request paths carry bot tokens
             timeout_graceful_shutdown=2,
         )
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="tg-emulator")
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()  # surfaces the startup error
-            await asyncio.sleep(0.01)
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._server.running:
+            raise RuntimeError("the emulator is already running")
+        self.state.closing.clear()
+        await self._server.start(self.app)
 
     async def stop(self) -> None:
-        if self._server is None or self._task is None:
+        if not self._server.running:
             return
         self.state.closing.set()  # long polls and webhook loops return at once
         await self._api.webhooks.stop_all()
-        self._server.should_exit = True
-        await self._task
-        self._server = None
-        self._task = None
+        await self._server.stop()
 
     async def wait_stopped(self) -> None:
         """Block until the server exits (standalone: on SIGINT/SIGTERM, handled by uvicorn)."""
-        if self._task is None:
+        if not self._server.running:
             raise RuntimeError("the emulator is not started")
-        await self._task
+        await self._server.wait()
         self.state.closing.set()
         await self._api.webhooks.stop_all()
-
-    async def __aenter__(self) -> TelegramEmulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     # --- addresses -------------------------------------------------------------------------
     @property
     def port(self) -> int:
-        if self._bound_port is None:
+        if self._server.port is None:
             raise RuntimeError("the emulator is not started")
-        return self._bound_port
+        return self._server.port
 
     @property
     def base_url(self) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from medialab_sandbox.lifecycle import Closable
 from medialab_sandbox.wavespeed.config import EmulatorConfig
 from medialab_sandbox.wavespeed.control_api import CONTROL_PREFIX
 from medialab_sandbox.wavespeed.control_models import (
@@ -30,7 +30,7 @@ from medialab_sandbox.wavespeed.records import (
 T = TypeVar("T")
 
 
-class WaveSpeedEmulatorControl:
+class WaveSpeedEmulatorControl(Closable):
     """Mirror of the in-process knobs and records of `WaveSpeedEmulator`, over HTTP."""
 
     def __init__(self, base_url: str, *, timeout: float = 10.0) -> None:
@@ -38,14 +38,6 @@ class WaveSpeedEmulatorControl:
 
     async def aclose(self) -> None:
         await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     # -- knobs -------------------------------------------------------------------------------
 

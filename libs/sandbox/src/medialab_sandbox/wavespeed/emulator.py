@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import Iterable, Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
+from medialab_sandbox.http_server import HttpServer
+from medialab_sandbox.lifecycle import Lifecycle
 from medialab_sandbox.wavespeed.accounts import Account
 from medialab_sandbox.wavespeed.codes import AccountLevel, AccountLimits
 from medialab_sandbox.wavespeed.config import EmulatorConfig
 from medialab_sandbox.wavespeed.control_models import AccountState, EmulatorState, TaskView
 from medialab_sandbox.wavespeed.faults import FaultPlan, TaskFailure
 from medialab_sandbox.wavespeed.records import Recorder
-from medialab_sandbox.wavespeed.server import EmbeddedServer, build_app
+from medialab_sandbox.wavespeed.server import build_app
 from medialab_sandbox.wavespeed.tasks import Task, TaskEngine
 from medialab_sandbox.wavespeed.uploads import MediaStore
 
 
-class WaveSpeedEmulator:
+class WaveSpeedEmulator(Lifecycle):
     """A WaveSpeed v3 API on a local port.
 
     Each key in `api_keys` is an account of its own, named after the key; `accounts` maps an
@@ -56,53 +55,28 @@ class WaveSpeedEmulator:
         self._accounts = {name: Account(name, limits) for name in key_sets}
         self._by_key = {key: self._accounts[name] for name, keys in key_sets.items() for key in keys}
         self._host = host
-        self._requested_port = port
-        self._port: int | None = None
-        self._server: EmbeddedServer | None = None
-        self._serving: asyncio.Task[None] | None = None
+        # log_config=None: uvicorn leaves the host process's logging setup alone.
+        self._server = HttpServer(host, port, log_config=None, timeout_graceful_shutdown=1)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self._server is not None or self.engine.closed:
+        if self._server.running or self.engine.closed:
             raise RuntimeError("an emulator starts once; make a new one")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Without it, keep-alive requests stall ~40 ms each on Nagle + delayed ACK.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((self._host, self._requested_port))
-        self._port = int(sock.getsockname()[1])
-        self._server = EmbeddedServer(build_app(self))
-        self._serving = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._serving.done():
-                await self._serving  # re-raise why uvicorn could not start
-                raise RuntimeError("uvicorn exited during startup")
-            await asyncio.sleep(0.005)
+        await self._server.start(build_app(self))
 
     async def stop(self) -> None:
-        if self._server is None or self._serving is None:
+        if not self._server.running:
             return
         # Release hanging requests and sync waits first so uvicorn can close every connection.
         await self.engine.close()
-        self._server.should_exit = True
-        await self._serving
-        self._server = self._serving = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.stop()
+        await self._server.stop()
 
     @property
     def port(self) -> int:
-        if self._port is None:
+        if self._server.port is None:
             raise RuntimeError("emulator not started")
-        return self._port
+        return self._server.port
 
     @property
     def base_url(self) -> str:
@@ -134,8 +108,9 @@ class WaveSpeedEmulator:
     def own_hosts(self, request_netloc: str) -> frozenset[str]:
         """host:port forms under which input URLs point back at this emulator."""
         hosts = {request_netloc.lower()}
-        if self._port is not None:
-            hosts |= {f"127.0.0.1:{self._port}", f"localhost:{self._port}"}
+        port = self._server.port
+        if port is not None:
+            hosts |= {f"127.0.0.1:{port}", f"localhost:{port}"}
         if self.config.public_url:
             hosts.add(urlsplit(self.config.public_url).netloc.lower())
         return frozenset(hosts)

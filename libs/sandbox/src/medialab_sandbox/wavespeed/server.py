@@ -1,12 +1,10 @@
-"""The ASGI app around an emulator, and uvicorn run inside the caller's event loop."""
+"""The ASGI app around an emulator."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -18,23 +16,6 @@ from medialab_sandbox.wavespeed.schemas import ErrorBody
 
 if TYPE_CHECKING:
     from medialab_sandbox.wavespeed.emulator import WaveSpeedEmulator
-
-
-class EmbeddedServer(uvicorn.Server):
-    """uvicorn that leaves signals alone: the host process (pytest, the CLI) owns them."""
-
-    def __init__(self, app: FastAPI) -> None:
-        super().__init__(
-            uvicorn.Config(
-                app,
-                lifespan="off",
-                log_config=None,
-                timeout_graceful_shutdown=1,
-            )
-        )
-
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
 
 
 def build_app(emu: WaveSpeedEmulator) -> FastAPI:
