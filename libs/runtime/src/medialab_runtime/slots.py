@@ -127,6 +127,7 @@ def _parse_entry(entry: object, position: int, default_limit: int) -> ProviderKe
 @dataclass(frozen=True)
 class SlotMetrics:
     in_use: Gauge
+    limit: Gauge
     waiting: Gauge
     wait_seconds: Histogram
     leases_lost: Counter
@@ -138,6 +139,9 @@ def slot_metrics(provider: str) -> SlotMetrics:
     prefix = f"medialab_{provider}"
     return SlotMetrics(
         in_use=Gauge(f"{prefix}_slots_in_use", "Provider slots held by this process", ["key"]),
+        limit=Gauge(
+            f"{prefix}_slots_limit", "Concurrency limit of a key, shared by every replica", ["key"]
+        ),
         waiting=Gauge(
             f"{prefix}_slots_waiting",
             "Callers in this process waiting for a slot (key 'any' = any key of the pool)",
@@ -219,6 +223,7 @@ class SlotPool:
         self._tasks: list[asyncio.Task[None]] = []
         for key in self.keys:
             self._metrics.in_use.labels(key.fingerprint).set(0)
+            self._metrics.limit.labels(key.fingerprint).set(key.limit)
 
     @classmethod
     async def open(
