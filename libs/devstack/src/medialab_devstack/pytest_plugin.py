@@ -8,6 +8,7 @@ gets a fresh database on it.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -48,6 +49,8 @@ def postgres_admin_url() -> Iterator[str]:
     if external:
         yield external
         return
+    # pgserver logs at INFO from an atexit hook, after pytest has closed the captured streams.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     root = _private_dir("medialab-pg-")
     pg = EmbeddedPostgres(root / "data")
     pg.start()
