@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 from medialab_contracts.catalog import Catalog, ModelSpec, UnknownModelName
 from medialab_contracts.ids import JOB_ID_PATTERN
@@ -109,22 +108,26 @@ class TopupArgs:
     target_user_id: int | None = None  # None: the admin themself
 
 
+_RUBLES = re.compile(r"([0-9]{1,12})(?:[.,]([0-9]{1,2}))?")
+_USER_ID = re.compile(r"[0-9]{1,16}")
+
+
 def parse_rubles(value: str) -> int:
-    """``"500"`` → 50000, ``"99,50"`` → 9950; never through a float."""
-    try:
-        amount = Decimal(value.replace(",", ".").replace("₽", "").strip())
-    except InvalidOperation:
-        raise TopupArgsError(TopupProblem.bad_amount) from None
-    if not amount.is_finite():
-        raise TopupArgsError(TopupProblem.bad_amount)
-    if amount <= 0:
+    """``"500"`` → 50000, ``"99,50"`` → 9950; plain ASCII digits only, never through a float
+    (exponents, other scripts' digits and superscripts are refused, not interpreted)."""
+    text = value.replace("₽", "").strip()
+    if text.startswith("-"):
         raise TopupArgsError(TopupProblem.not_positive)
-    kopecks = amount * KOPECKS_PER_RUBLE
-    if kopecks != kopecks.to_integral_value():
+    match = _RUBLES.fullmatch(text)
+    if match is None:
         raise TopupArgsError(TopupProblem.bad_amount)
+    whole, fraction = match.groups()
+    kopecks = int(whole) * KOPECKS_PER_RUBLE + int((fraction or "").ljust(2, "0"))
+    if kopecks <= 0:
+        raise TopupArgsError(TopupProblem.not_positive)
     if kopecks > MAX_AMOUNT:
         raise TopupArgsError(TopupProblem.too_large)
-    return int(kopecks)
+    return kopecks
 
 
 def parse_add_balance(args: str | None) -> TopupArgs:
@@ -133,7 +136,7 @@ def parse_add_balance(args: str | None) -> TopupArgs:
         return TopupArgs(amount=parse_rubles(parts[0]))
     if len(parts) == 2:
         user, amount = parts
-        if not user.isdigit() or int(user) <= 0 or int(user) > 2**52:
+        if _USER_ID.fullmatch(user) is None or not 0 < int(user) <= 2**52:
             raise TopupArgsError(TopupProblem.bad_user)
         return TopupArgs(amount=parse_rubles(amount), target_user_id=int(user))
     raise TopupArgsError(TopupProblem.usage)
