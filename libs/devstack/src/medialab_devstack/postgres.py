@@ -20,6 +20,11 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._server = pgserver.get_server(self.data_dir, cleanup_mode="stop")
 
+    @property
+    def running(self) -> bool:
+        """Started by this handle and not stopped since (a crash outside is not noticed)."""
+        return self._server is not None
+
     def url(self, database: str = "postgres") -> str:
         assert self._server is not None, "start() first"
         return self._server.get_uri(database)

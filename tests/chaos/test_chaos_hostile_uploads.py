@@ -1,0 +1,91 @@
+"""Every hostile file of the fuzz corpus, sent to the bot as a user would, into M3 (edit) and M7
+(upscale), on the whole stack.
+
+A file that must be refused gets one of the clear input messages (not "something went wrong") and no
+reservation; an odd but real picture is either refused the same way or becomes a job that ends
+properly (the oracle). The gateway is still up afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+from chaos_harness import Bus, ChaosStack, Oracle, text_of
+from gateway_bot import texts
+from medialab_sandbox.telegram import EmulatorError, TelegramUserClient, TranscriptMessage
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "fuzz"))
+from hostile_corpus import Hostile, corpus
+
+pytestmark = pytest.mark.e2e
+
+CLEAR_REFUSALS = (
+    texts.NOT_AN_IMAGE,
+    texts.BAD_IMAGE,
+    texts.IMAGE_TOO_MANY_PIXELS,
+    texts.image_too_large(20 * 1024 * 1024),
+)
+ACCEPTED = ("Изображений загружено", "задача принята")
+
+
+def answer_to_upload(message: TranscriptMessage) -> bool:
+    return any(text in text_of(message) for text in (*CLEAR_REFUSALS, *ACCEPTED, texts.INTERNAL_ERROR))
+
+
+async def send_file(user: TelegramUserClient, hostile: Hostile) -> TranscriptMessage | None:
+    """The bot's answer to the file; None when Telegram itself refuses the upload (the bot never sees it)."""
+    try:
+        await user.send_document(hostile.data, hostile.file_name, mime_type=hostile.mime_type)
+    except EmulatorError:
+        return None
+    return await user.wait_for_reply(answer_to_upload, timeout=30)
+
+
+async def upscale(user: TelegramUserClient, hostile: Hostile) -> tuple[str | None, bool]:
+    await user.send_text("⬆️ Улучшить")
+    await user.wait_for_reply(lambda m: "Отправьте" in text_of(m), timeout=15)
+    answer = await send_file(user, hostile)
+    if answer is None:
+        return None, False
+    return text_of(answer), "задача принята" in text_of(answer)
+
+
+async def edit(user: TelegramUserClient, hostile: Hostile) -> tuple[str | None, bool]:
+    await user.send_text("✏️ Изменить")
+    models = await user.wait_for_reply(lambda m: bool(m.reply_markup), timeout=15)
+    await user.press_button(models.message_id, text=models.button("Nano-Banana").text)
+    await user.wait_for_message(predicate=lambda m: "Отправьте от 1 до 4" in text_of(m), timeout=15)
+    answer = await send_file(user, hostile)
+    if answer is None:
+        return None, False
+    if "Изображений загружено" not in text_of(answer):
+        return text_of(answer), False
+    await user.send_text("сделай ярче")
+    started = await user.wait_for_reply(answer_to_upload, timeout=30)
+    return text_of(started), "задача принята" in text_of(started)
+
+
+async def test_hostile_files_into_edit_and_upscale(stack: ChaosStack, client: Bus, oracle: Oracle) -> None:
+    files = corpus()
+    cases = [(mode, hostile, await oracle.new_user()) for hostile in files for mode in (upscale, edit)]
+    results = await asyncio.gather(*(mode(user, hostile) for mode, hostile, user in cases))
+
+    refused_users = []
+    for (mode, hostile, user), (answer, accepted) in zip(cases, results, strict=True):
+        where = f"{mode.__name__} ← {hostile.name}"
+        if answer is None:  # Telegram refused the upload (an empty file): nothing reached the bot
+            refused_users.append(user.user_id)
+            continue
+        assert texts.INTERNAL_ERROR not in answer, f"{where}: {answer!r}"
+        if hostile.must_refuse:
+            assert not accepted and any(text in answer for text in CLEAR_REFUSALS), f"{where}: {answer!r}"
+        if not accepted:
+            refused_users.append(user.user_id)
+
+    await oracle.verify(timeout=60)
+    operations = await oracle.operations()
+    assert not [op for op in operations.values() if op["user_id"] in refused_users]  # refusals cost nothing
+    assert stack.service("gateway-bot").alive()
