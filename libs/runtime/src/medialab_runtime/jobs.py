@@ -33,7 +33,6 @@ from medialab_contracts.events import (
 )
 from medialab_contracts.jobs import JobRequest
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError
@@ -50,6 +49,7 @@ from medialab_runtime.metrics import (
     JOBS_PROCESSED,
     MESSAGES,
 )
+from medialab_runtime.puller import ConcurrentPuller
 
 log = logging.getLogger(__name__)
 
@@ -196,9 +196,7 @@ class JobConsumer:
         self._handler = handler
         self._events = events
         self._state = state
-        self._stopping = asyncio.Event()
-        self._in_flight: set[asyncio.Task[None]] = set()
-        self._capacity = asyncio.Semaphore(settings.concurrency)
+        self._puller = ConcurrentPuller(settings.concurrency, self._process_counted)
 
     def consumer_config(self) -> ConsumerConfig:
         s = self._settings
@@ -226,58 +224,23 @@ class JobConsumer:
             report_consumer_lag(self._js, subjects.JOBS_STREAM, self._settings.durable, self._service)
         )
         try:
-            await self._fetch_loop(sub)
+            await self._puller.run(sub)
         finally:
             lag.cancel()
             # An open pull subscription makes nc.drain() wait forever: leave before the drain.
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
-    async def _fetch_loop(self, sub: JetStreamContext.PullSubscription) -> None:
-        while not self._stopping.is_set():
-            await self._capacity.acquire()
-            free = 1
-            while not self._capacity.locked() and free < self._settings.concurrency:
-                await self._capacity.acquire()
-                free += 1
-            try:
-                msgs = await sub.fetch(batch=free, timeout=1.0)
-            except (NatsTimeoutError, TimeoutError):  # nats-py raises either when idle
-                msgs = []
-            except Exception as error:  # disconnected mid-fetch: the client reconnects by itself
-                log.warning("fetch failed: %s", error)
-                msgs = []
-                await asyncio.sleep(0.5)
-            for _ in range(free - len(msgs)):
-                self._capacity.release()
-            for msg in msgs:
-                task = asyncio.create_task(self._process_and_release(msg))
-                self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
-
     async def stop(self, grace_s: float) -> None:
         """Stop fetching; let in-flight jobs finish within ``grace_s``, hand the rest back."""
-        self._stopping.set()
-        if not self._in_flight:
-            return
-        _done, pending = await asyncio.wait(set(self._in_flight), timeout=grace_s)
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self._puller.stop(grace_s)
 
-    async def _process_and_release(self, msg: Msg) -> None:
+    async def _process_counted(self, msg: Msg) -> None:
         JOBS_IN_FLIGHT.labels(self._service).inc()
         try:
             await self.process(msg)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await msg.nak()
-            raise
         finally:
             JOBS_IN_FLIGHT.labels(self._service).dec()
-            self._capacity.release()
 
     async def process(self, msg: Msg) -> None:
         MESSAGES.labels(self._service, self._settings.filter_subject, "in").inc()

@@ -8,8 +8,6 @@ one chat are handled in order.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -18,8 +16,8 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from medialab_contracts import subjects
 from medialab_contracts.events import JobAccepted, JobFailed, JobProgress, JobSucceeded, parse_job_event
 from medialab_runtime.logs import job_context
+from medialab_runtime.puller import ConcurrentPuller
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import BadRequestError
@@ -60,10 +58,8 @@ class DeliveryConsumer:
         self._marks = marks
         self._concurrency = concurrency
         self._ack_wait_s = ack_wait_s
-        self._slots = asyncio.Semaphore(concurrency)
+        self._puller = ConcurrentPuller(concurrency, self.process)
         self._chat_locks = KeyedLocks()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._stopping = asyncio.Event()
         self._sub: JetStreamContext.PullSubscription | None = None
 
     async def _ensure_consumer(self) -> None:
@@ -86,50 +82,14 @@ class DeliveryConsumer:
         self._sub = sub = await self._js.pull_subscribe_bind(
             durable=subjects.GATEWAY_DELIVERY_CONSUMER, stream=subjects.EVENTS_STREAM
         )
-        while not self._stopping.is_set():
-            await self._slots.acquire()
-            free = 1
-            while not self._slots.locked() and free < self._concurrency:
-                await self._slots.acquire()
-                free += 1
-            try:
-                msgs = await sub.fetch(batch=free, timeout=1.0)
-            except NatsTimeoutError:
-                msgs = []
-            except Exception as error:  # disconnected mid-fetch: the client reconnects by itself
-                log.warning("delivery fetch failed: %s", error)
-                msgs = []
-                await asyncio.sleep(0.5)
-            for _ in range(free - len(msgs)):
-                self._slots.release()
-            for msg in msgs:
-                task = asyncio.create_task(self._process_and_release(msg))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+        await self._puller.run(sub)
 
     async def stop(self, grace_s: float) -> None:
         """Stop fetching, let in-flight deliveries finish within ``grace_s``, then leave the consumer."""
-        self._stopping.set()
-        if self._tasks:
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await self._puller.stop(grace_s)
         if self._sub is not None:
             # Unacked messages go back to the stream; without this the connection's drain waits on them.
             await self._sub.unsubscribe()
-
-    async def _process_and_release(self, msg: Msg) -> None:
-        try:
-            await self.process(msg)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await msg.nak()
-            raise
-        finally:
-            self._slots.release()
 
     async def process(self, msg: Msg) -> None:
         try:

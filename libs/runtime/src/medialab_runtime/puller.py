@@ -1,0 +1,72 @@
+"""A bounded, concurrent fetch loop over a JetStream pull subscription.
+
+Fetches only as many messages as there are free places, so a slow handler never holds messages it
+cannot start (they stay with the stream for another replica). Shared by the job consumers of the
+runners and by the gateway's delivery consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+
+log = logging.getLogger(__name__)
+
+
+class ConcurrentPuller:
+    def __init__(self, concurrency: int, handle: Callable[[Msg], Awaitable[None]]) -> None:
+        self._concurrency = concurrency
+        self._handle = handle
+        self._capacity = asyncio.Semaphore(concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+
+    async def run(self, sub: JetStreamContext.PullSubscription) -> None:
+        while not self._stopping.is_set():
+            await self._capacity.acquire()
+            free = 1
+            while not self._capacity.locked() and free < self._concurrency:
+                await self._capacity.acquire()
+                free += 1
+            try:
+                msgs = await sub.fetch(batch=free, timeout=1.0)
+            except (NatsTimeoutError, TimeoutError):  # nats-py raises either when idle
+                msgs = []
+            except Exception as error:  # disconnected mid-fetch: the client reconnects by itself
+                log.warning("fetch failed: %s", error)
+                msgs = []
+                await asyncio.sleep(0.5)
+            for _ in range(free - len(msgs)):
+                self._capacity.release()
+            for msg in msgs:
+                task = asyncio.create_task(self._handle_and_release(msg))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop fetching; let in-flight messages finish within ``grace_s``, hand the rest back."""
+        self._stopping.set()
+        if not self._in_flight:
+            return
+        _done, pending = await asyncio.wait(set(self._in_flight), timeout=grace_s)
+        for task in pending:
+            task.cancel()
+        for task in pending:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _handle_and_release(self, msg: Msg) -> None:
+        try:
+            await self._handle(msg)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await msg.nak()
+            raise
+        finally:
+            self._capacity.release()
