@@ -309,6 +309,7 @@ class Bus:
             mode=job.mode,
             model_id=job.model_id,
             deadline_s=job.deadline_s,
+            job=job,
         )
         return await call(self.nc, subjects.BILLING_RESERVE, request, ReserveReply, 5)
 

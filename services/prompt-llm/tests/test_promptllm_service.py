@@ -12,6 +12,7 @@ from pathlib import Path
 import nats
 import pytest
 from medialab_contracts import subjects
+from medialab_contracts.catalog import default_catalog
 from medialab_contracts.errors import (
     BadRequest,
     LlmBadOutput,
@@ -20,6 +21,8 @@ from medialab_contracts.errors import (
     ServiceUnavailable,
     Timeout,
 )
+from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
+from medialab_contracts.jobs import JobRequest
 from medialab_contracts.llm import (
     FalLlmReply,
     FalLlmRequest,
@@ -30,12 +33,16 @@ from medialab_contracts.llm import (
     WritePromptReply,
     WritePromptRequest,
 )
-from medialab_runtime.provisioning import ensure_layout
+from medialab_contracts.modes import Mode
+from medialab_devstack.in_process import InProcessServices
+from medialab_devstack.job_bus import JobBus
+from medialab_runtime.provisioning import LayoutConfig, ensure_layout
 from medialab_runtime.rpc import add_endpoint, call
 from nats.aio.client import Client
 from nats.micro import add_service
+from nats.micro.service import Service
 from prometheus_client import REGISTRY
-from prompt_llm.service import RunningService, serve
+from prompt_llm.service import RunningService, serve, setup
 from prompt_llm.settings import PromptLlmSettings
 
 GOOD_PROMPT = (Path(__file__).parent / "data" / "good_prompt.ru.txt").read_text(encoding="utf-8").strip()
@@ -104,14 +111,19 @@ def settings_for(nats_url: str, **overrides: object) -> PromptLlmSettings:
     return PromptLlmSettings(**values)  # type: ignore[arg-type]
 
 
-async def start(nats_url: str, **overrides: object) -> tuple[Client, FakeFalLlm, RunningService, object]:
-    nc = await nats.connect(nats_url)
-    await ensure_layout(nc.jetstream())
+async def serve_fake_fal(nc: Client) -> tuple[FakeFalLlm, Service]:
     fal = FakeFalLlm()
     fal_service = await add_service(nc, name="fake-fal-llm", version="0.0.1", queue_group="fake-fal-llm")
     await add_endpoint(
         fal_service, "fake-fal-llm", subjects.FAL_LLM, FalLlmRequest, fal.handle, in_flight=fal.in_flight
     )
+    return fal, fal_service
+
+
+async def start(nats_url: str, **overrides: object) -> tuple[Client, FakeFalLlm, RunningService, Service]:
+    nc = await nats.connect(nats_url)
+    await ensure_layout(nc.jetstream())
+    fal, fal_service = await serve_fake_fal(nc)
     running = await serve(nc, nc.jetstream(), settings_for(nats_url, **overrides))
     return nc, fal, running, fal_service
 
@@ -121,7 +133,7 @@ async def harness(nats_url: str) -> AsyncIterator[Harness]:
     nc, fal, running, fal_service = await start(nats_url)
     yield Harness(nc, fal, running)
     await running.stop()
-    await fal_service.stop()  # type: ignore[attr-defined]
+    await fal_service.stop()
     await nc.close()
 
 
@@ -233,6 +245,73 @@ async def test_stop_lets_requests_in_flight_finish(harness: Harness) -> None:
     assert (await pending).prompt == GOOD_PROMPT
     with pytest.raises(ServiceUnavailable):  # stopped: no longer takes requests
         await harness.write("кот", timeout=1)
+
+
+# ----- M2 as a job on jobs.llm.prompt ----------------------------------------------------------
+
+
+def m2_job(words: str) -> JobRequest:
+    (model,) = default_catalog().for_mode(Mode.prompt)
+    return JobRequest(
+        user_id=7,
+        chat_id=7,
+        mode=Mode.prompt,
+        runner=model.runner,
+        model_key=model.key,
+        model_id=model.model_id,
+        price=model.price,
+        prompt=words,
+    )
+
+
+@pytest.fixture
+async def m2(nats_url: str) -> AsyncIterator[tuple[JobBus, FakeFalLlm]]:
+    """prompt-llm as its process runs it (``setup`` under ``run_service``), taking M2 jobs."""
+    async with (
+        JobBus.connect(nats_url, LayoutConfig()) as bus,
+        InProcessServices(bus.nc.jetstream()) as services,
+    ):
+        fal, fal_service = await serve_fake_fal(bus.nc)
+        settings = settings_for(nats_url, http_port=0, log_format="text")
+        await services.start_consumer("prompt-llm", settings, setup, subjects.PROMPT_LLM_CONSUMER)
+        yield bus, fal
+        await fal_service.stop()
+
+
+async def test_m2_job_ends_with_the_written_prompt(m2: tuple[JobBus, FakeFalLlm]) -> None:
+    bus, fal = m2
+    fal.push(GOOD_PROMPT)
+    final = await bus.run(m2_job("рыжий кот на окне"), timeout=10)
+    assert isinstance(final, JobSucceeded)
+    assert final.text == GOOD_PROMPT and final.outputs == []
+    [request] = fal.requests
+    assert request.prompt == "рыжий кот на окне"
+
+
+async def test_m2_job_with_no_usable_prompt_fails_as_the_providers_error(
+    m2: tuple[JobBus, FakeFalLlm],
+) -> None:
+    bus, fal = m2
+    fal.push(SHORT_PROMPT, SHORT_PROMPT)
+    final = await bus.run(m2_job("кот"), timeout=10)
+    assert isinstance(final, JobFailed) and final.reason is FailureReason.provider_error
+
+
+async def test_m2_job_is_retried_when_every_provider_slot_was_busy(m2: tuple[JobBus, FakeFalLlm]) -> None:
+    bus, fal = m2
+    fal.push(ProviderBusy("all slots busy"), GOOD_PROMPT)
+    final = await bus.run(m2_job("кот"), timeout=15)
+    assert isinstance(final, JobSucceeded) and final.text == GOOD_PROMPT
+    assert len(fal.requests) == 2
+
+
+async def test_m2_job_with_words_over_the_limit_is_refused_without_a_call(
+    m2: tuple[JobBus, FakeFalLlm],
+) -> None:
+    bus, fal = m2
+    final = await bus.run(m2_job("кот " * 600), timeout=10)
+    assert isinstance(final, JobFailed) and final.reason is FailureReason.bad_input
+    assert fal.requests == []
 
 
 # ----- llm.translate ---------------------------------------------------------------------------

@@ -2,13 +2,13 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field, model_validator
 
 from medialab_contracts.base import BusMessage
 from medialab_contracts.ids import JOB_ID_PATTERN
-from medialab_contracts.jobs import TelegramId
+from medialab_contracts.jobs import JobRequest, TelegramId
 from medialab_contracts.modes import Mode
 from medialab_contracts.money import Kopecks, PositiveKopecks
 
@@ -49,6 +49,9 @@ class ReserveRequest(BusMessage):
     # Where billing tells the user that the job timed out; absent (older callers) means the private
     # chat, whose id is the user id.
     chat_id: TelegramId | None = None
+    # The job the money is held for. Billing publishes it again (same Nats-Msg-Id) if it is still
+    # PENDING a little later, so a caller that dies between reserving and publishing loses nothing.
+    job: JobRequest | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -56,6 +59,19 @@ class ReserveRequest(BusMessage):
         if isinstance(data, dict) and data.get("chat_id") is None and "user_id" in data:
             return {**data, "chat_id": data["user_id"]}
         return data
+
+    @model_validator(mode="after")
+    def _job_matches_the_reservation(self) -> Self:
+        job = self.job
+        if job is not None and (job.job_id, job.user_id, job.chat_id, job.price, job.mode) != (
+            self.job_id,
+            self.user_id,
+            self.chat_id,
+            self.price,
+            self.mode,
+        ):
+            raise ValueError("the job does not match the reservation")
+        return self
 
 
 class SettleRequest(BusMessage):

@@ -13,6 +13,7 @@ DEAD_LETTER_SUBJECT_PREFIX = "events.deadletter"
 FAL_RUNNER_CONSUMER = "fal-runner"
 WAVESPEED_RUNNER_CONSUMER = "wavespeed-runner"
 TEXT_RENDER_CONSUMER = "text-render"
+PROMPT_LLM_CONSUMER = "prompt-llm"  # M2 jobs (jobs.llm.prompt)
 BILLING_SAGA_CONSUMER = "billing-saga"
 GATEWAY_DELIVERY_CONSUMER = "gateway-delivery"
 

@@ -1,5 +1,6 @@
-"""What every provider runner (fal-runner, wavespeed-runner) is built from besides its provider:
-the settings of its consumer and slots, its job intake, and its ``python -m`` entry point.
+"""What every service that runs jobs is built from: the settings of its ``jobs.<runner>.>`` consumer
+and its job intake (prompt-llm for M2 too); for the provider runners (fal-runner, wavespeed-runner)
+also the settings of their slots and their ``python -m`` entry point.
 """
 
 from __future__ import annotations
@@ -21,15 +22,20 @@ from medialab_runtime.service import ServiceContext, run_service
 from medialab_runtime.settings import ServiceSettings
 
 
-class RunnerSettings(ServiceSettings):
-    """The settings a provider runner adds to every service's: its provider slots and job consumer."""
+class JobServiceSettings(ServiceSettings):
+    """The settings a service that consumes jobs adds to every service's: its job consumer."""
+
+    consumer_concurrency: int = Field(default=32, ge=1)
+    ack_wait_s: float = Field(default=30.0, ge=1)
+    max_deliver: int = Field(default=5, ge=1)
+
+
+class RunnerSettings(JobServiceSettings):
+    """A provider runner's settings: its job consumer and its provider slots."""
 
     # The lease only applies when this process creates the ``slots`` bucket; the bucket's TTL rules.
     slot_lease_s: float = Field(default=30.0, ge=1)
     slot_poll_s: float = Field(default=1.0, gt=0)
-    consumer_concurrency: int = Field(default=32, ge=1)
-    ack_wait_s: float = Field(default=30.0, ge=1)
-    max_deliver: int = Field(default=5, ge=1)
 
     def layout(self) -> LayoutConfig:
         return LayoutConfig(
@@ -40,7 +46,7 @@ class RunnerSettings(ServiceSettings):
 
 
 class RunnerJobs:
-    """A runner's ``jobs.<runner>.>`` consumer and its dead-letter watcher, in the service's lifecycle.
+    """A service's ``jobs.<runner>.>`` consumer and its dead-letter watcher, in the service's lifecycle.
 
     Two steps, so a runner can add other endpoints in between: ``open`` starts the watcher (stopped
     late), ``start`` starts consuming (stopped early: in-flight jobs get the shutdown grace to finish).
@@ -56,7 +62,7 @@ class RunnerJobs:
     async def open(
         cls,
         ctx: ServiceContext,
-        settings: RunnerSettings,
+        settings: JobServiceSettings,
         runner: Runner,
         durable: str,
         handler: JobHandler,

@@ -84,8 +84,8 @@ WITH held AS (
       AND NOT EXISTS (SELECT 1 FROM operations WHERE job_id = $1)
     RETURNING user_id, balance, reserved
 ), op AS (
-    INSERT INTO operations (job_id, user_id, chat_id, mode, model_id, price, deadline_at)
-    SELECT $1, user_id, $4, $5, $6, $3, now() + make_interval(secs => $7) FROM held
+    INSERT INTO operations (job_id, user_id, chat_id, mode, model_id, price, deadline_at, job)
+    SELECT $1, user_id, $4, $5, $6, $3, now() + make_interval(secs => $7), $8::jsonb FROM held
     RETURNING {_OP_COLUMNS}
 ), hold AS (
     INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved, job_id)
@@ -137,6 +137,22 @@ WITH due AS (
     SELECT user_id, 'release', 0, -price, job_id FROM op
 )
 SELECT job_id, user_id, chat_id, mode, price FROM op
+"""
+
+# Reservations whose job may never have been published: still PENDING a while after they were made,
+# and not looked at yet. Each is taken once (its check time set in the same statement).
+_HANDOFF_DUE = """
+WITH due AS (
+    SELECT job_id FROM operations
+    WHERE status = 'PENDING' AND job IS NOT NULL AND handoff_checked_at IS NULL
+      AND created_at <= now() - make_interval(secs => $1)
+    ORDER BY created_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE operations o SET handoff_checked_at = now()
+FROM due WHERE o.job_id = due.job_id
+RETURNING o.job_id, o.job::text AS job
 """
 
 _TOPUP = """
@@ -329,6 +345,7 @@ async def reserve(conn: asyncpg.Connection, req: ReserveRequest, deadline_s: int
             req.mode.value,
             req.model_id,
             deadline_s,
+            req.job.model_dump_json() if req.job is not None else None,
         )
         if row is not None:
             return Reservation(_operation(row), _balance(req.user_id, row["balance"], row["reserved"]), True)
@@ -382,6 +399,12 @@ async def expire_due(conn: asyncpg.Connection, limit: int) -> list[Expired]:
     """Release PENDING operations past their deadline (skipping rows another replica holds)."""
     rows = await conn.fetch(_EXPIRE_DUE, limit)
     return [Expired(r["job_id"], r["user_id"], r["chat_id"], Mode(r["mode"]), r["price"]) for r in rows]
+
+
+async def handoff_due(conn: asyncpg.Connection, after_s: float, limit: int) -> list[tuple[str, str]]:
+    """(job id, job JSON) of reservations PENDING for ``after_s`` whose publish was not checked yet."""
+    rows = await conn.fetch(_HANDOFF_DUE, after_s, limit)
+    return [(r["job_id"], r["job"]) for r in rows]
 
 
 async def topup(conn: asyncpg.Connection, req: TopupRequest, max_balance: int) -> Topup:

@@ -23,6 +23,10 @@ SAGA_EVENTS = Counter(
 SWEPT = Counter(
     "medialab_billing_swept_total", "PENDING operations released by the sweeper after their deadline"
 )
+JOBS_HANDED_OVER = Counter(
+    "medialab_billing_jobs_handed_over_total",
+    "Reserved jobs billing published because their caller never did (it died in between)",
+)
 PENDING = Gauge("medialab_billing_pending_reservations", "Operations PENDING now")
 PENDING_KOPECKS = Gauge("medialab_billing_pending_kopecks", "Kopecks held by PENDING operations now")
 LEDGER_CONSISTENT = Gauge(

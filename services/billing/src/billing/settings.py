@@ -38,6 +38,9 @@ class BillingSettings(ServiceSettings):
     deadline_grace_s: int = Field(default=120, ge=0)
     sweeper_interval_s: float = Field(default=5.0, gt=0)
     sweeper_batch: int = Field(default=100, ge=1, le=10_000)
+    # A reservation still PENDING this long has its job published again (deduplicated by job id);
+    # far below the JOBS stream's dedup window (1 h), so a published job is never run twice.
+    handoff_after_s: float = Field(default=10.0, gt=0, le=600)
 
     consistency_interval_s: float = Field(default=60.0, gt=0)
 

@@ -1,4 +1,5 @@
-"""No stuck money: release PENDING operations past their deadline and tell the user (``failed(timeout)``).
+"""No stuck money: release PENDING operations past their deadline and tell the user (``failed(timeout)``);
+the same loop hands over jobs whose caller died before publishing them (``billing.handoff``).
 
 Each sweep is one transaction: the expired rows are locked ``FOR UPDATE SKIP LOCKED`` (replicas
 split the work), released, their ``failed`` events are stored on JetStream, and only then does the
@@ -19,6 +20,7 @@ from nats.js import JetStreamContext
 
 from billing import ledger, metrics
 from billing.db import Database
+from billing.handoff import handoff_once
 from billing.settings import BillingSettings
 
 log = logging.getLogger(__name__)
@@ -63,8 +65,12 @@ async def run_sweeper(
 ) -> None:
     while not stopping.is_set():
         try:
-            # A full batch means more may be due: sweep again at once.
+            # A full batch means more may be due: go again at once.
             while len(await sweep_once(db, js, settings.sweeper_batch)) == settings.sweeper_batch:
+                pass
+            while await handoff_once(db, js, settings.handoff_after_s, settings.sweeper_batch) == (
+                settings.sweeper_batch
+            ):
                 pass
         except ServiceUnavailable:
             log.warning("sweep skipped: postgres unavailable")

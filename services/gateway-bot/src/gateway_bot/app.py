@@ -13,7 +13,6 @@ from aiogram.enums import ParseMode
 from aiogram.types import BotCommand
 from medialab_contracts import subjects
 from medialab_contracts.catalog import default_catalog
-from medialab_runtime.events import EventPublisher
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.service import ServiceContext
 
@@ -103,12 +102,12 @@ async def setup(ctx: ServiceContext) -> None:
     ctx.on_shutdown(bot.session.close)
 
     billing = BillingClient(ctx.nc, settings.billing_timeout_s)
-    llm = LlmClient(ctx.nc, settings.translate_timeout_s, settings.write_prompt_timeout_s)
+    llm = LlmClient(ctx.nc, settings.translate_timeout_s)
     jobs = JobsClient(ctx.js)
     progress = ProgressBoard(
         StatusRecords(gateway_kv), settings.progress_interval_s, settings.progress_interval_group_s
     )
-    launcher = JobLauncher(billing, jobs, llm, progress, EventPublisher(ctx.js, SERVICE))
+    launcher = JobLauncher(billing, jobs, llm, progress)
 
     dp = Dispatcher(
         storage=KvStorage(fsm_kv),

@@ -35,7 +35,6 @@ class GatewaySettings(ServiceSettings):
     history_page_size: int = Field(default=5, ge=1, le=50)
     billing_timeout_s: float = Field(default=5.0, gt=0)
     translate_timeout_s: float = Field(default=60.0, gt=0)
-    write_prompt_timeout_s: float = Field(default=150.0, gt=0)
 
     # Outbound Telegram limits, a little under Telegram's own (~30/s, 1/s per chat, 20/min per group).
     tg_global_per_s: float = Field(default=25.0, gt=0)

@@ -1,4 +1,5 @@
-"""Wiring: the operations behind one nats.micro service ``prompt-llm`` (queue group ``prompt-llm``).
+"""Wiring: the operations behind one nats.micro service ``prompt-llm`` (queue group ``prompt-llm``), and
+the consumer of M2 jobs on ``jobs.llm.>``.
 
 An LLM call takes seconds, so every request runs in its own task (``add_endpoint(in_flight=…)``);
 on shutdown the service stops taking requests and waits for those in flight before NATS drains.
@@ -12,7 +13,9 @@ from dataclasses import dataclass, field
 
 from medialab_contracts import subjects
 from medialab_contracts.llm import ParseStyleRequest, TranslateRequest, WritePromptRequest
+from medialab_contracts.modes import Runner
 from medialab_runtime.rpc import add_endpoint
+from medialab_runtime.runner import RunnerJobs
 from medialab_runtime.service import ServiceContext, package_version
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -20,6 +23,7 @@ from nats.micro import add_service
 from nats.micro.service import Service
 
 from prompt_llm.cache import LlmCache
+from prompt_llm.jobs import PromptJobHandler
 from prompt_llm.llm_client import LlmClient
 from prompt_llm.operations import PromptLlm, Prompts
 from prompt_llm.settings import PromptLlmSettings
@@ -104,3 +108,7 @@ async def setup(ctx: ServiceContext) -> None:
     assert isinstance(ctx.settings, PromptLlmSettings)
     running = await serve(ctx.nc, ctx.js, ctx.settings)
     ctx.on_shutdown(running.stop)
+    jobs = await RunnerJobs.open(
+        ctx, ctx.settings, Runner.llm, subjects.PROMPT_LLM_CONSUMER, PromptJobHandler(running.operations)
+    )
+    await jobs.start()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from medialab_contracts.catalog import LLM_MODEL_DEFAULT
-from medialab_runtime.settings import ServiceSettings
+from medialab_runtime.runner import JobServiceSettings
 from pydantic import Field, model_validator
 
 
-class PromptLlmSettings(ServiceSettings):
+class PromptLlmSettings(JobServiceSettings):
+    # M2 jobs mostly wait for the LLM (and its provider slots), so many can run at once.
+    consumer_concurrency: int = Field(default=16, ge=1)
+    max_deliver: int = Field(default=3, ge=1)
+
     # The any-llm model id (fal.md §9), e.g. "anthropic/claude-3.5-sonnet"; env LLM_MODEL.
     llm_model: str = Field(default=LLM_MODEL_DEFAULT, min_length=3, max_length=100)
     # Budget fal-runner gets for one raw call, waiting for a provider slot included.

@@ -43,7 +43,9 @@ class BillingClient:
             mode=job.mode,
             model_id=job.model_id,
             deadline_s=job.deadline_s,  # billing adds its grace on top
+            chat_id=job.chat_id,
             trace_id=job.trace_id,
+            job=job,  # billing publishes it should this gateway die before it does
         )
         return await call(self._nc, subjects.BILLING_RESERVE, request, ReserveReply, self._timeout)
 

@@ -1,6 +1,8 @@
 """One status message per job: sent when the job starts, edited on progress, removed or finalised at the end.
 
 The message's id lives in KV (``status.<job_id>``), so whichever replica gets an event can edit it.
+The job is published before its status is sent, so a fast job's result can be delivered first: then
+no status is sent, or the one that crossed the result is taken back.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class ProgressBoard:
         self._group_interval_s = group_interval_s
 
     async def open(self, bot: Bot, job: JobRequest, note: str | None) -> None:
+        if await self._records.closed(job.job_id):
+            return  # the job ended first: its result or failure is out already
         text = texts.job_status(job.mode, job.price, job.job_id, note=note)
         message = await bot.send_message(job.chat_id, text)
         record = StatusRecord(
@@ -36,7 +40,9 @@ class ProgressBoard:
             note=note,
             last_edit=time.time(),
         )
-        await self._records.put(job.job_id, record)
+        if not await self._records.create(job.job_id, record):
+            log.info("status of %s crossed its result; taking it back", job.job_id)
+            await self._delete(bot, job.job_id, record)
 
     async def on_progress(self, bot: Bot, event: JobProgress) -> None:
         interval = self._group_interval_s if event.chat_id < 0 else self._private_interval_s
@@ -59,8 +65,10 @@ class ProgressBoard:
 
     async def remove(self, bot: Bot, job_id: str) -> None:
         record = await self._records.finish(job_id)
-        if record is None:
-            return
+        if record is not None:
+            await self._delete(bot, job_id, record)
+
+    async def _delete(self, bot: Bot, job_id: str, record: StatusRecord) -> None:
         try:
             await bot.delete_message(chat_id=record.chat_id, message_id=record.message_id)
         except (TelegramBadRequest, TelegramForbiddenError) as error:

@@ -1,8 +1,8 @@
-"""Starting a paid job: translate if the model wants English, reserve, show the status, publish.
+"""Starting a paid job: translate if the model wants English, reserve, publish, show the status.
 
-Nothing is reserved before every input check has passed; a failure after the reservation releases it.
-M2 is special: the gateway itself calls ``llm.write_prompt`` and publishes the job's final event, so
-billing settles it and delivery sends it exactly like any other job.
+Nothing is reserved before every input check has passed, and the job is published right after its
+reservation: a gateway that died in between would leave the money held and the user untold until
+billing's sweeper. The status message comes last and is only a courtesy; the job runs without it.
 """
 
 from __future__ import annotations
@@ -11,19 +11,10 @@ import logging
 
 from aiogram import Bot
 from medialab_contracts.catalog import DEFAULT_DEADLINE_S, ModelSpec
-from medialab_contracts.errors import (
-    LlmBadOutput,
-    MediaLabError,
-    ProviderBusy,
-    ProviderRejected,
-    ServiceUnavailable,
-    Timeout,
-)
-from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
+from medialab_contracts.errors import MediaLabError, ServiceUnavailable
 from medialab_contracts.jobs import MAX_PROMPT_CHARS, ImageSize, JobRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
-from medialab_runtime.events import EventPublisher
 from pydantic import BaseModel, ConfigDict
 
 from gateway_bot import texts
@@ -59,22 +50,6 @@ class Order(BaseModel):
     style_wish: str | None = None
 
 
-_LLM_FAILURES: tuple[tuple[type[MediaLabError], FailureReason], ...] = (
-    (LlmBadOutput, FailureReason.provider_error),
-    (ProviderRejected, FailureReason.provider_rejected),
-    (ProviderBusy, FailureReason.provider_unavailable),
-    (Timeout, FailureReason.timeout),
-    (ServiceUnavailable, FailureReason.provider_unavailable),
-)
-
-
-def failure_reason(error: MediaLabError) -> FailureReason:
-    for kind, reason in _LLM_FAILURES:
-        if isinstance(error, kind):
-            return reason
-    return FailureReason.internal
-
-
 class JobLauncher:
     def __init__(
         self,
@@ -82,13 +57,11 @@ class JobLauncher:
         jobs: JobsClient,
         llm: LlmClient,
         progress: ProgressBoard,
-        events: EventPublisher,
     ) -> None:
         self._billing = billing
         self._jobs = jobs
         self._llm = llm
         self._progress = progress
-        self._events = events
 
     async def _english(self, text: str) -> tuple[str, bool]:
         try:
@@ -127,14 +100,6 @@ class JobLauncher:
         )
         return job, note
 
-    async def _reserve_and_show(self, bot: Bot, job: JobRequest, note: str | None) -> None:
-        await self._billing.reserve(job)  # InsufficientFunds goes up to the errors router
-        try:
-            await self._progress.open(bot, job, note)
-        except Exception:
-            await self._release(job, "status_message_failed")
-            raise
-
     async def _release(self, job: JobRequest, reason: str) -> None:
         try:
             await self._billing.release(job.job_id, reason)
@@ -144,35 +109,17 @@ class JobLauncher:
 
     async def launch(self, bot: Bot, order: Order) -> JobRequest:
         job, note = await self.build(order)
-        await self._reserve_and_show(bot, job, note)
+        await self._billing.reserve(job)  # InsufficientFunds goes up to the errors router
         try:
             await self._jobs.publish(job)
-        except Exception:
+        except Exception as error:
+            log.warning("job %s not published: %r", job.job_id, error)
             await self._release(job, "publish_failed")
-            await self._progress.finalise(
-                bot, job.job_id, texts.job_failed(job.mode, FailureReason.internal, job.job_id)
-            )
-            raise
+            raise ServiceUnavailable("job not published") from error
         JOBS_STARTED.labels(job.mode.value).inc()
         log.info("job %s started: %s %s", job.job_id, job.mode, job.model_id)
-        return job
-
-    async def write_prompt(self, bot: Bot, order: Order) -> JobRequest:
-        job, _ = await self.build(order)
-        await self._reserve_and_show(bot, job, None)
-        JOBS_STARTED.labels(job.mode.value).inc()
-        common = {
-            "job_id": job.job_id,
-            "user_id": job.user_id,
-            "chat_id": job.chat_id,
-            "mode": job.mode,
-            "trace_id": job.trace_id,
-        }
         try:
-            reply = await self._llm.write_prompt(order.prompt)
-            event: JobSucceeded | JobFailed = JobSucceeded(**common, text=reply.prompt)
-        except MediaLabError as error:
-            log.warning("write_prompt for %s failed: %s", job.job_id, error.code)
-            event = JobFailed(**common, reason=failure_reason(error), detail=error.code.value)
-        await self._events.publish(event)
+            await self._progress.open(bot, job, note)
+        except Exception:
+            log.warning("status of %s not shown; the job runs without it", job.job_id, exc_info=True)
         return job

@@ -47,4 +47,4 @@ async def write_prompt(
     order = Order(
         mode=Mode.prompt, model=model, user_id=event_from_user.id, chat_id=message.chat.id, prompt=words
     )
-    await launcher.write_prompt(bot, order)
+    await launcher.launch(bot, order)

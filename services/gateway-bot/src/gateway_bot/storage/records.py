@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -44,6 +44,12 @@ class StatusRecord:
 
 
 class StatusRecords:
+    """A job's status record goes from absent to open (its message is out) to closed (the job ended).
+
+    A job's final event may be delivered before its status message is out (the job is published
+    first); closing then leaves a bare closed record, so the late message is known to be unwanted.
+    """
+
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
 
@@ -51,23 +57,22 @@ class StatusRecords:
     def _key(job_id: str) -> str:
         return f"status.{job_id}"
 
-    async def put(self, job_id: str, record: StatusRecord) -> None:
-        await cas_update(self._kv, self._key(job_id), lambda _cur: asdict(record))
+    async def create(self, job_id: str, record: StatusRecord) -> bool:
+        """Store the record of a message just sent; False when the job was closed meanwhile."""
+        return await claim(self._kv, self._key(job_id), asdict(record))
 
-    async def get(self, job_id: str) -> StatusRecord | None:
+    async def closed(self, job_id: str) -> bool:
         value, _ = await read_json(self._kv, self._key(job_id))
-        return StatusRecord(**value) if value else None
+        return bool(value and value.get("done"))
 
     async def take_edit_slot(self, job_id: str, min_interval_s: float) -> StatusRecord | None:
         """The record if an edit is due now (and marks it done); None if too soon, finished or unknown."""
         value, revision = await read_json(self._kv, self._key(job_id))
-        if not value:
-            return None
-        record = StatusRecord(**value)
+        record = _open_record(value)
         now = time.time()
-        if record.done or now - record.last_edit < min_interval_s:
+        if record is None or now - record.last_edit < min_interval_s:
             return None
-        updated = StatusRecord(**{**value, "last_edit": now})
+        updated = replace(record, last_edit=now)
         try:
             await write_json(self._kv, self._key(job_id), asdict(updated), revision)
         except KeyWrongLastSequenceError:
@@ -75,20 +80,27 @@ class StatusRecords:
         return updated
 
     async def finish(self, job_id: str) -> StatusRecord | None:
-        """Mark finished; the record as it was, or None if there was none or it was finished already."""
-        seen: list[dict[str, Any]] = []
+        """Close the record; the open record as it was, or None if there was none or it was closed already."""
+        seen: list[StatusRecord] = []
 
         def close(cur: dict[str, Any] | None) -> dict[str, Any]:
-            if not cur or cur.get("done"):
+            if cur and cur.get("done"):
                 raise _NothingToFinish
-            seen[:] = [cur]
-            return {**cur, "done": True}
+            record = _open_record(cur)
+            seen[:] = [record] if record else []
+            return {**(cur or {}), "done": True}
 
         try:
             await cas_update(self._kv, self._key(job_id), close)
         except _NothingToFinish:
             return None
-        return StatusRecord(**seen[0])
+        return seen[0] if seen else None
+
+
+def _open_record(value: dict[str, Any] | None) -> StatusRecord | None:
+    if not value or value.get("done"):
+        return None
+    return StatusRecord(**value)
 
 
 class _NothingToFinish(Exception):

@@ -1,0 +1,48 @@
+"""Reserved but maybe never published: billing hands such jobs to the JOBS stream itself.
+
+The gateway reserves, then publishes the job with ``Nats-Msg-Id = job_id``. A gateway that died
+between the two would leave the money held and the user untold until the job's deadline. So each
+reservation still PENDING ``handoff_after_s`` after it was made has its job published once more with
+the same msg id: the stream drops the copy of a job that was published (its dedup window, an hour, is
+far longer than this wait) and takes the one that was not. The publish ack says which it was.
+
+Each reservation is looked at once, in a transaction that commits only after its publish: if
+publishing fails, the next pass tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from medialab_contracts.jobs import JobRequest
+from nats.js import JetStreamContext
+from pydantic import ValidationError
+
+from billing import ledger, metrics
+from billing.db import Database
+
+log = logging.getLogger(__name__)
+
+
+async def _hand_over(js: JetStreamContext, job_id: str, payload: str) -> bool:
+    """Publish the stored job; True when the stream did not have it (the caller never published)."""
+    try:
+        job = JobRequest.model_validate_json(payload)
+    except ValidationError:
+        log.error("stored job of %s is unreadable; its deadline will release it", job_id)
+        return False
+    ack = await js.publish(job.subject, job.model_dump_json().encode(), headers={"Nats-Msg-Id": job.job_id})
+    if ack.duplicate:
+        return False
+    log.warning("job %s was reserved but never published; billing published it", job_id)
+    return True
+
+
+async def handoff_once(db: Database, js: JetStreamContext, after_s: float, batch: int) -> int:
+    """Hand over up to ``batch`` due reservations; returns how many were looked at."""
+    async with db.connection() as conn, conn.transaction():
+        due = await ledger.handoff_due(conn, after_s, batch)
+        handed = await asyncio.gather(*(_hand_over(js, job_id, payload) for job_id, payload in due))
+    metrics.JOBS_HANDED_OVER.inc(sum(handed))
+    return len(due)
