@@ -2,8 +2,8 @@
 
 Parts: ``billing`` (reserve+settle pairs/s), ``text_render`` (M5 render time and memory), ``pipeline``
 (fal slots, per-job overhead, one runner's throughput) and ``load`` (K users end to end, see
-``bench/load.py``; ``--users``, ``--rate``, ``--latency`` apply to it). No part named: all of them.
-``--json PATH`` also writes every figure, for comparing runs. Run from the repository root.
+``bench/load.py``; ``--users``, ``--rate``, ``--latency``, ``--think`` apply to it). No part named: all
+of them. ``--json PATH`` also writes every figure, for comparing runs. Run from the repository root.
 """
 
 from __future__ import annotations
@@ -180,7 +180,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 
 def _run_part(part: str, args: argparse.Namespace) -> dict[str, Any]:
     if part == "load":
-        return load.run(tuple(args.users or load.USERS), args.rate, args.latency)
+        return load.run(tuple(args.users or load.USERS), args.rate, args.latency, tuple(args.think))
     module = importlib.import_module(f"bench.{part}")
     result: dict[str, Any] = module.run()
     return result

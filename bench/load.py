@@ -4,14 +4,15 @@
 PostgreSQL, the Telegram/fal/WaveSpeed emulators, the six services as processes), registers K users
 (/start), then lets each of them place one order at a fixed overall arrival rate, in a random mode:
 M1 (buttons, Nano-banana), M3 (edit one photo), M5 (add text, /skip), M6 (face swap), M7 (upscale).
-Providers answer after a fixed latency (2 s by default).
+Providers answer after a fixed latency (2 s by default). Like people, the users read each answer of
+the bot before the next step: a think time drawn from 1–3 s (``--think MIN MAX``; ``--think 0 0`` is a
+user who answers within milliseconds, whose steps alone use up Telegram's per-chat pacing of 1 msg/s).
 
 Figures:
 - pipeline overhead per order: from the update that completes the order (the user's last step) until
   the emulator answered the bot's ``sendDocument`` with the result, minus the job's provider time
   (``provider_ms`` of its ``succeeded`` event: time at fal/WaveSpeed, or text-render's own render);
-- how long the bot took to answer the last step («задача принята»), which the gateway sends before it
-  publishes the job, so Telegram's per-chat pacing of that message delays the job itself;
+- how long the bot took to answer the last step («задача принята», sent once the job is published);
 - jobs/s delivered, failed and lost orders (no final message within the drain time), internal errors;
 - Telegram 429s the emulator sent the bot (its limits are Telegram's: 30/s overall, 1/s per chat);
 - peak RSS of every service process (psutil, sampled every 0.2 s);
@@ -54,6 +55,7 @@ USERS = (50, 200)
 RATE_PER_S = 3.0
 PROVIDER_LATENCY_S = 2.0
 DRAIN_S = 90.0
+THINK_S = (1.0, 3.0)  # seconds a user takes to read the bot's answer and take the next step
 TARGET_P99_MS = 250.0
 TARGET_RSS_MB = 200.0
 FIRST_USER_ID = 5_000_000
@@ -89,11 +91,17 @@ def _has(fragment: str) -> Callable[[TranscriptMessage], bool]:
 class Order:
     user: TelegramUserClient
     mode: str
+    think_s: tuple[float, float] = (0.0, 0.0)
+    rng: random.Random = field(default_factory=random.Random)
     sent_at: float = 0.0  # wall clock of the last user step (the update that starts the job)
     last_user_message: int = 0
     outcome: str = "lost"  # "succeeded", "failed", "lost"
     job_id: str | None = None
     error: str | None = None
+
+    async def pause(self) -> None:
+        """The user reads the bot's answer before the next step."""
+        await asyncio.sleep(self.rng.uniform(*self.think_s))
 
 
 # ----- the user flows: every step waits for the bot's answer, the last one starts the job ------------
@@ -112,10 +120,13 @@ async def create(order: Order, n: int) -> None:
     user = order.user
     await user.send_text("🎨 Создать")
     models = await user.wait_for_reply(_has("Выберите модель"), timeout=30)
+    await order.pause()
     await _press(user, models, "Nano-banana")
     formats = await user.wait_for_message(predicate=_has("Выберите формат"), timeout=30)
+    await order.pause()
     await _press(user, formats, "Квадрат")
     await user.wait_for_message(predicate=_has("Напишите промпт"), timeout=30)
+    await order.pause()
     await _last_step(order, lambda: user.send_text(f"воздушный шар номер {n} над морем"))
 
 
@@ -123,10 +134,13 @@ async def edit(order: Order, n: int) -> None:
     user = order.user
     await user.send_text("✏️ Изменить")
     models = await user.wait_for_reply(_has("Выберите модель"), timeout=30)
+    await order.pause()
     await _press(user, models, "Nano-Banana")
     await user.wait_for_message(predicate=_has("Отправьте от 1 до 4"), timeout=30)
+    await order.pause()
     await user.send_photo(_image((320, 240), "JPEG", n))
     await user.wait_for_reply(_has("Изображений загружено"), timeout=30)
+    await order.pause()
     await _last_step(order, lambda: user.send_text("добавь радугу на небо"))
 
 
@@ -134,10 +148,13 @@ async def add_text(order: Order, n: int) -> None:
     user = order.user
     await user.send_text("📝 Добавить текст")
     await user.wait_for_reply(_has("Стоимость"), timeout=30)
+    await order.pause()
     await user.send_document(_image((480, 320), "PNG", n), "card.png", mime_type="image/png")
     await user.wait_for_reply(_has("Введите текст"), timeout=30)
+    await order.pause()
     await user.send_text(f"С днём рождения! 🎉\nзаказ {n}")
     await user.wait_for_reply(_has("/skip"), timeout=30)
+    await order.pause()
     await _last_step(order, lambda: user.send_command("skip"))
 
 
@@ -145,8 +162,10 @@ async def face_swap(order: Order, n: int) -> None:
     user = order.user
     await user.send_text("🔄 Заменить лицо")
     await user.wait_for_reply(_has("источник"), timeout=30)
+    await order.pause()
     await user.send_photo(_image((160, 160), "JPEG", n))
     await user.wait_for_reply(_has("на котором нужно заменить лицо"), timeout=30)
+    await order.pause()
     await _last_step(order, lambda: user.send_photo(_image((240, 180), "JPEG", n + 1)))
 
 
@@ -154,6 +173,7 @@ async def upscale(order: Order, n: int) -> None:
     user = order.user
     await user.send_text("⬆️ Улучшить")
     await user.wait_for_reply(_has("Отправьте"), timeout=30)
+    await order.pause()
     await _last_step(order, lambda: user.send_photo(_image((256, 192), "JPEG", n)))
 
 
@@ -184,6 +204,7 @@ async def _place(order: Order, n: int, drain_until: float) -> None:
             timeout=max(1.0, drain_until - time.time()),
         )
         if _asks_to_launch(final):  # the price first, the job on «✅ Запустить»: the press is the last step
+            await order.pause()
             order.sent_at = time.time()
             await user.press_button(final.message_id, text=final.button("Запустить").text)
             final = await user.wait_for_message(
@@ -302,12 +323,14 @@ async def _register(users: list[TelegramUserClient]) -> None:
     await asyncio.gather(*(one(user) for user in users))
 
 
-async def _drive(stack: Stack, users: int, rate: float, latency_s: float, seed: int) -> dict[str, Any]:
+async def _drive(
+    stack: Stack, users: int, rate: float, latency_s: float, think_s: tuple[float, float], seed: int
+) -> dict[str, Any]:
     await _prepare(stack, latency_s)
     api = stack.env["TELEGRAM_API_BASE"]
     clients = [TelegramUserClient(api, SANDBOX_BOT_TOKEN, user_id=FIRST_USER_ID + i) for i in range(users)]
     rng = random.Random(seed)
-    orders = [Order(user, rng.choice(list(FLOWS))) for user in clients]
+    orders = [Order(user, rng.choice(list(FLOWS)), think_s, random.Random(rng.random())) for user in clients]
     try:
         await _register(clients)
         async with EmulatorControl(api, SANDBOX_BOT_TOKEN) as control:
@@ -360,6 +383,7 @@ async def _drive(stack: Stack, users: int, rate: float, latency_s: float, seed: 
         "orders": len(orders),
         "rate_per_s": rate,
         "provider_latency_s": latency_s,
+        "think_s": list(think_s),
         "modes": {mode: sum(1 for o in orders if o.mode == mode) for mode in FLOWS},
         "succeeded": len(done),
         "failed": sum(1 for o in orders if o.outcome == "failed"),
@@ -386,7 +410,11 @@ async def _drive(stack: Stack, users: int, rate: float, latency_s: float, seed: 
 
 
 def run_users(
-    users: int, rate: float = RATE_PER_S, latency_s: float = PROVIDER_LATENCY_S, seed: int = 1
+    users: int,
+    rate: float = RATE_PER_S,
+    latency_s: float = PROVIDER_LATENCY_S,
+    think_s: tuple[float, float] = THINK_S,
+    seed: int = 1,
 ) -> dict:
     """One load run on a fresh stack."""
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
@@ -395,33 +423,41 @@ def run_users(
             stack.start_infrastructure()
             stack.start_sandboxes()
             stack.start_services()
-            return asyncio.run(_drive(stack, users, rate, latency_s, seed))
+            return asyncio.run(_drive(stack, users, rate, latency_s, think_s, seed))
         finally:
             stack.stop()
 
 
 def run(
-    users: tuple[int, ...] = USERS, rate: float = RATE_PER_S, latency_s: float = PROVIDER_LATENCY_S
+    users: tuple[int, ...] = USERS,
+    rate: float = RATE_PER_S,
+    latency_s: float = PROVIDER_LATENCY_S,
+    think_s: tuple[float, float] = THINK_S,
 ) -> dict:
     """Figures per K, e.g. ``{"users_50": {...}, "users_200": {...}}``."""
-    return {f"users_{k}": run_users(k, rate, latency_s) for k in users}
+    return {f"users_{k}": run_users(k, rate, latency_s, think_s) for k in users}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--users", type=int, action="append", help=f"K, repeatable (default {USERS})")
     parser.add_argument("--rate", type=float, default=RATE_PER_S, help="orders/s, all users together")
     parser.add_argument("--latency", type=float, default=PROVIDER_LATENCY_S, help="provider s per job")
+    parser.add_argument(
+        "--think",
+        type=float,
+        nargs=2,
+        default=THINK_S,
+        metavar=("MIN", "MAX"),
+        help="seconds a user takes before each step (default %(default)s)",
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.load")
-    parser.add_argument("--users", type=int, action="append", help=f"K; repeat for several (default {USERS})")
-    parser.add_argument(
-        "--rate", type=float, default=RATE_PER_S, help="orders per second, all users together"
-    )
-    parser.add_argument("--latency", type=float, default=PROVIDER_LATENCY_S, help="provider seconds per job")
+    add_arguments(parser)
     args = parser.parse_args(argv)
-    print(json.dumps(run(tuple(args.users or USERS), args.rate, args.latency), indent=2, ensure_ascii=False))
+    figures = run(tuple(args.users or USERS), args.rate, args.latency, tuple(args.think))
+    print(json.dumps(figures, indent=2, ensure_ascii=False))
 
 
 if __name__ == "__main__":

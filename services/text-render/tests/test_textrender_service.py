@@ -13,13 +13,14 @@ from medialab_contracts.jobs import JobRequest
 from medialab_contracts.llm import ParseStyleReply, ParseStyleRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode, Runner
+from medialab_devstack.in_process import InProcessServices
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.provisioning import ensure_layout
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from PIL import Image, ImageChops
-from text_render.service import build_consumer
+from text_render.service import setup
 from text_render.settings import TextRenderSettings
 
 W, H = 320, 240
@@ -36,16 +37,13 @@ async def bus(nats_url: str) -> AsyncIterator[tuple[Client, JetStreamContext]]:
 
 @contextlib.asynccontextmanager
 async def text_render(nc: Client, js: JetStreamContext, **overrides: object) -> AsyncIterator[None]:
-    settings = TextRenderSettings(nats_url="nats://unused", ack_wait_s=5, **overrides)  # type: ignore[arg-type]
-    consumer = await build_consumer(nc, js, settings)
-    task = asyncio.create_task(consumer.run())
-    try:
+    """text-render as its process runs it (``setup`` under ``run_service``), on the test's nats-server."""
+    url = nc.connected_url.geturl() if nc.connected_url else ""
+    values: dict[str, object] = {"nats_url": url, "http_port": 0, "log_format": "text", "ack_wait_s": 5}
+    settings = TextRenderSettings(_env_file=None, **{**values, **overrides})  # type: ignore[arg-type]
+    async with InProcessServices(js) as services:
+        await services.start_consumer("text-render", settings, setup, subjects.TEXT_RENDER_CONSUMER)
         yield
-    finally:
-        await consumer.stop(2)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @contextlib.asynccontextmanager
