@@ -19,7 +19,7 @@ import dockerfile
 import pytest
 import yaml
 from medialab_devstack.launcher import SERVICE_ORDER
-from medialab_devstack.stack import SERVICE_MODULES
+from medialab_devstack.stack import SERVICE_MODULES, SERVICE_PROCESS_ENV
 from medialab_runtime.settings import ServiceSettings
 from pydantic.fields import FieldInfo
 
@@ -86,6 +86,16 @@ def test_each_service_has_an_image_target_running_its_module(name: str) -> None:
     assert {"--frozen", "--no-dev", "--no-editable"} <= set(sync)
     assert sync[sync.index("--package") + 1] == service_dist(name)
     assert venv_stage.base == "workspace" and stage.base == "runtime"
+
+
+@pytest.mark.parametrize("name", SERVICE_ORDER)
+def test_dev_launcher_starts_each_service_with_its_image_env(name: str) -> None:
+    # e.g. the gateway's MALLOC_ARENA_MAX: memory measured on the dev stack must be the image's.
+    _, stages = dockerfile_stages()
+    image_env: dict[str, str] = {}
+    for env in stages[name].get("ENV"):
+        image_env.update(zip(env.value[::2], env.value[1::2], strict=True))
+    assert image_env == SERVICE_PROCESS_ENV.get(SERVICE_MODULES[name], {})
 
 
 def test_runtime_image_is_slim_non_root_and_health_checked() -> None:
