@@ -1,5 +1,6 @@
-"""Every hostile file of the fuzz corpus, sent to the bot as a user would, into M3 (edit) and M7
-(upscale), on the whole stack.
+"""Every hostile file of the fuzz corpus, sent to the bot as a user would, on the whole stack: into M3
+(edit) and M7 (upscale), which fal-runner takes, M5 (add text), which text-render decodes itself, and
+M6 (face swap, as the source portrait), which wavespeed-runner takes.
 
 A file that must be refused gets one of the clear input messages (not "something went wrong") and no
 reservation; an odd but real picture is either refused the same way or becomes a job that ends
@@ -9,6 +10,7 @@ properly (the oracle). The gateway is still up afterwards.
 from __future__ import annotations
 
 import asyncio
+import io
 import sys
 from pathlib import Path
 
@@ -16,11 +18,21 @@ import pytest
 from chaos_harness import Bus, ChaosStack, Oracle, text_of
 from gateway_bot import texts
 from medialab_sandbox.telegram import EmulatorError, TelegramUserClient, TranscriptMessage
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "fuzz"))
 from hostile_corpus import Hostile, corpus
 
 pytestmark = pytest.mark.e2e
+
+
+def _photo() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (240, 180), (90, 120, 150)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+TARGET_PHOTO = _photo()
 
 CLEAR_REFUSALS = (
     texts.NOT_AN_IMAGE,
@@ -28,7 +40,9 @@ CLEAR_REFUSALS = (
     texts.IMAGE_TOO_MANY_PIXELS,
     texts.image_too_large(20 * 1024 * 1024),
 )
-ACCEPTED = ("Изображений загружено", "задача принята")
+STARTED = "задача принята"
+# The next step's question: the mode took the file.
+ACCEPTED = ("Изображений загружено", STARTED, texts.TEXT_ENTER, texts.FACESWAP_SEND_TARGET)
 
 
 def answer_to_upload(message: TranscriptMessage) -> bool:
@@ -44,13 +58,18 @@ async def send_file(user: TelegramUserClient, hostile: Hostile) -> TranscriptMes
     return await user.wait_for_reply(answer_to_upload, timeout=30)
 
 
+async def started(user: TelegramUserClient) -> tuple[str, bool]:
+    answer = await user.wait_for_reply(answer_to_upload, timeout=30)
+    return text_of(answer), STARTED in text_of(answer)
+
+
 async def upscale(user: TelegramUserClient, hostile: Hostile) -> tuple[str | None, bool]:
     await user.send_text("⬆️ Улучшить")
     await user.wait_for_reply(lambda m: "Отправьте" in text_of(m), timeout=15)
     answer = await send_file(user, hostile)
     if answer is None:
         return None, False
-    return text_of(answer), "задача принята" in text_of(answer)
+    return text_of(answer), STARTED in text_of(answer)
 
 
 async def edit(user: TelegramUserClient, hostile: Hostile) -> tuple[str | None, bool]:
@@ -64,13 +83,39 @@ async def edit(user: TelegramUserClient, hostile: Hostile) -> tuple[str | None, 
     if "Изображений загружено" not in text_of(answer):
         return text_of(answer), False
     await user.send_text("сделай ярче")
-    started = await user.wait_for_reply(answer_to_upload, timeout=30)
-    return text_of(started), "задача принята" in text_of(started)
+    return await started(user)
 
 
-async def test_hostile_files_into_edit_and_upscale(stack: ChaosStack, client: Bus, oracle: Oracle) -> None:
+async def add_text(user: TelegramUserClient, hostile: Hostile) -> tuple[str | None, bool]:
+    await user.send_text("📝 Добавить текст")
+    await user.wait_for_reply(lambda m: "Стоимость" in text_of(m), timeout=15)
+    answer = await send_file(user, hostile)
+    if answer is None:
+        return None, False
+    if texts.TEXT_ENTER not in text_of(answer):
+        return text_of(answer), False
+    await user.send_text("Привет 👋")
+    await user.wait_for_reply(lambda m: "/skip" in text_of(m), timeout=15)
+    await user.send_command("skip")
+    return await started(user)
+
+
+async def face_swap(user: TelegramUserClient, hostile: Hostile) -> tuple[str | None, bool]:
+    await user.send_text("🔄 Заменить лицо")
+    await user.wait_for_reply(lambda m: "источник" in text_of(m), timeout=15)
+    answer = await send_file(user, hostile)
+    if answer is None:
+        return None, False
+    if texts.FACESWAP_SEND_TARGET not in text_of(answer):
+        return text_of(answer), False
+    await user.send_photo(TARGET_PHOTO)
+    return await started(user)
+
+
+async def test_hostile_files_into_every_image_path(stack: ChaosStack, client: Bus, oracle: Oracle) -> None:
     files = corpus()
-    cases = [(mode, hostile, await oracle.new_user()) for hostile in files for mode in (upscale, edit)]
+    modes = (upscale, edit, add_text, face_swap)
+    cases = [(mode, hostile, await oracle.new_user()) for hostile in files for mode in modes]
     results = await asyncio.gather(*(mode(user, hostile) for mode, hostile, user in cases))
 
     refused_users = []

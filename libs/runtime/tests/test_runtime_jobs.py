@@ -178,3 +178,22 @@ async def test_job_past_its_deadline_fails_with_timeout(js) -> None:
         events = await final_events(jsc, job.job_id, timeout=8)
     assert isinstance(events[0], JobFailed)
     assert events[0].reason == FailureReason.timeout
+
+
+async def test_a_call_timing_out_inside_the_handler_is_retried_not_a_job_timeout(js) -> None:
+    """A NATS request timing out while the server restarts is not the job's deadline (chaos: nats)."""
+    _, jsc = js
+    attempts: list[int] = []
+
+    async def handler(job: JobRequest, control: JobControl) -> JobResult:
+        attempts.append(control.attempt)
+        if control.attempt == 1:
+            raise nats.errors.TimeoutError
+        return control.succeeded([])
+
+    job = make_job(deadline_s=60)
+    async with running(jsc, handler):
+        await jsc.publish(job.subject, job.model_dump_json().encode())
+        events = await final_events(jsc, job.job_id)
+    assert attempts == [1, 2]
+    assert [type(e) for e in events] == [JobSucceeded]

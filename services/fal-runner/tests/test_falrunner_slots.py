@@ -163,3 +163,22 @@ async def test_cancelled_holder_leaves_the_lease_to_expire(nc: Client) -> None:
         await pool.acquire(timeout=5)  # ...until the lease runs out
     finally:
         await pool.close()
+
+
+async def test_a_release_with_nats_away_leaves_the_lease_to_expire(nats_url: str, nc: Client) -> None:
+    """The provider call is over when its slot is released: NATS being away then (a server restart)
+    must not turn the finished call into a failure. The slot frees itself at the lease's end."""
+    key = ProviderKey.of(SECRET_A, 1)
+    cut_nc = await nats.connect(nats_url)
+    cut = await open_pool(cut_nc, key)
+    lease = await cut.acquire(timeout=1)
+    await cut_nc.close()
+    await cut.release(lease)  # raises nothing
+    assert cut.held == 0
+    await cut.close()
+
+    pool = await open_pool(nc, key)
+    try:
+        await pool.acquire(timeout=5)  # after the 1.5 s lease
+    finally:
+        await pool.close()

@@ -251,7 +251,14 @@ class JobConsumer:
             await msg.term()
             return
         with job_context(job.job_id, job.trace_id):
-            await self._process_job(msg, job)
+            try:
+                await self._process_job(msg, job)
+            except Exception as error:
+                # Recording, publishing or answering failed (NATS away): the message stays unacked and
+                # comes back after ack_wait, where the recorded state lets the job resume.
+                log.warning(
+                    "job left unanswered (%s: %s); redelivered after ack_wait", type(error).__name__, error
+                )
 
     async def _process_job(self, msg: Msg, job: JobRequest) -> None:
         attempt = msg.metadata.num_delivered
@@ -281,9 +288,13 @@ class JobConsumer:
         if remaining <= 0:
             return control.failed(FailureReason.timeout, "deadline passed before processing")
         last_attempt = attempt >= self._settings.max_deliver
+        # Only this budget running out is the job's timeout. A TimeoutError raised inside the handler
+        # is something else timing out (a NATS request while the server restarts, a KV or object
+        # store call): a transient failure to retry, never a reason to fail a paid job as "timeout".
+        budget = asyncio.timeout(remaining)
         try:
-            async with heartbeat(msg, self._settings.ack_wait_s / 3):
-                return await asyncio.wait_for(self._handler(job, control), timeout=remaining)
+            async with heartbeat(msg, self._settings.ack_wait_s / 3), budget:
+                return await self._handler(job, control)
         except RetryLater as retry:
             if last_attempt:
                 return control.failed(FailureReason.dead_letter, f"gave up: {retry.reason}")
@@ -294,12 +305,18 @@ class JobConsumer:
             await msg.nak(delay=delay)
             return None
         except TimeoutError:
-            return control.failed(FailureReason.timeout, "deadline passed while processing")
+            if budget.expired():
+                return control.failed(FailureReason.timeout, "deadline passed while processing")
+            log.warning("a call timed out inside the handler (attempt %d)", attempt, exc_info=True)
+            return await self._after_crash(msg, control, attempt, last_attempt)
         except Exception:
             log.exception("handler crashed (attempt %d)", attempt)
-            if last_attempt:
-                return control.failed(FailureReason.dead_letter, "handler crashed on every attempt")
-            await msg.nak(
-                delay=retry_delay(attempt, self._settings.backoff_base_s, self._settings.backoff_max_s)
-            )
-            return None
+            return await self._after_crash(msg, control, attempt, last_attempt)
+
+    async def _after_crash(
+        self, msg: Msg, control: JobControl, attempt: int, last_attempt: bool
+    ) -> JobResult | None:
+        if last_attempt:
+            return control.failed(FailureReason.dead_letter, "handler crashed on every attempt")
+        await msg.nak(delay=retry_delay(attempt, self._settings.backoff_base_s, self._settings.backoff_max_s))
+        return None

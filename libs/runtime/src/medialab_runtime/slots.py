@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from medialab_contracts import subjects
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import Header
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
@@ -139,9 +140,7 @@ def slot_metrics(provider: str) -> SlotMetrics:
     prefix = f"medialab_{provider}"
     return SlotMetrics(
         in_use=Gauge(f"{prefix}_slots_in_use", "Provider slots held by this process", ["key"]),
-        limit=Gauge(
-            f"{prefix}_slots_limit", "Concurrency limit of a key, shared by every replica", ["key"]
-        ),
+        limit=Gauge(f"{prefix}_slots_limit", "Concurrency limit of a key, shared by every replica", ["key"]),
         waiting=Gauge(
             f"{prefix}_slots_waiting",
             "Callers in this process waiting for a slot (key 'any' = any key of the pool)",
@@ -332,6 +331,11 @@ class SlotPool:
             except APIError:
                 # Wrong last revision: the lease expired and somebody else holds the slot now.
                 log.warning("slot %s was taken over before its release", lease.slot)
+                return
+            except NatsError as error:
+                # NATS away (a server restart): the provider call is over, so this must not fail the
+                # job; the slot frees itself when its lease runs out.
+                log.warning("slot %s not released (%s); its lease will free it", lease.slot, error)
                 return
         self._seen[lease.slot] = _SlotSeen(False, ack.seq, time.monotonic())
         self._notify()
