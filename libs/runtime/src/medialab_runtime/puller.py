@@ -19,6 +19,13 @@ from nats.js import JetStreamContext
 log = logging.getLogger(__name__)
 
 
+# How long one pull waits for a message when there is none, and how long a pull for a backlog may wait
+# to fill its batch. A pull for several messages that finds too few is held open until it is full or
+# expires, keeping the ones it got; so the waiting pull is for one message only.
+IDLE_WAIT_S = 1.0
+BATCH_WAIT_S = 0.02
+
+
 class ConcurrentPuller:
     def __init__(self, concurrency: int, handle: Callable[[Msg], Awaitable[None]]) -> None:
         self._concurrency = concurrency
@@ -34,20 +41,29 @@ class ConcurrentPuller:
             while not self._capacity.locked() and free < self._concurrency:
                 await self._capacity.acquire()
                 free += 1
-            try:
-                msgs = await sub.fetch(batch=free, timeout=1.0)
-            except (NatsTimeoutError, TimeoutError):  # nats-py raises either when idle
-                msgs = []
-            except Exception as error:  # disconnected mid-fetch: the client reconnects by itself
-                log.warning("fetch failed: %s", error)
-                msgs = []
-                await asyncio.sleep(0.5)
-            for _ in range(free - len(msgs)):
+            first = await self._fetch(sub, 1, IDLE_WAIT_S)
+            self._start(first)
+            rest = await self._fetch(sub, free - 1, BATCH_WAIT_S) if first and free > 1 else []
+            self._start(rest)
+            for _ in range(free - len(first) - len(rest)):
                 self._capacity.release()
-            for msg in msgs:
-                task = asyncio.create_task(self._handle_and_release(msg))
-                self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
+
+    @staticmethod
+    async def _fetch(sub: JetStreamContext.PullSubscription, batch: int, timeout: float) -> list[Msg]:
+        try:
+            return await sub.fetch(batch=batch, timeout=timeout)
+        except (NatsTimeoutError, TimeoutError):  # nats-py raises either when nothing came
+            return []
+        except Exception as error:  # disconnected mid-fetch: the client reconnects by itself
+            log.warning("fetch failed: %s", error)
+            await asyncio.sleep(0.5)
+            return []
+
+    def _start(self, msgs: list[Msg]) -> None:
+        for msg in msgs:
+            task = asyncio.create_task(self._handle_and_release(msg))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
 
     async def stop(self, grace_s: float) -> None:
         """Stop fetching; let in-flight messages finish within ``grace_s``, hand the rest back."""
