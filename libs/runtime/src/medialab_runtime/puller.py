@@ -26,6 +26,20 @@ IDLE_WAIT_S = 1.0
 BATCH_WAIT_S = 0.02
 
 
+async def pull(sub: JetStreamContext.PullSubscription, batch: int, timeout: float) -> list[Msg]:
+    """``sub.fetch``, with ``[]`` when nothing came within ``timeout``."""
+    try:
+        return await sub.fetch(batch=batch, timeout=timeout)
+    except (NatsTimeoutError, TimeoutError):  # nats-py raises either
+        return []
+
+
+async def pull_batch(sub: JetStreamContext.PullSubscription, most: int, wait_s: float) -> list[Msg]:
+    """Up to ``most`` messages: waits up to ``wait_s`` for one, then takes what else is ready."""
+    first = await pull(sub, 1, wait_s)
+    return first + await pull(sub, most - 1, BATCH_WAIT_S) if first and most > 1 else first
+
+
 class ConcurrentPuller:
     def __init__(self, concurrency: int, handle: Callable[[Msg], Awaitable[None]]) -> None:
         self._concurrency = concurrency
@@ -42,7 +56,7 @@ class ConcurrentPuller:
                 await self._capacity.acquire()
                 free += 1
             first = await self._fetch(sub, 1, IDLE_WAIT_S)
-            self._start(first)
+            self._start(first)  # before the backlog's pull, which may take BATCH_WAIT_S
             rest = await self._fetch(sub, free - 1, BATCH_WAIT_S) if first and free > 1 else []
             self._start(rest)
             for _ in range(free - len(first) - len(rest)):
@@ -51,9 +65,7 @@ class ConcurrentPuller:
     @staticmethod
     async def _fetch(sub: JetStreamContext.PullSubscription, batch: int, timeout: float) -> list[Msg]:
         try:
-            return await sub.fetch(batch=batch, timeout=timeout)
-        except (NatsTimeoutError, TimeoutError):  # nats-py raises either when nothing came
-            return []
+            return await pull(sub, batch, timeout)
         except Exception as error:  # disconnected mid-fetch: the client reconnects by itself
             log.warning("fetch failed: %s", error)
             await asyncio.sleep(0.5)

@@ -19,6 +19,7 @@ from medialab_contracts.billing import ReleaseRequest, SettleRequest
 from medialab_contracts.errors import Conflict, ServiceUnavailable, UnknownJob
 from medialab_contracts.events import JobFailed, JobSucceeded, parse_job_event
 from medialab_runtime.logs import job_context
+from medialab_runtime.puller import pull_batch
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -127,9 +128,7 @@ class Saga:
                 await self._wait_for_database(stopping)
                 continue
             try:
-                msgs = await sub.fetch(self.settings.saga_batch, timeout=self.settings.saga_fetch_timeout_s)
-            except TimeoutError:  # nothing to fetch (nats-py raises its own subclass or asyncio's)
-                continue
+                msgs = await pull_batch(sub, self.settings.saga_batch, self.settings.saga_fetch_timeout_s)
             except nats.errors.Error as error:  # disconnected, draining: the client reconnects by itself
                 log.warning("saga fetch failed (%s); retrying", type(error).__name__)
                 await asyncio.sleep(0.5)
