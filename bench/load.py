@@ -15,7 +15,8 @@ Figures:
 - how long the bot took to answer the last step («задача принята», sent once the job is published);
 - jobs/s delivered, failed and lost orders (no final message within the drain time), internal errors;
 - Telegram 429s the emulator sent the bot (its limits are Telegram's: 30/s overall, 1/s per chat);
-- peak RSS of every service process (psutil, sampled every 0.2 s);
+- peak RSS of every service process (psutil, sampled every 0.2 s, from before a warm-up of one order per
+  mode: the measured orders start once every service has done its first job);
 - whether billing's ledger is consistent afterwards.
 Targets: 0 lost, 0 429s, p99 overhead < 250 ms at 200 users, every service < 200 MB.
 """
@@ -59,6 +60,7 @@ THINK_S = (1.0, 3.0)  # seconds a user takes to read the bot's answer and take t
 TARGET_P99_MS = 250.0
 TARGET_RSS_MB = 200.0
 FIRST_USER_ID = 5_000_000
+WARM_UP_USER_ID = 4_000_000
 INTERNAL_ERROR = "Что-то пошло не так"
 FAILED = "не получилось"
 JOB_IN_BUTTONS = re.compile(r":([0-9a-f]{32}):")
@@ -323,6 +325,24 @@ async def _register(users: list[TelegramUserClient]) -> None:
     await asyncio.gather(*(one(user) for user in users))
 
 
+async def _warm_up(api: str, think_s: tuple[float, float]) -> None:
+    """One order per mode before the measured ones: a service's first job pays one-off costs (image
+    codecs imported, first connections, thread pools started) that are not the pipeline's overhead."""
+    ids = range(WARM_UP_USER_ID, WARM_UP_USER_ID + len(FLOWS))
+    users = [TelegramUserClient(api, SANDBOX_BOT_TOKEN, user_id=user_id) for user_id in ids]
+    try:
+        await _register(users)
+        orders = [Order(user, mode, think_s) for user, mode in zip(users, FLOWS, strict=True)]
+        until = time.time() + DRAIN_S
+        await asyncio.gather(*(_place(order, n, until) for n, order in enumerate(orders)))
+    finally:
+        for user in users:
+            await user.aclose()
+    failed = [f"{o.mode}: {o.outcome} {o.error}" for o in orders if o.outcome != "succeeded"]
+    if failed:
+        raise RuntimeError(f"warm-up orders did not succeed: {failed}")
+
+
 async def _drive(
     stack: Stack, users: int, rate: float, latency_s: float, think_s: tuple[float, float], seed: int
 ) -> dict[str, Any]:
@@ -335,10 +355,11 @@ async def _drive(
         await _register(clients)
         async with EmulatorControl(api, SANDBOX_BOT_TOKEN) as control:
             await control.clear_rate_limit_hits()
-            started = time.time()
-            drain_until = started + len(orders) / rate + DRAIN_S
             pids = {p.name: p.pid for p in stack.services if p.pid is not None}
             with RssSampler(pids) as rss:
+                await _warm_up(api, think_s)
+                started = time.time()
+                drain_until = started + len(orders) / rate + DRAIN_S
                 tasks = []
                 for n, order in enumerate(orders):
                     await asyncio.sleep(max(0.0, started + n / rate - time.time()))
