@@ -27,6 +27,7 @@ from medialab_contracts import subjects
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.events import JobFailed, parse_job_event
 from medialab_contracts.jobs import ImageSize, JobRequest
+from medialab_contracts.modes import Mode
 from medialab_devstack.nats_server import NatsServer
 from medialab_devstack.stack import ServiceProcess
 from medialab_runtime.provisioning import ensure_layout
@@ -46,17 +47,7 @@ TINY = ImageSize(width=64, height=64)
 
 
 def _job() -> JobRequest:
-    return JobRequest(
-        user_id=1,
-        chat_id=1,
-        mode="create",
-        runner=MODEL.runner,
-        model_key=MODEL.key,
-        model_id=MODEL.model_id,
-        price=MODEL.price,
-        prompt="a lighthouse at dusk",
-        size=TINY,
-    )
+    return MODEL.job(Mode.create, 1, 1, prompt="a lighthouse at dusk", size=TINY)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from medialab_contracts.billing import (
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded, parse_job_event
 from medialab_contracts.jobs import JobRequest
+from medialab_contracts.modes import Mode
 from medialab_devstack.stack import ServiceProcess
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
 from medialab_runtime.rpc import call
@@ -47,16 +48,7 @@ Final = JobSucceeded | JobFailed
 
 
 def nano_job(user_id: int = 1) -> JobRequest:
-    return JobRequest(
-        user_id=user_id,
-        chat_id=user_id,
-        mode="create",
-        runner=NB.runner,
-        model_key=NB.key,
-        model_id=NB.model_id,
-        price=NB.price,
-        prompt="a lighthouse at dusk",
-    )
+    return NB.job(Mode.create, user_id, user_id, prompt="a lighthouse at dusk")
 
 
 @dataclass

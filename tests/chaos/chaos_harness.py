@@ -432,14 +432,10 @@ async def accepted_job_id(user: TelegramUserClient, timeout: float = 20) -> str:
 
 def flux_job(user_id: int, tag: str, deadline_s: int = 60) -> JobRequest:
     """A tiny fal job (flux/dev at 64×64: the emulator renders it in no time); the tag is in the prompt."""
-    return JobRequest(
-        user_id=user_id,
-        chat_id=user_id,
-        mode=Mode.create,
-        runner=FLUX.runner,
-        model_key=FLUX.key,
-        model_id=FLUX.model_id,
-        price=FLUX.price,
+    return FLUX.job(
+        Mode.create,
+        user_id,
+        user_id,
         prompt=f"chaos {tag}",
         size=ImageSize(width=64, height=64),
         deadline_s=deadline_s,
@@ -449,28 +445,20 @@ def flux_job(user_id: int, tag: str, deadline_s: int = 60) -> JobRequest:
 async def faceswap_job(client: Bus, user_id: int, tag: str, deadline_s: int = 60) -> JobRequest:
     face = await client.put_image(f"{tag}-face.png", png_bytes((48, 48), (250, 220, 180)))
     target = await client.put_image(f"{tag}-target.png", png_bytes((80, 64), (120, 80, 40)))
-    return JobRequest(
-        user_id=user_id,
-        chat_id=user_id,
-        mode=Mode.faceswap,
-        runner=FACE_SWAP.runner,
-        model_key=FACE_SWAP.key,
-        model_id=FACE_SWAP.model_id,
-        price=FACE_SWAP.price,
+    return FACE_SWAP.job(
+        Mode.faceswap,
+        user_id,
+        user_id,
         inputs=[face, target],
         deadline_s=deadline_s,
     )
 
 
 async def text_job(client: Bus, user_id: int, tag: str, picture: MediaRef) -> JobRequest:
-    return JobRequest(
-        user_id=user_id,
-        chat_id=user_id,
-        mode=Mode.text,
-        runner=TEXT.runner,
-        model_key=TEXT.key,
-        model_id=TEXT.model_id,
-        price=TEXT.price,
+    return TEXT.job(
+        Mode.text,
+        user_id,
+        user_id,
         inputs=[picture],
         overlay_text=f"Хаос {tag} 🎉\nвторая строка",
         deadline_s=60,

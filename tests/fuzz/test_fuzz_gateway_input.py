@@ -79,14 +79,10 @@ def job_of(text: str) -> JobRequest | None:
         form = parse_extended(text, CATALOG)
     except InputRejected:
         return None
-    return JobRequest(
-        user_id=1,
-        chat_id=1,
-        mode=Mode.create,
-        runner=form.model.runner,
-        model_key=form.model.key,
-        model_id=form.model.model_id,
-        price=form.model.price,
+    return form.model.job(
+        Mode.create,
+        1,
+        1,
         prompt=form.prompt,
         negative_prompt=form.negative,
         size=form.size,

@@ -22,16 +22,7 @@ DURABLE = "probe-runner"
 
 def make_job() -> JobRequest:
     """A job of the catalog's text model: the probe runner below consumes ``jobs.text.>``."""
-    model = default_catalog().by_key("txt")
-    return JobRequest(
-        user_id=7,
-        chat_id=7,
-        mode=Mode.text,
-        runner=model.runner,
-        model_key=model.key,
-        model_id=model.model_id,
-        price=model.price,
-    )
+    return default_catalog().by_key("txt").job(Mode.text, 7, 7)
 
 
 def settings(nats_url: str, **overrides: object) -> RunnerSettings:

@@ -27,16 +27,8 @@ HANDED_OVER = "medialab_billing_jobs_handed_over_total"
 
 
 def flux_job(user_id: int) -> JobRequest:
-    model = default_catalog().by_key("flux")
-    return JobRequest(
-        user_id=user_id,
-        chat_id=user_id,
-        mode=Mode.create,
-        runner=model.runner,
-        model_key=model.key,
-        model_id=model.model_id,
-        price=model.price,
-        prompt="a lighthouse in a storm",
+    return (
+        default_catalog().by_key("flux").job(Mode.create, user_id, user_id, prompt="a lighthouse in a storm")
     )
 
 

@@ -73,16 +73,7 @@ def bot(telegram: Telegram) -> Bot:
 
 def job() -> JobRequest:
     (model,) = default_catalog().for_mode(Mode.text)
-    return JobRequest(
-        user_id=CHAT_ID,
-        chat_id=CHAT_ID,
-        mode=Mode.text,
-        runner=model.runner,
-        model_key=model.key,
-        model_id=model.model_id,
-        price=model.price,
-        overlay_text="hi",
-    )
+    return model.job(Mode.text, CHAT_ID, CHAT_ID, overlay_text="hi")
 
 
 async def test_status_shown_then_removed_with_the_result(

@@ -252,16 +252,7 @@ async def test_stop_lets_requests_in_flight_finish(harness: Harness) -> None:
 
 def m2_job(words: str) -> JobRequest:
     (model,) = default_catalog().for_mode(Mode.prompt)
-    return JobRequest(
-        user_id=7,
-        chat_id=7,
-        mode=Mode.prompt,
-        runner=model.runner,
-        model_key=model.key,
-        model_id=model.model_id,
-        price=model.price,
-        prompt=words,
-    )
+    return model.job(Mode.prompt, 7, 7, prompt=words)
 
 
 @pytest.fixture

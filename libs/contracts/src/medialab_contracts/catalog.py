@@ -7,9 +7,11 @@ price by its key. Keys are short because they travel in Telegram callback data.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode, Provider, Runner
 from medialab_contracts.money import Kopecks, rubles
 
@@ -49,6 +51,19 @@ class ModelSpec(BaseModel):
     wants_english: bool = False
     max_inputs: int = 0
     offers_formats: bool = False
+
+    def job(self, mode: Mode, user_id: int, chat_id: int, **fields: Any) -> JobRequest:
+        """A job on this model: its runner, ids and price filled in."""
+        return JobRequest(
+            user_id=user_id,
+            chat_id=chat_id,
+            mode=mode,
+            runner=self.runner,
+            model_key=self.key,
+            model_id=self.model_id,
+            price=self.price,
+            **fields,
+        )
 
 
 LLM_MODEL_DEFAULT = "anthropic/claude-3.5-sonnet"

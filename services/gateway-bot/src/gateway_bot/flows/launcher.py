@@ -81,14 +81,10 @@ class JobLauncher:
             if negative:
                 negative, _ = await self._english(negative)
         full_prompt = " ".join(part for part in (order.fixed_prompt, prompt) if part)[:MAX_PROMPT_CHARS]
-        job = JobRequest(
-            user_id=order.user_id,
-            chat_id=order.chat_id,
-            mode=order.mode,
-            runner=order.model.runner,
-            model_key=order.model.key,
-            model_id=order.model.model_id,
-            price=order.model.price,
+        job = order.model.job(
+            order.mode,
+            order.user_id,
+            order.chat_id,
             prompt=full_prompt,
             negative_prompt=negative,
             size=order.size,
