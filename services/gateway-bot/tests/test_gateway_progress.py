@@ -5,51 +5,21 @@ Real NATS KV for the records; the Telegram side is a session that records what t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import AsyncIterator
 
 import nats
 import pytest
 from aiogram import Bot
-from aiogram.client.session.base import BaseSession
-from aiogram.methods import DeleteMessage, SendMessage, TelegramMethod
-from aiogram.types import Chat, Message
+from aiogram.methods import DeleteMessage, SendMessage
 from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.storage.records import StatusRecords, open_gateway_bucket
+from gateway_testkit import Telegram
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode
 from medialab_runtime.provisioning import ensure_layout
 
 CHAT_ID = 777
-
-
-class Telegram(BaseSession):
-    """Answers like Telegram; ``on_send`` runs while a message is being sent (to cross it)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[TelegramMethod[Any]] = []
-        self.on_send: Callable[[], Awaitable[None]] | None = None
-
-    async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
-        self.requests.append(method)
-        if isinstance(method, SendMessage):
-            if self.on_send is not None:
-                await self.on_send()
-            chat = Chat(id=CHAT_ID, type="private")
-            return Message(message_id=len(self.requests), date=datetime.now(UTC), chat=chat, text=method.text)
-        return True
-
-    async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncIterator[bytes]:
-        yield b""
-
-    async def close(self) -> None:
-        pass
-
-    def kinds(self) -> list[str]:
-        return [type(method).__name__ for method in self.requests]
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from gateway_bot.flows.inputs import FlowInputs
 from gateway_bot.flows.intake import ImageIntake
 from gateway_bot.flows.launcher import JobLauncher
 from gateway_bot.handlers import get_routers
+from gateway_bot.middlewares.throttle import InboundThrottle, ThrottleMiddleware
 from gateway_bot.middlewares.updates import UpdateGateMiddleware
 from gateway_bot.middlewares.users import EnsureUserMiddleware
 from gateway_bot.settings import GatewaySettings
@@ -123,6 +124,8 @@ async def setup(ctx: ServiceContext) -> None:
         launch_claims=LaunchClaims(gateway_kv),
     )
     dp.update.outer_middleware(UpdateGateMiddleware(SeenUpdates(gateway_kv, bot_id)))
+    inbound = Rate(settings.inbound_per_s, settings.inbound_burst)
+    dp.update.outer_middleware(ThrottleMiddleware(InboundThrottle(limits_kv, bot_id, inbound)))
     users = EnsureUserMiddleware(billing)
     dp.message.outer_middleware(users)
     dp.callback_query.outer_middleware(users)

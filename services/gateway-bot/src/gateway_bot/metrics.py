@@ -4,6 +4,9 @@ from prometheus_client import Counter, Histogram
 
 UPDATES = Counter("medialab_gateway_updates_total", "Telegram updates received, by type", ["type"])
 DUPLICATE_UPDATES = Counter("medialab_gateway_duplicate_updates_total", "Updates dropped as already seen")
+THROTTLED_UPDATES = Counter(
+    "medialab_gateway_throttled_updates_total", "Updates dropped because their user sent too many too fast"
+)
 JOBS_STARTED = Counter("medialab_gateway_jobs_started_total", "Jobs reserved and queued, by mode", ["mode"])
 JOBS_REFUSED = Counter(
     "medialab_gateway_jobs_refused_total", "Jobs not started, by reason (funds, translate, ...)", ["reason"]

@@ -44,6 +44,9 @@ class GatewaySettings(ServiceSettings):
     tg_group_per_min: float = Field(default=19.0, gt=0)
     tg_group_burst: int = Field(default=3, ge=1)
     tg_max_retries: int = Field(default=5, ge=0)
+    # Incoming updates per user: a burst (an album of 10 photos is 10 updates), then a steady rate.
+    inbound_burst: int = Field(default=30, ge=1)
+    inbound_per_s: float = Field(default=1.0, gt=0)
 
     delivery_concurrency: int = Field(default=32, ge=1)
     delivery_ack_wait_s: float = Field(default=60.0, gt=0)
