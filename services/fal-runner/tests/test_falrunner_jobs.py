@@ -6,7 +6,7 @@ import asyncio
 import io
 
 import httpx
-from falrunner_testkit import KEY, Bus, RunnerFactory, bomb_png, image_bytes, make_job
+from falrunner_testkit import KEY, OTHER_KEY, Bus, RunnerFactory, bomb_png, image_bytes, make_job
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_contracts.jobs import ImageSize
 from medialab_runtime.images import MAX_UPLOAD_BYTES
@@ -24,6 +24,7 @@ from medialab_sandbox.fal import (
 )
 from medialab_sandbox.fal.testing import key_header
 from PIL import Image
+from prometheus_client import REGISTRY
 
 
 async def test_text_to_image_stores_a_png_result_and_reports_progress(
@@ -160,6 +161,30 @@ async def test_provider_refusals_end_as_failed_with_a_reason_and_no_raw_body(
         assert result.reason == reason, result
         assert "secret-ish" not in result.detail and "a red fox" not in result.detail
         assert KEY not in result.detail
+
+
+async def test_a_key_fal_refuses_leaves_the_rotation_and_its_jobs_run_on_another(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner(fal_keys=f"{KEY},{OTHER_KEY}")
+    fal.lock_key(KEY, "Exhausted balance")  # fal answers every call on it 403 "User is locked"
+
+    def benched() -> float | None:
+        return REGISTRY.get_sample_value("medialab_fal_key_benched", {"key": fingerprint(KEY)})
+
+    # Jobs one at a time until one drew the locked key (each draws either key): it still succeeds.
+    for n in range(40):
+        result = await bus.run(make_job("nb", prompt=f"fox {n}"), timeout=30)
+        assert isinstance(result, JobSucceeded), result
+        if benched() == 1:
+            break
+    assert benched() == 1
+    # From then on the key is out of the rotation: submits and uploads go to the other key.
+    photo = await bus.put_input("in/locked.png", image_bytes(64, 64))
+    jobs = [make_job("nb", prompt=f"owl {n}") for n in range(6)] + [make_job("nbe", inputs=[photo])]
+    results = await asyncio.gather(*(bus.run(job, timeout=30) for job in jobs))
+    assert all(isinstance(result, JobSucceeded) for result in results), results
+    assert len(fal.submits(key=OTHER_KEY)) == len(fal.submits()) == n + 1 + len(jobs)
 
 
 async def test_429_and_5xx_bursts_are_retried_until_the_job_succeeds(

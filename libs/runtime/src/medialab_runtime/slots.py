@@ -132,6 +132,7 @@ class SlotMetrics:
     waiting: Gauge
     wait_seconds: Histogram
     leases_lost: Counter
+    benched: Gauge
 
 
 @cache
@@ -154,6 +155,11 @@ def slot_metrics(provider: str) -> SlotMetrics:
         leases_lost=Counter(
             f"{prefix}_slot_leases_lost_total",
             "Leases that expired under a live holder (it could not refresh in time)",
+            ["key"],
+        ),
+        benched=Gauge(
+            f"{prefix}_key_benched",
+            "1 while this process keeps a key out of rotation because the provider refused it",
             ["key"],
         ),
     )
@@ -218,11 +224,13 @@ class SlotPool:
         self._seen: dict[str, _SlotSeen] = {}
         self._claiming: set[str] = set()
         self._held: dict[str, Lease] = {}
+        self._benched_until: dict[str, float] = {}
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         for key in self.keys:
             self._metrics.in_use.labels(key.fingerprint).set(0)
             self._metrics.limit.labels(key.fingerprint).set(key.limit)
+            self._metrics.benched.labels(key.fingerprint).set(0)
 
     @classmethod
     async def open(
@@ -245,6 +253,24 @@ class SlotPool:
 
     def key(self, fingerprint_: str) -> ProviderKey | None:
         return self._by_fingerprint.get(fingerprint_)
+
+    def bench(self, key: ProviderKey, seconds: float) -> bool:
+        """Keep ``key`` out of the rotation for ``seconds`` (the provider refused the key itself: locked,
+        no balance, revoked); True while another key is still in it. Local to this process: every
+        replica finds out for itself, at the cost of one refused call."""
+        self._benched_until[key.fingerprint] = time.monotonic() + seconds
+        self._metrics.benched.labels(key.fingerprint).set(1)
+        return len(self.usable_keys()) < len(self.keys)
+
+    def usable_keys(self) -> tuple[ProviderKey, ...]:
+        """The keys in rotation; all of them when every one is benched (one may work again)."""
+        now = time.monotonic()
+        usable = []
+        for key in self.keys:
+            if self._benched_until.get(key.fingerprint, 0.0) <= now:
+                usable.append(key)
+                self._metrics.benched.labels(key.fingerprint).set(0)
+        return tuple(usable) or self.keys
 
     async def start(self) -> None:
         watcher = await self._watch()
@@ -369,7 +395,8 @@ class SlotPool:
         """Slots worth a try, keys with the most free slots first so pooled keys fill evenly."""
         now = time.monotonic()
         per_key: list[tuple[int, float, ProviderKey, list[str]]] = []
-        for provider_key in self.keys:
+        rotation = self.keys if key is not None else self.usable_keys()
+        for provider_key in rotation:
             if key is not None and provider_key.fingerprint != key:
                 continue
             free: list[str] = []

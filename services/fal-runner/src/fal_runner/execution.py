@@ -19,6 +19,7 @@ from medialab_contracts.events import FailureReason
 from medialab_runtime.slots import ProviderKey, SlotPool, SlotTimeout
 
 from fal_runner.fal_api import FalClient, FalRejected, FalUnreachable, QueueStatus, RequestGone, Submission
+from fal_runner.key_rotation import KeyRotation
 from fal_runner.metrics import PROVIDER_SECONDS
 
 log = logging.getLogger(__name__)
@@ -105,11 +106,16 @@ async def _nothing(_: QueueStatus) -> None:
     return None
 
 
+class _KeyRefused(Exception):
+    """fal refused the key of a submit and another key is in rotation: submit again on it."""
+
+
 class FalExecutor:
-    def __init__(self, client: FalClient, slots: SlotPool, poll: PollPolicy) -> None:
+    def __init__(self, client: FalClient, slots: SlotPool, poll: PollPolicy, keys: KeyRotation) -> None:
         self.client = client
         self.slots = slots
         self._poll = poll
+        self._keys = keys
         self._expected = Expectations()
 
     async def run(
@@ -127,6 +133,23 @@ class FalExecutor:
         """
         if resume is not None and self.slots.key(resume.key_fingerprint) is None:
             raise RequestGone("the key of the earlier request left the pool")
+        while True:
+            try:
+                return await self._run_on_a_key(
+                    model_id, arguments, deadline, resume, on_submitted, on_status
+                )
+            except _KeyRefused:
+                continue
+
+    async def _run_on_a_key(
+        self,
+        model_id: str,
+        arguments: dict[str, Any],
+        deadline: float,
+        resume: Resume | None,
+        on_submitted: OnSubmitted | None,
+        on_status: OnStatus,
+    ) -> FalResult:
         try:
             async with self.slots.hold(
                 deadline - time.monotonic(), resume.key_fingerprint if resume else None
@@ -135,7 +158,12 @@ class FalExecutor:
                 if resume is not None:
                     submission = resume.submission
                 else:
-                    submission = await self.client.submit(lease.key, model_id, arguments, deadline)
+                    try:
+                        submission = await self.client.submit(lease.key, model_id, arguments, deadline)
+                    except FalRejected as error:
+                        if self._keys.try_another(lease.key, error):
+                            raise _KeyRefused from error
+                        raise
                     if on_submitted is not None:
                         await on_submitted(submission, lease.key)
                 # A resumed request started before this delivery: its age is unknown, expect nothing.

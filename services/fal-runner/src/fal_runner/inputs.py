@@ -6,18 +6,17 @@ Providers get our own uploaded copies (never a Telegram URL); a model that wants
 from __future__ import annotations
 
 import asyncio
-import random
 
 from medialab_contracts.jobs import JobRequest
 from medialab_runtime.images import prepare_upload
 from medialab_runtime.media_store import MediaStore
-from medialab_runtime.slots import ProviderKey
 
-from fal_runner.fal_api import FalClient
+from fal_runner.fal_api import FalClient, FalError
+from fal_runner.key_rotation import KeyRotation
 
 
 class InputUploader:
-    def __init__(self, media: MediaStore, client: FalClient, keys: tuple[ProviderKey, ...]) -> None:
+    def __init__(self, media: MediaStore, client: FalClient, keys: KeyRotation) -> None:
         self._media = media
         self._client = client
         self._keys = keys
@@ -33,7 +32,12 @@ class InputUploader:
     async def _upload(self, job: JobRequest, index: int, png_only: bool, deadline: float) -> str:
         data = await self._media.get(job.inputs[index].object_name)
         prepared = await asyncio.to_thread(prepare_upload, data, require_png=png_only)
-        # CDN uploads do not count against a key's concurrency: any key of the pool will do.
-        key = random.choice(self._keys)
         name = f"{job.job_id}-{index}.{prepared.extension}"
-        return await self._client.upload(key, prepared.data, prepared.content_type, name, deadline)
+        while True:
+            # CDN uploads do not count against a key's concurrency: any key in rotation will do.
+            key = self._keys.pick()
+            try:
+                return await self._client.upload(key, prepared.data, prepared.content_type, name, deadline)
+            except FalError as error:
+                if not self._keys.try_another(key, error):
+                    raise

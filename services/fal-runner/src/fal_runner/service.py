@@ -25,6 +25,7 @@ from fal_runner.execution import FalExecutor, PollPolicy
 from fal_runner.fal_api import FalClient
 from fal_runner.inputs import InputUploader
 from fal_runner.jobs import FalJobHandler
+from fal_runner.key_rotation import KeyRotation
 from fal_runner.llm import FalLlm
 from fal_runner.outputs import OutputStore
 from fal_runner.settings import FalRunnerSettings
@@ -53,12 +54,12 @@ async def setup(ctx: ServiceContext) -> None:
     slots = await SlotPool.open(ctx.js, "fal", keys, poll_s=settings.slot_poll_s)
     ctx.on_shutdown(slots.close)
     log.info("fal keys %s, slot lease %.0fs", [f"{k.fingerprint}@{k.limit}" for k in keys], slots.lease_s)
-    executor = FalExecutor(
-        client, slots, PollPolicy(settings.fal_poll_min_s, settings.fal_poll_max_s, settings.fal_poll_ratio)
-    )
+    keys = KeyRotation(slots, settings.fal_key_cooldown_s)
+    poll = PollPolicy(settings.fal_poll_min_s, settings.fal_poll_max_s, settings.fal_poll_ratio)
+    executor = FalExecutor(client, slots, poll, keys)
 
     media = await MediaStore.open(ctx.js)
-    handler = FalJobHandler(executor, InputUploader(media, client, slots.keys), OutputStore(media, client))
+    handler = FalJobHandler(executor, InputUploader(media, client, keys), OutputStore(media, client))
     jobs = await RunnerJobs.open(ctx, settings, Runner.fal, subjects.FAL_RUNNER_CONSUMER, handler)
 
     # Added between the two steps of ``jobs``, so a shutdown stops taking jobs (and lets those in

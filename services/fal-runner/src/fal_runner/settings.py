@@ -11,6 +11,8 @@ class FalRunnerSettings(RunnerSettings):
     # A pool of keys: comma list or JSON list; ``id:secret@12`` gives that key its own limit.
     fal_keys: SecretStr = SecretStr("")
     fal_concurrency_per_key: int = Field(default=10, ge=1, le=1000)
+    # A key fal refuses (401/403: locked, no balance) stays out of the rotation this long.
+    fal_key_cooldown_s: float = Field(default=300.0, ge=1)
     fal_queue_base: str = "https://queue.fal.run"
     fal_rest_base: str = "https://rest.fal.ai"
     # Status polls: right after submit, then every max(min, ratio × elapsed) up to max, so waiting
