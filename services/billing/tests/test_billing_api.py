@@ -38,6 +38,7 @@ from medialab_contracts.errors import (
 )
 from medialab_contracts.ids import new_job_id, new_request_id
 from medialab_contracts.money import MAX_AMOUNT
+from prometheus_client import REGISTRY
 
 WELCOME = 3000
 
@@ -48,6 +49,10 @@ async def consistency(database_url: str) -> ledger.ConsistencyReport:
         return await ledger.check_consistency(conn)
     finally:
         await conn.close()
+
+
+def charged_kopecks(mode: str) -> float:
+    return REGISTRY.get_sample_value("medialab_billing_charged_kopecks_total", {"mode": mode}) or 0.0
 
 
 async def test_200_concurrent_reserves_take_exactly_what_the_balance_covers(
@@ -127,6 +132,7 @@ async def test_concurrent_duplicates_of_reserve_and_settle_move_money_once(
 ) -> None:
     await new_user(billing, 1)
     req = reserve_request(1, 800)
+    charged_before = charged_kopecks("create")
     replies = await asyncio.gather(
         *(billing.call(subjects.BILLING_RESERVE, req, ReserveReply) for _ in range(20))
     )
@@ -141,6 +147,7 @@ async def test_concurrent_duplicates_of_reserve_and_settle_move_money_once(
     view = await billing.call(subjects.BILLING_BALANCE, BalanceRequest(user_id=1), BalanceView)
     assert (view.balance, view.reserved) == (WELCOME - 800, 0)
     assert (await table_counts(database_url))["ledger"] == 3  # welcome, hold, charge
+    assert charged_kopecks("create") == charged_before + 800  # revenue counted once, under its mode
     with pytest.raises(Conflict):
         await billing.call(subjects.BILLING_RELEASE, ReleaseRequest(job_id=req.job_id), OperationView)
 

@@ -66,8 +66,8 @@ class Billing:
                 with metrics.DB_SECONDS.labels("reserve").time():
                     result = await ledger.reserve(conn, req, deadline_s)
             if result.created:
-                metrics.RESERVATIONS.inc()
-                metrics.RESERVED_KOPECKS.inc(req.price)
+                metrics.RESERVATIONS.labels(req.mode.value).inc()
+                metrics.RESERVED_KOPECKS.labels(req.mode.value).inc(req.price)
             return ReserveReply(operation=result.operation, balance=result.balance)
 
     async def settle(self, req: SettleRequest) -> OperationView:
@@ -76,8 +76,9 @@ class Billing:
                 with metrics.DB_SECONDS.labels("settle").time():
                     result = await ledger.settle(conn, req.job_id)
             if result.changed:
-                metrics.CHARGES.inc()
-                metrics.CHARGED_KOPECKS.inc(result.operation.price)
+                mode = result.operation.mode.value
+                metrics.CHARGES.labels(mode).inc()
+                metrics.CHARGED_KOPECKS.labels(mode).inc(result.operation.price)
             else:
                 log.info("job %s was already charged; nothing to do", req.job_id)
             return result.operation
@@ -88,8 +89,9 @@ class Billing:
                 with metrics.DB_SECONDS.labels("release").time():
                     result = await ledger.release(conn, req.job_id, req.reason)
             if result.changed:
-                metrics.RELEASES.labels(metrics.release_reason_label(req.reason)).inc()
-                metrics.RELEASED_KOPECKS.inc(result.operation.price)
+                mode = result.operation.mode.value
+                metrics.RELEASES.labels(metrics.release_reason_label(req.reason), mode).inc()
+                metrics.RELEASED_KOPECKS.labels(mode).inc(result.operation.price)
             else:
                 log.info("job %s was already released; nothing to do", req.job_id)
             return result.operation

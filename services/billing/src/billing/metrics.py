@@ -3,12 +3,15 @@
 from medialab_contracts.events import FailureReason
 from prometheus_client import Counter, Gauge, Histogram
 
-RESERVATIONS = Counter("medialab_billing_reservations_total", "Reservations (holds) made")
-RESERVED_KOPECKS = Counter("medialab_billing_reserved_kopecks_total", "Kopecks put on hold")
-CHARGES = Counter("medialab_billing_charges_total", "Operations charged")
-CHARGED_KOPECKS = Counter("medialab_billing_charged_kopecks_total", "Kopecks charged (revenue)")
-RELEASES = Counter("medialab_billing_releases_total", "Reservations released, by reason", ["reason"])
-RELEASED_KOPECKS = Counter("medialab_billing_released_kopecks_total", "Kopecks released (refunds)")
+# Money movements by mode (create, edit, …), so revenue and refunds can be read per product.
+RESERVATIONS = Counter("medialab_billing_reservations_total", "Reservations (holds) made", ["mode"])
+RESERVED_KOPECKS = Counter("medialab_billing_reserved_kopecks_total", "Kopecks put on hold", ["mode"])
+CHARGES = Counter("medialab_billing_charges_total", "Operations charged", ["mode"])
+CHARGED_KOPECKS = Counter("medialab_billing_charged_kopecks_total", "Kopecks charged (revenue)", ["mode"])
+RELEASES = Counter(
+    "medialab_billing_releases_total", "Reservations released, by reason and mode", ["reason", "mode"]
+)
+RELEASED_KOPECKS = Counter("medialab_billing_released_kopecks_total", "Kopecks released (refunds)", ["mode"])
 TOPUPS = Counter("medialab_billing_topups_total", "Admin top-ups applied")
 TOPUP_KOPECKS = Counter("medialab_billing_topup_kopecks_total", "Kopecks credited by admins")
 USERS_CREATED = Counter("medialab_billing_users_created_total", "Users created (each got the welcome credit)")

@@ -54,8 +54,8 @@ async def sweep_once(db: Database, js: JetStreamContext, batch: int) -> list[led
         log.info(
             "released job %s of user %d after its deadline (%d kopecks)", op.job_id, op.user_id, op.price
         )
-        metrics.RELEASES.labels(FailureReason.timeout.value).inc()
-        metrics.RELEASED_KOPECKS.inc(op.price)
+        metrics.RELEASES.labels(FailureReason.timeout.value, op.mode.value).inc()
+        metrics.RELEASED_KOPECKS.labels(op.mode.value).inc(op.price)
     metrics.SWEPT.inc(len(expired))
     return expired
 
