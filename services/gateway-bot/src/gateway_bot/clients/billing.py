@@ -11,7 +11,6 @@ from medialab_contracts.billing import (
     HistoryRequest,
     OperationRequest,
     OperationView,
-    ReleaseRequest,
     ReserveReply,
     ReserveRequest,
     TopupReply,
@@ -48,10 +47,6 @@ class BillingClient:
             job=job,  # billing publishes it should this gateway die before it does
         )
         return await call(self._nc, subjects.BILLING_RESERVE, request, ReserveReply, self._timeout)
-
-    async def release(self, job_id: str, reason: str) -> None:
-        request = ReleaseRequest(job_id=job_id, reason=reason)
-        await call(self._nc, subjects.BILLING_RELEASE, request, OperationView, self._timeout)
 
     async def balance(self, user_id: int) -> BalanceView:
         return await call(

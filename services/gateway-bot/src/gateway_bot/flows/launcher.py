@@ -1,8 +1,9 @@
 """Starting a paid job: translate if the model wants English, reserve, publish, show the status.
 
-Nothing is reserved before every input check has passed, and the job is published right after its
-reservation: a gateway that died in between would leave the money held and the user untold until
-billing's sweeper. The status message comes last and is only a courtesy; the job runs without it.
+Nothing is reserved before every input check has passed. The reservation carries the job and the job
+is published right after it; should that publish not happen (the gateway dies, NATS fails it), billing
+publishes the job itself a few seconds later (``billing.handoff``), so a reserved job always runs or
+is released. The status message comes last and is only a courtesy; the job runs without it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 
 from aiogram import Bot
 from medialab_contracts.catalog import DEFAULT_DEADLINE_S, ModelSpec
-from medialab_contracts.errors import MediaLabError, ServiceUnavailable
+from medialab_contracts.errors import MediaLabError
 from medialab_contracts.jobs import MAX_PROMPT_CHARS, ImageSize, JobRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
@@ -96,22 +97,15 @@ class JobLauncher:
         )
         return job, note
 
-    async def _release(self, job: JobRequest, reason: str) -> None:
-        try:
-            await self._billing.release(job.job_id, reason)
-        except MediaLabError:
-            # billing's sweeper releases it at the deadline and tells the user
-            log.exception("release of %s failed", job.job_id)
-
     async def launch(self, bot: Bot, order: Order) -> JobRequest:
         job, note = await self.build(order)
         await self._billing.reserve(job)  # InsufficientFunds goes up to the errors router
         try:
             await self._jobs.publish(job)
         except Exception as error:
-            log.warning("job %s not published: %r", job.job_id, error)
-            await self._release(job, "publish_failed")
-            raise ServiceUnavailable("job not published") from error
+            # Releasing now could race a publish that did land (a lost ack) and run the job unpaid.
+            # The reservation holds the job: billing publishes it shortly (billing.handoff).
+            log.warning("job %s not published (%r); left to billing's hand-over", job.job_id, error)
         JOBS_STARTED.labels(job.mode.value).inc()
         log.info("job %s started: %s %s", job.job_id, job.mode, job.model_id)
         try:
