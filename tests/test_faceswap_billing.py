@@ -53,16 +53,7 @@ async def balance(stack: FaceSwapStack) -> BalanceView:
 
 
 async def reserve(stack: FaceSwapStack, job: JobRequest) -> None:
-    request = ReserveRequest(
-        job_id=job.job_id,
-        user_id=job.user_id,
-        chat_id=job.chat_id,
-        price=job.price,
-        mode=job.mode,
-        model_id=job.model_id,
-        deadline_s=job.deadline_s,
-    )
-    await call(stack.nc, subjects.BILLING_RESERVE, request, ReserveReply, timeout=10)
+    await call(stack.nc, subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply, timeout=10)
 
 
 async def settled(stack: FaceSwapStack, job_id: str) -> OperationView:

@@ -227,10 +227,7 @@ async def test_a_runner_killed_mid_job_hands_it_over_and_it_is_charged_once(
     doomed = await pipeline.start_runner(ACK_WAIT_S="2")
     job = nano_job(user_id=4242)
     await bill(pipeline.nc, subjects.BILLING_ENSURE_USER, EnsureUserRequest(user_id=job.user_id), BalanceView)
-    reserve = ReserveRequest(
-        job_id=job.job_id, user_id=job.user_id, price=job.price, mode=job.mode, model_id=job.model_id
-    )
-    await bill(pipeline.nc, subjects.BILLING_RESERVE, reserve, ReserveReply)
+    await bill(pipeline.nc, subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply)
     await pipeline.publish(job)
 
     async def submitted() -> bool:

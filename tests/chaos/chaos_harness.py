@@ -301,17 +301,7 @@ class Bus:
         )
 
     async def reserve(self, job: JobRequest) -> ReserveReply:
-        request = ReserveRequest(
-            job_id=job.job_id,
-            user_id=job.user_id,
-            chat_id=job.chat_id,
-            price=job.price,
-            mode=job.mode,
-            model_id=job.model_id,
-            deadline_s=job.deadline_s,
-            job=job,
-        )
-        return await call(self.nc, subjects.BILLING_RESERVE, request, ReserveReply, 5)
+        return await call(self.nc, subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply, 5)
 
     async def publish(self, job: JobRequest, timeout: float = 30.0) -> None:
         """Publish with the job id as ``Nats-Msg-Id``, retrying through a NATS outage (the stream's

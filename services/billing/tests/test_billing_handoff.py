@@ -32,18 +32,6 @@ def flux_job(user_id: int) -> JobRequest:
     )
 
 
-def reserve_with(job: JobRequest) -> ReserveRequest:
-    return ReserveRequest(
-        job_id=job.job_id,
-        user_id=job.user_id,
-        chat_id=job.chat_id,
-        price=job.price,
-        mode=job.mode,
-        model_id=job.model_id,
-        job=job,
-    )
-
-
 async def stored(js: JetStreamContext, subject: str) -> list[JobRequest]:
     info = await js.stream_info(subjects.JOBS_STREAM, subjects_filter=subject)
     count = (info.state.subjects or {}).get(subject, 0)
@@ -89,7 +77,7 @@ async def test_a_job_reserved_but_never_published_is_published_by_billing(
     async with running_billing(settings) as billing:
         await new_user(billing, 31)
         job = flux_job(31)
-        await billing.call(subjects.BILLING_RESERVE, reserve_with(job), ReserveReply)
+        await billing.call(subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply)
         # The caller dies here: it never publishes.
         js = billing.ctx.js
 
@@ -113,7 +101,7 @@ async def test_a_published_job_is_not_run_twice(
     async with running_billing(settings) as billing:
         await new_user(billing, 32)
         job = flux_job(32)
-        await billing.call(subjects.BILLING_RESERVE, reserve_with(job), ReserveReply)
+        await billing.call(subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply)
         js = billing.ctx.js
         await js.publish(job.subject, job.model_dump_json().encode(), headers={"Nats-Msg-Id": job.job_id})
 
@@ -132,7 +120,7 @@ async def test_a_finished_job_is_never_published_again(
     async with running_billing(settings) as billing:
         await new_user(billing, 33)
         job = flux_job(33)
-        await billing.call(subjects.BILLING_RESERVE, reserve_with(job), ReserveReply)
+        await billing.call(subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply)
         release = ReleaseRequest(job_id=job.job_id, reason="publish_failed")
         await billing.call(subjects.BILLING_RELEASE, release, OperationView)
         await asyncio.sleep(1.0)  # three handoff periods

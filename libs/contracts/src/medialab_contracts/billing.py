@@ -60,6 +60,21 @@ class ReserveRequest(BusMessage):
             return {**data, "chat_id": data["user_id"]}
         return data
 
+    @classmethod
+    def for_job(cls, job: JobRequest) -> Self:
+        """The reservation of ``job``, carrying it (billing adds its grace to the job's deadline)."""
+        return cls(
+            job_id=job.job_id,
+            user_id=job.user_id,
+            chat_id=job.chat_id,
+            price=job.price,
+            mode=job.mode,
+            model_id=job.model_id,
+            deadline_s=job.deadline_s,
+            trace_id=job.trace_id,
+            job=job,
+        )
+
     @model_validator(mode="after")
     def _job_matches_the_reservation(self) -> Self:
         job = self.job

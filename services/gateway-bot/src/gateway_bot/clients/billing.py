@@ -35,17 +35,8 @@ class BillingClient:
         return await call(self._nc, subjects.BILLING_ENSURE_USER, request, BalanceView, self._timeout)
 
     async def reserve(self, job: JobRequest) -> ReserveReply:
-        request = ReserveRequest(
-            job_id=job.job_id,
-            user_id=job.user_id,
-            price=job.price,
-            mode=job.mode,
-            model_id=job.model_id,
-            deadline_s=job.deadline_s,  # billing adds its grace on top
-            chat_id=job.chat_id,
-            trace_id=job.trace_id,
-            job=job,  # billing publishes it should this gateway die before it does
-        )
+        # The job goes along: billing publishes it should this gateway fail to.
+        request = ReserveRequest.for_job(job)
         return await call(self._nc, subjects.BILLING_RESERVE, request, ReserveReply, self._timeout)
 
     async def balance(self, user_id: int) -> BalanceView:
