@@ -7,6 +7,8 @@ JOBS_STREAM = "JOBS"
 JOBS_SUBJECTS = "jobs.>"
 EVENTS_STREAM = "EVENTS"
 EVENTS_SUBJECTS = "events.>"
+# JetStream's MAX_DELIVERIES advisories of JOBS consumers, kept so none is missed while a watcher is away
+ADVISORIES_STREAM = "ADVISORIES"
 DEAD_LETTER_SUBJECT_PREFIX = "events.deadletter"
 
 # Durable consumers
@@ -65,3 +67,7 @@ def event_msg_id(job_id: str, kind: str) -> str:
 FINAL_EVENTS_FILTERS = ("events.job.*.succeeded", "events.job.*.failed")
 ALL_JOB_EVENTS_FILTER = "events.job.>"
 MAX_DELIVERIES_ADVISORY = "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.JOBS.*"
+
+
+def max_deliveries_advisory(consumer: str) -> str:
+    return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{JOBS_STREAM}.{consumer}"

@@ -1,50 +1,85 @@
 """Turns JetStream's MAX_DELIVERIES advisory into ``failed(dead_letter)`` so billing releases.
 
 The consumer loop already fails a job on its last delivery; this catches the case where the
-process died during that last delivery and the message was never answered.
+process died during that last delivery and the message was never answered. The advisories are kept
+in the ``ADVISORIES`` stream and read through a durable consumer per job consumer, so one that fires
+while every replica is down or disconnected is handled when one is back (a plain subscription would
+have missed it, leaving the job to billing's sweeper at its deadline).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 
 from medialab_contracts import subjects
 from medialab_contracts.events import DeadLetter, FailureReason
 from medialab_contracts.jobs import JobRequest
-from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import ValidationError
 
 from medialab_runtime.events import EventPublisher
 from medialab_runtime.job_state import JobState
 from medialab_runtime.jobs import failed_event
+from medialab_runtime.puller import ConcurrentPuller
 
 log = logging.getLogger(__name__)
 
+RETRY_DELAY_S = 2.0
+GRACE_S = 2.0
+
 
 class DeadLetterWatcher:
-    def __init__(
-        self, nc: Client, js: JetStreamContext, events: EventPublisher, state: JobState, consumer: str
-    ) -> None:
-        self._nc = nc
+    def __init__(self, js: JetStreamContext, events: EventPublisher, state: JobState, consumer: str) -> None:
         self._js = js
         self._events = events
         self._state = state
         self._consumer = consumer
-        self._sub: Subscription | None = None
+        self._durable = f"{consumer}-deadletters"
+        self._puller = ConcurrentPuller(4, self._process)
+        self._task: asyncio.Task[None] | None = None
+        self._sub: JetStreamContext.PullSubscription | None = None
 
     async def start(self) -> None:
-        subject = f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{subjects.JOBS_STREAM}.{self._consumer}"
-        # A queue group: with several replicas one of them handles each advisory.
-        self._sub = await self._nc.subscribe(subject, queue=f"{self._consumer}-dlq", cb=self._on_advisory)
+        config = ConsumerConfig(
+            durable_name=self._durable,
+            filter_subject=subjects.max_deliveries_advisory(self._consumer),
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=30,
+            max_deliver=20,
+        )
+        try:
+            await self._js.add_consumer(subjects.ADVISORIES_STREAM, config)
+        except BadRequestError:
+            log.warning("consumer %s exists with another config; keeping it", self._durable)
+        sub = await self._js.pull_subscribe_bind(durable=self._durable, stream=subjects.ADVISORIES_STREAM)
+        self._sub = sub
+        self._task = asyncio.create_task(self._puller.run(sub), name=self._durable)
 
     async def stop(self) -> None:
+        await self._puller.stop(GRACE_S)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
         if self._sub is not None:
-            await self._sub.unsubscribe()
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+
+    async def _process(self, msg: Msg) -> None:
+        try:
+            await self._on_advisory(msg)
+        except Exception:
+            log.exception("dead letter not handled; retrying")
+            await msg.nak(delay=RETRY_DELAY_S)
+        else:
+            await msg.ack()
 
     async def _on_advisory(self, msg: Msg) -> None:
         try:
@@ -52,7 +87,7 @@ class DeadLetterWatcher:
             seq = int(advisory["stream_seq"])
             deliveries = int(advisory.get("deliveries", 0))
         except (ValueError, KeyError, TypeError):
-            log.error("unreadable max-deliveries advisory")
+            log.error("unreadable max-deliveries advisory")  # acked: it cannot become readable
             return
         try:
             raw = await self._js.get_msg(subjects.JOBS_STREAM, seq)

@@ -57,6 +57,13 @@ def stream_configs(cfg: LayoutConfig) -> list[StreamConfig]:
             duplicate_window=DEDUP_WINDOW_S,
             max_msg_size=MAX_MESSAGE_BYTES,
         ),
+        StreamConfig(
+            name=subjects.ADVISORIES_STREAM,
+            subjects=[subjects.MAX_DELIVERIES_ADVISORY],
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=cfg.events_max_age_s,
+        ),
     ]
 
 

@@ -83,7 +83,7 @@ class RunnerJobs:
             events,
             state,
         )
-        deadletters = DeadLetterWatcher(ctx.nc, ctx.js, events, state, durable)
+        deadletters = DeadLetterWatcher(ctx.js, events, state, durable)
         await deadletters.start()
         ctx.on_shutdown(deadletters.stop)
         return cls(ctx, runner, consumer, settings.shutdown_grace_s)
