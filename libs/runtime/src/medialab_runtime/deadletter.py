@@ -20,12 +20,13 @@ from medialab_contracts.jobs import JobRequest
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from medialab_runtime.events import EventPublisher
 from medialab_runtime.job_state import JobState
 from medialab_runtime.jobs import failed_event
+from medialab_runtime.provisioning import ensure_durable_consumer
 from medialab_runtime.puller import ConcurrentPuller
 
 log = logging.getLogger(__name__)
@@ -54,10 +55,7 @@ class DeadLetterWatcher:
             ack_wait=30,
             max_deliver=20,
         )
-        try:
-            await self._js.add_consumer(subjects.ADVISORIES_STREAM, config)
-        except BadRequestError:
-            log.warning("consumer %s exists with another config; keeping it", self._durable)
+        await ensure_durable_consumer(self._js, subjects.ADVISORIES_STREAM, config)
         sub = await self._js.pull_subscribe_bind(durable=self._durable, stream=subjects.ADVISORIES_STREAM)
         self._sub = sub
         self._task = asyncio.create_task(self._puller.run(sub), name=self._durable)

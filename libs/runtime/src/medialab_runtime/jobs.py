@@ -35,7 +35,6 @@ from medialab_contracts.jobs import JobRequest
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import BadRequestError
 from pydantic import ValidationError
 
 from medialab_runtime.consumer_lag import report_consumer_lag
@@ -49,6 +48,7 @@ from medialab_runtime.metrics import (
     JOBS_PROCESSED,
     MESSAGES,
 )
+from medialab_runtime.provisioning import ensure_durable_consumer
 from medialab_runtime.puller import ConcurrentPuller
 
 log = logging.getLogger(__name__)
@@ -211,11 +211,7 @@ class JobConsumer:
         )
 
     async def ensure_consumer(self) -> None:
-        config = self.consumer_config()
-        try:
-            await self._js.add_consumer(subjects.JOBS_STREAM, config)
-        except BadRequestError:
-            log.warning("consumer %s exists with another config; keeping it", config.durable_name)
+        await ensure_durable_consumer(self._js, subjects.JOBS_STREAM, self.consumer_config())
 
     async def run(self) -> None:
         await self.ensure_consumer()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from medialab_contracts import subjects
 from nats.js import JetStreamContext
 from nats.js.api import (
+    ConsumerConfig,
     KeyValueConfig,
     ObjectStoreConfig,
     RetentionPolicy,
@@ -89,6 +90,15 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         # Name in use with another config: bring it to ours (retention cannot change; that one raises).
         await js.update_stream(config)
         log.info("stream %s updated", config.name)
+
+
+async def ensure_durable_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:
+    """Create a durable consumer; one that exists with another config is kept (a rolling update may
+    run both versions, and recreating it would drop its pending acks)."""
+    try:
+        await js.add_consumer(stream, config)
+    except BadRequestError:
+        log.warning("consumer %s exists with another config; keeping it", config.durable_name)
 
 
 async def ensure_layout(js: JetStreamContext, cfg: LayoutConfig | None = None) -> None:

@@ -16,11 +16,11 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, Teleg
 from medialab_contracts import subjects
 from medialab_contracts.events import JobAccepted, JobFailed, JobProgress, JobSucceeded, parse_job_event
 from medialab_runtime.logs import job_context
+from medialab_runtime.provisioning import ensure_durable_consumer
 from medialab_runtime.puller import ConcurrentPuller
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import BadRequestError
 from pydantic import ValidationError
 
 from gateway_bot.delivery.progress import ProgressBoard
@@ -72,10 +72,7 @@ class DeliveryConsumer:
             max_deliver=MAX_DELIVER,
             max_ack_pending=max(1000, self._concurrency * 4),
         )
-        try:
-            await self._js.add_consumer(subjects.EVENTS_STREAM, config)
-        except BadRequestError:
-            log.warning("consumer %s exists with another config; keeping it", config.durable_name)
+        await ensure_durable_consumer(self._js, subjects.EVENTS_STREAM, config)
 
     async def run(self) -> None:
         await self._ensure_consumer()
