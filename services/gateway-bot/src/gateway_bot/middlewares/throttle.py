@@ -50,11 +50,12 @@ class InboundThrottle:
         def take(current: dict[str, float] | None) -> dict[str, float]:
             nonlocal outcome
             state = current or {}
-            tat = max(float(state.get("tat", 0.0)), now)
+            tat = float(state.get("tat", 0.0))
             told = float(state.get("told", 0.0))
-            if tat - rate.tolerance <= now:
+            wait, taken = rate.take(tat, now)
+            if wait == 0:
                 outcome = Admission.admitted
-                return {"tat": tat + rate.interval, "told": told}
+                return {"tat": taken, "told": told}
             if now - told >= TOLD_EVERY_S:
                 outcome = Admission.refused_tell
                 return {"tat": tat, "told": now}

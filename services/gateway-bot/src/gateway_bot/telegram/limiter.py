@@ -39,6 +39,11 @@ class Rate:
     def tolerance(self) -> float:
         return self.interval * (self.burst - 1)
 
+    def take(self, tat: float | None, now: float) -> tuple[float, float]:
+        """GCRA: seconds until a slot taken now may be used, and the scope's TAT once it is taken."""
+        current = max(tat or 0.0, now)
+        return max(0.0, current - self.tolerance - now), current + self.interval
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -87,10 +92,8 @@ class TelegramLimiter:
 
         def take(tat: float | None) -> float:
             nonlocal wait
-            now = self._clock()
-            current = max(tat or 0.0, now)
-            wait = max(0.0, current - rate.tolerance - now)
-            return current + rate.interval
+            wait, taken = rate.take(tat, self._clock())
+            return taken
 
         async with self._locks.hold(key):
             await cas_update(self._kv, key, take)
