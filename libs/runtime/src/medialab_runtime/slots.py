@@ -30,7 +30,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 
 from medialab_contracts import subjects
 from nats.errors import Error as NatsError
@@ -230,7 +230,8 @@ class SlotPool:
         for key in self.keys:
             self._metrics.in_use.labels(key.fingerprint).set(0)
             self._metrics.limit.labels(key.fingerprint).set(key.limit)
-            self._metrics.benched.labels(key.fingerprint).set(0)
+            # Read at scrape time from the bench itself, so no code path has to keep it in step.
+            self._metrics.benched.labels(key.fingerprint).set_function(partial(self._is_benched, key))
 
     @classmethod
     async def open(
@@ -259,18 +260,14 @@ class SlotPool:
         no balance, revoked); True while another key is still in it. Local to this process: every
         replica finds out for itself, at the cost of one refused call."""
         self._benched_until[key.fingerprint] = time.monotonic() + seconds
-        self._metrics.benched.labels(key.fingerprint).set(1)
         return len(self.usable_keys()) < len(self.keys)
+
+    def _is_benched(self, key: ProviderKey) -> bool:
+        return self._benched_until.get(key.fingerprint, 0.0) > time.monotonic()
 
     def usable_keys(self) -> tuple[ProviderKey, ...]:
         """The keys in rotation; all of them when every one is benched (one may work again)."""
-        now = time.monotonic()
-        usable = []
-        for key in self.keys:
-            if self._benched_until.get(key.fingerprint, 0.0) <= now:
-                usable.append(key)
-                self._metrics.benched.labels(key.fingerprint).set(0)
-        return tuple(usable) or self.keys
+        return tuple(key for key in self.keys if not self._is_benched(key)) or self.keys
 
     async def start(self) -> None:
         watcher = await self._watch()
