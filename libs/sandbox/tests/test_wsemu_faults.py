@@ -206,3 +206,16 @@ async def test_poll_times_are_recorded_per_task(
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert min(gaps) >= 0.035  # asyncio may wake a sleeper up to a clock tick early
     assert wsemu.records.polls[0].status_code == 503  # failed polls count too
+
+
+async def test_a_submit_can_create_its_task_then_hang_until_the_client_gives_up(
+    wsemu: WaveSpeedEmulator, wsemu_api: httpx.AsyncClient
+) -> None:
+    wsemu.faults.hang(Target.SUBMIT, after_create=True)  # held until reset or stop
+    with pytest.raises(httpx.ReadTimeout):
+        await wsemu_api.post(SUBMIT, json=BODY, timeout=0.2)
+    [task] = wsemu.tasks()
+    assert wsemu.records.submits[-1].task_id == task.id
+    assert (await poll_result(wsemu_api, task.id))["status"] == "completed"
+    with pytest.raises(ValueError, match="submits only"):
+        wsemu.faults.hang(Target.POLL, after_create=True)

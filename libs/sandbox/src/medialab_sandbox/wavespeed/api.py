@@ -33,6 +33,10 @@ from medialab_sandbox.wavespeed.schemas import (
     Envelope,
     ErrorBody,
     FaceSwapProInput,
+    HistoryEnvelope,
+    HistoryItem,
+    HistoryPage,
+    HistoryRequest,
     TaskStatus,
     UploadData,
     UploadEnvelope,
@@ -165,6 +169,18 @@ def api_router(emu: WaveSpeedEmulator) -> APIRouter:
     async def prediction(task_id: str, request: Request) -> Response:
         return await _poll(emu, request, task_id, "bare")
 
+    # Before the model route, which would take "predictions" for a model id.
+    @router.post("/api/v3/predictions")
+    async def history(request: Request) -> Response:
+        await _gate(emu, Target.HISTORY)
+        account = _authenticate(emu, request)
+        try:
+            ask = HistoryRequest.model_validate(await _json_body(request))
+        except ValidationError as exc:
+            raise _invalid(exc) from exc
+        emu.records.counts["history"] += 1
+        return JSONResponse(_history_page(emu, account, ask))
+
     @router.post("/api/v3/{model_id:path}")
     async def submit(model_id: str, request: Request) -> Response:
         body = await _json_body(request)
@@ -228,11 +244,35 @@ async def _submit(
     )
     emu.engine.start(task, account)
     record.task_id = task.id
-    if late_fault is not None:
+    if isinstance(late_fault, HangFault):
+        await emu.engine.pause(late_fault.seconds)  # the client has likely given up by now
+    elif late_fault is not None:
         raise fault_error(late_fault)
     if record.sync:
         return await _sync_answer(emu, task)
     return JSONResponse(Envelope(data=task.data()).wire())
+
+
+def _history_page(emu: WaveSpeedEmulator, account: Account, ask: HistoryRequest) -> dict[str, Any]:
+    """The account's tasks matching the filters, newest first, one page of them."""
+    tasks = [
+        task
+        for task in emu.engine.tasks.values()
+        if task.account == account.name
+        and (ask.model is None or task.model == ask.model)
+        and (ask.status is None or task.status == ask.status)
+        and (ask.created_after is None or task.created_at >= ask.created_after)
+        and (ask.created_before is None or task.created_at <= ask.created_before)
+    ]
+    tasks.sort(key=lambda task: task.created_at, reverse=True)
+    start = (ask.page - 1) * ask.page_size
+    inputs = ask.include_inputs and emu.config.history_inputs
+    items = [
+        HistoryItem(**task.data().model_dump(by_alias=True), inputs=task.body if inputs else None)
+        for task in tasks[start : start + ask.page_size]
+    ]
+    page = HistoryPage(page=ask.page, total=len(tasks), items=items)
+    return HistoryEnvelope(data=page).wire()
 
 
 def _task_seconds(emu: WaveSpeedEmulator) -> float:
@@ -280,22 +320,22 @@ async def _poll(emu: WaveSpeedEmulator, request: Request, task_id: str, path: Po
         return JSONResponse(Envelope(data=task.data()).wire())
 
 
-async def _gate(emu: WaveSpeedEmulator, target: Target) -> HttpFault | None:
+async def _gate(emu: WaveSpeedEmulator, target: Target) -> HttpFault | HangFault | None:
     """Apply the next injected fault for `target`, before authentication like a gateway would.
 
-    A hang holds the request, then lets it go on; an HTTP fault is raised here, except a submit
-    fault with `after_create`, which is handed back for the caller to raise once the task exists.
+    A hang holds the request, then lets it go on; an HTTP fault is raised here. A submit fault
+    with `after_create` is handed back instead, for the caller to apply once the task exists.
     """
     fault = emu.faults.next_fault(target)
     if fault is None:
         return None
     emu.records.counts[f"faults_{target}"] += 1
+    if fault.after_create:
+        return fault
     if isinstance(fault, HangFault):
         await emu.engine.pause(fault.seconds)
         return None
-    if not fault.after_create:
-        raise fault_error(fault)
-    return fault
+    raise fault_error(fault)
 
 
 def _authenticate(emu: WaveSpeedEmulator, request: Request) -> Account:

@@ -31,6 +31,11 @@ class EmulatorConfig(BaseModel):
     retry_after_header: bool = Field(
         default=False, description="send Retry-After on rate-limit 429s (real header UNCONFIRMED)"
     )
+    history_inputs: bool = Field(
+        default=True,
+        description="the prediction list honours `include_inputs` (sent by WaveSpeed's CLI, not in "
+        "the docs); False lists tasks without their inputs, as a server ignoring the flag would",
+    )
     invalid_input: InvalidInputMode = InvalidInputMode.HTTP_400
     max_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1, description="larger uploads: 413")
     public_url: str | None = Field(

@@ -82,8 +82,10 @@ class WaveSpeedEmulatorControl(Closable):
         fault = HttpFault(status=status, body=body, retry_after=retry_after)
         return await self.inject(Target.POLL, fault, count)
 
-    async def hang(self, target: Target, count: int = 1, seconds: float | None = None) -> EmulatorState:
-        return await self.inject(target, HangFault(seconds=seconds), count)
+    async def hang(
+        self, target: Target, count: int = 1, seconds: float | None = None, *, after_create: bool = False
+    ) -> EmulatorState:
+        return await self.inject(target, HangFault(seconds=seconds, after_create=after_create), count)
 
     async def fail_tasks(self, code: int, message: str | None = None, count: int = 1) -> EmulatorState:
         ask = TaskFailureRequest(code=code, message=message, count=count)

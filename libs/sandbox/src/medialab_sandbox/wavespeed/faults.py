@@ -19,6 +19,7 @@ class Target(StrEnum):
     UPLOAD = "upload"  # the API calls: upload ticket and legacy binary upload
     STORAGE_PUT = "storage_put"  # the PUT of bytes to a ticket's signed URL
     DOWNLOAD = "download"
+    HISTORY = "history"  # the prediction list, POST /api/v3/predictions
 
 
 class HttpFault(BaseModel):
@@ -42,6 +43,11 @@ class HangFault(BaseModel):
 
     kind: Literal["hang"] = "hang"
     seconds: float | None = Field(default=None, ge=0)
+    after_create: bool = Field(
+        default=False,
+        description="submits only: the task is created and runs, then the answer is held "
+        "(the client's read timeout fires on a task that exists)",
+    )
 
 
 Fault = Annotated[HttpFault | HangFault, Field(discriminator="kind")]
@@ -73,7 +79,7 @@ class FaultPlan:
         self._sync_timeouts = 0
 
     def inject(self, target: Target, fault: HttpFault | HangFault, count: int = 1) -> None:
-        if isinstance(fault, HttpFault) and fault.after_create and target is not Target.SUBMIT:
+        if fault.after_create and target is not Target.SUBMIT:
             raise ValueError("after_create applies to submits only")
         self._faults[Target(target)].extend([fault] * count)
 
@@ -99,8 +105,10 @@ class FaultPlan:
     ) -> None:
         self.inject(Target.POLL, HttpFault(status=status, body=body, retry_after=retry_after), count)
 
-    def hang(self, target: Target, count: int = 1, seconds: float | None = None) -> None:
-        self.inject(target, HangFault(seconds=seconds), count)
+    def hang(
+        self, target: Target, count: int = 1, seconds: float | None = None, *, after_create: bool = False
+    ) -> None:
+        self.inject(target, HangFault(seconds=seconds, after_create=after_create), count)
 
     def fail_tasks(self, code: int, message: str | None = None, count: int = 1) -> None:
         """The next `count` submitted tasks run, then end `failed` with `code`."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from medialab_sandbox.wavespeed.codes import TaskErrorCode
 
@@ -93,6 +93,40 @@ class Envelope(BaseModel):
     code: int = 200
     message: str = "success"
     data: PredictionData
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class HistoryRequest(BaseModel):
+    """Body of `POST /api/v3/predictions` (docs: docs-common-api/predictions); `include_inputs`
+    is not in the docs but WaveSpeed's own CLI sends it and reads `inputs` from each item."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    page: int = Field(ge=1)
+    page_size: int = Field(ge=1, le=100)
+    model: str | None = None
+    status: TaskStatus | None = None
+    created_after: AwareDatetime | None = None
+    created_before: AwareDatetime | None = None
+    include_inputs: bool = False
+
+
+class HistoryItem(PredictionData):
+    inputs: dict[str, Any] | None = None
+
+
+class HistoryPage(BaseModel):
+    page: int
+    total: int
+    items: list[HistoryItem]
+
+
+class HistoryEnvelope(BaseModel):
+    code: int = 200
+    message: str = "success"
+    data: HistoryPage
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
