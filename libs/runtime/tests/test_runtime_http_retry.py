@@ -158,13 +158,20 @@ async def test_no_request_once_the_deadline_has_passed() -> None:
     assert requests == []
 
 
-async def test_a_network_error_is_transient() -> None:
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
+@pytest.mark.parametrize(
+    ("error", "unsent"),
+    [(httpx.ConnectError, True), (httpx.ConnectTimeout, True), (httpx.ReadTimeout, False)],
+)
+async def test_a_network_error_is_transient_and_says_whether_the_request_went_out(
+    error: type[httpx.TransportError], unsent: bool
+) -> None:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise error("failed", request=request)
 
     with pytest.raises(Transient) as raised:
-        await send(refuse, "POST", json={"a": 1})
+        await send(fail, "POST", json={"a": 1})
     assert (raised.value.cause, raised.value.retry_after) == ("network", 0.0)
+    assert raised.value.unsent is unsent
 
 
 async def test_a_request_carries_its_headers_and_body() -> None:

@@ -44,6 +44,11 @@ def runner_settings(nats_url: str, emu: WaveSpeedEmulator, **overrides: Any) -> 
         "wavespeed_poll_max_s": 0.2,
         "wavespeed_retry_base_s": 0.01,
         "wavespeed_retry_max_s": 0.05,
+        # Roomy account limits unless a test is about them (the defaults are Bronze's 2 and 2/min).
+        "wavespeed_max_in_progress": 10,
+        "wavespeed_starts_per_minute": 1000,
+        "wavespeed_start_window_s": 1.0,
+        "wavespeed_lookup_grace_s": 0.05,
         "slot_poll_s": 0.2,
         "ack_wait_s": 5,
         "shutdown_grace_s": 1,

@@ -19,7 +19,7 @@ def test_settings_come_from_the_environment_with_wavespeeds_poll_floor(
 ) -> None:
     monkeypatch.setenv("WAVESPEED_API_KEY", "env-secret-key")
     monkeypatch.setenv("WAVESPEED_API_BASE", "http://127.0.0.1:9")
-    monkeypatch.setenv("WAVESPEED_CONCURRENCY", "3")
+    monkeypatch.setenv("WAVESPEED_MAX_IN_PROGRESS", "3")
     monkeypatch.setenv("MAX_DELIVER", "7")
     settings = WaveSpeedRunnerSettings(_env_file=None)
     assert settings.wavespeed_poll_interval_s == 2.0  # WaveSpeed: "at least 2 seconds between checks"
@@ -62,7 +62,7 @@ async def test_tasks_in_flight_never_exceed_the_limit_across_replicas(
 ) -> None:
     # WaveSpeed (Silver here) would run them all at once; our slots hold them to 2 over both replicas.
     for _ in range(2):
-        await start_runner(wavespeed_concurrency=2)
+        await start_runner(wavespeed_max_in_progress=2)
     emu.configure(processing_seconds=0.4)
     jobs = [make_job(await bus.face_and_target(str(i))) for i in range(6)]
     results = await asyncio.gather(*(bus.run(job, timeout=30) for job in jobs))
@@ -74,7 +74,7 @@ async def test_tasks_in_flight_never_exceed_the_limit_across_replicas(
 async def test_a_task_past_the_deadline_times_out_and_frees_its_slot(
     emu: WaveSpeedEmulator, bus: Bus, start_runner: RunnerFactory
 ) -> None:
-    await start_runner(wavespeed_concurrency=1)
+    await start_runner(wavespeed_max_in_progress=1)
     emu.faults.slow_tasks(60)
     late = await bus.run(make_job(await bus.face_and_target("a"), deadline_s=5), timeout=15)
     assert isinstance(late, JobFailed) and late.reason == FailureReason.timeout, late

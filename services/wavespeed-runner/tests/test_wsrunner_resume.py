@@ -27,7 +27,8 @@ async def test_a_remembered_task_is_polled_again_instead_of_submitting(
         target_url = await client.upload(
             await bus.media.get(target.object_name), "image/png", "t.png", deadline
         )
-        task = await client.submit("wavespeed-ai/image-face-swap", arguments(face_url, target_url), deadline)
+        swap = arguments(face_url, target_url)
+        task = await client.submit_once("wavespeed-ai/image-face-swap", swap, deadline)
     finally:
         await client.aclose()
     submitted_at = time.time()

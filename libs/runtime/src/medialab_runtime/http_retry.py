@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Failures before a single byte of the request went out: connecting, or waiting for a pooled connection.
+_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Used when the client has no read timeout of its own: a provider call must never wait forever.
 _FALLBACK_READ_TIMEOUT_S = 30.0
 
@@ -41,12 +43,17 @@ class RetryPolicy:
 
 
 class Transient(Exception):
-    """One call failed in a way worth another try: ``cause`` is the HTTP status or 'network'."""
+    """One call failed in a way worth another try: ``cause`` is the HTTP status or 'network'.
 
-    def __init__(self, cause: str, retry_after: float = 0.0) -> None:
+    ``unsent``: the request never left (no connection could be made), so the provider cannot have
+    acted on it; a call that creates something may be retried blindly only then.
+    """
+
+    def __init__(self, cause: str, retry_after: float = 0.0, *, unsent: bool = False) -> None:
         super().__init__(cause)
         self.cause = cause
         self.retry_after = retry_after
+        self.unsent = unsent
 
 
 def unreachable_reason(last: str) -> FailureReason:
@@ -131,7 +138,7 @@ async def send_once(
         return await http.request(method, url, headers=headers, timeout=timeout, **kwargs)
     except httpx.TransportError as error:
         log.debug("%s failed: %s", what, type(error).__name__)
-        raise Transient("network") from None
+        raise Transient("network", unsent=isinstance(error, _UNSENT)) from None
 
 
 def json_or_none(response: httpx.Response) -> Any:

@@ -1,9 +1,10 @@
 """WaveSpeed's v3 REST API over plain httpx (shared/providers/wavespeed.md §1–§8).
 
 Answers come in an envelope ``{code, message, data}``; an envelope ``code`` other than 2xx on an
-HTTP 200 counts as that status. Submits and uploads retry transient failures (429, 408, 5xx,
-network) with exponential backoff and full jitter, within the caller's deadline and a bounded
-number of attempts; polls make one attempt each and leave pacing to the poll loop.
+HTTP 200 counts as that status. Uploads retry transient failures (429, 408, 5xx, network) with
+exponential backoff and full jitter, within the caller's deadline and a bounded number of attempts;
+polls and lookups make one attempt each and leave pacing to their loop. A submit makes one attempt
+and says whether a task may exist; submission.py decides what comes next.
 The key travels only in the ``Authorization`` header of calls to the API base, never to a signed
 upload URL or an output URL, and never into an error message.
 """
@@ -14,6 +15,7 @@ import base64
 import binascii
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -30,6 +32,7 @@ from medialab_runtime.http_retry import (
 
 from wavespeed_runner.errors import (
     RETRYABLE_STATUSES,
+    SubmitUncertain,
     WaveSpeedRejected,
     WaveSpeedUnreachable,
     http_reason,
@@ -43,9 +46,22 @@ TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "timeout", "d
 # The ticket endpoint is missing on an older deployment: use the legacy binary upload from then on.
 _NO_TICKET_FLOW = frozenset({404, 405, 501})
 _USER_AGENT = "medialab-wavespeed-runner"
+# Refusals that come before a task is created: a submit answered so is safe to send again.
+_REFUSED_BEFORE_CREATING = frozenset({"408", "425", "429"})
+# The prediction list: pages of at most 100 (the documented maximum); a lookup's window holds the
+# tasks started since one submit, so a few pages cover even a Silver account's 500 starts/min.
+_LOOKUP_PAGE_SIZE = 100
+_LOOKUP_PAGES = 5
 # The WAVESPEED_RETRY_* defaults, for a client built without settings: longer pauses than fal's, as
 # WaveSpeed limits task starts per minute (wavespeed.md §7).
 DEFAULT_RETRY = RetryPolicy(base_s=1.0, max_s=15.0, max_attempts=8)
+
+
+@dataclass(frozen=True)
+class TaskLookup:
+    """What the prediction list says about a task whose submit answer was lost."""
+
+    found: Prediction | None
 
 
 @dataclass(frozen=True)
@@ -128,12 +144,60 @@ class WaveSpeedClient:
 
     # ----- tasks -----------------------------------------------------------------------------------
 
-    async def submit(self, model_id: str, arguments: dict[str, Any], deadline: float) -> Prediction:
-        """Create a task. A 5xx may hide a task that was created anyway; the retry then makes another."""
-        data = await self._send(
-            "submit", "POST", f"{self.api_base}/api/v3/{model_id}", deadline, json=arguments
-        )
+    async def submit_once(self, model_id: str, arguments: dict[str, Any], deadline: float) -> Prediction:
+        """One attempt to create a task, never retried here (see submission.py).
+
+        Raises ``Transient`` only when no task can exist (no connection made; 429/408/425: refused
+        before creating), ``SubmitUncertain`` when one may (the request went out and the answer was
+        lost, or was a 5xx), ``WaveSpeedRejected`` for a final refusal.
+        """
+        try:
+            url = f"{self.api_base}/api/v3/{model_id}"
+            data = await self._once("submit", "POST", url, deadline, json=arguments)
+        except Transient as failure:
+            if failure.unsent or failure.cause in _REFUSED_BEFORE_CREATING:
+                raise
+            raise SubmitUncertain(failure.cause) from None
         return parse_prediction(data, "submit")
+
+    async def find_task(
+        self, model_id: str, arguments: dict[str, Any], since: datetime, deadline: float
+    ) -> TaskLookup:
+        """Look our task up in the prediction list (docs: docs-common-api/predictions): tasks of
+        ``model_id`` created since ``since`` whose inputs are ``arguments``. The list carries
+        inputs only with ``include_inputs``, which WaveSpeed's CLI sends but the docs do not list;
+        without inputs a task of another job looks the same, so the answer is then ``None``.
+
+        Returns ``TaskLookup`` (``found`` None: no such task); ``None`` when the list cannot tell.
+        Raises ``Transient`` (try later) or ``WaveSpeedRejected``.
+        """
+        for page in range(1, _LOOKUP_PAGES + 1):
+            data = await self._once(
+                "lookup",
+                "POST",
+                f"{self.api_base}/api/v3/predictions",
+                deadline,
+                json={
+                    "page": page,
+                    "page_size": _LOOKUP_PAGE_SIZE,
+                    "model": model_id,
+                    "created_after": since.isoformat().replace("+00:00", "Z"),
+                    "include_inputs": True,
+                },
+            )
+            items = data.get("items") if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise WaveSpeedRejected(200, FailureReason.provider_error, "lookup: no items in the answer")
+            tasks = [item for item in items if isinstance(item, dict) and item.get("model") == model_id]
+            for item in tasks:
+                inputs = item.get("inputs", item.get("input"))
+                if not isinstance(inputs, dict):
+                    return None  # inputs not listed: our task cannot be told from another job's
+                if all(inputs.get(name) == value for name, value in arguments.items()):
+                    return TaskLookup(parse_prediction(item, "lookup"))
+            if len(items) < _LOOKUP_PAGE_SIZE:
+                return TaskLookup(None)
+        return None  # more tasks in the window than we page through: cannot say it is absent
 
     async def result(self, task_id: str, deadline: float) -> Prediction:
         """One poll. Raises ``Transient`` (poll again later) or ``WaveSpeedRejected`` (404: task unknown)."""

@@ -54,6 +54,20 @@ class WaveSpeedUnreachable(WaveSpeedError):
         self.reason = unreachable_reason(last)
 
 
+class SubmitUncertain(WaveSpeedError):
+    """A submit went out and its answer was lost (read timeout, dropped connection) or was a 5xx:
+    WaveSpeed may have created (and will bill) the task. Sending it again could make a second one."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"submit: answer lost ({cause}); the task may exist at WaveSpeed")
+        self.cause = cause
+
+
+class SubmitUnresolved(WaveSpeedError):
+    """An uncertain submit whose task the prediction list could neither show nor rule out: the job
+    fails (uncharged) rather than risk a second billed task."""
+
+
 def http_reason(status: int) -> FailureReason:
     if status in _UNAVAILABLE_STATUSES:
         return FailureReason.provider_unavailable

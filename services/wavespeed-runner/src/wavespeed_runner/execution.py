@@ -2,8 +2,9 @@
 
 The slot covers the time a task is in flight at WaveSpeed, from submit until its status is final;
 input uploads happen before and the output download after, so the account's slots stay busy with
-provider work only. Every poll is preceded by a pause of at least the poll interval, a resumed
-task's first poll included, so no two polls of a task come closer than that.
+provider work only. Every submit also takes one of the account's task starts (submission.py).
+Every poll is preceded by a pause of at least the poll interval, a resumed task's first poll
+included, so no two polls of a task come closer than that.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from medialab_contracts.events import FailureReason
 from medialab_runtime.http_retry import Transient
 from medialab_runtime.jobs import retry_delay
 from medialab_runtime.slots import SlotPool, SlotTimeout
+from medialab_runtime.start_rate import StartTimeout
 
 from wavespeed_runner.api import TERMINAL_STATUSES, Prediction, WaveSpeedClient
 from wavespeed_runner.errors import TaskOutcome, WaveSpeedRejected, task_outcome
 from wavespeed_runner.metrics import POLLS, PROVIDER_SECONDS, RETRIES
+from wavespeed_runner.submission import Submitter
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +100,17 @@ def _why_not(task: Submitted, final: Prediction | None) -> tuple[str, TaskOutcom
 
 
 class WaveSpeedExecutor:
-    def __init__(self, client: WaveSpeedClient, slots: SlotPool, poll: PollPolicy, tasks: TaskPolicy) -> None:
+    def __init__(
+        self,
+        client: WaveSpeedClient,
+        slots: SlotPool,
+        submitter: Submitter,
+        poll: PollPolicy,
+        tasks: TaskPolicy,
+    ) -> None:
         self.client = client
         self.slots = slots
+        self._submitter = submitter
         self._poll = poll
         self._tasks = tasks
 
@@ -115,10 +126,19 @@ class WaveSpeedExecutor:
     ) -> SwapDone:
         """Raises ``TaskFailed``, ``WaveSpeedError`` (final HTTP answers) or ``DeadlineExceeded``."""
         try:
+            if resume is None:
+                # Wait for a free start before the slot and take it under the slot, right before the
+                # request. Taking it before the slot would stamp a start while we still wait for a
+                # slot: the request could then come much later than its stamp and bunch up with
+                # later starts inside one window, which WaveSpeed refuses. Waiting for it while
+                # holding the slot would keep an in-progress place idle for up to a whole window.
+                await self._submitter.ready(deadline - time.monotonic())
             async with self.slots.hold(deadline - time.monotonic()):
                 return await self._run(model_id, arguments, deadline, resume, on_submitted, on_status)
         except SlotTimeout:
             raise DeadlineExceeded("no WaveSpeed slot free before the deadline") from None
+        except StartTimeout as error:
+            raise DeadlineExceeded(f"no WaveSpeed task start free before the deadline: {error}") from None
 
     async def _run(
         self,
@@ -133,7 +153,7 @@ class WaveSpeedExecutor:
         while True:
             if task is None:
                 attempts += 1
-                prediction = await self.client.submit(model_id, arguments, deadline)
+                prediction = await self._submitter.submit(model_id, arguments, deadline)
                 task = Submitted(prediction.task_id, attempts, time.time())
                 await on_submitted(task)
             else:

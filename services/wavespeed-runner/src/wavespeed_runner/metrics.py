@@ -28,3 +28,9 @@ UPLOADS = Counter(
     "Input images uploaded to WaveSpeed, by flow (ticket, or the legacy binary endpoint)",
     ["flow"],
 )
+LOOKUPS = Counter(
+    "medialab_wavespeed_submit_lookups_total",
+    "Prediction-list lookups after a submit whose answer was lost, by result (found, absent: sent "
+    "again, unknown: the list cannot tell, failed: the list did not answer)",
+    ["result"],
+)

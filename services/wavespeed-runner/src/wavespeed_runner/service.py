@@ -1,4 +1,5 @@
-"""wavespeed-runner's composition root: the ``jobs.wavespeed.>`` consumer under provider slots."""
+"""wavespeed-runner's composition root: the ``jobs.wavespeed.>`` consumer under provider slots and
+the account's start rate."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from medialab_runtime.media_store import MediaStore
 from medialab_runtime.runner import RunnerJobs
 from medialab_runtime.service import ServiceContext
 from medialab_runtime.slots import SlotPool
+from medialab_runtime.start_rate import StartLimiter
 
 from wavespeed_runner.api import WaveSpeedClient
 from wavespeed_runner.execution import PollPolicy, TaskPolicy, WaveSpeedExecutor
@@ -19,6 +21,7 @@ from wavespeed_runner.inputs import InputUploader
 from wavespeed_runner.jobs import FaceSwapHandler
 from wavespeed_runner.outputs import OutputStore
 from wavespeed_runner.settings import WaveSpeedRunnerSettings
+from wavespeed_runner.submission import LookupPolicy, Submitter
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +37,19 @@ def build_client(settings: WaveSpeedRunnerSettings) -> WaveSpeedClient:
         http,
         settings.provider_key().secret.get_secret_value(),
         api_base=settings.wavespeed_api_base,
-        retry=RetryPolicy(
-            settings.wavespeed_retry_base_s, settings.wavespeed_retry_max_s, settings.wavespeed_max_attempts
-        ),
+        retry=retry_policy(settings),
         max_output_bytes=settings.wavespeed_max_output_bytes,
     )
 
 
+def retry_policy(settings: WaveSpeedRunnerSettings) -> RetryPolicy:
+    return RetryPolicy(
+        settings.wavespeed_retry_base_s, settings.wavespeed_retry_max_s, settings.wavespeed_max_attempts
+    )
+
+
 def build_executor(
-    settings: WaveSpeedRunnerSettings, client: WaveSpeedClient, slots: SlotPool
+    settings: WaveSpeedRunnerSettings, client: WaveSpeedClient, slots: SlotPool, starts: StartLimiter
 ) -> WaveSpeedExecutor:
     poll = PollPolicy(
         settings.wavespeed_poll_interval_s, settings.wavespeed_poll_max_s, settings.wavespeed_poll_ratio
@@ -50,7 +57,9 @@ def build_executor(
     tasks = TaskPolicy(
         settings.wavespeed_task_attempts, settings.wavespeed_retry_base_s, settings.wavespeed_retry_max_s
     )
-    return WaveSpeedExecutor(client, slots, poll, tasks)
+    lookup = LookupPolicy(settings.wavespeed_lookup_attempts, settings.wavespeed_lookup_grace_s)
+    submitter = Submitter(client, starts, retry_policy(settings), lookup)
+    return WaveSpeedExecutor(client, slots, submitter, poll, tasks)
 
 
 async def setup(ctx: ServiceContext) -> None:
@@ -60,17 +69,21 @@ async def setup(ctx: ServiceContext) -> None:
     ctx.on_shutdown(client.aclose)
     slots = await SlotPool.open(ctx.js, PROVIDER, [key], poll_s=settings.slot_poll_s)
     ctx.on_shutdown(slots.close)
+    starts = await StartLimiter.open(ctx.js, PROVIDER, key.fingerprint, settings.start_rate())
+    ctx.on_shutdown(starts.close)
     log.info(
-        "wavespeed key %s@%d, model %s, slot lease %.0fs",
+        "wavespeed key %s: %d in progress, %d starts per %gs; model %s, slot lease %.0fs",
         key.fingerprint,
         key.limit,
+        starts.rate.limit,
+        starts.rate.window_s,
         settings.wavespeed_model,
         slots.lease_s,
     )
 
     media = await MediaStore.open(ctx.js)
     handler = FaceSwapHandler(
-        build_executor(settings, client, slots),
+        build_executor(settings, client, slots, starts),
         InputUploader(media, client),
         OutputStore(media, client),
         settings.wavespeed_model,

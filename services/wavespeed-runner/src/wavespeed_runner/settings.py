@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from medialab_runtime.runner import RunnerSettings
 from medialab_runtime.slots import ProviderKey
+from medialab_runtime.start_rate import StartRate
 from pydantic import Field, SecretStr, model_validator
 
 FACE_SWAP_MODEL = "wavespeed-ai/image-face-swap"
@@ -18,10 +19,18 @@ class WaveSpeedRunnerSettings(RunnerSettings):
     wavespeed_api_base: str = "https://api.wavespeed.ai"
     # The model face-swap jobs run on; the `-pro` sibling takes the same fields.
     wavespeed_model: str = FACE_SWAP_MODEL
-    # Tasks in flight at once, over every replica (provider slots). WaveSpeed queues tasks beyond the
-    # account level's concurrency instead of refusing them, so this is our own cap: set it to the
-    # level's figure (Bronze 2, Silver 300, ...) to keep WaveSpeed's queue empty.
-    wavespeed_concurrency: int = Field(default=10, ge=1, le=10_000)
+    # The account level's limits (docs: account-levels; Bronze 2 and 2/min, Silver 300 and 500/min),
+    # enforced over every replica. In progress: tasks submitted and not yet final (provider slots);
+    # WaveSpeed would queue the ones beyond its concurrency, and a queued task still ties up a job.
+    wavespeed_max_in_progress: int = Field(default=2, ge=1, le=10_000)
+    # Task starts (submits) per window; WaveSpeed refuses the ones beyond with 429. The window is a
+    # minute plus a margin for the way from taking a start here to WaveSpeed's clock.
+    wavespeed_starts_per_minute: int = Field(default=2, ge=1, le=100_000)
+    wavespeed_start_window_s: float = Field(default=61.0, gt=0)
+    # A submit whose answer was lost (read timeout, 5xx) is looked up in the prediction list this
+    # many times, this far apart, before it is sent again (absent) or the job fails uncharged.
+    wavespeed_lookup_attempts: int = Field(default=3, ge=1)
+    wavespeed_lookup_grace_s: float = Field(default=2.0, ge=0)
     # Result polls: never closer than the interval (WaveSpeed asks for ≥ 2 s on image tasks), then
     # every ``ratio × elapsed`` up to the max, so long tasks are polled less often.
     wavespeed_poll_interval_s: float = Field(default=2.0, gt=0)
@@ -51,4 +60,7 @@ class WaveSpeedRunnerSettings(RunnerSettings):
         secret = self.wavespeed_api_key.get_secret_value().strip()
         if not secret:
             raise MissingApiKey("WAVESPEED_API_KEY is empty")
-        return ProviderKey.of(secret, self.wavespeed_concurrency)
+        return ProviderKey.of(secret, self.wavespeed_max_in_progress)
+
+    def start_rate(self) -> StartRate:
+        return StartRate(self.wavespeed_starts_per_minute, self.wavespeed_start_window_s)
