@@ -82,6 +82,10 @@ CHAOS_ENV: dict[str, str] = {
     "WAVESPEED_RETRY_BASE_S": "0.05",
     "WAVESPEED_RETRY_MAX_S": "0.5",
     "WAVESPEED_HTTP_TIMEOUT_S": "2",
+    # The emulator runs a Silver account here: roomy limits, quick lookups of lost submit answers.
+    "WAVESPEED_MAX_IN_PROGRESS": "10",
+    "WAVESPEED_STARTS_PER_MINUTE": "500",
+    "WAVESPEED_LOOKUP_GRACE_S": "0.2",
     "STYLE_LLM_ENABLED": "false",
     # billing
     "WELCOME_CREDIT": str(WELCOME_KOPECKS),
