@@ -76,7 +76,7 @@ def fal_runner_env(nats_url: str, fal: FalEmulator, concurrency: int) -> dict[st
     return {
         "NATS_URL": nats_url,
         "FAL_KEYS": KEY,
-        "FAL_CONCURRENCY_PER_KEY": str(concurrency),
+        "FAL_CONCURRENCY_PER_ACCOUNT": str(concurrency),
         "FAL_QUEUE_BASE": fal.queue_base,
         "FAL_REST_BASE": fal.rest_base,
         "SLOT_POLL_S": "0.2",

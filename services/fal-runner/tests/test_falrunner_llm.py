@@ -65,7 +65,7 @@ async def test_llm_errors_are_typed(fal: FalEmulator, bus: Bus, start_runner: Ru
 async def test_llm_calls_share_the_slots_of_image_jobs(
     fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
 ) -> None:
-    await start_runner(fal_concurrency_per_key=1)
+    await start_runner(fal_concurrency_per_account=1)
     fal.slow_jobs(2, model="fal-ai/nano-banana")
     job = make_job("nb")
     await bus.publish(job)
