@@ -1,4 +1,4 @@
-"""fal emulator: per-key concurrency limit, queue positions and in-flight accounting."""
+"""fal emulator: per-account concurrency limit, queue positions, in-flight accounting and poll counts."""
 
 from __future__ import annotations
 
@@ -126,3 +126,30 @@ async def test_reset_concurrency_restarts_the_maxima(
 
     assert falemu.concurrency(KEY).max_in_flight == 2
     assert falemu.concurrency(KEY).max_running == 2
+
+
+async def test_keys_of_one_account_share_its_limit(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    falemu.set_account("main", [KEY, OTHER], limit=2)
+    falemu.set_latency(run_seconds=0.3)
+
+    submitted = [await submit(falemu, falemu_http, key) for key in (KEY, OTHER, KEY, OTHER)]
+    await asyncio.sleep(0.05)
+    statuses = [await status_of(falemu_http, urls) for urls in submitted]
+    await asyncio.gather(*(wait_completed(falemu_http, u["status_url"], KEY) for u in submitted))
+
+    assert [s["status"] for s in statuses] == ["IN_PROGRESS"] * 2 + ["IN_QUEUE"] * 2
+    assert [s.get("queue_position") for s in statuses[2:]] == [0, 1]
+    assert falemu.concurrency("main").max_running == 2
+
+
+async def test_status_polls_are_counted_per_request(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    falemu.set_latency(run_seconds=0.2)
+    urls = await submit(falemu, falemu_http)
+    for _ in range(3):
+        await status_of(falemu_http, urls)
+    await falemu.wait_completed(urls["request_id"])
+    assert falemu.status_polls()[urls["request_id"]] == 3

@@ -376,3 +376,22 @@ async def test_start_timeout_expires_with_504(falemu: FalEmulator, falemu_http: 
     assert result.status_code == 504
     assert result.headers["X-Fal-Request-Timeout-Type"] == "user"
     assert result.headers["X-Fal-Error-Type"] == "request_timeout"
+
+
+async def test_submit_headers_are_recorded_and_a_bad_lifecycle_is_refused(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    lifecycle = '{"expiration_duration_seconds": 86400}'
+    headers = {**AUTH, "X-Fal-Request-Timeout": "42.5", "X-Fal-Object-Lifecycle-Preference": lifecycle}
+    accepted = await falemu_http.post(f"{falemu.queue_base}/{NANO}", json={"prompt": "x"}, headers=headers)
+    assert accepted.status_code == 200
+    [record] = falemu.submits()
+    assert record.request_timeout_s == 42.5
+    assert record.lifecycle == {"expiration_duration_seconds": 86400}
+    for bad in ('{"expiration_duration_seconds": 0}', "86400", '{"other": 1}', "{"):
+        refused = await falemu_http.post(
+            f"{falemu.queue_base}/{NANO}",
+            json={"prompt": "x"},
+            headers={**AUTH, "X-Fal-Object-Lifecycle-Preference": bad},
+        )
+        assert refused.status_code == 400, bad

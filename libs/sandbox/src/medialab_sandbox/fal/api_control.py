@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from medialab_sandbox.fal.control_models import (
+    AccountSetting,
     ConcurrencyLimit,
     KeyLock,
     LatencySetting,
@@ -84,6 +85,12 @@ async def set_concurrency_limit(setting: ConcurrencyLimit, emu: Emulator) -> dic
     return OK
 
 
+@router.put("/account")
+async def set_account(setting: AccountSetting, emu: Emulator) -> dict[str, bool]:
+    emu.set_account(setting.name, setting.keys, setting.limit)
+    return OK
+
+
 @router.put("/key-lock")
 async def key_lock(setting: KeyLock, emu: Emulator) -> dict[str, bool]:
     if setting.reason is None:
@@ -121,6 +128,7 @@ async def stats(emu: Emulator) -> Stats:
         by_model=emu.submit_counts_by_model(),
         by_key=emu.submit_counts_by_key(),
         concurrency=emu.recorder.all_concurrency(),
+        status_polls=emu.status_polls(),
     )
 
 
