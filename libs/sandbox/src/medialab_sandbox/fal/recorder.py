@@ -1,4 +1,4 @@
-"""What tests inspect: submits, any-llm calls, webhook deliveries and per-key concurrency.
+"""What tests inspect: submits, LLM calls, webhook deliveries and per-key concurrency.
 
 Concurrency is counted two ways per key:
 - ``in_flight``: from an accepted submit until the request is COMPLETED or cancelled (what a
