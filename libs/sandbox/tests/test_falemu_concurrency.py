@@ -12,7 +12,8 @@ from medialab_sandbox.fal.testing import key_header, wait_completed
 
 KEY = "key-a:secret"
 OTHER = "key-b:secret"
-LLM = "fal-ai/any-llm"
+LLM = "openrouter/router"
+LLM_MODEL = "google/gemini-2.5-flash"
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -23,7 +24,9 @@ def falemu_unstarted() -> FalEmulator:
 
 
 async def submit(fal: FalEmulator, http: httpx.AsyncClient, key: str = KEY) -> dict[str, str]:
-    response = await http.post(f"{fal.queue_base}/{LLM}", json={"prompt": "x"}, headers=key_header(key))
+    response = await http.post(
+        f"{fal.queue_base}/{LLM}", json={"model": LLM_MODEL, "prompt": "x"}, headers=key_header(key)
+    )
     assert response.status_code == 200
     return response.json()
 

@@ -94,7 +94,7 @@ def test_jobs_a_model_cannot_take_are_refused() -> None:
 
 def test_status_urls_use_owner_and_app_only() -> None:
     assert app_path("fal-ai/bytedance/seedream/v4/edit") == "fal-ai/bytedance"
-    assert app_path("fal-ai/any-llm") == "fal-ai/any-llm"
+    assert app_path("openrouter/router") == "openrouter/router"
     assert app_path("workflows/me/flow/x") == "workflows/me/flow"
 
 

@@ -20,6 +20,7 @@ from medialab_sandbox.fal.errors import (
 )
 from medialab_sandbox.fal.faults import Phase
 from medialab_sandbox.fal.inference import MODELS
+from medialab_sandbox.fal.llm import REMOVED_ENDPOINTS
 from medialab_sandbox.fal.queue import Job, JobStatus, app_id
 from medialab_sandbox.fal.recorder import SubmitRecord
 
@@ -39,6 +40,8 @@ def _urls(emu: FalEmulator, job: Job) -> dict[str, str]:
 
 
 def _unknown_model(model_id: str) -> ReplyError:
+    if model_id in REMOVED_ENDPOINTS:
+        return ReplyError(REMOVED_ENDPOINTS[model_id])
     owner_app = app_id(model_id)
     if owner_app in KNOWN_APPS:
         # The app exists but has no such endpoint: the fal SDK's own 404.

@@ -1,4 +1,4 @@
-"""What tests inspect: submits, any-llm calls, webhook deliveries and per-account concurrency.
+"""What tests inspect: submits, LLM calls, webhook deliveries and per-account concurrency.
 
 Concurrency is counted two ways per account (a key not assigned to one is its own account):
 - ``in_flight``: from an accepted submit until the request is COMPLETED or cancelled (what a
