@@ -80,6 +80,42 @@ async def test_release_returns_the_hold(conn: asyncpg.Connection) -> None:
     await assert_consistent(conn)
 
 
+async def test_refund_of_a_charged_job_gives_the_price_back_once(conn: asyncpg.Connection) -> None:
+    await ledger.ensure_user(conn, 1, WELCOME)
+    req = reserve_request(1, 800)
+    await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.settle(conn, req.job_id)
+    refunded = await ledger.refund(conn, req.job_id, "undeliverable")
+    again = await ledger.refund(conn, req.job_id, "undeliverable")
+    assert (refunded.changed, again.changed) == (True, False)
+    assert (refunded.operation.status, refunded.operation.failure_reason) == (
+        OperationStatus.refunded,
+        "undeliverable",
+    )
+    view = await ledger.balance(conn, 1)
+    assert (view.balance, view.reserved) == (WELCOME, 0)
+    assert await ledger_kinds(conn, req.job_id) == ["hold", "charge", "refund"]
+    with pytest.raises(Conflict):
+        await ledger.settle(conn, req.job_id)  # a redelivered success event charges nothing again
+    await assert_consistent(conn)
+
+
+async def test_refund_before_the_settle_releases_the_hold(conn: asyncpg.Connection) -> None:
+    await ledger.ensure_user(conn, 1, WELCOME)
+    req = reserve_request(1, 800)
+    await ledger.reserve(conn, req, DEADLINE_S)
+    refunded = await ledger.refund(conn, req.job_id, "undeliverable")
+    assert refunded.changed and refunded.operation.status == OperationStatus.failed
+    with pytest.raises(Conflict):
+        await ledger.settle(conn, req.job_id)
+    view = await ledger.balance(conn, 1)
+    assert (view.balance, view.reserved) == (WELCOME, 0)
+    assert await ledger_kinds(conn, req.job_id) == ["hold", "release"]
+    with pytest.raises(UnknownJob):
+        await ledger.refund(conn, "0" * 32, "undeliverable")
+    await assert_consistent(conn)
+
+
 async def test_reserve_twice_is_one_reservation(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     req = reserve_request(1, 800)

@@ -19,6 +19,7 @@ class OperationStatus(StrEnum):
     pending = "PENDING"
     charged = "CHARGED"
     failed = "FAILED"
+    refunded = "REFUNDED"  # charged, then given back: the result could not be delivered
 
 
 class EnsureUserRequest(BusMessage):
@@ -96,6 +97,14 @@ class SettleRequest(BusMessage):
 class ReleaseRequest(BusMessage):
     job_id: str = Field(pattern=JOB_ID_PATTERN)
     reason: str = Field(default="failed", max_length=64)
+
+
+class RefundRequest(BusMessage):
+    """Give a job's money back when its result cannot be delivered: a CHARGED job is refunded, a
+    PENDING one released (the settle that follows then finds it FAILED); both at most once."""
+
+    job_id: str = Field(pattern=JOB_ID_PATTERN)
+    reason: str = Field(default="undeliverable", max_length=64)
 
 
 class OperationRequest(BusMessage):

@@ -29,6 +29,10 @@ class UpscaleFormat(BaseModel):
     format: ImageFormat | None = None
 
 
+class OutputGrain(BaseModel):
+    grainy: bool = False
+
+
 class LlmScriptItems(BaseModel):
     items: list[ScriptedReply]
 
