@@ -130,7 +130,9 @@ async def test_a_result_telegram_refuses_as_too_large_is_refunded_once(stack: St
         assert not [m for m in await user.bot_messages() if is_document(m)]
         await user.send_command("history")
         history = await reply(user, contains("История операций"))
-        assert "Улучшение" in history.text
+        assert (
+            "Улучшение · Recraft Crisp ×2 · 8 ₽ · ↩️ не доставлено, возвращено · баланс 30 ₽" in history.text
+        )
 
 
 async def test_text_mode_checks_the_photo_when_it_arrives(stack: Stack) -> None:
@@ -154,6 +156,11 @@ async def test_add_balance_works_for_user_id_7(stack: Stack) -> None:
         done = await reply(admin, contains("пополнен"))
         assert f"<code>{SMALL_ADMIN_ID}</code>" in done.text or str(SMALL_ADMIN_ID) in text_of(done)
         assert await balance_available(admin) == before + 10_000
+        await admin.send_command("history")
+        history = await reply(admin, contains("История операций"))
+        lines = history.text.splitlines()
+        assert "💳 пополнение +100 ₽ · баланс 130 ₽" in lines[1]  # newest first
+        assert "🎁 приветственный бонус +30 ₽ · баланс 30 ₽" in lines[2]
     async with stack.user(user_id=ADMIN_ID) as admin:
         await admin.send_command("add_balance", f"{SMALL_ADMIN_ID} 5")
         await reply(admin, contains("пополнен"))

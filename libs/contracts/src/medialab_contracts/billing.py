@@ -135,8 +135,31 @@ class HistoryRequest(BusMessage):
     page_size: int = Field(default=10, ge=1, le=50)
 
 
+class HistoryKind(StrEnum):
+    """A ledger row as the user sees it (billing/ledger.py has the model)."""
+
+    welcome = "welcome"  # the welcome credit
+    topup = "topup"  # an admin top-up
+    hold = "hold"  # a job in progress, its price reserved
+    charge = "charge"  # a job done and paid
+    release = "release"  # a job failed: nothing paid
+    refund = "refund"  # a paid job whose result could not be delivered: the price back
+
+
+class HistoryEntry(BusMessage):
+    kind: HistoryKind
+    at: datetime
+    delta: int  # what the balance changed by, kopecks (0 for hold and release)
+    balance_after: int  # the balance right after this row
+    # The job's terms, for rows of a job.
+    job_id: str | None = None
+    mode: Mode | None = None
+    model_id: str | None = None
+    price: int | None = None
+
+
 class HistoryPage(BusMessage):
-    items: list[OperationView]
+    items: list[HistoryEntry]  # newest first
     page: int
     page_size: int
     total: int

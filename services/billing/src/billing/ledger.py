@@ -46,6 +46,8 @@ from typing import TypeVar
 import asyncpg
 from medialab_contracts.billing import (
     BalanceView,
+    HistoryEntry,
+    HistoryKind,
     HistoryPage,
     OperationStatus,
     OperationView,
@@ -192,14 +194,23 @@ _TOPUP_BY_REQUEST = """
 SELECT user_id, admin_id, delta_balance FROM ledger WHERE kind = 'topup' AND request_id = $1
 """
 
-_HISTORY = f"""
-SELECT {_OP_COLUMNS} FROM operations WHERE user_id = $1
-ORDER BY created_at DESC, job_id DESC LIMIT $2 OFFSET $3
+# The user's ledger with the balance after each row; a job's hold is shown only while the job runs
+# (afterwards its charge, release or refund tells the story).
+_HISTORY_ROWS = """
+WITH rows AS (
+    SELECT l.id, l.kind, l.created_at, l.delta_balance, l.job_id,
+           sum(l.delta_balance) OVER (ORDER BY l.id) AS balance_after,
+           o.mode, o.model_id, o.price, o.status
+    FROM ledger l LEFT JOIN operations o ON o.job_id = l.job_id
+    WHERE l.user_id = $1
+)
+SELECT * FROM rows WHERE kind <> 'hold' OR status = 'PENDING'
 """
+_HISTORY = _HISTORY_ROWS + "ORDER BY id DESC LIMIT $2 OFFSET $3"
 
-_HISTORY_TOTAL = """
+_HISTORY_TOTAL = f"""
 SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1) AS known,
-       (SELECT count(*) FROM operations WHERE user_id = $1) AS total
+       (SELECT count(*) FROM ({_HISTORY_ROWS}) shown) AS total
 """
 
 _ACCOUNT_MISMATCHES = """
@@ -487,14 +498,28 @@ async def operation(conn: asyncpg.Connection, job_id: str, user_id: int) -> Oper
     return _operation(row)
 
 
+def _history_entry(row: asyncpg.Record) -> HistoryEntry:
+    return HistoryEntry(
+        kind=HistoryKind(row["kind"]),
+        at=row["created_at"],
+        delta=row["delta_balance"],
+        balance_after=row["balance_after"],
+        job_id=row["job_id"],
+        mode=Mode(row["mode"]) if row["mode"] else None,
+        model_id=row["model_id"],
+        price=row["price"],
+    )
+
+
 async def history(conn: asyncpg.Connection, user_id: int, page: int, page_size: int) -> HistoryPage:
-    """The user's operations, newest first."""
-    head = await conn.fetchrow(_HISTORY_TOTAL, user_id)
-    if not head["known"]:
-        raise UnknownUser(f"user {user_id} is not registered")
-    rows = await conn.fetch(_HISTORY, user_id, page_size, (page - 1) * page_size)
+    """The user's ledger, newest first: credits, top-ups, jobs, each with the balance after it."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        head = await conn.fetchrow(_HISTORY_TOTAL, user_id)
+        if not head["known"]:
+            raise UnknownUser(f"user {user_id} is not registered")
+        rows = await conn.fetch(_HISTORY, user_id, page_size, (page - 1) * page_size)
     return HistoryPage(
-        items=[_operation(r) for r in rows], page=page, page_size=page_size, total=head["total"]
+        items=[_history_entry(r) for r in rows], page=page, page_size=page_size, total=head["total"]
     )
 
 

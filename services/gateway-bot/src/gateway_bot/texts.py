@@ -11,7 +11,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.text_decorations import html_decoration
-from medialab_contracts.billing import BalanceView, HistoryPage, OperationStatus, OperationView, TopupReply
+from medialab_contracts.billing import (
+    BalanceView,
+    HistoryEntry,
+    HistoryKind,
+    HistoryPage,
+    OperationStatus,
+    OperationView,
+    TopupReply,
+)
 from medialab_contracts.catalog import ImageFormat, ModelSpec
 from medialab_contracts.events import FailureReason
 from medialab_contracts.modes import Mode
@@ -441,16 +449,32 @@ def moscow_time(moment: datetime) -> str:
     return moment.astimezone(MOSCOW).strftime("%d.%m.%Y %H:%M") + " (Мск)"
 
 
+HISTORY_TITLES: dict[HistoryKind, str] = {
+    HistoryKind.welcome: "🎁 приветственный бонус",
+    HistoryKind.topup: "💳 пополнение",
+    HistoryKind.hold: STATUS_TITLES[OperationStatus.pending],
+    HistoryKind.charge: STATUS_TITLES[OperationStatus.charged],
+    HistoryKind.release: STATUS_TITLES[OperationStatus.failed],
+    HistoryKind.refund: STATUS_TITLES[OperationStatus.refunded],
+}
+
+
+def _history_line(entry: HistoryEntry, model_titles: dict[str, str]) -> str:
+    after = f"баланс {format_rub(entry.balance_after)}"
+    if entry.mode is None or entry.model_id is None or entry.price is None:
+        return f"{moscow_time(entry.at)} · {HISTORY_TITLES[entry.kind]} +{format_rub(entry.delta)} · {after}"
+    model = model_titles.get(entry.model_id, entry.model_id)
+    return (
+        f"{moscow_time(entry.at)} · {MODE_TITLES[entry.mode]} · {quote(model)} · "
+        f"{format_rub(entry.price)} · {HISTORY_TITLES[entry.kind]} · {after}"
+    )
+
+
 def history_page(page: HistoryPage, model_titles: dict[str, str]) -> str:
     if not page.items:
         return HISTORY_EMPTY if page.total == 0 else f"📊 Страница {page.page} пуста."
     lines = [f"📊 История операций — страница {page.page} из {page.pages}"]
-    for op in page.items:
-        model = model_titles.get(op.model_id, op.model_id)
-        lines.append(
-            f"{moscow_time(op.created_at)} · {MODE_TITLES[op.mode]} · {quote(model)} · "
-            f"{format_rub(op.price)} · {STATUS_TITLES[op.status]}"
-        )
+    lines.extend(_history_line(entry, model_titles) for entry in page.items)
     return "\n".join(lines)
 
 
