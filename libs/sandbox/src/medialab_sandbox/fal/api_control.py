@@ -14,6 +14,7 @@ from medialab_sandbox.fal.control_models import (
     KeyLock,
     LatencySetting,
     LlmScriptItems,
+    OutputGrain,
     Stats,
     UpscaleFormat,
 )
@@ -103,6 +104,12 @@ async def key_lock(setting: KeyLock, emu: Emulator) -> dict[str, bool]:
 @router.put("/upscale-format")
 async def upscale_format(setting: UpscaleFormat, emu: Emulator) -> dict[str, bool]:
     emu.set_upscale_format(setting.format)
+    return OK
+
+
+@router.put("/output-grain")
+async def output_grain(setting: OutputGrain, emu: Emulator) -> dict[str, bool]:
+    emu.set_grainy_output(setting.grainy)
     return OK
 
 

@@ -35,6 +35,10 @@ class UpscaleFormat(BaseModel):
     format: ImageFormat | None = None
 
 
+class OutputGrain(BaseModel):
+    grainy: bool = False
+
+
 class LlmScriptItems(BaseModel):
     items: list[ScriptedReply]
 

@@ -201,6 +201,9 @@ class FalEmulator(Lifecycle):
     def set_upscale_format(self, image_format: ImageFormat | None) -> None:
         self.faults.upscale_format = image_format
 
+    def set_grainy_output(self, grainy: bool) -> None:
+        self.faults.grainy_output = grainy
+
     def script_llm(self, *items: str | ErrorReply | ScriptedReply) -> None:
         self.llm.push(*items)
 

@@ -113,7 +113,9 @@ class RunContext:
     ) -> dict[str, Any]:
         """Render, store in the CDN (or inline for sync_mode) and describe as a fal Image/File."""
         width, height = size
-        data = await asyncio.to_thread(render, width, height, image_format, seed_text)
+        data = await asyncio.to_thread(
+            render, width, height, image_format, seed_text, grainy=self.faults.grainy_output
+        )
         content_type = CONTENT_TYPES[image_format]
         file_name = f"output.{EXTENSIONS[image_format]}"
         if sync_mode:
