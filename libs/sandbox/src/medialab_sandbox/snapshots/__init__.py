@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import json
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
