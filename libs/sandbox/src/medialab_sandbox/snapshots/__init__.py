@@ -113,11 +113,15 @@ _WRONG_TYPE: dict[str, Any] = {
 }
 
 
-def invalid_requests(snap: Snapshot, example: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def invalid_requests(
+    snap: Snapshot, example: dict[str, Any], *, missing_only: bool = False
+) -> list[tuple[str, dict[str, Any]]]:
     """Bodies the snapshot refuses, each ``example`` with one thing broken, named by what broke.
 
     Only faults every provider refuses are made (a missing required field, a value outside an
     enum or range, a wrong type); unknown fields are not, as fal and Telegram ignore those.
+    ``missing_only``: just the missing fields, for Telegram, which turns numbers into text and
+    clamps ranges rather than refusing them.
     """
     schema = snap.request
     if schema is None:
@@ -126,7 +130,7 @@ def invalid_requests(snap: Snapshot, example: dict[str, Any]) -> list[tuple[str,
     variants: list[tuple[str, dict[str, Any]]] = []
     for name in schema.get("required", []):
         variants.append((f"without {name}", {k: v for k, v in example.items() if k != name}))
-    for name, prop in properties.items():
+    for name, prop in {} if missing_only else properties.items():
         for label, value in _bad_values(prop):
             variants.append((f"{name} {label}", {**copy.deepcopy(example), name: value}))
     return [(label, body) for label, body in variants if snap.request_errors(body)]
