@@ -3,10 +3,12 @@
 
     python3 dev.py up      # install everything into .venv and run the whole stack
     python3 dev.py test    # install everything into .venv and run the test suite
+    python3 dev.py smoke   # one cheapest call to each real provider, checked against its snapshot
 
 Installs a pinned uv into .medialab/tools, syncs .venv from uv.lock (all workspace packages,
 dev tools included), then hands over to the venv's Python. Extra arguments go to the
-launcher (`up`) or to pytest (`test`).
+launcher (`up`), to pytest (`test`) or to the smoke check (`smoke`, needs real keys in the
+environment or .env; see docs/providers/README.md).
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def main(argv: list[str]) -> int:
         print("MediaLab needs Python 3.11 or newer", file=sys.stderr)
         return 2
     command, rest = (argv[0], argv[1:]) if argv else ("up", [])
-    if command not in ("up", "test", "sync"):
+    if command not in ("up", "test", "sync", "smoke"):
         print(__doc__, file=sys.stderr)
         return 2
     sync(ensure_uv())
@@ -73,6 +75,8 @@ def main(argv: list[str]) -> int:
         return 0
     if command == "up":
         os.execv(python, [python, "-m", "medialab_devstack", "up", *rest])
+    if command == "smoke":
+        os.execv(python, [python, "-m", "medialab_devstack.smoke", *rest])
     result = subprocess.run([python, "-m", "pytest", *rest])
     if result.returncode == 5:
         print("[dev] pytest collected no tests: failing on purpose", file=sys.stderr)

@@ -169,6 +169,12 @@ def api_router(emu: WaveSpeedEmulator) -> APIRouter:
     async def prediction(task_id: str, request: Request) -> Response:
         return await _poll(emu, request, task_id, "bare")
 
+    @router.get("/api/v3/balance")
+    async def balance(request: Request) -> Response:
+        # docs: docs-common-api/balance; `dev.py smoke` asks it as the cheapest authorised call.
+        _authenticate(emu, request)
+        return JSONResponse({"code": 200, "message": "success", "data": {"balance": emu.config.balance_usd}})
+
     # Before the model route, which would take "predictions" for a model id.
     @router.post("/api/v3/predictions")
     async def history(request: Request) -> Response:

@@ -37,6 +37,9 @@ class EmulatorConfig(BaseModel):
         "the docs); False lists tasks without their inputs, as a server ignoring the flag would",
     )
     invalid_input: InvalidInputMode = InvalidInputMode.HTTP_400
+    balance_usd: float = Field(
+        default=100.0, ge=0, description="what `GET /api/v3/balance` reports for every account"
+    )
     max_upload_bytes: int = Field(default=32 * 1024 * 1024, ge=1, description="larger uploads: 413")
     public_url: str | None = Field(
         default=None, description="base of URLs handed out; default: the URL the client called"

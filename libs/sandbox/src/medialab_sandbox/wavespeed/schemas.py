@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from medialab_sandbox.wavespeed.codes import TaskErrorCode
 
@@ -111,6 +111,14 @@ class HistoryRequest(BaseModel):
     created_after: AwareDatetime | None = None
     created_before: AwareDatetime | None = None
     include_inputs: bool = False
+
+    @field_validator("created_after", "created_before", mode="before")
+    @classmethod
+    def _iso_text(cls, value: Any) -> Any:
+        # The docs give ISO 8601 text; pydantic would also take a number as a Unix time.
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be an ISO 8601 date-time string")
+        return value
 
 
 class HistoryItem(PredictionData):
