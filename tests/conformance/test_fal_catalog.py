@@ -38,7 +38,6 @@ ASPECTS = ("21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
 QUEUE = "https://queue.fal.run"
 REST = "https://rest.fal.ai"
 REPO = Path(__file__).resolve().parents[2]
-LANDS_WITH_LLM = pytest.mark.xfail(strict=True, reason="lands with the llm branch")
 SEEDREAM_AREA = (960 * 960, 4096 * 4096)  # the seedream snapshots' note: not expressible in JSON Schema
 
 
@@ -72,15 +71,7 @@ def catalog_body_errors(model: ModelSpec) -> list[str]:
     return problems
 
 
-def _param(model: ModelSpec) -> Any:
-    if model.runner is Runner.llm:
-        return pytest.param(
-            model, id=model.key, marks=pytest.mark.xfail(strict=True, reason="lands with the llm branch")
-        )
-    return pytest.param(model, id=model.key)
-
-
-@pytest.mark.parametrize("model", [_param(m) for m in PROVIDER_MODELS])
+@pytest.mark.parametrize("model", [pytest.param(m, id=m.key) for m in PROVIDER_MODELS])
 def test_every_catalog_model_has_a_live_snapshot(model: ModelSpec) -> None:
     snap = all_snapshots().get(model.model_id)
     assert snap is not None, f"no snapshot for {model.model_id}"
@@ -229,7 +220,6 @@ ALLOWED = (
 )
 
 
-@LANDS_WITH_LLM
 def test_no_production_code_names_any_llm() -> None:
     offenders = [
         str(path.relative_to(REPO))

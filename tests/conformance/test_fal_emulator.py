@@ -23,7 +23,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 KEY = "conformance-id:conformance-secret"
 MODELS = [s for s in of_provider("fal", "model") if s.endpoint != "openrouter/router"]
-LANDS_WITH_LLM = pytest.mark.xfail(strict=True, reason="lands with the llm branch")
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -132,7 +131,6 @@ async def test_emulator_cancel_answers_in_shape(fal: FalEmulator, http: httpx.As
 # ----- the LLM: openrouter/router served, fal-ai/any-llm refused ---------------------------------
 
 
-@LANDS_WITH_LLM
 async def test_emulator_serves_openrouter_router(fal: FalEmulator, http: httpx.AsyncClient) -> None:
     router = snapshot("openrouter/router")
     result = await _run(http, fal, router.endpoint, router.examples.request[0])
@@ -140,7 +138,6 @@ async def test_emulator_serves_openrouter_router(fal: FalEmulator, http: httpx.A
     assert router.response_errors(result.json()) == []
 
 
-@LANDS_WITH_LLM
 async def test_emulator_refuses_what_the_router_snapshot_refuses(
     fal: FalEmulator, http: httpx.AsyncClient
 ) -> None:
@@ -152,7 +149,6 @@ async def test_emulator_refuses_what_the_router_snapshot_refuses(
     assert accepted == []
 
 
-@LANDS_WITH_LLM
 async def test_emulator_refuses_any_llm_like_a_removed_endpoint(
     fal: FalEmulator, http: httpx.AsyncClient
 ) -> None:

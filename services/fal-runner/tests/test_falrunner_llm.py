@@ -37,7 +37,7 @@ async def test_llm_calls_are_answered_concurrently_with_the_models_output(
     replies = await asyncio.gather(*(ask(bus, request) for _ in range(4)))
     assert time.monotonic() - started < 1.8  # four 0.5 s calls side by side, not one after another
     assert "first answer" in {reply.output for reply in replies} and all(r.output for r in replies)
-    assert all(r.usage.prompt_tokens > 0 and r.usage.completion_tokens > 0 for r in replies)
+    assert all(r.usage.input_tokens > 0 and r.usage.output_tokens > 0 for r in replies)
     submit = fal.submits(model="openrouter/router")[0]
     assert submit.body == {
         "prompt": "write",

@@ -81,7 +81,7 @@ class FakeFalLlm:
         item = self.script.popleft()
         if isinstance(item, MediaLabError):
             raise item
-        usage = LlmUsage(prompt_tokens=len(request.prompt), completion_tokens=len(item))
+        usage = LlmUsage(input_tokens=len(request.prompt), output_tokens=len(item))
         return FalLlmReply(trace_id=request.trace_id, output=item, usage=usage)
 
 

@@ -23,12 +23,13 @@ class FalLlmRequest(BusMessage):
 
 
 class LlmUsage(BaseModel):
-    """Tokens one call used, as the provider counted them (its ``usage`` object)."""
+    """Tokens one call used, as the provider counted them (fal's ``UsageInfo``; its timings are
+    left out: nobody reads them)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    prompt_tokens: int = Field(default=0, ge=0)
-    completion_tokens: int = Field(default=0, ge=0)
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
 
 
 class FalLlmReply(BusMessage):

@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 from dotenv import dotenv_values
 from medialab_contracts.catalog import LLM_MODEL_DEFAULT
-from medialab_runtime.slots import KeySpecError, parse_keys
+from medialab_runtime.provider_keys import KeySpecError, parse_accounts
 from medialab_sandbox.snapshots import Snapshot, snapshot
 from PIL import Image
 
@@ -260,8 +260,8 @@ def _settings(env: Mapping[str, str | None]) -> tuple[Keys | None, list[str]]:
         missing.append("TG_BOT_TOKEN")
     fal = ""
     try:
-        pool = parse_keys(env.get("FAL_KEYS") or env.get("FAL_KEY") or "", 1)
-        fal = pool[0].secret.get_secret_value() if pool else ""
+        accounts = parse_accounts(env.get("FAL_KEYS") or env.get("FAL_KEY") or "", 1)
+        fal = accounts[0].keys[0].secret.get_secret_value() if accounts else ""
     except KeySpecError as error:
         missing.append(f"FAL_KEYS (malformed: {error})")
     else:

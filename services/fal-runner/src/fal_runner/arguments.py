@@ -127,14 +127,8 @@ def _seedream(job: JobRequest, urls: list[str]) -> dict[str, Any]:
 
 
 def _flux(job: JobRequest, urls: list[str]) -> dict[str, Any]:
-    # limit_generations: one round of generation, ignoring a prompt that asks for several images
-    # (fal bills each image).
-    arguments: dict[str, Any] = {
-        "prompt": _prompt(job),
-        "num_images": 1,
-        "output_format": "png",
-        "limit_generations": True,
-    }
+    # flux/dev has no limit_generations (its schema refuses unknown fields): num_images caps it.
+    arguments: dict[str, Any] = {"prompt": _prompt(job), "num_images": 1, "output_format": "png"}
     if (size := _size(job, "flux")) is not None:
         arguments["image_size"] = size
     return arguments

@@ -17,7 +17,7 @@ from medialab_contracts.catalog import LLM_ENDPOINT
 from medialab_contracts.errors import MediaLabError, ProviderBusy, ProviderError, ProviderRejected, Timeout
 from medialab_contracts.events import FailureReason
 from medialab_contracts.llm import FalLlmReply, FalLlmRequest, LlmUsage
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fal_runner.execution import DeadlineExceeded, FalExecutor
 from fal_runner.fal_api import FalError, FalRejected, FalUnreachable
@@ -45,13 +45,13 @@ def llm_arguments(request: FalLlmRequest) -> dict[str, Any]:
 
 
 class RouterOutput(BaseModel):
-    """The router's answer (fal's OpenrouterRouterOutput): ``output`` and ``usage`` are required;
+    """The router's answer (fal's routerOutput): ``output`` is required, ``usage`` optional;
     ``reasoning`` comes when asked for, ``error`` when the model failed after starting."""
 
     model_config = ConfigDict(extra="ignore")
 
     output: str
-    usage: LlmUsage
+    usage: LlmUsage = Field(default_factory=LlmUsage)
     reasoning: str | None = None
     error: str | None = None
 
@@ -99,7 +99,7 @@ class FalLlm:
         try:
             answer = RouterOutput.model_validate(done.body)
         except ValidationError:
-            raise ProviderError("the LLM answer has no output text or usage") from None
+            raise ProviderError("the LLM answer has no output text") from None
         if answer.error:
             log.warning("fal.llm %s: the model reported an error", request.request_id)
             raise ProviderError("the LLM reported an error")

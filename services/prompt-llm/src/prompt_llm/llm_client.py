@@ -72,6 +72,6 @@ class LlmClient:
             log.warning("fal.llm failed for %s: %s %s", llm_call.operation, error.code.value, error.message)
             raise
         PROVIDER_CALLS.labels(llm_call.operation, "ok").inc()
-        TOKENS.labels(llm_call.operation, "prompt").inc(reply.usage.prompt_tokens)
-        TOKENS.labels(llm_call.operation, "completion").inc(reply.usage.completion_tokens)
+        TOKENS.labels(llm_call.operation, "prompt").inc(reply.usage.input_tokens)
+        TOKENS.labels(llm_call.operation, "completion").inc(reply.usage.output_tokens)
         return reply.output
