@@ -396,7 +396,7 @@ async def test_llm_failure_before_the_job_is_told_and_the_next_prompt_is_underst
         await script_llm_failure(stack)
         await press(user, formats, "Квадрат")
         failed = await user.wait_for_message(predicate=contains("Не удалось перевести"), timeout=30)
-        assert "Средства не списаны" in failed.text and "Отправьте промпт ещё раз" in failed.text
+        assert "Средства не списаны" in failed.text and "начните заново" in failed.text
         await user.send_text("синий трамвай под дождём")
         again = await reply(user, contains("Выберите модель"))
         assert "кнопкой" not in again.text
