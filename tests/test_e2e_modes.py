@@ -71,8 +71,22 @@ WRITTEN_PROMPT = " ".join(
 )
 
 
+async def llm_calls(stack: Stack) -> list[dict]:
+    assert stack.fal is not None
+    async with httpx.AsyncClient() as client:
+        return (await client.get(f"{stack.fal.url}/_emu/llm/calls")).json()
+
+
+async def script_llm_failure(stack: Stack) -> None:
+    """The next LLM call fails in fal (its upstream provider broke)."""
+    assert stack.fal is not None
+    failure = {"error": {"status_code": 500, "body": {"detail": "upstream provider failed"}}}
+    async with httpx.AsyncClient() as client:
+        (await client.post(f"{stack.fal.url}/_emu/llm/script", json={"items": [failure]})).raise_for_status()
+
+
 async def script_llm(stack: Stack, *outputs: str) -> None:
-    """The next answers of the emulated fal-ai/any-llm, in order."""
+    """The next answers of the emulated LLM (openrouter/router), in order."""
     assert stack.fal is not None
     async with httpx.AsyncClient() as client:
         items = {"items": [{"output": output} for output in outputs]}
@@ -197,6 +211,32 @@ async def test_m1_seedream_prompt_is_translated(stack: Stack) -> None:
         assert not any("горный" in prompt for prompt in prompts)
 
 
+async def test_m1_seedream_russian_prompt_with_an_unscripted_llm(stack: Stack) -> None:
+    """The emulated LLM answers on its own, as fal would: the translation reaches Seedream."""
+    async with stack.user() as user:
+        await choose(user, "🎨 Создать", "Seedream")
+        formats = await user.wait_for_message(predicate=contains("Выберите формат"), timeout=10)
+        await press(user, formats, "Квадрат")
+        await user.wait_for_message(predicate=contains("Напишите промпт"), timeout=10)
+        await user.send_text("рыжий кот спит на подоконнике, мягкий утренний свет")
+        status = await reply(user, contains("задача принята"), timeout=30)
+        assert "Промпт переведён на английский" in status.text
+        await expect_png_result(user)
+        submits = await fal_submits(stack, "fal-ai/bytedance/seedream/v4/text-to-image")
+        (prompt,) = [s["body"]["prompt"] for s in submits if "cat" in s["body"]["prompt"]]
+        assert not re.search("[а-яё]", prompt, re.IGNORECASE)
+
+
+async def test_m2_write_prompt_with_an_unscripted_llm(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await choose(user, "✍️ Написать")
+        await user.send_text("старый маяк на скале во время шторма")
+        result = await user.wait_for_message(predicate=contains("Готовый промпт"), timeout=60)
+        assert "маяк" in text_of(result)
+        assert await balance_available(user) == before - 300
+
+
 async def test_m2_write_prompt_then_create_from_it(stack: Stack) -> None:
     async with stack.user() as user:
         before = await balance_available(user)
@@ -310,6 +350,63 @@ async def test_m4_retouch_enhance_without_instruction(stack: Stack) -> None:
         assert await balance_available(user) == before - 800
         submits = await fal_submits(stack, "fal-ai/bytedance/seedream/v4/edit")
         assert len([s for s in submits if "lips" in str(s["body"])]) == 1  # the fixed «Усилить черты» prompt
+
+
+async def test_m4_enhance_features_with_a_russian_wish(stack: Stack) -> None:
+    """The wish goes to Seedream in English, after the fixed «Усилить черты» prompt."""
+    async with stack.user() as user:
+        await choose(user, "✨ Ретушь")
+        await user.send_photo(jpeg_bytes())
+        kinds = await reply(user, contains("Выберите режим"))
+        await press(user, kinds, "Усилить черты")
+        await user.wait_for_message(predicate=contains("Пропустить"), after=kinds.message_id - 1)
+        await user.send_text("подчеркни скулы и сделай глаза выразительнее")
+        status = await reply(user, contains("задача принята"), timeout=30)
+        assert "Промпт переведён на английский" in status.text
+        await expect_png_result(user)
+        submits = await fal_submits(stack, "fal-ai/bytedance/seedream/v4/edit")
+        (prompt,) = [s["body"]["prompt"] for s in submits if "cheekbones" in s["body"]["prompt"]]
+        assert "lips" in prompt and not re.search("[а-яё]", prompt, re.IGNORECASE)
+
+
+async def test_m5_add_text_with_a_style_wish(stack: Stack) -> None:
+    wish = "крупный жёлтый текст сверху на чёрной плашке"
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await choose(user, "📝 Добавить текст")
+        await user.send_document(png_bytes((320, 200)), "card.png", mime_type="image/png")
+        await reply(user, contains("Введите текст"))
+        await user.send_text("Скидки до 50%")
+        await reply(user, contains("/skip"))
+        await user.send_text(wish)
+        await expect_png_result(user)
+        assert await balance_available(user) == before - 100
+        assert wish in [call["prompt"] for call in await llm_calls(stack)]  # parsed by the LLM
+
+
+async def test_llm_failure_before_the_job_is_told_and_the_next_prompt_is_understood(stack: Stack) -> None:
+    """A prompt typed at the menu, Seedream, a format: the translation fails, nothing is charged,
+    and the user is back at the menu instead of a step whose buttons are gone."""
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await user.send_text("синий трамвай под дождём")
+        models = await reply(user, contains("Выберите модель"))
+        await press(user, models, "Seedream")
+        formats = await user.wait_for_message(predicate=contains("Выберите формат"), timeout=10)
+        await script_llm_failure(stack)
+        await press(user, formats, "Квадрат")
+        failed = await user.wait_for_message(predicate=contains("Не удалось перевести"), timeout=30)
+        assert "Средства не списаны" in failed.text and "начните заново" in failed.text
+        await user.send_text("синий трамвай под дождём")
+        again = await reply(user, contains("Выберите модель"))
+        assert "кнопкой" not in again.text
+        await press(user, again, "Seedream")
+        formats = await user.wait_for_message(
+            predicate=contains("Выберите формат"), after=again.message_id - 1
+        )
+        await press(user, formats, "Квадрат")
+        await expect_png_result(user)
+        assert await balance_available(user) == before - 800
 
 
 async def test_m5_add_text_with_skip(stack: Stack) -> None:

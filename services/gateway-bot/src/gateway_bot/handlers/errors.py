@@ -143,7 +143,7 @@ async def input_rejected(event: ErrorEvent, bot: Bot) -> None:
 
 
 async def end_flow(state: FSMContext | None) -> None:
-    """Back to the menu; ``state`` is None only for updates without a user (none reach here)."""
+    """Back to the menu; ``state`` is None only for an update with no chat and user to keep one for."""
     if state is not None:
         await state.clear()
 
