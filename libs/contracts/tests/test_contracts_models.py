@@ -4,6 +4,7 @@ from medialab_contracts.catalog import FORMATS, UnknownModelName, default_catalo
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded, parse_job_event
 from medialab_contracts.ids import new_job_id
 from medialab_contracts.jobs import JobRequest
+from medialab_contracts.llm import LlmUsage
 from medialab_contracts.modes import Mode
 from medialab_contracts.money import Kopecks, format_rub, rubles
 from pydantic import TypeAdapter, ValidationError
@@ -82,3 +83,18 @@ def test_job_and_events_round_trip_and_reject_garbage() -> None:
 
 def test_job_ids_fit_telegram_callback_data() -> None:
     assert len(f"res:upscale:{new_job_id()}:3".encode()) <= 64
+
+
+def test_llm_usage_reads_both_shapes_fal_documents() -> None:
+    typed = {
+        "input_tokens": 31,
+        "output_tokens": 6,
+        "prefill_time_ms": 1.0,
+        "decode_time_ms": 2.0,
+        "ttft_ms": 3.0,
+    }
+    example = {"prompt_tokens": 31, "completion_tokens": 6, "total_tokens": 37, "cost": 0.0001}
+    for usage in (typed, example):
+        parsed = LlmUsage.model_validate(usage)
+        assert (parsed.input_tokens, parsed.output_tokens) == (31, 6)
+    assert LlmUsage.model_validate({}) == LlmUsage()

@@ -2,7 +2,7 @@
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from medialab_contracts.base import BusMessage
 from medialab_contracts.ids import new_request_id
@@ -23,13 +23,19 @@ class FalLlmRequest(BusMessage):
 
 
 class LlmUsage(BaseModel):
-    """Tokens one call used, as the provider counted them (fal's ``UsageInfo``; its timings are
-    left out: nobody reads them)."""
+    """Tokens one call used, as the provider counted them.
+
+    fal documents two shapes for the router's ``usage``: its OpenAPI types (``UsageInfo``:
+    ``input_tokens``, ``output_tokens`` and timings) and its example answer (OpenRouter's
+    ``prompt_tokens``, ``completion_tokens``, ``total_tokens``, ``cost``); both are read.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    input_tokens: int = Field(default=0, ge=0)
-    output_tokens: int = Field(default=0, ge=0)
+    input_tokens: int = Field(default=0, ge=0, validation_alias=AliasChoices("input_tokens", "prompt_tokens"))
+    output_tokens: int = Field(
+        default=0, ge=0, validation_alias=AliasChoices("output_tokens", "completion_tokens")
+    )
 
 
 class FalLlmReply(BusMessage):
