@@ -7,6 +7,7 @@ snapshots' own examples and variants of them with one thing broken.
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import AsyncIterator
 from typing import Any
@@ -86,6 +87,7 @@ async def _run(http: httpx.AsyncClient, fal: FalEmulator, model_id: str, body: A
         assert snapshot("fal queue status").response_errors(status.json()) == []
         if status.status_code == 200:
             break
+        await asyncio.sleep(0.005)
     return await http.get(urls["response_url"], headers=key_header(KEY))
 
 
