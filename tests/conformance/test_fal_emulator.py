@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 from medialab_sandbox.fal import FalEmulator
 from medialab_sandbox.fal.testing import key_header
-from medialab_sandbox.snapshots import Snapshot, invalid_requests, of_provider, snapshot
+from medialab_sandbox.snapshots import Snapshot, invalid_requests, of_provider, snapshot, valid_requests
 from PIL import Image
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -101,6 +101,19 @@ async def test_emulator_accepts_the_examples_and_answers_in_shape(
         assert snap.response_errors(result.json()) == []
 
 
+@pytest.mark.parametrize("snap", [s for s in MODELS if not s.removed], ids=lambda s: s.endpoint)
+async def test_emulator_accepts_every_value_the_snapshot_allows(
+    snap: Snapshot, fal: FalEmulator, http: httpx.AsyncClient, input_url: str
+) -> None:
+    example = _with_inputs(snap.examples.request[0], input_url)
+    refused = []
+    for label, body in valid_requests(snap, example):
+        result = await _run(http, fal, snap.endpoint, body)
+        if result.status_code != 200 or snap.response_errors(result.json()):
+            refused.append(f"{label}: HTTP {result.status_code} {result.text[:200]}")
+    assert refused == []
+
+
 def _refused_like_fal(response: httpx.Response) -> bool:
     if response.status_code != 422:
         return False
@@ -137,9 +150,11 @@ async def test_emulator_cancel_answers_in_shape(fal: FalEmulator, http: httpx.As
 @LANDS_WITH_LLM
 async def test_emulator_serves_openrouter_router(fal: FalEmulator, http: httpx.AsyncClient) -> None:
     router = snapshot("openrouter/router")
-    result = await _run(http, fal, router.endpoint, router.examples.request[0])
-    assert result.status_code == 200, result.text
-    assert router.response_errors(result.json()) == []
+    example = router.examples.request[0]
+    for label, body in [("example", example), *valid_requests(router, example)]:
+        result = await _run(http, fal, router.endpoint, body)
+        assert result.status_code == 200, f"{label}: {result.text}"
+        assert router.response_errors(result.json()) == [], label
 
 
 @LANDS_WITH_LLM
