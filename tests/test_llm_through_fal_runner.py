@@ -1,5 +1,6 @@
-"""prompt-llm → fal-runner → the fal emulator's any-llm, all real: a nats-server, fal-runner and
-prompt-llm as processes, the emulator over HTTP with its any-llm answers scripted per test."""
+"""prompt-llm → fal-runner → the fal emulator's ``openrouter/router``, all real: a nats-server,
+fal-runner and prompt-llm as processes, the emulator over HTTP with its LLM answers scripted per test
+(or its own answers, as a model would give them)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import nats
 import pytest
 from medialab_contracts import subjects
-from medialab_contracts.catalog import LLM_MODEL_DEFAULT
+from medialab_contracts.catalog import LLM_ENDPOINT, LLM_MODEL_DEFAULT
 from medialab_contracts.errors import ErrorCode, LlmBadOutput, MediaLabError
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.llm import (
@@ -48,7 +49,7 @@ WISH_JSON = '{"size": "large", "color": "#FFFF00", "position": "top"}'
 WISH_STYLE = {"size": "large", "color": "#ffff00", "position": "top"}
 RPC_TIMEOUT = 30.0
 IMAGE_MODEL = "fal-ai/nano-banana"
-ANY_LLM = "fal-ai/any-llm"
+LLM = LLM_ENDPOINT
 
 
 @dataclass
@@ -76,7 +77,7 @@ def fal_runner_env(nats_url: str, fal: FalEmulator, concurrency: int) -> dict[st
     return {
         "NATS_URL": nats_url,
         "FAL_KEYS": KEY,
-        "FAL_CONCURRENCY_PER_KEY": str(concurrency),
+        "FAL_CONCURRENCY_PER_ACCOUNT": str(concurrency),
         "FAL_QUEUE_BASE": fal.queue_base,
         "FAL_REST_BASE": fal.rest_base,
         "SLOT_POLL_S": "0.2",
@@ -156,6 +157,19 @@ async def test_write_prompt_repairs_each_kind_of_bad_answer_once(stack: Stack) -
         assert len(stack.fal.llm_calls) == 4
 
 
+async def test_unscripted_answers_are_accepted_for_every_operation(stack: Stack) -> None:
+    """What the emulated model answers by itself passes prompt-llm's checks: a validator that
+    refused it would refuse a plausible real answer."""
+    written = await stack.write("старый маяк на скале во время шторма")
+    assert "маяк" in written.prompt and not written.repaired
+    translated = await stack.translate(RU_TEXT)
+    assert translated.translated and translated.text.startswith("Ginger cat")
+    style = await stack.parse("крупный жёлтый текст сверху на чёрной плашке")
+    assert style.style == {**WISH_STYLE, "plate": True, "plate_color": "#000000"}
+    calls = stack.fal.llm_calls
+    assert len(calls) == 3 and {call.model for call in calls} == {LLM_MODEL_DEFAULT}
+
+
 async def test_translate_repairs_caches_and_passes_english_through(stack: Stack) -> None:
     stack.fal.script_llm(RU_TEXT, f"Here is the translation:\n{EN_TEXT}")
     reply = await stack.translate(RU_TEXT)
@@ -167,7 +181,7 @@ async def test_translate_repairs_caches_and_passes_english_through(stack: Stack)
     assert cached.text == EN_TEXT and cached.cached
     passthrough = await stack.translate(EN_TEXT)
     assert passthrough.text == EN_TEXT and not passthrough.translated
-    assert len(stack.fal.llm_calls) == 2  # neither the cache hit nor English reached any-llm
+    assert len(stack.fal.llm_calls) == 2  # neither the cache hit nor English reached the LLM
 
     stack.fal.script_llm("", "Cat.")
     with pytest.raises(LlmBadOutput):
@@ -191,7 +205,7 @@ async def test_parse_style_repairs_caches_and_falls_back(stack: Stack) -> None:
     assert len(stack.fal.llm_calls) == 4
 
 
-async def test_any_llm_failures_arrive_as_typed_errors(stack: Stack) -> None:
+async def test_llm_failures_arrive_as_typed_errors(stack: Stack) -> None:
     stack.fal.script_llm(infra_error(500))
     with pytest.raises(MediaLabError) as failed:
         await stack.write("кот")
@@ -224,12 +238,12 @@ async def test_llm_calls_wait_for_the_same_provider_slots_as_image_jobs(start_st
     fal.script_llm(EN_TEXT)
     translate = asyncio.create_task(stack.translate(RU_TEXT))
     await asyncio.sleep(0.7)
-    assert not translate.done() and fal.submits(model=ANY_LLM) == []  # both slots are taken
+    assert not translate.done() and fal.submits(model=LLM) == []  # both slots are taken
 
     reply = await translate
     assert reply.text == EN_TEXT and reply.translated
     images = [fal.job(s.request_id) for s in fal.submits(model=IMAGE_MODEL)]
-    [llm_submit] = fal.submits(model=ANY_LLM)
+    [llm_submit] = fal.submits(model=LLM)
     llm_job = fal.job(llm_submit.request_id or "")
     assert llm_job is not None and all(job is not None and job.completed_at for job in images)
     assert llm_job.submitted_at >= min(job.completed_at or 0 for job in images if job)

@@ -1,4 +1,4 @@
-"""fal emulator: per-key concurrency limit, queue positions and in-flight accounting."""
+"""fal emulator: per-account concurrency limit, queue positions, in-flight accounting and poll counts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from medialab_sandbox.fal.testing import key_header, wait_completed
 
 KEY = "key-a:secret"
 OTHER = "key-b:secret"
-LLM = "fal-ai/any-llm"
+LLM = "openrouter/router"
+LLM_MODEL = "google/gemini-2.5-flash"
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -23,7 +24,9 @@ def falemu_unstarted() -> FalEmulator:
 
 
 async def submit(fal: FalEmulator, http: httpx.AsyncClient, key: str = KEY) -> dict[str, str]:
-    response = await http.post(f"{fal.queue_base}/{LLM}", json={"prompt": "x"}, headers=key_header(key))
+    response = await http.post(
+        f"{fal.queue_base}/{LLM}", json={"model": LLM_MODEL, "prompt": "x"}, headers=key_header(key)
+    )
     assert response.status_code == 200
     return response.json()
 
@@ -126,3 +129,30 @@ async def test_reset_concurrency_restarts_the_maxima(
 
     assert falemu.concurrency(KEY).max_in_flight == 2
     assert falemu.concurrency(KEY).max_running == 2
+
+
+async def test_keys_of_one_account_share_its_limit(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    falemu.set_account("main", [KEY, OTHER], limit=2)
+    falemu.set_latency(run_seconds=0.3)
+
+    submitted = [await submit(falemu, falemu_http, key) for key in (KEY, OTHER, KEY, OTHER)]
+    await asyncio.sleep(0.05)
+    statuses = [await status_of(falemu_http, urls) for urls in submitted]
+    await asyncio.gather(*(wait_completed(falemu_http, u["status_url"], KEY) for u in submitted))
+
+    assert [s["status"] for s in statuses] == ["IN_PROGRESS"] * 2 + ["IN_QUEUE"] * 2
+    assert [s.get("queue_position") for s in statuses[2:]] == [0, 1]
+    assert falemu.concurrency("main").max_running == 2
+
+
+async def test_status_polls_are_counted_per_request(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    falemu.set_latency(run_seconds=0.2)
+    urls = await submit(falemu, falemu_http)
+    for _ in range(3):
+        await status_of(falemu_http, urls)
+    await falemu.wait_completed(urls["request_id"])
+    assert falemu.status_polls()[urls["request_id"]] == 3

@@ -23,7 +23,8 @@ from medialab_sandbox.fal.testing import key_header, run_request, wait_completed
 
 KEY = "key-id:key-secret"
 AUTH = key_header(KEY)
-LLM = "fal-ai/any-llm"
+LLM = "openrouter/router"
+LLM_MODEL = "google/gemini-2.5-flash"
 NANO = "fal-ai/nano-banana"
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -36,7 +37,9 @@ async def control(falemu_server: FalEmulator) -> AsyncIterator[FalEmulatorContro
 
 
 async def submit(fal: FalEmulator, http: httpx.AsyncClient, model_id: str = LLM) -> httpx.Response:
-    return await http.post(f"{fal.queue_base}/{model_id}", json={"prompt": "x"}, headers=AUTH)
+    return await http.post(
+        f"{fal.queue_base}/{model_id}", json={"model": LLM_MODEL, "prompt": "x"}, headers=AUTH
+    )
 
 
 async def test_submit_and_job_faults(
@@ -46,13 +49,15 @@ async def test_submit_and_job_faults(
     await control.fail_jobs(content_policy_violation("x"))
 
     rejected = await submit(falemu, falemu_http)
-    moderated = await run_request(falemu_http, falemu.queue_base, LLM, {"prompt": "x"}, KEY)
+    moderated = await run_request(
+        falemu_http, falemu.queue_base, LLM, {"model": LLM_MODEL, "prompt": "x"}, KEY
+    )
 
     assert rejected.status_code == 429
     assert moderated.status_code == 422
     records = await control.submits(model=LLM)
     assert [r.rejected_status for r in records] == [429, None]
-    assert records[1].body == {"prompt": "x"}
+    assert records[1].body == {"model": LLM_MODEL, "prompt": "x"}
 
 
 async def test_poll_hang_slow_and_latency(
@@ -102,7 +107,8 @@ async def test_llm_script_and_calls(
     await control.script_llm("scripted", infra_error(500), ScriptedReply(output="third"))
 
     answers = [
-        await run_request(falemu_http, falemu.queue_base, LLM, {"prompt": f"p{i}"}, KEY) for i in range(3)
+        await run_request(falemu_http, falemu.queue_base, LLM, {"model": LLM_MODEL, "prompt": f"p{i}"}, KEY)
+        for i in range(3)
     ]
 
     assert [a.status_code for a in answers] == [200, 500, 200]
@@ -114,7 +120,7 @@ async def test_llm_script_and_calls(
 async def test_stats_concurrency_and_reset(
     falemu: FalEmulator, falemu_http: httpx.AsyncClient, control: FalEmulatorControl
 ) -> None:
-    await run_request(falemu_http, falemu.queue_base, LLM, {"prompt": "x"}, KEY)
+    await run_request(falemu_http, falemu.queue_base, LLM, {"model": LLM_MODEL, "prompt": "x"}, KEY)
 
     stats = await control.stats()
     await control.reset_concurrency()
@@ -150,7 +156,9 @@ async def test_standalone_process() -> None:
         async with FalEmulatorControl(base_url) as control, httpx.AsyncClient(timeout=5) as http:
             await control.wait_ready()
             await control.script_llm("from the control client")
-            answer = await run_request(http, f"{base_url}/queue", LLM, {"prompt": "x"}, "k2:s2")
+            answer = await run_request(
+                http, f"{base_url}/queue", LLM, {"model": LLM_MODEL, "prompt": "x"}, "k2:s2"
+            )
             stats = await control.stats()
     finally:
         process.terminate()

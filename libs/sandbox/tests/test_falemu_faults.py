@@ -20,13 +20,16 @@ from medialab_sandbox.fal.testing import key_header, run_request, wait_completed
 KEY = "key-id:key-secret"
 AUTH = key_header(KEY)
 NANO = "fal-ai/nano-banana"
-LLM = "fal-ai/any-llm"
+LLM = "openrouter/router"
+LLM_MODEL = "google/gemini-2.5-flash"
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 async def submit(http: httpx.AsyncClient, fal: FalEmulator, model_id: str = LLM) -> httpx.Response:
-    return await http.post(f"{fal.queue_base}/{model_id}", json={"prompt": "x"}, headers=AUTH)
+    return await http.post(
+        f"{fal.queue_base}/{model_id}", json={"model": LLM_MODEL, "prompt": "x"}, headers=AUTH
+    )
 
 
 async def test_next_submits_get_429_then_pass(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
@@ -112,7 +115,7 @@ async def test_failed_job_completes_with_error(falemu: FalEmulator, falemu_http:
     urls = (await submit(falemu_http, falemu)).json()
     status = await wait_completed(falemu_http, urls["status_url"], KEY)
     result = await falemu_http.get(urls["response_url"], headers=AUTH)
-    healthy = await run_request(falemu_http, falemu.queue_base, LLM, {"prompt": "y"}, KEY)
+    healthy = await run_request(falemu_http, falemu.queue_base, LLM, {"model": LLM_MODEL, "prompt": "y"}, KEY)
 
     assert status.json()["error"] == "CUDA out of memory"
     assert status.json()["error_type"] is None
@@ -144,7 +147,9 @@ async def test_temporarily_disabled_as_job_result(
 ) -> None:
     falemu.fail_jobs(temporarily_disabled())
 
-    response = await run_request(falemu_http, falemu.queue_base, LLM, {"prompt": "x"}, KEY)
+    response = await run_request(
+        falemu_http, falemu.queue_base, LLM, {"model": LLM_MODEL, "prompt": "x"}, KEY
+    )
 
     assert response.status_code == 503
     assert response.json()["detail"].startswith("Temporarily disabled")
@@ -156,7 +161,9 @@ async def test_hanging_submit_times_the_client_out(
     falemu.hang()
 
     with pytest.raises(httpx.ReadTimeout):
-        await falemu_http.post(f"{falemu.queue_base}/{LLM}", json={"prompt": "x"}, headers=AUTH, timeout=0.2)
+        await falemu_http.post(
+            f"{falemu.queue_base}/{LLM}", json={"model": LLM_MODEL, "prompt": "x"}, headers=AUTH, timeout=0.2
+        )
     after = await submit(falemu_http, falemu)
 
     assert after.status_code == 200
@@ -196,7 +203,7 @@ async def test_latency_per_model(falemu: FalEmulator, falemu_http: httpx.AsyncCl
     falemu.set_latency(run_seconds=5.0, model=NANO)
     slow = (await submit(falemu_http, falemu, NANO)).json()
 
-    await run_request(falemu_http, falemu.queue_base, LLM, {"prompt": "x"}, KEY)
+    await run_request(falemu_http, falemu.queue_base, LLM, {"model": LLM_MODEL, "prompt": "x"}, KEY)
     status = await falemu_http.get(slow["status_url"], headers=AUTH)
 
     assert status.json()["status"] == "IN_PROGRESS"

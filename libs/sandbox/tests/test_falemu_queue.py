@@ -15,7 +15,8 @@ KEY = "key-id:key-secret"
 AUTH = key_header(KEY)
 NANO = "fal-ai/nano-banana"
 SEEDREAM = "fal-ai/bytedance/seedream/v4/text-to-image"
-LLM = "fal-ai/any-llm"
+LLM = "openrouter/router"
+LLM_MODEL = "google/gemini-2.5-flash"
 
 
 # One emulator per module (starting and stopping uvicorn costs ~0.2 s), reset before each test.
@@ -127,7 +128,9 @@ async def test_result_before_completion_and_after(
 ) -> None:
     falemu.set_latency(run_seconds=0.2)
     submitted = (
-        await falemu_http.post(f"{falemu.queue_base}/{LLM}", json={"prompt": "hi"}, headers=AUTH)
+        await falemu_http.post(
+            f"{falemu.queue_base}/{LLM}", json={"model": LLM_MODEL, "prompt": "hi"}, headers=AUTH
+        )
     ).json()
 
     early = await falemu_http.get(submitted["response_url"], headers=AUTH)
@@ -283,7 +286,9 @@ async def test_cancel_running_request_produces_no_output(
 
 async def test_cancel_completed_request_is_400(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
     submitted = (
-        await falemu_http.post(f"{falemu.queue_base}/{LLM}", json={"prompt": "x"}, headers=AUTH)
+        await falemu_http.post(
+            f"{falemu.queue_base}/{LLM}", json={"model": LLM_MODEL, "prompt": "x"}, headers=AUTH
+        )
     ).json()
     await wait_completed(falemu_http, submitted["status_url"], KEY)
 
@@ -300,11 +305,14 @@ async def test_webhook_ok_and_error_deliveries(falemu: FalEmulator, falemu_http:
         ok = await falemu_http.post(
             f"{falemu.queue_base}/{LLM}",
             params={"fal_webhook": hook},
-            json={"prompt": "hello"},
+            json={"model": LLM_MODEL, "prompt": "hello"},
             headers=AUTH,
         )
         bad = await falemu_http.post(
-            f"{falemu.queue_base}/{LLM}", params={"fal_webhook": hook}, json={}, headers=AUTH
+            f"{falemu.queue_base}/{LLM}",
+            params={"fal_webhook": hook},
+            json={"model": LLM_MODEL},
+            headers=AUTH,
         )
         deliveries = await falemu.wait_webhooks(2)
     finally:
@@ -329,7 +337,10 @@ async def test_webhook_is_retried_until_accepted(falemu: FalEmulator, falemu_htt
     hook = await sink.start()
     try:
         await falemu_http.post(
-            f"{falemu.queue_base}/{LLM}", params={"fal_webhook": hook}, json={"prompt": "x"}, headers=AUTH
+            f"{falemu.queue_base}/{LLM}",
+            params={"fal_webhook": hook},
+            json={"model": LLM_MODEL, "prompt": "x"},
+            headers=AUTH,
         )
         [delivery] = await falemu.wait_webhooks(1)
     finally:
@@ -376,3 +387,22 @@ async def test_start_timeout_expires_with_504(falemu: FalEmulator, falemu_http: 
     assert result.status_code == 504
     assert result.headers["X-Fal-Request-Timeout-Type"] == "user"
     assert result.headers["X-Fal-Error-Type"] == "request_timeout"
+
+
+async def test_submit_headers_are_recorded_and_a_bad_lifecycle_is_refused(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    lifecycle = '{"expiration_duration_seconds": 86400}'
+    headers = {**AUTH, "X-Fal-Request-Timeout": "42.5", "X-Fal-Object-Lifecycle-Preference": lifecycle}
+    accepted = await falemu_http.post(f"{falemu.queue_base}/{NANO}", json={"prompt": "x"}, headers=headers)
+    assert accepted.status_code == 200
+    [record] = falemu.submits()
+    assert record.request_timeout_s == 42.5
+    assert record.lifecycle == {"expiration_duration_seconds": 86400}
+    for bad in ('{"expiration_duration_seconds": 0}', "86400", '{"other": 1}', "{"):
+        refused = await falemu_http.post(
+            f"{falemu.queue_base}/{NANO}",
+            json={"prompt": "x"},
+            headers={**AUTH, "X-Fal-Object-Lifecycle-Preference": bad},
+        )
+        assert refused.status_code == 400, bad

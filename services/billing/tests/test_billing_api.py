@@ -16,6 +16,7 @@ from medialab_contracts.billing import (
     BalanceRequest,
     BalanceView,
     EnsureUserRequest,
+    HistoryKind,
     HistoryPage,
     HistoryRequest,
     OperationRequest,
@@ -164,8 +165,11 @@ async def test_history_and_operation_over_the_bus(billing: RunningBilling) -> No
     req = reserve_request(3, 100)
     await billing.call(subjects.BILLING_RESERVE, req, ReserveReply)
     page = await billing.call(subjects.BILLING_HISTORY, HistoryRequest(user_id=3), HistoryPage)
-    assert [op.job_id for op in page.items] == [req.job_id]
-    assert page.items[0].created_at.tzinfo is not None
+    assert [(e.kind, e.job_id) for e in page.items] == [
+        (HistoryKind.hold, req.job_id),
+        (HistoryKind.welcome, None),
+    ]
+    assert page.items[0].at.tzinfo is not None
     op = await billing.call(
         subjects.BILLING_OPERATION, OperationRequest(job_id=req.job_id, user_id=3), OperationView
     )

@@ -80,6 +80,42 @@ async def test_release_returns_the_hold(conn: asyncpg.Connection) -> None:
     await assert_consistent(conn)
 
 
+async def test_refund_of_a_charged_job_gives_the_price_back_once(conn: asyncpg.Connection) -> None:
+    await ledger.ensure_user(conn, 1, WELCOME)
+    req = reserve_request(1, 800)
+    await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.settle(conn, req.job_id)
+    refunded = await ledger.refund(conn, req.job_id, "undeliverable")
+    again = await ledger.refund(conn, req.job_id, "undeliverable")
+    assert (refunded.changed, again.changed) == (True, False)
+    assert (refunded.operation.status, refunded.operation.failure_reason) == (
+        OperationStatus.refunded,
+        "undeliverable",
+    )
+    view = await ledger.balance(conn, 1)
+    assert (view.balance, view.reserved) == (WELCOME, 0)
+    assert await ledger_kinds(conn, req.job_id) == ["hold", "charge", "refund"]
+    with pytest.raises(Conflict):
+        await ledger.settle(conn, req.job_id)  # a redelivered success event charges nothing again
+    await assert_consistent(conn)
+
+
+async def test_refund_before_the_settle_releases_the_hold(conn: asyncpg.Connection) -> None:
+    await ledger.ensure_user(conn, 1, WELCOME)
+    req = reserve_request(1, 800)
+    await ledger.reserve(conn, req, DEADLINE_S)
+    refunded = await ledger.refund(conn, req.job_id, "undeliverable")
+    assert refunded.changed and refunded.operation.status == OperationStatus.failed
+    with pytest.raises(Conflict):
+        await ledger.settle(conn, req.job_id)
+    view = await ledger.balance(conn, 1)
+    assert (view.balance, view.reserved) == (WELCOME, 0)
+    assert await ledger_kinds(conn, req.job_id) == ["hold", "release"]
+    with pytest.raises(UnknownJob):
+        await ledger.refund(conn, "0" * 32, "undeliverable")
+    await assert_consistent(conn)
+
+
 async def test_reserve_twice_is_one_reservation(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     req = reserve_request(1, 800)
@@ -220,23 +256,39 @@ async def test_operation_is_visible_to_its_owner_only(conn: asyncpg.Connection) 
         await ledger.operation(conn, "f" * 32, 1)
 
 
-async def test_history_is_newest_first_and_paged(conn: asyncpg.Connection) -> None:
+async def test_history_is_the_ledger_newest_first_with_the_balance_after_each_row(
+    conn: asyncpg.Connection,
+) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
-    jobs = []
-    for price in range(1, 6):
-        req = reserve_request(1, price)
-        await ledger.reserve(conn, req, DEADLINE_S)
-        jobs.append(req.job_id)
-    first = await ledger.history(conn, 1, page=1, page_size=2)
-    last = await ledger.history(conn, 1, page=3, page_size=2)
-    assert [op.job_id for op in first.items] == jobs[::-1][:2]
-    assert [op.job_id for op in last.items] == jobs[:1]
-    assert (first.total, first.pages) == (5, 3)
-    assert all(
-        op.created_at.utcoffset() is not None and op.created_at.utcoffset().total_seconds() == 0
-        for op in first.items
+    await ledger.topup(
+        conn, TopupRequest(request_id=new_request_id(), admin_id=9, target_user_id=1, amount=500), 10**9
     )
-    assert (await ledger.history(conn, 1, page=9, page_size=2)).items == []
+    charged, released, refunded, running = (reserve_request(1, price) for price in (100, 200, 300, 400))
+    for req in (charged, released, refunded, running):
+        await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.settle(conn, charged.job_id)
+    await ledger.release(conn, released.job_id, "provider_error")
+    await ledger.settle(conn, refunded.job_id)
+    await ledger.refund(conn, refunded.job_id, "undeliverable")
+    page = await ledger.history(conn, 1, page=1, page_size=50)
+    rows = [(e.kind.value, e.delta, e.balance_after, e.job_id, e.price) for e in page.items]
+    assert rows == [
+        ("refund", 300, WELCOME + 400, refunded.job_id, 300),
+        ("charge", -300, WELCOME + 100, refunded.job_id, 300),
+        ("release", 0, WELCOME + 400, released.job_id, 200),
+        ("charge", -100, WELCOME + 400, charged.job_id, 100),
+        ("hold", 0, WELCOME + 500, running.job_id, 400),  # still running: its hold is shown
+        ("topup", 500, WELCOME + 500, None, None),
+        ("welcome", WELCOME, WELCOME, None, None),
+    ]
+    assert page.items[0].mode is not None and page.items[-1].mode is None
+    assert all(e.at.utcoffset() is not None and e.at.utcoffset().total_seconds() == 0 for e in page.items)
+    first = await ledger.history(conn, 1, page=1, page_size=3)
+    last = await ledger.history(conn, 1, page=3, page_size=3)
+    assert [e.kind.value for e in first.items] == ["refund", "charge", "release"]
+    assert [e.kind.value for e in last.items] == ["welcome"]
+    assert (first.total, first.pages) == (7, 3)
+    assert (await ledger.history(conn, 1, page=9, page_size=3)).items == []
     with pytest.raises(UnknownUser):
         await ledger.history(conn, 2, page=1, page_size=2)
 

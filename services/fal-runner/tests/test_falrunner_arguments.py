@@ -33,6 +33,7 @@ def test_nano_banana_pro_gets_the_closest_aspect_and_a_resolution(
         "prompt": job.prompt,
         "num_images": 1,
         "output_format": "png",
+        "limit_generations": True,
         "aspect_ratio": aspect,
         "resolution": resolution,
     }
@@ -64,7 +65,13 @@ def test_seedream_sizes_stay_within_its_pixel_range() -> None:
 
 def test_edit_retouch_and_upscale_take_their_images() -> None:
     edit = build_arguments(make_job("nbe", inputs=[REF, REF], prompt="merge"), [URL, URL])
-    assert edit == {"prompt": "merge", "num_images": 1, "output_format": "png", "image_urls": [URL, URL]}
+    assert edit == {
+        "prompt": "merge",
+        "num_images": 1,
+        "output_format": "png",
+        "limit_generations": True,
+        "image_urls": [URL, URL],
+    }
     seedream_retouch = build_arguments(make_job("sde", inputs=[REF], prompt="sharpen"), [URL])
     assert seedream_retouch == {"prompt": "sharpen", "num_images": 1, "image_urls": [URL]}
     assert build_arguments(make_job("ret", inputs=[REF], prompt=""), [URL]) == {"image_url": URL}
@@ -87,7 +94,7 @@ def test_jobs_a_model_cannot_take_are_refused() -> None:
 
 def test_status_urls_use_owner_and_app_only() -> None:
     assert app_path("fal-ai/bytedance/seedream/v4/edit") == "fal-ai/bytedance"
-    assert app_path("fal-ai/any-llm") == "fal-ai/any-llm"
+    assert app_path("openrouter/router") == "openrouter/router"
     assert app_path("workflows/me/flow/x") == "workflows/me/flow"
 
 

@@ -11,7 +11,7 @@ from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_contracts.jobs import ImageSize
 from medialab_runtime.images import MAX_UPLOAD_BYTES
 from medialab_runtime.job_state import JobState
-from medialab_runtime.slots import fingerprint
+from medialab_runtime.provider_keys import fingerprint
 from medialab_sandbox.fal import (
     FalEmulator,
     Phase,
@@ -46,6 +46,7 @@ async def test_text_to_image_stores_a_png_result_and_reports_progress(
         "prompt": job.prompt,
         "num_images": 1,
         "output_format": "png",
+        "limit_generations": True,
         "aspect_ratio": "3:4",
     }
     assert 150 <= result.provider_ms < 5000
@@ -170,7 +171,9 @@ async def test_a_key_fal_refuses_leaves_the_rotation_and_its_jobs_run_on_another
     fal.lock_key(KEY, "Exhausted balance")  # fal answers every call on it 403 "User is locked"
 
     def benched() -> float | None:
-        return REGISTRY.get_sample_value("medialab_fal_key_benched", {"key": fingerprint(KEY)})
+        return REGISTRY.get_sample_value(
+            "medialab_fal_key_benched", {"account": fingerprint(KEY), "key": fingerprint(KEY)}
+        )
 
     # Jobs one at a time until one drew the locked key (each draws either key): it still succeeds.
     for n in range(40):

@@ -1,4 +1,5 @@
-"""The ``fal.llm`` endpoint: one any-llm call per request, typed errors, the same slot pool as jobs."""
+"""The ``fal.llm`` endpoint: one ``openrouter/router`` call per request, typed errors, the same slot
+pool as jobs."""
 
 from __future__ import annotations
 
@@ -36,20 +37,30 @@ async def test_llm_calls_are_answered_concurrently_with_the_models_output(
     replies = await asyncio.gather(*(ask(bus, request) for _ in range(4)))
     assert time.monotonic() - started < 1.8  # four 0.5 s calls side by side, not one after another
     assert "first answer" in {reply.output for reply in replies} and all(r.output for r in replies)
-    submit = fal.submits(model="fal-ai/any-llm")[0]
+    assert all(r.usage.prompt_tokens > 0 and r.usage.completion_tokens > 0 for r in replies)
+    submit = fal.submits(model="openrouter/router")[0]
     assert submit.body == {
         "prompt": "write",
         "model": "google/gemini-2.5-flash",
+        "reasoning": False,
         "system_prompt": "be brief",
         "temperature": 0.2,
         "max_tokens": 50,
     }
 
 
+async def test_reasoning_comes_back_when_asked(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner()
+    reply = await ask(bus, FalLlmRequest(model="google/gemini-2.5-flash", prompt="hi", reasoning=True))
+    assert reply.reasoning
+
+
 async def test_llm_errors_are_typed(fal: FalEmulator, bus: Bus, start_runner: RunnerFactory) -> None:
     await start_runner()
     with pytest.raises(ProviderRejected):
-        await ask(bus, FalLlmRequest(model="no/such-model", prompt="hi"))
+        await ask(bus, FalLlmRequest(model="", prompt="hi"))  # fal refuses a request without a model
     fal.script_llm(content_policy_violation("hi"))
     with pytest.raises(ProviderRejected):
         await ask(bus, FalLlmRequest(model="google/gemini-2.5-flash", prompt="hi"))
@@ -57,6 +68,9 @@ async def test_llm_errors_are_typed(fal: FalEmulator, bus: Bus, start_runner: Ru
     with pytest.raises(ProviderError) as failed:
         await ask(bus, FalLlmRequest(model="google/gemini-2.5-flash", prompt="hi"))
     assert "exploded" not in str(failed.value)
+    fal.script_llm(model_error(504, "Request timed out"))
+    with pytest.raises(Timeout):  # the model did not answer in fal's time: the user hears "timeout"
+        await ask(bus, FalLlmRequest(model="google/gemini-2.5-flash", prompt="hi"))
     fal.slow_jobs(30)
     with pytest.raises(Timeout):
         await ask(bus, FalLlmRequest(model="google/gemini-2.5-flash", prompt="hi", timeout_s=1))
@@ -65,7 +79,7 @@ async def test_llm_errors_are_typed(fal: FalEmulator, bus: Bus, start_runner: Ru
 async def test_llm_calls_share_the_slots_of_image_jobs(
     fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
 ) -> None:
-    await start_runner(fal_concurrency_per_key=1)
+    await start_runner(fal_concurrency_per_account=1)
     fal.slow_jobs(2, model="fal-ai/nano-banana")
     job = make_job("nb")
     await bus.publish(job)

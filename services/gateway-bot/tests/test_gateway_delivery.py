@@ -1,9 +1,12 @@
-"""Pieces of delivery that need no Telegram: splitting long text, the preview of a large PNG."""
+"""Pieces of delivery that need no Telegram: splitting long text, previews, fitting under the limit."""
 
 from __future__ import annotations
 
 import io
+import random
 
+import pytest
+from gateway_bot.delivery.fitting import Fit, UnreadableResult, fit_document
 from gateway_bot.delivery.sender import TELEGRAM_TEXT_LIMIT, split_text
 from gateway_bot.imaging import preview_jpeg
 from PIL import Image
@@ -35,3 +38,42 @@ def test_preview_is_a_small_jpeg() -> None:
     with Image.open(io.BytesIO(preview)) as image:
         assert image.format == "JPEG"
         assert image.size == (1280, 640)
+
+
+def _png(size: tuple[int, int], *, grainy: bool, mode: str = "RGB") -> bytes:
+    if grainy:
+        image = Image.frombytes("RGB", size, random.Random(1).randbytes(size[0] * size[1] * 3)).convert(mode)
+    else:
+        image = Image.new(mode, size, (10, 200, 30, 128) if mode == "RGBA" else (10, 200, 30))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_png_under_the_limit_goes_as_it_is() -> None:
+    data = _png((300, 200), grainy=False)
+    fitted = fit_document(data, len(data))
+    assert fitted is not None and (fitted.fit, fitted.data, fitted.extension) == (Fit.png, data, "png")
+
+
+def test_a_png_over_the_limit_becomes_a_jpeg_of_the_same_pixels() -> None:
+    data = _png((400, 300), grainy=True, mode="RGBA")
+    fitted = fit_document(data, len(data) - 1)
+    assert fitted is not None and (fitted.fit, fitted.extension) == (Fit.jpeg, "jpg")
+    with Image.open(io.BytesIO(fitted.data)) as image:
+        assert (image.format, image.mode, image.size) == ("JPEG", "RGB", (400, 300))
+
+
+def test_a_jpeg_still_over_the_limit_is_downscaled_until_it_fits() -> None:
+    data = _png((600, 400), grainy=True)
+    fitted = fit_document(data, 60_000)
+    assert fitted is not None and fitted.fit is Fit.downscaled
+    assert len(fitted.data) <= 60_000
+    with Image.open(io.BytesIO(fitted.data)) as image:
+        assert image.size == (fitted.width, fitted.height)
+        assert image.width < 600 and abs(image.width / image.height - 1.5) < 0.02
+
+
+def test_unreadable_results_are_told_apart() -> None:
+    with pytest.raises(UnreadableResult):
+        fit_document(b"not an image at all" * 100, 10)

@@ -19,13 +19,14 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, TelegramMethod
 from aiogram.types import CallbackQuery, Chat, Message, MessageEntity, Sticker, Update, User
 from gateway_bot import texts
-from gateway_bot.callbacks import NavAction, NavCb
+from gateway_bot.callbacks import FormatCb, ModelCb, NavAction, NavCb
+from gateway_bot.failures import TranslationFailed
 from gateway_bot.flows.launcher import Order
 from gateway_bot.handlers import get_routers
 from gateway_bot.settings import GatewaySettings
 from medialab_contracts.billing import BalanceView
 from medialab_contracts.catalog import default_catalog
-from medialab_contracts.errors import InsufficientFunds, MediaLabError
+from medialab_contracts.errors import InsufficientFunds, MediaLabError, ServiceUnavailable
 from medialab_contracts.events import JobSucceeded, MediaOutput
 from medialab_contracts.ids import new_job_id
 from medialab_contracts.modes import Mode
@@ -84,7 +85,7 @@ class FakeLauncher:
 
     def __init__(self) -> None:
         self.orders: list[Order] = []
-        self.refusal: MediaLabError | None = None
+        self.refusal: MediaLabError | TranslationFailed | None = None
 
     async def launch(self, bot: Bot, order: Order) -> None:
         if self.refusal is not None:
@@ -322,3 +323,40 @@ async def test_funds_spent_before_the_press_are_told_after_it(
     launcher.refusal = InsufficientFunds(available=300, price=800)  # spent elsewhere meanwhile
     await dp.feed_update(bot, press_update(button_data(session.sent()[0])["✅ Запустить"], 2))
     assert session.sent_texts()[-1] == texts.insufficient_funds(800, 300)
+
+
+async def seedream_draft_until_launch(dp: Dispatcher, bot: Bot, session: RecordingSession) -> None:
+    """A prompt typed at the menu, Seedream, then the square format: the press that launches."""
+    await dp.feed_update(bot, text_update("кот в шляпе"))
+    models = button_data(session.sent()[0])
+    flow = ModelCb.unpack(models["Seedream · 8 ₽"]).flow
+    await dp.feed_update(bot, press_update(models["Seedream · 8 ₽"], 2))
+    await dp.feed_update(bot, press_update(FormatCb(flow=flow, fmt="square").pack(), 3))
+
+
+@pytest.mark.parametrize(
+    ("refusal", "told"),
+    [
+        (TranslationFailed("llm_bad_output"), texts.TRANSLATE_FAILED),
+        (InsufficientFunds(available=300, price=800), texts.insufficient_funds(800, 300)),
+        (ServiceUnavailable("billing down"), texts.SERVICE_UNAVAILABLE),
+    ],
+    ids=["translation", "funds", "service"],
+)
+async def test_a_job_that_cannot_start_ends_the_flow_and_the_next_prompt_is_understood(
+    dp: Dispatcher,
+    bot: Bot,
+    session: RecordingSession,
+    launcher: FakeLauncher,
+    refusal: MediaLabError | TranslationFailed,
+    told: str,
+) -> None:
+    launcher.refusal = refusal
+    await seedream_draft_until_launch(dp, bot, session)
+    assert session.sent_texts()[-1] == told
+    key = StorageKey(bot_id=bot.id, chat_id=CHAT.id, user_id=USER.id)
+    assert await dp.fsm.storage.get_state(key) is None  # the format buttons are gone: so is the step
+
+    launcher.refusal = None
+    await dp.feed_update(bot, text_update("кот в шляпе", 4))
+    assert session.sent_texts()[-1] == texts.DRAFT_CHOOSE_MODEL  # not «choose with a button»

@@ -20,7 +20,7 @@ from gateway_bot.callbacks import (
     RetouchCb,
     RetouchKind,
 )
-from medialab_contracts.billing import HistoryPage, OperationStatus, OperationView
+from medialab_contracts.billing import HistoryEntry, HistoryKind, HistoryPage, OperationStatus
 from medialab_contracts.catalog import FORMATS, default_catalog
 from medialab_contracts.events import FailureReason
 from medialab_contracts.ids import new_job_id
@@ -96,27 +96,36 @@ def test_every_failure_reason_and_mode_has_russian_text() -> None:
     assert set(texts.FAILURE_REASONS) == set(FailureReason)
     assert set(texts.MODE_TITLES) == set(Mode)
     assert set(texts.STATUS_TITLES) == set(OperationStatus)
+    assert set(texts.HISTORY_TITLES) == set(HistoryKind)
     job = new_job_id()
     for reason in FailureReason:
         message = texts.job_failed(Mode.create, reason, job)
         assert "Средства не списаны" in message and job in message
 
 
-def test_history_in_moscow_time() -> None:
-    op = OperationView(
+def test_history_in_moscow_time_with_credits_and_the_balance_after_each_row() -> None:
+    charge = HistoryEntry(
+        kind=HistoryKind.charge,
+        at=datetime(2025, 1, 31, 21, 30, tzinfo=UTC),
+        delta=-2400,
+        balance_after=3600,
         job_id=new_job_id(),
-        user_id=1,
         mode=Mode.create,
         model_id="fal-ai/nano-banana-pro",
         price=2400,
-        status=OperationStatus.charged,
-        created_at=datetime(2025, 1, 31, 21, 30, tzinfo=UTC),
-        updated_at=datetime(2025, 1, 31, 21, 31, tzinfo=UTC),
     )
-    page = HistoryPage(items=[op], page=1, page_size=5, total=6)
+    topup = HistoryEntry(
+        kind=HistoryKind.topup, at=datetime(2025, 1, 31, 20, 0, tzinfo=UTC), delta=3000, balance_after=6000
+    )
+    welcome = HistoryEntry(
+        kind=HistoryKind.welcome, at=datetime(2025, 1, 31, 19, 0, tzinfo=UTC), delta=3000, balance_after=3000
+    )
+    page = HistoryPage(items=[charge, topup, welcome], page=1, page_size=5, total=6)
     text = texts.history_page(page, {"fal-ai/nano-banana-pro": "Nano Banana Pro"})
     assert "страница 1 из 2" in text
-    assert "01.02.2025 00:30 (Мск) · Создание · Nano Banana Pro · 24 ₽ · ✅ списано" in text
+    assert "01.02.2025 00:30 (Мск) · Создание · Nano Banana Pro · 24 ₽ · ✅ списано · баланс 36 ₽" in text
+    assert "31.01.2025 23:00 (Мск) · 💳 пополнение +30 ₽ · баланс 60 ₽" in text
+    assert "31.01.2025 22:00 (Мск) · 🎁 приветственный бонус +30 ₽ · баланс 30 ₽" in text
 
 
 def test_insufficient_funds_names_price_and_balance() -> None:

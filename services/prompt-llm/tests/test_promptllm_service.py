@@ -26,6 +26,7 @@ from medialab_contracts.jobs import JobRequest
 from medialab_contracts.llm import (
     FalLlmReply,
     FalLlmRequest,
+    LlmUsage,
     ParseStyleReply,
     ParseStyleRequest,
     TranslateReply,
@@ -80,7 +81,8 @@ class FakeFalLlm:
         item = self.script.popleft()
         if isinstance(item, MediaLabError):
             raise item
-        return FalLlmReply(trace_id=request.trace_id, output=item)
+        usage = LlmUsage(prompt_tokens=len(request.prompt), completion_tokens=len(item))
+        return FalLlmReply(trace_id=request.trace_id, output=item, usage=usage)
 
 
 @dataclass
@@ -146,14 +148,24 @@ def sample(name: str, **labels: str) -> float:
 
 async def test_good_prompt_needs_no_repair(harness: Harness) -> None:
     harness.fal.push(GOOD_PROMPT)
+    tokens_before = {
+        kind: sample("medialab_llm_tokens_total", operation="write_prompt", kind=kind)
+        for kind in ("prompt", "completion")
+    }
     reply = await harness.write("рыжий кот на окне")
     assert reply.prompt == GOOD_PROMPT and not reply.repaired
     [request] = harness.fal.requests
     assert request.prompt == "рыжий кот на окне"
-    assert request.model == "anthropic/claude-3.5-sonnet"
+    assert request.model == "google/gemini-2.5-flash"
     assert "объект" in (request.system_prompt or "").lower()
     assert request.temperature == pytest.approx(0.7)
     assert request.timeout_s == pytest.approx(2.0)  # llm_call_timeout_s of settings_for
+    # The provider's token counts (the fake counts characters) are exported as they come.
+    for kind, used in (("prompt", len(request.prompt)), ("completion", len(GOOD_PROMPT))):
+        assert (
+            sample("medialab_llm_tokens_total", operation="write_prompt", kind=kind)
+            == tokens_before[kind] + used
+        )
 
 
 @pytest.mark.parametrize(
@@ -186,7 +198,7 @@ async def test_provider_errors_arrive_typed(harness: Harness) -> None:
     with pytest.raises(ProviderBusy):
         await harness.write("кот")
     # A provider failure during the repair call is the provider's error, not a bad output.
-    harness.fal.push(SHORT_PROMPT, Timeout("any-llm timed out"))
+    harness.fal.push(SHORT_PROMPT, Timeout("the LLM timed out"))
     with pytest.raises(Timeout):
         await harness.write("кот")
 

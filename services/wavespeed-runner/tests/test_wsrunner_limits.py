@@ -25,12 +25,12 @@ def test_settings_come_from_the_environment_with_wavespeeds_poll_floor(
     assert settings.wavespeed_poll_interval_s == 2.0  # WaveSpeed: "at least 2 seconds between checks"
     assert settings.wavespeed_model == "wavespeed-ai/image-face-swap"
     assert (settings.wavespeed_api_base, settings.max_deliver) == ("http://127.0.0.1:9", 7)
-    key = settings.provider_key()
-    assert key.limit == 3 and key.secret.get_secret_value() == "env-secret-key"
-    assert "env-secret-key" not in repr(settings) and "env-secret-key" not in repr(key)
+    account = settings.account()
+    assert account.limit == 3 and account.keys[0].secret.get_secret_value() == "env-secret-key"
+    assert "env-secret-key" not in repr(settings) and "env-secret-key" not in repr(account)
     monkeypatch.setenv("WAVESPEED_API_KEY", " ")
     with pytest.raises(MissingApiKey):
-        WaveSpeedRunnerSettings(_env_file=None).provider_key()
+        WaveSpeedRunnerSettings(_env_file=None).account()
     with pytest.raises(ValidationError):
         WaveSpeedRunnerSettings(_env_file=None, wavespeed_poll_interval_s=5, wavespeed_poll_max_s=2)
 

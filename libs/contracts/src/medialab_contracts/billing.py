@@ -19,6 +19,7 @@ class OperationStatus(StrEnum):
     pending = "PENDING"
     charged = "CHARGED"
     failed = "FAILED"
+    refunded = "REFUNDED"  # charged, then given back: the result could not be delivered
 
 
 class EnsureUserRequest(BusMessage):
@@ -98,6 +99,14 @@ class ReleaseRequest(BusMessage):
     reason: str = Field(default="failed", max_length=64)
 
 
+class RefundRequest(BusMessage):
+    """Give a job's money back when its result cannot be delivered: a CHARGED job is refunded, a
+    PENDING one released (the settle that follows then finds it FAILED); both at most once."""
+
+    job_id: str = Field(pattern=JOB_ID_PATTERN)
+    reason: str = Field(default="undeliverable", max_length=64)
+
+
 class OperationRequest(BusMessage):
     job_id: str = Field(pattern=JOB_ID_PATTERN)
     user_id: TelegramId  # a user may only look at their own operations
@@ -126,8 +135,31 @@ class HistoryRequest(BusMessage):
     page_size: int = Field(default=10, ge=1, le=50)
 
 
+class HistoryKind(StrEnum):
+    """A ledger row as the user sees it (billing/ledger.py has the model)."""
+
+    welcome = "welcome"  # the welcome credit
+    topup = "topup"  # an admin top-up
+    hold = "hold"  # a job in progress, its price reserved
+    charge = "charge"  # a job done and paid
+    release = "release"  # a job failed: nothing paid
+    refund = "refund"  # a paid job whose result could not be delivered: the price back
+
+
+class HistoryEntry(BusMessage):
+    kind: HistoryKind
+    at: datetime
+    delta: int  # what the balance changed by, kopecks (0 for hold and release)
+    balance_after: int  # the balance right after this row
+    # The job's terms, for rows of a job.
+    job_id: str | None = None
+    mode: Mode | None = None
+    model_id: str | None = None
+    price: int | None = None
+
+
 class HistoryPage(BusMessage):
-    items: list[OperationView]
+    items: list[HistoryEntry]  # newest first
     page: int
     page_size: int
     total: int

@@ -66,7 +66,11 @@ class ModelSpec(BaseModel):
         )
 
 
-LLM_MODEL_DEFAULT = "anthropic/claude-3.5-sonnet"
+# fal's LLM endpoint: OpenRouter behind fal's queue. It replaced fal's older any-llm endpoint, which fal
+# deprecated; ``model`` is a free OpenRouter model string (fal.ai/models/openrouter/router/api).
+LLM_ENDPOINT = "openrouter/router"
+# A current model from fal's own examples for the router: fast and cheap, and good at Russian.
+LLM_MODEL_DEFAULT = "google/gemini-2.5-flash"
 
 _EDIT_MODES = frozenset({Mode.edit, Mode.merge})
 
@@ -170,7 +174,7 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
     ),
     ModelSpec(
         key="llm",
-        model_id="fal-ai/any-llm",
+        model_id=LLM_ENDPOINT,
         title="LLM",
         provider=Provider.fal,
         runner=Runner.llm,

@@ -1,7 +1,8 @@
-"""Provider slots: at most N in-flight calls per API key, counted over every replica of every service.
+"""Provider slots: at most N calls in progress per provider account, over every replica of every service.
 
-Each key of a provider owns N slots, the keys ``<provider>.<fingerprint>.<i>`` (i < N) of the ``slots``
-KV bucket. Holding a slot means having written that key:
+Each account of a provider owns N slots, the keys ``<provider>.<account>.<i>`` (i < N) of the
+``slots`` KV bucket; all keys of the account share them (providers count per account). Holding a
+slot means having written that key:
 - acquire = ``create`` (fails while the key holds a value), or ``update(last=<tombstone revision>)``
   when a watch told us the slot was just released (one round trip instead of three);
 - the holder rewrites its keys every lease/3 with ``update(last=rev)``; the bucket's TTL is the lease,
@@ -12,23 +13,21 @@ KV bucket. Holding a slot means having written that key:
 Waiters sleep on a KV watch of the provider's slots (woken by every delete) plus a jittered poll that
 also retries slots whose holder has been silent for a whole lease (expiry leaves no event).
 
-Secrets never reach the bucket, logs or metrics: a key is named by its fingerprint, a short hash.
-See docs/provider-slots.md.
+Secrets never reach the bucket, logs or metrics: slots are named by account, keys by their
+fingerprint (provider_keys.py). See docs/provider-slots.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import os
 import random
-import re
 import socket
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, partial
 
@@ -39,87 +38,15 @@ from nats.js.api import Header
 from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
 from prometheus_client import Counter, Gauge, Histogram
-from pydantic import SecretStr
+
+from medialab_runtime.provider_keys import Account, ProviderKey
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_S = 30.0
-ANY_KEY = "any"
-_FINGERPRINT_CHARS = 12
-_LIMIT_SUFFIX = re.compile(r"^(?P<secret>.+)@(?P<limit>\d+)$")
+ANY_ACCOUNT = "any"
 
-
-# ----- keys ----------------------------------------------------------------------------------------
-
-
-def fingerprint(secret: str) -> str:
-    """A short, stable, non-reversible name for a key: safe in KV keys, logs and metric labels."""
-    return hashlib.sha256(secret.encode()).hexdigest()[:_FINGERPRINT_CHARS]
-
-
-@dataclass(frozen=True)
-class ProviderKey:
-    secret: SecretStr
-    limit: int
-    fingerprint: str
-
-    @classmethod
-    def of(cls, secret: str, limit: int) -> ProviderKey:
-        if limit < 1:
-            raise KeySpecError("a key's limit must be at least 1")
-        return cls(SecretStr(secret), limit, fingerprint(secret))
-
-
-class KeySpecError(ValueError):
-    """A malformed key list; the message names the entry by position, never by its value."""
-
-
-def parse_keys(raw: str, default_limit: int) -> list[ProviderKey]:
-    """Parse a pool of API keys, each with its own limit.
-
-    Accepted: a JSON list of strings or ``{"key": ..., "limit": ...}`` objects, or a comma list;
-    a string entry may end in ``@<limit>`` (``id:secret@12``).
-    """
-    text = raw.strip()
-    if not text:
-        return []
-    entries: list[object]
-    if text.startswith("["):
-        try:
-            entries = json.loads(text)
-        except json.JSONDecodeError:
-            raise KeySpecError("the key list looks like JSON but does not parse") from None
-    else:
-        entries = [part for part in text.split(",") if part.strip()]
-    keys: list[ProviderKey] = []
-    for position, entry in enumerate(entries, start=1):
-        keys.append(_parse_entry(entry, position, default_limit))
-    seen: set[str] = set()
-    for position, key in enumerate(keys, start=1):
-        if key.fingerprint in seen:
-            raise KeySpecError(f"key entry {position} repeats an earlier key")
-        seen.add(key.fingerprint)
-    return keys
-
-
-def _parse_entry(entry: object, position: int, default_limit: int) -> ProviderKey:
-    if isinstance(entry, dict):
-        secret, limit = entry.get("key"), entry.get("limit", default_limit)
-        if not isinstance(secret, str) or not secret.strip():
-            raise KeySpecError(f"key entry {position} has no 'key' string")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise KeySpecError(f"key entry {position} has a bad 'limit'")
-        return ProviderKey.of(secret.strip(), limit)
-    if not isinstance(entry, str) or not entry.strip():
-        raise KeySpecError(f"key entry {position} is not a string")
-    text = entry.strip()
-    match = _LIMIT_SUFFIX.match(text)
-    if match is None:
-        return ProviderKey.of(text, default_limit)
-    limit = int(match["limit"])
-    if limit < 1:
-        raise KeySpecError(f"key entry {position} has a bad limit")
-    return ProviderKey.of(match["secret"], limit)
+OnPosition = Callable[[int], Awaitable[None]]
 
 
 # ----- metrics -------------------------------------------------------------------------------------
@@ -140,12 +67,14 @@ def slot_metrics(provider: str) -> SlotMetrics:
     """Metrics named after the provider (``medialab_fal_slots_in_use``); one set per process."""
     prefix = f"medialab_{provider}"
     return SlotMetrics(
-        in_use=Gauge(f"{prefix}_slots_in_use", "Provider slots held by this process", ["key"]),
-        limit=Gauge(f"{prefix}_slots_limit", "Concurrency limit of a key, shared by every replica", ["key"]),
+        in_use=Gauge(f"{prefix}_slots_in_use", "Provider slots held by this process", ["account"]),
+        limit=Gauge(
+            f"{prefix}_slots_limit", "In-progress limit of an account, shared by every replica", ["account"]
+        ),
         waiting=Gauge(
             f"{prefix}_slots_waiting",
-            "Callers in this process waiting for a slot (key 'any' = any key of the pool)",
-            ["key"],
+            "Callers in this process waiting for a slot (account 'any' = any account of the pool)",
+            ["account"],
         ),
         wait_seconds=Histogram(
             f"{prefix}_slot_wait_seconds",
@@ -155,12 +84,12 @@ def slot_metrics(provider: str) -> SlotMetrics:
         leases_lost=Counter(
             f"{prefix}_slot_leases_lost_total",
             "Leases that expired under a live holder (it could not refresh in time)",
-            ["key"],
+            ["account"],
         ),
         benched=Gauge(
             f"{prefix}_key_benched",
             "1 while this process keeps a key out of rotation because the provider refused it",
-            ["key"],
+            ["account", "key"],
         ),
     )
 
@@ -197,24 +126,26 @@ def _holder_id() -> str:
 
 
 class SlotPool:
-    """The slots of one provider's keys, shared with every other process through the KV bucket."""
+    """The slots of one provider's accounts, shared with every other process through the KV bucket."""
 
     def __init__(
         self,
         js: JetStreamContext,
         kv: KeyValue,
         provider: str,
-        keys: Sequence[ProviderKey],
+        accounts: Sequence[Account],
         *,
         lease_s: float = DEFAULT_LEASE_S,
         poll_s: float = 1.0,
     ) -> None:
-        if not keys:
+        if not accounts:
             raise ValueError(f"no API keys for {provider}")
         self.provider = provider
-        self.keys: tuple[ProviderKey, ...] = tuple(keys)
+        self.accounts: tuple[Account, ...] = tuple(accounts)
+        self.keys: tuple[ProviderKey, ...] = tuple(key for account in self.accounts for key in account.keys)
         self.lease_s = lease_s
         self._by_fingerprint = {key.fingerprint: key for key in self.keys}
+        self._by_name = {account.name: account for account in self.accounts}
         self._js = js
         self._kv = kv
         self._subject_prefix = f"$KV.{subjects.SLOTS_BUCKET}."  # the KV wire format (NATS ADR-8)
@@ -225,32 +156,35 @@ class SlotPool:
         self._claiming: set[str] = set()
         self._held: dict[str, Lease] = {}
         self._benched_until: dict[str, float] = {}
+        self._waiters: list[object] = []  # callers waiting here, in order of arrival
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        for key in self.keys:
-            self._metrics.in_use.labels(key.fingerprint).set(0)
-            self._metrics.limit.labels(key.fingerprint).set(key.limit)
-            # Read at scrape time from the bench itself, so no code path has to keep it in step.
-            self._metrics.benched.labels(key.fingerprint).set_function(partial(self._is_benched, key))
+        for account in self.accounts:
+            self._metrics.in_use.labels(account.name).set(0)
+            self._metrics.limit.labels(account.name).set(account.limit)
+            for key in account.keys:
+                # Read at scrape time from the bench itself, so no code path has to keep it in step.
+                benched = self._metrics.benched.labels(account.name, key.fingerprint)
+                benched.set_function(partial(self._is_benched, key))
 
     @classmethod
     async def open(
         cls,
         js: JetStreamContext,
         provider: str,
-        keys: Sequence[ProviderKey],
+        accounts: Sequence[Account],
         *,
         poll_s: float = 1.0,
     ) -> SlotPool:
         """Open the pool on the ``slots`` bucket; its TTL (set at provisioning) is the lease."""
         kv = await js.key_value(subjects.SLOTS_BUCKET)
         ttl = (await kv.status()).ttl
-        pool = cls(js, kv, provider, keys, lease_s=ttl or DEFAULT_LEASE_S, poll_s=poll_s)
+        pool = cls(js, kv, provider, accounts, lease_s=ttl or DEFAULT_LEASE_S, poll_s=poll_s)
         await pool.start()
         return pool
 
-    def slot_names(self, key: ProviderKey) -> list[str]:
-        return [f"{self.provider}.{key.fingerprint}.{i}" for i in range(key.limit)]
+    def slot_names(self, account: Account) -> list[str]:
+        return [f"{self.provider}.{account.name}.{i}" for i in range(account.limit)]
 
     def key(self, fingerprint_: str) -> ProviderKey | None:
         return self._by_fingerprint.get(fingerprint_)
@@ -265,9 +199,16 @@ class SlotPool:
     def _is_benched(self, key: ProviderKey) -> bool:
         return self._benched_until.get(key.fingerprint, 0.0) > time.monotonic()
 
-    def usable_keys(self) -> tuple[ProviderKey, ...]:
-        """The keys in rotation; all of them when every one is benched (one may work again)."""
-        return tuple(key for key in self.keys if not self._is_benched(key)) or self.keys
+    def usable_keys(self, account: Account | None = None) -> tuple[ProviderKey, ...]:
+        """The keys in rotation (of ``account``, or of the pool); all of them when every one is
+        benched (one may work again)."""
+        keys = account.keys if account is not None else self.keys
+        return tuple(key for key in keys if not self._is_benched(key)) or keys
+
+    def _usable_accounts(self) -> tuple[Account, ...]:
+        """Accounts with a key in rotation; all of them when none has one."""
+        usable = {key.account for key in self.keys if not self._is_benched(key)}
+        return tuple(a for a in self.accounts if a.name in usable) or self.accounts
 
     async def start(self) -> None:
         watcher = await self._watch()
@@ -288,13 +229,17 @@ class SlotPool:
     # ----- holding ---------------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def hold(self, timeout: float, key: str | None = None) -> AsyncIterator[Lease]:
-        """Hold a slot (of key ``key`` if given, else of any key) for the body of the block.
+    async def hold(
+        self, timeout: float, key: str | None = None, on_position: OnPosition | None = None
+    ) -> AsyncIterator[Lease]:
+        """Hold a slot for the body of the block: of the account of key ``key`` (a fingerprint),
+        used with that key, if given; else of any account, with a key of it in rotation.
 
-        Released when the block ends; if the block is cancelled (shutdown, a caller's timeout) the
-        provider call may still be running, so the lease is left to expire instead.
+        ``on_position`` hears the caller's place among this process's waiters (0 = next) whenever it
+        changes while it waits. Released when the block ends; if the block is cancelled (shutdown, a
+        caller's timeout) the provider call may still be running, so the lease is left to expire.
         """
-        lease = await self.acquire(timeout, key)
+        lease = await self.acquire(timeout, key, on_position)
         try:
             yield lease
         except asyncio.CancelledError:
@@ -305,27 +250,36 @@ class SlotPool:
             raise
         await self.release(lease)
 
-    async def acquire(self, timeout: float, key: str | None = None) -> Lease:
-        if key is not None and key not in self._by_fingerprint:
+    async def acquire(
+        self, timeout: float, key: str | None = None, on_position: OnPosition | None = None
+    ) -> Lease:
+        own = self._by_fingerprint.get(key) if key is not None else None
+        if key is not None and own is None:
             raise ValueError("unknown key fingerprint")
         started = time.monotonic()
         deadline = started + timeout
-        waiting = self._metrics.waiting.labels(key or ANY_KEY)
+        waiting = self._metrics.waiting.labels(own.account if own else ANY_ACCOUNT)
         thorough = False
-        counted = False
+        ticket = object()
+        position: int | None = None
         try:
             while True:
                 changed = self._changed  # taken before trying, so a release during the try wakes us
-                lease = await self._try_acquire(key, thorough)
+                lease = await self._try_acquire(own, thorough)
                 if lease is not None:
                     self._metrics.wait_seconds.observe(time.monotonic() - started)
                     return lease
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise SlotTimeout(f"no {self.provider} slot free within {timeout:.1f}s")
-                if not counted:
+                if position is None:
                     waiting.inc()
-                    counted = True
+                    self._waiters.append(ticket)
+                ahead = self._waiters.index(ticket)
+                if ahead != position:
+                    position = ahead
+                    if on_position is not None:
+                        await on_position(ahead)
                 pause = min(remaining, self._poll_s * random.uniform(0.5, 1.5))
                 try:
                     await asyncio.wait_for(changed.wait(), pause)
@@ -333,13 +287,15 @@ class SlotPool:
                 except TimeoutError:
                     thorough = True
         finally:
-            if counted:
+            if position is not None:
                 waiting.dec()
+                self._waiters.remove(ticket)
+                self._notify()  # those behind move up; waking them costs no KV call while all is held
 
     async def release(self, lease: Lease) -> None:
         if self._held.pop(lease.slot, None) is None:
             return
-        self._metrics.in_use.labels(lease.key.fingerprint).dec()
+        self._metrics.in_use.labels(lease.key.account).dec()
         async with lease.lock:
             if lease.lost:
                 return
@@ -366,39 +322,37 @@ class SlotPool:
     def abandon(self, lease: Lease) -> None:
         """Stop refreshing without deleting: the slot frees itself after the lease timeout."""
         if self._held.pop(lease.slot, None) is not None:
-            self._metrics.in_use.labels(lease.key.fingerprint).dec()
+            self._metrics.in_use.labels(lease.key.account).dec()
 
     @property
     def held(self) -> int:
         return len(self._held)
 
     async def occupied(self) -> dict[str, int]:
-        """Slots taken right now per key fingerprint, across the cluster (read from the bucket)."""
-        counts = {key.fingerprint: 0 for key in self.keys}
+        """Slots taken right now per account, across the cluster (read from the bucket)."""
+        counts = {account.name: 0 for account in self.accounts}
         try:
             names = await self._kv.keys()
         except NoKeysError:
             return counts
         for name in names:
             provider, _, rest = name.partition(".")
-            fp = rest.partition(".")[0]
-            if provider == self.provider and fp in counts:
-                counts[fp] += 1
+            account = rest.partition(".")[0]
+            if provider == self.provider and account in counts:
+                counts[account] += 1
         return counts
 
     # ----- internals -------------------------------------------------------------------------------
 
-    def _candidates(self, key: str | None, thorough: bool) -> list[tuple[ProviderKey, str]]:
-        """Slots worth a try, keys with the most free slots first so pooled keys fill evenly."""
+    def _candidates(self, own: ProviderKey | None, thorough: bool) -> list[tuple[Account, str]]:
+        """Slots worth a try, accounts with the most free slots first so pooled accounts fill evenly."""
         now = time.monotonic()
-        per_key: list[tuple[int, float, ProviderKey, list[str]]] = []
-        rotation = self.keys if key is not None else self.usable_keys()
-        for provider_key in rotation:
-            if key is not None and provider_key.fingerprint != key:
-                continue
+        per_account: list[tuple[int, float, Account, list[str]]] = []
+        rotation = (self._by_name[own.account],) if own is not None else self._usable_accounts()
+        for account in rotation:
             free: list[str] = []
             stale: list[str] = []
-            for name in self.slot_names(provider_key):
+            for name in self.slot_names(account):
                 if name in self._claiming or name in self._held:
                     continue
                 seen = self._seen.get(name)
@@ -407,22 +361,22 @@ class SlotPool:
                 elif thorough and now - seen.seen_at > self.lease_s:
                     stale.append(name)  # its holder went silent: the entry has likely expired
             random.shuffle(free)
-            per_key.append((len(free), random.random(), provider_key, free + stale))
-        per_key.sort(key=lambda item: (-item[0], item[1]))
-        return [(provider_key, name) for _, _, provider_key, names in per_key for name in names]
+            per_account.append((len(free), random.random(), account, free + stale))
+        per_account.sort(key=lambda item: (-item[0], item[1]))
+        return [(account, name) for _, _, account, names in per_account for name in names]
 
-    async def _try_acquire(self, key: str | None, thorough: bool) -> Lease | None:
-        for provider_key, name in self._candidates(key, thorough):
+    async def _try_acquire(self, own: ProviderKey | None, thorough: bool) -> Lease | None:
+        for account, name in self._candidates(own, thorough):
             self._claiming.add(name)
             try:
                 revision = await self._take(name)
             finally:
                 self._claiming.discard(name)
             if revision is not None:
-                lease = Lease(provider_key, name, revision)
+                lease = Lease(own or random.choice(self.usable_keys(account)), name, revision)
                 self._held[name] = lease
                 self._seen[name] = _SlotSeen(True, revision, time.monotonic())
-                self._metrics.in_use.labels(provider_key.fingerprint).inc()
+                self._metrics.in_use.labels(account.name).inc()
                 return lease
         return None
 
@@ -502,5 +456,5 @@ class SlotPool:
                 log.warning("slot %s expired under its holder and was re-taken", lease.slot)
             except (KeyWrongLastSequenceError, KeyNotFoundError):
                 lease.lost = True
-                self._metrics.leases_lost.labels(lease.key.fingerprint).inc()
+                self._metrics.leases_lost.labels(lease.key.account).inc()
                 log.error("slot %s lost: the lease expired and another holder took it", lease.slot)

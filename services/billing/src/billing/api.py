@@ -16,6 +16,7 @@ from medialab_contracts.billing import (
     HistoryRequest,
     OperationRequest,
     OperationView,
+    RefundRequest,
     ReleaseRequest,
     ReserveReply,
     ReserveRequest,
@@ -96,6 +97,17 @@ class Billing:
                 log.info("job %s was already released; nothing to do", req.job_id)
             return result.operation
 
+    async def refund(self, req: RefundRequest) -> OperationView:
+        with job_context(req.job_id, req.trace_id):
+            async with self.db.connection() as conn:
+                with metrics.DB_SECONDS.labels("refund").time():
+                    result = await ledger.refund(conn, req.job_id, req.reason)
+            if result.changed:
+                log.info("job %s refunded %d kopecks (%s)", req.job_id, result.operation.price, req.reason)
+            else:
+                log.info("job %s was already refunded or released; nothing to do", req.job_id)
+            return result.operation
+
     async def balance(self, req: BalanceRequest) -> BalanceView:
         async with self.db.connection() as conn:
             return await ledger.balance(conn, req.user_id)
@@ -135,6 +147,7 @@ class Billing:
             (subjects.BILLING_RESERVE, ReserveRequest, self.reserve),
             (subjects.BILLING_SETTLE, SettleRequest, self.settle),
             (subjects.BILLING_RELEASE, ReleaseRequest, self.release),
+            (subjects.BILLING_REFUND, RefundRequest, self.refund),
             (subjects.BILLING_BALANCE, BalanceRequest, self.balance),
             (subjects.BILLING_HISTORY, HistoryRequest, self.history),
             (subjects.BILLING_TOPUP, TopupRequest, self.topup),

@@ -13,9 +13,11 @@ topup       +amount         0                an admin tops up (once per request_
 hold        0               +price           a job is reserved (once per job: unique index)
 release     0               −price           a job failed or timed out (the hold ends, no charge)
 charge      −price          −price           a job succeeded (the hold becomes the payment)
+refund      +price          0                a charged job's result could not be delivered
 ==========  ==============  ===============  =====================================================
 
-A job gets at most one of ``charge`` / ``release`` (unique index), so it is charged at most once.
+A job gets at most one of ``charge`` / ``release`` (unique index), so it is charged at most once, and
+at most one ``refund``, only after its ``charge``.
 
 Invariant (checked by ``check_consistency``, exported as a metric), for every account::
 
@@ -44,6 +46,8 @@ from typing import TypeVar
 import asyncpg
 from medialab_contracts.billing import (
     BalanceView,
+    HistoryEntry,
+    HistoryKind,
     HistoryPage,
     OperationStatus,
     OperationView,
@@ -116,6 +120,23 @@ WITH op AS (
 SELECT op.* FROM op, acct
 """
 
+# A CHARGED job's price back to the balance: CHARGED → REFUNDED and its ledger row, in one statement.
+_REFUND = f"""
+WITH op AS (
+    UPDATE operations SET status = 'REFUNDED', failure_reason = $2, updated_at = now()
+    WHERE job_id = $1 AND status = 'CHARGED'
+    RETURNING {_OP_COLUMNS}
+), acct AS (
+    UPDATE accounts a SET balance = a.balance + op.price
+    FROM op WHERE a.user_id = op.user_id
+    RETURNING a.balance
+), moved AS (
+    INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved, job_id)
+    SELECT user_id, 'refund', price, 0, job_id FROM op
+)
+SELECT op.* FROM op, acct
+"""
+
 _EXPIRE_DUE = """
 WITH due AS (
     SELECT job_id FROM operations
@@ -173,14 +194,23 @@ _TOPUP_BY_REQUEST = """
 SELECT user_id, admin_id, delta_balance FROM ledger WHERE kind = 'topup' AND request_id = $1
 """
 
-_HISTORY = f"""
-SELECT {_OP_COLUMNS} FROM operations WHERE user_id = $1
-ORDER BY created_at DESC, job_id DESC LIMIT $2 OFFSET $3
+# The user's ledger with the balance after each row; a job's hold is shown only while the job runs
+# (afterwards its charge, release or refund tells the story).
+_HISTORY_ROWS = """
+WITH rows AS (
+    SELECT l.id, l.kind, l.created_at, l.delta_balance, l.job_id,
+           sum(l.delta_balance) OVER (ORDER BY l.id) AS balance_after,
+           o.mode, o.model_id, o.price, o.status
+    FROM ledger l LEFT JOIN operations o ON o.job_id = l.job_id
+    WHERE l.user_id = $1
+)
+SELECT * FROM rows WHERE kind <> 'hold' OR status = 'PENDING'
 """
+_HISTORY = _HISTORY_ROWS + "ORDER BY id DESC LIMIT $2 OFFSET $3"
 
-_HISTORY_TOTAL = """
+_HISTORY_TOTAL = f"""
 SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1) AS known,
-       (SELECT count(*) FROM operations WHERE user_id = $1) AS total
+       (SELECT count(*) FROM ({_HISTORY_ROWS}) shown) AS total
 """
 
 _ACCOUNT_MISMATCHES = """
@@ -204,16 +234,18 @@ ORDER BY 1
 """
 
 # An operation's ledger rows must match its status: PENDING = hold; CHARGED = hold + charge;
-# FAILED = hold + release; each for exactly the operation's price.
+# FAILED = hold + release; REFUNDED = hold + charge + refund; each for exactly the operation's price.
 _OPERATION_MISMATCHES = """
 SELECT o.job_id FROM operations o LEFT JOIN ledger l ON l.job_id = o.job_id
 GROUP BY o.job_id
 HAVING count(*) FILTER (WHERE l.kind = 'hold' AND l.delta_reserved = o.price) <> 1
     OR count(*) FILTER (WHERE l.kind = 'charge' AND l.delta_balance = -o.price)
-       <> (o.status = 'CHARGED')::int
+       <> (o.status IN ('CHARGED', 'REFUNDED'))::int
     OR count(*) FILTER (WHERE l.kind = 'release' AND l.delta_reserved = -o.price)
        <> (o.status = 'FAILED')::int
-    OR count(l.id) <> 1 + (o.status <> 'PENDING')::int
+    OR count(*) FILTER (WHERE l.kind = 'refund' AND l.delta_balance = o.price)
+       <> (o.status = 'REFUNDED')::int
+    OR count(l.id) <> 1 + (o.status <> 'PENDING')::int + (o.status = 'REFUNDED')::int
 ORDER BY 1
 """
 
@@ -395,6 +427,31 @@ async def release(conn: asyncpg.Connection, job_id: str, reason: str) -> Transit
     return await _finish(conn, job_id, OperationStatus.failed, reason)
 
 
+async def refund(conn: asyncpg.Connection, job_id: str, reason: str) -> Transition:
+    """Give a job's price back: CHARGED → REFUNDED, PENDING → released (FAILED); FAILED or REFUNDED
+    already: nothing moves. ``changed`` says whether this call moved money."""
+
+    async def attempt() -> Transition | None:
+        row = await conn.fetchrow(_REFUND, job_id, reason)
+        if row is not None:
+            return Transition(_operation(row), True)
+        existing = await conn.fetchrow(_OPERATION, job_id)
+        if existing is None:
+            raise UnknownJob(f"no operation for job {job_id}")
+        op = _operation(existing)
+        if op.status in (OperationStatus.refunded, OperationStatus.failed):
+            return Transition(op, False)
+        if op.status == OperationStatus.pending:
+            # Not settled yet: releasing the hold is the refund, and the settle that follows finds it FAILED.
+            try:
+                return await _finish(conn, job_id, OperationStatus.failed, reason)
+            except Conflict:
+                return None  # settled meanwhile: the next look refunds the charge
+        return None  # charged by a transaction that committed after our snapshot: refund it now
+
+    return await _retrying(attempt)
+
+
 async def expire_due(conn: asyncpg.Connection, limit: int) -> list[Expired]:
     """Release PENDING operations past their deadline (skipping rows another replica holds)."""
     rows = await conn.fetch(_EXPIRE_DUE, limit)
@@ -441,14 +498,28 @@ async def operation(conn: asyncpg.Connection, job_id: str, user_id: int) -> Oper
     return _operation(row)
 
 
+def _history_entry(row: asyncpg.Record) -> HistoryEntry:
+    return HistoryEntry(
+        kind=HistoryKind(row["kind"]),
+        at=row["created_at"],
+        delta=row["delta_balance"],
+        balance_after=row["balance_after"],
+        job_id=row["job_id"],
+        mode=Mode(row["mode"]) if row["mode"] else None,
+        model_id=row["model_id"],
+        price=row["price"],
+    )
+
+
 async def history(conn: asyncpg.Connection, user_id: int, page: int, page_size: int) -> HistoryPage:
-    """The user's operations, newest first."""
-    head = await conn.fetchrow(_HISTORY_TOTAL, user_id)
-    if not head["known"]:
-        raise UnknownUser(f"user {user_id} is not registered")
-    rows = await conn.fetch(_HISTORY, user_id, page_size, (page - 1) * page_size)
+    """The user's ledger, newest first: credits, top-ups, jobs, each with the balance after it."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        head = await conn.fetchrow(_HISTORY_TOTAL, user_id)
+        if not head["known"]:
+            raise UnknownUser(f"user {user_id} is not registered")
+        rows = await conn.fetch(_HISTORY, user_id, page_size, (page - 1) * page_size)
     return HistoryPage(
-        items=[_operation(r) for r in rows], page=page, page_size=page_size, total=head["total"]
+        items=[_history_entry(r) for r in rows], page=page, page_size=page_size, total=head["total"]
     )
 
 

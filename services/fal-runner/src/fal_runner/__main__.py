@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from medialab_runtime.provider_keys import KeySpecError
 from medialab_runtime.runner import run_runner
-from medialab_runtime.slots import KeySpecError
 
 from fal_runner.service import DIST, NAME, setup
 from fal_runner.settings import FalRunnerSettings
@@ -17,7 +17,7 @@ def main() -> None:
         settings,
         setup,
         dist=DIST,
-        check_keys=settings.provider_keys,
+        check_keys=settings.provider_accounts,
         key_error=KeySpecError,
         key_hint="bad FAL_KEYS: ",
     )

@@ -100,7 +100,14 @@ def _prompt(job: JobRequest) -> str:
 
 
 def _nano(job: JobRequest, urls: list[str], *, pro: bool) -> dict[str, Any]:
-    arguments: dict[str, Any] = {"prompt": _prompt(job), "num_images": 1, "output_format": "png"}
+    # limit_generations: one round of generation, ignoring a prompt that asks for several images
+    # (fal bills each image).
+    arguments: dict[str, Any] = {
+        "prompt": _prompt(job),
+        "num_images": 1,
+        "output_format": "png",
+        "limit_generations": True,
+    }
     if urls:
         arguments["image_urls"] = urls
     if (ratio := _wanted_ratio(job)) is not None:
@@ -120,7 +127,14 @@ def _seedream(job: JobRequest, urls: list[str]) -> dict[str, Any]:
 
 
 def _flux(job: JobRequest, urls: list[str]) -> dict[str, Any]:
-    arguments: dict[str, Any] = {"prompt": _prompt(job), "num_images": 1, "output_format": "png"}
+    # limit_generations: one round of generation, ignoring a prompt that asks for several images
+    # (fal bills each image).
+    arguments: dict[str, Any] = {
+        "prompt": _prompt(job),
+        "num_images": 1,
+        "output_format": "png",
+        "limit_generations": True,
+    }
     if (size := _size(job, "flux")) is not None:
         arguments["image_size"] = size
     return arguments

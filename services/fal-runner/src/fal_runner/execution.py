@@ -1,8 +1,15 @@
 """One fal request under a provider slot: submit (or resume), poll with backoff, fetch the result.
 
-The slot covers exactly the time the request is in flight at fal, from submit until its status
-reads COMPLETED; input uploads happen before, the result and output downloads after, so the slots
-of a key stay busy with provider work only.
+The slot of the key's account covers the time the request is at fal, from submit until its status
+reads COMPLETED; input uploads happen before, the result and output downloads after, so an account's
+slots stay busy with provider work only. fal counts only IN_PROGRESS requests against the account,
+but a queued request may start at any moment without asking us, so its slot must already be ours;
+as we never submit beyond the account's limit, our requests sit IN_QUEUE only while fal finds them
+a runner. Waiting for the account's limit happens in our queue (docs/provider-slots.md).
+
+Status polls follow fal's own client (every 0.1 s) or slower: never more than once per
+``FAL_POLL_MIN_S`` of a request's age, backing off in proportion to it, and sparser while fal
+reports the request queued behind others.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from medialab_contracts.events import FailureReason
-from medialab_runtime.slots import ProviderKey, SlotPool, SlotTimeout
+from medialab_runtime.provider_keys import ProviderKey
+from medialab_runtime.slots import OnPosition, SlotPool, SlotTimeout
 
 from fal_runner.fal_api import FalClient, FalRejected, FalUnreachable, QueueStatus, RequestGone, Submission
 from fal_runner.key_rotation import KeyRotation
@@ -39,20 +47,26 @@ class DeadlineExceeded(Exception):
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """When to ask fal about a request again, ``elapsed`` seconds after submitting it.
+    """When to ask fal about a request again, ``elapsed`` seconds after it started running.
 
     Plain: right away, then every ``max(min_s, ratio × elapsed)`` up to ``max_s``, so noticing a
-    completion late costs about ``ratio / 2`` of any request's time.
+    completion late costs about ``ratio / 2`` of any request's time, and a request is never polled
+    more than once per ``min_s`` of its age (fal's client polls every 0.1 s).
     With a ``window`` (recent requests of the model all finished within it): sparse polls until it
     opens, dense ones (``fine × elapsed``) inside it, plain ones after it. A steady model is then
     noticed within about half a percent of its time, with fewer polls than the plain schedule.
     """
 
-    min_s: float = 0.005
+    min_s: float = 0.1
     max_s: float = 2.0
-    ratio: float = 0.05
+    ratio: float = 0.1
     sparse_ratio: float = 0.25
     fine_ratio: float = 0.02
+
+    def queued_delay(self, queued_s: float, position: int | None) -> float:
+        """While fal reports the request IN_QUEUE: it cannot finish before it starts, and each request
+        ahead of it (``position``) must start first, so look less often the further back it is."""
+        return min(self.max_s, max(self.min_s, self.ratio * queued_s) * (1 + (position or 0)))
 
     def next_delay(self, elapsed: float, window: tuple[float, float] | None = None) -> float:
         if window is None or elapsed >= window[1]:
@@ -127,16 +141,18 @@ class FalExecutor:
         resume: Resume | None = None,
         on_submitted: OnSubmitted | None = None,
         on_status: OnStatus = _nothing,
+        on_position: OnPosition | None = None,
     ) -> FalResult:
         """Raises ``FalRejected`` / ``FalUnreachable`` (final), ``DeadlineExceeded``, and
         ``RequestGone`` when fal no longer knows the request to ``resume`` (submit it anew).
+        ``on_position`` hears the job's place among those waiting for a slot here (0 = next).
         """
         if resume is not None and self.slots.key(resume.key_fingerprint) is None:
             raise RequestGone("the key of the earlier request left the pool")
         while True:
             try:
                 return await self._run_on_a_key(
-                    model_id, arguments, deadline, resume, on_submitted, on_status
+                    model_id, arguments, deadline, resume, on_submitted, on_status, on_position
                 )
             except _KeyRefused:
                 continue
@@ -149,10 +165,11 @@ class FalExecutor:
         resume: Resume | None,
         on_submitted: OnSubmitted | None,
         on_status: OnStatus,
+        on_position: OnPosition | None,
     ) -> FalResult:
         try:
             async with self.slots.hold(
-                deadline - time.monotonic(), resume.key_fingerprint if resume else None
+                deadline - time.monotonic(), resume.key_fingerprint if resume else None, on_position
             ) as lease:
                 started = time.monotonic()
                 if resume is not None:
@@ -168,13 +185,16 @@ class FalExecutor:
                         await on_submitted(submission, lease.key)
                 # A resumed request started before this delivery: its age is unknown, expect nothing.
                 window = None if resume else self._expected.window(model_id)
-                status = await self._wait_done(lease.key, submission, deadline, on_status, window, started)
+                status, running_since = await self._wait_done(
+                    lease.key, submission, deadline, on_status, window, started
+                )
         except SlotTimeout:
             raise DeadlineExceeded("no fal slot free before the deadline", waiting_for_slot=True) from None
-        provider_s = time.monotonic() - started
+        now = time.monotonic()
+        provider_s = now - started
         PROVIDER_SECONDS.labels(model_id).observe(provider_s)
         if status.error is None and resume is None:
-            self._expected.observe(model_id, provider_s)
+            self._expected.observe(model_id, now - running_since)
         body = await self._result(lease.key, submission, deadline, failed=status.error is not None)
         return FalResult(body, lease.key, int(provider_s * 1000))
 
@@ -194,7 +214,10 @@ class FalExecutor:
         on_status: OnStatus,
         window: tuple[float, float] | None,
         started: float,
-    ) -> QueueStatus:
+    ) -> tuple[QueueStatus, float]:
+        """The final status and when the request was first seen running (its run time's start)."""
+        running_since: float | None = None
+        status: QueueStatus | None = None
         while True:
             try:
                 status = await self.client.status(key, submission, deadline)
@@ -203,10 +226,16 @@ class FalExecutor:
                 log.warning("status of %s unavailable: %s", submission.request_id, error.detail)
             else:
                 if status.completed:
-                    return status
+                    return status, running_since or started
+                if status.state != "IN_QUEUE" and running_since is None:
+                    running_since = time.monotonic()
                 await on_status(status)
             now = time.monotonic()
             if now >= deadline:
                 await self.client.cancel(key, submission)
                 raise DeadlineExceeded("deadline passed while fal was working; request cancelled")
-            await asyncio.sleep(min(self._poll.next_delay(now - started, window), deadline - now))
+            if running_since is None and status is not None and status.state == "IN_QUEUE":
+                delay = self._poll.queued_delay(now - started, status.queue_position)
+            else:
+                delay = self._poll.next_delay(now - (running_since or started), window)
+            await asyncio.sleep(min(delay, deadline - now))

@@ -4,13 +4,21 @@ Every call retries 429, 408/409, 5xx and network errors with exponential backoff
 within the caller's deadline and a bounded number of attempts; anything else is a final answer.
 Keys travel only in the ``Authorization`` header of queue and REST calls, never to a CDN URL, and
 never into an error message.
+
+Every upload and submit asks fal to delete its files after ``object_expiry_s``
+(``X-Fal-Object-Lifecycle-Preference``, fal docs "Data Retention & Storage": CDN files are public
+URLs, and users' faces must not stay there), and every submit carries ``X-Fal-Request-Timeout``, the
+time left to our deadline: a request that cannot start by then is dropped by fal, unbilled, with a
+504 marked ``X-Fal-Request-Timeout-Type: user`` (fal docs "Common parameters"), never retried.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +35,7 @@ from medialab_runtime.http_retry import (
     send_once,
     unreachable_reason,
 )
-from medialab_runtime.slots import ProviderKey
+from medialab_runtime.provider_keys import ProviderKey
 
 from fal_runner.metrics import RETRIES
 
@@ -38,6 +46,10 @@ _NAMESPACES = ("workflows", "comfy")
 _DISABLED = "temporarily disabled"
 _TOKEN_MARGIN = timedelta(minutes=1)
 _USER_AGENT = "medialab-fal-runner"
+_LOCKED = "user is locked"
+# fal_client refuses a request timeout of 1 s or less.
+MIN_REQUEST_TIMEOUT_S = 1.0
+DEFAULT_OBJECT_EXPIRY_S = 86_400
 # The FAL_RETRY_* defaults, for a client built without settings.
 DEFAULT_RETRY = RetryPolicy(base_s=0.2, max_s=5.0, max_attempts=8)
 
@@ -51,12 +63,17 @@ class FalError(Exception):
 
 
 class FalRejected(FalError):
-    """A final answer from fal: a refused request or a failed model run."""
+    """A final answer from fal: a refused request or a failed model run.
 
-    def __init__(self, status: int, reason: FailureReason, detail: str) -> None:
+    ``key_refused``: fal refused the key or its account (401, or 403 "User is locked"), whatever the
+    request; any other refusal concerns the request or the endpoint.
+    """
+
+    def __init__(self, status: int, reason: FailureReason, detail: str, *, key_refused: bool = False) -> None:
         super().__init__(detail)
         self.status = status
         self.reason = reason
+        self.key_refused = key_refused
 
 
 class FalUnreachable(FalError):
@@ -126,10 +143,23 @@ def error_types(body: Any, headers: httpx.Headers | None = None) -> set[str]:
     return types
 
 
+def refuses_key(status: int, body: Any) -> bool:
+    """fal's proof that the key or its account is refused: 401 ("No user found for Key ID and
+    Secret"), or 403 whose detail says the user is locked (exhausted balance, admin lock). A 403
+    without it may be one endpoint's refusal and says nothing about the key."""
+    return status == 401 or (status == 403 and _LOCKED in _detail_text(body).lower())
+
+
+def _start_timed_out(status: int, headers: httpx.Headers | None) -> bool:
+    return status == 504 and headers is not None and headers.get("x-fal-request-timeout-type") == "user"
+
+
 def classify(status: int, body: Any, headers: httpx.Headers | None = None) -> FailureReason:
     if "content_policy_violation" in error_types(body, headers):
         return FailureReason.moderation
-    if status in (401, 403) or _DISABLED in _detail_text(body).lower():
+    if _start_timed_out(status, headers):
+        return FailureReason.timeout
+    if refuses_key(status, body) or _DISABLED in _detail_text(body).lower():
         return FailureReason.provider_unavailable
     if 400 <= status < 500:
         return FailureReason.provider_rejected
@@ -155,6 +185,8 @@ def safe_detail(what: str, status: int, body: Any, headers: httpx.Headers | None
 
 
 def _retryable(response: httpx.Response) -> bool:
+    if _start_timed_out(response.status_code, response.headers):
+        return False  # our own start deadline passed: fal dropped the request, asking again is futile
     return response.status_code in RETRYABLE_STATUSES and _DISABLED not in response.text.lower()
 
 
@@ -167,8 +199,10 @@ class FalClient:
         rest_base: str,
         retry: RetryPolicy | None = None,
         max_output_bytes: int = 64 * 1024 * 1024,
+        object_expiry_s: int = DEFAULT_OBJECT_EXPIRY_S,
     ) -> None:
         self._http = http
+        self._lifecycle = json.dumps({"expiration_duration_seconds": object_expiry_s})
         self.queue_base = queue_base.rstrip("/")
         self.rest_base = rest_base.rstrip("/")
         self._retry = retry or DEFAULT_RETRY
@@ -183,7 +217,14 @@ class FalClient:
     async def submit(
         self, key: ProviderKey, model_id: str, arguments: dict[str, Any], deadline: float
     ) -> Submission:
-        response = await self._send("POST", f"{self.queue_base}/{model_id}", key, deadline, json=arguments)
+        start_within = max(MIN_REQUEST_TIMEOUT_S + 0.1, deadline - time.monotonic())
+        headers = {
+            "X-Fal-Object-Lifecycle-Preference": self._lifecycle,
+            "X-Fal-Request-Timeout": f"{start_within:.1f}",
+        }
+        response = await self._send(
+            "POST", f"{self.queue_base}/{model_id}", key, deadline, headers=headers, json=arguments
+        )
         body = _checked(response, "submit")
         if not isinstance(body.get("request_id"), str):
             raise FalRejected(response.status_code, FailureReason.provider_error, "submit: no request_id")
@@ -250,6 +291,7 @@ class FalClient:
                 headers={
                     "Content-Type": content_type,
                     "X-Fal-File-Name": file_name,
+                    "X-Fal-Object-Lifecycle-Preference": self._lifecycle,
                     "Authorization": f"{token.token_type} {token.token}",
                 },
             )
@@ -383,6 +425,7 @@ def _checked(response: httpx.Response, what: str) -> dict[str, Any]:
             response.status_code,
             classify(response.status_code, body, response.headers),
             safe_detail(what, response.status_code, body, response.headers),
+            key_refused=refuses_key(response.status_code, body),
         )
     if not isinstance(body, dict):
         raise FalRejected(response.status_code, FailureReason.provider_error, f"{what}: not a JSON object")

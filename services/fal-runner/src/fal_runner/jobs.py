@@ -17,10 +17,18 @@ from medialab_contracts.jobs import JobRequest
 from medialab_runtime.images import ImageRejected
 from medialab_runtime.jobs import JobControl, JobResult
 from medialab_runtime.media_store import MediaNotFound
-from medialab_runtime.slots import ProviderKey
+from medialab_runtime.provider_keys import ProviderKey
+from medialab_runtime.slots import OnPosition
 
 from fal_runner.arguments import ModelInputs, UnsupportedJob, model_inputs
-from fal_runner.execution import DeadlineExceeded, FalExecutor, FalResult, OnStatus, OnSubmitted, Resume
+from fal_runner.execution import (
+    DeadlineExceeded,
+    FalExecutor,
+    FalResult,
+    OnStatus,
+    OnSubmitted,
+    Resume,
+)
 from fal_runner.fal_api import FalError, QueueStatus, RequestGone, Submission
 from fal_runner.inputs import InputUploader
 from fal_runner.metrics import OUTCOMES
@@ -60,13 +68,19 @@ class FalJobHandler:
         resume: Resume | None,
         on_submitted: OnSubmitted,
         on_status: OnStatus,
+        on_position: OnPosition,
     ) -> FalResult:
         """Poll the earlier delivery's request if there is one, else (or if fal forgot it) submit."""
         if resume is not None:
             log.info("resuming fal request %s", resume.submission.request_id)
             try:
                 return await self._executor.run(
-                    job.model_id, {}, deadline=deadline, resume=resume, on_status=on_status
+                    job.model_id,
+                    {},
+                    deadline=deadline,
+                    resume=resume,
+                    on_status=on_status,
+                    on_position=on_position,
                 )
             except RequestGone as gone:
                 log.warning("cannot resume (%s); submitting again", gone.detail)
@@ -77,6 +91,7 @@ class FalJobHandler:
             deadline=deadline,
             on_submitted=on_submitted,
             on_status=on_status,
+            on_position=on_position,
         )
 
     async def __call__(self, job: JobRequest, control: JobControl) -> JobResult:
@@ -110,8 +125,12 @@ class FalJobHandler:
             else:
                 await control.progress("running")
 
+        async def on_position(ahead: int) -> None:
+            # Waiting for a slot of the account: the user sees their place in our queue.
+            await control.progress("queued", ahead)
+
         try:
-            done = await self._run(job, spec, deadline, resume, on_submitted, on_status)
+            done = await self._run(job, spec, deadline, resume, on_submitted, on_status, on_position)
             outputs = await self._outputs.store_all(job.job_id, done.body, deadline)
         except ImageRejected as error:
             return control.failed(error.reason, str(error))

@@ -1,8 +1,10 @@
 """A key fal refuses (locked account, exhausted balance, revoked) leaves the rotation for a while.
 
-fal answers such a key with 401/403 whatever the request; without this, every job that drew it failed
-as ``provider_unavailable`` while the other keys of the pool were fine. The call is made again on
-another key; with no other key left, the refusal stands.
+Only on proof: 401, or 403 whose body says the user is locked (``fal_api.refuses_key``). fal answers
+such a key so whatever the request; without benching, every job that drew it failed while the other
+keys of the pool were fine. Any other 403 (one endpoint refusing, say) keeps every key in rotation:
+benching on it would take the whole pool out over one model. The call is made again on another key;
+with no other key left, the refusal stands.
 """
 
 from __future__ import annotations
@@ -10,13 +12,12 @@ from __future__ import annotations
 import logging
 import random
 
-from medialab_runtime.slots import ProviderKey, SlotPool
+from medialab_runtime.provider_keys import ProviderKey
+from medialab_runtime.slots import SlotPool
 
 from fal_runner.fal_api import FalError, FalRejected
 
 log = logging.getLogger(__name__)
-
-KEY_REFUSED_STATUSES = frozenset({401, 403})
 
 
 class KeyRotation:
@@ -30,7 +31,7 @@ class KeyRotation:
 
     def try_another(self, key: ProviderKey, error: FalError) -> bool:
         """After ``error`` from a call on ``key``: True when it refused the key and another key is left."""
-        if not isinstance(error, FalRejected) or error.status not in KEY_REFUSED_STATUSES:
+        if not isinstance(error, FalRejected) or not error.key_refused:
             return False
         another = self._slots.bench(key, self._cooldown_s)
         log.warning(

@@ -1,8 +1,10 @@
-"""``fal.llm``: one raw ``fal-ai/any-llm`` call for prompt-llm, under a slot of the same pool.
+"""``fal.llm``: one raw call of fal's LLM endpoint (``openrouter/router``) for prompt-llm, under a
+slot of the same pool.
 
 Errors are typed for the caller: no slot in time or fal rate limiting → ``ProviderBusy``; a refused
 request (bad model name, moderation) → ``ProviderRejected``; a failed run, an unusable answer or
-fal down → ``ProviderError``; the request's own timeout → ``Timeout``.
+fal down → ``ProviderError``; the request's own timeout, or fal's 504 for a model that did not
+answer in time → ``Timeout``.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import logging
 import time
 from typing import Any
 
+from medialab_contracts.catalog import LLM_ENDPOINT
 from medialab_contracts.errors import MediaLabError, ProviderBusy, ProviderError, ProviderRejected, Timeout
 from medialab_contracts.events import FailureReason
-from medialab_contracts.llm import FalLlmReply, FalLlmRequest
+from medialab_contracts.llm import FalLlmReply, FalLlmRequest, LlmUsage
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from fal_runner.execution import DeadlineExceeded, FalExecutor
 from fal_runner.fal_api import FalError, FalRejected, FalUnreachable
@@ -21,12 +25,16 @@ from fal_runner.metrics import OUTCOMES
 
 log = logging.getLogger(__name__)
 
-LLM_MODEL_ID = "fal-ai/any-llm"
+_GATEWAY_TIMEOUT = 504
 _REJECTED = frozenset({FailureReason.provider_rejected, FailureReason.moderation})
 
 
 def llm_arguments(request: FalLlmRequest) -> dict[str, Any]:
-    arguments: dict[str, Any] = {"prompt": request.prompt, "model": request.model}
+    arguments: dict[str, Any] = {
+        "prompt": request.prompt,
+        "model": request.model,
+        "reasoning": request.reasoning,
+    }
     optional = {
         "system_prompt": request.system_prompt,
         "temperature": request.temperature,
@@ -36,10 +44,28 @@ def llm_arguments(request: FalLlmRequest) -> dict[str, Any]:
     return arguments
 
 
+class RouterOutput(BaseModel):
+    """The router's answer (fal's OpenrouterRouterOutput): ``output`` and ``usage`` are required;
+    ``reasoning`` comes when asked for, ``error`` when the model failed after starting."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    output: str
+    usage: LlmUsage
+    reasoning: str | None = None
+    error: str | None = None
+
+
+def _timed_out(error: FalError) -> bool:
+    if isinstance(error, FalUnreachable):
+        return error.last in ("deadline", str(_GATEWAY_TIMEOUT))
+    return isinstance(error, FalRejected) and error.status == _GATEWAY_TIMEOUT
+
+
 def _typed(error: FalError) -> MediaLabError:
     if isinstance(error, FalUnreachable) and error.last == "429":
         return ProviderBusy("fal is rate limiting")
-    if isinstance(error, FalUnreachable) and error.last == "deadline":
+    if _timed_out(error):
         return Timeout("the LLM did not answer in time")
     if isinstance(error, FalRejected) and error.reason in _REJECTED:
         return ProviderRejected(f"fal refused the request ({error.reason})")
@@ -62,7 +88,7 @@ class FalLlm:
     async def _call(self, request: FalLlmRequest) -> FalLlmReply:
         deadline = time.monotonic() + request.timeout_s
         try:
-            done = await self._executor.run(LLM_MODEL_ID, llm_arguments(request), deadline=deadline)
+            done = await self._executor.run(LLM_ENDPOINT, llm_arguments(request), deadline=deadline)
         except DeadlineExceeded as error:
             if error.waiting_for_slot:
                 raise ProviderBusy("no fal slot free in time") from None
@@ -70,10 +96,16 @@ class FalLlm:
         except FalError as error:
             log.warning("fal.llm %s failed: %s", request.request_id, error.detail)
             raise _typed(error) from None
-        output, failure = done.body.get("output"), done.body.get("error")
-        if isinstance(failure, str) and failure:
+        try:
+            answer = RouterOutput.model_validate(done.body)
+        except ValidationError:
+            raise ProviderError("the LLM answer has no output text or usage") from None
+        if answer.error:
             log.warning("fal.llm %s: the model reported an error", request.request_id)
             raise ProviderError("the LLM reported an error")
-        if not isinstance(output, str):
-            raise ProviderError("the LLM answer has no output text")
-        return FalLlmReply(output=output, trace_id=request.trace_id)
+        return FalLlmReply(
+            output=answer.output,
+            reasoning=answer.reasoning,
+            usage=answer.usage,
+            trace_id=request.trace_id,
+        )

@@ -1,7 +1,7 @@
 """fal-runner's composition root: the ``jobs.fal.>`` consumer and the ``fal.llm`` endpoint.
 
-Both share one HTTP client and one slot pool, so LLM calls count against the same per-key limit as
-image jobs, across every replica.
+Both share one HTTP client and one slot pool, so LLM calls count against the same per-account limit
+as image jobs, across every replica.
 """
 
 from __future__ import annotations
@@ -43,17 +43,22 @@ def build_client(settings: FalRunnerSettings) -> FalClient:
         rest_base=settings.fal_rest_base,
         retry=RetryPolicy(settings.fal_retry_base_s, settings.fal_retry_max_s, settings.fal_max_attempts),
         max_output_bytes=settings.fal_max_output_bytes,
+        object_expiry_s=settings.fal_object_expiry_s,
     )
 
 
 async def setup(ctx: ServiceContext) -> None:
     settings = cast(FalRunnerSettings, ctx.settings)
-    keys = settings.provider_keys()
+    accounts = settings.provider_accounts()
     client = build_client(settings)
     ctx.on_shutdown(client.aclose)
-    slots = await SlotPool.open(ctx.js, "fal", keys, poll_s=settings.slot_poll_s)
+    slots = await SlotPool.open(ctx.js, "fal", accounts, poll_s=settings.slot_poll_s)
     ctx.on_shutdown(slots.close)
-    log.info("fal keys %s, slot lease %.0fs", [f"{k.fingerprint}@{k.limit}" for k in keys], slots.lease_s)
+    log.info(
+        "fal accounts %s, slot lease %.0fs",
+        [f"{a.name}@{a.limit} ({len(a.keys)} keys)" for a in accounts],
+        slots.lease_s,
+    )
     keys = KeyRotation(slots, settings.fal_key_cooldown_s)
     poll = PollPolicy(settings.fal_poll_min_s, settings.fal_poll_max_s, settings.fal_poll_ratio)
     executor = FalExecutor(client, slots, poll, keys)

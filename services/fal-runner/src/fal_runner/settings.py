@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+from medialab_runtime.provider_keys import Account, KeySpecError, parse_account_limits, parse_accounts
 from medialab_runtime.runner import RunnerSettings
-from medialab_runtime.slots import KeySpecError, ProviderKey, parse_keys
 from pydantic import Field, SecretStr
 
 
 class FalRunnerSettings(RunnerSettings):
-    # A pool of keys: comma list or JSON list; ``id:secret@12`` gives that key its own limit.
+    # Keys grouped by account: ``acct=id:secret`` (``@N`` gives the account its limit), a plain
+    # ``id:secret`` is an account of its own; comma list or JSON list (docs/provider-slots.md).
     fal_keys: SecretStr = SecretStr("")
-    fal_concurrency_per_key: int = Field(default=10, ge=1, le=1000)
-    # A key fal refuses (401/403: locked, no balance) stays out of the rotation this long.
+    # fal counts requests in progress per account: 2 for a new account, rising to 40 with purchases.
+    fal_concurrency_per_account: int = Field(default=2, ge=1, le=1000)
+    # Per-account limits: ``acct=10,other=40`` or a JSON object; overrides the default and ``@N``.
+    fal_account_limits: str = ""
+    # A key fal refuses (401, or 403 "User is locked") stays out of the rotation this long.
     fal_key_cooldown_s: float = Field(default=300.0, ge=1)
     fal_queue_base: str = "https://queue.fal.run"
     fal_rest_base: str = "https://rest.fal.ai"
-    # Status polls: right after submit, then every max(min, ratio × elapsed) up to max, so waiting
-    # past completion costs about ratio/2 of a request's time whatever its length.
-    fal_poll_min_s: float = Field(default=0.005, gt=0)
+    # Status polls: right after submit, then every max(min, ratio × age) up to max: never more often
+    # than fal's own client (0.1 s), and ever sparser as a request ages.
+    fal_poll_min_s: float = Field(default=0.1, ge=0.1)
     fal_poll_max_s: float = Field(default=2.0, gt=0)
-    fal_poll_ratio: float = Field(default=0.05, gt=0, le=1)
+    fal_poll_ratio: float = Field(default=0.1, gt=0, le=1)
+    # Lifetime of our uploads and of the outputs on fal's CDN (public URLs): users' faces must not stay.
+    fal_object_expiry_s: int = Field(default=86_400, ge=1)
     # 429 / 5xx / network errors: exponential backoff with full jitter, bounded by the deadline.
     fal_retry_base_s: float = Field(default=0.2, gt=0)
     fal_retry_max_s: float = Field(default=5.0, gt=0)
@@ -27,9 +33,10 @@ class FalRunnerSettings(RunnerSettings):
     fal_http_timeout_s: float = Field(default=30.0, gt=0)
     fal_max_output_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
-    def provider_keys(self) -> list[ProviderKey]:
-        """The parsed key pool; raises ``KeySpecError`` (never showing a key) when malformed or empty."""
-        keys = parse_keys(self.fal_keys.get_secret_value(), self.fal_concurrency_per_key)
-        if not keys:
+    def provider_accounts(self) -> list[Account]:
+        """The parsed accounts; raises ``KeySpecError`` (never showing a key) when malformed or empty."""
+        limits = parse_account_limits(self.fal_account_limits)
+        accounts = parse_accounts(self.fal_keys.get_secret_value(), self.fal_concurrency_per_account, limits)
+        if not accounts:
             raise KeySpecError("FAL_KEYS is empty")
-        return keys
+        return accounts

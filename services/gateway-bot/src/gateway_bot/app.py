@@ -37,6 +37,7 @@ from gateway_bot.storage.records import (
     DeliveryMarks,
     LaunchClaims,
     SeenUpdates,
+    SentParts,
     StatusRecords,
     open_gateway_bucket,
 )
@@ -133,7 +134,15 @@ async def setup(ctx: ServiceContext) -> None:
 
     await bot.set_my_commands([BotCommand(command=name, description=text) for name, text in texts.COMMANDS])
 
-    sender = ResultSender(media, progress, settings.preview_min_bytes, settings.preview_max_side)
+    sender = ResultSender(
+        media,
+        progress,
+        billing,
+        SentParts(gateway_kv),
+        preview_min_bytes=settings.preview_min_bytes,
+        preview_max_side=settings.preview_max_side,
+        max_document_bytes=settings.max_document_bytes,
+    )
     marks = DeliveryMarks(gateway_kv, stale_after_s=settings.delivery_ack_wait_s * 2)
     delivery = DeliveryConsumer(
         ctx.js, bot, sender, progress, marks, settings.delivery_concurrency, settings.delivery_ack_wait_s

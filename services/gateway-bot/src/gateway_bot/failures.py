@@ -57,8 +57,9 @@ class PromptTooLong(InputRejected):
         self.limit = limit
 
 
-class TranslationFailed(InputRejected):
-    pass
+class TranslationFailed(Exception):
+    """The prompt could not be put into English for the model: not the user's fault, and the flow
+    ends there (unlike an ``InputRejected``, which keeps the step)."""
 
 
 class FormProblem(StrEnum):

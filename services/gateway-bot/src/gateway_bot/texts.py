@@ -11,11 +11,21 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.text_decorations import html_decoration
-from medialab_contracts.billing import BalanceView, HistoryPage, OperationStatus, OperationView, TopupReply
+from medialab_contracts.billing import (
+    BalanceView,
+    HistoryEntry,
+    HistoryKind,
+    HistoryPage,
+    OperationStatus,
+    OperationView,
+    TopupReply,
+)
 from medialab_contracts.catalog import ImageFormat, ModelSpec
 from medialab_contracts.events import FailureReason
 from medialab_contracts.modes import Mode
 from medialab_contracts.money import format_rub
+
+from gateway_bot.delivery.fitting import Fit, FittedResult, Undeliverable
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -244,8 +254,11 @@ RETOUCH_SKIPPED = "Без дополнительной инструкции."
 
 
 # ── M5 add text ──────────────────────────────────────────────────────────────────────────────────
-def text_send_image(price: int) -> str:
-    return f"📝 Добавить текст. Отправьте изображение (PNG/JPEG). Стоимость: {format_rub(price)}."
+def text_send_image(price: int, max_bytes: int) -> str:
+    return (
+        f"📝 Добавить текст. Отправьте изображение (PNG/JPEG, до {max_bytes // (1024 * 1024)} МБ). "
+        f"Стоимость: {format_rub(price)}."
+    )
 
 
 TEXT_ENTER = "Введите текст для изображения (можно в несколько строк и с эмодзи)."
@@ -304,8 +317,8 @@ MODE_TITLES: dict[Mode, str] = {
 
 TRANSLATED_NOTE = "🌐 Промпт переведён на английский для этой модели."
 TRANSLATE_FAILED = (
-    "Не удалось перевести промпт на английский для этой модели. Попробуйте ещё раз позже "
-    "или выберите Nano Banana. Средства не списаны."
+    "Не удалось перевести промпт на английский для этой модели. Средства не списаны.\n"
+    "Отправьте промпт ещё раз через минуту — или выберите для него Nano Banana: ей перевод не нужен."
 )
 STAGES: dict[str, str] = {
     "queued": "в очереди",
@@ -350,7 +363,7 @@ def confirm_launch(mode: Mode, model: ModelSpec) -> str:
 def insufficient_funds(price: int, available: int) -> str:
     return (
         f"Недостаточно средств: стоимость {format_rub(price)}, доступно {format_rub(available)}.\n"
-        "Пополните баланс и попробуйте снова. Задача не запущена."
+        "Задача не запущена. Пополните баланс и начните заново из меню."
     )
 
 
@@ -378,12 +391,39 @@ def job_failed(mode: Mode, reason: FailureReason, job_id: str) -> str:
     )
 
 
-def result_caption(mode: Mode, index: int, total: int) -> str:
+def result_caption(mode: Mode, index: int, total: int, fitted: FittedResult, limit_mb: int) -> str:
     suffix = f" ({index + 1}/{total})" if total > 1 else ""
-    return f"✅ {MODE_TITLES[mode]}: готово{suffix}."
+    caption = f"✅ {MODE_TITLES[mode]}: готово{suffix}."
+    if fitted.fit is Fit.jpeg:
+        caption += f"\nPNG больше {limit_mb} МБ (лимит Telegram), поэтому файл — JPEG высокого качества."
+    elif fitted.fit is Fit.downscaled:
+        caption += (
+            f"\nPNG больше {limit_mb} МБ (лимит Telegram), поэтому файл — JPEG, "
+            f"уменьшенный до {fitted.width}×{fitted.height}."
+        )
+    return caption
 
 
-RESULT_MISSING = "Результат задачи не найден в хранилище. Средства не списаны, если задача не завершилась."
+def _undeliverable_cause(cause: Undeliverable, limit_mb: int) -> str:
+    if cause is Undeliverable.missing:
+        return "файл результата пропал из хранилища"
+    if cause is Undeliverable.unreadable:
+        return "модель вернула повреждённый файл"
+    return f"файл не помещается в лимит Telegram ({limit_mb} МБ) даже после сжатия"
+
+
+def result_undeliverable(mode: Mode, cause: Undeliverable, job_id: str, limit_mb: int) -> str:
+    return (
+        f"❌ {MODE_TITLES[mode]}: результат не удалось отправить — {_undeliverable_cause(cause, limit_mb)}.\n"
+        f"Средства возвращены на баланс. Запустите задачу ещё раз.\nID: <code>{job_id}</code>"
+    )
+
+
+def result_part_undeliverable(index: int, total: int, cause: Undeliverable, limit_mb: int) -> str:
+    return (
+        f"⚠️ Изображение {index + 1} из {total} не отправлено — {_undeliverable_cause(cause, limit_mb)}. "
+        "Остальные отправлены выше; чтобы получить и это, запустите задачу ещё раз."
+    )
 
 
 # ── balance and history ──────────────────────────────────────────────────────────────────────────
@@ -400,6 +440,7 @@ STATUS_TITLES: dict[OperationStatus, str] = {
     OperationStatus.pending: "⏳ в работе",
     OperationStatus.charged: "✅ списано",
     OperationStatus.failed: "❌ ошибка, не списано",
+    OperationStatus.refunded: "↩️ не доставлено, возвращено",
 }
 HISTORY_EMPTY = "📊 История операций пуста."
 
@@ -408,16 +449,32 @@ def moscow_time(moment: datetime) -> str:
     return moment.astimezone(MOSCOW).strftime("%d.%m.%Y %H:%M") + " (Мск)"
 
 
+HISTORY_TITLES: dict[HistoryKind, str] = {
+    HistoryKind.welcome: "🎁 приветственный бонус",
+    HistoryKind.topup: "💳 пополнение",
+    HistoryKind.hold: STATUS_TITLES[OperationStatus.pending],
+    HistoryKind.charge: STATUS_TITLES[OperationStatus.charged],
+    HistoryKind.release: STATUS_TITLES[OperationStatus.failed],
+    HistoryKind.refund: STATUS_TITLES[OperationStatus.refunded],
+}
+
+
+def _history_line(entry: HistoryEntry, model_titles: dict[str, str]) -> str:
+    after = f"баланс {format_rub(entry.balance_after)}"
+    if entry.mode is None or entry.model_id is None or entry.price is None:
+        return f"{moscow_time(entry.at)} · {HISTORY_TITLES[entry.kind]} +{format_rub(entry.delta)} · {after}"
+    model = model_titles.get(entry.model_id, entry.model_id)
+    return (
+        f"{moscow_time(entry.at)} · {MODE_TITLES[entry.mode]} · {quote(model)} · "
+        f"{format_rub(entry.price)} · {HISTORY_TITLES[entry.kind]} · {after}"
+    )
+
+
 def history_page(page: HistoryPage, model_titles: dict[str, str]) -> str:
     if not page.items:
         return HISTORY_EMPTY if page.total == 0 else f"📊 Страница {page.page} пуста."
     lines = [f"📊 История операций — страница {page.page} из {page.pages}"]
-    for op in page.items:
-        model = model_titles.get(op.model_id, op.model_id)
-        lines.append(
-            f"{moscow_time(op.created_at)} · {MODE_TITLES[op.mode]} · {quote(model)} · "
-            f"{format_rub(op.price)} · {STATUS_TITLES[op.status]}"
-        )
+    lines.extend(_history_line(entry, model_titles) for entry in page.items)
     return "\n".join(lines)
 
 
@@ -459,9 +516,11 @@ def topup_done(reply: TopupReply) -> str:
 
 
 # ── generic errors and fallbacks ─────────────────────────────────────────────────────────────────
-SERVICE_UNAVAILABLE = "⚠️ Сервис временно недоступен. Попробуйте через минуту. Средства не списаны."
+SERVICE_UNAVAILABLE = (
+    "⚠️ Сервис временно недоступен. Средства не списаны. Через минуту начните заново из меню."
+)
 UNKNOWN_USER = "Не удалось найти ваш счёт. Отправьте /start и попробуйте снова."
-INTERNAL_ERROR = "⚠️ Что-то пошло не так. Попробуйте ещё раз. Средства не списаны."
+INTERNAL_ERROR = "⚠️ Что-то пошло не так. Средства не списаны. Начните заново из меню."
 BAD_AMOUNT = "Неверная сумма."
 UNKNOWN_MESSAGE = "Я понимаю текст, фото и файлы-изображения. Выберите режим в меню или напишите промпт."
 UNSUPPORTED_AT_MENU = (

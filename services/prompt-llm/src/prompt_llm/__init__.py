@@ -1,1 +1,2 @@
-"""prompt-llm: prompt engineering over ``fal-ai/any-llm`` (M2 prompts, Seedream translation, M5 style)."""
+"""prompt-llm: prompt engineering over fal's ``openrouter/router`` (M2 prompts, Seedream translation,
+M5 style)."""

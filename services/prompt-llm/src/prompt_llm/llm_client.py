@@ -1,4 +1,4 @@
-"""Raw LLM calls: ``fal.llm`` on fal-runner, which holds a provider slot while it calls any-llm."""
+"""Raw LLM calls: ``fal.llm`` on fal-runner, which holds a provider slot while it calls the LLM."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from medialab_runtime.rpc import call
 from nats.aio.client import Client
 from pydantic import ValidationError
 
-from prompt_llm.metrics import PROVIDER_CALLS
+from prompt_llm.metrics import PROVIDER_CALLS, TOKENS
 
 log = logging.getLogger(__name__)
 
@@ -72,4 +72,6 @@ class LlmClient:
             log.warning("fal.llm failed for %s: %s %s", llm_call.operation, error.code.value, error.message)
             raise
         PROVIDER_CALLS.labels(llm_call.operation, "ok").inc()
+        TOKENS.labels(llm_call.operation, "prompt").inc(reply.usage.prompt_tokens)
+        TOKENS.labels(llm_call.operation, "completion").inc(reply.usage.completion_tokens)
         return reply.output

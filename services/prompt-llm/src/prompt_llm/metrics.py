@@ -18,8 +18,13 @@ CALLS = Counter(
 )
 PROVIDER_CALLS = Counter(
     "medialab_llm_provider_calls_total",
-    "Raw any-llm calls made through fal.llm, by result (ok or an error code)",
+    "Raw LLM calls made through fal.llm, by result (ok or an error code)",
     ["operation", "result"],
+)
+TOKENS = Counter(
+    "medialab_llm_tokens_total",
+    "Tokens the provider counted for answered LLM calls, by kind (prompt or completion)",
+    ["operation", "kind"],
 )
 REPAIRS = Counter(
     "medialab_llm_repairs_total",

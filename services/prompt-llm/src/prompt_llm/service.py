@@ -70,7 +70,7 @@ async def serve(nc: Client, js: JetStreamContext, settings: PromptLlmSettings) -
         nc,
         name=SERVICE_NAME,
         version=_semver(),
-        description="Prompt engineering over fal-ai/any-llm: write_prompt, translate, parse_style",
+        description="Prompt engineering over fal's LLM endpoint: write_prompt, translate, parse_style",
         metadata={
             "model": settings.llm_model,
             "prompts": ",".join(

@@ -12,7 +12,8 @@ class PromptLlmSettings(JobServiceSettings):
     consumer_concurrency: int = Field(default=16, ge=1)
     max_deliver: int = Field(default=3, ge=1)
 
-    # The any-llm model id (fal.md §9), e.g. "anthropic/claude-3.5-sonnet"; env LLM_MODEL.
+    # The OpenRouter model fal's LLM endpoint runs (a free string, e.g. "google/gemini-2.5-flash",
+    # "anthropic/claude-sonnet-4.5"); env LLM_MODEL.
     llm_model: str = Field(default=LLM_MODEL_DEFAULT, min_length=3, max_length=100)
     # Budget fal-runner gets for one raw call, waiting for a provider slot included.
     llm_call_timeout_s: float = Field(default=60.0, gt=0, le=600)

@@ -10,7 +10,7 @@ from wavespeed_runner.settings import MissingApiKey, WaveSpeedRunnerSettings
 
 def main() -> None:
     settings = WaveSpeedRunnerSettings()
-    run_runner(NAME, settings, setup, dist=DIST, check_keys=settings.provider_key, key_error=MissingApiKey)
+    run_runner(NAME, settings, setup, dist=DIST, check_keys=settings.account, key_error=MissingApiKey)
 
 
 if __name__ == "__main__":

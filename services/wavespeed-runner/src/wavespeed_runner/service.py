@@ -35,7 +35,7 @@ def build_client(settings: WaveSpeedRunnerSettings) -> WaveSpeedClient:
     http = provider_http_client(settings.wavespeed_http_timeout_s, follow_redirects=True)
     return WaveSpeedClient(
         http,
-        settings.provider_key().secret.get_secret_value(),
+        settings.account().keys[0].secret.get_secret_value(),
         api_base=settings.wavespeed_api_base,
         retry=retry_policy(settings),
         max_output_bytes=settings.wavespeed_max_output_bytes,
@@ -64,17 +64,17 @@ def build_executor(
 
 async def setup(ctx: ServiceContext) -> None:
     settings = cast(WaveSpeedRunnerSettings, ctx.settings)
-    key = settings.provider_key()
+    account = settings.account()
     client = build_client(settings)
     ctx.on_shutdown(client.aclose)
-    slots = await SlotPool.open(ctx.js, PROVIDER, [key], poll_s=settings.slot_poll_s)
+    slots = await SlotPool.open(ctx.js, PROVIDER, [account], poll_s=settings.slot_poll_s)
     ctx.on_shutdown(slots.close)
-    starts = await StartLimiter.open(ctx.js, PROVIDER, key.fingerprint, settings.start_rate())
+    starts = await StartLimiter.open(ctx.js, PROVIDER, account.name, settings.start_rate())
     ctx.on_shutdown(starts.close)
     log.info(
-        "wavespeed key %s: %d in progress, %d starts per %gs; model %s, slot lease %.0fs",
-        key.fingerprint,
-        key.limit,
+        "wavespeed account %s: %d in progress, %d starts per %gs; model %s, slot lease %.0fs",
+        account.name,
+        account.limit,
         starts.rate.limit,
         starts.rate.window_s,
         settings.wavespeed_model,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from medialab_runtime.provider_keys import Account
 from medialab_runtime.runner import RunnerSettings
-from medialab_runtime.slots import ProviderKey
 from medialab_runtime.start_rate import StartRate
 from pydantic import Field, SecretStr, model_validator
 
@@ -51,7 +51,7 @@ class WaveSpeedRunnerSettings(RunnerSettings):
             raise ValueError("WAVESPEED_POLL_MAX_S must not be below WAVESPEED_POLL_INTERVAL_S")
         return self
 
-    def provider_key(self) -> ProviderKey:
+    def account(self) -> Account:
         """The account's key with its slot count; raises ``MissingApiKey`` when unset.
 
         One key only: WaveSpeed's limits are per account, so pooling keys of one account would not
@@ -60,7 +60,7 @@ class WaveSpeedRunnerSettings(RunnerSettings):
         secret = self.wavespeed_api_key.get_secret_value().strip()
         if not secret:
             raise MissingApiKey("WAVESPEED_API_KEY is empty")
-        return ProviderKey.of(secret, self.wavespeed_max_in_progress)
+        return Account.single(secret, self.wavespeed_max_in_progress)
 
     def start_rate(self) -> StartRate:
         return StartRate(self.wavespeed_starts_per_minute, self.wavespeed_start_window_s)

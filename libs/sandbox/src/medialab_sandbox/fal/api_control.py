@@ -9,10 +9,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from medialab_sandbox.fal.control_models import (
+    AccountSetting,
     ConcurrencyLimit,
     KeyLock,
     LatencySetting,
     LlmScriptItems,
+    OutputGrain,
     Stats,
     UpscaleFormat,
 )
@@ -84,6 +86,12 @@ async def set_concurrency_limit(setting: ConcurrencyLimit, emu: Emulator) -> dic
     return OK
 
 
+@router.put("/account")
+async def set_account(setting: AccountSetting, emu: Emulator) -> dict[str, bool]:
+    emu.set_account(setting.name, setting.keys, setting.limit)
+    return OK
+
+
 @router.put("/key-lock")
 async def key_lock(setting: KeyLock, emu: Emulator) -> dict[str, bool]:
     if setting.reason is None:
@@ -96,6 +104,12 @@ async def key_lock(setting: KeyLock, emu: Emulator) -> dict[str, bool]:
 @router.put("/upscale-format")
 async def upscale_format(setting: UpscaleFormat, emu: Emulator) -> dict[str, bool]:
     emu.set_upscale_format(setting.format)
+    return OK
+
+
+@router.put("/output-grain")
+async def output_grain(setting: OutputGrain, emu: Emulator) -> dict[str, bool]:
+    emu.set_grainy_output(setting.grainy)
     return OK
 
 
@@ -121,6 +135,7 @@ async def stats(emu: Emulator) -> Stats:
         by_model=emu.submit_counts_by_model(),
         by_key=emu.submit_counts_by_key(),
         concurrency=emu.recorder.all_concurrency(),
+        status_polls=emu.status_polls(),
     )
 
 

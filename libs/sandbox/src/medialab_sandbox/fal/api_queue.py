@@ -20,6 +20,7 @@ from medialab_sandbox.fal.errors import (
 )
 from medialab_sandbox.fal.faults import Phase
 from medialab_sandbox.fal.inference import MODELS
+from medialab_sandbox.fal.llm import REMOVED_ENDPOINTS
 from medialab_sandbox.fal.queue import Job, JobStatus, app_id
 from medialab_sandbox.fal.recorder import SubmitRecord
 
@@ -39,6 +40,8 @@ def _urls(emu: FalEmulator, job: Job) -> dict[str, str]:
 
 
 def _unknown_model(model_id: str) -> ReplyError:
+    if model_id in REMOVED_ENDPOINTS:
+        return ReplyError(REMOVED_ENDPOINTS[model_id])
     owner_app = app_id(model_id)
     if owner_app in KNOWN_APPS:
         # The app exists but has no such endpoint: the fal SDK's own 404.
@@ -63,6 +66,25 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def lifecycle_preference(header: str | None) -> dict[str, Any] | None:
+    """``X-Fal-Object-Lifecycle-Preference``: a JSON object whose ``expiration_duration_seconds`` is
+    an integer >= 1 or null (fal docs "Data Retention & Storage"; the storage settings API gives the
+    range). fal's answer to a malformed one is UNCONFIRMED: refused here as a bad request."""
+    if header is None:
+        return None
+    bad = ReplyError(infra_error(400, "bad_request", "Invalid X-Fal-Object-Lifecycle-Preference"))
+    try:
+        value = json.loads(header)
+    except ValueError:
+        raise bad from None
+    if not isinstance(value, dict) or "expiration_duration_seconds" not in value:
+        raise bad
+    seconds = value["expiration_duration_seconds"]
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1):
+        raise bad
+    return value
+
+
 def _start_timeout(header: str | None) -> float | None:
     """``X-Fal-Request-Timeout``: seconds the request may wait before it starts (§3.5)."""
     if header is None:
@@ -85,6 +107,7 @@ async def submit(
     fal_webhook: str | None = None,
     fal_max_queue_length: int | None = None,
     x_fal_request_timeout: Annotated[str | None, Header()] = None,
+    x_fal_object_lifecycle_preference: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     key = emu.authenticate(authorization)
     if model_id not in MODELS:
@@ -103,6 +126,8 @@ async def submit(
         emu.recorder.submits.append(record)
         raise ReplyError(rejection)
     start_timeout = _start_timeout(x_fal_request_timeout)
+    record.request_timeout_s = start_timeout
+    record.lifecycle = lifecycle_preference(x_fal_object_lifecycle_preference)
     latency = emu.faults.latency_for(model_id)
     slow = emu.faults.take_slow(model_id)
     job = emu.queue.submit(
@@ -163,6 +188,7 @@ async def status(
 ) -> JSONResponse:
     emu.authenticate(authorization)
     job = await _find_job(emu, app_path, request_id, Phase.STATUS)
+    job.status_polls += 1
     payload: dict[str, Any] = {"status": job.status.value, **_urls(emu, job)}
     payload["logs"] = list(job.logs) if logs else None
     if job.status is JobStatus.IN_QUEUE:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 
+from medialab_sandbox.fal.api_queue import lifecycle_preference
 from medialab_sandbox.fal.deps import Authorization, Emulator
 from medialab_sandbox.fal.errors import ReplyError, not_found, unauthorized
 from medialab_sandbox.fal.storage import iso_utc
@@ -69,11 +70,13 @@ async def cdn_upload(
     authorization: Authorization = None,
     content_type: Annotated[str | None, Header()] = None,
     x_fal_file_name: Annotated[str | None, Header()] = None,
+    x_fal_object_lifecycle_preference: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not emu.storage.token_valid(token.strip()):
         # fal's text for a bad CDN token is UNCONFIRMED.
         raise ReplyError(unauthorized("Invalid or expired token"))
+    emu.recorder.upload_lifecycles.append(lifecycle_preference(x_fal_object_lifecycle_preference))
     mime = content_type or DEFAULT_CONTENT_TYPE
     stored = emu.storage.put(await request.body(), mime, x_fal_file_name or _default_name(mime))
     return JSONResponse({"access_url": emu.storage.url(stored)})

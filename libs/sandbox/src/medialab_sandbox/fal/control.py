@@ -13,6 +13,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from medialab_sandbox.fal.control_models import (
+    AccountSetting,
     ConcurrencyLimit,
     KeyLock,
     LatencySetting,
@@ -101,6 +102,12 @@ class FalEmulatorControl(Closable):
     async def set_concurrency_limit(self, key: str, limit: int | None) -> None:
         await self._send("PUT", "/concurrency-limit", ConcurrencyLimit(key=key, limit=limit))
 
+    async def set_account(self, name: str, keys: Iterable[str], limit: int | None = None) -> None:
+        await self._send("PUT", "/account", AccountSetting(name=name, keys=list(keys), limit=limit))
+
+    async def status_polls(self) -> dict[str, int]:
+        return (await self.stats()).status_polls
+
     async def lock_key(self, key: str, reason: str) -> None:
         await self._send("PUT", "/key-lock", KeyLock(key=key, reason=reason))
 
@@ -123,8 +130,8 @@ class FalEmulatorControl(Closable):
     async def stats(self) -> Stats:
         return Stats.model_validate(await self._send("GET", "/stats"))
 
-    async def concurrency(self, key: str) -> KeyConcurrency:
-        return (await self.stats()).concurrency.get(key, KeyConcurrency())
+    async def concurrency(self, account: str) -> KeyConcurrency:
+        return (await self.stats()).concurrency.get(account, KeyConcurrency())
 
     async def reset_concurrency(self) -> None:
         await self._send("POST", "/concurrency/reset")

@@ -20,6 +20,12 @@ class ConcurrencyLimit(BaseModel):
     limit: int | None = Field(default=None, ge=1)
 
 
+class AccountSetting(BaseModel):
+    name: str
+    keys: list[str]
+    limit: int | None = Field(default=None, ge=1)
+
+
 class KeyLock(BaseModel):
     key: str
     reason: str | None = None  # None unlocks
@@ -27,6 +33,10 @@ class KeyLock(BaseModel):
 
 class UpscaleFormat(BaseModel):
     format: ImageFormat | None = None
+
+
+class OutputGrain(BaseModel):
+    grainy: bool = False
 
 
 class LlmScriptItems(BaseModel):
@@ -37,3 +47,4 @@ class Stats(BaseModel):
     by_model: dict[str, int]
     by_key: dict[str, int]
     concurrency: dict[str, KeyConcurrency]
+    status_polls: dict[str, int] = Field(default_factory=dict)  # request id → status calls

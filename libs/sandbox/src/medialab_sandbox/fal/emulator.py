@@ -178,7 +178,18 @@ class FalEmulator(Lifecycle):
         self.faults.set_latency(Latency(queue_seconds=queue_seconds, run_seconds=run_seconds), model)
 
     def set_concurrency_limit(self, key: str, limit: int | None) -> None:
+        """The in-progress limit of an account, or of a key that belongs to none."""
         self.queue.set_limit(key, limit)
+
+    def set_account(self, name: str, keys: Iterable[str], limit: int | None = None) -> None:
+        """Group ``keys`` into one account: fal counts their requests in progress together."""
+        for key in keys:
+            self.queue.accounts[key] = name
+        self.queue.set_limit(name, limit)
+
+    def status_polls(self) -> dict[str, int]:
+        """Status calls answered per request id (what a client's poll cadence costs fal)."""
+        return {request_id: job.status_polls for request_id, job in self.queue.jobs.items()}
 
     def lock_key(self, key: str, reason: str = LOCK_REASON) -> None:
         """Answer this key's calls with fal's 403 "User is locked" until ``unlock_key``."""
@@ -190,12 +201,16 @@ class FalEmulator(Lifecycle):
     def set_upscale_format(self, image_format: ImageFormat | None) -> None:
         self.faults.upscale_format = image_format
 
+    def set_grainy_output(self, grainy: bool) -> None:
+        self.faults.grainy_output = grainy
+
     def script_llm(self, *items: str | ErrorReply | ScriptedReply) -> None:
         self.llm.push(*items)
 
     def clear_faults(self) -> None:
-        """Disarm every fault and restore latency, limits and output formats."""
+        """Disarm every fault and restore latency, limits, accounts and output formats."""
         self.faults.clear()
+        self.queue.accounts.clear()
         for key in list(self.queue.limits):
             self.queue.set_limit(key, None)
         for key, limit in self._default_limits.items():
@@ -227,8 +242,9 @@ class FalEmulator(Lifecycle):
     def submit_counts_by_key(self) -> dict[str, int]:
         return self.recorder.counts_by_key()
 
-    def concurrency(self, key: str) -> KeyConcurrency:
-        return self.recorder.concurrency(key)
+    def concurrency(self, account: str) -> KeyConcurrency:
+        """Counts of an account (a key of no account is its own)."""
+        return self.recorder.concurrency(account)
 
     def reset_concurrency(self) -> None:
         self.recorder.reset_concurrency()

@@ -153,6 +153,12 @@ def unauthorized(detail: str = "No user found for Key ID and Secret") -> ErrorRe
     return ErrorReply(status_code=401, body={"detail": detail})
 
 
+def forbidden(detail: str = "Access to this application is restricted") -> ErrorReply:
+    """A 403 that is not about the key: one endpoint refusing this caller (its text is UNCONFIRMED).
+    Only "User is locked" (``account_locked``) proves the account itself is refused."""
+    return ErrorReply(status_code=403, body={"detail": detail})
+
+
 def account_locked(reason: str) -> ErrorReply:
     return ErrorReply(status_code=403, body={"detail": f"User is locked. Reason: {reason}"})
 

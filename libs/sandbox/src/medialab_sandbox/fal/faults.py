@@ -86,6 +86,7 @@ class FaultBook:
         self._latency: dict[str | None, Latency] = {None: self._default_latency}
         self.locked_keys: dict[str, str] = {}
         self.upscale_format: ImageFormat | None = None
+        self.grainy_output = False  # photo-like, incompressible outputs (heavy files)
 
     def arm(self, fault: AnyFault) -> None:
         self._faults.append(fault.model_copy())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import random
 from dataclasses import dataclass
 from typing import Literal
 
@@ -82,15 +83,25 @@ def fit_area(width: int, height: int, min_area: int, max_area: int) -> tuple[int
     return max(1, int(rounding(scaled_w))), max(1, int(rounding(scaled_h)))
 
 
-def render(width: int, height: int, image_format: ImageFormat, seed_text: str) -> bytes:
-    """A deterministic picture for ``seed_text``: cheap to encode, distinct per seed."""
+def render(
+    width: int, height: int, image_format: ImageFormat, seed_text: str, *, grainy: bool = False
+) -> bytes:
+    """A deterministic picture for ``seed_text``: cheap to encode, distinct per seed.
+
+    ``grainy`` fills it with per-pixel noise that no encoder can shrink, so its file is as heavy as a
+    detailed photo of that size (a 4480×4480 PNG is about 60 MB).
+    """
     digest = hashlib.sha256(seed_text.encode()).digest()
     background, accent, second = digest[0:3], digest[3:6], digest[6:9]
-    image = Image.new("RGB", (width, height), tuple(background))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((width // 8, height // 8, width // 2, height // 2), fill=tuple(accent))
-    draw.ellipse((width // 2, height // 2, width * 7 // 8, height * 7 // 8), fill=tuple(second))
-    draw.line((0, height - 1, width - 1, 0), fill=(255, 255, 255), width=max(1, width // 100))
+    if grainy:  # no flat shapes: they would compress
+        noise = random.Random(digest).randbytes(width * height * 3)
+        image = Image.frombytes("RGB", (width, height), noise)
+    else:
+        image = Image.new("RGB", (width, height), tuple(background))
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((width // 8, height // 8, width // 2, height // 2), fill=tuple(accent))
+        draw.ellipse((width // 2, height // 2, width * 7 // 8, height * 7 // 8), fill=tuple(second))
+        draw.line((0, height - 1, width - 1, 0), fill=(255, 255, 255), width=max(1, width // 100))
     buffer = io.BytesIO()
     # Fast encoder settings: the emulator must not spend real time on pixels.
     if image_format == "png":

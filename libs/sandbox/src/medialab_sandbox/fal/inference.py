@@ -3,7 +3,7 @@
 Output shapes follow fal.md §9: ``{images, description}`` (nano-banana family),
 ``{images, seed}`` (seedream), ``{image, seed}`` (retoucher), ``{image}`` (recraft crisp, a
 ``File`` without width/height), flux's ``{images, timings, seed, has_nsfw_concepts, prompt}``
-and any-llm's ``{output, reasoning, partial, error}``.
+and openrouter/router's ``{output, usage}`` (plus ``reasoning`` when asked for).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from medialab_sandbox.fal.images import (
 )
 from medialab_sandbox.fal.llm import LlmScript
 from medialab_sandbox.fal.models import (
-    AnyLlmInput,
     FluxDevInput,
     ImageSize,
     ModelInput,
@@ -42,6 +41,7 @@ from medialab_sandbox.fal.models import (
     NanoBananaProInput,
     RecraftCrispInput,
     RetoucherInput,
+    RouterInput,
     SeedreamEditInput,
     SeedreamInput,
     validation_items,
@@ -113,7 +113,9 @@ class RunContext:
     ) -> dict[str, Any]:
         """Render, store in the CDN (or inline for sync_mode) and describe as a fal Image/File."""
         width, height = size
-        data = await asyncio.to_thread(render, width, height, image_format, seed_text)
+        data = await asyncio.to_thread(
+            render, width, height, image_format, seed_text, grainy=self.faults.grainy_output
+        )
         content_type = CONTENT_TYPES[image_format]
         file_name = f"output.{EXTENSIONS[image_format]}"
         if sync_mode:
@@ -259,7 +261,12 @@ async def flux_dev(inp: FluxDevInput, ctx: RunContext) -> dict[str, Any]:
     }
 
 
-async def any_llm(inp: AnyLlmInput, ctx: RunContext) -> dict[str, Any]:
+def tokens(text: str) -> int:
+    """About four characters a token, as tokenizers of Latin text count; never zero for text."""
+    return -(-len(text) // 4)
+
+
+async def router_llm(inp: RouterInput, ctx: RunContext) -> dict[str, Any]:
     call = LlmCall(
         request_id=ctx.request_id,
         model=inp.model,
@@ -270,7 +277,23 @@ async def any_llm(inp: AnyLlmInput, ctx: RunContext) -> dict[str, Any]:
     answer = ctx.llm.answer(call)
     if isinstance(answer, ErrorReply):
         raise RunFailed(answer)
-    return {"output": answer, "reasoning": None, "partial": False, "error": None}
+    if inp.max_tokens is not None:
+        answer = answer[: inp.max_tokens * 4]  # a model stops at max_tokens, mid-sentence if need be
+    prompt_tokens = tokens(inp.prompt) + tokens(inp.system_prompt or "")
+    completion_tokens = tokens(answer)
+    output: dict[str, Any] = {
+        "output": answer,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            # USD at gemini-2.5-flash list prices, $0.30 in and $2.50 out per million tokens.
+            "cost": round((prompt_tokens * 0.3 + completion_tokens * 2.5) / 1_000_000, 7),
+        },
+    }
+    if inp.reasoning:
+        output["reasoning"] = f"The task is set by the system prompt; answering {len(inp.prompt)} characters."
+    return output
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -283,7 +306,7 @@ MODELS: dict[str, ModelSpec] = {
     "fal-ai/retoucher": ModelSpec(RetoucherInput, retoucher),
     "fal-ai/recraft/upscale/crisp": ModelSpec(RecraftCrispInput, recraft_crisp),
     "fal-ai/flux/dev": ModelSpec(FluxDevInput, flux_dev),
-    "fal-ai/any-llm": ModelSpec(AnyLlmInput, any_llm),
+    "openrouter/router": ModelSpec(RouterInput, router_llm),
 }
 
 

@@ -1,21 +1,22 @@
-"""``fal-ai/any-llm`` answers: a FIFO of scripted replies, else a deterministic default."""
+"""fal's LLM endpoint ``openrouter/router``: a FIFO of scripted replies, else what a model would
+answer (``llm_answers``); and the refusal of the removed ``fal-ai/any-llm``."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import deque
 from collections.abc import Callable
 
 from pydantic import BaseModel, model_validator
 
 from medialab_sandbox.fal.errors import ErrorReply
+from medialab_sandbox.fal.llm_answers import reply as default_reply
 from medialab_sandbox.fal.recorder import LlmCall
 
 LlmResponder = Callable[[LlmCall], str]
 
 
 class ScriptedReply(BaseModel):
-    """One scripted any-llm answer: either ``output`` text or an ``error`` the job fails with."""
+    """One scripted LLM answer: either ``output`` text or an ``error`` the job fails with."""
 
     output: str | None = None
     error: ErrorReply | None = None
@@ -35,10 +36,13 @@ def as_scripted(item: str | ErrorReply | ScriptedReply) -> ScriptedReply:
     return ScriptedReply(output=item)
 
 
-def default_reply(call: LlmCall) -> str:
-    """Same input, same text; the digest makes different system prompts visibly differ."""
-    digest = hashlib.sha256(f"{call.model}\n{call.system_prompt or ''}\n{call.prompt}".encode())
-    return f"[any-llm emulator {digest.hexdigest()[:8]}] {call.prompt}"
+# fal's model page for the old endpoint reads so; the HTTP status of a call to it is UNCONFIRMED,
+# 410 Gone is what an endpoint taken out of service answers.
+REMOVED_ENDPOINTS: dict[str, ErrorReply] = {
+    "fal-ai/any-llm": ErrorReply(
+        status_code=410, body={"detail": "This endpoint is deprecated. This model is no longer supported."}
+    ),
+}
 
 
 class LlmScript:

@@ -20,36 +20,6 @@ SizePreset = Literal[
 ]
 SeedreamSizePreset = SizePreset | Literal["auto", "auto_2K", "auto_4K"]
 
-LLM_MODELS = (
-    "deepseek/deepseek-r1",
-    "anthropic/claude-3.7-sonnet",
-    "anthropic/claude-3.5-sonnet",
-    "anthropic/claude-3-5-haiku",
-    "anthropic/claude-3-haiku",
-    "google/gemini-pro-1.5",
-    "google/gemini-flash-1.5",
-    "google/gemini-flash-1.5-8b",
-    "google/gemini-2.0-flash-001",
-    "google/gemini-2.5-flash",
-    "google/gemini-2.5-flash-lite",
-    "google/gemini-2.5-pro",
-    "meta-llama/llama-3.2-1b-instruct",
-    "meta-llama/llama-3.2-3b-instruct",
-    "meta-llama/llama-3.1-8b-instruct",
-    "meta-llama/llama-3.1-70b-instruct",
-    "openai/gpt-oss-120b",
-    "openai/gpt-4o-mini",
-    "openai/gpt-4o",
-    "openai/gpt-4.1",
-    "openai/o3",
-    "openai/gpt-5-chat",
-    "openai/gpt-5-mini",
-    "openai/gpt-5-nano",
-    "meta-llama/llama-4-maverick",
-    "meta-llama/llama-4-scout",
-)
-LlmModel = Literal[LLM_MODELS]  # type: ignore[valid-type]
-
 
 class ModelInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -151,14 +121,17 @@ class FluxDevInput(ModelInput):
     acceleration: Literal["none", "regular", "high"] = "none"
 
 
-class AnyLlmInput(ModelInput):
+class RouterInput(ModelInput):
+    """``openrouter/router``: ``model`` is any OpenRouter model string, not an enum."""
+
     prompt: str
     system_prompt: str | None = None
+    # Required by fal's schema; an empty name is refused here too (fal's wording for it is
+    # UNCONFIRMED: OpenRouter itself refuses an empty model).
+    model: str = Field(min_length=1)
     reasoning: bool = False
-    priority: Literal["throughput", "latency"] = "latency"
-    temperature: float | None = None
-    max_tokens: int | None = None
-    model: LlmModel = "google/gemini-2.5-flash-lite"
+    temperature: float = Field(default=1, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
 
 
 def validation_items(error: ValidationError) -> list[dict[str, Any]]:

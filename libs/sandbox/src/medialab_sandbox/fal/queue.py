@@ -1,8 +1,10 @@
-"""The request queue: IN_QUEUE → IN_PROGRESS → COMPLETED per request, per-key limits, cancel.
+"""The request queue: IN_QUEUE → IN_PROGRESS → COMPLETED per request, per-account limits, cancel.
 
 Each accepted request gets one asyncio task that waits its queue time, waits for a free slot of
-its key (``concurrency_limit``), stays IN_PROGRESS for its run time and then stores the model's
-outcome. Requests over the limit wait in a FIFO per key and report their real position.
+its account (``concurrency_limit``; fal counts IN_PROGRESS requests per account, and a key not
+assigned to an account is an account of its own), stays IN_PROGRESS for its run time and then
+stores the model's outcome. Requests over the limit wait in a FIFO per account and report their
+real position.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class Job:
     started_at: float | None = None
     completed_at: float | None = None
     logs: list[dict[str, str]] = field(default_factory=list)
+    status_polls: int = 0
     started: asyncio.Event = field(default_factory=asyncio.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -121,6 +124,7 @@ class JobQueue:
         self._on_complete = on_complete
         self.jobs: dict[str, Job] = {}
         self.limits: dict[str, int] = {}
+        self.accounts: dict[str, str] = {}  # key → account
         self._waiting: dict[str, list[Job]] = {}
         self._running: dict[str, int] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -149,27 +153,32 @@ class JobQueue:
             start_timeout=start_timeout,
         )
         self.jobs[job.request_id] = job
-        self._waiting.setdefault(key, []).append(job)
-        self._recorder.request_accepted(key)
+        self._waiting.setdefault(self.account(key), []).append(job)
+        self._recorder.request_accepted(self.account(key))
         self._tasks[job.request_id] = asyncio.create_task(
             self._lifecycle(job), name=f"fal-emu-job-{job.request_id}"
         )
         return job
 
+    def account(self, key: str) -> str:
+        return self.accounts.get(key, key)
+
     def queue_position(self, job: Job) -> int:
-        """0-based place among this key's requests that have not started yet."""
-        waiting = self._waiting.get(job.key, [])
+        """0-based place among this account's requests that have not started yet."""
+        waiting = self._waiting.get(self.account(job.key), [])
         return waiting.index(job) if job in waiting else 0
 
     def waiting_count(self, key: str, model_id: str) -> int:
-        return sum(1 for job in self._waiting.get(key, []) if job.app_id == app_id(model_id))
+        waiting = self._waiting.get(self.account(key), [])
+        return sum(1 for job in waiting if job.app_id == app_id(model_id))
 
-    def set_limit(self, key: str, limit: int | None) -> None:
+    def set_limit(self, account: str, limit: int | None) -> None:
+        """The in-progress limit of an account (or of a key that is its own account)."""
         if limit is None:
-            self.limits.pop(key, None)
+            self.limits.pop(account, None)
         else:
-            self.limits[key] = limit
-        self._dispatch(key)
+            self.limits[account] = limit
+        self._dispatch(account)
 
     def cancel(self, job: Job) -> bool:
         """Stop a queued or running request at once; ``False`` if it had already completed."""
@@ -215,36 +224,37 @@ class JobQueue:
     async def _wait_for_slot(self, job: Job) -> None:
         await asyncio.sleep(job.queue_seconds)
         job.ready = True
-        self._dispatch(job.key)
+        self._dispatch(self.account(job.key))
         await job.started.wait()
 
-    def _dispatch(self, key: str) -> None:
-        """Start ready requests of ``key`` in FIFO order while it has free slots."""
-        limit = self.limits.get(key)
-        for job in list(self._waiting.get(key, [])):
-            if limit is not None and self._running.get(key, 0) >= limit:
+    def _dispatch(self, account: str) -> None:
+        """Start ready requests of ``account`` in FIFO order while it has free slots."""
+        limit = self.limits.get(account)
+        for job in list(self._waiting.get(account, [])):
+            if limit is not None and self._running.get(account, 0) >= limit:
                 return
             if not job.ready:
                 continue
-            self._waiting[key].remove(job)
+            self._waiting[account].remove(job)
             job.status = JobStatus.IN_PROGRESS
             job.started_at = time.monotonic()
-            self._running[key] = self._running.get(key, 0) + 1
-            self._recorder.request_started(key)
+            self._running[account] = self._running.get(account, 0) + 1
+            self._recorder.request_started(account)
             job.started.set()
 
     def _finish(self, job: Job, outcome: Outcome) -> None:
         if job.status is JobStatus.COMPLETED:
             return
+        account = self.account(job.key)
         was_running = job.status is JobStatus.IN_PROGRESS
         if was_running:
-            self._running[job.key] -= 1
+            self._running[account] -= 1
         else:
-            self._waiting[job.key].remove(job)
+            self._waiting[account].remove(job)
         job.status = JobStatus.COMPLETED
         job.outcome = outcome
         job.completed_at = time.monotonic()
-        self._recorder.request_finished(job.key, was_running)
+        self._recorder.request_finished(account, was_running)
         job.done.set()
-        self._dispatch(job.key)
+        self._dispatch(account)
         self._on_complete(job)

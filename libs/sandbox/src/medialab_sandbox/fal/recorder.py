@@ -1,6 +1,6 @@
-"""What tests inspect: submits, any-llm calls, webhook deliveries and per-key concurrency.
+"""What tests inspect: submits, LLM calls, webhook deliveries and per-account concurrency.
 
-Concurrency is counted two ways per key:
+Concurrency is counted two ways per account (a key not assigned to one is its own account):
 - ``in_flight``: from an accepted submit until the request is COMPLETED or cancelled (what a
   client holding a fal slot per request keeps busy; the guarantee "at most N per key" is about it);
 - ``running``: IN_PROGRESS only (what fal's concurrency limit governs; IN_QUEUE does not count).
@@ -23,6 +23,9 @@ class SubmitRecord(BaseModel):
     webhook_url: str | None = None
     request_id: str | None = None  # None when the submit was rejected
     rejected_status: int | None = None
+    # X-Fal-Request-Timeout (seconds to start) and X-Fal-Object-Lifecycle-Preference as sent.
+    request_timeout_s: float | None = None
+    lifecycle: dict[str, Any] | None = None
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -54,6 +57,8 @@ class Recorder:
         self.submits: list[SubmitRecord] = []
         self.llm_calls: list[LlmCall] = []
         self.webhooks: list[WebhookDelivery] = []
+        # X-Fal-Object-Lifecycle-Preference of each CDN upload, in order (None: not sent).
+        self.upload_lifecycles: list[dict[str, Any] | None] = []
         self._concurrency: dict[str, KeyConcurrency] = {}
 
     def clear(self) -> None:
@@ -61,6 +66,7 @@ class Recorder:
         self.submits.clear()
         self.llm_calls.clear()
         self.webhooks.clear()
+        self.upload_lifecycles.clear()
         self.reset_concurrency()
 
     def find_submits(self, model: str | None = None, key: str | None = None) -> list[SubmitRecord]:

@@ -11,6 +11,7 @@ from medialab_contracts.billing import (
     HistoryRequest,
     OperationRequest,
     OperationView,
+    RefundRequest,
     ReserveReply,
     ReserveRequest,
     TopupReply,
@@ -38,6 +39,10 @@ class BillingClient:
         # The job goes along: billing publishes it should this gateway fail to.
         request = ReserveRequest.for_job(job)
         return await call(self._nc, subjects.BILLING_RESERVE, request, ReserveReply, self._timeout)
+
+    async def refund(self, job_id: str, reason: str, trace_id: str) -> OperationView:
+        request = RefundRequest(job_id=job_id, reason=reason, trace_id=trace_id)
+        return await call(self._nc, subjects.BILLING_REFUND, request, OperationView, self._timeout)
 
     async def balance(self, user_id: int) -> BalanceView:
         return await call(

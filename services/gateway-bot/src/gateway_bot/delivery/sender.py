@@ -1,4 +1,10 @@
-"""Sending a finished job to its chat: PNG documents with their buttons, prompt text, or the failure."""
+"""Sending a finished job to its chat: PNG documents with their buttons, prompt text, or the failure.
+
+Each part of a result (its preview, its document) is recorded in KV once it is out, so a delivery
+retried after a failure half-way sends only what is missing. A result that cannot be delivered at all
+(gone, unreadable, over Telegram's limit even downscaled, refused with 413) is final, never retried:
+the job is refunded and the user told why.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,25 @@ import asyncio
 import logging
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramEntityTooLarge
 from aiogram.types import BufferedInputFile
+from medialab_contracts.errors import UnknownJob
 from medialab_contracts.events import JobFailed, JobSucceeded
+from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 from medialab_runtime.media_store import MediaNotFound, MediaStore
 
 from gateway_bot import keyboards, texts
+from gateway_bot.clients.billing import BillingClient
+from gateway_bot.delivery.fitting import Undeliverable, UnreadableResult, fit_document
 from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.imaging import preview_jpeg
+from gateway_bot.storage.records import SentParts
 
 log = logging.getLogger(__name__)
 
 TELEGRAM_TEXT_LIMIT = 4096
+SENT = "sent"  # the outcome recorded for a part that is out
 
 
 def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
@@ -38,12 +51,23 @@ def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
 
 class ResultSender:
     def __init__(
-        self, media: MediaStore, progress: ProgressBoard, preview_min_bytes: int, preview_max_side: int
+        self,
+        media: MediaStore,
+        progress: ProgressBoard,
+        billing: BillingClient,
+        parts: SentParts,
+        *,
+        preview_min_bytes: int,
+        preview_max_side: int,
+        max_document_bytes: int,
     ) -> None:
         self._media = media
         self._progress = progress
+        self._billing = billing
+        self._parts = parts
         self._preview_min_bytes = preview_min_bytes
         self._preview_max_side = preview_max_side
+        self._max_document_bytes = max_document_bytes
 
     async def succeeded(self, bot: Bot, event: JobSucceeded) -> None:
         if event.mode is Mode.prompt:
@@ -54,8 +78,12 @@ class ResultSender:
 
     async def failed(self, bot: Bot, event: JobFailed) -> None:
         text = texts.job_failed(event.mode, event.reason, event.job_id)
-        if not await self._progress.finalise(bot, event.job_id, text):
-            await bot.send_message(event.chat_id, text)
+        await self._tell(bot, event.chat_id, event.job_id, text)
+
+    async def _tell(self, bot: Bot, chat_id: int, job_id: str, text: str) -> None:
+        """The final word on a job: in its status message, or a new one when there is none."""
+        if not await self._progress.finalise(bot, job_id, text):
+            await bot.send_message(chat_id, text)
 
     async def _send_prompt(self, bot: Bot, event: JobSucceeded) -> None:
         body = f"{texts.WRITE_RESULT_HEADER}\n\n{event.text or ''}\n\n{texts.WRITE_RESULT_FOOTER}"
@@ -67,25 +95,92 @@ class ResultSender:
 
     async def _send_images(self, bot: Bot, event: JobSucceeded) -> None:
         total = len(event.outputs)
-        if total == 0:
-            await bot.send_message(event.chat_id, texts.RESULT_MISSING)
+        outcomes = [
+            await self._send_output(bot, event, index, output) for index, output in enumerate(event.outputs)
+        ]
+        lost = [(index, outcome) for index, outcome in enumerate(outcomes) if outcome is not None]
+        limit_mb = self._max_document_bytes // (1024 * 1024)
+        if total == 0 or len(lost) == total:
+            cause = lost[0][1] if lost else Undeliverable.missing
+            await self._refund(bot, event, cause)
             return
-        for index, output in enumerate(event.outputs):
-            try:
-                data = await self._media.get(output.object_name)
-            except MediaNotFound:
-                log.error("result %s of %s is missing", output.object_name, event.job_id)
-                await bot.send_message(event.chat_id, texts.RESULT_MISSING)
-                continue
-            if len(data) >= self._preview_min_bytes:
-                preview = await asyncio.to_thread(preview_jpeg, data, self._preview_max_side)
-                await bot.send_photo(
-                    event.chat_id, BufferedInputFile(preview, filename=f"preview-{index + 1}.jpg")
-                )
+        for index, cause in lost:
+            await bot.send_message(
+                event.chat_id, texts.result_part_undeliverable(index, total, cause, limit_mb)
+            )
+
+    async def _send_output(
+        self, bot: Bot, event: JobSucceeded, index: int, output: MediaRef
+    ) -> Undeliverable | None:
+        """Send one result (preview, then document) unless it is out already; why not, if it cannot be."""
+        part = f"{index}.document"
+        recorded = await self._parts.outcome(event.job_id, part)
+        if recorded is not None:
+            return None if recorded == SENT else Undeliverable(recorded)
+        outcome = await self._deliver_output(bot, event, index, output)
+        await self._parts.record(event.job_id, part, SENT if outcome is None else outcome.value)
+        return outcome
+
+    async def _deliver_output(
+        self, bot: Bot, event: JobSucceeded, index: int, output: MediaRef
+    ) -> Undeliverable | None:
+        try:
+            data = await self._media.get(output.object_name)
+        except MediaNotFound:
+            log.error("result %s of %s is missing", output.object_name, event.job_id)
+            return Undeliverable.missing
+        try:
+            fitted = await asyncio.to_thread(fit_document, data, self._max_document_bytes)
+        except UnreadableResult as error:
+            log.error("result %s of %s is unreadable: %s", output.object_name, event.job_id, error)
+            return Undeliverable.unreadable
+        if fitted is None:
+            log.error("result %s of %s does not fit %d bytes", output.object_name, event.job_id, len(data))
+            return Undeliverable.too_large
+        if len(data) >= self._preview_min_bytes:
+            await self._send_preview(bot, event, index, data)
+        total = len(event.outputs)
+        caption = texts.result_caption(
+            event.mode, index, total, fitted, self._max_document_bytes // (1024 * 1024)
+        )
+        try:
             await bot.send_document(
                 event.chat_id,
-                BufferedInputFile(data, filename=f"medialab-{event.job_id[:8]}-{index + 1}.png"),
-                caption=texts.result_caption(event.mode, index, total),
+                BufferedInputFile(
+                    fitted.data, filename=f"medialab-{event.job_id[:8]}-{index + 1}.{fitted.extension}"
+                ),
+                caption=caption,
                 disable_content_type_detection=True,
                 reply_markup=keyboards.image_result(event.job_id, index),
             )
+        except TelegramEntityTooLarge:
+            # Telegram's limit is below ours (a setting out of date): sending again cannot help.
+            log.error("Telegram refused %d bytes of %s as too large", len(fitted.data), event.job_id)
+            return Undeliverable.too_large
+        return None
+
+    async def _send_preview(self, bot: Bot, event: JobSucceeded, index: int, data: bytes) -> None:
+        part = f"{index}.preview"
+        if await self._parts.outcome(event.job_id, part) is not None:
+            return
+        preview = await asyncio.to_thread(preview_jpeg, data, self._preview_max_side)
+        try:
+            await bot.send_photo(
+                event.chat_id, BufferedInputFile(preview, filename=f"preview-{index + 1}.jpg")
+            )
+        except TelegramEntityTooLarge:
+            log.warning("preview of %s refused as too large; the document still goes", event.job_id)
+        await self._parts.record(event.job_id, part, SENT)
+
+    async def _refund(self, bot: Bot, event: JobSucceeded, cause: Undeliverable) -> None:
+        try:
+            await self._billing.refund(event.job_id, f"undeliverable_{cause.value}", event.trace_id)
+        except UnknownJob:
+            log.warning("job %s has no reservation: nothing to refund", event.job_id)
+        limit_mb = self._max_document_bytes // (1024 * 1024)
+        await self._tell(
+            bot,
+            event.chat_id,
+            event.job_id,
+            texts.result_undeliverable(event.mode, cause, event.job_id, limit_mb),
+        )

@@ -18,8 +18,9 @@ async def add_balance(
 ) -> None:
     args = parse_add_balance(command.args)
     target = args.target_user_id or event_from_user.id
-    # One id per command message: a redelivered update tops up once.
-    request_id = f"tg-{message.chat.id}-{message.message_id}"
+    # One id per command message: a redelivered update tops up once. The fixed prefix keeps it within
+    # billing's 8..64 characters for any chat and message id (chat 7, message 1 included).
+    request_id = f"tg-topup-{message.chat.id}-{message.message_id}"
     reply = await billing.topup(request_id, event_from_user.id, target, args.amount)
     await message.answer(texts.topup_done(reply))
 

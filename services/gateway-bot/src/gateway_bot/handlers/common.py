@@ -1,6 +1,9 @@
 """/start, /menu, ℹ️ Info, /ping and cancel: they work from any state."""
 
+from contextlib import suppress
+
 from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
@@ -48,4 +51,10 @@ async def cancel_button(query: CallbackQuery, callback_data: NavCb, state: FSMCo
         return
     await state.clear()
     await query.answer()
+    if query.message is not None:
+        # The cancelled step's buttons go away; any left elsewhere answer that they are stale.
+        with suppress(TelegramBadRequest):
+            await bot.edit_message_reply_markup(
+                chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
+            )
     await bot.send_message(query_chat(query), texts.CANCELLED, reply_markup=keyboards.main_menu())

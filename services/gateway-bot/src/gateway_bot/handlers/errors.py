@@ -1,4 +1,10 @@
-"""Typed errors → Russian replies, in one place (``dp.errors`` with ExceptionTypeFilter)."""
+"""Typed errors → Russian replies, in one place (``dp.errors`` with ExceptionTypeFilter).
+
+An input problem keeps the user in their step: they send a better input. Any other failure (the
+translation, the balance, a service, a bug) ends the flow: its buttons may be gone already, and a
+step left waiting for them would answer the next message «choose with a button». Back at the menu,
+the next prompt or menu button is understood; each reply says what to do next.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from contextlib import suppress
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import ExceptionTypeFilter
+from aiogram.fsm.context import FSMContext
 from aiogram.types import ErrorEvent
 from medialab_contracts.errors import (
     BadAmount,
@@ -89,8 +96,6 @@ def describe(error: InputRejected) -> str:
             return texts.PROMPT_EMPTY
         case PromptTooLong():
             return texts.prompt_too_long(error.limit)
-        case TranslationFailed():
-            return texts.TRANSLATE_FAILED
         case ExtendedFormError():
             return _describe_form(error)
         case TopupArgsError():
@@ -137,23 +142,39 @@ async def input_rejected(event: ErrorEvent, bot: Bot) -> None:
     await reply(event, bot, describe(event.exception))
 
 
+async def end_flow(state: FSMContext | None) -> None:
+    """Back to the menu; ``state`` is None only for updates without a user (none reach here)."""
+    if state is not None:
+        await state.clear()
+
+
+@router.error(ExceptionTypeFilter(TranslationFailed))
+async def translation_failed(event: ErrorEvent, bot: Bot, state: FSMContext | None = None) -> None:
+    log.info("job not started: translation failed (%s)", event.exception)
+    await end_flow(state)
+    await reply(event, bot, texts.TRANSLATE_FAILED)
+
+
 @router.error(ExceptionTypeFilter(InsufficientFunds))
-async def insufficient_funds(event: ErrorEvent, bot: Bot) -> None:
+async def insufficient_funds(event: ErrorEvent, bot: Bot, state: FSMContext | None = None) -> None:
     error = event.exception
     assert isinstance(error, InsufficientFunds)
     JOBS_REFUSED.labels("funds").inc()
+    await end_flow(state)
     await reply(event, bot, texts.insufficient_funds(error.price, error.available))
 
 
 @router.error(ExceptionTypeFilter(MediaLabError))
-async def service_error(event: ErrorEvent, bot: Bot) -> None:
+async def service_error(event: ErrorEvent, bot: Bot, state: FSMContext | None = None) -> None:
     error = event.exception
     assert isinstance(error, MediaLabError)
     log.warning("service error: %s %s", error.code, error.message)
+    await end_flow(state)
     await reply(event, bot, describe_service_error(error))
 
 
 @router.error()
-async def unexpected(event: ErrorEvent, bot: Bot) -> None:
+async def unexpected(event: ErrorEvent, bot: Bot, state: FSMContext | None = None) -> None:
     log.error("unhandled error in update %s", event.update.update_id, exc_info=event.exception)
+    await end_flow(state)
     await reply(event, bot, texts.INTERNAL_ERROR)

@@ -10,7 +10,7 @@ from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 
 from gateway_bot import keyboards, texts
-from gateway_bot.failures import EmptyPrompt, PromptTooLong
+from gateway_bot.failures import EmptyPrompt, PromptTooLong, TooManyPixels
 from gateway_bot.filters import HasImage, PlainText
 from gateway_bot.flows.intake import ImageIntake
 from gateway_bot.flows.launcher import JobLauncher, Order
@@ -32,10 +32,12 @@ MAX_WISH_CHARS = _limit("style_wish")
 
 
 @router.message(F.text == texts.BTN_TEXT)
-async def open_text(message: Message, state: FSMContext, catalog: Catalog) -> None:
+async def open_text(message: Message, state: FSMContext, catalog: Catalog, settings: GatewaySettings) -> None:
     flow = await begin(state, TextFlow.image)
     (model,) = catalog.for_mode(Mode.text)
-    await message.answer(texts.text_send_image(model.price), reply_markup=keyboards.cancel(flow))
+    await message.answer(
+        texts.text_send_image(model.price, settings.max_text_image_bytes), reply_markup=keyboards.cancel(flow)
+    )
 
 
 @router.message(TextFlow.image, HasImage(), F.media_group_id.is_(None))
@@ -43,7 +45,13 @@ async def take_photo(
     message: Message, bot: Bot, state: FSMContext, intake: ImageIntake, settings: GatewaySettings
 ) -> None:
     data = await state.get_data()
-    ref = await take_image(message, bot, intake, data["flow"], settings.max_image_bytes)
+    ref = await take_image(message, bot, intake, data["flow"], settings.max_text_image_bytes)
+    if (
+        ref.width is not None
+        and ref.height is not None
+        and ref.width * ref.height > settings.max_text_image_pixels
+    ):
+        raise TooManyPixels(f"{ref.width}x{ref.height} over {settings.max_text_image_pixels} pixels")
     await state.update_data(image=ref.model_dump(mode="json"))
     await state.set_state(TextFlow.text)
     await message.answer(texts.TEXT_ENTER, reply_markup=keyboards.cancel(data["flow"]))

@@ -2,6 +2,8 @@
 
 - ``status.<job_id>``: the job's status message (chat, message id, last edit) so any replica can edit it;
 - ``delivered.<job_id>``: a delivery claim, so a redelivered final event is not sent twice;
+- ``sent.<job_id>.<part>``: a part of a result already out (a preview, a document), so a delivery
+  retried after a failure in the middle sends only what is missing;
 - ``update.<bot_id>.<update_id>``: updates already taken, so a duplicate update is processed once;
 - ``launch.<user_id>.<flow>``: the press of «✅ Запустить» that took the flow's waiting order.
 """
@@ -155,6 +157,23 @@ class DeliveryMarks:
     async def release(self, job_id: str) -> None:
         """Give the claim back after a failed send so a redelivery retries at once."""
         await self._kv.delete(self._key(job_id))
+
+
+class SentParts:
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    @staticmethod
+    def _key(job_id: str, part: str) -> str:
+        return f"sent.{job_id}.{part}"
+
+    async def outcome(self, job_id: str, part: str) -> str | None:
+        """What became of the part: ``sent``, why it cannot be sent, or None when not tried yet."""
+        value, _ = await read_json(self._kv, self._key(job_id, part))
+        return None if value is None else str(value)
+
+    async def record(self, job_id: str, part: str, outcome: str) -> None:
+        await claim(self._kv, self._key(job_id, part), outcome)
 
 
 class SeenUpdates:

@@ -1,0 +1,283 @@
+"""A small deterministic Russian → English translator for the emulated LLM: a word table with
+stems for the usual picture words, and transliteration for everything else.
+
+It is no translator, only as good as an answer needs to be to look like one: Latin text about as
+long as the source, the source's numbers, punctuation and quoted inscriptions kept in place.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Whole words first (prepositions, conjunctions and words whose stem would be ambiguous).
+_WORDS: dict[str, str] = {
+    "в": "in",
+    "во": "in",
+    "на": "on",
+    "с": "with",
+    "со": "with",
+    "и": "and",
+    "а": "and",
+    "но": "but",
+    "у": "by",
+    "к": "to",
+    "по": "along",
+    "под": "under",
+    "над": "above",
+    "за": "behind",
+    "из": "from",
+    "от": "from",
+    "до": "up to",
+    "для": "for",
+    "без": "without",
+    "перед": "in front of",
+    "около": "near",
+    "возле": "near",
+    "среди": "among",
+    "через": "through",
+    "время": "time",
+    "не": "not",
+    "очень": "very",
+    "сделай": "make",
+    "сделать": "make",
+    "добавь": "add",
+    "убери": "remove",
+    "это": "this",
+    "он": "he",
+    "она": "she",
+    "они": "they",
+    "её": "her",
+    "его": "his",
+    "их": "their",
+    "лёгкий": "light",
+    "легкий": "light",
+}
+
+# Stems: a word that starts with the stem and has at most a short ending left is this word.
+_STEMS: dict[str, str] = {
+    "кот": "cat",
+    "кошк": "cat",
+    "собак": "dog",
+    "пёс": "dog",
+    "щен": "puppy",
+    "лошад": "horse",
+    "птиц": "bird",
+    "рыб": "fish",
+    "лис": "fox",
+    "медвед": "bear",
+    "волк": "wolf",
+    "дракон": "dragon",
+    "девушк": "girl",
+    "девочк": "girl",
+    "женщин": "woman",
+    "мужчин": "man",
+    "парен": "guy",
+    "мальчик": "boy",
+    "ребён": "child",
+    "ребен": "child",
+    "дет": "children",
+    "человек": "person",
+    "люд": "people",
+    "старик": "old man",
+    "бабушк": "grandmother",
+    "лиц": "face",
+    "глаз": "eyes",
+    "губ": "lips",
+    "волос": "hair",
+    "улыбк": "smile",
+    "кож": "skin",
+    "рук": "hands",
+    "шляп": "hat",
+    "плать": "dress",
+    "куртк": "jacket",
+    "очк": "glasses",
+    "гор": "mountain",
+    "пейзаж": "landscape",
+    "рассвет": "dawn",
+    "закат": "sunset",
+    "восход": "sunrise",
+    "утр": "morning",
+    "утренн": "morning",
+    "вечер": "evening",
+    "ноч": "night",
+    "ночн": "night",
+    "дн": "day",
+    "дневн": "daytime",
+    "солнц": "sun",
+    "солнечн": "sunny",
+    "лун": "moon",
+    "звёзд": "stars",
+    "звезд": "stars",
+    "неб": "sky",
+    "облак": "clouds",
+    "дожд": "rain",
+    "снег": "snow",
+    "туман": "fog",
+    "шторм": "storm",
+    "гроз": "thunderstorm",
+    "ветер": "wind",
+    "ветр": "wind",
+    "мор": "sea",
+    "океан": "ocean",
+    "волн": "waves",
+    "пляж": "beach",
+    "берег": "shore",
+    "озер": "lake",
+    "рек": "river",
+    "лес": "forest",
+    "дерев": "tree",
+    "цвет": "flowers",
+    "трав": "grass",
+    "пол": "field",
+    "скал": "cliff",
+    "камн": "stones",
+    "камен": "stone",
+    "маяк": "lighthouse",
+    "город": "city",
+    "улиц": "street",
+    "дом": "house",
+    "замок": "castle",
+    "замк": "castle",
+    "мост": "bridge",
+    "окн": "window",
+    "подоконник": "windowsill",
+    "комнат": "room",
+    "кухн": "kitchen",
+    "стол": "table",
+    "стул": "chair",
+    "кресл": "armchair",
+    "диван": "sofa",
+    "книг": "book",
+    "чашк": "cup",
+    "коф": "coffee",
+    "ча": "tea",
+    "машин": "car",
+    "корабл": "ship",
+    "лодк": "boat",
+    "поезд": "train",
+    "свет": "light",
+    "освещ": "lighting",
+    "тен": "shadow",
+    "портрет": "portrait",
+    "фотограф": "photograph",
+    "картин": "painting",
+    "рисун": "drawing",
+    "иллюстрац": "illustration",
+    "акварел": "watercolor",
+    "масл": "oil",
+    "стил": "style",
+    "фон": "background",
+    "красн": "red",
+    "оранжев": "orange",
+    "жёлт": "yellow",
+    "желт": "yellow",
+    "зелён": "green",
+    "зелен": "green",
+    "голуб": "light blue",
+    "син": "blue",
+    "фиолетов": "purple",
+    "розов": "pink",
+    "бел": "white",
+    "чёрн": "black",
+    "черн": "black",
+    "сер": "gray",
+    "золот": "golden",
+    "серебр": "silver",
+    "рыж": "ginger",
+    "коричнев": "brown",
+    "тёмн": "dark",
+    "темн": "dark",
+    "светл": "bright",
+    "ярк": "vivid",
+    "мягк": "soft",
+    "тёпл": "warm",
+    "тепл": "warm",
+    "холодн": "cold",
+    "больш": "big",
+    "маленьк": "small",
+    "крошечн": "tiny",
+    "огромн": "huge",
+    "высок": "tall",
+    "низк": "low",
+    "длинн": "long",
+    "коротк": "short",
+    "стар": "old",
+    "молод": "young",
+    "нов": "new",
+    "красив": "beautiful",
+    "уютн": "cozy",
+    "спокойн": "calm",
+    "грустн": "sad",
+    "весел": "cheerful",
+    "счастлив": "happy",
+    "сказочн": "fairy-tale",
+    "волшебн": "magical",
+    "реалистичн": "realistic",
+    "детальн": "detailed",
+    "чётк": "sharp",
+    "четк": "sharp",
+    "размыт": "blurred",
+    "спит": "sleeps",
+    "сп": "sleeping",
+    "сид": "sits",
+    "сто": "stands",
+    "леж": "lies",
+    "ид": "walks",
+    "бег": "runs",
+    "лет": "flies",
+    "смотр": "looks",
+    "игра": "plays",
+    "чита": "reads",
+    "пь": "drinks",
+    "держ": "holds",
+    "улыба": "smiles",
+    "подчеркн": "emphasize",
+    "выразительн": "expressive",
+    "усил": "enhance",
+    "черт": "features",
+    "скул": "cheekbones",
+    "бров": "eyebrows",
+    "ресниц": "eyelashes",
+    "макияж": "makeup",
+}
+
+_MAX_ENDING = 3  # longer leftovers than "ами"/"ого" mean the stem only looks alike
+
+_TRANSLIT = str.maketrans(
+    {
+        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "zh", "з": "z",
+        "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r",
+        "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts", "ч": "ch", "ш": "sh",
+        "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu", "я": "ya",
+    }
+)  # fmt: skip
+
+_TOKEN_RE = re.compile(r"«[^»]*»|“[^”]*”|\"[^\"]*\"|[А-Яа-яЁё]+(?:-[А-Яа-яЁё]+)*")
+_STEMS_LONGEST_FIRST = sorted(_STEMS.items(), key=lambda item: len(item[0]), reverse=True)
+
+
+def transliterate(word: str) -> str:
+    return word.lower().translate(_TRANSLIT)
+
+
+def english_word(word: str) -> str:
+    lower = word.lower()
+    if lower in _WORDS:
+        return _WORDS[lower]
+    for stem, english in _STEMS_LONGEST_FIRST:
+        if lower.startswith(stem) and len(lower) - len(stem) <= _MAX_ENDING:
+            return english
+    return transliterate(lower)
+
+
+def _english_token(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if token[0] in '«“"':
+        return token  # an inscription to draw keeps its language
+    english = english_word(token)
+    return english[:1].upper() + english[1:] if token[:1].isupper() else english
+
+
+def translate(text: str) -> str:
+    """Russian words to English ones, in place; everything else (Latin, digits, quotes) as is."""
+    return _TOKEN_RE.sub(_english_token, text.replace("во время", "during"))

@@ -1,0 +1,188 @@
+"""Honest outcomes end to end (gateway + runners + emulators over HTTP, billing real).
+
+A result over Telegram's document limit still arrives, in one attempt; a result Telegram refuses is
+refunded and explained; M5 checks its photo on arrival; /add_balance works for any Telegram id;
+a cancelled step's buttons are gone or stale.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from medialab_sandbox.telegram import TelegramUserClient
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_e2e_harness import (
+    ADMIN_ID,
+    Stack,
+    balance_available,
+    build_stack,
+    button_texts,
+    contains,
+    is_document,
+    jpeg_bytes,
+    press,
+    reply,
+    text_of,
+)
+
+pytestmark = pytest.mark.e2e
+
+MB = 1024 * 1024
+SMALL_ADMIN_ID = 7  # "tg-7-1" was too short for billing's request ids
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
+    admins = f"{ADMIN_ID},{SMALL_ADMIN_ID}"
+
+    def build(s: Stack) -> None:
+        s.start_billing(ADMIN_IDS=admins)
+        s.start_fal()
+        s.start_fal_runner()
+        s._start("text-render", "text_render", {})
+        s.start_gateway(ADMIN_IDS=admins)
+
+    stack = build_stack(tmp_path_factory.mktemp("delivery"), postgres_admin_url, build)
+    yield stack
+    stack.close()
+
+
+def png_of(size: tuple[int, int], *, grainy: bool = False) -> bytes:
+    if grainy:
+        noise = random.Random(size[0]).randbytes(size[0] * size[1] * 3)
+        image = Image.frombytes("RGB", size, noise)
+    else:
+        image = Image.new("RGB", size, (90, 120, 200))
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+async def fal_grain(stack: Stack, grainy: bool) -> None:
+    assert stack.fal is not None
+    async with httpx.AsyncClient() as client:
+        (await client.put(f"{stack.fal.url}/_emu/output-grain", json={"grainy": grainy})).raise_for_status()
+
+
+async def calls(stack: Stack, method: str, chat_id: int) -> list[int]:
+    """Status codes of the bot's ``method`` calls to ``chat_id``, as the Telegram emulator answered them."""
+    async with stack.control() as control:
+        records = await control.requests()
+    return [r.status_code for r in records if r.method == method and r.chat_id == chat_id]
+
+
+async def upscale(user: TelegramUserClient, image: bytes) -> None:
+    await user.send_text("⬆️ Улучшить")
+    await reply(user, contains("Улучш"))
+    await user.send_document(image, "input.png", mime_type="image/png")
+
+
+async def test_a_60_mb_result_arrives_as_one_document_under_the_limit(stack: Stack) -> None:
+    await fal_grain(stack, True)  # the ×2 upscale of 2240×2240 is a 4480×4480 PNG of about 60 MB
+    try:
+        async with stack.user() as user:
+            before = await balance_available(user)
+            await upscale(user, png_of((2240, 2240)))
+            document = await user.wait_for_message(predicate=is_document, timeout=120)
+            data = await user.download(document.document.file_id)
+            assert len(data) <= 50 * MB
+            with Image.open(io.BytesIO(data)) as image:
+                assert image.format == "JPEG"
+                fitted_size = image.size
+            caption = text_of(document)
+            assert "PNG больше 50 МБ" in caption and "JPEG" in caption
+            if fitted_size != (4480, 4480):
+                assert f"{fitted_size[0]}×{fitted_size[1]}" in caption  # a downscale says to what
+            assert button_texts(document) == ["✏️ Редактировать", "🔍 Upscale"]
+            await asyncio.sleep(1.0)
+            assert await calls(stack, "sendDocument", user.user_id) == [200]  # one attempt
+            assert await calls(stack, "sendPhoto", user.user_id) == [200]  # one preview
+            assert await balance_available(user) == before - 800
+    finally:
+        await fal_grain(stack, False)
+
+
+async def test_a_result_telegram_refuses_as_too_large_is_refunded_once(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        async with stack.control() as control:
+            await control.inject_fault("sendDocument", status=413, description="Request Entity Too Large")
+        await upscale(user, png_of((64, 48)))
+        told = await user.wait_for_message(predicate=contains("не удалось отправить"), timeout=60)
+        assert "лимит Telegram (50 МБ)" in told.text
+        assert "Средства возвращены" in told.text and "Запустите задачу ещё раз" in told.text
+        await asyncio.sleep(1.0)
+        assert await calls(stack, "sendDocument", user.user_id) == [413]  # final: never retried
+        for _ in range(20):  # the charge (billing's saga) and the refund may land in either order
+            if await balance_available(user) == before:
+                break
+            await asyncio.sleep(0.5)
+        assert await balance_available(user) == before
+        assert not [m for m in await user.bot_messages() if is_document(m)]
+        await user.send_command("history")
+        history = await reply(user, contains("История операций"))
+        assert (
+            "Улучшение · Recraft Crisp ×2 · 8 ₽ · ↩️ не доставлено, возвращено · баланс 30 ₽" in history.text
+        )
+
+
+async def test_text_mode_checks_the_photo_when_it_arrives(stack: Stack) -> None:
+    heavy = png_of((2000, 2000), grainy=True)
+    assert len(heavy) > 10 * MB
+    async with stack.user() as user:
+        await user.send_text("📝 Добавить текст")
+        ask = await reply(user, contains("Отправьте изображение"))
+        assert "до 10 МБ" in ask.text
+        await user.send_document(heavy, "big.png", mime_type="image/png")
+        refused = await reply(user, contains("слишком большой"))
+        assert "максимум 10 МБ" in refused.text
+        await user.send_photo(jpeg_bytes())  # still at the photo step: a fitting one goes on
+        await reply(user, contains("Введите текст"))
+
+
+async def test_add_balance_works_for_user_id_7(stack: Stack) -> None:
+    async with stack.user(user_id=SMALL_ADMIN_ID) as admin:
+        before = await balance_available(admin)
+        await admin.send_command("add_balance", "100")
+        done = await reply(admin, contains("пополнен"))
+        assert f"<code>{SMALL_ADMIN_ID}</code>" in done.text or str(SMALL_ADMIN_ID) in text_of(done)
+        assert await balance_available(admin) == before + 10_000
+        await admin.send_command("history")
+        history = await reply(admin, contains("История операций"))
+        lines = history.text.splitlines()
+        assert "💳 пополнение +100 ₽ · баланс 130 ₽" in lines[1]  # newest first
+        assert "🎁 приветственный бонус +30 ₽ · баланс 30 ₽" in lines[2]
+    async with stack.user(user_id=ADMIN_ID) as admin:
+        await admin.send_command("add_balance", f"{SMALL_ADMIN_ID} 5")
+        await reply(admin, contains("пополнен"))
+
+
+async def test_a_cancelled_step_loses_its_buttons_and_old_presses_are_stale(stack: Stack) -> None:
+    async with stack.user() as user:
+        await user.send_text("🎨 Создать")
+        models = await reply(user, lambda m: bool(m.reply_markup))
+        (model_data,) = [
+            button["callback_data"]
+            for row in models.reply_markup["inline_keyboard"]
+            for button in row
+            if button["text"].startswith("Nano-banana")
+        ]
+        await press(user, models, "Отмена")
+        await reply(user, contains("Отменено"))
+        (cancelled,) = [m for m in await user.bot_messages() if m.message_id == models.message_id]
+        assert button_texts(cancelled) == []
+        count = len(await user.bot_messages(include_deleted=True))
+        query = await user.press_button(models.message_id, data=model_data, forge=True)
+        answer = await user.callback_answer(query)
+        assert answer.text == "Эта кнопка устарела. Откройте режим заново из меню."
+        await asyncio.sleep(1.0)
+        assert len(await user.bot_messages(include_deleted=True)) == count  # no side effect
