@@ -111,7 +111,6 @@ async def test_against_the_emulators_it_prints_the_table(emulated_run: tuple[int
 
 
 @MODULE_LOOP
-@pytest.mark.xfail(strict=True, reason="lands with the llm branch (the emulator serves openrouter/router)")
 async def test_against_the_emulators_every_check_passes(emulated_run: tuple[int, str, str]) -> None:
     code, out, _ = emulated_run
     assert "fal result openrouter/router" in out

@@ -28,7 +28,7 @@ from medialab_contracts.jobs import ImageSize, JobRequest
 from medialab_contracts.llm import FalLlmRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode, Provider, Runner
-from medialab_runtime.slots import ProviderKey
+from medialab_runtime.provider_keys import ProviderKey
 from medialab_sandbox.snapshots import Snapshot, all_snapshots, of_provider, snapshot
 
 CATALOG = default_catalog()
@@ -38,7 +38,6 @@ ASPECTS = ("21:9", "16:9", "4:3", "1:1", "3:4", "9:16")
 QUEUE = "https://queue.fal.run"
 REST = "https://rest.fal.ai"
 REPO = Path(__file__).resolve().parents[2]
-LANDS_WITH_LLM = pytest.mark.xfail(strict=True, reason="lands with the llm branch")
 SEEDREAM_AREA = (960 * 960, 4096 * 4096)  # the seedream snapshots' note: not expressible in JSON Schema
 
 
@@ -72,15 +71,7 @@ def catalog_body_errors(model: ModelSpec) -> list[str]:
     return problems
 
 
-def _param(model: ModelSpec) -> Any:
-    if model.runner is Runner.llm:
-        return pytest.param(
-            model, id=model.key, marks=pytest.mark.xfail(strict=True, reason="lands with the llm branch")
-        )
-    return pytest.param(model, id=model.key)
-
-
-@pytest.mark.parametrize("model", [_param(m) for m in PROVIDER_MODELS])
+@pytest.mark.parametrize("model", PROVIDER_MODELS, ids=lambda m: m.key)
 def test_every_catalog_model_has_a_live_snapshot(model: ModelSpec) -> None:
     snap = all_snapshots().get(model.model_id)
     assert snap is not None, f"no snapshot for {model.model_id}"
@@ -135,7 +126,7 @@ def test_runner_finds_no_output_in_answers_the_snapshots_refuse(body: dict[str, 
 
 # ----- the queue and storage answers, replayed at the wire ----------------------------------------
 
-KEY = ProviderKey.of("key-id:key-secret", 2)
+KEY = ProviderKey.of("key-id:key-secret")
 
 
 def _client(answers: dict[str, Any]) -> FalClient:
@@ -229,7 +220,6 @@ ALLOWED = (
 )
 
 
-@LANDS_WITH_LLM
 def test_no_production_code_names_any_llm() -> None:
     offenders = [
         str(path.relative_to(REPO))

@@ -24,7 +24,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 KEY = "conformance-id:conformance-secret"
 MODELS = [s for s in of_provider("fal", "model") if s.endpoint != "openrouter/router"]
-LANDS_WITH_LLM = pytest.mark.xfail(strict=True, reason="lands with the llm branch")
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -147,7 +146,6 @@ async def test_emulator_cancel_answers_in_shape(fal: FalEmulator, http: httpx.As
 # ----- the LLM: openrouter/router served, fal-ai/any-llm refused ---------------------------------
 
 
-@LANDS_WITH_LLM
 async def test_emulator_serves_openrouter_router(fal: FalEmulator, http: httpx.AsyncClient) -> None:
     router = snapshot("openrouter/router")
     example = router.examples.request[0]
@@ -157,7 +155,6 @@ async def test_emulator_serves_openrouter_router(fal: FalEmulator, http: httpx.A
         assert router.response_errors(result.json()) == [], label
 
 
-@LANDS_WITH_LLM
 async def test_emulator_refuses_what_the_router_snapshot_refuses(
     fal: FalEmulator, http: httpx.AsyncClient
 ) -> None:
@@ -169,7 +166,6 @@ async def test_emulator_refuses_what_the_router_snapshot_refuses(
     assert accepted == []
 
 
-@LANDS_WITH_LLM
 async def test_emulator_refuses_any_llm_like_a_removed_endpoint(
     fal: FalEmulator, http: httpx.AsyncClient
 ) -> None:

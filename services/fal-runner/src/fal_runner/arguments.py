@@ -127,14 +127,8 @@ def _seedream(job: JobRequest, urls: list[str]) -> dict[str, Any]:
 
 
 def _flux(job: JobRequest, urls: list[str]) -> dict[str, Any]:
-    # limit_generations: one round of generation, ignoring a prompt that asks for several images
-    # (fal bills each image).
-    arguments: dict[str, Any] = {
-        "prompt": _prompt(job),
-        "num_images": 1,
-        "output_format": "png",
-        "limit_generations": True,
-    }
+    # No limit_generations: flux/dev has no such field (its snapshot); num_images alone bounds it.
+    arguments: dict[str, Any] = {"prompt": _prompt(job), "num_images": 1, "output_format": "png"}
     if (size := _size(job, "flux")) is not None:
         arguments["image_size"] = size
     return arguments
