@@ -21,7 +21,7 @@ from fal_runner import arguments as fal_arguments
 from fal_runner.arguments import MODELS as RUNNER_MODELS
 from fal_runner.arguments import build_arguments
 from fal_runner.fal_api import FalClient, FalRejected
-from fal_runner.llm import llm_arguments
+from fal_runner.llm import RouterOutput, llm_arguments
 from fal_runner.outputs import output_urls
 from medialab_contracts.catalog import DEFAULT_EDIT_SIZE, FORMATS, ModelSpec, default_catalog
 from medialab_contracts.jobs import ImageSize, JobRequest
@@ -30,6 +30,7 @@ from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode, Provider, Runner
 from medialab_runtime.provider_keys import ProviderKey
 from medialab_sandbox.snapshots import Snapshot, all_snapshots, of_provider, snapshot
+from pydantic import ValidationError
 
 CATALOG = default_catalog()
 IMAGE_MODELS = [m for m in CATALOG.models if m.runner is Runner.fal]
@@ -241,3 +242,20 @@ def test_runner_llm_bodies_match_the_router_snapshot() -> None:
     )  # fmt: skip
     for request in (full, FalLlmRequest(model="google/gemini-2.5-flash", prompt="рыжая лиса")):
         assert router.request_errors(llm_arguments(request)) == []
+
+
+@pytest.mark.parametrize("answer", snapshot("openrouter/router").examples.response)
+def test_runner_reads_the_router_examples(answer: dict[str, Any]) -> None:
+    parsed = RouterOutput.model_validate(answer)
+    assert parsed.output == answer["output"]
+    assert parsed.usage.prompt_tokens == answer["usage"]["prompt_tokens"]
+    assert parsed.usage.completion_tokens == answer["usage"]["completion_tokens"]
+
+
+@pytest.mark.parametrize("missing", ["output", "usage"])
+def test_runner_refuses_router_answers_the_snapshot_refuses(missing: str) -> None:
+    router = snapshot("openrouter/router")
+    answer = {k: v for k, v in router.examples.response[0].items() if k != missing}
+    assert router.response_errors(answer)
+    with pytest.raises(ValidationError):
+        RouterOutput.model_validate(answer)
