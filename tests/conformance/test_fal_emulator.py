@@ -8,6 +8,7 @@ snapshots' own examples and variants of them with one thing broken.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from medialab_sandbox.fal import FalEmulator
+from medialab_sandbox.fal import FalEmulator, inference
 from medialab_sandbox.fal.testing import key_header
 from medialab_sandbox.snapshots import Snapshot, invalid_requests, of_provider, snapshot, valid_requests
 from PIL import Image
@@ -111,6 +112,24 @@ async def test_emulator_accepts_every_value_the_snapshot_allows(
         if result.status_code != 200 or snap.response_errors(result.json()):
             refused.append(f"{label}: HTTP {result.status_code} {result.text[:200]}")
     assert refused == []
+
+
+async def test_a_renamed_emulator_field_fails_the_conformance_check(
+    monkeypatch: pytest.MonkeyPatch, fal: FalEmulator, http: httpx.AsyncClient, input_url: str
+) -> None:
+    """The guard works on the emulator side too: rename one output field and the check reports it."""
+    honest = inference.MODELS["fal-ai/retoucher"]
+
+    async def renamed(inp: Any, ctx: Any) -> dict[str, Any]:
+        body = await honest.run(inp, ctx)
+        body["picture"] = body.pop("image")
+        return body
+
+    monkeypatch.setitem(inference.MODELS, "fal-ai/retoucher", dataclasses.replace(honest, run=renamed))
+    snap = snapshot("fal-ai/retoucher")
+    result = await _run(http, fal, snap.endpoint, _with_inputs(snap.examples.request[0], input_url))
+    assert result.status_code == 200
+    assert snap.response_errors(result.json()) == ["<body>: 'image' is a required property"]
 
 
 def _refused_like_fal(response: httpx.Response) -> bool:
