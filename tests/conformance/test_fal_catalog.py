@@ -99,14 +99,6 @@ def test_a_misspelt_field_in_the_catalog_fails_the_conformance_check(monkeypatch
     assert problems and all("aspect_ratios" in p for p in problems)
 
 
-@pytest.mark.parametrize("snap", of_provider("fal", "model"), ids=lambda s: s.endpoint)
-def test_snapshot_examples_are_valid(snap: Snapshot) -> None:
-    for body in snap.examples.request:
-        assert snap.request_errors(body) == []
-    for body in snap.examples.response:
-        assert snap.response_errors(body) == []
-
-
 IMAGE_SNAPSHOTS = [s for s in of_provider("fal", "model") if s.endpoint in RUNNER_MODELS]
 
 
