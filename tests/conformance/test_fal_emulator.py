@@ -7,6 +7,8 @@ snapshots' own examples and variants of them with one thing broken.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import io
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from medialab_sandbox.fal import FalEmulator
+from medialab_sandbox.fal import FalEmulator, inference
 from medialab_sandbox.fal.testing import key_header
-from medialab_sandbox.snapshots import Snapshot, invalid_requests, of_provider, snapshot
+from medialab_sandbox.snapshots import Snapshot, invalid_requests, of_provider, snapshot, valid_requests
 from PIL import Image
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -85,6 +87,7 @@ async def _run(http: httpx.AsyncClient, fal: FalEmulator, model_id: str, body: A
         assert snapshot("fal queue status").response_errors(status.json()) == []
         if status.status_code == 200:
             break
+        await asyncio.sleep(0.005)
     return await http.get(urls["response_url"], headers=key_header(KEY))
 
 
@@ -96,6 +99,37 @@ async def test_emulator_accepts_the_examples_and_answers_in_shape(
         result = await _run(http, fal, snap.endpoint, _with_inputs(example, input_url))
         assert result.status_code == 200, result.text
         assert snap.response_errors(result.json()) == []
+
+
+@pytest.mark.parametrize("snap", [s for s in MODELS if not s.removed], ids=lambda s: s.endpoint)
+async def test_emulator_accepts_every_value_the_snapshot_allows(
+    snap: Snapshot, fal: FalEmulator, http: httpx.AsyncClient, input_url: str
+) -> None:
+    example = _with_inputs(snap.examples.request[0], input_url)
+    refused = []
+    for label, body in valid_requests(snap, example):
+        result = await _run(http, fal, snap.endpoint, body)
+        if result.status_code != 200 or snap.response_errors(result.json()):
+            refused.append(f"{label}: HTTP {result.status_code} {result.text[:200]}")
+    assert refused == []
+
+
+async def test_a_renamed_emulator_field_fails_the_conformance_check(
+    monkeypatch: pytest.MonkeyPatch, fal: FalEmulator, http: httpx.AsyncClient, input_url: str
+) -> None:
+    """The guard works on the emulator side too: rename one output field and the check reports it."""
+    honest = inference.MODELS["fal-ai/retoucher"]
+
+    async def renamed(inp: Any, ctx: Any) -> dict[str, Any]:
+        body = await honest.run(inp, ctx)
+        body["picture"] = body.pop("image")
+        return body
+
+    monkeypatch.setitem(inference.MODELS, "fal-ai/retoucher", dataclasses.replace(honest, run=renamed))
+    snap = snapshot("fal-ai/retoucher")
+    result = await _run(http, fal, snap.endpoint, _with_inputs(snap.examples.request[0], input_url))
+    assert result.status_code == 200
+    assert snap.response_errors(result.json()) == ["<body>: 'image' is a required property"]
 
 
 def _refused_like_fal(response: httpx.Response) -> bool:
@@ -133,9 +167,11 @@ async def test_emulator_cancel_answers_in_shape(fal: FalEmulator, http: httpx.As
 
 async def test_emulator_serves_openrouter_router(fal: FalEmulator, http: httpx.AsyncClient) -> None:
     router = snapshot("openrouter/router")
-    result = await _run(http, fal, router.endpoint, router.examples.request[0])
-    assert result.status_code == 200, result.text
-    assert router.response_errors(result.json()) == []
+    example = router.examples.request[0]
+    for label, body in [("example", example), *valid_requests(router, example)]:
+        result = await _run(http, fal, router.endpoint, body)
+        assert result.status_code == 200, f"{label}: {result.text}"
+        assert router.response_errors(result.json()) == [], label
 
 
 async def test_emulator_refuses_what_the_router_snapshot_refuses(

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 from dotenv import dotenv_values
-from medialab_contracts.catalog import LLM_MODEL_DEFAULT
+from medialab_contracts.catalog import LLM_ENDPOINT, LLM_MODEL_DEFAULT
 from medialab_runtime.provider_keys import KeySpecError, parse_accounts
 from medialab_sandbox.snapshots import Snapshot, snapshot
 from PIL import Image
@@ -47,7 +47,6 @@ BASE_ENV = {
     "fal-rest": "FAL_REST_BASE",
     "wavespeed": "WAVESPEED_API_BASE",
 }
-LLM_ROUTER = "openrouter/router"
 UPSCALE = "fal-ai/recraft/upscale/crisp"
 # The uploaded probe image is public on fal's CDN until it expires: keep that short.
 LIFECYCLE = {"X-Fal-Object-Lifecycle-Preference": json.dumps({"expiration_duration_seconds": 3600})}
@@ -163,7 +162,7 @@ class Smoke:
     def llm(self) -> None:
         body = {"prompt": "Answer with the single word OK.", "model": self.llm_model, "max_tokens": 5}
         auth = {"Authorization": f"Key {self.keys.fal}"}
-        self.fal_run(LLM_ROUTER, body, auth)
+        self.fal_run(LLM_ENDPOINT, body, auth)
 
     def fal_run(self, model_id: str, body: dict[str, Any], auth: dict[str, str]) -> None:
         model = snapshot(model_id)

@@ -127,7 +127,7 @@ def _seedream(job: JobRequest, urls: list[str]) -> dict[str, Any]:
 
 
 def _flux(job: JobRequest, urls: list[str]) -> dict[str, Any]:
-    # flux/dev has no limit_generations (its schema refuses unknown fields): num_images caps it.
+    # No limit_generations: flux/dev has no such field (its snapshot); num_images alone bounds it.
     arguments: dict[str, Any] = {"prompt": _prompt(job), "num_images": 1, "output_format": "png"}
     if (size := _size(job, "flux")) is not None:
         arguments["image_size"] = size

@@ -279,19 +279,16 @@ async def router_llm(inp: RouterInput, ctx: RunContext) -> dict[str, Any]:
         raise RunFailed(answer)
     if inp.max_tokens is not None:
         answer = answer[: inp.max_tokens * 4]  # a model stops at max_tokens, mid-sentence if need be
-    input_tokens = tokens(inp.prompt) + tokens(inp.system_prompt or "")
-    output_tokens = tokens(answer)
-    # fal's UsageInfo (snapshots/fal/openrouter__router.json): token counts and timings, no cost.
-    prefill_ms = round(input_tokens * 0.2, 1)
-    decode_ms = round(output_tokens * 8.0, 1)
+    prompt_tokens = tokens(inp.prompt) + tokens(inp.system_prompt or "")
+    completion_tokens = tokens(answer)
     output: dict[str, Any] = {
         "output": answer,
         "usage": {
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "prefill_time_ms": prefill_ms,
-            "decode_time_ms": decode_ms,
-            "ttft_ms": round(prefill_ms + 150.0, 1),
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            # USD at gemini-2.5-flash list prices, $0.30 in and $2.50 out per million tokens.
+            "cost": round((prompt_tokens * 0.3 + completion_tokens * 2.5) / 1_000_000, 7),
         },
     }
     if inp.reasoning:

@@ -136,6 +136,29 @@ def invalid_requests(
     return [(label, body) for label, body in variants if snap.request_errors(body)]
 
 
+def valid_requests(snap: Snapshot, example: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Bodies the snapshot accepts, ``example`` with one field set to each edge of what it allows:
+    every enum value, each end of a range, both booleans."""
+    schema = snap.request
+    if schema is None:
+        return []
+    variants: list[tuple[str, dict[str, Any]]] = []
+    for name, prop in schema.get("properties", {}).items():
+        for value in _edge_values(prop):
+            variants.append((f"{name}={value!r}", {**copy.deepcopy(example), name: value}))
+    return [(label, body) for label, body in variants if not snap.request_errors(body)]
+
+
+def _edge_values(prop: dict[str, Any]) -> list[Any]:
+    values: list[Any] = list(prop.get("enum", []))
+    for option in prop.get("anyOf", []):
+        values += _edge_values(option)
+    if prop.get("type") == "boolean":
+        values += [True, False]
+    values += [prop[bound] for bound in ("minimum", "maximum") if bound in prop]
+    return values
+
+
 def _bad_values(prop: dict[str, Any]) -> list[tuple[str, Any]]:
     if "enum" in prop:
         return [("outside its enum", "__not_in_enum__")]
