@@ -286,3 +286,29 @@ async def test_a_request_fal_forgot_is_submitted_again(
     result = await bus.run(job)
     assert isinstance(result, JobSucceeded), result
     assert len(fal.submits()) == 1
+
+
+async def test_a_two_second_job_is_polled_at_most_twenty_times(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner()
+    fal.set_latency(run_seconds=2.0)
+    result = await bus.run(make_job("nb"))
+    assert isinstance(result, JobSucceeded), result
+    [polls] = fal.status_polls().values()
+    # fal's own client polls every 0.1 s: 20 calls in 2 s; ours back off as the request ages.
+    assert 2 <= polls <= 20, polls
+
+
+async def test_waiting_for_a_slot_shows_the_place_in_our_queue(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner(fal_concurrency_per_account=1)
+    fal.set_latency(run_seconds=1.0)
+    jobs = [make_job("nb", prompt=f"fox {n}") for n in range(3)]
+    results = await asyncio.gather(*(bus.run(job, timeout=30) for job in jobs))
+    assert all(isinstance(result, JobSucceeded) for result in results), results
+    queued = [[p for p in bus.progress(job.job_id) if p.stage == "queued"] for job in jobs]
+    places = [[p.queue_position for p in events if p.queue_position is not None] for events in queued]
+    # One ran at once; the others heard their place while they waited for the account's slot.
+    assert sorted(max(p, default=-1) for p in places)[1:] == [0, 1], places
