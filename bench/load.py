@@ -70,6 +70,8 @@ ENV = {
     "LOG_FORMAT": "text",
     "WELCOME_CREDIT": "1000000",
     "STYLE_LLM_ENABLED": "false",
+    # The top of fal's automatic range: this bench measures our overhead, not a new account's 2 slots.
+    "FAL_CONCURRENCY_PER_ACCOUNT": "40",
 }
 
 

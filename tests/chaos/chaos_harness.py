@@ -73,6 +73,8 @@ CHAOS_ENV: dict[str, str] = {
     "ACK_WAIT_S": "3",
     "MAX_DELIVER": "6",
     "SLOT_POLL_S": "0.2",
+    # The emulator's fal account is past its first purchases: 10 in progress, not a new account's 2.
+    "FAL_CONCURRENCY_PER_ACCOUNT": "10",
     "FAL_POLL_MAX_S": "0.2",
     "FAL_RETRY_BASE_S": "0.05",
     "FAL_RETRY_MAX_S": "0.5",

@@ -18,12 +18,12 @@ from medialab_sandbox.fal import FalEmulator
 # Test dirs are not packages (importlib mode): make the uniquely named helper module importable.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from falrunner_testkit import KEY, OTHER_KEY, Bus, RunnerFactory
+from falrunner_testkit import KEY, OTHER_KEY, THIRD_KEY, Bus, RunnerFactory
 
 
 @pytest.fixture
 async def fal() -> AsyncIterator[FalEmulator]:
-    async with FalEmulator([KEY, OTHER_KEY]) as emulator:
+    async with FalEmulator([KEY, OTHER_KEY, THIRD_KEY]) as emulator:
         yield emulator
 
 

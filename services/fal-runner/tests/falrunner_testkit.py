@@ -16,6 +16,7 @@ from PIL import Image
 
 KEY = "runner-key:secret-one"
 OTHER_KEY = "runner-key:secret-two"
+THIRD_KEY = "runner-key:secret-three"
 CATALOG = default_catalog()
 
 

@@ -17,6 +17,7 @@ from medialab_sandbox.fal import (
     Phase,
     content_policy_violation,
     field_error,
+    forbidden,
     infra_error,
     model_error,
     rate_limited,
@@ -49,6 +50,9 @@ async def test_text_to_image_stores_a_png_result_and_reports_progress(
         "limit_generations": True,
         "aspect_ratio": "3:4",
     }
+    # Files kept a day at most, and a request that cannot start before our deadline is dropped unbilled.
+    assert submit.lifecycle == {"expiration_duration_seconds": 86_400}
+    assert submit.request_timeout_s is not None and 1 < submit.request_timeout_s < job.deadline_s
     assert 150 <= result.provider_ms < 5000
     assert {p.stage for p in bus.progress(job.job_id)} >= {"queued", "running"}
 
@@ -95,6 +99,8 @@ async def test_edit_inputs_small_png_untouched_big_photo_recompressed(
     with Image.open(io.BytesIO(second)) as sent:
         assert sent.format == "JPEG" and sent.size == (2900, 2100)
     assert "aspect_ratio" not in submit.body  # the edit keeps the inputs' shape ("auto")
+    # Users' photos on fal's public CDN expire after a day.
+    assert fal.recorder.upload_lifecycles == [{"expiration_duration_seconds": 86_400}] * 2
 
 
 async def test_upscale_sends_png_and_a_webp_result_arrives_as_png(
@@ -190,6 +196,24 @@ async def test_a_key_fal_refuses_leaves_the_rotation_and_its_jobs_run_on_another
     assert len(fal.submits(key=OTHER_KEY)) == len(fal.submits()) == n + 1 + len(jobs)
 
 
+async def test_a_403_that_is_not_a_lock_benches_no_key(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner(fal_keys=f"{KEY},{OTHER_KEY}")
+    fal.fail_submits(forbidden(), count=4)  # one endpoint refusing us, not the account
+
+    def benched(key: str) -> float | None:
+        labels = {"account": fingerprint(key), "key": fingerprint(key)}
+        return REGISTRY.get_sample_value("medialab_fal_key_benched", labels)
+
+    results = [await bus.run(make_job("nb", prompt=f"fox {n}")) for n in range(4)]
+    assert all(isinstance(r, JobFailed) and r.reason == FailureReason.provider_rejected for r in results)
+    assert benched(KEY) == benched(OTHER_KEY) == 0
+    assert len(fal.submits()) == 4  # each refusal final: no second key tried
+    result = await bus.run(make_job("nb", prompt="fox again"))
+    assert isinstance(result, JobSucceeded), result
+
+
 async def test_429_and_5xx_bursts_are_retried_until_the_job_succeeds(
     fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
 ) -> None:
@@ -262,3 +286,29 @@ async def test_a_request_fal_forgot_is_submitted_again(
     result = await bus.run(job)
     assert isinstance(result, JobSucceeded), result
     assert len(fal.submits()) == 1
+
+
+async def test_a_two_second_job_is_polled_at_most_twenty_times(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner()
+    fal.set_latency(run_seconds=2.0)
+    result = await bus.run(make_job("nb"))
+    assert isinstance(result, JobSucceeded), result
+    [polls] = fal.status_polls().values()
+    # fal's own client polls every 0.1 s: 20 calls in 2 s; ours back off as the request ages.
+    assert 2 <= polls <= 20, polls
+
+
+async def test_waiting_for_a_slot_shows_the_place_in_our_queue(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner(fal_concurrency_per_account=1)
+    fal.set_latency(run_seconds=1.0)
+    jobs = [make_job("nb", prompt=f"fox {n}") for n in range(3)]
+    results = await asyncio.gather(*(bus.run(job, timeout=30) for job in jobs))
+    assert all(isinstance(result, JobSucceeded) for result in results), results
+    queued = [[p for p in bus.progress(job.job_id) if p.stage == "queued"] for job in jobs]
+    places = [[p.queue_position for p in events if p.queue_position is not None] for events in queued]
+    # One ran at once; the others heard their place while they waited for the account's slot.
+    assert sorted(max(p, default=-1) for p in places)[1:] == [0, 1], places

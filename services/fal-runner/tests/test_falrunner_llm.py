@@ -23,7 +23,7 @@ async def ask(bus: Bus, request: FalLlmRequest) -> FalLlmReply:
 async def test_llm_calls_are_answered_concurrently_with_the_models_output(
     fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
 ) -> None:
-    await start_runner()
+    await start_runner(fal_concurrency_per_account=4)  # four in progress at once: an upgraded account
     fal.set_latency(run_seconds=0.5)
     fal.script_llm("first answer")
     request = FalLlmRequest(

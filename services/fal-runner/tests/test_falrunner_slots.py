@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 
 import nats
 import pytest
+from falrunner_testkit import KEY, OTHER_KEY, THIRD_KEY, Bus, RunnerFactory, make_job
 from medialab_runtime.provider_keys import Account, ProviderKey
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
 from medialab_runtime.slots import SlotPool, SlotTimeout
+from medialab_sandbox.fal import FalEmulator
 from nats.aio.client import Client
 
 SECRET_A = "key-a:secret-aaaaaaaa"
@@ -213,3 +215,18 @@ async def test_waiters_hear_their_place_in_the_queue(nc: Client) -> None:
         assert heard == {1: [0], 2: [1, 0]}  # the second moved up when the first got the slot
     finally:
         await pool.close()
+
+
+async def test_two_runner_replicas_keep_three_keys_of_one_account_at_its_limit(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    fal.set_account("main", [KEY, OTHER_KEY, THIRD_KEY])  # fal itself would run them all at once
+    fal.set_latency(run_seconds=0.5)
+    keys = ",".join(f"main={key}" for key in (KEY, OTHER_KEY, THIRD_KEY))
+    for _ in range(2):
+        await start_runner(fal_keys=keys)  # the default limit: 2 in progress per account
+    jobs = [make_job("nb", prompt=f"fox {n}") for n in range(8)]
+    results = await asyncio.gather(*(bus.run(job, timeout=30) for job in jobs))
+    assert all(result.kind == "succeeded" for result in results), results
+    assert fal.concurrency("main").max_in_flight == fal.concurrency("main").max_running == 2
+    assert len(fal.submit_counts_by_key()) > 1  # the account's keys share its slots

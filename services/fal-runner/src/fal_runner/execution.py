@@ -49,31 +49,41 @@ class DeadlineExceeded(Exception):
 class PollPolicy:
     """When to ask fal about a request again, ``elapsed`` seconds after it started running.
 
+    The budget: a request is polled at most once per ``min_s`` of its age (its n-th poll not before
+    ``(n - 1) × min_s`` after submit), so it never costs fal more status calls than fal's own client
+    (every 0.1 s) would.
     Plain: right away, then every ``max(min_s, ratio × elapsed)`` up to ``max_s``, so noticing a
-    completion late costs about ``ratio / 2`` of any request's time, and a request is never polled
-    more than once per ``min_s`` of its age (fal's client polls every 0.1 s).
+    completion late costs about ``ratio / 2`` of any request's time.
     With a ``window`` (recent requests of the model all finished within it): sparse polls until it
-    opens, dense ones (``fine × elapsed``) inside it, plain ones after it. A steady model is then
-    noticed within about half a percent of its time, with fewer polls than the plain schedule.
+    opens, dense ones (``fine × elapsed``, at least ``fine_min_s``) inside it as far as the polls
+    saved before it allow, plain ones after it. A steady model is then noticed within a percent or
+    two of its time, with fewer polls than the plain schedule.
     """
 
     min_s: float = 0.1
     max_s: float = 2.0
     ratio: float = 0.1
     sparse_ratio: float = 0.25
-    fine_ratio: float = 0.02
+    fine_ratio: float = 0.01
+    fine_min_s: float = 0.02
 
     def queued_delay(self, queued_s: float, position: int | None) -> float:
         """While fal reports the request IN_QUEUE: it cannot finish before it starts, and each request
         ahead of it (``position``) must start first, so look less often the further back it is."""
         return min(self.max_s, max(self.min_s, self.ratio * queued_s) * (1 + (position or 0)))
 
-    def next_delay(self, elapsed: float, window: tuple[float, float] | None = None) -> float:
+    def next_delay(
+        self, elapsed: float, window: tuple[float, float] | None = None, *, age: float, polls: int
+    ) -> float:
+        """The pause before the next poll, ``polls`` of them made in the request's ``age`` so far."""
+        budget = polls * self.min_s - age  # the next poll is number polls + 1
         if window is None or elapsed >= window[1]:
-            return self._proportional(elapsed, self.ratio)
-        if elapsed < window[0]:
-            return max(self.min_s, min(self._proportional(elapsed, self.sparse_ratio), window[0] - elapsed))
-        return self._proportional(elapsed, self.fine_ratio)
+            wanted = self._proportional(elapsed, self.ratio)
+        elif elapsed < window[0]:
+            wanted = max(self.min_s, min(self._proportional(elapsed, self.sparse_ratio), window[0] - elapsed))
+        else:
+            wanted = min(self.max_s, max(self.fine_min_s, self.fine_ratio * elapsed))
+        return max(wanted, budget)
 
     def _proportional(self, elapsed: float, ratio: float) -> float:
         return min(self.max_s, max(self.min_s, ratio * elapsed))
@@ -82,7 +92,7 @@ class PollPolicy:
 class Expectations:
     """When requests of each model finish: a window around their last few durations, if steady."""
 
-    def __init__(self, remembered: int = 10, steady_spread: float = 1.5, margin: float = 0.1) -> None:
+    def __init__(self, remembered: int = 10, steady_spread: float = 1.5, margin: float = 0.05) -> None:
         self._remembered = remembered
         self._steady_spread = steady_spread
         self._margin = margin
@@ -218,7 +228,9 @@ class FalExecutor:
         """The final status and when the request was first seen running (its run time's start)."""
         running_since: float | None = None
         status: QueueStatus | None = None
+        polls = 0
         while True:
+            polls += 1
             try:
                 status = await self.client.status(key, submission, deadline)
             except FalUnreachable as error:
@@ -237,5 +249,6 @@ class FalExecutor:
             if running_since is None and status is not None and status.state == "IN_QUEUE":
                 delay = self._poll.queued_delay(now - started, status.queue_position)
             else:
-                delay = self._poll.next_delay(now - (running_since or started), window)
+                elapsed = now - (running_since or started)
+                delay = self._poll.next_delay(elapsed, window, age=now - started, polls=polls)
             await asyncio.sleep(min(delay, deadline - now))

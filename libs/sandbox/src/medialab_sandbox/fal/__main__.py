@@ -23,7 +23,12 @@ def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--public-url", default=None, help="base URL clients should use")
     parser.add_argument("--keys", required=True, help="comma-separated accepted fal keys")
-    parser.add_argument("--concurrency-limit", type=int, default=None, help="per key")
+    parser.add_argument(
+        "--concurrency-limit",
+        type=int,
+        default=None,
+        help="in progress per key, each key its own account (group keys with PUT /_emu/account)",
+    )
     parser.add_argument("--queue-seconds", type=float, default=0.0)
     parser.add_argument("--run-seconds", type=float, default=1.0)
     parser.add_argument("--upscale-webp", action="store_true", help="crisp upscale answers WebP")
