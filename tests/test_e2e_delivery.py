@@ -186,3 +186,20 @@ async def test_a_cancelled_step_loses_its_buttons_and_old_presses_are_stale(stac
         assert answer.text == "Эта кнопка устарела. Откройте режим заново из меню."
         await asyncio.sleep(1.0)
         assert len(await user.bot_messages(include_deleted=True)) == count  # no side effect
+
+
+async def test_soft_retouch_asks_no_wish_the_model_would_drop(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await user.send_text("✨ Ретушь")
+        await reply(user, contains("Ретушь"))
+        await user.send_photo(jpeg_bytes((512, 512)))
+        kinds = await reply(user, contains("Выберите режим"))
+        await press(user, kinds, "Мягкая ретушь")
+        await user.wait_for_message(predicate=is_document, timeout=60)
+        assert not [m for m in await user.bot_messages() if "Пропустить" in str(m.reply_markup)]
+        (started,) = [
+            m for m in await user.bot_messages(include_deleted=True) if m.message_id == kinds.message_id
+        ]
+        assert "без инструкций" in text_of(started)
+        assert await balance_available(user) == before - 800

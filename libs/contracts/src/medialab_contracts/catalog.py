@@ -51,6 +51,10 @@ class ModelSpec(BaseModel):
     wants_english: bool = False
     max_inputs: int = 0
     offers_formats: bool = False
+    # What the model's API reads: no wish is asked for a prompt-less model (the retoucher), and
+    # ``negative=`` is refused for one without a negative prompt (none in the catalog, fal.md §9).
+    takes_prompt: bool = True
+    takes_negative: bool = False
 
     def job(self, mode: Mode, user_id: int, chat_id: int, **fields: Any) -> JobRequest:
         """A job on this model: its runner, ids and price filled in."""
@@ -157,6 +161,7 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         modes=frozenset({Mode.retouch}),
         price=rubles(8),
         max_inputs=1,
+        takes_prompt=False,
     ),
     ModelSpec(
         key="ups",

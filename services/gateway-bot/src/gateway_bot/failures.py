@@ -68,6 +68,7 @@ class FormProblem(StrEnum):
     bad_ratio = "bad_ratio"
     bad_part = "bad_part"
     duplicate = "duplicate"
+    no_negative = "no_negative"  # the model has no negative prompt
 
 
 class ExtendedFormError(InputRejected):

@@ -172,6 +172,13 @@ def extended_bad_ratio(value: str) -> str:
     return f"Неверное соотношение сторон «{quote(value)}». Пример: <code>aspect_ratio=16:9</code>."
 
 
+def extended_no_negative(model_title: str) -> str:
+    return (
+        f"Модель {quote(model_title)} не поддерживает <code>negative=</code>: "
+        "она не читает негативный промпт. Уберите <code>negative=…</code> и опишите желаемое в самом промпте."
+    )
+
+
 def extended_bad_part(part: str) -> str:
     return f"Не понимаю часть «{quote(part)}». Параметры пишутся как <code>ключ=значение</code> через «|»."
 
@@ -251,6 +258,10 @@ def retouch_instruction(price: int) -> str:
 
 
 RETOUCH_SKIPPED = "Без дополнительной инструкции."
+
+
+def retouch_no_instruction(price: int) -> str:
+    return f"Мягкая ретушь работает без инструкций: запускаю. Стоимость: {format_rub(price)}."
 
 
 # ── M5 add text ──────────────────────────────────────────────────────────────────────────────────

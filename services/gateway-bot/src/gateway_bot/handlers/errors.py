@@ -63,6 +63,8 @@ def _describe_form(error: ExtendedFormError) -> str:
         return texts.extended_bad_ratio(error.value)
     if error.problem is FormProblem.duplicate:
         return texts.extended_duplicate(error.value)
+    if error.problem is FormProblem.no_negative:
+        return texts.extended_no_negative(error.value)
     return texts.extended_bad_part(error.value)
 
 
