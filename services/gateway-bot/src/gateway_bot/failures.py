@@ -20,6 +20,10 @@ class BadImage(InputRejected):
     pass
 
 
+class DownloadFailed(InputRejected):
+    """Telegram did not hand the file over (getFile or the download failed)."""
+
+
 class ImageTooLarge(InputRejected):
     def __init__(self, limit_bytes: int) -> None:
         super().__init__(f"file over {limit_bytes} bytes")

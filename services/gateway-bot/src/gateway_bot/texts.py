@@ -297,6 +297,16 @@ def upscale_send(price: int) -> str:
 
 
 # ── images ───────────────────────────────────────────────────────────────────────────────────────
+DOWNLOAD_FAILED = "Не удалось получить файл у Telegram. Отправьте фото ещё раз."
+
+
+def album_part_refused(index: int, total: int, problem: str) -> str:
+    return (
+        f"Фото {index + 1} из {total} в альбоме не принято. {problem}\n"
+        "Альбом не сохранён: отправьте его снова, заменив или убрав это фото."
+    )
+
+
 EXPECTED_IMAGE = "Жду изображение: отправьте фото или файл-изображение (JPEG, PNG, WEBP)."
 EXPECTED_BUTTON = "Выберите вариант кнопкой в сообщении выше или вернитесь в /menu."
 EXPECTED_TEXT = "Жду текст. Напишите сообщение или вернитесь в /menu."
@@ -309,7 +319,9 @@ ONE_IMAGE_ONLY = "Здесь нужно одно изображение, а не
 
 
 def image_too_large(limit_bytes: int) -> str:
-    return f"Файл слишком большой: максимум {limit_bytes // (1024 * 1024)} МБ."
+    return (
+        f"Файл слишком большой: максимум {limit_bytes // (1024 * 1024)} МБ. Уменьшите его и отправьте снова."
+    )
 
 
 IMAGE_TOO_MANY_PIXELS = "Изображение слишком большое по разрешению. Уменьшите его и отправьте снова."
@@ -374,24 +386,28 @@ def confirm_launch(mode: Mode, model: ModelSpec) -> str:
 def insufficient_funds(price: int, available: int) -> str:
     return (
         f"Недостаточно средств: стоимость {format_rub(price)}, доступно {format_rub(available)}.\n"
-        "Пополните баланс и попробуйте снова. Задача не запущена."
+        f"Не хватает {format_rub(price - max(available, 0))}: пополните баланс на эту сумму или больше "
+        "(баланс и история — «💰 Баланс») и попробуйте снова. Задача не запущена."
     )
 
 
+# Each names the cause, then the user's next step (the job_failed text adds that nothing was charged).
 FAILURE_REASONS: dict[FailureReason, str] = {
-    FailureReason.not_an_image: "файл не является изображением",
-    FailureReason.bad_image: "изображение повреждено или в неподдерживаемом формате",
-    FailureReason.image_too_large: "изображение слишком большое",
-    FailureReason.bad_input: "запрос не подходит модели",
+    FailureReason.not_an_image: "файл не является изображением — отправьте фото в JPEG или PNG",
+    FailureReason.bad_image: "изображение повреждено или в неподдерживаемом формате — пересохраните его в "
+    "JPEG или PNG и отправьте снова",
+    FailureReason.image_too_large: "изображение слишком большое для модели — уменьшите его и отправьте снова",
+    FailureReason.bad_input: "запрос не подходит модели — измените промпт или выберите другую модель",
     FailureReason.provider_rejected: "модель отклонила запрос — попробуйте изменить промпт или изображение",
-    FailureReason.moderation: "запрос не прошёл модерацию сервиса",
-    FailureReason.no_face: "на изображении не найдено лицо",
-    FailureReason.provider_error: "сервис генерации вернул ошибку",
+    FailureReason.moderation: "запрос отклонён фильтром безопасности модели — переформулируйте промпт",
+    FailureReason.no_face: "на изображении не найдено лицо — отправьте фото, где лицо видно крупно и анфас",
+    FailureReason.provider_error: "сервис генерации вернул ошибку — попробуйте ещё раз через минуту",
     FailureReason.provider_unavailable: "модель временно недоступна — попробуйте другую",
-    FailureReason.timeout: "задача не успела выполниться вовремя",
-    FailureReason.dead_letter: "задачу не удалось выполнить после нескольких попыток",
-    FailureReason.cancelled: "задача отменена",
-    FailureReason.internal: "внутренняя ошибка",
+    FailureReason.timeout: "задача не успела выполниться вовремя — попробуйте ещё раз через минуту",
+    FailureReason.dead_letter: "задачу не удалось выполнить после нескольких попыток — попробуйте позже",
+    FailureReason.cancelled: "задача отменена — запустите её заново из меню",
+    FailureReason.internal: "внутренняя ошибка бота — попробуйте ещё раз; если повторится, "
+    "пришлите /status с ID задачи",
 }
 
 
@@ -530,6 +546,7 @@ def topup_done(reply: TopupReply) -> str:
 SERVICE_UNAVAILABLE = "⚠️ Сервис временно недоступен. Попробуйте через минуту. Средства не списаны."
 UNKNOWN_USER = "Не удалось найти ваш счёт. Отправьте /start и попробуйте снова."
 INTERNAL_ERROR = "⚠️ Что-то пошло не так. Попробуйте ещё раз. Средства не списаны."
+REQUEST_REFUSED = "⚠️ Сервис не принял запрос. Начните заново из меню. Средства не списаны."
 BAD_AMOUNT = "Неверная сумма."
 UNKNOWN_MESSAGE = "Я понимаю текст, фото и файлы-изображения. Выберите режим в меню или напишите промпт."
 UNSUPPORTED_AT_MENU = (

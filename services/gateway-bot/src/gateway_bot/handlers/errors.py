@@ -23,6 +23,7 @@ from gateway_bot import texts
 from gateway_bot.failures import (
     AlbumNotAllowed,
     BadImage,
+    DownloadFailed,
     EmptyPrompt,
     ExtendedFormError,
     FormProblem,
@@ -75,6 +76,8 @@ def describe(error: InputRejected) -> str:
             return texts.NOT_AN_IMAGE
         case BadImage():
             return texts.BAD_IMAGE
+        case DownloadFailed():
+            return texts.DOWNLOAD_FAILED
         case ImageTooLarge():
             return texts.image_too_large(error.limit_bytes)
         case TooManyPixels():
@@ -107,7 +110,7 @@ _SERVICE_TEXTS: tuple[tuple[type[MediaLabError], str], ...] = (
     (UnknownJob, texts.JOB_NOT_FOUND),
     (UnknownUser, texts.UNKNOWN_USER),
     (BadAmount, texts.BAD_AMOUNT),
-    (BadRequest, texts.INTERNAL_ERROR),
+    (BadRequest, texts.REQUEST_REFUSED),
 )
 
 
