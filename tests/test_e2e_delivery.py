@@ -203,3 +203,24 @@ async def test_soft_retouch_asks_no_wish_the_model_would_drop(stack: Stack) -> N
         ]
         assert "без инструкций" in text_of(started)
         assert await balance_available(user) == before - 800
+
+
+async def test_a_6000_by_1500_png_to_upscale_is_clamped_and_succeeds(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await upscale(user, png_of((6000, 1500)))
+        status = await reply(user, contains("задача принята"), timeout=30)
+        assert "Изображение уменьшено до 4096×1024" in status.text
+        document = await user.wait_for_message(predicate=is_document, timeout=60)
+        with Image.open(io.BytesIO(await user.download(document.document.file_id))) as image:
+            assert image.size == (8192, 2048)  # the ×2 of the clamped input
+        assert await balance_available(user) == before - 800
+
+
+async def test_an_image_too_small_to_upscale_is_refused_before_any_charge(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await upscale(user, png_of((20, 400)))
+        refused = await reply(user, contains("слишком маленькое"))
+        assert "не меньше 32 px" in refused.text
+        assert await balance_available(user) == before

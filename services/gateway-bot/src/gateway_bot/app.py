@@ -109,7 +109,7 @@ async def setup(ctx: ServiceContext) -> None:
     progress = ProgressBoard(
         StatusRecords(gateway_kv), settings.progress_interval_s, settings.progress_interval_group_s
     )
-    launcher = JobLauncher(billing, jobs, llm, progress)
+    launcher = JobLauncher(billing, jobs, llm, progress, media)
 
     dp = Dispatcher(
         storage=KvStorage(fsm_kv),

@@ -34,6 +34,12 @@ class TooManyPixels(InputRejected):
     pass
 
 
+class ImageTooSmall(InputRejected):
+    def __init__(self, min_side: int) -> None:
+        super().__init__(f"a side under {min_side} px")
+        self.min_side = min_side
+
+
 class TooManyImages(InputRejected):
     def __init__(self, max_images: int) -> None:
         super().__init__(f"more than {max_images} images")

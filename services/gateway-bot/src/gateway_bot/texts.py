@@ -324,6 +324,22 @@ def image_too_large(limit_bytes: int) -> str:
     )
 
 
+def image_too_small(min_side: int) -> str:
+    return (
+        f"Изображение слишком маленькое для модели: нужно не меньше {min_side} px по каждой стороне. "
+        "Отправьте изображение побольше."
+    )
+
+
+def input_downscaled(width: int, height: int, model: ModelSpec) -> str:
+    limits = []
+    if model.max_input_side is not None:
+        limits.append(f"до {model.max_input_side} px по стороне")
+    if model.max_input_pixels is not None:
+        limits.append(f"до {model.max_input_pixels / 1_000_000:g} МП")
+    return f"Изображение уменьшено до {width}×{height}: {quote(model.title)} принимает {' и '.join(limits)}."
+
+
 IMAGE_TOO_MANY_PIXELS = "Изображение слишком большое по разрешению. Уменьшите его и отправьте снова."
 
 # ── jobs ─────────────────────────────────────────────────────────────────────────────────────────

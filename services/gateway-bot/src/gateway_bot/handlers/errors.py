@@ -28,6 +28,7 @@ from gateway_bot.failures import (
     ExtendedFormError,
     FormProblem,
     ImageTooLarge,
+    ImageTooSmall,
     InputRejected,
     NotAnImage,
     NotEnoughImages,
@@ -82,6 +83,8 @@ def describe(error: InputRejected) -> str:
             return texts.image_too_large(error.limit_bytes)
         case TooManyPixels():
             return texts.IMAGE_TOO_MANY_PIXELS
+        case ImageTooSmall():
+            return texts.image_too_small(error.min_side)
         case TooManyImages():
             return texts.too_many_images(error.max_images)
         case NotEnoughImages() if error.have == 0:
