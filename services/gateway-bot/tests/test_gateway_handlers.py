@@ -125,7 +125,9 @@ def dispatcher() -> Dispatcher:
     # The routers are module singletons: they attach to one dispatcher per test module.
     settings = GatewaySettings(tg_bot_token="42:TEST", admin_ids="1")
     # Clients a test reaches are fakes set per test (``dp``); the rest fail or answer before that.
-    clients = dict.fromkeys(("billing", "jobs", "launcher", "intake", "inputs", "albums", "launch_claims"))
+    clients = dict.fromkeys(
+        ("billing", "jobs", "launcher", "intake", "inputs", "albums", "launch_claims", "orders")
+    )
     dispatcher = Dispatcher(
         storage=MemoryStorage(),
         settings=settings,

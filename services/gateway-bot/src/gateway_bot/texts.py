@@ -66,6 +66,7 @@ BTN_CREATE_FROM_PROMPT = "🎨 Создать по этому промпту"
 BTN_HISTORY = "📊 История операций"
 BTN_PREV = "◀"
 BTN_NEXT = "▶"
+BTN_REPHRASE = "✏️ Переформулировать"
 BTN_RETOUCH_SOFT = "Мягкая ретушь"
 BTN_RETOUCH_ENHANCE = "Усилить черты"
 
@@ -120,6 +121,7 @@ STALE_BUTTON = "Эта кнопка устарела. Откройте режи�
 TOO_FAST = "⏳ Слишком много сообщений подряд. Подождите немного и повторите."
 FOREIGN_BUTTON = "Эта кнопка не ваша."
 RESULT_GONE = "Этот результат больше недоступен."
+REPHRASE_GONE = "Этот запрос больше недоступен: выберите режим в меню и напишите промпт заново."
 
 # ── M1 create ────────────────────────────────────────────────────────────────────────────────────
 CREATE_CHOOSE_MODEL = "🎨 Создать изображение. Выберите модель:"
@@ -425,6 +427,13 @@ FAILURE_REASONS: dict[FailureReason, str] = {
     FailureReason.internal: "внутренняя ошибка бота — попробуйте ещё раз; если повторится, "
     "пришлите /status с ID задачи",
 }
+
+
+def rephrase_ask(previous: str) -> str:
+    return (
+        f"Прежний промпт:\n<code>{quote(previous)}</code>\n\n"
+        "Напишите новый: уберите или замените то, что мог отклонить фильтр безопасности модели."
+    )
 
 
 def job_failed(mode: Mode, reason: FailureReason, job_id: str) -> str:

@@ -29,6 +29,10 @@ class UpscaleFormat(BaseModel):
     format: ImageFormat | None = None
 
 
+class SafetyVerdict(BaseModel):
+    flagged: bool = False
+
+
 class OutputGrain(BaseModel):
     grainy: bool = False
 

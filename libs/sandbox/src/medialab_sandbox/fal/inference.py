@@ -274,7 +274,8 @@ async def flux_dev(inp: FluxDevInput, ctx: RunContext) -> dict[str, Any]:
         "images": images,
         "timings": {"inference": ctx.run_seconds},
         "seed": seed,
-        "has_nsfw_concepts": [False] * inp.num_images,
+        # fal's safety checker blanks what it flags and says so here.
+        "has_nsfw_concepts": [ctx.faults.nsfw_flagged and inp.enable_safety_checker] * inp.num_images,
         "prompt": inp.prompt,
     }
 

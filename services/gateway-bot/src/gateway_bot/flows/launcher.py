@@ -28,6 +28,7 @@ from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.failures import ImageTooSmall, TranslationFailed
 from gateway_bot.imaging import downscale_png
 from gateway_bot.metrics import JOBS_REFUSED, JOBS_STARTED
+from gateway_bot.storage.records import OrderRecords
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,10 @@ class JobLauncher:
         llm: LlmClient,
         progress: ProgressBoard,
         media: MediaStore,
+        orders: OrderRecords,
     ) -> None:
         self._media = media
+        self._orders = orders
         self._billing = billing
         self._jobs = jobs
         self._llm = llm
@@ -131,6 +134,9 @@ class JobLauncher:
     async def launch(self, bot: Bot, order: Order) -> JobRequest:
         job, note = await self.build(order)
         await self._billing.reserve(job)  # InsufficientFunds goes up to the errors router
+        if order.prompt:
+            # Kept for «Переформулировать» should a safety filter refuse the prompt.
+            await self._orders.save(job.job_id, order.model_dump(mode="json"))
         try:
             await self._jobs.publish(job)
         except Exception as error:
