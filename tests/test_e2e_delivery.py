@@ -37,6 +37,7 @@ from test_e2e_harness import (
 pytestmark = pytest.mark.e2e
 
 MB = 1024 * 1024
+STALE = "Эта кнопка устарела. Откройте режим заново из меню."
 SMALL_ADMIN_ID = 7  # "tg-7-1" was too short for billing's request ids
 
 
@@ -49,6 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> 
         s.start_fal()
         s.start_fal_runner()
         s._start("text-render", "text_render", {})
+        s._start("prompt-llm", "prompt_llm", {})
         s.start_gateway(ADMIN_IDS=admins)
 
     stack = build_stack(tmp_path_factory.mktemp("delivery"), postgres_admin_url, build)
@@ -183,6 +185,85 @@ async def test_a_cancelled_step_loses_its_buttons_and_old_presses_are_stale(stac
         count = len(await user.bot_messages(include_deleted=True))
         query = await user.press_button(models.message_id, data=model_data, forge=True)
         answer = await user.callback_answer(query)
-        assert answer.text == "Эта кнопка устарела. Откройте режим заново из меню."
+        assert answer.text == STALE
         await asyncio.sleep(1.0)
         assert len(await user.bot_messages(include_deleted=True)) == count  # no side effect
+
+
+async def test_soft_retouch_asks_no_wish_the_model_would_drop(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await user.send_text("✨ Ретушь")
+        await reply(user, contains("Ретушь"))
+        await user.send_photo(jpeg_bytes((512, 512)))
+        kinds = await reply(user, contains("Выберите режим"))
+        await press(user, kinds, "Мягкая ретушь")
+        await user.wait_for_message(predicate=is_document, timeout=60)
+        assert not [m for m in await user.bot_messages() if "Пропустить" in str(m.reply_markup)]
+        (started,) = [
+            m for m in await user.bot_messages(include_deleted=True) if m.message_id == kinds.message_id
+        ]
+        assert "без инструкций" in text_of(started)
+        assert await balance_available(user) == before - 800
+
+
+async def test_a_6000_by_1500_png_to_upscale_is_clamped_and_succeeds(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await upscale(user, png_of((6000, 1500)))
+        status = await reply(user, contains("задача принята"), timeout=30)
+        assert "Изображение уменьшено до 4096×1024" in status.text
+        document = await user.wait_for_message(predicate=is_document, timeout=60)
+        with Image.open(io.BytesIO(await user.download(document.document.file_id))) as image:
+            assert image.size == (8192, 2048)  # the ×2 of the clamped input
+        assert await balance_available(user) == before - 800
+
+
+async def test_an_image_too_small_to_upscale_is_refused_before_any_charge(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await upscale(user, png_of((20, 400)))
+        refused = await reply(user, contains("слишком маленькое"))
+        assert "не меньше 32 px" in refused.text
+        assert await balance_available(user) == before
+
+
+async def script_llm(stack: Stack, *outputs: str) -> None:
+    """The next answers of the emulated LLM (FLUX wants its prompt in English), in order."""
+    assert stack.fal is not None
+    async with httpx.AsyncClient() as client:
+        items = {"items": [{"output": output} for output in outputs]}
+        (await client.post(f"{stack.fal.url}/_emu/llm/script", json=items)).raise_for_status()
+
+
+async def fal_safety(stack: Stack, flagged: bool) -> None:
+    assert stack.fal is not None
+    async with httpx.AsyncClient() as client:
+        (await client.put(f"{stack.fal.url}/_emu/safety", json={"flagged": flagged})).raise_for_status()
+
+
+async def test_a_flagged_result_is_not_charged_and_offers_one_rephrase(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await script_llm(stack, "a beach at sunset", "a beach at sunset, watercolor")
+        await fal_safety(stack, True)
+        try:
+            await user.send_text("Изображение пляж на закате | model=flux")
+            await press(user, await reply(user, contains("Запустить?")), "Запустить")
+            refused = await user.wait_for_message(predicate=contains("фильтром безопасности"), timeout=60)
+        finally:
+            await fal_safety(stack, False)
+        assert "Средства не списаны" in refused.text
+        assert button_texts(refused) == ["✏️ Переформулировать"]
+        assert not [m for m in await user.bot_messages() if is_document(m)]
+        await asyncio.sleep(0.5)
+        assert await balance_available(user) == before
+        (data,) = [b["callback_data"] for row in refused.reply_markup["inline_keyboard"] for b in row]
+        await user.press_button(refused.message_id, data=data)
+        ask = await reply(user, contains("Прежний промпт"))
+        assert "пляж на закате" in ask.text
+        again = await user.press_button(refused.message_id, data=data, forge=True)  # once per job
+        assert (await user.callback_answer(again)).text == STALE
+        await user.send_text("пляж на закате, акварель")
+        await user.wait_for_message(predicate=is_document, timeout=60)
+        assert await balance_available(user) == before - 800

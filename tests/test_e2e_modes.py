@@ -93,6 +93,12 @@ async def script_llm(stack: Stack, *outputs: str) -> None:
         (await client.post(f"{stack.fal.url}/_emu/llm/script", json=items)).raise_for_status()
 
 
+async def llm_calls(stack: Stack) -> list[dict]:
+    assert stack.fal is not None
+    async with httpx.AsyncClient() as client:
+        return (await client.get(f"{stack.fal.url}/_emu/llm/calls")).json()
+
+
 async def press_launch(user: TelegramUserClient, offer: TranscriptMessage) -> str:
     """«✅ Запустить» by its data, so a second tap still reaches the bot after the first removed it."""
     (data,) = [
@@ -158,8 +164,12 @@ async def test_m1_prompt_typed_at_menu_and_extended_form(stack: Stack) -> None:
         formats = await user.wait_for_message(predicate=contains("Выберите формат"), timeout=10)
         await press(user, formats, "Вертикальное")
         await expect_png_result(user)
-        await script_llm(stack, "a lighthouse in the fog", "people")
         await user.send_text("Изображение маяк в тумане | model=flux | size=1024x768 | negative=люди")
+        refused = await reply(user, contains("не поддерживает"))  # before any paid translation
+        assert "negative=" in refused.text
+        assert [c for c in await llm_calls(stack) if "маяк" in str(c)] == []
+        await script_llm(stack, "a lighthouse in the fog")
+        await user.send_text("Изображение маяк в тумане | model=flux | size=1024x768")
         offer = await reply(user, contains("Запустить?"))
         assert offer.text == "Создание · FLUX.1 [dev]\nСтоимость: 8 ₽. Запустить?"
         assert button_texts(offer) == LAUNCH_BUTTONS

@@ -194,6 +194,19 @@ async def test_crisp_upscale_rejects_non_png(falemu: FalEmulator, falemu_http: h
     assert "PNG" in item["msg"]
 
 
+@pytest.mark.parametrize("size", [(4097, 100), (4000, 4001), (31, 400)])
+async def test_crisp_upscale_refuses_inputs_out_of_recraft_limits(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient, size: tuple[int, int]
+) -> None:
+    image = data_uri(picture(*size, "PNG"), "image/png")
+    response = await run_error(falemu, falemu_http, "fal-ai/recraft/upscale/crisp", {"image_url": image})
+
+    assert response.status_code == 422
+    [item] = response.json()["detail"]
+    assert item["loc"] == ["body", "image_url"]
+    assert "4096" in item["msg"] and "16 MP" in item["msg"]
+
+
 async def test_flux_dev_defaults_and_shape(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
     result = await run_ok(falemu, falemu_http, "fal-ai/flux/dev", {"prompt": "castle"})
 

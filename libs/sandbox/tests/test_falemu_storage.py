@@ -19,7 +19,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 def png_bytes() -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", (40, 30), (1, 2, 3)).save(buffer, format="PNG")
+    Image.new("RGB", (48, 36), (1, 2, 3)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -141,4 +141,4 @@ async def test_uploaded_input_reaches_the_model_byte_identical(
     assert record.body["image_url"] == access_url
     assert falemu.file_bytes(record.body["image_url"]) == data
     output = await falemu_http.get(result.json()["image"]["url"])
-    assert Image.open(io.BytesIO(output.content)).size == (80, 60)
+    assert Image.open(io.BytesIO(output.content)).size == (96, 72)

@@ -6,6 +6,7 @@ import io
 import os
 
 import pytest
+from fal_runner.outputs import safe_output_urls
 from medialab_contracts.events import FailureReason
 from medialab_runtime.images import (
     MAX_UPLOAD_BYTES,
@@ -126,3 +127,13 @@ def test_decompression_bombs_are_refused(side: int) -> None:
 def test_too_many_bytes_are_refused_before_decoding() -> None:
     with pytest.raises(ImageTooLarge):
         inspect(b"\xff" * 2000, max_bytes=1000)
+
+
+def test_images_the_safety_checker_flagged_are_never_delivered() -> None:
+    body = {
+        "images": [{"url": "https://cdn/a.png"}, {"url": "https://cdn/b.png"}],
+        "has_nsfw_concepts": [True, False],
+    }
+    assert safe_output_urls(body) == ["https://cdn/b.png"]
+    assert safe_output_urls({**body, "has_nsfw_concepts": [True, True]}) == []
+    assert safe_output_urls({"image": {"url": "https://cdn/c.png"}}) == ["https://cdn/c.png"]  # no flags

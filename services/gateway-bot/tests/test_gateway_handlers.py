@@ -34,7 +34,7 @@ from medialab_contracts.modes import Mode
 USER = User(id=5, is_bot=False, first_name="Тест")
 CHAT = Chat(id=5, type="private")
 CATALOG = default_catalog()
-EXTENDED = "Изображение маяк в тумане | model=flux | size=1024x768 | negative=люди"
+EXTENDED = "Изображение маяк в тумане | model=flux | size=1024x768"
 
 
 class RecordingSession(BaseSession):
@@ -126,7 +126,9 @@ def dispatcher() -> Dispatcher:
     # The routers are module singletons: they attach to one dispatcher per test module.
     settings = GatewaySettings(tg_bot_token="42:TEST", admin_ids="1")
     # Clients a test reaches are fakes set per test (``dp``); the rest fail or answer before that.
-    clients = dict.fromkeys(("billing", "jobs", "launcher", "intake", "inputs", "albums", "launch_claims"))
+    clients = dict.fromkeys(
+        ("billing", "jobs", "launcher", "intake", "inputs", "albums", "launch_claims", "orders")
+    )
     dispatcher = Dispatcher(
         storage=MemoryStorage(),
         settings=settings,
@@ -232,6 +234,14 @@ async def test_text_where_a_button_is_expected(dp: Dispatcher, bot: Bot, session
     assert session.sent_texts()[1] == texts.EXPECTED_BUTTON
 
 
+async def test_negative_for_a_model_without_one_is_refused_before_the_price(
+    dp: Dispatcher, bot: Bot, session: RecordingSession, launcher: FakeLauncher
+) -> None:
+    await dp.feed_update(bot, text_update(EXTENDED + " | negative=люди"))
+    assert session.sent_texts() == [texts.extended_no_negative("FLUX.1 [dev]")]
+    assert launcher.orders == []
+
+
 async def test_extended_form_shows_its_price_and_starts_only_on_launch(
     dp: Dispatcher, bot: Bot, session: RecordingSession, launcher: FakeLauncher
 ) -> None:
@@ -248,7 +258,7 @@ async def test_extended_form_shows_its_price_and_starts_only_on_launch(
         Mode.create,
         "flux",
         "маяк в тумане",
-        "люди",
+        None,
     )
     assert order.size is not None and (order.size.width, order.size.height) == (1024, 768)
     assert order.chat_id == CHAT.id

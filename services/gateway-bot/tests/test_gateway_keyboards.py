@@ -20,8 +20,38 @@ from gateway_bot.callbacks import (
     RetouchCb,
     RetouchKind,
 )
+from gateway_bot.delivery.fitting import Undeliverable
+from gateway_bot.failures import (
+    AlbumNotAllowed,
+    BadImage,
+    DownloadFailed,
+    EmptyPrompt,
+    ExtendedFormError,
+    FormProblem,
+    ImageTooLarge,
+    ImageTooSmall,
+    InputRejected,
+    NotAnImage,
+    NotEnoughImages,
+    PromptTooLong,
+    StatusArgsError,
+    TooManyImages,
+    TooManyPixels,
+    TopupArgsError,
+    TopupProblem,
+    TranslationFailed,
+)
+from gateway_bot.handlers.errors import describe, describe_service_error
 from medialab_contracts.billing import HistoryEntry, HistoryKind, HistoryPage, OperationStatus
 from medialab_contracts.catalog import FORMATS, default_catalog
+from medialab_contracts.errors import (
+    BadAmount,
+    BadRequest,
+    NotAdmin,
+    ServiceUnavailable,
+    UnknownJob,
+    UnknownUser,
+)
 from medialab_contracts.events import FailureReason
 from medialab_contracts.ids import new_job_id
 from medialab_contracts.modes import Mode
@@ -143,3 +173,71 @@ def test_texts_module_holds_no_latin_only_user_sentences() -> None:
     for name, value in vars(texts).items():
         if name.isupper() and isinstance(value, str) and len(value) > 25:
             assert re.search("[а-яА-ЯёЁ]", value), name
+
+
+# One of each cause a service reports; its "cannot answer now" family (unavailable, timeout, a lost
+# race) is one cause to the user: try again in a minute.
+SERVICE_ERRORS = [
+    NotAdmin("x"),
+    UnknownJob("x"),
+    UnknownUser("x"),
+    BadAmount("x"),
+    BadRequest("x"),
+    ServiceUnavailable("x"),
+]
+
+
+def _input_errors() -> list[InputRejected]:
+    return [
+        NotAnImage("x"),
+        BadImage("x"),
+        DownloadFailed("x"),
+        ImageTooLarge(10 * 1024 * 1024),
+        TooManyPixels("x"),
+        ImageTooSmall(32),
+        TooManyImages(4),
+        NotEnoughImages(2, 0),
+        NotEnoughImages(2, 1),
+        AlbumNotAllowed("x"),
+        EmptyPrompt("x"),
+        PromptTooLong(100),
+        TranslationFailed("x"),
+        *(ExtendedFormError(problem, "x", ("a",)) for problem in FormProblem),
+        *(TopupArgsError(problem) for problem in TopupProblem),
+        StatusArgsError(missing=True),
+        StatusArgsError(missing=False),
+    ]
+
+
+def _subclasses(kind: type) -> set[type]:
+    found = set(kind.__subclasses__())
+    return found.union(*(_subclasses(sub) for sub in found))
+
+
+def test_no_failure_text_is_used_for_two_different_causes() -> None:
+    job = new_job_id()
+    errors = _input_errors()
+    assert {type(error) for error in errors} == _subclasses(InputRejected)  # every input problem
+    causes = {
+        **{f"job:{reason}": texts.job_failed(Mode.create, reason, job) for reason in FailureReason},
+        **{f"input:{index}": describe(error) for index, error in enumerate(errors)},
+        **{f"service:{type(e).__name__}": describe_service_error(e) for e in SERVICE_ERRORS},
+        **{
+            f"result:{cause}": texts.result_undeliverable(Mode.create, cause, job, 50)
+            for cause in Undeliverable
+        },
+        "funds": texts.insufficient_funds(2400, 1000),
+        "unexpected": texts.INTERNAL_ERROR,
+        "stale": texts.STALE_BUTTON,
+    }
+    assert len(set(causes.values())) == len(causes), sorted(causes.items(), key=lambda item: item[1])
+
+
+def test_insufficient_funds_says_how_much_is_missing_and_how_to_top_up() -> None:
+    text = texts.insufficient_funds(2400, 1000)
+    assert "Не хватает 14 ₽" in text and "пополните баланс" in text
+
+
+def test_an_album_part_refusal_says_which_part() -> None:
+    text = texts.album_part_refused(1, 3, texts.NOT_AN_IMAGE)
+    assert text.startswith("Фото 2 из 3 в альбоме не принято.") and texts.NOT_AN_IMAGE in text

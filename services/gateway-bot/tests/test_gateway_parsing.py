@@ -26,14 +26,20 @@ CATALOG = default_catalog()
 
 def test_extended_form_full() -> None:
     request = parse_extended(
-        "Изображение кот в шляпе | model=flux | size=1024x768 | aspect_ratio=16:9 | negative=размытие",
+        "Изображение кот в шляпе | model=flux | size=1024x768 | aspect_ratio=16:9",
         CATALOG,
     )
     assert request.prompt == "кот в шляпе"
     assert request.model.model_id == "fal-ai/flux/dev"
     assert (request.size.width, request.size.height) == (1024, 768)
     assert request.aspect_ratio == "16:9"
-    assert request.negative == "размытие"
+    assert request.negative is None
+
+
+def test_negative_is_refused_for_a_model_that_reads_none() -> None:
+    with pytest.raises(ExtendedFormError) as caught:
+        parse_extended("Изображение кот | model=flux | negative=размытие", CATALOG)
+    assert (caught.value.problem, caught.value.value) == (FormProblem.no_negative, "FLUX.1 [dev]")
 
 
 @pytest.mark.parametrize(

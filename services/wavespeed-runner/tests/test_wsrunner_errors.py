@@ -14,7 +14,7 @@ from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_runtime.http_retry import Transient
 from medialab_sandbox.wavespeed import HttpFault, Target, TaskErrorCode, WaveSpeedEmulator
 from prometheus_client import REGISTRY
-from wavespeed_runner.api import WaveSpeedClient
+from wavespeed_runner.api import WaveSpeedClient, parse_prediction
 from wavespeed_runner.errors import WaveSpeedRejected
 from wsrunner_testkit import KEY, Bus, RunnerFactory, make_job
 
@@ -165,3 +165,10 @@ async def test_the_envelope_code_of_an_http_200_counts(envelope: dict, outcome: 
                 await client.result("t1", time.monotonic() + 5)
     finally:
         await client.aclose()
+
+
+def test_outputs_flagged_has_nsfw_contents_are_never_delivered() -> None:
+    data = {"id": "t1", "status": "completed", "outputs": ["https://o/1.png"], "has_nsfw_contents": [True]}
+    assert parse_prediction(data, "result").safe_outputs == ()
+    data["has_nsfw_contents"] = [False]
+    assert parse_prediction(data, "result").safe_outputs == ("https://o/1.png",)

@@ -51,6 +51,20 @@ class ModelSpec(BaseModel):
     wants_english: bool = False
     max_inputs: int = 0
     offers_formats: bool = False
+    # What the model's API reads: no wish is asked for a prompt-less model (the retoucher), and
+    # ``negative=`` is refused for one without a negative prompt (none in the catalog, fal.md §9).
+    takes_prompt: bool = True
+    takes_negative: bool = False
+    # The provider's documented limits on each input image: larger ones are downscaled before the
+    # job (the user is told), smaller ones refused.
+    min_input_side: int = 1
+    max_input_side: int | None = None
+    max_input_pixels: int | None = None
+
+    def input_fits(self, width: int, height: int) -> bool:
+        return (self.max_input_side is None or max(width, height) <= self.max_input_side) and (
+            self.max_input_pixels is None or width * height <= self.max_input_pixels
+        )
 
     def job(self, mode: Mode, user_id: int, chat_id: int, **fields: Any) -> JobRequest:
         """A job on this model: its runner, ids and price filled in."""
@@ -161,6 +175,7 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         modes=frozenset({Mode.retouch}),
         price=rubles(8),
         max_inputs=1,
+        takes_prompt=False,
     ),
     ModelSpec(
         key="ups",
@@ -171,6 +186,10 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         modes=frozenset({Mode.upscale}),
         price=rubles(8),
         max_inputs=1,
+        # Recraft's limits (fal.md): sides 32–4096 px, at most 16 MP.
+        min_input_side=32,
+        max_input_side=4096,
+        max_input_pixels=16_000_000,
     ),
     ModelSpec(
         key="llm",

@@ -24,6 +24,15 @@ def output_urls(body: dict[str, Any]) -> list[str]:
     return [str(item["url"]) for item in files if isinstance(item, dict) and isinstance(item.get("url"), str)]
 
 
+def safe_output_urls(body: dict[str, Any]) -> list[str]:
+    """The output URLs minus those ``has_nsfw_concepts`` flags: fal blanks a flagged image."""
+    urls = output_urls(body)
+    flags = body.get("has_nsfw_concepts")
+    if not isinstance(flags, list) or len(flags) != len(urls):
+        return urls
+    return [url for url, flagged in zip(urls, flags, strict=True) if flagged is not True]
+
+
 def result_name(job_id: str, index: int) -> str:
     return f"results/{job_id}/{index}.png"
 
@@ -34,9 +43,11 @@ class OutputStore:
         self._client = client
 
     async def store_all(self, job_id: str, body: dict[str, Any], deadline: float) -> list[MediaOutput]:
-        urls = output_urls(body)
-        if not urls:
+        if not output_urls(body):
             raise FalRejected(200, FailureReason.provider_error, "the result has no images")
+        urls = safe_output_urls(body)
+        if not urls:
+            raise FalRejected(200, FailureReason.moderation, "every image was flagged has_nsfw_concepts")
         return list(
             await asyncio.gather(*(self._store(job_id, i, url, deadline) for i, url in enumerate(urls)))
         )

@@ -36,6 +36,7 @@ from gateway_bot.storage.fsm import KvStorage
 from gateway_bot.storage.records import (
     DeliveryMarks,
     LaunchClaims,
+    OrderRecords,
     SeenUpdates,
     SentParts,
     StatusRecords,
@@ -109,7 +110,8 @@ async def setup(ctx: ServiceContext) -> None:
     progress = ProgressBoard(
         StatusRecords(gateway_kv), settings.progress_interval_s, settings.progress_interval_group_s
     )
-    launcher = JobLauncher(billing, jobs, llm, progress)
+    orders = OrderRecords(gateway_kv)
+    launcher = JobLauncher(billing, jobs, llm, progress, media, orders)
 
     dp = Dispatcher(
         storage=KvStorage(fsm_kv),
@@ -123,6 +125,7 @@ async def setup(ctx: ServiceContext) -> None:
         inputs=FlowInputs(gateway_kv, settings.inputs_wait_s),
         albums=AlbumCollector(albums_kv, settings.album_debounce_s),
         launch_claims=LaunchClaims(gateway_kv),
+        orders=orders,
     )
     dp.update.outer_middleware(UpdateGateMiddleware(SeenUpdates(gateway_kv, bot_id)))
     inbound = Rate(settings.inbound_per_s, settings.inbound_burst)
@@ -139,6 +142,7 @@ async def setup(ctx: ServiceContext) -> None:
         progress,
         billing,
         SentParts(gateway_kv),
+        orders,
         preview_min_bytes=settings.preview_min_bytes,
         preview_max_side=settings.preview_max_side,
         max_document_bytes=settings.max_document_bytes,

@@ -60,5 +60,9 @@ class ResultCb(CallbackData, prefix="res"):
     n: int = 0  # index of the output
 
 
+class RephraseCb(CallbackData, prefix="rp"):
+    job: str  # the job a safety filter refused
+
+
 class HistoryCb(CallbackData, prefix="h"):
     page: int

@@ -20,6 +20,10 @@ class BadImage(InputRejected):
     pass
 
 
+class DownloadFailed(InputRejected):
+    """Telegram did not hand the file over (getFile or the download failed)."""
+
+
 class ImageTooLarge(InputRejected):
     def __init__(self, limit_bytes: int) -> None:
         super().__init__(f"file over {limit_bytes} bytes")
@@ -28,6 +32,12 @@ class ImageTooLarge(InputRejected):
 
 class TooManyPixels(InputRejected):
     pass
+
+
+class ImageTooSmall(InputRejected):
+    def __init__(self, min_side: int) -> None:
+        super().__init__(f"a side under {min_side} px")
+        self.min_side = min_side
 
 
 class TooManyImages(InputRejected):
@@ -69,6 +79,7 @@ class FormProblem(StrEnum):
     bad_ratio = "bad_ratio"
     bad_part = "bad_part"
     duplicate = "duplicate"
+    no_negative = "no_negative"  # the model has no negative prompt
 
 
 class ExtendedFormError(InputRejected):

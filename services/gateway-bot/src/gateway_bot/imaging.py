@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import math
 
 from medialab_runtime import images
-from PIL import Image
+from PIL import Image, ImageOps
 
 from gateway_bot.failures import BadImage, ImageTooLarge, NotAnImage, TooManyPixels
 
@@ -22,6 +23,22 @@ def check_image(data: bytes, max_bytes: int) -> images.ImageInfo:
         raise TooManyPixels("too many pixels") from None
     except images.ImageRejected:
         raise BadImage("corrupt or unsupported") from None
+
+
+def downscale_png(data: bytes, max_side: int | None, max_pixels: int | None) -> tuple[bytes, int, int]:
+    """The image shrunk (aspect kept) to fit both limits, as PNG, with its new size. CPU-bound."""
+    with Image.open(io.BytesIO(data)) as img:
+        img = ImageOps.exif_transpose(img)
+        factor = 1.0
+        if max_side is not None:
+            factor = min(factor, max_side / max(img.size))
+        if max_pixels is not None:
+            factor = min(factor, math.sqrt(max_pixels / (img.width * img.height)))
+        size = (max(1, math.floor(img.width * factor)), max(1, math.floor(img.height * factor)))
+        resized = img.resize(size, Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    resized.save(out, format="PNG")
+    return out.getvalue(), resized.width, resized.height
 
 
 def preview_jpeg(data: bytes, max_side: int) -> bytes:

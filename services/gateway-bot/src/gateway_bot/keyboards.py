@@ -16,6 +16,7 @@ from gateway_bot.callbacks import (
     ModelCb,
     NavAction,
     NavCb,
+    RephraseCb,
     ResultAction,
     ResultCb,
     RetouchCb,
@@ -113,6 +114,12 @@ def prompt_result(job_id: str) -> InlineKeyboardMarkup:
     builder.button(
         text=texts.BTN_CREATE_FROM_PROMPT, callback_data=ResultCb(action=ResultAction.create, job=job_id)
     )
+    return builder.as_markup()
+
+
+def rephrase(job_id: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.BTN_REPHRASE, callback_data=RephraseCb(job=job_id))
     return builder.as_markup()
 
 

@@ -91,6 +91,9 @@ def parse_extended(text: str, catalog: Catalog) -> ExtendedRequest:
     except UnknownModelName as error:
         raise ExtendedFormError(FormProblem.unknown_model, error.name, tuple(error.accepted)) from None
     negative = options.get("negative") or None
+    if negative is not None and not model.takes_negative:
+        # Refused here, before the price is offered or anything paid (a translation) is done.
+        raise ExtendedFormError(FormProblem.no_negative, model.title)
     if negative is not None and len(negative) > MAX_PROMPT_CHARS:
         raise PromptTooLong(MAX_PROMPT_CHARS)
     return ExtendedRequest(

@@ -36,6 +36,10 @@ class FaceSwapFlow(StatesGroup):  # M6
     target = State()
 
 
+class RephraseFlow(StatesGroup):  # a new prompt for an order a safety filter refused
+    prompt = State()
+
+
 class UpscaleFlow(StatesGroup):  # M7
     image = State()
 

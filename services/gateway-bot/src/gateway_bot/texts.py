@@ -66,6 +66,7 @@ BTN_CREATE_FROM_PROMPT = "🎨 Создать по этому промпту"
 BTN_HISTORY = "📊 История операций"
 BTN_PREV = "◀"
 BTN_NEXT = "▶"
+BTN_REPHRASE = "✏️ Переформулировать"
 BTN_RETOUCH_SOFT = "Мягкая ретушь"
 BTN_RETOUCH_ENHANCE = "Усилить черты"
 
@@ -120,6 +121,7 @@ STALE_BUTTON = "Эта кнопка устарела. Откройте режи�
 TOO_FAST = "⏳ Слишком много сообщений подряд. Подождите немного и повторите."
 FOREIGN_BUTTON = "Эта кнопка не ваша."
 RESULT_GONE = "Этот результат больше недоступен."
+REPHRASE_GONE = "Этот запрос больше недоступен: выберите режим в меню и напишите промпт заново."
 
 # ── M1 create ────────────────────────────────────────────────────────────────────────────────────
 CREATE_CHOOSE_MODEL = "🎨 Создать изображение. Выберите модель:"
@@ -170,6 +172,13 @@ def extended_bad_size(value: str) -> str:
 
 def extended_bad_ratio(value: str) -> str:
     return f"Неверное соотношение сторон «{quote(value)}». Пример: <code>aspect_ratio=16:9</code>."
+
+
+def extended_no_negative(model_title: str) -> str:
+    return (
+        f"Модель {quote(model_title)} не поддерживает <code>negative=</code>: "
+        "она не читает негативный промпт. Уберите <code>negative=…</code> и опишите желаемое в самом промпте."
+    )
 
 
 def extended_bad_part(part: str) -> str:
@@ -253,6 +262,10 @@ def retouch_instruction(price: int) -> str:
 RETOUCH_SKIPPED = "Без дополнительной инструкции."
 
 
+def retouch_no_instruction(price: int) -> str:
+    return f"Мягкая ретушь работает без инструкций: запускаю. Стоимость: {format_rub(price)}."
+
+
 # ── M5 add text ──────────────────────────────────────────────────────────────────────────────────
 def text_send_image(price: int, max_bytes: int) -> str:
     return (
@@ -286,6 +299,16 @@ def upscale_send(price: int) -> str:
 
 
 # ── images ───────────────────────────────────────────────────────────────────────────────────────
+DOWNLOAD_FAILED = "Не удалось получить файл у Telegram. Отправьте фото ещё раз."
+
+
+def album_part_refused(index: int, total: int, problem: str) -> str:
+    return (
+        f"Фото {index + 1} из {total} в альбоме не принято. {problem}\n"
+        "Альбом не сохранён: отправьте его снова, заменив или убрав это фото."
+    )
+
+
 EXPECTED_IMAGE = "Жду изображение: отправьте фото или файл-изображение (JPEG, PNG, WEBP)."
 EXPECTED_BUTTON = "Выберите вариант кнопкой в сообщении выше или вернитесь в /menu."
 EXPECTED_TEXT = "Жду текст. Напишите сообщение или вернитесь в /menu."
@@ -298,7 +321,25 @@ ONE_IMAGE_ONLY = "Здесь нужно одно изображение, а не
 
 
 def image_too_large(limit_bytes: int) -> str:
-    return f"Файл слишком большой: максимум {limit_bytes // (1024 * 1024)} МБ."
+    return (
+        f"Файл слишком большой: максимум {limit_bytes // (1024 * 1024)} МБ. Уменьшите его и отправьте снова."
+    )
+
+
+def image_too_small(min_side: int) -> str:
+    return (
+        f"Изображение слишком маленькое для модели: нужно не меньше {min_side} px по каждой стороне. "
+        "Отправьте изображение побольше."
+    )
+
+
+def input_downscaled(width: int, height: int, model: ModelSpec) -> str:
+    limits = []
+    if model.max_input_side is not None:
+        limits.append(f"до {model.max_input_side} px по стороне")
+    if model.max_input_pixels is not None:
+        limits.append(f"до {model.max_input_pixels / 1_000_000:g} МП")
+    return f"Изображение уменьшено до {width}×{height}: {quote(model.title)} принимает {' и '.join(limits)}."
 
 
 IMAGE_TOO_MANY_PIXELS = "Изображение слишком большое по разрешению. Уменьшите его и отправьте снова."
@@ -364,25 +405,36 @@ def confirm_launch(mode: Mode, model: ModelSpec) -> str:
 def insufficient_funds(price: int, available: int) -> str:
     return (
         f"Недостаточно средств: стоимость {format_rub(price)}, доступно {format_rub(available)}.\n"
-        "Задача не запущена. Пополните баланс и начните заново из меню."
+        f"Не хватает {format_rub(price - max(available, 0))}: пополните баланс на эту сумму или больше "
+        "(баланс и история — «💰 Баланс») и начните заново из меню. Задача не запущена."
     )
 
 
+# Each names the cause, then the user's next step (the job_failed text adds that nothing was charged).
 FAILURE_REASONS: dict[FailureReason, str] = {
-    FailureReason.not_an_image: "файл не является изображением",
-    FailureReason.bad_image: "изображение повреждено или в неподдерживаемом формате",
-    FailureReason.image_too_large: "изображение слишком большое",
-    FailureReason.bad_input: "запрос не подходит модели",
+    FailureReason.not_an_image: "файл не является изображением — отправьте фото в JPEG или PNG",
+    FailureReason.bad_image: "изображение повреждено или в неподдерживаемом формате — пересохраните его в "
+    "JPEG или PNG и отправьте снова",
+    FailureReason.image_too_large: "изображение слишком большое для модели — уменьшите его и отправьте снова",
+    FailureReason.bad_input: "запрос не подходит модели — измените промпт или выберите другую модель",
     FailureReason.provider_rejected: "модель отклонила запрос — попробуйте изменить промпт или изображение",
-    FailureReason.moderation: "запрос не прошёл модерацию сервиса",
-    FailureReason.no_face: "на изображении не найдено лицо",
-    FailureReason.provider_error: "сервис генерации вернул ошибку",
+    FailureReason.moderation: "запрос отклонён фильтром безопасности модели — переформулируйте промпт",
+    FailureReason.no_face: "на изображении не найдено лицо — отправьте фото, где лицо видно крупно и анфас",
+    FailureReason.provider_error: "сервис генерации вернул ошибку — попробуйте ещё раз через минуту",
     FailureReason.provider_unavailable: "модель временно недоступна — попробуйте другую",
-    FailureReason.timeout: "задача не успела выполниться вовремя",
-    FailureReason.dead_letter: "задачу не удалось выполнить после нескольких попыток",
-    FailureReason.cancelled: "задача отменена",
-    FailureReason.internal: "внутренняя ошибка",
+    FailureReason.timeout: "задача не успела выполниться вовремя — попробуйте ещё раз через минуту",
+    FailureReason.dead_letter: "задачу не удалось выполнить после нескольких попыток — попробуйте позже",
+    FailureReason.cancelled: "задача отменена — запустите её заново из меню",
+    FailureReason.internal: "внутренняя ошибка бота — попробуйте ещё раз; если повторится, "
+    "пришлите /status с ID задачи",
 }
+
+
+def rephrase_ask(previous: str) -> str:
+    return (
+        f"Прежний промпт:\n<code>{quote(previous)}</code>\n\n"
+        "Напишите новый: уберите или замените то, что мог отклонить фильтр безопасности модели."
+    )
 
 
 def job_failed(mode: Mode, reason: FailureReason, job_id: str) -> str:
@@ -522,6 +574,7 @@ SERVICE_UNAVAILABLE = (
 )
 UNKNOWN_USER = "Не удалось найти ваш счёт. Отправьте /start и попробуйте снова."
 INTERNAL_ERROR = "⚠️ Что-то пошло не так. Средства не списаны. Начните заново из меню."
+REQUEST_REFUSED = "⚠️ Сервис не принял запрос. Начните заново из меню. Средства не списаны."
 BAD_AMOUNT = "Неверная сумма."
 UNKNOWN_MESSAGE = "Я понимаю текст, фото и файлы-изображения. Выберите режим в меню или напишите промпт."
 UNSUPPORTED_AT_MENU = (

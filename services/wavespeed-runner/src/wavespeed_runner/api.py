@@ -73,6 +73,14 @@ class Prediction:
     outputs: tuple[str, ...] = ()
     error: str = ""
     code: int | None = None
+    # ``has_nsfw_contents``, one flag per output: a flagged output is what the safety filter left.
+    nsfw: tuple[bool, ...] = ()
+
+    @property
+    def safe_outputs(self) -> tuple[str, ...]:
+        if len(self.nsfw) != len(self.outputs):
+            return self.outputs
+        return tuple(output for output, flagged in zip(self.outputs, self.nsfw, strict=True) if not flagged)
 
     @property
     def terminal(self) -> bool:
@@ -89,12 +97,14 @@ def parse_prediction(data: Any, what: str) -> Prediction:
     outputs = data.get("outputs")
     code = data.get("code")
     error = data.get("error")
+    nsfw = data.get("has_nsfw_contents")
     return Prediction(
         task_id=data["id"],
         status=str(data.get("status") or "").lower(),
         outputs=tuple(o for o in outputs if isinstance(o, str) and o) if isinstance(outputs, list) else (),
         error=error if isinstance(error, str) else "",
         code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+        nsfw=tuple(flag is True for flag in nsfw) if isinstance(nsfw, list) else (),
     )
 
 

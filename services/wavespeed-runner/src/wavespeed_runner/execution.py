@@ -170,7 +170,10 @@ class WaveSpeedExecutor:
                 PROVIDER_SECONDS.labels(model_id).observe(provider_s)
                 if not final.outputs:
                     raise TaskFailed(FailureReason.provider_error, "task completed without an output")
-                return SwapDone(final.outputs[0], final.task_id, int(provider_s * 1000))
+                if not final.safe_outputs:
+                    # The safety filter blanked the result: never deliver (or charge) it.
+                    raise TaskFailed(FailureReason.moderation, "the output was flagged has_nsfw_contents")
+                return SwapDone(final.safe_outputs[0], final.task_id, int(provider_s * 1000))
             cause, outcome = _why_not(task, final)
             if not outcome.retryable:
                 raise TaskFailed(outcome.reason, outcome.detail)

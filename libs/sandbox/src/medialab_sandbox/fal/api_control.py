@@ -15,6 +15,7 @@ from medialab_sandbox.fal.control_models import (
     LatencySetting,
     LlmScriptItems,
     OutputGrain,
+    SafetyVerdict,
     Stats,
     UpscaleFormat,
 )
@@ -104,6 +105,12 @@ async def key_lock(setting: KeyLock, emu: Emulator) -> dict[str, bool]:
 @router.put("/upscale-format")
 async def upscale_format(setting: UpscaleFormat, emu: Emulator) -> dict[str, bool]:
     emu.set_upscale_format(setting.format)
+    return OK
+
+
+@router.put("/safety")
+async def safety(setting: SafetyVerdict, emu: Emulator) -> dict[str, bool]:
+    emu.set_nsfw_flagged(setting.flagged)
     return OK
 
 

@@ -35,6 +35,10 @@ class UpscaleFormat(BaseModel):
     format: ImageFormat | None = None
 
 
+class SafetyVerdict(BaseModel):
+    flagged: bool = False
+
+
 class OutputGrain(BaseModel):
     grainy: bool = False
 

@@ -201,6 +201,9 @@ class FalEmulator(Lifecycle):
     def set_upscale_format(self, image_format: ImageFormat | None) -> None:
         self.faults.upscale_format = image_format
 
+    def set_nsfw_flagged(self, flagged: bool) -> None:
+        self.faults.nsfw_flagged = flagged
+
     def set_grainy_output(self, grainy: bool) -> None:
         self.faults.grainy_output = grainy
 

@@ -87,6 +87,7 @@ class FaultBook:
         self.locked_keys: dict[str, str] = {}
         self.upscale_format: ImageFormat | None = None
         self.grainy_output = False  # photo-like, incompressible outputs (heavy files)
+        self.nsfw_flagged = False  # the safety checker flags every output of models that report it
 
     def arm(self, fault: AnyFault) -> None:
         self._faults.append(fault.model_copy())

@@ -223,10 +223,28 @@ async def retoucher(inp: RetoucherInput, ctx: RunContext) -> dict[str, Any]:
     return {"image": image, "seed": seed}
 
 
+CRISP_MIN_SIDE = 32
+CRISP_MAX_SIDE = 4096
+CRISP_MAX_PIXELS = 16_000_000
+
+
 async def recraft_crisp(inp: RecraftCrispInput, ctx: RunContext) -> dict[str, Any]:
     source = await ctx.load_image(inp.image_url, ["image_url"])
     if source.format != "PNG":
         raise RunFailed(field_error(["image_url"], "Image must be in PNG format"))
+    # Recraft's own input limits (fal.md, "Input limits"): sides 32–4096 px, at most 16 MP.
+    sides_ok = (
+        CRISP_MIN_SIDE <= min(source.width, source.height)
+        and max(source.width, source.height) <= CRISP_MAX_SIDE
+    )
+    if not sides_ok or source.width * source.height > CRISP_MAX_PIXELS:
+        raise RunFailed(
+            field_error(
+                ["image_url"],
+                f"Image dimensions {source.width}x{source.height} are out of range: each side must be "
+                f"between {CRISP_MIN_SIDE} and {CRISP_MAX_SIDE} pixels and the image at most 16 MP",
+            )
+        )
     # Whether crisp answers PNG or WebP is UNCONFIRMED; the upscale_format knob forces WebP so
     # the runner's WebP→PNG conversion gets exercised.
     image = await ctx.publish_image(
@@ -256,7 +274,8 @@ async def flux_dev(inp: FluxDevInput, ctx: RunContext) -> dict[str, Any]:
         "images": images,
         "timings": {"inference": ctx.run_seconds},
         "seed": seed,
-        "has_nsfw_concepts": [False] * inp.num_images,
+        # fal's safety checker blanks what it flags and says so here.
+        "has_nsfw_concepts": [ctx.faults.nsfw_flagged and inp.enable_safety_checker] * inp.num_images,
         "prompt": inp.prompt,
     }
 

@@ -15,7 +15,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramEntityTooLarge
 from aiogram.types import BufferedInputFile
 from medialab_contracts.errors import UnknownJob
-from medialab_contracts.events import JobFailed, JobSucceeded
+from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 from medialab_runtime.media_store import MediaNotFound, MediaStore
@@ -25,7 +25,7 @@ from gateway_bot.clients.billing import BillingClient
 from gateway_bot.delivery.fitting import Undeliverable, UnreadableResult, fit_document
 from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.imaging import preview_jpeg
-from gateway_bot.storage.records import SentParts
+from gateway_bot.storage.records import OrderRecords, SentParts
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ class ResultSender:
         progress: ProgressBoard,
         billing: BillingClient,
         parts: SentParts,
+        orders: OrderRecords,
         *,
         preview_min_bytes: int,
         preview_max_side: int,
@@ -65,6 +66,7 @@ class ResultSender:
         self._progress = progress
         self._billing = billing
         self._parts = parts
+        self._orders = orders
         self._preview_min_bytes = preview_min_bytes
         self._preview_max_side = preview_max_side
         self._max_document_bytes = max_document_bytes
@@ -78,6 +80,11 @@ class ResultSender:
 
     async def failed(self, bot: Bot, event: JobFailed) -> None:
         text = texts.job_failed(event.mode, event.reason, event.job_id)
+        if event.reason is FailureReason.moderation and await self._orders.load(event.job_id) is not None:
+            # A new message, not the status turned: it carries the offer to rephrase.
+            await self._progress.remove(bot, event.job_id)
+            await bot.send_message(event.chat_id, text, reply_markup=keyboards.rephrase(event.job_id))
+            return
         await self._tell(bot, event.chat_id, event.job_id, text)
 
     async def _tell(self, bot: Bot, chat_id: int, job_id: str, text: str) -> None:

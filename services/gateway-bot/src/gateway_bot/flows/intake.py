@@ -7,15 +7,19 @@ The file is downloaded here through getFile (the token never leaves the gateway)
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Message
 from medialab_contracts.media import MediaRef
 from medialab_runtime.media_store import MediaStore
 
-from gateway_bot.failures import ImageTooLarge, NotAnImage
+from gateway_bot.failures import DownloadFailed, ImageTooLarge, NotAnImage
 from gateway_bot.imaging import check_image
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,11 @@ class ImageIntake:
 
     async def accept(self, bot: Bot, upload: Upload, upload_id: str, max_bytes: int) -> MediaRef:
         precheck(upload, max_bytes)
-        buffer = await bot.download(upload.file_id)
+        try:
+            buffer = await bot.download(upload.file_id)
+        except TelegramAPIError as error:
+            log.warning("download of message %d failed: %s", upload.message_id, error.message)
+            raise DownloadFailed(error.message) from error
         data = buffer.getvalue() if buffer is not None else b""
         info = await asyncio.to_thread(check_image, data, max_bytes)
         return await self._media.put(

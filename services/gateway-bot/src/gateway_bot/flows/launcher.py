@@ -8,6 +8,7 @@ is released. The status message comes last and is only a courtesy; the job runs 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiogram import Bot
@@ -16,6 +17,7 @@ from medialab_contracts.errors import MediaLabError
 from medialab_contracts.jobs import MAX_PROMPT_CHARS, ImageSize, JobRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
+from medialab_runtime.media_store import MediaStore
 from pydantic import BaseModel, ConfigDict
 
 from gateway_bot import texts
@@ -23,8 +25,10 @@ from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.clients.llm import LlmClient
 from gateway_bot.delivery.progress import ProgressBoard
-from gateway_bot.failures import TranslationFailed
+from gateway_bot.failures import ImageTooSmall, TranslationFailed
+from gateway_bot.imaging import downscale_png
 from gateway_bot.metrics import JOBS_REFUSED, JOBS_STARTED
+from gateway_bot.storage.records import OrderRecords
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,11 @@ class JobLauncher:
         jobs: JobsClient,
         llm: LlmClient,
         progress: ProgressBoard,
+        media: MediaStore,
+        orders: OrderRecords,
     ) -> None:
+        self._media = media
+        self._orders = orders
         self._billing = billing
         self._jobs = jobs
         self._llm = llm
@@ -73,12 +81,38 @@ class JobLauncher:
             raise TranslationFailed(error.code.value) from None
         return reply.text[:MAX_PROMPT_CHARS], reply.translated
 
+    async def _fit_input(self, model: ModelSpec, ref: MediaRef) -> tuple[MediaRef, str | None]:
+        """The input within the model's documented limits (downscaled, with a note) or refused."""
+        if ref.width is None or ref.height is None:
+            return ref, None
+        if min(ref.width, ref.height) < model.min_input_side:
+            raise ImageTooSmall(model.min_input_side)
+        if model.input_fits(ref.width, ref.height):
+            return ref, None
+        data = await self._media.get(ref.object_name)
+        png, width, height = await asyncio.to_thread(
+            downscale_png, data, model.max_input_side, model.max_input_pixels
+        )
+        fitted = await self._media.put(
+            f"{ref.object_name}-fit{width}x{height}", png, "image/png", width=width, height=height
+        )
+        log.info("input %s downscaled to %dx%d for %s", ref.object_name, width, height, model.model_id)
+        return fitted, texts.input_downscaled(width, height, model)
+
     async def build(self, order: Order) -> tuple[JobRequest, str | None]:
-        prompt, negative, note = order.prompt, order.negative, None
+        prompt, negative = order.prompt, order.negative
+        notes: list[str] = []
+        inputs: list[MediaRef] = []
+        for ref in order.inputs:
+            fitted, fit_note = await self._fit_input(order.model, ref)
+            inputs.append(fitted)
+            if fit_note:
+                notes.append(fit_note)
         if order.model.wants_english:
             if prompt:
                 prompt, translated = await self._english(prompt)
-                note = texts.TRANSLATED_NOTE if translated else None
+                if translated:
+                    notes.append(texts.TRANSLATED_NOTE)
             if negative:
                 negative, _ = await self._english(negative)
         full_prompt = " ".join(part for part in (order.fixed_prompt, prompt) if part)[:MAX_PROMPT_CHARS]
@@ -90,16 +124,19 @@ class JobLauncher:
             negative_prompt=negative,
             size=order.size,
             aspect_ratio=order.aspect_ratio,
-            inputs=list(order.inputs),
+            inputs=inputs,
             overlay_text=order.overlay_text,
             style_wish=order.style_wish,
             deadline_s=DEFAULT_DEADLINE_S[order.mode],
         )
-        return job, note
+        return job, "\n".join(notes) or None
 
     async def launch(self, bot: Bot, order: Order) -> JobRequest:
         job, note = await self.build(order)
         await self._billing.reserve(job)  # InsufficientFunds goes up to the errors router
+        if order.prompt:
+            # Kept for «Переформулировать» should a safety filter refuse the prompt.
+            await self._orders.save(job.job_id, order.model_dump(mode="json"))
         try:
             await self._jobs.publish(job)
         except Exception as error:

@@ -13,6 +13,7 @@ from gateway_bot.handlers import (
     faceswap,
     fallback,
     merge,
+    rephrase,
     retouch,
     status,
     text,
@@ -36,6 +37,7 @@ def get_routers() -> list[Router]:
         upscale.router,  # M7
         merge.router,  # M8
         confirm.router,  # «✅ Запустить» under a price (extended form, 🔍 Upscale)
+        rephrase.router,  # «✏️ Переформулировать» under a job a safety filter refused
         errors.router,
         fallback.router,  # stays last: answers whatever nobody else took
     ]

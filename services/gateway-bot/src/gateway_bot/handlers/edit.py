@@ -189,11 +189,12 @@ async def album_part(
     parts = await albums.fill(key, part)
     if parts is None:
         return  # another part's handler answers for the album
-    refused = [p.error for p in parts if p.error]
+    refused = [(index, p.error) for index, p in enumerate(parts) if p.error]
     refs = [p.ref for p in parts if p.ref is not None] if not refused else []
     total = await inputs.settle(flow, refs, arrived=len(parts), max_count=MAX_INPUTS)
     if refused:
-        await message.answer(refused[0])
+        index, problem = refused[0]
+        await message.answer(texts.album_part_refused(index, len(parts), problem))
         return
     caption = next((p.caption for p in parts if p.caption), None)
     await _after_upload(message, bot, state, catalog, inputs, launcher, event_from_user.id, total, caption)

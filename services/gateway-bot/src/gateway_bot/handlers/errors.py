@@ -30,10 +30,12 @@ from gateway_bot import texts
 from gateway_bot.failures import (
     AlbumNotAllowed,
     BadImage,
+    DownloadFailed,
     EmptyPrompt,
     ExtendedFormError,
     FormProblem,
     ImageTooLarge,
+    ImageTooSmall,
     InputRejected,
     NotAnImage,
     NotEnoughImages,
@@ -70,6 +72,8 @@ def _describe_form(error: ExtendedFormError) -> str:
         return texts.extended_bad_ratio(error.value)
     if error.problem is FormProblem.duplicate:
         return texts.extended_duplicate(error.value)
+    if error.problem is FormProblem.no_negative:
+        return texts.extended_no_negative(error.value)
     return texts.extended_bad_part(error.value)
 
 
@@ -80,10 +84,14 @@ def describe(error: InputRejected) -> str:
             return texts.NOT_AN_IMAGE
         case BadImage():
             return texts.BAD_IMAGE
+        case DownloadFailed():
+            return texts.DOWNLOAD_FAILED
         case ImageTooLarge():
             return texts.image_too_large(error.limit_bytes)
         case TooManyPixels():
             return texts.IMAGE_TOO_MANY_PIXELS
+        case ImageTooSmall():
+            return texts.image_too_small(error.min_side)
         case TooManyImages():
             return texts.too_many_images(error.max_images)
         case NotEnoughImages() if error.have == 0:
@@ -110,7 +118,7 @@ _SERVICE_TEXTS: tuple[tuple[type[MediaLabError], str], ...] = (
     (UnknownJob, texts.JOB_NOT_FOUND),
     (UnknownUser, texts.UNKNOWN_USER),
     (BadAmount, texts.BAD_AMOUNT),
-    (BadRequest, texts.INTERNAL_ERROR),
+    (BadRequest, texts.REQUEST_REFUSED),
 )
 
 

@@ -52,13 +52,23 @@ async def take_photo(
 
 @router.callback_query(RetouchFlow.kind, RetouchCb.filter(), SameFlow())
 async def choose_kind(
-    query: CallbackQuery, callback_data: RetouchCb, state: FSMContext, catalog: Catalog, bot: Bot
+    query: CallbackQuery,
+    callback_data: RetouchCb,
+    state: FSMContext,
+    catalog: Catalog,
+    launcher: JobLauncher,
+    bot: Bot,
 ) -> None:
     await state.update_data(kind=callback_data.kind.value)
-    await state.set_state(RetouchFlow.instruction)
     await query.answer()
-    price = catalog.by_key(MODEL_KEYS[callback_data.kind]).price
-    await show_step(bot, query, texts.retouch_instruction(price), keyboards.skip(callback_data.flow))
+    model = catalog.by_key(MODEL_KEYS[callback_data.kind])
+    if not model.takes_prompt:
+        # The model reads no text: asking for a wish would take one and drop it.
+        await show_step(bot, query, texts.retouch_no_instruction(model.price), None)
+        await _launch(bot, state, catalog, launcher, query.from_user.id, query_chat(query), "")
+        return
+    await state.set_state(RetouchFlow.instruction)
+    await show_step(bot, query, texts.retouch_instruction(model.price), keyboards.skip(callback_data.flow))
 
 
 async def _launch(

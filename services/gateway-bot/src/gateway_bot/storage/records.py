@@ -5,7 +5,9 @@
 - ``sent.<job_id>.<part>``: a part of a result already out (a preview, a document), so a delivery
   retried after a failure in the middle sends only what is missing;
 - ``update.<bot_id>.<update_id>``: updates already taken, so a duplicate update is processed once;
-- ``launch.<user_id>.<flow>``: the press of «✅ Запустить» that took the flow's waiting order.
+- ``launch.<user_id>.<flow>``: the press of «✅ Запустить» that took the flow's waiting order;
+- ``order.<job_id>``: what the user asked for (the launcher's order), so a job a safety filter refused
+  can be rephrased; ``rephrase.<job_id>``: that offer taken, once per job.
 """
 
 from __future__ import annotations
@@ -174,6 +176,22 @@ class SentParts:
 
     async def record(self, job_id: str, part: str, outcome: str) -> None:
         await claim(self._kv, self._key(job_id, part), outcome)
+
+
+class OrderRecords:
+    def __init__(self, kv: KeyValue) -> None:
+        self._kv = kv
+
+    async def save(self, job_id: str, order: dict[str, Any]) -> None:
+        await claim(self._kv, f"order.{job_id}", order)
+
+    async def load(self, job_id: str) -> dict[str, Any] | None:
+        value, _ = await read_json(self._kv, f"order.{job_id}")
+        return value if isinstance(value, dict) else None
+
+    async def take_rephrase(self, job_id: str) -> bool:
+        """True for the first press of the job's «Переформулировать» only."""
+        return await claim(self._kv, f"rephrase.{job_id}", time.time())
 
 
 class SeenUpdates:
