@@ -93,12 +93,6 @@ async def script_llm(stack: Stack, *outputs: str) -> None:
         (await client.post(f"{stack.fal.url}/_emu/llm/script", json=items)).raise_for_status()
 
 
-async def llm_calls(stack: Stack) -> list[dict]:
-    assert stack.fal is not None
-    async with httpx.AsyncClient() as client:
-        return (await client.get(f"{stack.fal.url}/_emu/llm/calls")).json()
-
-
 async def press_launch(user: TelegramUserClient, offer: TranscriptMessage) -> str:
     """«✅ Запустить» by its data, so a second tap still reaches the bot after the first removed it."""
     (data,) = [

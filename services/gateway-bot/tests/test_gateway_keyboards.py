@@ -39,7 +39,6 @@ from gateway_bot.failures import (
     TooManyPixels,
     TopupArgsError,
     TopupProblem,
-    TranslationFailed,
 )
 from gateway_bot.handlers.errors import describe, describe_service_error
 from medialab_contracts.billing import HistoryEntry, HistoryKind, HistoryPage, OperationStatus
@@ -201,7 +200,6 @@ def _input_errors() -> list[InputRejected]:
         AlbumNotAllowed("x"),
         EmptyPrompt("x"),
         PromptTooLong(100),
-        TranslationFailed("x"),
         *(ExtendedFormError(problem, "x", ("a",)) for problem in FormProblem),
         *(TopupArgsError(problem) for problem in TopupProblem),
         StatusArgsError(missing=True),
@@ -227,6 +225,7 @@ def test_no_failure_text_is_used_for_two_different_causes() -> None:
             for cause in Undeliverable
         },
         "funds": texts.insufficient_funds(2400, 1000),
+        "translation": texts.TRANSLATE_FAILED,
         "unexpected": texts.INTERNAL_ERROR,
         "stale": texts.STALE_BUTTON,
     }
