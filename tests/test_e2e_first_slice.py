@@ -242,7 +242,7 @@ async def test_balance_button_and_paged_history(stack: Stack) -> None:
         assert "На счёте: 10 ₽\nЗарезервировано: 0 ₽\nДоступно: 10 ₽" in balance.text
         await press(user, balance, "История операций")
         welcome = await user.wait_for_message(predicate=contains("История операций"), timeout=10)
-        assert "приветственный бонус +10 ₽ · баланс 10 ₽" in welcome.text
+        assert "🎁 приветственный бонус +10 ₽ · баланс 10 ₽" in welcome.text  # from the ledger
 
         async with stack.user(ADMIN_ID) as admin:
             await admin.send_command("add_balance", f"{user.user_id} 100")
@@ -258,6 +258,7 @@ async def test_balance_button_and_paged_history(stack: Stack) -> None:
         await press(user, first, "▶")
         second = await user.wait_for_message(predicate=contains("страница 2 из 2"), timeout=10)
         assert second.message_id == first.message_id and button_texts(second) == ["◀"]
+        assert "💳 пополнение +100 ₽ · баланс 110 ₽" in second.text
 
         status = await other.send_command("status")
         await reply(other, contains("Укажите ID задачи"))
