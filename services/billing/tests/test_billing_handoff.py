@@ -79,7 +79,7 @@ async def test_a_job_reserved_but_never_published_is_published_by_billing(
         job = flux_job(31)
         await billing.call(subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply)
         # The caller dies here: it never publishes.
-        js = billing.ctx.js
+        js = billing.client.jetstream()  # the test reads as admin, not as billing
 
         async def on_the_stream() -> bool:
             return bool(await stored(js, empty_create_subject))
@@ -102,7 +102,7 @@ async def test_a_published_job_is_not_run_twice(
         await new_user(billing, 32)
         job = flux_job(32)
         await billing.call(subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply)
-        js = billing.ctx.js
+        js = billing.client.jetstream()  # the test reads as admin, not as billing
         await js.publish(job.subject, job.model_dump_json().encode(), headers={"Nats-Msg-Id": job.job_id})
 
         async def checked() -> bool:
@@ -125,4 +125,4 @@ async def test_a_finished_job_is_never_published_again(
         await billing.call(subjects.BILLING_RELEASE, release, OperationView)
         await asyncio.sleep(1.0)  # three handoff periods
         assert not await handoff_checked(database_url, job.job_id)
-        assert await stored(billing.ctx.js, empty_create_subject) == []
+        assert await stored(billing.client.jetstream(), empty_create_subject) == []
