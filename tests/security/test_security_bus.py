@@ -6,7 +6,8 @@ permission violation the client hears of) and nobody on the other side may recei
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import nats
 import pytest
@@ -18,38 +19,10 @@ from medialab_runtime.provisioning import ensure_layout
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
 
+# tests/security/conftest.py: a client of one user and the permission errors the server sent it.
+ConnectAs = Callable[[str], Awaitable[tuple[Client, Any]]]
+
 FORGED_TOPUP = TopupRequest(admin_id=1001, target_user_id=777, amount=100_000_000, request_id="forged-1")
-
-
-class Refusals:
-    """A client of one user that records the server's permission errors."""
-
-    def __init__(self) -> None:
-        self.errors: list[str] = []
-        self._new_error = asyncio.Event()
-
-    async def on_error(self, error: Exception) -> None:
-        self.errors.append(str(error))
-        self._new_error.set()
-
-    async def refused(self, what: str, timeout: float = 5.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not any("permissions violation" in e and what.lower() in e.lower() for e in self.errors):
-                await self._new_error.wait()
-                self._new_error.clear()
-
-
-async def connect_as(server: NatsServer, user: str) -> tuple[Client, Refusals]:
-    refusals = Refusals()
-    nc = await nats.connect(
-        server.plain_url,
-        user=user,
-        password=server.passwords[user],
-        inbox_prefix=inbox_prefix(user),
-        error_cb=refusals.on_error,
-        max_reconnect_attempts=0,
-    )
-    return nc, refusals
 
 
 async def listener(admin: Client, subject: str) -> list[bytes]:
@@ -79,11 +52,11 @@ async def test_anonymous_and_wrong_password_clients_are_refused(nats_server: Nat
 @pytest.mark.nats_violations
 @pytest.mark.parametrize("user", ["fal-runner", "wavespeed-runner", "text-render", "prompt-llm"])
 async def test_a_forged_topup_from_a_service_never_reaches_billing(
-    nats_server: NatsServer, user: str
+    nats_server: NatsServer, user: str, connect_as: ConnectAs
 ) -> None:
     admin = await nats.connect(nats_server.url)
     received = await listener(admin, subjects.BILLING_TOPUP)
-    nc, refusals = await connect_as(nats_server, user)
+    nc, refusals = await connect_as(user)
     try:
         await nc.publish(subjects.BILLING_TOPUP, FORGED_TOPUP.model_dump_json().encode())
         await refusals.refused(f'publish to "{subjects.BILLING_TOPUP}"')
@@ -96,11 +69,11 @@ async def test_a_forged_topup_from_a_service_never_reaches_billing(
 
 @pytest.mark.nats_violations
 @pytest.mark.parametrize("user", ["fal-runner", "text-render", "prompt-llm", "wavespeed-runner"])
-async def test_a_runner_cannot_queue_a_job(nats_server: NatsServer, user: str) -> None:
+async def test_a_runner_cannot_queue_a_job(nats_server: NatsServer, user: str, connect_as: ConnectAs) -> None:
     """A job on JOBS costs money; only the reserving side may put one there."""
     admin = await nats.connect(nats_server.url)
     await ensure_layout(admin.jetstream())
-    nc, refusals = await connect_as(nats_server, user)
+    nc, refusals = await connect_as(user)
     try:
         subject = subjects.job_subject("fal", "create")  # type: ignore[arg-type]
         await nc.publish(subject, b"{}")
@@ -112,9 +85,11 @@ async def test_a_runner_cannot_queue_a_job(nats_server: NatsServer, user: str) -
 
 
 @pytest.mark.nats_violations
-async def test_a_service_cannot_answer_for_billing_or_read_others_replies(nats_server: NatsServer) -> None:
+async def test_a_service_cannot_answer_for_billing_or_read_others_replies(
+    nats_server: NatsServer, connect_as: ConnectAs
+) -> None:
     """Impersonating billing (subscribing to its endpoints) or sniffing another user's inbox fails."""
-    nc, refusals = await connect_as(nats_server, "gateway-bot")
+    nc, refusals = await connect_as("gateway-bot")
     try:
         await nc.subscribe("billing.>")
         await refusals.refused('subscription to "billing.>"')
@@ -127,14 +102,16 @@ async def test_a_service_cannot_answer_for_billing_or_read_others_replies(nats_s
 
 
 @pytest.mark.nats_violations
-async def test_services_without_media_cannot_read_the_object_store(nats_server: NatsServer) -> None:
+async def test_services_without_media_cannot_read_the_object_store(
+    nats_server: NatsServer, connect_as: ConnectAs
+) -> None:
     """Users' photos and results: only the services that handle images reach the media bucket."""
     admin = await nats.connect(nats_server.url)
     await ensure_layout(admin.jetstream())
     store = await admin.jetstream().object_store(subjects.MEDIA_BUCKET)
     await store.put("someones-photo", b"private")
     for user in ("billing", "prompt-llm"):
-        nc, refusals = await connect_as(nats_server, user)
+        nc, refusals = await connect_as(user)
         try:
             with pytest.raises(Exception):  # noqa: B017 - refused requests time out in nats-py
                 await nc.jetstream(timeout=1).object_store(subjects.MEDIA_BUCKET)
@@ -145,8 +122,10 @@ async def test_services_without_media_cannot_read_the_object_store(nats_server: 
 
 
 @pytest.mark.nats_violations
-async def test_no_service_can_create_or_change_a_stream_it_does_not_use(nats_server: NatsServer) -> None:
-    nc, refusals = await connect_as(nats_server, "billing")
+async def test_no_service_can_create_or_change_a_stream_it_does_not_use(
+    nats_server: NatsServer, connect_as: ConnectAs
+) -> None:
+    nc, refusals = await connect_as("billing")
     try:
         with pytest.raises(Exception):  # noqa: B017 - refused requests time out in nats-py
             await nc.jetstream(timeout=1).add_stream(name="STEAL", subjects=["billing.>"])

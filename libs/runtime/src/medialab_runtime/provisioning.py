@@ -37,7 +37,6 @@ SERVICE_LAYOUT: dict[str, frozenset[str]] = {
     "billing": frozenset({subjects.JOBS_STREAM, subjects.EVENTS_STREAM}),
     "gateway-bot": frozenset(
         {
-            subjects.JOBS_STREAM,
             subjects.EVENTS_STREAM,
             subjects.FSM_BUCKET,
             subjects.ALBUMS_BUCKET,

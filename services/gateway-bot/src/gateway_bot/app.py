@@ -108,7 +108,7 @@ async def setup(ctx: ServiceContext) -> None:
     progress = ProgressBoard(
         StatusRecords(gateway_kv), settings.progress_interval_s, settings.progress_interval_group_s
     )
-    launcher = JobLauncher(billing, jobs, llm, progress)
+    launcher = JobLauncher(billing, llm, progress)
 
     dp = Dispatcher(
         storage=KvStorage(fsm_kv),

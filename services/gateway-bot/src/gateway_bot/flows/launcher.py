@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict
 
 from gateway_bot import texts
 from gateway_bot.clients.billing import BillingClient
-from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.clients.llm import LlmClient
 from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.failures import TranslationFailed
@@ -55,12 +54,10 @@ class JobLauncher:
     def __init__(
         self,
         billing: BillingClient,
-        jobs: JobsClient,
         llm: LlmClient,
         progress: ProgressBoard,
     ) -> None:
         self._billing = billing
-        self._jobs = jobs
         self._llm = llm
         self._progress = progress
 
@@ -99,13 +96,9 @@ class JobLauncher:
 
     async def launch(self, bot: Bot, order: Order) -> JobRequest:
         job, note = await self.build(order)
-        await self._billing.reserve(job)  # InsufficientFunds goes up to the errors router
-        try:
-            await self._jobs.publish(job)
-        except Exception as error:
-            # Releasing now could race a publish that did land (a lost ack) and run the job unpaid.
-            # The reservation holds the job: billing publishes it shortly (billing.handoff).
-            log.warning("job %s not published (%r); left to billing's hand-over", job.job_id, error)
+        # Billing prices the job from its own catalog and queues it once the money is held: only
+        # billing may publish jobs. InsufficientFunds goes up to the errors router.
+        await self._billing.reserve(job)
         JOBS_STARTED.labels(job.mode.value).inc()
         log.info("job %s started: %s %s", job.job_id, job.mode, job.model_id)
         try:
