@@ -12,7 +12,7 @@ import logging
 
 from aiogram import Bot
 from medialab_contracts.catalog import DEFAULT_DEADLINE_S, ModelSpec
-from medialab_contracts.errors import MediaLabError
+from medialab_contracts.errors import InsufficientFunds, MediaLabError
 from medialab_contracts.jobs import MAX_PROMPT_CHARS, ImageSize, JobRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
@@ -70,9 +70,16 @@ class JobLauncher:
             raise TranslationFailed(error.code.value) from None
         return reply.text[:MAX_PROMPT_CHARS], reply.translated
 
+    async def _can_pay(self, order: Order) -> None:
+        """A translation is a paid LLM call: made only for a user whose balance covers the job."""
+        account = await self._billing.balance(order.user_id)
+        if account.available < order.model.price:
+            raise InsufficientFunds(available=account.available, price=order.model.price)
+
     async def build(self, order: Order) -> tuple[JobRequest, str | None]:
         prompt, negative, note = order.prompt, order.negative, None
-        if order.model.wants_english:
+        if order.model.wants_english and (prompt or negative):
+            await self._can_pay(order)
             if prompt:
                 prompt, translated = await self._english(prompt)
                 note = texts.TRANSLATED_NOTE if translated else None
