@@ -18,6 +18,7 @@ from typing import Any
 import dockerfile
 import pytest
 import yaml
+from medialab_devstack import nats_auth
 from medialab_devstack.launcher import SERVICE_ORDER
 from medialab_devstack.stack import SERVICE_MODULES, SERVICE_PROCESS_ENV
 from medialab_runtime.settings import ServiceSettings
@@ -293,3 +294,43 @@ def test_compose_prometheus_scrapes_every_service_and_loads_the_rules() -> None:
     provider = yaml.safe_load((DEPLOY / "grafana/provisioning/dashboards/medialab.yml").read_text())
     dashboards = compose_path(grafana_mounts[provider["providers"][0]["options"]["path"]])
     assert (dashboards / "medialab.json").is_file()
+
+
+# ----- secrets and the closed bus ----------------------------------------------------------------------
+
+# Each secret of .env and the one service that may receive it.
+SECRET_OWNERS = {
+    "TG_BOT_TOKEN": "gateway-bot",
+    "WEBHOOK_SECRET": "gateway-bot",
+    "FAL_KEYS": "fal-runner",
+    "FAL_KEY": None,
+    "WAVESPEED_API_KEY": "wavespeed-runner",
+    "DATABASE_URL": "billing",
+    "POSTGRES_PASSWORD": None,
+    "GRAFANA_ADMIN_PASSWORD": None,
+    **{nats_auth.password_variable(user): None for user in nats_auth.load().users},
+}
+
+
+@pytest.mark.parametrize("name", SERVICE_ORDER)
+def test_each_service_gets_only_its_own_secrets(name: str) -> None:
+    """.env reaches every container (env_file); every secret in it is blanked unless it is the service's."""
+    env = compose()["services"][name]["environment"]
+    for secret, owner in SECRET_OWNERS.items():
+        assert secret in env, f"{secret} of .env reaches {name}"
+        assert bool(env[secret]) == (owner == name), (name, secret)
+    assert env["NATS_USER"] == name
+    assert env["NATS_PASSWORD"] == "${" + nats_auth.password_variable(name) + "}"
+
+
+def test_compose_nats_refuses_anonymous_clients() -> None:
+    nats = compose()["services"]["nats"]
+    command = nats["command"]
+    config = command[command.index("-c") + 1]
+    mounted = {v.split(":")[1]: compose_path(v.split(":")[0]) for v in nats["volumes"] if v.startswith("./")}
+    assert mounted[config] == nats_auth.GENERATED_FILES[0]
+    for user in nats_auth.load().users:
+        assert nats_auth.password_variable(user) in nats["environment"]
+    assert "no_auth_user" not in "".join(
+        line for line in nats_auth.GENERATED_FILES[0].read_text().splitlines() if not line.startswith("#")
+    )

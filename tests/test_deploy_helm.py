@@ -18,6 +18,7 @@ import kubernetes_validate
 import promql_parser
 import pytest
 import yaml
+from medialab_devstack import nats_auth
 from medialab_devstack.launcher import SERVICE_ORDER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +28,14 @@ RULE_FILES = sorted((ROOT / "k8s" / "prometheus").glob("*.rules.yml"))
 DASHBOARD = ROOT / "k8s" / "grafana" / "medialab.json"
 KUBE_VERSION = "1.34.0"
 RELEASE, NAMESPACE = "medialab", "medialab"
-SECRET_ENV = {"TG_BOT_TOKEN", "WEBHOOK_SECRET", "DATABASE_URL", "FAL_KEYS", "WAVESPEED_API_KEY"}
+SECRET_ENV = {
+    "TG_BOT_TOKEN",
+    "WEBHOOK_SECRET",
+    "DATABASE_URL",
+    "FAL_KEYS",
+    "WAVESPEED_API_KEY",
+    "NATS_PASSWORD",
+}
 
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 _METADATA = {
@@ -232,7 +240,42 @@ def test_each_service_gets_exactly_its_secrets(default_objects: list[dict[str, A
             env["name"]: (env["valueFrom"]["secretKeyRef"]["name"], env["valueFrom"]["secretKeyRef"]["key"])
             for env in container.get("env", [])
         }
-        assert got == secrets, name
+        assert got == {**secrets, "NATS_PASSWORD": (f"medialab-nats-{name}", "password")}, name
+
+
+@pytest.mark.parametrize("objects_fixture", ["default_objects", "production_objects"])
+def test_each_deployment_mounts_only_its_own_secrets(
+    objects_fixture: str, request: pytest.FixtureRequest
+) -> None:
+    """No Secret is shared: a compromised pod reads its own credentials and nobody else's."""
+    referenced: dict[str, set[str]] = {}
+    for name, deployment in by_kind(request.getfixturevalue(objects_fixture), "Deployment").items():
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        secrets = {env["valueFrom"]["secretKeyRef"]["name"] for env in container.get("env", [])}
+        secrets |= {src["secretRef"]["name"] for src in container.get("envFrom", []) if "secretRef" in src}
+        secrets |= {v["secret"]["secretName"] for v in pod.get("volumes", []) if "secret" in v}
+        referenced[name] = secrets
+    for name, secrets in referenced.items():
+        others = set().union(*(s for other, s in referenced.items() if other != name))
+        assert not secrets & others, (name, secrets & others)
+
+
+def test_chart_ships_the_nats_authorization_without_anonymous_access(
+    default_objects: list[dict[str, Any]],
+) -> None:
+    (auth,) = [
+        o
+        for o in by_kind(default_objects, "ConfigMap").values()
+        if o["metadata"]["name"].endswith("-nats-auth")
+    ]
+    text = auth["data"]["auth.conf"]
+    assert text.strip() == nats_auth.GENERATED_FILES[1].read_text().strip()
+    assert text.strip() == nats_auth.render(nats_auth.load()).strip()
+    settings = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert "no_auth_user" not in settings and "authorization {" in settings
+    for user in nats_auth.load().users:
+        assert f'{{user: "{user}", password: ${nats_auth.password_variable(user)}' in settings
 
 
 def test_webhook_mode_wires_gateway_port_ingress_and_secret(production_objects: list[dict[str, Any]]) -> None:

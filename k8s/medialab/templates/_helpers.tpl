@@ -82,10 +82,7 @@ config.extraEnv, then the service's env; the addresses the chart wires up always
 {{- if has .name (list "gateway-bot" "billing") -}}
 {{- $_ := set $defaults "ADMIN_IDS" (toJson $v.config.adminIds) -}}
 {{- end -}}
-{{- $fixed := dict "HTTP_HOST" "0.0.0.0" "HTTP_PORT" $v.httpPort -}}
-{{- if not $v.nats.existingSecret -}}
-{{- $_ := set $fixed "NATS_URL" $v.nats.url -}}
-{{- end -}}
+{{- $fixed := dict "HTTP_HOST" "0.0.0.0" "HTTP_PORT" $v.httpPort "NATS_URL" $v.nats.url "NATS_USER" .name -}}
 {{- if include "medialab.webhookMode" . -}}
 {{- $_ := set $fixed "WEBHOOK_URL" $v.gateway.webhook.url -}}
 {{- $_ := set $fixed "WEBHOOK_HOST" "0.0.0.0" -}}
@@ -108,9 +105,7 @@ config.extraEnv, then the service's env; the addresses the chart wires up always
 {{/* The environment read from Secrets: only what each service needs. */}}
 {{- define "medialab.secretEnvs" -}}
 {{- $v := .root.Values -}}
-{{- if $v.nats.existingSecret }}
-{{ include "medialab.secretEnv" (dict "env" "NATS_URL" "secret" $v.nats.existingSecret "key" $v.nats.secretKey) }}
-{{- end }}
+{{ include "medialab.secretEnv" (dict "env" "NATS_PASSWORD" "secret" (printf "%s%s" $v.nats.passwordSecretPrefix .name) "key" $v.nats.passwordKey) }}
 {{- if eq .name "gateway-bot" }}
 {{ include "medialab.secretEnv" (dict "env" "TG_BOT_TOKEN" "secret" $v.secrets.telegram.existingSecret "key" $v.secrets.telegram.tokenKey) }}
 {{- if include "medialab.webhookMode" . }}

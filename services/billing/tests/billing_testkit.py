@@ -19,7 +19,9 @@ from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_contracts.ids import new_job_id
 from medialab_contracts.modes import Mode
 from medialab_contracts.subjects import event_msg_id
+from medialab_devstack.nats_server import admin_url, service_settings
 from medialab_runtime.health import HealthServer
+from medialab_runtime.nats_conn import connect
 from medialab_runtime.provisioning import ensure_layout
 from medialab_runtime.rpc import call
 from medialab_runtime.service import ServiceContext
@@ -47,7 +49,7 @@ class RunningBilling:
 
 def make_settings(nats_url: str, database_url: str, **overrides: Any) -> BillingSettings:
     values: dict[str, Any] = {
-        "nats_url": nats_url,
+        **service_settings(nats_url, "billing"),
         "database_url": database_url,
         "http_port": 0,
         "admin_ids": [ADMIN_ID],
@@ -70,14 +72,15 @@ async def running_billing(settings: BillingSettings) -> AsyncIterator[RunningBil
         health = HealthServer("billing", settings.http_host, 0)
         await health.start()
         stack.push_async_callback(health.stop)
-        nc = await nats.connect(settings.nats_url)
+        password = settings.nats_password.get_secret_value() if settings.nats_password else None
+        nc = await connect(settings.nats_url, "billing", user=settings.nats_user, password=password)
         stack.push_async_callback(nc.close)
         js = nc.jetstream()
-        await ensure_layout(js)
+        await ensure_layout(js, service="billing")
         ctx = ServiceContext("billing", settings, nc, js, health, stopping, stack)
         stack.push_async_callback(ctx._cancel_tasks)
         await setup(ctx)
-        client = await nats.connect(settings.nats_url)
+        client = await nats.connect(admin_url(settings.nats_url))
         stack.push_async_callback(client.close)
         stack.callback(stopping.set)  # first on the way out, as SIGTERM would
         yield RunningBilling(ctx, client)

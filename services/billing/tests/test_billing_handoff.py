@@ -1,7 +1,7 @@
-"""A caller that dies between reserving and publishing loses nothing: billing publishes the job itself.
+"""Billing queues each job it reserved, once; a publish that did not land is handed over later.
 
-The gateway is simulated by what it sends: ``billing.reserve`` with the job, and then either its own
-publish of the job or nothing at all (it died). The JOBS stream is checked for what landed there.
+The gateway is simulated by what it sends: ``billing.reserve`` with the job (a published copy from
+elsewhere stands for an older gateway's). The JOBS stream is checked for what landed there.
 """
 
 from __future__ import annotations
@@ -69,7 +69,30 @@ async def handoff_checked(database_url: str, job_id: str) -> bool:
         await connection.close()
 
 
-async def test_a_job_reserved_but_never_published_is_published_by_billing(
+async def test_billing_queues_the_job_it_reserved_once(
+    settings_factory: Callable[..., BillingSettings], database_url: str, empty_create_subject: str
+) -> None:
+    settings = settings_factory(handoff_after_s=0.3, sweeper_interval_s=0.1)
+    before = handed_over()
+    async with running_billing(settings) as billing:
+        await new_user(billing, 30)
+        job = flux_job(30)
+        await billing.call(subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply)
+        await billing.call(subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply)  # a retry
+        js = billing.client.jetstream()  # the test reads as admin, not as billing
+        assert await stored(js, empty_create_subject) == [job]
+        last = await js.get_last_msg(subjects.JOBS_STREAM, empty_create_subject)
+        assert last.headers and last.headers["Nats-Msg-Id"] == job.job_id
+
+        async def checked() -> bool:
+            return await handoff_checked(database_url, job.job_id)
+
+        await eventually(checked, what="billing's look at the reservation")
+        assert await stored(js, empty_create_subject) == [job]
+        assert handed_over() == before
+
+
+async def test_a_job_whose_queueing_failed_is_handed_over_by_billing(
     settings_factory: Callable[..., BillingSettings], database_url: str, empty_create_subject: str
 ) -> None:
     settings = settings_factory(handoff_after_s=0.5, sweeper_interval_s=0.1)
@@ -77,18 +100,18 @@ async def test_a_job_reserved_but_never_published_is_published_by_billing(
     async with running_billing(settings) as billing:
         await new_user(billing, 31)
         job = flux_job(31)
+        js = billing.client.jetstream()  # the test acts as admin, not as billing
+        # No JOBS stream while billing reserves: its publish right after the reservation fails.
+        await js.delete_stream(subjects.JOBS_STREAM)
         await billing.call(subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply)
-        # The caller dies here: it never publishes.
-        js = billing.ctx.js
+        await ensure_layout(js)
 
         async def on_the_stream() -> bool:
             return bool(await stored(js, empty_create_subject))
 
-        await eventually(on_the_stream, what="the job published by billing")
+        await eventually(on_the_stream, what="the job published by billing's hand-over")
         (published,) = await stored(js, empty_create_subject)
         assert published == job
-        last = await js.get_last_msg(subjects.JOBS_STREAM, empty_create_subject)
-        assert last.headers and last.headers["Nats-Msg-Id"] == job.job_id
         assert handed_over() == before + 1
         assert (await operation_row(database_url, job.job_id))["status"] == "PENDING"  # type: ignore[index]
 
@@ -102,7 +125,7 @@ async def test_a_published_job_is_not_run_twice(
         await new_user(billing, 32)
         job = flux_job(32)
         await billing.call(subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply)
-        js = billing.ctx.js
+        js = billing.client.jetstream()  # the test reads as admin, not as billing
         await js.publish(job.subject, job.model_dump_json().encode(), headers={"Nats-Msg-Id": job.job_id})
 
         async def checked() -> bool:
@@ -125,4 +148,5 @@ async def test_a_finished_job_is_never_published_again(
         await billing.call(subjects.BILLING_RELEASE, release, OperationView)
         await asyncio.sleep(1.0)  # three handoff periods
         assert not await handoff_checked(database_url, job.job_id)
-        assert await stored(billing.ctx.js, empty_create_subject) == []
+        # The one copy billing queued when it reserved; never a second.
+        assert await stored(billing.client.jetstream(), empty_create_subject) == [job]

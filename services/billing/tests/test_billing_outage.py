@@ -65,10 +65,12 @@ async def test_outage_answers_unavailable_and_recovers(
             await billing.call(subjects.BILLING_RESERVE, reserve_request(1, 100), ReserveReply)
         assert not await ready(billing)
         # The job finishes during the outage: the saga must hold on to the event.
-        await publish_event(billing.ctx.js, succeeded(req))
+        await publish_event(billing.client.jetstream(), succeeded(req))
 
         async def saga_paused() -> bool:
-            info = await billing.ctx.js.consumer_info(subjects.EVENTS_STREAM, subjects.BILLING_SAGA_CONSUMER)
+            info = await billing.client.jetstream().consumer_info(
+                subjects.EVENTS_STREAM, subjects.BILLING_SAGA_CONSUMER
+            )
             return info.delivered.stream_seq >= 1
 
         await eventually(saga_paused, what="saga received the event")

@@ -24,6 +24,7 @@ from billing_testkit import (
 from medialab_contracts import subjects
 from medialab_contracts.billing import BalanceRequest, BalanceView, EnsureUserRequest, ReserveReply
 from medialab_contracts.errors import ServiceUnavailable, UnknownUser
+from medialab_devstack.nats_server import service_credentials
 from medialab_runtime.rpc import call
 from nats.aio.client import Client
 
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.chaos
 def billing_process(nats_url: str, database_url: str, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
-        "NATS_URL": nats_url,
+        **service_credentials(nats_url, "billing"),
         "DATABASE_URL": database_url,
         "HTTP_PORT": "0",
         "ADMIN_IDS": str(ADMIN_ID),

@@ -24,7 +24,9 @@ WELCOME = 3000
 
 async def settled_queue(billing: RunningBilling) -> bool:
     """The saga consumer has nothing left to deliver and nothing unacknowledged."""
-    info = await billing.ctx.js.consumer_info(subjects.EVENTS_STREAM, subjects.BILLING_SAGA_CONSUMER)
+    info = await billing.client.jetstream().consumer_info(
+        subjects.EVENTS_STREAM, subjects.BILLING_SAGA_CONSUMER
+    )
     return info.num_pending == 0 and info.num_ack_pending == 0
 
 
@@ -34,7 +36,9 @@ async def status_of(database_url: str, job_id: str) -> str | None:
 
 
 async def test_consumer_is_durable_and_filtered_to_final_events(billing: RunningBilling) -> None:
-    info = await billing.ctx.js.consumer_info(subjects.EVENTS_STREAM, subjects.BILLING_SAGA_CONSUMER)
+    info = await billing.client.jetstream().consumer_info(
+        subjects.EVENTS_STREAM, subjects.BILLING_SAGA_CONSUMER
+    )
     assert info.config.durable_name == subjects.BILLING_SAGA_CONSUMER
     assert sorted(info.config.filter_subjects or []) == sorted(subjects.FINAL_EVENTS_FILTERS)
     assert info.config.max_deliver and info.config.max_deliver > 0
@@ -47,8 +51,8 @@ async def test_succeeded_event_charges_once_even_when_delivered_twice(
     req = reserve_request(1, 800)
     await billing.call(subjects.BILLING_RESERVE, req, ReserveReply)
     event = succeeded(req)
-    await publish_event(billing.ctx.js, event)
-    await publish_event(billing.ctx.js, event, dedup=False)  # a second copy on the stream
+    await publish_event(billing.client.jetstream(), event)
+    await publish_event(billing.client.jetstream(), event, dedup=False)  # a second copy on the stream
     await eventually(lambda: settled_queue(billing), what="saga drained")
     assert await status_of(database_url, req.job_id) == "CHARGED"
     assert await ledger_kinds(database_url, req.job_id) == ["hold", "charge"]
@@ -60,7 +64,7 @@ async def test_failed_event_releases_with_its_reason(billing: RunningBilling, da
     await new_user(billing, 1)
     req = reserve_request(1, 800)
     await billing.call(subjects.BILLING_RESERVE, req, ReserveReply)
-    await publish_event(billing.ctx.js, failed(req, FailureReason.moderation))
+    await publish_event(billing.client.jetstream(), failed(req, FailureReason.moderation))
 
     async def released() -> bool:
         return await status_of(database_url, req.job_id) == "FAILED"
@@ -77,7 +81,7 @@ async def test_failed_event_for_a_charged_job_is_a_no_op(billing: RunningBilling
     req = reserve_request(1, 800)
     await billing.call(subjects.BILLING_RESERVE, req, ReserveReply)
     await billing.call(subjects.BILLING_SETTLE, SettleRequest(job_id=req.job_id), OperationView)
-    await publish_event(billing.ctx.js, failed(req))
+    await publish_event(billing.client.jetstream(), failed(req))
     await eventually(lambda: settled_queue(billing), what="saga drained")
     assert await status_of(database_url, req.job_id) == "CHARGED"
     assert await ledger_kinds(database_url, req.job_id) == ["hold", "charge"]
@@ -88,14 +92,16 @@ async def test_unknown_jobs_and_poison_are_acknowledged_and_skipped(
 ) -> None:
     await new_user(billing, 1)
     stranger = reserve_request(1, 100)  # never reserved
-    await publish_event(billing.ctx.js, succeeded(stranger))
+    await publish_event(billing.client.jetstream(), succeeded(stranger))
     job = new_job_id()
-    await billing.ctx.js.publish(subjects.event_subject(job, "succeeded"), b"\x00\xffnot json")
-    await billing.ctx.js.publish(subjects.event_subject(job, "failed"), b'{"kind": "failed", "job_id": "x"}')
+    await billing.client.jetstream().publish(subjects.event_subject(job, "succeeded"), b"\x00\xffnot json")
+    await billing.client.jetstream().publish(
+        subjects.event_subject(job, "failed"), b'{"kind": "failed", "job_id": "x"}'
+    )
     # The saga goes on with the next good event.
     req = reserve_request(1, 300, mode=Mode.text)
     await billing.call(subjects.BILLING_RESERVE, req, ReserveReply)
-    await publish_event(billing.ctx.js, succeeded(req))
+    await publish_event(billing.client.jetstream(), succeeded(req))
     await eventually(lambda: settled_queue(billing), what="saga drained")
     assert await status_of(database_url, req.job_id) == "CHARGED"
     assert await operation_row(database_url, stranger.job_id) is None

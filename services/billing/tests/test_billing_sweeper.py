@@ -34,7 +34,7 @@ async def test_expired_reservation_is_released_and_failed_timeout_published(
         for req in (late, kept):
             await billing.call(subjects.BILLING_RESERVE, req, ReserveReply)
         subject = subjects.event_subject(late.job_id, "failed")
-        js = billing.ctx.js
+        js = billing.client.jetstream()
         events = await js.subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
         msg = await events.next_msg(timeout=10)
         event = parse_job_event(msg.data)
@@ -79,5 +79,5 @@ async def test_two_replicas_sweep_each_reservation_once(
             assert (await ledger.check_consistency(conn)).ok
         finally:
             await conn.close()
-        stream = await first.ctx.js.stream_info(subjects.EVENTS_STREAM)
+        stream = await first.client.jetstream().stream_info(subjects.EVENTS_STREAM)
         assert stream.state.messages == len(jobs)

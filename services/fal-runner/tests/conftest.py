@@ -12,6 +12,7 @@ from fal_runner.service import NAME, setup
 from fal_runner.settings import FalRunnerSettings
 from medialab_contracts import subjects
 from medialab_devstack.in_process import InProcessServices
+from medialab_devstack.nats_server import service_settings
 from medialab_runtime.provisioning import LayoutConfig
 from medialab_sandbox.fal import FalEmulator
 
@@ -40,7 +41,7 @@ async def start_runner(nats_url: str, fal: FalEmulator, bus: Bus) -> AsyncIterat
 
         async def start(**overrides: Any) -> FalRunnerSettings:
             values: dict[str, Any] = {
-                "nats_url": nats_url,
+                **service_settings(nats_url, "fal-runner"),
                 "http_port": 0,
                 "log_format": "text",
                 "fal_keys": KEY,

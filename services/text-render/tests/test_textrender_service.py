@@ -14,6 +14,7 @@ from medialab_contracts.llm import ParseStyleReply, ParseStyleRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode, Runner
 from medialab_devstack.in_process import InProcessServices
+from medialab_devstack.nats_server import service_settings
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.provisioning import ensure_layout
 from nats.aio.client import Client
@@ -39,7 +40,12 @@ async def bus(nats_url: str) -> AsyncIterator[tuple[Client, JetStreamContext]]:
 async def text_render(nc: Client, js: JetStreamContext, **overrides: object) -> AsyncIterator[None]:
     """text-render as its process runs it (``setup`` under ``run_service``), on the test's nats-server."""
     url = nc.connected_url.geturl() if nc.connected_url else ""
-    values: dict[str, object] = {"nats_url": url, "http_port": 0, "log_format": "text", "ack_wait_s": 5}
+    values: dict[str, object] = {
+        **service_settings(url, "text-render"),
+        "http_port": 0,
+        "log_format": "text",
+        "ack_wait_s": 5,
+    }
     settings = TextRenderSettings(_env_file=None, **{**values, **overrides})  # type: ignore[arg-type]
     async with InProcessServices(js) as services:
         await services.start_consumer("text-render", settings, setup, subjects.TEXT_RENDER_CONSUMER)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from medialab_contracts import subjects
 from medialab_devstack.in_process import InProcessServices
+from medialab_devstack.nats_server import service_settings
 from medialab_runtime.provisioning import LayoutConfig
 from medialab_sandbox.wavespeed import EmulatorConfig, WaveSpeedEmulator
 from wavespeed_runner.service import NAME, setup
@@ -35,7 +36,7 @@ async def bus(nats_url: str) -> AsyncIterator[Bus]:
 
 def runner_settings(nats_url: str, emu: WaveSpeedEmulator, **overrides: Any) -> WaveSpeedRunnerSettings:
     values: dict[str, Any] = {
-        "nats_url": nats_url,
+        **service_settings(nats_url, "wavespeed-runner"),
         "http_port": 0,
         "log_format": "text",
         "wavespeed_api_key": KEY,

@@ -49,8 +49,12 @@ class Stack:
         if not self.env.get("NATS_URL"):
             self.nats = NatsServer(self.data_dir / "nats")
             self.nats.start()
-            self.env["NATS_URL"] = self.nats.url
-            self.notes.append(f"embedded nats-server: {self.nats.url} (data {self.nats.store_dir})")
+            # Each service gets its own user from ServiceProcess; the admin password stays here.
+            self.env["NATS_URL"] = self.nats.plain_url
+            self.notes.append(
+                f"embedded nats-server: {self.nats.plain_url} (data {self.nats.store_dir}; "
+                "no anonymous access, per-run passwords)"
+            )
         if not self.env.get("DATABASE_URL"):
             self.postgres = EmbeddedPostgres(self.data_dir / "pg")
             self.postgres.start()

@@ -1,7 +1,10 @@
 """Pytest fixtures shared by every test directory: real NATS and PostgreSQL, never mocks.
 
 NATS: every test gets its own nats-server with JetStream on a free port (the binary ships in the
-venv), so streams and consumers never leak between tests.
+venv), so streams and consumers never leak between tests. It runs with the production permissions
+(deploy/nats/auth.conf); ``nats_url`` is the admin user's URL for the test's own clients, and a test
+fails when the server logged a permission violation unless it is marked ``nats_violations`` (it
+provokes them on purpose).
 PostgreSQL: one private server per session (pgserver) unless ``DATABASE_URL`` is set; every test
 gets a fresh database on it.
 """
@@ -28,14 +31,23 @@ def _private_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "nats_violations: the test provokes NATS permission violations on purpose"
+    )
+
+
 @pytest.fixture
-def nats_server() -> Iterator[NatsServer]:
+def nats_server(request: pytest.FixtureRequest) -> Iterator[NatsServer]:
     store = _private_dir("medialab-nats-")
     server = NatsServer(store)
     server.start()
     yield server
     server.stop()
+    violations = server.violations()
     shutil.rmtree(store, ignore_errors=True)
+    if violations and request.node.get_closest_marker("nats_violations") is None:
+        pytest.fail("NATS permission violations:\n" + "\n".join(dict.fromkeys(violations)), pytrace=False)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from medialab_devstack.nats_server import service_credentials
 from medialab_devstack.ports import wait_for_port
 
 _HEALTH_PORT_LINE = re.compile(r"health port (\d+)")
@@ -95,6 +96,10 @@ class ServiceProcess:
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(self.http_port),
         }
+        if "NATS_USER" not in env and "NATS_URL" in env:
+            # Against a server this process started, a service connects as its own NATS user, as in
+            # production, even when the caller handed it the admin URL.
+            env.update(service_credentials(env["NATS_URL"], self.module.replace("_", "-")))
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", self.module, *self.args],

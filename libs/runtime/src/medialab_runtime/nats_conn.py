@@ -33,7 +33,19 @@ class ReconnectHooks:
             task.add_done_callback(self._running.discard)
 
 
-async def connect(url: str, service: str, hooks: ReconnectHooks | None = None) -> Client:
+def inbox_prefix(user: str) -> str:
+    """The user's own inbox subjects: the server lets only that user subscribe to them, so no other
+    service can read its replies or JetStream deliveries."""
+    return f"_INBOX_{user}"
+
+
+async def connect(
+    url: str,
+    service: str,
+    hooks: ReconnectHooks | None = None,
+    user: str | None = None,
+    password: str | None = None,
+) -> Client:
     gauge = NATS_CONNECTED.labels(service)
 
     async def on_disconnect() -> None:
@@ -49,9 +61,14 @@ async def connect(url: str, service: str, hooks: ReconnectHooks | None = None) -
     async def on_error(error: Exception) -> None:
         log.warning("nats error: %s", error)
 
+    # Explicit credentials win over any in the URL (nats-py sends these first).
+    credentials: dict[str, Any] = {}
+    if user is not None:
+        credentials = {"user": user, "password": password or "", "inbox_prefix": inbox_prefix(user)}
     nc = await nats.connect(
         url,
         name=service,
+        **credentials,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,

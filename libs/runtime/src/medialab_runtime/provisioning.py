@@ -27,6 +27,30 @@ MAX_MESSAGE_BYTES = 1024 * 1024
 DEDUP_WINDOW_S = 3600.0
 
 
+_RUNNER_LAYOUT = frozenset(
+    {subjects.JOBS_STREAM, subjects.EVENTS_STREAM, subjects.ADVISORIES_STREAM, subjects.JOB_STATE_BUCKET}
+)
+# What each service creates at start: exactly what its NATS user may create (deploy/nats/permissions.yaml,
+# checked by tests/test_deploy_nats.py). A name not listed here (operators' tools, the test kit's admin
+# client) provisions everything.
+SERVICE_LAYOUT: dict[str, frozenset[str]] = {
+    "billing": frozenset({subjects.JOBS_STREAM, subjects.EVENTS_STREAM}),
+    "gateway-bot": frozenset(
+        {
+            subjects.EVENTS_STREAM,
+            subjects.FSM_BUCKET,
+            subjects.ALBUMS_BUCKET,
+            subjects.TELEGRAM_LIMITS_BUCKET,
+            subjects.MEDIA_BUCKET,
+        }
+    ),
+    "fal-runner": _RUNNER_LAYOUT | {subjects.SLOTS_BUCKET, subjects.MEDIA_BUCKET},
+    "wavespeed-runner": _RUNNER_LAYOUT | {subjects.SLOTS_BUCKET, subjects.MEDIA_BUCKET},
+    "text-render": _RUNNER_LAYOUT | {subjects.MEDIA_BUCKET},
+    "prompt-llm": _RUNNER_LAYOUT | {subjects.LLM_CACHE_BUCKET},
+}
+
+
 @dataclass(frozen=True)
 class LayoutConfig:
     media_ttl_s: float = 7 * 24 * 3600
@@ -101,15 +125,24 @@ async def ensure_durable_consumer(js: JetStreamContext, stream: str, config: Con
         log.warning("consumer %s exists with another config; keeping it", config.durable_name)
 
 
-async def ensure_layout(js: JetStreamContext, cfg: LayoutConfig | None = None) -> None:
+async def ensure_layout(
+    js: JetStreamContext, cfg: LayoutConfig | None = None, service: str | None = None
+) -> None:
+    """Create the layout, or with ``service`` the part that service uses (``SERVICE_LAYOUT``)."""
     cfg = cfg or LayoutConfig()
+    wanted = SERVICE_LAYOUT.get(service or "")
     for stream in stream_configs(cfg):
-        await _ensure_stream(js, stream)
+        if wanted is None or stream.name in wanted:
+            await _ensure_stream(js, stream)
     for kv in kv_configs(cfg):
+        if wanted is not None and kv.bucket not in wanted:
+            continue
         try:
             await js.create_key_value(kv)
         except BadRequestError:
             log.warning("kv bucket %s exists with another config; keeping it", kv.bucket)
+    if wanted is not None and subjects.MEDIA_BUCKET not in wanted:
+        return
     try:
         await js.create_object_store(
             subjects.MEDIA_BUCKET,

@@ -22,7 +22,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from medialab_runtime.health import HealthServer
-from medialab_runtime.logs import setup_logging
+from medialab_runtime.logs import secret_values, setup_logging
 from medialab_runtime.metrics import BUILD_INFO
 from medialab_runtime.nats_conn import ReconnectHooks, connect
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
@@ -83,7 +83,8 @@ async def _connect_until_up(
     delay = 0.2
     while True:
         try:
-            return await connect(settings.nats_url, name, hooks)
+            password = settings.nats_password.get_secret_value() if settings.nats_password else None
+            return await connect(settings.nats_url, name, hooks, settings.nats_user, password)
         except Exception as error:  # nats-py raises several unrelated types on a refused connect
             if stopping.is_set():
                 raise
@@ -92,12 +93,14 @@ async def _connect_until_up(
             delay = min(delay * 2, 5.0)
 
 
-async def _reprovision(js: JetStreamContext, layout: LayoutConfig, attempts: int = 20) -> None:
+async def _reprovision(
+    js: JetStreamContext, layout: LayoutConfig, service: str | None = None, attempts: int = 20
+) -> None:
     """Create the layout again after a reconnect: a restarted nats-server comes back without its
     memory-storage buckets (``tglimits``), and one that lost its store without anything at all."""
     for attempt in range(1, attempts + 1):
         try:
-            await ensure_layout(js, layout)
+            await ensure_layout(js, layout, service)
             return
         except Exception as error:  # JetStream may still be recovering its streams
             log.warning("layout not re-created yet (%s, attempt %d)", type(error).__name__, attempt)
@@ -113,7 +116,7 @@ async def run_service(
     layout: LayoutConfig | None = None,
     dist: str | None = None,
 ) -> None:
-    setup_logging(name, settings.log_level, settings.log_format)
+    setup_logging(name, settings.log_level, settings.log_format, secret_values(settings))
     BUILD_INFO.labels(name, package_version(dist or f"medialab-{name}")).set(1)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -142,8 +145,8 @@ async def run_service(
         layout = layout or LayoutConfig(
             media_ttl_s=settings.media_ttl_s, events_max_age_s=settings.events_max_age_s
         )
-        await ensure_layout(js, layout)
-        hooks.add(lambda: _reprovision(js, layout))
+        await ensure_layout(js, layout, name)
+        hooks.add(lambda: _reprovision(js, layout, name))
         ctx = ServiceContext(name, settings, nc, js, health, stopping, stack)
         stack.push_async_callback(ctx._cancel_tasks)
         await setup(ctx)

@@ -1,6 +1,6 @@
 """Settings every service shares; each service subclasses ``ServiceSettings`` with its own fields."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -12,6 +12,9 @@ class ServiceSettings(BaseSettings):
     )
 
     nats_url: str = "nats://127.0.0.1:4222"
+    # The service's own NATS user (deploy/nats/permissions.yaml); the server refuses anonymous clients.
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"

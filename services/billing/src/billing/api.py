@@ -15,6 +15,7 @@ from medialab_contracts.billing import (
     HistoryPage,
     HistoryRequest,
     OperationRequest,
+    OperationStatus,
     OperationView,
     RefundRequest,
     ReleaseRequest,
@@ -24,16 +25,19 @@ from medialab_contracts.billing import (
     TopupReply,
     TopupRequest,
 )
-from medialab_contracts.errors import MediaLabError, NotAdmin
+from medialab_contracts.catalog import default_catalog
+from medialab_contracts.errors import BadRequest, MediaLabError, NotAdmin
 from medialab_runtime.logs import job_context
 from medialab_runtime.rpc import add_endpoint
 from nats import micro
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 from nats.micro.service import Service
 from pydantic import BaseModel
 
 from billing import ledger, metrics
 from billing.db import Database
+from billing.handoff import publish_job
 from billing.settings import BillingSettings
 
 log = logging.getLogger(__name__)
@@ -44,10 +48,29 @@ SERVICE_NAME = "billing"
 class Billing:
     """The money operations as the outside sees them; the saga and the sweeper share this object."""
 
-    def __init__(self, db: Database, settings: BillingSettings) -> None:
+    def __init__(self, db: Database, settings: BillingSettings, js: JetStreamContext) -> None:
         self.db = db
         self.settings = settings
+        self._js = js
         self._admins = frozenset(settings.admin_ids)
+        # Billing's own price list: a request's price is checked against it, never trusted.
+        self._catalog = default_catalog(settings.prices)
+
+    def _check_terms(self, req: ReserveRequest) -> None:
+        if req.price <= 0:
+            raise BadRequest(f"job {req.job_id}: a reservation holds a positive amount")
+        job = req.job
+        if job is None:
+            return  # nothing is queued for it: it holds the user's own money and runs nothing
+        model = self._catalog.get(job.model_key)
+        # The mode is not checked: alias-only models (flux) serve a mode they are not listed under.
+        if model is None or (job.model_id, job.runner) != (model.model_id, model.runner):
+            raise BadRequest(f"job {job.job_id}: {job.model_key} is not the catalog's {job.model_id}")
+        if req.price != model.price:
+            log.warning("reserve of job %s refused: price %d, catalog %d", job.job_id, req.price, model.price)
+            raise BadRequest(
+                f"job {job.job_id}: {job.model_key} costs {model.price} kopecks, not {req.price}"
+            )
 
     async def ensure_user(self, req: EnsureUserRequest) -> BalanceView:
         async with self.db.connection() as conn:
@@ -62,6 +85,7 @@ class Billing:
 
     async def reserve(self, req: ReserveRequest) -> ReserveReply:
         with job_context(req.job_id, req.trace_id):
+            self._check_terms(req)
             deadline_s = self.settings.deadline_s(req.mode, req.deadline_s)
             async with self.db.connection() as conn:
                 with metrics.DB_SECONDS.labels("reserve").time():
@@ -69,6 +93,11 @@ class Billing:
             if result.created:
                 metrics.RESERVATIONS.labels(req.mode.value).inc()
                 metrics.RESERVED_KOPECKS.labels(req.mode.value).inc(req.price)
+            if req.job is not None and result.operation.status == OperationStatus.pending:
+                try:
+                    await publish_job(self._js, req.job)
+                except Exception as error:  # NATS down or slow: the reservation keeps the job
+                    log.warning("job %s not queued yet (%r); the hand-over will", req.job_id, error)
             return ReserveReply(operation=result.operation, balance=result.balance)
 
     async def settle(self, req: SettleRequest) -> OperationView:

@@ -37,7 +37,7 @@ async def setup(ctx: ServiceContext) -> None:
     ctx.on_shutdown(db.close)
     metrics.POSTGRES_UP.set(1)
 
-    billing = Billing(db, settings)
+    billing = Billing(db, settings, ctx.js)
     in_flight: set[asyncio.Task[None]] = set()
     service = await serve(ctx.nc, billing, package_version(DIST), in_flight)
 

@@ -1,7 +1,8 @@
-"""Reserved but maybe never published: billing hands such jobs to the JOBS stream itself.
+"""Reserved but maybe never published: billing hands such jobs to the JOBS stream again.
 
-The gateway reserves, then publishes the job with ``Nats-Msg-Id = job_id``. A gateway that died
-between the two would leave the money held and the user untold until the job's deadline. So each
+Billing queues a job itself right after reserving it (only billing may publish to ``jobs.>``, so
+nothing runs without a reservation), with ``Nats-Msg-Id = job_id``. A billing that died or lost
+NATS between the two would leave the money held and the user untold until the job's deadline. So each
 reservation still PENDING ``handoff_after_s`` after it was made has its job published once more with
 the same msg id: the stream drops the copy of a job that was published (its dedup window, an hour, is
 far longer than this wait) and takes the one that was not. The publish ack says which it was.
@@ -25,15 +26,20 @@ from billing.db import Database
 log = logging.getLogger(__name__)
 
 
+async def publish_job(js: JetStreamContext, job: JobRequest) -> bool:
+    """Queue a reserved job; False when the stream already had it (its msg id is the job id)."""
+    ack = await js.publish(job.subject, job.model_dump_json().encode(), headers={"Nats-Msg-Id": job.job_id})
+    return not ack.duplicate
+
+
 async def _hand_over(js: JetStreamContext, job_id: str, payload: str) -> bool:
-    """Publish the stored job; True when the stream did not have it (the caller never published)."""
+    """Publish the stored job; True when the stream did not have it (the first publish was lost)."""
     try:
         job = JobRequest.model_validate_json(payload)
     except ValidationError:
         log.error("stored job of %s is unreadable; its deadline will release it", job_id)
         return False
-    ack = await js.publish(job.subject, job.model_dump_json().encode(), headers={"Nats-Msg-Id": job.job_id})
-    if ack.duplicate:
+    if not await publish_job(js, job):
         return False
     log.warning("job %s was reserved but never published; billing published it", job_id)
     return True

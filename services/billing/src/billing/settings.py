@@ -28,6 +28,10 @@ class BillingSettings(ServiceSettings):
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
     db_command_timeout_s: float = Field(default=5.0, gt=0)
 
+    # Price overrides in kopecks by catalog model key, e.g. {"nbp": 3000}: billing's own price list,
+    # the only one money follows (the gateway's PRICES only shows prices; keep the two equal).
+    prices: dict[str, int] = Field(default_factory=dict)
+
     welcome_credit: int = Field(default=WELCOME_CREDIT, ge=0, le=MAX_AMOUNT)
     # A top-up that would lift a balance above this is refused (BadAmount): a typo guard.
     max_balance: int = Field(default=10 * MAX_AMOUNT, ge=0)

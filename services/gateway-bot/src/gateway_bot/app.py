@@ -111,7 +111,7 @@ async def setup(ctx: ServiceContext) -> None:
         StatusRecords(gateway_kv), settings.progress_interval_s, settings.progress_interval_group_s
     )
     orders = OrderRecords(gateway_kv)
-    launcher = JobLauncher(billing, jobs, llm, progress, media, orders)
+    launcher = JobLauncher(billing, llm, progress, media, orders)
 
     dp = Dispatcher(
         storage=KvStorage(fsm_kv),

@@ -13,7 +13,7 @@ import logging
 
 from aiogram import Bot
 from medialab_contracts.catalog import DEFAULT_DEADLINE_S, ModelSpec
-from medialab_contracts.errors import MediaLabError
+from medialab_contracts.errors import InsufficientFunds, MediaLabError
 from medialab_contracts.jobs import MAX_PROMPT_CHARS, ImageSize, JobRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
@@ -22,7 +22,6 @@ from pydantic import BaseModel, ConfigDict
 
 from gateway_bot import texts
 from gateway_bot.clients.billing import BillingClient
-from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.clients.llm import LlmClient
 from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.failures import ImageTooSmall, TranslationFailed
@@ -59,7 +58,6 @@ class JobLauncher:
     def __init__(
         self,
         billing: BillingClient,
-        jobs: JobsClient,
         llm: LlmClient,
         progress: ProgressBoard,
         media: MediaStore,
@@ -68,7 +66,6 @@ class JobLauncher:
         self._media = media
         self._orders = orders
         self._billing = billing
-        self._jobs = jobs
         self._llm = llm
         self._progress = progress
 
@@ -99,6 +96,12 @@ class JobLauncher:
         log.info("input %s downscaled to %dx%d for %s", ref.object_name, width, height, model.model_id)
         return fitted, texts.input_downscaled(width, height, model)
 
+    async def _can_pay(self, order: Order) -> None:
+        """A translation is a paid LLM call: made only for a user whose balance covers the job."""
+        account = await self._billing.balance(order.user_id)
+        if account.available < order.model.price:
+            raise InsufficientFunds(available=account.available, price=order.model.price)
+
     async def build(self, order: Order) -> tuple[JobRequest, str | None]:
         prompt, negative = order.prompt, order.negative
         notes: list[str] = []
@@ -108,7 +111,8 @@ class JobLauncher:
             inputs.append(fitted)
             if fit_note:
                 notes.append(fit_note)
-        if order.model.wants_english:
+        if order.model.wants_english and (prompt or negative):
+            await self._can_pay(order)
             if prompt:
                 prompt, translated = await self._english(prompt)
                 if translated:
@@ -133,16 +137,12 @@ class JobLauncher:
 
     async def launch(self, bot: Bot, order: Order) -> JobRequest:
         job, note = await self.build(order)
-        await self._billing.reserve(job)  # InsufficientFunds goes up to the errors router
+        # Billing prices the job from its own catalog and queues it once the money is held: only
+        # billing may publish jobs. InsufficientFunds goes up to the errors router.
+        await self._billing.reserve(job)
         if order.prompt:
             # Kept for «Переформулировать» should a safety filter refuse the prompt.
             await self._orders.save(job.job_id, order.model_dump(mode="json"))
-        try:
-            await self._jobs.publish(job)
-        except Exception as error:
-            # Releasing now could race a publish that did land (a lost ack) and run the job unpaid.
-            # The reservation holds the job: billing publishes it shortly (billing.handoff).
-            log.warning("job %s not published (%r); left to billing's hand-over", job.job_id, error)
         JOBS_STARTED.labels(job.mode.value).inc()
         log.info("job %s started: %s %s", job.job_id, job.mode, job.model_id)
         try:

@@ -1,0 +1,134 @@
+"""The bus is closed: attacks of issue 17 on NATS, against a nats-server with the production config.
+
+Each service's user is tried on something it has no business doing; the server must refuse it (a
+permission violation the client hears of) and nobody on the other side may receive anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nats
+import pytest
+from medialab_contracts import subjects
+from medialab_contracts.billing import TopupRequest
+from medialab_devstack.nats_server import NatsServer
+from medialab_runtime.nats_conn import inbox_prefix
+from medialab_runtime.provisioning import ensure_layout
+from nats.aio.client import Client
+from nats.errors import Error as NatsError
+
+# tests/security/conftest.py: a client of one user and the permission errors the server sent it.
+ConnectAs = Callable[[str], Awaitable[tuple[Client, Any]]]
+
+FORGED_TOPUP = TopupRequest(admin_id=1001, target_user_id=777, amount=100_000_000, request_id="forged-1")
+
+
+async def listener(admin: Client, subject: str) -> list[bytes]:
+    got: list[bytes] = []
+
+    async def record(msg: nats.aio.msg.Msg) -> None:
+        got.append(msg.data)
+
+    await admin.subscribe(subject, cb=record)
+    await admin.flush()
+    return got
+
+
+async def test_anonymous_and_wrong_password_clients_are_refused(nats_server: NatsServer) -> None:
+    with pytest.raises(NatsError, match="Authorization Violation"):
+        await nats.connect(nats_server.plain_url, max_reconnect_attempts=0, allow_reconnect=False)
+    with pytest.raises(NatsError, match="Authorization Violation"):
+        await nats.connect(
+            nats_server.plain_url,
+            user="billing",
+            password="guessed",
+            max_reconnect_attempts=0,
+            allow_reconnect=False,
+        )
+
+
+@pytest.mark.nats_violations
+@pytest.mark.parametrize("user", ["fal-runner", "wavespeed-runner", "text-render", "prompt-llm"])
+async def test_a_forged_topup_from_a_service_never_reaches_billing(
+    nats_server: NatsServer, user: str, connect_as: ConnectAs
+) -> None:
+    admin = await nats.connect(nats_server.url)
+    received = await listener(admin, subjects.BILLING_TOPUP)
+    nc, refusals = await connect_as(user)
+    try:
+        await nc.publish(subjects.BILLING_TOPUP, FORGED_TOPUP.model_dump_json().encode())
+        await refusals.refused(f'publish to "{subjects.BILLING_TOPUP}"')
+        await admin.flush()
+        assert received == []
+    finally:
+        await nc.close()
+        await admin.close()
+
+
+@pytest.mark.nats_violations
+@pytest.mark.parametrize("user", ["fal-runner", "text-render", "prompt-llm", "wavespeed-runner"])
+async def test_a_runner_cannot_queue_a_job(nats_server: NatsServer, user: str, connect_as: ConnectAs) -> None:
+    """A job on JOBS costs money; only the reserving side may put one there."""
+    admin = await nats.connect(nats_server.url)
+    await ensure_layout(admin.jetstream())
+    nc, refusals = await connect_as(user)
+    try:
+        subject = subjects.job_subject("fal", "create")  # type: ignore[arg-type]
+        await nc.publish(subject, b"{}")
+        await refusals.refused(f'publish to "{subject}"')
+        assert (await admin.jetstream().stream_info(subjects.JOBS_STREAM)).state.messages == 0
+    finally:
+        await nc.close()
+        await admin.close()
+
+
+@pytest.mark.nats_violations
+async def test_a_service_cannot_answer_for_billing_or_read_others_replies(
+    nats_server: NatsServer, connect_as: ConnectAs
+) -> None:
+    """Impersonating billing (subscribing to its endpoints) or sniffing another user's inbox fails."""
+    nc, refusals = await connect_as("gateway-bot")
+    try:
+        await nc.subscribe("billing.>")
+        await refusals.refused('subscription to "billing.>"')
+        await nc.subscribe("_INBOX.>")
+        await refusals.refused('subscription to "_INBOX.>"')
+        await nc.subscribe(f"{inbox_prefix('billing')}.>")
+        await refusals.refused(f'subscription to "{inbox_prefix("billing")}.>"')
+    finally:
+        await nc.close()
+
+
+@pytest.mark.nats_violations
+async def test_services_without_media_cannot_read_the_object_store(
+    nats_server: NatsServer, connect_as: ConnectAs
+) -> None:
+    """Users' photos and results: only the services that handle images reach the media bucket."""
+    admin = await nats.connect(nats_server.url)
+    await ensure_layout(admin.jetstream())
+    store = await admin.jetstream().object_store(subjects.MEDIA_BUCKET)
+    await store.put("someones-photo", b"private")
+    for user in ("billing", "prompt-llm"):
+        nc, refusals = await connect_as(user)
+        try:
+            with pytest.raises(Exception):  # noqa: B017 - refused requests time out in nats-py
+                await nc.jetstream(timeout=1).object_store(subjects.MEDIA_BUCKET)
+            await refusals.refused(f"$JS.API.STREAM.INFO.OBJ_{subjects.MEDIA_BUCKET}")
+        finally:
+            await nc.close()
+    await admin.close()
+
+
+@pytest.mark.nats_violations
+async def test_no_service_can_create_or_change_a_stream_it_does_not_use(
+    nats_server: NatsServer, connect_as: ConnectAs
+) -> None:
+    nc, refusals = await connect_as("billing")
+    try:
+        with pytest.raises(Exception):  # noqa: B017 - refused requests time out in nats-py
+            await nc.jetstream(timeout=1).add_stream(name="STEAL", subjects=["billing.>"])
+        await refusals.refused("$JS.API.STREAM.CREATE.STEAL")
+    finally:
+        await nc.close()

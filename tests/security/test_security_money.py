@@ -1,0 +1,131 @@
+"""Billing owns money: attacks of issue 17 on prices, top-ups and unpaid jobs, against the real billing.
+
+billing runs as its own process with its own NATS user and a real PostgreSQL; the attacker holds the
+gateway's NATS credentials (the user that may talk to billing at all) and sends what it likes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+from medialab_contracts import subjects
+from medialab_contracts.billing import (
+    BalanceRequest,
+    BalanceView,
+    EnsureUserRequest,
+    ReserveReply,
+    ReserveRequest,
+    TopupReply,
+    TopupRequest,
+)
+from medialab_contracts.catalog import default_catalog
+from medialab_contracts.errors import BadRequest, NotAdmin
+from medialab_contracts.jobs import JobRequest
+from medialab_contracts.modes import Mode
+from medialab_devstack.nats_server import NatsServer
+from medialab_devstack.stack import ServiceProcess
+from medialab_runtime.nats_conn import inbox_prefix
+from medialab_runtime.rpc import call
+from nats.aio.client import Client
+
+# tests/security/conftest.py: a client of one user and the permission errors the server sent it.
+ConnectAs = Callable[[str], Awaitable[tuple[Client, Any]]]
+
+ADMIN_ID = 1001
+USER = 4242
+WELCOME = 3000
+
+
+@pytest.fixture
+async def billing(nats_server: NatsServer, database_url: str, tmp_path: Path) -> AsyncIterator[None]:
+    process = ServiceProcess(
+        "billing",
+        {"NATS_URL": nats_server.url, "DATABASE_URL": database_url, "ADMIN_IDS": f"[{ADMIN_ID}]"},
+        tmp_path,
+    )
+    process.start()
+    try:
+        await asyncio.to_thread(process.wait_ready)
+        yield
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+async def gateway(nats_server: NatsServer, billing: None) -> AsyncIterator[Client]:
+    """A client holding the gateway's credentials: the strongest position an attacker on the bus gets."""
+    nc = await nats.connect(
+        nats_server.plain_url,
+        user="gateway-bot",
+        password=nats_server.passwords["gateway-bot"],
+        inbox_prefix=inbox_prefix("gateway-bot"),
+    )
+    await call(nc, subjects.BILLING_ENSURE_USER, EnsureUserRequest(user_id=USER), BalanceView, 10)
+    yield nc
+    await nc.close()
+
+
+def nano_banana_job() -> JobRequest:
+    return default_catalog().by_key("nb").job(Mode.create, user_id=USER, chat_id=USER, prompt="кот")
+
+
+async def queued_jobs(nats_server: NatsServer) -> int:
+    admin = await nats.connect(nats_server.url)
+    try:
+        return (await admin.jetstream().stream_info(subjects.JOBS_STREAM)).state.messages
+    finally:
+        await admin.close()
+
+
+async def balance(nc: Client) -> BalanceView:
+    return await call(nc, subjects.BILLING_BALANCE, BalanceRequest(user_id=USER), BalanceView, 10)
+
+
+@pytest.mark.parametrize("price", [0, 1, 799, 801])
+async def test_a_job_at_another_price_than_billings_is_refused_and_not_queued(
+    nats_server: NatsServer, gateway: Client, price: int
+) -> None:
+    job = nano_banana_job().model_copy(update={"price": price})
+    with pytest.raises(BadRequest):
+        await call(gateway, subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply, 10)
+    assert (await balance(gateway)).available == WELCOME
+    assert await queued_jobs(nats_server) == 0
+
+
+async def test_a_job_on_a_model_outside_the_catalog_is_refused(
+    nats_server: NatsServer, gateway: Client
+) -> None:
+    job = nano_banana_job().model_copy(update={"model_id": "fal-ai/some-expensive-model"})
+    with pytest.raises(BadRequest):
+        await call(gateway, subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply, 10)
+    assert await queued_jobs(nats_server) == 0
+
+
+async def test_billing_queues_the_job_it_reserved(nats_server: NatsServer, gateway: Client) -> None:
+    job = nano_banana_job()
+    reply = await call(gateway, subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply, 10)
+    assert reply.operation.price == 800
+    assert await queued_jobs(nats_server) == 1
+
+
+@pytest.mark.nats_violations
+async def test_the_gateway_cannot_queue_a_job_billing_did_not_reserve(
+    nats_server: NatsServer, gateway: Client, connect_as: ConnectAs
+) -> None:
+    nc, refusals = await connect_as("gateway-bot")
+    job = nano_banana_job()
+    await nc.publish(job.subject, job.model_dump_json().encode())
+    await refusals.refused(f'publish to "{job.subject}"')
+    assert await queued_jobs(nats_server) == 0
+
+
+async def test_a_forged_topup_naming_a_non_admin_is_refused(gateway: Client) -> None:
+    forged = TopupRequest(request_id="forged-topup-1", admin_id=USER, target_user_id=USER, amount=100_000_000)
+    with pytest.raises(NotAdmin):
+        await call(gateway, subjects.BILLING_TOPUP, forged, TopupReply, 10)
+    assert (await balance(gateway)).available == WELCOME
