@@ -62,3 +62,7 @@ class ResultCb(CallbackData, prefix="res"):
 
 class HistoryCb(CallbackData, prefix="h"):
     page: int
+
+
+class TopupCb(CallbackData, prefix="top"):
+    rub: int  # the pack chosen, whole rubles (one of TOPUP_PACKS_RUB)

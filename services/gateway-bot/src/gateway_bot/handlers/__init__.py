@@ -16,6 +16,7 @@ from gateway_bot.handlers import (
     retouch,
     status,
     text,
+    topup,
     upscale,
     write,
 )
@@ -26,6 +27,7 @@ def get_routers() -> list[Router]:
         common.router,
         admin.router,
         balance.router,
+        topup.router,
         status.router,
         create.router,  # M1
         write.router,  # M2
