@@ -7,6 +7,7 @@ invoice payload, checks it at pre-checkout, and credits the order's own amount o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass
@@ -14,9 +15,16 @@ from dataclasses import dataclass
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import LabeledPrice, PreCheckoutQuery, SuccessfulPayment
-from medialab_contracts.errors import Conflict, InsufficientFunds, MediaLabError, UnknownOrder
+from medialab_contracts.errors import (
+    Conflict,
+    InsufficientFunds,
+    MediaLabError,
+    ServiceUnavailable,
+    UnknownOrder,
+)
 from medialab_contracts.money import rubles
 from medialab_contracts.payments import CHARGE_ID_PATTERN, StarsPaidReply
+from medialab_runtime.jobs import retry_delay
 
 from gateway_bot import texts
 from gateway_bot.clients.billing import BillingClient
@@ -26,6 +34,10 @@ log = logging.getLogger(__name__)
 STARS_CURRENCY = "XTR"
 # Telegram's answer to refunding a charge twice: the Stars are back already, which is the goal.
 _ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+# About half a minute of billing outage before a payment is reported as not credited.
+_CREDIT_ATTEMPTS = 6
+_CREDIT_RETRY_BASE_S = 1.0
+_CREDIT_RETRY_CAP_S = 8.0
 
 
 def parse_charge_id(args: str | None) -> str | None:
@@ -67,10 +79,22 @@ async def checkout_refusal(billing: BillingClient, query: PreCheckoutQuery) -> s
 
 
 async def credit(billing: BillingClient, user_id: int, payment: SuccessfulPayment) -> StarsPaidReply:
-    """Ask billing to credit the paid order; a repeated charge id credits nothing (``credited`` False)."""
-    return await billing.stars_paid(
-        payment.invoice_payload, user_id, payment.total_amount, payment.telegram_payment_charge_id
-    )
+    """Ask billing to credit the paid order; a repeated charge id credits nothing (``credited`` False).
+
+    Telegram sends a successful_payment once: a billing restart must not lose it, so an unreachable
+    billing is asked again (safe: the credit is keyed by the charge id) before giving up."""
+    attempt = 1
+    while True:
+        try:
+            return await billing.stars_paid(
+                payment.invoice_payload, user_id, payment.total_amount, payment.telegram_payment_charge_id
+            )
+        except ServiceUnavailable:
+            if attempt == _CREDIT_ATTEMPTS:
+                raise
+            log.warning("billing unreachable crediting %s; retrying", payment.telegram_payment_charge_id)
+            await asyncio.sleep(retry_delay(attempt, _CREDIT_RETRY_BASE_S, _CREDIT_RETRY_CAP_S))
+            attempt += 1
 
 
 @dataclass(frozen=True)
