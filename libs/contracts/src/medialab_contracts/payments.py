@@ -17,8 +17,9 @@ from medialab_contracts.money import PositiveKopecks
 
 MAX_STARS_PER_INVOICE = 10_000  # Telegram's limit on one Stars invoice
 ORDER_ID_PATTERN = r"^[0-9a-f]{32}$"
-# Telegram's charge ids are opaque strings; this bounds what we store.
-CHARGE_ID_PATTERN = r"^[A-Za-z0-9_\-]{1,256}$"
+# Telegram's charge ids are opaque (Stars ones look like "stx" + URL-safe characters): any printable
+# ASCII without spaces is accepted, bounded in length.
+CHARGE_ID_PATTERN = r"^[\x21-\x7e]{1,256}$"
 
 
 class OrderStatus(StrEnum):
