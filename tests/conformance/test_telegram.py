@@ -11,7 +11,7 @@ import aiogram.methods
 import httpx
 import pytest
 import pytest_asyncio
-from aiogram.types import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice
 from medialab_sandbox.snapshots import Snapshot, invalid_requests, of_provider, snapshot
 from medialab_sandbox.telegram import EmulatorConfig, RateLimitConfig, TelegramEmulator
 from PIL import Image
@@ -72,6 +72,16 @@ def test_aiogram_requests_of_the_gateway_match_the_snapshots() -> None:
         aiogram.methods.DeleteWebhook(drop_pending_updates=False),
         aiogram.methods.GetFile(file_id="AgACAgIAAxkBAAIB"),
         aiogram.methods.GetMe(),
+        aiogram.methods.SendInvoice(
+            chat_id=1001,
+            title="Пополнение баланса",
+            description="100 ₽ на баланс",
+            payload="3f2b8c1d9e0a4b5c6d7e8f9a0b1c2d3e",
+            currency="XTR",
+            prices=[LabeledPrice(label="Пополнение на 100 ₽", amount=67)],
+        ),
+        aiogram.methods.AnswerPreCheckoutQuery(pre_checkout_query_id="42", ok=True),
+        aiogram.methods.RefundStarPayment(user_id=1001, telegram_payment_charge_id="stxAbC"),
     ]
     assert {m.__api_method__ for m in sent} == {s.endpoint for s in METHODS}
     for method in sent:
@@ -142,6 +152,9 @@ async def test_emulator_answers_every_method_in_shape(bot_api: httpx.AsyncClient
     )
     file = await _call(bot_api, "getFile", json={"file_id": photo["photo"][-1]["file_id"]})
     assert file["file_path"]
+    await _call(
+        bot_api, "sendInvoice", json={**snapshot("sendInvoice").examples.request[0], "chat_id": chat_id}
+    )
     await _call(bot_api, "deleteWebhook", json={"drop_pending_updates": False})
     await _call(bot_api, "getUpdates", json={"timeout": 0})  # fmt: skip
 

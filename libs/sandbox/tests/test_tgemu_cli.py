@@ -16,14 +16,16 @@ import pytest
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.filters import CommandStart
+from aiogram.filters import Command, CommandStart
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    LabeledPrice,
     Message,
+    PreCheckoutQuery,
     ReplyKeyboardMarkup,
 )
 from medialab_sandbox.telegram import EmulatorConfig, RateLimitConfig, TelegramEmulator
@@ -141,6 +143,25 @@ def scripted_bot() -> Router:
     async def photo(message: Message) -> None:
         await message.answer_photo(BufferedInputFile(picture(), "p.png"), caption="держите")
 
+    @router.message(Command("stars"))
+    async def stars(message: Message) -> None:
+        await message.answer_invoice(
+            title="Пополнение",
+            description="100 ₽",
+            payload="order-7",
+            currency="XTR",
+            prices=[LabeledPrice(label="100 ₽", amount=50)],
+        )
+
+    @router.pre_checkout_query()
+    async def checkout(query: PreCheckoutQuery) -> None:
+        await query.answer(ok=True)
+
+    @router.message(F.successful_payment)
+    async def paid(message: Message) -> None:
+        assert message.successful_payment is not None
+        await message.answer(f"Зачислено за {message.successful_payment.invoice_payload}")
+
     @router.message(F.document)
     async def echo_document(message: Message, bot: Bot) -> None:
         assert message.document is not None
@@ -213,6 +234,12 @@ async def test_chat_client_talks_to_an_aiogram_bot(
         )
         assert is_copy_in(saved.group(1), upload, downloads)
 
+        await console.send("/stars")
+        await console.expect(r"^\[bot #\d+\] 🧾 Пополнение: 100 ₽ \(⭐ 50\)$")
+        await console.send(":pay")
+        await console.expect(r"^⭐ paid 50 Stars \(charge stx\S+\)$")
+        await console.expect(r"^\[bot #\d+\] Зачислено за order-7$")
+
         await console.send(":bogus")
         await console.expect(r"unknown or incomplete command :bogus")
         await console.send(":quit")
@@ -231,5 +258,5 @@ def test_chat_help_documents_the_syntax(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         chat_main(["--help"])
     help_text = capsys.readouterr().out
-    for syntax in ("--api", "--token", "--downloads", "!N", "#N", ":photo PATH", ":album", ":quit"):
+    for syntax in ("--api", "--token", "--downloads", "!N", "#N", ":photo PATH", ":album", ":pay", ":quit"):
         assert syntax in help_text

@@ -43,3 +43,18 @@ def test_deadline_is_the_request_or_the_mode_default_plus_grace(monkeypatch: pyt
     assert settings.deadline_s(Mode.create, 100) == 130
     assert settings.deadline_s(Mode.text, None) == 90
     assert settings.deadline_s(Mode.create, None) == DEFAULT_DEADLINE_S[Mode.create] + 30
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"STARS_MIN_TOPUP": "20000", "STARS_MAX_TOPUP": "10000"},  # an empty range
+        {"STARS_RATE_KOPECKS": "10", "STARS_MAX_TOPUP": "200000"},  # 20000 Stars: over one invoice
+    ],
+)
+def test_stars_limits_must_fit_one_invoice(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/billing")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError):
+        BillingSettings()

@@ -19,6 +19,7 @@ from gateway_bot.callbacks import (
     ResultCb,
     RetouchCb,
     RetouchKind,
+    TopupCb,
 )
 from gateway_bot.delivery.fitting import Undeliverable
 from gateway_bot.failures import (
@@ -41,6 +42,7 @@ from gateway_bot.failures import (
     TopupProblem,
 )
 from gateway_bot.handlers.errors import describe, describe_service_error
+from gateway_bot.payments import pack_for
 from medialab_contracts.billing import HistoryEntry, HistoryKind, HistoryPage, OperationStatus
 from medialab_contracts.catalog import FORMATS, default_catalog
 from medialab_contracts.errors import (
@@ -69,6 +71,7 @@ def _all_callbacks() -> list[CallbackData]:
         *(RetouchCb(flow=FLOW, kind=kind) for kind in RetouchKind),
         *(ResultCb(action=action, job=job, n=3) for action in ResultAction),
         HistoryCb(page=100_000),
+        TopupCb(rub=1_000_000),
     ]
 
 
@@ -87,7 +90,7 @@ def test_main_menu_has_every_mode_button() -> None:
     markup = keyboards.main_menu()
     labels = [button.text for row in markup.keyboard for button in row]
     assert labels == [label for row in texts.MENU_LAYOUT for label in row]
-    assert len(labels) == 10 and len(set(labels)) == 10
+    assert len(labels) == 11 and len(set(labels)) == 11
 
 
 def test_model_keyboard_shows_prices_and_cancel() -> None:
@@ -155,6 +158,32 @@ def test_history_in_moscow_time_with_credits_and_the_balance_after_each_row() ->
     assert "01.02.2025 00:30 (Мск) · Создание · Nano Banana Pro · 24 ₽ · ✅ списано · баланс 36 ₽" in text
     assert "31.01.2025 23:00 (Мск) · 💳 пополнение +30 ₽ · баланс 60 ₽" in text
     assert "31.01.2025 22:00 (Мск) · 🎁 приветственный бонус +30 ₽ · баланс 30 ₽" in text
+
+
+def test_history_shows_stars_payments_and_their_refunds_signed() -> None:
+    at = datetime(2025, 2, 1, 9, 0, tzinfo=UTC)
+    page = HistoryPage(
+        items=[
+            HistoryEntry(kind=HistoryKind.payment_refund, at=at, delta=-10_000, balance_after=3000),
+            HistoryEntry(kind=HistoryKind.payment, at=at, delta=10_000, balance_after=13_000),
+        ],
+        page=1,
+        page_size=5,
+        total=2,
+    )
+    text = texts.history_page(page, {})
+    assert "01.02.2025 12:00 (Мск) · ↩️ возврат звёзд −100 ₽ · баланс 30 ₽" in text
+    assert "01.02.2025 12:00 (Мск) · ⭐ пополнение звёздами +100 ₽ · баланс 130 ₽" in text
+
+
+def test_a_refusal_for_funds_offers_the_pack_that_covers_the_gap() -> None:
+    assert pack_for(1400, [100, 300, 1000]) == 100
+    assert pack_for(25_000, [100, 300, 1000]) == 300
+    assert pack_for(200_000, [100, 300, 1000]) == 1000  # nothing covers it: the largest
+    markup = keyboards.topup_missing(300)
+    [[button]] = markup.inline_keyboard
+    assert button.text == "💳 Пополнить на 300 ₽"
+    assert button.callback_data == TopupCb(rub=300).pack()
 
 
 def test_insufficient_funds_names_price_and_balance() -> None:

@@ -41,3 +41,13 @@ def test_token_is_redacted_from_log_lines() -> None:
     )
     TokenRedactor(TOKEN).filter(record)
     assert TOKEN not in record.getMessage() and "<token>" in record.getMessage()
+
+
+def test_topup_packs_are_sorted_positive_rubles(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TG_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("TOPUP_PACKS_RUB", "[500, 100, 500]")
+    assert GatewaySettings().topup_packs_rub == [100, 500]
+    for bad in ("[]", "[0, 100]", "[-5]"):
+        monkeypatch.setenv("TOPUP_PACKS_RUB", bad)
+        with pytest.raises(ValidationError):
+            GatewaySettings()

@@ -10,7 +10,15 @@ import nats
 import pytest
 from aiogram import Bot, Dispatcher, Router
 from aiogram.methods import AnswerCallbackQuery, SendMessage
-from aiogram.types import CallbackQuery, Chat, Message, Update, User
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    Message,
+    PreCheckoutQuery,
+    SuccessfulPayment,
+    Update,
+    User,
+)
 from gateway_bot import texts
 from gateway_bot.middlewares.throttle import TOLD_EVERY_S, Admission, InboundThrottle, ThrottleMiddleware
 from gateway_bot.telegram.limiter import Rate
@@ -99,3 +107,45 @@ async def test_a_flood_reaches_no_handler_past_the_burst(kv: KeyValue) -> None:
     assert (told.chat_id, told.text) == (5, texts.TOO_FAST)
     (popup,) = [m for m in telegram.requests if isinstance(m, AnswerCallbackQuery)]
     assert (popup.callback_query_id, popup.text, popup.show_alert) == ("14", texts.TOO_FAST, True)
+
+
+async def test_payment_updates_are_never_throttled(kv: KeyValue) -> None:
+    """A dropped pre-checkout cancels a payment; a dropped successful_payment is money not credited."""
+    handled: list[str] = []
+    router = Router()
+
+    @router.message()
+    async def on_message(message: Message) -> None:
+        handled.append("paid" if message.successful_payment else "text")
+
+    @router.pre_checkout_query()
+    async def on_checkout(query: PreCheckoutQuery) -> None:
+        handled.append("checkout")
+
+    dp = Dispatcher()
+    dp.update.outer_middleware(ThrottleMiddleware(InboundThrottle(kv, bot_id(), BURST)))
+    dp.include_router(router)
+    bot = Bot("42:TEST", session=Telegram())
+    user = User(id=5, is_bot=False, first_name="U")
+    for n in range(1, 6):
+        await dp.feed_update(bot, message_update(n, 5))  # the user is over the limit from now on
+    checkout = PreCheckoutQuery(
+        id="q", from_user=user, currency="XTR", total_amount=67, invoice_payload="order"
+    )
+    await dp.feed_update(bot, Update(update_id=6, pre_checkout_query=checkout))
+    payment = SuccessfulPayment(
+        currency="XTR",
+        total_amount=67,
+        invoice_payload="order",
+        telegram_payment_charge_id="stxA",
+        provider_payment_charge_id="",
+    )
+    paid = Message(
+        message_id=7,
+        date=datetime.now(UTC),
+        chat=Chat(id=5, type="private"),
+        from_user=user,
+        successful_payment=payment,
+    )
+    await dp.feed_update(bot, Update(update_id=7, message=paid))
+    assert handled == ["text"] * 3 + ["checkout", "paid"]

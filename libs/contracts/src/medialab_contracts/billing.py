@@ -144,6 +144,8 @@ class HistoryKind(StrEnum):
     charge = "charge"  # a job done and paid
     release = "release"  # a job failed: nothing paid
     refund = "refund"  # a paid job whose result could not be delivered: the price back
+    payment = "payment"  # the user paid (Telegram Stars): the order's amount credited
+    payment_refund = "payment_refund"  # that payment given back: the amount debited
 
 
 class HistoryEntry(BusMessage):

@@ -13,6 +13,7 @@ class ErrorCode(StrEnum):
     insufficient_funds = "insufficient_funds"
     unknown_user = "unknown_user"
     unknown_job = "unknown_job"
+    unknown_order = "unknown_order"
     not_admin = "not_admin"
     bad_amount = "bad_amount"
     conflict = "conflict"
@@ -77,6 +78,10 @@ class UnknownJob(MediaLabError):
     code = ErrorCode.unknown_job
 
 
+class UnknownOrder(MediaLabError):
+    code = ErrorCode.unknown_order
+
+
 class NotAdmin(MediaLabError):
     code = ErrorCode.not_admin
 
@@ -124,6 +129,7 @@ _BY_CODE: dict[ErrorCode, type[MediaLabError]] = {
         InsufficientFunds,
         UnknownUser,
         UnknownJob,
+        UnknownOrder,
         NotAdmin,
         BadAmount,
         Conflict,

@@ -26,7 +26,17 @@ from medialab_contracts.billing import (
     TopupRequest,
 )
 from medialab_contracts.catalog import default_catalog
-from medialab_contracts.errors import BadRequest, MediaLabError, NotAdmin
+from medialab_contracts.errors import BadAmount, BadRequest, MediaLabError, NotAdmin
+from medialab_contracts.money import format_rub
+from medialab_contracts.payments import (
+    StarsCheckRequest,
+    StarsOrder,
+    StarsOrderRequest,
+    StarsPaidReply,
+    StarsPaidRequest,
+    StarsRefundReply,
+    StarsRefundRequest,
+)
 from medialab_runtime.logs import job_context
 from medialab_runtime.rpc import add_endpoint
 from nats import micro
@@ -35,7 +45,7 @@ from nats.js import JetStreamContext
 from nats.micro.service import Service
 from pydantic import BaseModel
 
-from billing import ledger, metrics
+from billing import ledger, metrics, stars
 from billing.db import Database
 from billing.handoff import publish_job
 from billing.settings import BillingSettings
@@ -170,6 +180,56 @@ class Billing:
             log.info("top-up request %s was already applied; nothing to do", req.request_id)
         return TopupReply(target_user_id=req.target_user_id, amount=req.amount, balance=result.balance)
 
+    async def stars_order(self, req: StarsOrderRequest) -> StarsOrder:
+        low, high = self.settings.stars_min_topup, self.settings.stars_max_topup
+        if not low <= req.amount <= high:
+            raise BadAmount(f"a top-up is {format_rub(low)} to {format_rub(high)}")
+        price = stars.stars_for(req.amount, self.settings.stars_rate_kopecks)
+        async with self.db.connection() as conn:
+            order = await stars.create_order(conn, req.user_id, req.amount, price)
+        log.info("order %s: user %d, %d kopecks for %d Stars", order.order_id, req.user_id, req.amount, price)
+        return order
+
+    async def stars_check(self, req: StarsCheckRequest) -> StarsOrder:
+        async with self.db.connection() as conn:
+            return await stars.check_order(conn, req)
+
+    async def stars_paid(self, req: StarsPaidRequest) -> StarsPaidReply:
+        async with self.db.connection() as conn:
+            with metrics.DB_SECONDS.labels("stars_paid").time():
+                payment = await stars.credit(conn, req)
+        if payment.moved:
+            metrics.PAYMENTS.labels("stars").inc()
+            metrics.PAYMENT_KOPECKS.labels("stars").inc(payment.order.amount)
+            log.info(
+                "order %s paid (%s): user %d credited %d kopecks",
+                req.order_id,
+                req.charge_id,
+                req.user_id,
+                payment.order.amount,
+            )
+        else:
+            log.info("payment %s was already credited; nothing to do", req.charge_id)
+        return StarsPaidReply(order=payment.order, balance=payment.balance, credited=payment.moved)
+
+    async def stars_refund(self, req: StarsRefundRequest) -> StarsRefundReply:
+        if req.admin_id not in self._admins:
+            log.warning("Stars refund refused: %d is not an admin", req.admin_id)
+            raise NotAdmin(f"{req.admin_id} may not refund payments")
+        async with self.db.connection() as conn:
+            with metrics.DB_SECONDS.labels("stars_refund").time():
+                payment = await stars.refund(conn, req.charge_id)
+        if payment.moved:
+            metrics.PAYMENT_REFUNDS.labels("stars").inc()
+            log.info(
+                "admin %d refunded payment %s: user %d debited %d kopecks",
+                req.admin_id,
+                req.charge_id,
+                payment.order.user_id,
+                payment.order.amount,
+            )
+        return StarsRefundReply(order=payment.order, balance=payment.balance, debited=payment.moved)
+
     def endpoints(self) -> list[tuple[str, type[BaseModel], Callable[[Any], Awaitable[BaseModel]]]]:
         return [
             (subjects.BILLING_ENSURE_USER, EnsureUserRequest, self.ensure_user),
@@ -181,6 +241,10 @@ class Billing:
             (subjects.BILLING_HISTORY, HistoryRequest, self.history),
             (subjects.BILLING_TOPUP, TopupRequest, self.topup),
             (subjects.BILLING_OPERATION, OperationRequest, self.operation),
+            (subjects.BILLING_STARS_ORDER, StarsOrderRequest, self.stars_order),
+            (subjects.BILLING_STARS_CHECK, StarsCheckRequest, self.stars_check),
+            (subjects.BILLING_STARS_PAID, StarsPaidRequest, self.stars_paid),
+            (subjects.BILLING_STARS_REFUND, StarsRefundRequest, self.stars_refund),
         ]
 
 

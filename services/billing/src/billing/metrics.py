@@ -14,6 +14,11 @@ RELEASES = Counter(
 RELEASED_KOPECKS = Counter("medialab_billing_released_kopecks_total", "Kopecks released (refunds)", ["mode"])
 TOPUPS = Counter("medialab_billing_topups_total", "Admin top-ups applied")
 TOPUP_KOPECKS = Counter("medialab_billing_topup_kopecks_total", "Kopecks credited by admins")
+PAYMENTS = Counter("medialab_billing_payments_total", "Payments credited", ["method"])
+PAYMENT_KOPECKS = Counter(
+    "medialab_billing_payment_kopecks_total", "Kopecks credited by payments", ["method"]
+)
+PAYMENT_REFUNDS = Counter("medialab_billing_payment_refunds_total", "Payments refunded (debited)", ["method"])
 USERS_CREATED = Counter("medialab_billing_users_created_total", "Users created (each got the welcome credit)")
 REFUSALS = Counter(
     "medialab_billing_refusals_total", "Requests refused, by endpoint and error code", ["endpoint", "reason"]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import math
+from typing import Annotated, Self
 
 from medialab_contracts.billing import WELCOME_CREDIT
 from medialab_contracts.catalog import DEFAULT_DEADLINE_S
 from medialab_contracts.modes import Mode
 from medialab_contracts.money import MAX_AMOUNT
+from medialab_contracts.payments import MAX_STARS_PER_INVOICE
 from medialab_runtime.settings import ServiceSettings
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 
@@ -46,6 +48,12 @@ class BillingSettings(ServiceSettings):
     # far below the JOBS stream's dedup window (1 h), so a published job is never run twice.
     handoff_after_s: float = Field(default=10.0, gt=0, le=600)
 
+    # Telegram Stars top-ups: kopecks credited per Star paid (the rate), and the amounts a user may
+    # top up by at once (kopecks). An invoice holds at most 10000 Stars.
+    stars_rate_kopecks: int = Field(default=150, ge=1, le=100_000)
+    stars_min_topup: int = Field(default=5_000, ge=1, le=MAX_AMOUNT)
+    stars_max_topup: int = Field(default=1_000_000, ge=1, le=MAX_AMOUNT)
+
     consistency_interval_s: float = Field(default=60.0, gt=0)
 
     saga_batch: int = Field(default=32, ge=1, le=1000)
@@ -66,6 +74,14 @@ class BillingSettings(ServiceSettings):
         if text.startswith("["):
             return json.loads(text)
         return [part.strip() for part in text.split(",") if part.strip()]
+
+    @model_validator(mode="after")
+    def _stars_limits_fit_an_invoice(self) -> Self:
+        if self.stars_min_topup > self.stars_max_topup:
+            raise ValueError("STARS_MIN_TOPUP must not exceed STARS_MAX_TOPUP")
+        if math.ceil(self.stars_max_topup / self.stars_rate_kopecks) > MAX_STARS_PER_INVOICE:
+            raise ValueError(f"STARS_MAX_TOPUP needs more than {MAX_STARS_PER_INVOICE} Stars at this rate")
+        return self
 
     def deadline_s(self, mode: Mode, requested: int | None) -> int:
         base = (

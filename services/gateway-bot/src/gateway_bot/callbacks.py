@@ -66,3 +66,7 @@ class RephraseCb(CallbackData, prefix="rp"):
 
 class HistoryCb(CallbackData, prefix="h"):
     page: int
+
+
+class TopupCb(CallbackData, prefix="top"):
+    rub: int  # the pack chosen, whole rubles (one of TOPUP_PACKS_RUB)

@@ -21,6 +21,7 @@ from gateway_bot.callbacks import (
     ResultCb,
     RetouchCb,
     RetouchKind,
+    TopupCb,
 )
 
 
@@ -138,4 +139,18 @@ def history(page: int, pages: int) -> InlineKeyboardMarkup | None:
     if not list(builder.buttons):
         return None
     builder.adjust(2)
+    return builder.as_markup()
+
+
+def topup_packs(packs: Iterable[int]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for rub in packs:
+        builder.button(text=texts.topup_button(rub), callback_data=TopupCb(rub=rub))
+    builder.adjust(3)
+    return builder.as_markup()
+
+
+def topup_missing(rub: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.topup_missing_button(rub), callback_data=TopupCb(rub=rub))
     return builder.as_markup()

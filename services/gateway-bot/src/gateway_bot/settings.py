@@ -38,6 +38,11 @@ class GatewaySettings(ServiceSettings):
     progress_interval_s: float = Field(default=2.0, ge=0)
     progress_interval_group_s: float = Field(default=6.0, ge=0)
     history_page_size: int = Field(default=5, ge=1, le=50)
+    # The top-up amounts offered as buttons, whole rubles; billing prices each in Stars and checks its
+    # own limits (STARS_MIN_TOPUP..STARS_MAX_TOPUP).
+    topup_packs_rub: list[Annotated[int, Field(gt=0, le=1_000_000)]] = Field(
+        default_factory=lambda: [100, 300, 1000], min_length=1, max_length=8
+    )
     billing_timeout_s: float = Field(default=5.0, gt=0)
     translate_timeout_s: float = Field(default=60.0, gt=0)
 
@@ -63,6 +68,11 @@ class GatewaySettings(ServiceSettings):
             cleaned = value.strip().strip("[]")
             return frozenset(int(part) for part in cleaned.replace(",", " ").split() if part)
         return value
+
+    @field_validator("topup_packs_rub")
+    @classmethod
+    def _sorted_packs(cls, value: list[int]) -> list[int]:
+        return sorted(set(value))
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> GatewaySettings:

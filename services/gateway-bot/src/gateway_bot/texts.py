@@ -44,6 +44,7 @@ BTN_TEXT = "📝 Добавить текст"
 BTN_FACESWAP = "🔄 Заменить лицо"
 BTN_UPSCALE = "⬆️ Улучшить"
 BTN_BALANCE = "💰 Баланс"
+BTN_TOPUP = "💳 Пополнить"
 BTN_INFO = "ℹ️ Info"
 
 MENU_LAYOUT: tuple[tuple[str, ...], ...] = (
@@ -51,7 +52,8 @@ MENU_LAYOUT: tuple[tuple[str, ...], ...] = (
     (BTN_EDIT, BTN_MERGE),
     (BTN_RETOUCH, BTN_TEXT),
     (BTN_FACESWAP, BTN_UPSCALE),
-    (BTN_BALANCE, BTN_INFO),
+    (BTN_BALANCE, BTN_TOPUP),
+    (BTN_INFO,),
 )
 MENU_BUTTONS: frozenset[str] = frozenset(button for row in MENU_LAYOUT for button in row)
 MENU_PLACEHOLDER = "Выберите режим или напишите промпт"
@@ -89,6 +91,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("menu", "Главное меню"),
     ("balance", "Баланс"),
     ("history", "История операций"),
+    ("topup", "Пополнить баланс звёздами Telegram"),
+    ("paysupport", "Помощь с оплатой"),
     ("status", "Статус задачи: /status <id>"),
     ("ping", "Проверка работы бота"),
 )
@@ -405,8 +409,8 @@ def confirm_launch(mode: Mode, model: ModelSpec) -> str:
 def insufficient_funds(price: int, available: int) -> str:
     return (
         f"Недостаточно средств: стоимость {format_rub(price)}, доступно {format_rub(available)}.\n"
-        f"Не хватает {format_rub(price - max(available, 0))}: пополните баланс на эту сумму или больше "
-        "(баланс и история — «💰 Баланс») и начните заново из меню. Задача не запущена."
+        f"Не хватает {format_rub(price - max(available, 0))}: пополните баланс кнопкой ниже на эту сумму "
+        "или больше (баланс и история — «💰 Баланс») и начните заново из меню. Задача не запущена."
     )
 
 
@@ -509,13 +513,19 @@ HISTORY_TITLES: dict[HistoryKind, str] = {
     HistoryKind.charge: STATUS_TITLES[OperationStatus.charged],
     HistoryKind.release: STATUS_TITLES[OperationStatus.failed],
     HistoryKind.refund: STATUS_TITLES[OperationStatus.refunded],
+    HistoryKind.payment: "⭐ пополнение звёздами",
+    HistoryKind.payment_refund: "↩️ возврат звёзд",
 }
+
+
+def _signed(kopecks: int) -> str:
+    return format_rub(kopecks) if kopecks < 0 else f"+{format_rub(kopecks)}"
 
 
 def _history_line(entry: HistoryEntry, model_titles: dict[str, str]) -> str:
     after = f"баланс {format_rub(entry.balance_after)}"
     if entry.mode is None or entry.model_id is None or entry.price is None:
-        return f"{moscow_time(entry.at)} · {HISTORY_TITLES[entry.kind]} +{format_rub(entry.delta)} · {after}"
+        return f"{moscow_time(entry.at)} · {HISTORY_TITLES[entry.kind]} {_signed(entry.delta)} · {after}"
     model = model_titles.get(entry.model_id, entry.model_id)
     return (
         f"{moscow_time(entry.at)} · {MODE_TITLES[entry.mode]} · {quote(model)} · "
@@ -566,6 +576,84 @@ def topup_done(reply: TopupReply) -> str:
         f"пополнен на {format_rub(reply.amount)}.\n"
         f"Теперь доступно: {format_rub(reply.balance.available)}."
     )
+
+
+# ── top-ups with Telegram Stars ──────────────────────────────────────────────────────────────────
+TOPUP_CHOOSE = (
+    "💳 Пополнение баланса звёздами Telegram\n"
+    "Выберите сумму: бот пришлёт счёт, оплатите его кнопкой в счёте. Деньги поступят на баланс сразу."
+)
+INVOICE_TITLE = "Пополнение баланса"
+TOPUP_UNKNOWN_PACK = "Такой суммы больше нет. Откройте «💳 Пополнить» и выберите сумму из списка."
+
+
+def topup_button(rub: int) -> str:
+    return f"{rub} ₽"
+
+
+def topup_missing_button(rub: int) -> str:
+    return f"{BTN_TOPUP} на {rub} ₽"
+
+
+def invoice_description(amount: int) -> str:
+    return f"{format_rub(amount)} на баланс MediaLab. Оплата звёздами Telegram."
+
+
+def invoice_label(amount: int) -> str:
+    return f"Пополнение на {format_rub(amount)}"
+
+
+# Shown by Telegram in the payment window when the pre-checkout answers "no".
+CHECKOUT_NOT_PAYABLE = "Этот счёт уже оплачен или устарел. Откройте «💳 Пополнить» и выберите сумму заново."
+CHECKOUT_UNAVAILABLE = (
+    "Не удалось проверить счёт: сервис временно недоступен. Попробуйте оплатить через минуту."
+)
+
+
+def payment_credited(amount: int, available: int) -> str:
+    return f"✅ Баланс пополнен на {format_rub(amount)}.\nДоступно: {format_rub(available)}."
+
+
+def payment_not_credited(charge_id: str) -> str:
+    return (
+        "⚠️ Платёж получен, но зачислить его на баланс не удалось. Звёзды не пропадут: отправьте "
+        f"/paysupport и сообщите ID платежа <code>{quote(charge_id)}</code>."
+    )
+
+
+PAYSUPPORT = (
+    "💳 Помощь с оплатой\n"
+    "Пополнение звёздами Telegram зачисляется на баланс сразу после оплаты; история — в /history.\n"
+    "Если платёж не зачислен или нужен возврат звёзд, напишите администратору бота и укажите ID платежа "
+    "из сообщения о зачислении (или из чека Telegram). Звёзды возвращаются, если пополнение не потрачено."
+)
+REFUND_USAGE = "Использование: <code>/refund_stars &lt;ID платежа&gt;</code> (telegram_payment_charge_id)."
+REFUND_UNKNOWN = "Платёж с таким ID не найден."
+
+
+def refund_spent(available: int, amount: int) -> str:
+    return (
+        f"Возврат невозможен: пополнение {format_rub(amount)}, а у пользователя доступно "
+        f"{format_rub(available)}. Дождитесь окончания его задач или верните звёзды вручную."
+    )
+
+
+def refund_done(user_id: int, amount: int, stars: int, debited: bool) -> str:
+    again = "" if debited else " (списание было сделано раньше)"
+    return (
+        f"↩️ Возвращено {stars} ⭐ пользователю <code>{user_id}</code>; "
+        f"с баланса списано {format_rub(amount)}{again}."
+    )
+
+
+def refund_telegram_failed(reason: str) -> str:
+    return (
+        f"⚠️ Баланс списан, но Telegram не вернул звёзды: {quote(reason)}. "
+        "Повторите команду: повтор ничего не спишет дважды."
+    )
+
+
+PAYMENT_REFUNDED = "↩️ Звёзды за пополнение возвращены, сумма списана с баланса."
 
 
 # ── generic errors and fallbacks ─────────────────────────────────────────────────────────────────

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .schemas import (
         CallbackAnswer,
         InlineButton,
+        PaymentOutcome,
         RateLimitHit,
         RequestRecord,
         Transcript,
@@ -33,6 +34,7 @@ _EXPORTS = {
     "WebhookConfig": ".config",
     "CallbackAnswer": ".schemas",
     "InlineButton": ".schemas",
+    "PaymentOutcome": ".schemas",
     "RateLimitHit": ".schemas",
     "RequestRecord": ".schemas",
     "Transcript": ".schemas",
@@ -52,6 +54,7 @@ __all__ = [
     "EmulatorError",
     "FileLimits",
     "InlineButton",
+    "PaymentOutcome",
     "RateLimitConfig",
     "RateLimitHit",
     "RequestRecord",

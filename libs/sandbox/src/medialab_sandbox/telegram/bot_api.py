@@ -20,6 +20,7 @@ from .errors import (
 )
 from .methods_bot import METHODS as BOT_METHODS
 from .methods_messages import METHODS as MESSAGE_METHODS
+from .methods_payments import METHODS as PAYMENT_METHODS
 from .params import Params, read_params
 from .schemas import RateLimitHit, RequestRecord
 from .state import BotState, EmulatorState
@@ -27,7 +28,7 @@ from .webhook import WebhookManager
 
 log = logging.getLogger(__name__)
 
-METHODS = MethodTable({**BOT_METHODS, **MESSAGE_METHODS})
+METHODS = MethodTable({**BOT_METHODS, **MESSAGE_METHODS, **PAYMENT_METHODS})
 
 
 class BotApi:

@@ -28,6 +28,7 @@ Type text and it is sent to the bot; /commands are sent as commands.
   :album PATH PATH ...         send 2-10 images as one album (photos)
   :docs PATH PATH ...          send 2-10 files as one album (documents)
   :sticker [EMOJI]             send a sticker
+  :pay [MSG]       pay the latest Stars invoice (or invoice #MSG); pressing its pay button does too
   :say TEXT        send TEXT literally (for text that starts with ':', '!' or '#')
   :wait TEXT       wait (up to 30 s) until a bot message contains TEXT
   :history         print the whole chat again
@@ -50,6 +51,7 @@ class ChatClient:
         self._saved: dict[str, Path] = {}
         self._buttons: dict[int, list[InlineButton]] = {}
         self._keyboard_message: int | None = None
+        self._invoice_message: int | None = None
         self._reply_keys: list[str] = []
         self._background: set[asyncio.Task[None]] = set()
 
@@ -125,6 +127,9 @@ class ChatClient:
         self.say(f"{header} {body}".rstrip())
         for line in self._file_lines(message):
             self.say(f"    {line}")
+        if message.invoice is not None:
+            self._invoice_message = message.message_id
+            self.say(f"    (:pay {message.message_id} pays it)")
         buttons = message.inline_buttons
         if buttons:
             self._buttons[message.message_id] = buttons
@@ -218,6 +223,8 @@ class ChatClient:
         elif name == "sticker":
             sent = await self._user.send_sticker(args[0] if args else "👍")
             self._confirm("sticker", sent.message_id)
+        elif name == "pay" and len(args) <= 1:
+            await self._pay(int(args[0]) if args else self._invoice_message)
         elif name == "wait" and rest:
             await self._wait(rest)
         elif name == "history":
@@ -232,6 +239,9 @@ class ChatClient:
             self.say(f"! no button [{number}] to press")
             return
         button = buttons[number - 1]
+        if button.pay:
+            await self._pay(message_id)
+            return
         if button.callback_data is None:
             self.say(f"(button [{number}] opens {button.url or 'something this client cannot'})")
             return
@@ -239,6 +249,19 @@ class ChatClient:
         task = asyncio.create_task(self._report_answer(query_id))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _pay(self, message_id: int | None) -> None:
+        if message_id is None:
+            self.say("! no invoice to pay")
+            return
+        self.say(f"(paying invoice #{message_id}…)")
+        outcome = await self._user.pay_invoice(message_id)
+        if outcome.status == "paid":
+            self.say(f"⭐ paid {outcome.total_amount} Stars (charge {outcome.telegram_payment_charge_id})")
+        elif outcome.status == "declined":
+            self.say(f"⚠ the bot declined the payment: {outcome.error_message}")
+        else:
+            self.say("⚠ the bot did not confirm the payment in time; nothing was charged")
 
     async def _report_answer(self, query_id: str) -> None:
         answer = await self._user.callback_answer(query_id, timeout=_ANSWER_WAIT_SECONDS)

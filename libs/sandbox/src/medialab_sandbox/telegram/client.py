@@ -19,6 +19,7 @@ from .schemas import (
     FaultSpec,
     GroupInfo,
     LatencySpec,
+    PaymentOutcome,
     PressButtonResult,
     RateLimitHit,
     RequestRecord,
@@ -235,6 +236,14 @@ class TelegramUserClient(_Http):
             if answer.answered or loop.time() >= deadline:
                 return answer
 
+    async def pay_invoice(self, message_id: int, *, chat_id: int | None = None) -> PaymentOutcome:
+        """Pay the bot's Stars invoice ``message_id``; returns once the checkout ended (the bot
+        answered the pre-checkout query, or did not within Telegram's 10 s)."""
+        await self._ensure_registered()
+        target = chat_id if chat_id is not None else self.chat_id
+        body = {"user_id": self.user_id, "message_id": message_id}
+        return await self.model(PaymentOutcome, "POST", f"/{self.token}/chats/{target}/pay", json=body)
+
     async def block_bot(self) -> None:
         await self.request("POST", f"/{self.token}/users/{self.user_id}/block")
 
@@ -379,6 +388,10 @@ class EmulatorControl(_Http):
 
     async def webhook_attempts(self) -> list[WebhookAttempt]:
         return await self.models(WebhookAttempt, "GET", f"/{self.token}/webhook-attempts")
+
+    async def redeliver_payment(self, telegram_payment_charge_id: str) -> None:
+        """Deliver a payment's successful_payment update once more, as a duplicate."""
+        await self.request("POST", f"/{self.token}/payments/{telegram_payment_charge_id}/redeliver")
 
     async def requests(self) -> list[RequestRecord]:
         return await self.models(RequestRecord, "GET", f"/{self.token}/requests")

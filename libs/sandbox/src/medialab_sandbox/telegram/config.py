@@ -12,6 +12,9 @@ MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_MEDIA_GROUP = 10
 MIN_MEDIA_GROUP = 2
+# Telegram Stars invoices: one price, in whole Stars.
+STARS_CURRENCY = "XTR"
+MAX_STARS_PER_INVOICE = 10_000
 
 
 class RateLimitConfig(BaseModel):
@@ -46,3 +49,5 @@ class EmulatorConfig(BaseModel):
     files: FileLimits = Field(default_factory=FileLimits)
     webhook: WebhookConfig = Field(default_factory=WebhookConfig)
     max_long_poll_seconds: float = Field(default=50.0, gt=0)
+    # A checkout the bot does not answer within this long is cancelled (Telegram: 10 s).
+    pre_checkout_timeout_s: float = Field(default=10.0, gt=0)

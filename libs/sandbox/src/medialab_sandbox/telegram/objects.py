@@ -74,6 +74,29 @@ class Sticker(TelegramObject):
     file_size: int | None = None
 
 
+class Invoice(TelegramObject):
+    title: str
+    description: str
+    start_parameter: str
+    currency: str
+    total_amount: int
+
+
+class SuccessfulPayment(TelegramObject):
+    currency: str
+    total_amount: int
+    invoice_payload: str
+    telegram_payment_charge_id: str
+    provider_payment_charge_id: str
+
+
+class RefundedPayment(TelegramObject):
+    currency: str
+    total_amount: int
+    invoice_payload: str
+    telegram_payment_charge_id: str
+
+
 class Message(TelegramObject):
     message_id: int
     from_: User | None = Field(default=None, alias="from")
@@ -89,6 +112,9 @@ class Message(TelegramObject):
     photo: list[PhotoSize] | None = None
     document: Document | None = None
     sticker: Sticker | None = None
+    invoice: Invoice | None = None
+    successful_payment: SuccessfulPayment | None = None
+    refunded_payment: RefundedPayment | None = None
     # Telegram only ever echoes inline keyboards back in Message objects.
     reply_markup: dict[str, Any] | None = None
 
@@ -99,6 +125,14 @@ class CallbackQuery(TelegramObject):
     message: Message | None = None
     chat_instance: str
     data: str | None = None
+
+
+class PreCheckoutQuery(TelegramObject):
+    id: str
+    from_: User = Field(alias="from")
+    currency: str
+    total_amount: int
+    invoice_payload: str
 
 
 class ChatMember(TelegramObject):
@@ -121,10 +155,11 @@ class Update(TelegramObject):
     edited_message: Message | None = None
     callback_query: CallbackQuery | None = None
     my_chat_member: ChatMemberUpdated | None = None
+    pre_checkout_query: PreCheckoutQuery | None = None
 
     @property
     def kind(self) -> str:
-        for name in ("message", "edited_message", "callback_query", "my_chat_member"):
+        for name in ("message", "edited_message", "callback_query", "my_chat_member", "pre_checkout_query"):
             if getattr(self, name) is not None:
                 return name
         raise ValueError("update carries no payload")

@@ -51,6 +51,7 @@ class InlineButton(BaseModel):
     column: int
     callback_data: str | None = None
     url: str | None = None
+    pay: bool = False
 
 
 class MessageVersion(BaseModel):
@@ -85,10 +86,21 @@ class TranscriptMessage(BaseModel):
     reply_to_message_id: int | None = None
     deleted: bool = False
     edits: list[MessageVersion] = Field(default_factory=list)
+    # Telegram Stars: an invoice the bot sent, a payment the user made, a refund of it.
+    invoice: dict[str, Any] | None = None
+    successful_payment: dict[str, Any] | None = None
+    refunded_payment: dict[str, Any] | None = None
 
     @property
     def content(self) -> str:
-        """Text or caption, whichever the message has."""
+        """Text or caption, whichever the message has; a payment message is described."""
+        if self.invoice is not None:
+            invoice = self.invoice
+            return f"🧾 {invoice['title']}: {invoice['description']} (⭐ {invoice['total_amount']})"
+        if self.successful_payment is not None:
+            return f"⭐ paid {self.successful_payment['total_amount']} Stars"
+        if self.refunded_payment is not None:
+            return f"⭐ refunded {self.refunded_payment['total_amount']} Stars"
         return self.text or self.caption or ""
 
     @property
@@ -105,6 +117,7 @@ class TranscriptMessage(BaseModel):
                 column=c,
                 callback_data=button.get("callback_data"),
                 url=button.get("url"),
+                pay=bool(button.get("pay")),
             )
             for r, row in enumerate(rows)
             for c, button in enumerate(row)
@@ -199,6 +212,21 @@ class PressButtonRequest(BaseModel):
     data: str | None = None
     index: int | None = Field(default=None, ge=0)
     forge: bool = False
+
+
+class PayInvoiceRequest(BaseModel):
+    user_id: int
+    message_id: int  # the bot's invoice message
+
+
+class PaymentOutcome(BaseModel):
+    """How a checkout ended: the bot said yes (paid), no (declined) or nothing in time (timeout)."""
+
+    status: Literal["paid", "declined", "timeout"]
+    error_message: str | None = None  # the bot's reason, shown to the user on "declined"
+    telegram_payment_charge_id: str | None = None
+    total_amount: int
+    message_id: int | None = None  # the successful_payment service message
 
 
 class PressButtonResult(BaseModel):

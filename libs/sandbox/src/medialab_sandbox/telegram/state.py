@@ -14,7 +14,17 @@ from .errors import bad_request, forbidden
 from .faults import Faults
 from .limits import RateLimiter
 from .notify import Signal
-from .objects import BotCommand, CallbackQuery, Chat, Document, Message, PhotoSize, User
+from .objects import (
+    BotCommand,
+    CallbackQuery,
+    Chat,
+    Document,
+    Message,
+    PhotoSize,
+    PreCheckoutQuery,
+    SuccessfulPayment,
+    User,
+)
 from .schemas import (
     CallbackAnswer,
     ChatActionRecord,
@@ -97,6 +107,9 @@ class MessageRecord:
             document=DocumentInfo.model_validate(message.document.to_api()) if message.document else None,
             sticker=StickerInfo.model_validate(message.sticker.to_api()) if message.sticker else None,
             media_group_id=message.media_group_id,
+            invoice=message.invoice.to_api() if message.invoice else None,
+            successful_payment=message.successful_payment.to_api() if message.successful_payment else None,
+            refunded_payment=message.refunded_payment.to_api() if message.refunded_payment else None,
             reply_to_message_id=message.reply_to_message.message_id if message.reply_to_message else None,
             deleted=self.deleted,
             edits=list(self.history),
@@ -141,6 +154,28 @@ class CallbackRecord:
 
 
 @dataclass
+class PreCheckoutRecord:
+    """A checkout waiting for the bot's answerPreCheckoutQuery."""
+
+    query: PreCheckoutQuery
+    chat_id: int
+    answered: bool = False
+    ok: bool = False
+    error_message: str | None = None
+    signal: Signal = field(default_factory=Signal)
+
+
+@dataclass
+class StarPayment:
+    """A completed Stars payment, kept for refundStarPayment and for re-delivering it (a fault)."""
+
+    user_id: int
+    chat_id: int
+    payment: SuccessfulPayment
+    refunded: bool = False
+
+
+@dataclass
 class WebhookSettings:
     url: str
     secret_token: str | None
@@ -170,6 +205,10 @@ class BotState:
         self.webhook_attempts: list[WebhookAttempt] = []
         self.commands: dict[str, list[BotCommand]] = {}
         self.callbacks: dict[str, CallbackRecord] = {}
+        self.pre_checkouts: dict[str, PreCheckoutRecord] = {}
+        self.payments: dict[str, StarPayment] = {}  # by telegram_payment_charge_id
+        # Invoice payloads by (chat id, message id): Telegram keeps them from the user's view.
+        self.invoice_payloads: dict[tuple[int, int], str] = {}
         self.faults = Faults()
         self.rate_limiter = RateLimiter(world.config.rate_limits)
         self.rate_limit_hits: list[RateLimitHit] = []

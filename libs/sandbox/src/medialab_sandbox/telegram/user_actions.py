@@ -14,11 +14,21 @@ from .objects import (
     ChatMember,
     ChatMemberUpdated,
     MessageEntity,
+    PreCheckoutQuery,
     Sticker,
+    SuccessfulPayment,
     User,
 )
-from .schemas import PressButtonRequest
-from .state import BotState, CallbackRecord, ChatState, MessageRecord, unix_now
+from .schemas import PaymentOutcome, PressButtonRequest
+from .state import (
+    BotState,
+    CallbackRecord,
+    ChatState,
+    MessageRecord,
+    PreCheckoutRecord,
+    StarPayment,
+    unix_now,
+)
 
 
 @dataclass(frozen=True)
@@ -167,6 +177,67 @@ def _callback_data(record: MessageRecord, request: PressButtonRequest) -> str:
     if "callback_data" not in chosen:
         raise ValueError(f"button {chosen['text']!r} is not a callback button")
     return str(chosen["callback_data"])
+
+
+async def pay_invoice(bot: BotState, chat_id: int, user_id: int, message_id: int) -> PaymentOutcome:
+    """The user pays the bot's Stars invoice: a pre_checkout_query goes to the bot, and only an
+    ok=true answer within the timeout turns into a successful_payment service message."""
+    chat = _chat(bot, chat_id, user_id)
+    record = chat.live_message(message_id)
+    if record is None or not record.from_bot or record.message.invoice is None:
+        raise LookupError(f"no invoice message {message_id} in chat {chat_id}")
+    invoice = record.message.invoice
+    payload = bot.invoice_payloads[(chat.id, message_id)]
+    query = PreCheckoutQuery(
+        id=str(secrets.randbits(63)),
+        from_=bot.world.user(user_id),
+        currency=invoice.currency,
+        total_amount=invoice.total_amount,
+        invoice_payload=payload,
+    )
+    checkout = PreCheckoutRecord(query=query, chat_id=chat.id)
+    bot.pre_checkouts[query.id] = checkout
+    bot.updates.push(pre_checkout_query=query)
+    timeout = bot.world.config.pre_checkout_timeout_s
+    await checkout.signal.wait_past(0, timeout, abort=bot.world.closing)
+    if not checkout.answered:
+        checkout.answered = True  # a late answer gets Telegram's "query is too old"
+        return PaymentOutcome(status="timeout", total_amount=invoice.total_amount)
+    if not checkout.ok:
+        return PaymentOutcome(
+            status="declined", error_message=checkout.error_message, total_amount=invoice.total_amount
+        )
+    payment = SuccessfulPayment(
+        currency=invoice.currency,
+        total_amount=invoice.total_amount,
+        invoice_payload=payload,
+        # Shaped like Telegram's Stars charge ids; Stars payments have no provider charge id of
+        # their own, and Telegram sends an empty one.
+        telegram_payment_charge_id="stx" + secrets.token_urlsafe(48),
+        provider_payment_charge_id="",
+    )
+    bot.payments[payment.telegram_payment_charge_id] = StarPayment(
+        user_id=user_id, chat_id=chat.id, payment=payment
+    )
+    sent = _post(bot, chat, bot.world.user(user_id), successful_payment=payment)
+    return PaymentOutcome(
+        status="paid",
+        telegram_payment_charge_id=payment.telegram_payment_charge_id,
+        total_amount=invoice.total_amount,
+        message_id=sent.message.message_id,
+    )
+
+
+def redeliver_payment(bot: BotState, charge_id: str) -> None:
+    """A fault: the successful_payment update arrives once more (a duplicate delivery)."""
+    stored = bot.payments.get(charge_id)
+    if stored is None:
+        raise LookupError(f"no payment {charge_id}")
+    messages = bot.chats[stored.chat_id].messages.values()
+    record = next((r for r in messages if r.message.successful_payment == stored.payment), None)
+    if record is None:
+        raise LookupError(f"the message of payment {charge_id} is gone")
+    bot.updates.push(message=record.message)
 
 
 def create_group(bot: BotState, title: str, member_ids: list[int]) -> ChatState:

@@ -18,6 +18,8 @@ from .schemas import (
     GroupInfo,
     GroupRequest,
     LatencySpec,
+    PayInvoiceRequest,
+    PaymentOutcome,
     PressButtonRequest,
     PressButtonResult,
     RateLimitHit,
@@ -33,7 +35,9 @@ from .state import BotState, ChatState, EmulatorState
 from .user_actions import (
     AlbumPart,
     create_group,
+    pay_invoice,
     press_button,
+    redeliver_payment,
     send_album,
     send_document,
     send_photo,
@@ -169,6 +173,17 @@ def build_user_router(world: EmulatorState) -> APIRouter:
         with _user_errors():
             callback = press_button(bot_for(token), chat_id, body)
         return PressButtonResult(callback_query_id=callback.query.id)
+
+    @router.post("/{token}/chats/{chat_id}/pay")
+    async def user_pay(token: str, chat_id: int, body: PayInvoiceRequest) -> PaymentOutcome:
+        with _user_errors():
+            return await pay_invoice(bot_for(token), chat_id, body.user_id, body.message_id)
+
+    @router.post("/{token}/payments/{charge_id}/redeliver")
+    async def redeliver(token: str, charge_id: str) -> dict[str, bool]:
+        with _user_errors():
+            redeliver_payment(bot_for(token), charge_id)
+        return {"ok": True}
 
     @router.get("/{token}/callbacks/{query_id}")
     async def callback_answer(token: str, query_id: str, timeout: float = 0.0) -> CallbackAnswer:

@@ -18,6 +18,15 @@ from medialab_contracts.billing import (
     TopupRequest,
 )
 from medialab_contracts.jobs import JobRequest
+from medialab_contracts.payments import (
+    StarsCheckRequest,
+    StarsOrder,
+    StarsOrderRequest,
+    StarsPaidReply,
+    StarsPaidRequest,
+    StarsRefundReply,
+    StarsRefundRequest,
+)
 from medialab_runtime.rpc import call
 from nats.aio.client import Client
 
@@ -62,3 +71,19 @@ class BillingClient:
             request_id=request_id, admin_id=admin_id, target_user_id=target_user_id, amount=amount
         )
         return await call(self._nc, subjects.BILLING_TOPUP, request, TopupReply, self._timeout)
+
+    async def stars_order(self, user_id: int, amount: int) -> StarsOrder:
+        request = StarsOrderRequest(user_id=user_id, amount=amount)
+        return await call(self._nc, subjects.BILLING_STARS_ORDER, request, StarsOrder, self._timeout)
+
+    async def stars_check(self, order_id: str, user_id: int, stars: int) -> StarsOrder:
+        request = StarsCheckRequest(order_id=order_id, user_id=user_id, stars=stars)
+        return await call(self._nc, subjects.BILLING_STARS_CHECK, request, StarsOrder, self._timeout)
+
+    async def stars_paid(self, order_id: str, user_id: int, stars: int, charge_id: str) -> StarsPaidReply:
+        request = StarsPaidRequest(order_id=order_id, user_id=user_id, stars=stars, charge_id=charge_id)
+        return await call(self._nc, subjects.BILLING_STARS_PAID, request, StarsPaidReply, self._timeout)
+
+    async def stars_refund(self, admin_id: int, charge_id: str) -> StarsRefundReply:
+        request = StarsRefundRequest(admin_id=admin_id, charge_id=charge_id)
+        return await call(self._nc, subjects.BILLING_STARS_REFUND, request, StarsRefundReply, self._timeout)

@@ -17,6 +17,7 @@ from gateway_bot.handlers import (
     retouch,
     status,
     text,
+    topup,
     upscale,
     write,
 )
@@ -27,6 +28,7 @@ def get_routers() -> list[Router]:
         common.router,
         admin.router,
         balance.router,
+        topup.router,
         status.router,
         create.router,  # M1
         write.router,  # M2

@@ -15,7 +15,7 @@ from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.context import FSMContext
-from aiogram.types import ErrorEvent
+from aiogram.types import ErrorEvent, InlineKeyboardMarkup
 from medialab_contracts.errors import (
     BadAmount,
     BadRequest,
@@ -26,7 +26,7 @@ from medialab_contracts.errors import (
     UnknownUser,
 )
 
-from gateway_bot import texts
+from gateway_bot import keyboards, texts
 from gateway_bot.failures import (
     AlbumNotAllowed,
     BadImage,
@@ -48,6 +48,8 @@ from gateway_bot.failures import (
     TranslationFailed,
 )
 from gateway_bot.metrics import JOBS_REFUSED
+from gateway_bot.payments import pack_for
+from gateway_bot.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 router = Router(name="errors")
@@ -129,18 +131,18 @@ def describe_service_error(error: MediaLabError) -> str:
     return texts.SERVICE_UNAVAILABLE
 
 
-async def reply(event: ErrorEvent, bot: Bot, text: str) -> None:
+async def reply(event: ErrorEvent, bot: Bot, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
     """Answer where the failed update came from: the message's chat, or the pressed button's."""
     update = event.update
     if update.message is not None:
-        await bot.send_message(update.message.chat.id, text)
+        await bot.send_message(update.message.chat.id, text, reply_markup=markup)
         return
     if update.callback_query is not None:
         query = update.callback_query
         with suppress(TelegramBadRequest):  # the handler may have answered it before it failed
             await query.answer()
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id
-        await bot.send_message(chat_id, text)
+        await bot.send_message(chat_id, text, reply_markup=markup)
 
 
 @router.error(ExceptionTypeFilter(InputRejected))
@@ -164,12 +166,16 @@ async def translation_failed(event: ErrorEvent, bot: Bot, state: FSMContext | No
 
 
 @router.error(ExceptionTypeFilter(InsufficientFunds))
-async def insufficient_funds(event: ErrorEvent, bot: Bot, state: FSMContext | None = None) -> None:
+async def insufficient_funds(
+    event: ErrorEvent, bot: Bot, settings: GatewaySettings, state: FSMContext | None = None
+) -> None:
     error = event.exception
     assert isinstance(error, InsufficientFunds)
     JOBS_REFUSED.labels("funds").inc()
     await end_flow(state)
-    await reply(event, bot, texts.insufficient_funds(error.price, error.available))
+    pack = pack_for(error.price - error.available, settings.topup_packs_rub)
+    text = texts.insufficient_funds(error.price, error.available)
+    await reply(event, bot, text, keyboards.topup_missing(pack))
 
 
 @router.error(ExceptionTypeFilter(MediaLabError))

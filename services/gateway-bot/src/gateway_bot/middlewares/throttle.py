@@ -77,7 +77,7 @@ class ThrottleMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         user: User | None = data.get("event_from_user")
-        if user is None or user.is_bot:
+        if user is None or user.is_bot or _is_payment(event):
             return await handler(event, data)
         admission = await self._throttle.admit(user.id)
         if admission is Admission.admitted:
@@ -88,6 +88,16 @@ class ThrottleMiddleware(BaseMiddleware):
             assert isinstance(event, Update)
             await _tell(data["bot"], event)
         return None
+
+
+def _is_payment(event: TelegramObject) -> bool:
+    """Payment updates are never dropped: a lost pre-checkout cancels a payment, a lost
+    successful_payment is money paid and not credited."""
+    assert isinstance(event, Update)
+    message = event.message
+    return event.pre_checkout_query is not None or (
+        message is not None and (message.successful_payment or message.refunded_payment) is not None
+    )
 
 
 async def _tell(bot: Bot, update: Update) -> None:
