@@ -17,7 +17,16 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, TelegramMethod
-from aiogram.types import CallbackQuery, Chat, Message, MessageEntity, Sticker, Update, User
+from aiogram.types import (
+    CallbackQuery,
+    Chat,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    Sticker,
+    Update,
+    User,
+)
 from gateway_bot import texts
 from gateway_bot.callbacks import FormatCb, ModelCb, NavAction, NavCb
 from gateway_bot.failures import TranslationFailed
@@ -276,7 +285,9 @@ async def test_extended_form_beyond_the_balance_is_refused_before_any_button(
     billing.available = 500
     await dp.feed_update(bot, text_update(EXTENDED))
     (refusal,) = session.sent()
-    assert refusal.text == texts.insufficient_funds(800, 500) and refusal.reply_markup is None
+    assert refusal.text == texts.insufficient_funds(800, 500)
+    assert isinstance(refusal.reply_markup, InlineKeyboardMarkup)  # only the top-up: no launch button
+    assert [b.text for row in refusal.reply_markup.inline_keyboard for b in row] == ["💳 Пополнить на 100 ₽"]
     key = StorageKey(bot_id=bot.id, chat_id=CHAT.id, user_id=USER.id)
     assert await dp.fsm.storage.get_state(key) is None
     assert launcher.orders == []
