@@ -6,6 +6,7 @@ permission violation the client hears of) and nobody on the other side may recei
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
