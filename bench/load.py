@@ -46,6 +46,7 @@ from billing.ledger import check_consistency
 from medialab_contracts import subjects
 from medialab_contracts.events import JobSucceeded, parse_job_event
 from medialab_devstack.launcher import SANDBOX_BOT_TOKEN, Stack
+from medialab_devstack.nats_server import admin_url
 from medialab_sandbox.fal import FalEmulatorControl
 from medialab_sandbox.telegram import EmulatorControl, EmulatorError, TelegramUserClient, TranscriptMessage
 from medialab_sandbox.wavespeed import WaveSpeedEmulatorControl
@@ -384,7 +385,7 @@ async def _drive(
         if order.sent_at and answers:
             status_ms[order.user.chat_id] = (min(answers) - order.sent_at) * 1000
     done = [o for o in orders if o.outcome == "succeeded" and o.job_id]
-    provider = await _provider_ms(stack.env["NATS_URL"], [o.job_id for o in done if o.job_id])
+    provider = await _provider_ms(admin_url(stack.env["NATS_URL"]), [o.job_id for o in done if o.job_id])
     overheads: dict[str, list[float]] = {}
     past_status: list[float] = []  # the overhead less the wait for the status message's chat slot
     for order in done:

@@ -1,9 +1,9 @@
 """The README's first command: the whole stack in sandbox mode on one machine (issue 3).
 
 Runs ``python -m medialab_devstack up`` exactly as ``dev.py up`` does, with no NATS, PostgreSQL
-or tokens configured; checks every service's health, readiness and metrics, talks to the bot
-through the Telegram emulator, stops with SIGTERM and checks that nothing is left running; then
-starts again on the same data folder and finds the balance it left.
+or tokens configured; checks that its NATS refuses anonymous clients, every service's health,
+readiness and metrics, talks to the bot through the Telegram emulator, stops with SIGTERM and checks
+that nothing is left running; then starts again on the same data folder and finds the balance it left.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import nats
 import psutil
 import pytest
 from medialab_devstack.launcher import SANDBOX_BOT_TOKEN, SANDBOX_USER_ID, SERVICE_ORDER
 from medialab_sandbox.telegram import TelegramUserClient
+from nats.errors import Error as NatsError
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +33,7 @@ UNSET = ("NATS_URL", "DATABASE_URL", "TG_BOT_TOKEN", "FAL_KEYS", "FAL_KEY", "WAV
 
 
 @contextmanager
-def launcher(data_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
+def launcher(data_dir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
     env = {k: v for k, v in os.environ.items() if k not in UNSET}
     proc = subprocess.Popen(
         [sys.executable, "-m", "medialab_devstack", "up", "--data-dir", str(data_dir)],
@@ -55,7 +57,7 @@ def launcher(data_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
         api = re.search(r"--api (http://127\.0\.0\.1:\d+)", text)
         assert api, text
         children = psutil.Process(proc.pid).children(recursive=True)
-        yield api.group(1), health
+        yield api.group(1), health, text
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
@@ -65,7 +67,12 @@ def launcher(data_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 async def test_sandbox_stack_comes_up_answers_start_and_keeps_balances(tmp_path: Path) -> None:
     data_dir = tmp_path / "stack"
-    with launcher(data_dir) as (api, health):
+    with launcher(data_dir) as (api, health, banner):
+        # The embedded nats-server runs with the production permissions: no anonymous client.
+        nats_url = re.search(r"embedded nats-server: (nats://127\.0\.0\.1:\d+)", banner)
+        assert nats_url, banner
+        with pytest.raises(NatsError, match="Authorization Violation"):
+            await nats.connect(nats_url.group(1), allow_reconnect=False, max_reconnect_attempts=0)
         assert set(health) == set(SERVICE_ORDER)
         async with httpx.AsyncClient() as http:
             for name, url in health.items():
@@ -81,7 +88,7 @@ async def test_sandbox_stack_comes_up_answers_start_and_keeps_balances(tmp_path:
             await user.send_command("add_balance", "12")
             await user.wait_for_reply(lambda m: "42 ₽" in (m.text or ""), timeout=20)
 
-    with launcher(data_dir) as (api, _health):
+    with launcher(data_dir) as (api, _health, _banner):
         async with TelegramUserClient(api, SANDBOX_BOT_TOKEN, user_id=SANDBOX_USER_ID) as user:
             await user.send_command("balance")
             reply = await user.wait_for_reply(lambda m: "Баланс" in (m.text or ""), timeout=20)

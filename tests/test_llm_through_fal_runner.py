@@ -26,6 +26,7 @@ from medialab_contracts.llm import (
 )
 from medialab_contracts.modes import Mode, Runner
 from medialab_devstack.stack import ServiceProcess
+from medialab_runtime.provisioning import ensure_layout
 from medialab_runtime.rpc import call
 from medialab_sandbox.fal.emulator import FalEmulator
 from medialab_sandbox.fal.errors import infra_error
@@ -114,6 +115,8 @@ async def start_stack(nats_url: str, tmp_path: Path) -> AsyncIterator[StartStack
                 cleanup.push_async_callback(asyncio.to_thread, process.stop)
             nc = await nats.connect(nats_url)
             cleanup.push_async_callback(nc.close)
+            # prompt-llm in this process skips run_service, which creates its part of the layout.
+            await ensure_layout(nc.jetstream())
             await asyncio.gather(*(start_process(process) for process in processes))
             if not prompt_llm_process:
                 running = await serve(nc, nc.jetstream(), PromptLlmSettings(nats_url=nats_url))

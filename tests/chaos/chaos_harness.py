@@ -46,6 +46,7 @@ from medialab_contracts.jobs import ImageSize, JobRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 from medialab_devstack.launcher import SANDBOX_BOT_TOKEN, Stack
+from medialab_devstack.nats_server import admin_url
 from medialab_devstack.stack import ServiceProcess
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
@@ -198,7 +199,8 @@ class ChaosStack:
 
     @property
     def nats_url(self) -> str:
-        return self.env["NATS_URL"]
+        """The admin URL: the harness's own clients; the services connect as their own users."""
+        return admin_url(self.env["NATS_URL"])
 
     @property
     def database_url(self) -> str:

@@ -6,6 +6,7 @@ permission violation the client hears of) and nobody on the other side may recei
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -132,3 +133,20 @@ async def test_no_service_can_create_or_change_a_stream_it_does_not_use(
         await refusals.refused("$JS.API.STREAM.CREATE.STEAL")
     finally:
         await nc.close()
+
+
+@pytest.mark.parametrize("user", ["gateway-bot", "fal-runner", "wavespeed-runner", "text-render"])
+async def test_services_with_media_read_and_write_large_objects(
+    nats_server: NatsServer, user: str, connect_as: ConnectAs
+) -> None:
+    """The allow lists are not too tight: a multi-chunk object (flow-controlled reads) goes both ways.
+    A refusal would fail this test through the test kit's violation check."""
+    admin = await nats.connect(nats_server.url)
+    await ensure_layout(admin.jetstream())
+    await admin.close()
+    nc, _ = await connect_as(user)
+    store = await nc.jetstream().object_store(subjects.MEDIA_BUCKET)
+    data = bytes(range(256)) * 40_000  # ~10 MB: many chunks, flow control on the read
+    async with asyncio.timeout(30):  # a refused flow-control reply stalls the read instead of failing
+        await store.put(f"results/{user}/big.png", data)
+        assert (await store.get(f"results/{user}/big.png")).data == data

@@ -107,6 +107,8 @@ def _bucket(stream: str, subject_root: str) -> list[str]:
         *_stream_reads(stream),
         *_ephemeral(stream),
         f"$JS.API.STREAM.PURGE.{stream}",
+        # Flow-control replies of the ordered push consumers that read large objects and watch keys.
+        f"$JS.FC.{stream}.>",
         f"{subject_root}.>",
     ]
 

@@ -10,6 +10,9 @@ Rules (SPEC.md "Details that matter"):
 - an upload under 4 MB is sent byte-identical, unless its EXIF orientation is not "normal": providers
   may ignore EXIF, so the pixels are turned upright and re-encoded (JPEG sources as JPEG quality 95,
   others as PNG), and formats providers may not read (GIF, BMP, TIFF) become PNG;
+- nothing but pixels leaves for a provider: an image carrying metadata (EXIF with GPS and camera,
+  XMP, comments, PNG text chunks) is re-encoded the same way, after its orientation was applied, and
+  the encoders are given no metadata to write;
 - over 4 MB: JPEG quality 85 stepping down by 5 to 50; if still too big, the image is downscaled just
   enough to fit at quality 85 (once pixels must go, we keep the quality of the pixels left);
 - a model that wants PNG input (recraft crisp) gets PNG, downscaled if PNG would exceed the limit.
@@ -158,6 +161,16 @@ def _load(image: Image.Image) -> None:
         raise BadImage(f"corrupt or truncated image: {type(error).__name__}") from None
 
 
+# Pillow's ``info`` keys of metadata that may identify a person, a place or a device.
+_METADATA_KEYS = frozenset({"exif", "xmp", "XML:com.adobe.xmp", "comment", "photoshop", "iptc"})
+
+
+def _has_metadata(image: Image.Image) -> bool:
+    if _METADATA_KEYS & set(image.info) or len(image.getexif()):
+        return True
+    return bool(getattr(image, "text", None))  # PNG tEXt/iTXt/zTXt chunks
+
+
 def prepare_upload(
     data: bytes,
     *,
@@ -168,7 +181,8 @@ def prepare_upload(
     """The bytes to send a provider for ``data``: untouched when allowed, else upright and small."""
     image, info = decode(data, max_bytes=max_input_bytes)
     with image:
-        upright = info.orientation == 1
+        # Untouched bytes are sent only when they carry pixels alone (decode() turned them upright).
+        upright = info.orientation == 1 and not _has_metadata(image)
         if require_png:
             if info.format == "PNG" and upright and len(data) <= max_bytes:
                 return EncodedImage(data, "image/png", info.width, info.height, untouched=True)
