@@ -11,6 +11,7 @@ from medialab_contracts.events import FailureReason
 from medialab_runtime.images import (
     MAX_UPLOAD_BYTES,
     BadImage,
+    ImageLimits,
     ImageTooLarge,
     NotAnImage,
     inspect,
@@ -126,7 +127,7 @@ def test_decompression_bombs_are_refused(side: int) -> None:
 
 def test_too_many_bytes_are_refused_before_decoding() -> None:
     with pytest.raises(ImageTooLarge):
-        inspect(b"\xff" * 2000, max_bytes=1000)
+        inspect(b"\xff" * 2000, ImageLimits(max_bytes=1000))
 
 
 def test_images_the_safety_checker_flagged_are_never_delivered() -> None:

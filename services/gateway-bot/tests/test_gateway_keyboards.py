@@ -24,6 +24,8 @@ from gateway_bot.callbacks import (
 from gateway_bot.delivery.fitting import Undeliverable
 from gateway_bot.failures import (
     AlbumNotAllowed,
+    AlbumTooLarge,
+    AnimatedImage,
     BadImage,
     DownloadFailed,
     EmptyPrompt,
@@ -222,6 +224,8 @@ def _input_errors() -> list[InputRejected]:
         DownloadFailed("x"),
         ImageTooLarge(10 * 1024 * 1024),
         TooManyPixels("x"),
+        AnimatedImage("x"),
+        AlbumTooLarge(50_000_000, 40 * 1024 * 1024),
         ImageTooSmall(32),
         TooManyImages(4),
         NotEnoughImages(2, 0),

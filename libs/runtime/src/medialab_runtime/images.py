@@ -3,10 +3,17 @@
 Shared by the gateway (refuse bad input before anything is paid), fal-runner and wavespeed-runner.
 Every function is synchronous and CPU-bound: call it through ``asyncio.to_thread``.
 
-Rules (SPEC.md "Details that matter"):
-- refused with a typed error: not an image (``NotAnImage``), corrupt or truncated (``BadImage``), more
-  bytes than ``max_bytes`` or more pixels than Pillow's ``MAX_IMAGE_PIXELS`` — where Pillow only warns
-  (``DecompressionBombWarning``) we refuse too (``ImageTooLarge``);
+Rules (SPEC.md "Details that matter", issue 17 item 3):
+- checked before anything is decoded or stored (``check_header``): the type by its magic bytes (Pillow's
+  plugins identify a file by its first bytes, and only ``ACCEPTED_FORMATS`` are tried), the size in
+  bytes, width × height from the header (Pillow's lazy open reads nothing else) against the pixel limit,
+  and animations refused (an MPO, a phone photo with a depth map, counts as its first frame only);
+- an album is checked as a whole (``check_album``): its total pixels and bytes against the same limits,
+  since its images are decoded side by side;
+- refused with a typed error: not an image (``NotAnImage``), corrupt or truncated (``BadImage``),
+  animated (``AnimatedImage``), more bytes than ``max_bytes`` or more pixels than the limit
+  (``ImageTooLarge``); ``configure_pillow`` sets Pillow's own guard to the same limit, with its
+  ``DecompressionBombWarning`` an error, for every other ``Image.open`` of the process;
 - an upload under 4 MB is sent byte-identical, unless its EXIF orientation is not "normal": providers
   may ignore EXIF, so the pixels are turned upright and re-encoded (JPEG sources as JPEG quality 95,
   others as PNG), and formats providers may not read (GIF, BMP, TIFF) become PNG;
@@ -22,6 +29,8 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -30,6 +39,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 MAX_INPUT_BYTES = 20 * 1024 * 1024  # what the Telegram Bot API lets a bot download
+MAX_IMAGE_PIXELS = 50_000_000
+MAX_ALBUM_BYTES = 40 * 1024 * 1024
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # the JPEG plugin also opens MPO
 SENT_AS_IS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
 JPEG_QUALITIES = tuple(range(85, 49, -5))
@@ -68,6 +79,29 @@ class ImageTooLarge(ImageRejected):
     reason = FailureReason.image_too_large
 
 
+class AnimatedImage(ImageRejected):
+    reason = FailureReason.bad_image
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What one image, and one album as a whole, may weigh (settings MAX_IMAGE_PIXELS, MAX_ALBUM_BYTES)."""
+
+    max_bytes: int = MAX_INPUT_BYTES
+    max_pixels: int = MAX_IMAGE_PIXELS
+    max_album_bytes: int = MAX_ALBUM_BYTES
+
+
+def configure_pillow(max_pixels: int) -> None:
+    """Pillow's decompression-bomb guard at our limit for every ``Image.open`` of this process.
+
+    Pillow warns between 1× and 2× ``MAX_IMAGE_PIXELS`` and raises only above; the warning becomes an
+    error so nothing over the limit is ever decoded, even by code that forgets ``check_header``.
+    """
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    warnings.simplefilter("error", Image.DecompressionBombWarning)
+
+
 @dataclass(frozen=True)
 class ImageInfo:
     format: str  # Pillow's name: JPEG, PNG, WEBP, ...
@@ -98,7 +132,7 @@ def _max_pixels() -> int | None:
     return Image.MAX_IMAGE_PIXELS
 
 
-def _open(data: bytes, max_bytes: int) -> Image.Image:
+def _open(data: bytes, max_bytes: int, max_pixels: int | None = None) -> Image.Image:
     """Open ``data`` lazily, refusing oversized files, unknown formats and decompression bombs."""
     if len(data) > max_bytes:
         raise ImageTooLarge(f"{len(data)} bytes, the limit is {max_bytes}")
@@ -106,18 +140,49 @@ def _open(data: bytes, max_bytes: int) -> Image.Image:
         raise NotAnImage("empty file")
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-    except Image.DecompressionBombError:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge("more pixels than allowed (decompression bomb)") from None
     except UnidentifiedImageError:
         raise NotAnImage("not an image in an accepted format") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise BadImage(f"unreadable image header: {type(error).__name__}") from None
-    limit = _max_pixels()
+    limit = _max_pixels() if max_pixels is None else max_pixels
     if limit is not None and image.width * image.height > limit:
         # Pillow only warns between 1× and 2× its limit (DecompressionBombWarning); we refuse.
         image.close()
         raise ImageTooLarge(f"{image.width}×{image.height} pixels, the limit is {limit}")
     return image
+
+
+def check_header(data: bytes, limits: ImageLimits | None = None) -> ImageInfo:
+    """Type, bytes, pixels and frames from the header alone: nothing is decoded. Raises ``ImageRejected``."""
+    limits = limits or ImageLimits()
+    with _open(data, limits.max_bytes, limits.max_pixels) as image:
+        source_format = image.format or ""
+        if getattr(image, "is_animated", False) and source_format != "MPO":
+            raise AnimatedImage(f"an animated or multi-page {source_format}")
+        width, height = image.size
+        orientation = _orientation(image)
+    if orientation in _SWAPS_SIDES:
+        width, height = height, width
+    return ImageInfo(source_format, width, height, orientation)
+
+
+def check_album(sizes: Sequence[tuple[int, int]], limits: ImageLimits) -> None:
+    """An album's ``(pixels, bytes)`` per image, checked as a whole; raises ``ImageTooLarge``."""
+    pixels = sum(p for p, _ in sizes)
+    size = sum(b for _, b in sizes)
+    if pixels > limits.max_pixels:
+        raise ImageTooLarge(f"the album has {pixels} pixels, the limit is {limits.max_pixels}")
+    if size > limits.max_album_bytes:
+        raise ImageTooLarge(f"the album has {size} bytes, the limit is {limits.max_album_bytes}")
+
+
+def check_inputs(datas: Sequence[bytes], limits: ImageLimits) -> list[ImageInfo]:
+    """Every image's header, then the images as one album: what a runner does before decoding any."""
+    infos = [check_header(data, limits) for data in datas]
+    check_album([(i.width * i.height, len(d)) for i, d in zip(infos, datas, strict=True)], limits)
+    return infos
 
 
 def decode(data: bytes, *, max_bytes: int = MAX_INPUT_BYTES) -> tuple[Image.Image, ImageInfo]:
@@ -131,15 +196,18 @@ def decode(data: bytes, *, max_bytes: int = MAX_INPUT_BYTES) -> tuple[Image.Imag
     return image, ImageInfo(source_format, image.width, image.height, orientation)
 
 
-def inspect(data: bytes, *, max_bytes: int = MAX_INPUT_BYTES) -> ImageInfo:
+def inspect(data: bytes, limits: ImageLimits | None = None) -> ImageInfo:
     """Validate ``data`` as an image and return its format and upright size.
 
     Every byte is decoded, as in ``decode``, so truncated or corrupt files are refused the same way.
     A JPEG is decoded at 1/8 scale, though: libjpeg still reads the whole stream, but keeps 1/64 of
     the pixels, so checking a 24-megapixel photo peaks at ~2 MB instead of ~90 MB. The gateway checks
-    every upload this way, concurrently, and only needs the verdict, not the pixels.
+    every upload this way, concurrently, and only needs the verdict, not the pixels. Nothing is decoded
+    before ``check_header`` passed.
     """
-    image = _open(data, max_bytes)
+    limits = limits or ImageLimits()
+    check_header(data, limits)
+    image = _open(data, limits.max_bytes, limits.max_pixels)
     with image:
         width, height = image.size
         source_format = image.format or ""

@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
+
 from medialab_contracts import subjects
-from medialab_contracts.media import MediaRef
+from medialab_contracts.events import FailureReason
+from medialab_contracts.media import MediaRef, upload_owner
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
 
+from medialab_runtime.images import ImageLimits, ImageRejected, check_inputs
+
 
 class MediaNotFound(LookupError):
     pass
+
+
+class ForeignInput(ImageRejected):
+    """A job names an upload of another user: refused as a bad input, never read."""
+
+    reason = FailureReason.bad_input
+
+
+def check_owner(refs: Sequence[MediaRef], user_id: int) -> None:
+    """No input is another user's upload; raises ``ForeignInput``.
+
+    Every upload carries its owner in its name (``uploads/<owner>/<128 bits>``, the gateway's intake
+    names nothing else so); a result is offered for reuse only to the owner of its job (the gateway
+    checks the job's event before it preloads one).
+    """
+    for ref in refs:
+        owner = upload_owner(ref.object_name)
+        if owner is not None and owner != user_id:
+            raise ForeignInput(f"input {ref.object_name} is not an upload of user {user_id}")
 
 
 class MediaStore:
@@ -48,6 +73,14 @@ class MediaStore:
         except NotFoundError as error:
             raise MediaNotFound(name) from error
         return bytes(result.data or b"")
+
+    async def get_inputs(self, refs: Sequence[MediaRef], user_id: int, limits: ImageLimits) -> list[bytes]:
+        """A job's input images: owned by its user, each header and the set as a whole within ``limits``,
+        all checked before any is decoded. Raises ``ImageRejected`` or ``MediaNotFound``."""
+        check_owner(refs, user_id)
+        datas = [await self.get(ref.object_name) for ref in refs]
+        await asyncio.to_thread(check_inputs, datas, limits)
+        return datas
 
     async def exists(self, name: str) -> bool:
         try:

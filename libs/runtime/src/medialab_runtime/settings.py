@@ -3,6 +3,8 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from medialab_runtime.images import MAX_ALBUM_BYTES, MAX_IMAGE_PIXELS, MAX_INPUT_BYTES, ImageLimits
+
 
 class ServiceSettings(BaseSettings):
     """Read from the environment (and ``.env``); nested models use ``__`` as the delimiter."""
@@ -23,3 +25,12 @@ class ServiceSettings(BaseSettings):
     media_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     events_max_age_s: int = Field(default=7 * 24 * 3600, ge=60)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
+    # Every image a service opens (issue 17 item 3): bytes and header pixels checked before decoding;
+    # an album counts as a whole. Pillow's own guard is set to MAX_IMAGE_PIXELS at start.
+    max_image_bytes: int = Field(default=MAX_INPUT_BYTES, ge=1024)  # Telegram's getFile limit
+    max_image_pixels: int = Field(default=MAX_IMAGE_PIXELS, ge=4096)
+    max_album_bytes: int = Field(default=MAX_ALBUM_BYTES, ge=1024)
+
+    @property
+    def image_limits(self) -> ImageLimits:
+        return ImageLimits(self.max_image_bytes, self.max_image_pixels, self.max_album_bytes)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from medialab_contracts.jobs import JobRequest
-from medialab_runtime.images import prepare_upload
+from medialab_runtime.images import ImageLimits, prepare_upload
 from medialab_runtime.media_store import MediaStore
 
 from fal_runner.fal_api import FalClient, FalError
@@ -16,21 +16,22 @@ from fal_runner.key_rotation import KeyRotation
 
 
 class InputUploader:
-    def __init__(self, media: MediaStore, client: FalClient, keys: KeyRotation) -> None:
+    def __init__(self, media: MediaStore, client: FalClient, keys: KeyRotation, limits: ImageLimits) -> None:
         self._media = media
         self._client = client
         self._keys = keys
+        self._limits = limits
 
     async def upload_all(self, job: JobRequest, *, png_only: bool, deadline: float) -> list[str]:
         """URLs of the job's inputs in order; raises ``ImageRejected``, ``MediaNotFound``, ``FalError``."""
+        datas = await self._media.get_inputs(job.inputs, job.user_id, self._limits)
         return list(
             await asyncio.gather(
-                *(self._upload(job, index, png_only, deadline) for index in range(len(job.inputs)))
+                *(self._upload(job, index, data, png_only, deadline) for index, data in enumerate(datas))
             )
         )
 
-    async def _upload(self, job: JobRequest, index: int, png_only: bool, deadline: float) -> str:
-        data = await self._media.get(job.inputs[index].object_name)
+    async def _upload(self, job: JobRequest, index: int, data: bytes, png_only: bool, deadline: float) -> str:
         prepared = await asyncio.to_thread(prepare_upload, data, require_png=png_only)
         name = f"{job.job_id}-{index}.{prepared.extension}"
         while True:

@@ -64,7 +64,8 @@ async def setup(ctx: ServiceContext) -> None:
     executor = FalExecutor(client, slots, poll, keys)
 
     media = await MediaStore.open(ctx.js)
-    handler = FalJobHandler(executor, InputUploader(media, client, keys), OutputStore(media, client))
+    inputs = InputUploader(media, client, keys, settings.image_limits)
+    handler = FalJobHandler(executor, inputs, OutputStore(media, client))
     jobs = await RunnerJobs.open(ctx, settings, Runner.fal, subjects.FAL_RUNNER_CONSUMER, handler)
 
     # Added between the two steps of ``jobs``, so a shutdown stops taking jobs (and lets those in

@@ -121,7 +121,7 @@ async def setup(ctx: ServiceContext) -> None:
         billing=billing,
         jobs=jobs,
         launcher=launcher,
-        intake=ImageIntake(media),
+        intake=ImageIntake(media, settings.image_limits),
         inputs=FlowInputs(gateway_kv, settings.inputs_wait_s),
         albums=AlbumCollector(albums_kv, settings.album_debounce_s),
         launch_claims=LaunchClaims(gateway_kv),

@@ -34,6 +34,19 @@ class TooManyPixels(InputRejected):
     pass
 
 
+class AnimatedImage(InputRejected):
+    pass
+
+
+class AlbumTooLarge(InputRejected):
+    """The album's images together exceed the pixel or byte limit (each alone may pass)."""
+
+    def __init__(self, limit_pixels: int, limit_bytes: int) -> None:
+        super().__init__(f"album over {limit_pixels} pixels or {limit_bytes} bytes")
+        self.limit_pixels = limit_pixels
+        self.limit_bytes = limit_bytes
+
+
 class ImageTooSmall(InputRejected):
     def __init__(self, min_side: int) -> None:
         super().__init__(f"a side under {min_side} px")

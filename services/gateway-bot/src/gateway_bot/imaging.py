@@ -4,25 +4,44 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 
+from medialab_contracts.media import MediaRef
 from medialab_runtime import images
 from PIL import Image, ImageOps
 
-from gateway_bot.failures import BadImage, ImageTooLarge, NotAnImage, TooManyPixels
+from gateway_bot.failures import (
+    AlbumTooLarge,
+    AnimatedImage,
+    BadImage,
+    ImageTooLarge,
+    NotAnImage,
+    TooManyPixels,
+)
 
 
-def check_image(data: bytes, max_bytes: int) -> images.ImageInfo:
-    """Validate downloaded bytes; raises the gateway's input errors. CPU-bound: run in a thread."""
-    if len(data) > max_bytes:
-        raise ImageTooLarge(max_bytes)
+def check_image(data: bytes, limits: images.ImageLimits) -> images.ImageInfo:
+    """Validate downloaded bytes, header first; raises the gateway's input errors. CPU-bound."""
+    if len(data) > limits.max_bytes:
+        raise ImageTooLarge(limits.max_bytes)
     try:
-        return images.inspect(data, max_bytes=max_bytes)
+        return images.inspect(data, limits)
     except images.NotAnImage:
         raise NotAnImage("not an image") from None
+    except images.AnimatedImage:
+        raise AnimatedImage("animated") from None
     except images.ImageTooLarge:
         raise TooManyPixels("too many pixels") from None
     except images.ImageRejected:
         raise BadImage("corrupt or unsupported") from None
+
+
+def check_album(refs: Sequence[MediaRef], limits: images.ImageLimits) -> None:
+    """An album's images as a whole, from what their headers said when each was taken in."""
+    try:
+        images.check_album([((r.width or 0) * (r.height or 0), r.size_bytes) for r in refs], limits)
+    except images.ImageTooLarge:
+        raise AlbumTooLarge(limits.max_pixels, limits.max_album_bytes) from None
 
 
 def downscale_png(data: bytes, max_side: int | None, max_pixels: int | None) -> tuple[bytes, int, int]:

@@ -23,12 +23,10 @@ class GatewaySettings(ServiceSettings):
     # Price overrides in kopecks by catalog model key, e.g. {"nbp": 3000}.
     prices: dict[str, int] = Field(default_factory=dict)
 
-    max_image_bytes: int = Field(default=20 * MB, ge=1)  # Telegram's getFile limit
     max_retouch_bytes: int = Field(default=10 * MB, ge=1)
     # text-render's own input limits: checked when the photo arrives, before the user types the text.
     max_text_image_bytes: int = Field(default=10 * MB, ge=1)
     max_text_image_pixels: int = Field(default=40_000_000, ge=1)
-    max_image_pixels: int = Field(default=50_000_000, ge=1)
     # Telegram's limit for a document the bot uploads; larger results go as JPEG or downscaled.
     max_document_bytes: int = Field(default=50 * MB, ge=1024)
     preview_min_bytes: int = Field(default=1 * MB, ge=0)

@@ -10,26 +10,27 @@ from __future__ import annotations
 import asyncio
 
 from medialab_contracts.jobs import JobRequest
-from medialab_runtime.images import prepare_upload
+from medialab_runtime.images import ImageLimits, prepare_upload
 from medialab_runtime.media_store import MediaStore
 
 from wavespeed_runner.api import WaveSpeedClient
 
 
 class InputUploader:
-    def __init__(self, media: MediaStore, client: WaveSpeedClient) -> None:
+    def __init__(self, media: MediaStore, client: WaveSpeedClient, limits: ImageLimits) -> None:
         self._media = media
         self._client = client
+        self._limits = limits
 
     async def upload_all(self, job: JobRequest, deadline: float) -> list[str]:
         """URLs of the job's inputs, in the job's order.
 
         Raises ``ImageRejected``, ``MediaNotFound`` or ``WaveSpeedError``.
         """
-        return list(await asyncio.gather(*(self._upload(job, i, deadline) for i in range(len(job.inputs)))))
+        datas = await self._media.get_inputs(job.inputs, job.user_id, self._limits)
+        return list(await asyncio.gather(*(self._upload(job, i, d, deadline) for i, d in enumerate(datas))))
 
-    async def _upload(self, job: JobRequest, index: int, deadline: float) -> str:
-        data = await self._media.get(job.inputs[index].object_name)
+    async def _upload(self, job: JobRequest, index: int, data: bytes, deadline: float) -> str:
         prepared = await asyncio.to_thread(prepare_upload, data)
         name = f"{job.job_id}-{index}.{prepared.extension}"
         return await self._client.upload(prepared.data, prepared.content_type, name, deadline)

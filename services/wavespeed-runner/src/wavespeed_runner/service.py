@@ -84,7 +84,7 @@ async def setup(ctx: ServiceContext) -> None:
     media = await MediaStore.open(ctx.js)
     handler = FaceSwapHandler(
         build_executor(settings, client, slots, starts),
-        InputUploader(media, client),
+        InputUploader(media, client, settings.image_limits),
         OutputStore(media, client),
         settings.wavespeed_model,
     )

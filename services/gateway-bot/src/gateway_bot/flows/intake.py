@@ -1,19 +1,23 @@
 """Taking an image from a message: Telegram's metadata first, then the bytes, then into ``media``.
 
-The file is downloaded here through getFile (the token never leaves the gateway) and stored as
-``inputs/<upload id>/<message id>``; runners only ever see that object name.
+The file is downloaded here through getFile (the token never leaves the gateway), checked (header
+first, nothing decoded before its pixels passed) and only then stored, as ``upload_name(owner)``:
+``uploads/<owner's Telegram id>/<128 random bits>``. Nobody can guess another user's upload, and the
+owner in the name is what a job's inputs are checked against (``owned_by``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from dataclasses import dataclass
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Message
-from medialab_contracts.media import MediaRef
+from medialab_contracts.media import MediaRef, upload_name
+from medialab_runtime.images import ImageLimits
 from medialab_runtime.media_store import MediaStore
 
 from gateway_bot.failures import DownloadFailed, ImageTooLarge, NotAnImage
@@ -51,10 +55,11 @@ def precheck(upload: Upload, max_bytes: int) -> None:
 
 
 class ImageIntake:
-    def __init__(self, media: MediaStore) -> None:
+    def __init__(self, media: MediaStore, limits: ImageLimits) -> None:
         self._media = media
+        self._limits = limits
 
-    async def accept(self, bot: Bot, upload: Upload, upload_id: str, max_bytes: int) -> MediaRef:
+    async def accept(self, bot: Bot, upload: Upload, owner: int, max_bytes: int) -> MediaRef:
         precheck(upload, max_bytes)
         try:
             buffer = await bot.download(upload.file_id)
@@ -62,9 +67,10 @@ class ImageIntake:
             log.warning("download of message %d failed: %s", upload.message_id, error.message)
             raise DownloadFailed(error.message) from error
         data = buffer.getvalue() if buffer is not None else b""
-        info = await asyncio.to_thread(check_image, data, max_bytes)
+        limits = dataclasses.replace(self._limits, max_bytes=min(max_bytes, self._limits.max_bytes))
+        info = await asyncio.to_thread(check_image, data, limits)
         return await self._media.put(
-            f"inputs/{upload_id}/{upload.message_id}",
+            upload_name(owner),
             data,
             info.content_type,
             width=info.width,

@@ -23,11 +23,11 @@ async def begin(state: FSMContext, step: State, **data: Any) -> str:
     return flow
 
 
-async def take_image(message: Message, bot: Bot, intake: ImageIntake, flow: str, max_bytes: int) -> MediaRef:
+async def take_image(message: Message, bot: Bot, intake: ImageIntake, max_bytes: int) -> MediaRef:
     upload = upload_of(message)
-    if upload is None:
+    if upload is None or message.from_user is None:
         raise NotAnImage("no photo or document")
-    return await intake.accept(bot, upload, flow, max_bytes)
+    return await intake.accept(bot, upload, message.from_user.id, max_bytes)
 
 
 def query_chat(query: CallbackQuery) -> int:

@@ -15,7 +15,7 @@ from medialab_contracts.modes import Mode
 from gateway_bot import keyboards, texts
 from gateway_bot.callbacks import FormatCb, ModelCb, ResultAction, ResultCb
 from gateway_bot.clients.jobs import JobsClient
-from gateway_bot.failures import InputRejected, NotEnoughImages
+from gateway_bot.failures import AlbumTooLarge, InputRejected, NotEnoughImages
 from gateway_bot.filters import HasImage, PlainText, SameFlow
 from gateway_bot.flows.albums import AlbumCollector, AlbumPart
 from gateway_bot.flows.inputs import FlowInputs
@@ -24,6 +24,7 @@ from gateway_bot.flows.launcher import JobLauncher, Order
 from gateway_bot.flows.results import owned_output
 from gateway_bot.flows.steps import begin, query_chat, show_step, take_image
 from gateway_bot.handlers.errors import describe
+from gateway_bot.imaging import check_album
 from gateway_bot.parsing import clean_prompt
 from gateway_bot.settings import GatewaySettings
 from gateway_bot.states import EditFlow
@@ -117,6 +118,7 @@ async def _launch(
     catalog: Catalog,
     inputs: FlowInputs,
     launcher: JobLauncher,
+    settings: GatewaySettings,
     user_id: int,
     chat_id: int,
     instruction: str | None,
@@ -126,6 +128,7 @@ async def _launch(
     refs = await inputs.collected(data["flow"])
     if len(refs) < MIN_IMAGES[mode]:
         raise NotEnoughImages(MIN_IMAGES[mode], len(refs))
+    check_album(refs, settings.image_limits)  # single photos and albums of one job, as a whole
     prompt = clean_prompt(instruction)
     if data.get("format"):
         fmt = format_by_key(data["format"])
@@ -152,12 +155,13 @@ async def _after_upload(
     catalog: Catalog,
     inputs: FlowInputs,
     launcher: JobLauncher,
+    settings: GatewaySettings,
     user_id: int,
     total: int,
     caption: str | None,
 ) -> None:
     if caption and caption.strip():
-        await _launch(bot, state, catalog, inputs, launcher, user_id, message.chat.id, caption)
+        await _launch(bot, state, catalog, inputs, launcher, settings, user_id, message.chat.id, caption)
         return
     await message.answer(texts.images_received(total, MAX_INPUTS))
 
@@ -182,7 +186,7 @@ async def album_part(
         return
     await inputs.expect(flow)
     try:
-        ref = await take_image(message, bot, intake, flow, settings.max_image_bytes)
+        ref = await take_image(message, bot, intake, settings.max_image_bytes)
         part = AlbumPart(message.message_id, ref=ref, caption=message.caption)
     except InputRejected as error:
         part = AlbumPart(message.message_id, error=describe(error), caption=message.caption)
@@ -191,13 +195,20 @@ async def album_part(
         return  # another part's handler answers for the album
     refused = [(index, p.error) for index, p in enumerate(parts) if p.error]
     refs = [p.ref for p in parts if p.ref is not None] if not refused else []
+    try:
+        check_album(refs, settings.image_limits)
+    except AlbumTooLarge:
+        await inputs.settle(flow, [], arrived=len(parts), max_count=MAX_INPUTS)
+        raise
     total = await inputs.settle(flow, refs, arrived=len(parts), max_count=MAX_INPUTS)
     if refused:
         index, problem = refused[0]
         await message.answer(texts.album_part_refused(index, len(parts), problem))
         return
     caption = next((p.caption for p in parts if p.caption), None)
-    await _after_upload(message, bot, state, catalog, inputs, launcher, event_from_user.id, total, caption)
+    await _after_upload(
+        message, bot, state, catalog, inputs, launcher, settings, event_from_user.id, total, caption
+    )
 
 
 @router.message(EditFlow.images, HasImage())
@@ -215,13 +226,13 @@ async def single_image(
     flow = (await state.get_data())["flow"]
     await inputs.expect(flow)
     try:
-        ref = await take_image(message, bot, intake, flow, settings.max_image_bytes)
+        ref = await take_image(message, bot, intake, settings.max_image_bytes)
     except InputRejected:
         await inputs.settle(flow, [], arrived=1, max_count=MAX_INPUTS)
         raise
     total = await inputs.settle(flow, [ref], arrived=1, max_count=MAX_INPUTS)
     await _after_upload(
-        message, bot, state, catalog, inputs, launcher, event_from_user.id, total, message.caption
+        message, bot, state, catalog, inputs, launcher, settings, event_from_user.id, total, message.caption
     )
 
 
@@ -233,6 +244,9 @@ async def instruction(
     catalog: Catalog,
     inputs: FlowInputs,
     launcher: JobLauncher,
+    settings: GatewaySettings,
     event_from_user: User,
 ) -> None:
-    await _launch(bot, state, catalog, inputs, launcher, event_from_user.id, message.chat.id, message.text)
+    await _launch(
+        bot, state, catalog, inputs, launcher, settings, event_from_user.id, message.chat.id, message.text
+    )

@@ -29,6 +29,8 @@ from medialab_contracts.errors import (
 from gateway_bot import keyboards, texts
 from gateway_bot.failures import (
     AlbumNotAllowed,
+    AlbumTooLarge,
+    AnimatedImage,
     BadImage,
     DownloadFailed,
     EmptyPrompt,
@@ -92,6 +94,10 @@ def describe(error: InputRejected) -> str:
             return texts.image_too_large(error.limit_bytes)
         case TooManyPixels():
             return texts.IMAGE_TOO_MANY_PIXELS
+        case AnimatedImage():
+            return texts.ANIMATED_IMAGE
+        case AlbumTooLarge():
+            return texts.album_too_large(error.limit_pixels, error.limit_bytes)
         case ImageTooSmall():
             return texts.image_too_small(error.min_side)
         case TooManyImages():

@@ -30,7 +30,7 @@ async def take_face(
     message: Message, bot: Bot, state: FSMContext, intake: ImageIntake, settings: GatewaySettings
 ) -> None:
     data = await state.get_data()
-    ref = await take_image(message, bot, intake, data["flow"], settings.max_image_bytes)
+    ref = await take_image(message, bot, intake, settings.max_image_bytes)
     await state.update_data(face=ref.model_dump(mode="json"))
     await state.set_state(FaceSwapFlow.target)
     await message.answer(texts.FACESWAP_SEND_TARGET, reply_markup=keyboards.cancel(data["flow"]))
@@ -48,7 +48,7 @@ async def take_target(
     event_from_user: User,
 ) -> None:
     data = await state.get_data()
-    target = await take_image(message, bot, intake, data["flow"], settings.max_image_bytes)
+    target = await take_image(message, bot, intake, settings.max_image_bytes)
     (model,) = catalog.for_mode(Mode.faceswap)
     order = Order(
         mode=Mode.faceswap,

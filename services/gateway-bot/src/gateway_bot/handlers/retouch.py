@@ -41,7 +41,7 @@ async def take_photo(
     settings: GatewaySettings,
 ) -> None:
     flow = (await state.get_data())["flow"]
-    ref = await take_image(message, bot, intake, flow, settings.max_retouch_bytes)
+    ref = await take_image(message, bot, intake, settings.max_retouch_bytes)
     await state.update_data(image=ref.model_dump(mode="json"))
     await state.set_state(RetouchFlow.kind)
     soft, enhance = (

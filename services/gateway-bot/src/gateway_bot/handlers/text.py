@@ -45,7 +45,7 @@ async def take_photo(
     message: Message, bot: Bot, state: FSMContext, intake: ImageIntake, settings: GatewaySettings
 ) -> None:
     data = await state.get_data()
-    ref = await take_image(message, bot, intake, data["flow"], settings.max_text_image_bytes)
+    ref = await take_image(message, bot, intake, settings.max_text_image_bytes)
     if (
         ref.width is not None
         and ref.height is not None

@@ -50,8 +50,7 @@ async def take_photo(
     settings: GatewaySettings,
     event_from_user: User,
 ) -> None:
-    data = await state.get_data()
-    image = await take_image(message, bot, intake, data["flow"], settings.max_image_bytes)
+    image = await take_image(message, bot, intake, settings.max_image_bytes)
     await launcher.launch(bot, _order(catalog, event_from_user.id, message.chat.id, image))
     await state.clear()
 

@@ -1,0 +1,132 @@
+"""Bounded inputs and private uploads (issue 17 items 3 and 5) against the whole stack.
+
+The gateway and fal-runner run as their own processes on a nats-server with the production
+permissions, billing on a real PostgreSQL, fal emulated. Peak memory is each process's own high-water
+mark (``VmHWM`` in ``/proc/<pid>/status``), read after the attack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import nats
+import pytest
+from medialab_contracts import subjects
+from medialab_contracts.billing import BalanceView, EnsureUserRequest, ReserveReply, ReserveRequest
+from medialab_contracts.catalog import default_catalog
+from medialab_contracts.events import FailureReason, JobFailed
+from medialab_contracts.media import MediaRef, upload_name
+from medialab_contracts.modes import Mode
+from medialab_runtime.media_store import MediaStore
+from medialab_runtime.nats_conn import inbox_prefix
+from medialab_runtime.rpc import call
+from medialab_sandbox.telegram import TelegramUserClient
+from medialab_sandbox.telegram.client import AlbumItem
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from test_e2e_harness import Stack, build_stack, contains, press, reply
+
+pytestmark = pytest.mark.e2e
+
+RSS_LIMIT_BYTES = 400 * 1024 * 1024
+
+
+def peak_rss(pid: int | None) -> int:
+    assert pid is not None
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def png(size: tuple[int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (90, 140, 200)).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
+    def build(stack: Stack) -> None:
+        stack.start_billing()
+        stack.start_fal()
+        stack.start_fal_runner()
+        # A small album budget, so three small pictures show the album counted as a whole.
+        stack.start_gateway(MAX_IMAGE_PIXELS="5000000")
+
+    stack = build_stack(tmp_path, postgres_admin_url, build)
+    yield stack
+    stack.close()
+
+
+async def _open_edit(user: TelegramUserClient) -> None:
+    await user.send_text("✏️ Изменить")
+    models = await reply(user, lambda m: bool(m.reply_markup))
+    await press(user, models, "Nano-Banana")
+    await user.wait_for_message(predicate=contains("Отправьте от 1 до 4"), timeout=10)
+
+
+async def test_an_album_of_three_huge_pngs_is_refused_and_memory_stays_bounded(stack: Stack) -> None:
+    huge = await asyncio.to_thread(png, (9400, 9400))  # 88 MP each: under Pillow's default guard
+    gateway = next(p for n, p in stack.services.items() if n.startswith("gateway-bot"))
+    runner = next(p for n, p in stack.services.items() if n.startswith("fal-runner"))
+    async with stack.user() as user:
+        await _open_edit(user)
+        await user.send_album(
+            [AlbumItem(huge, kind="document", file_name=f"{i}.png", mime_type="image/png") for i in range(3)]
+        )
+        refusal = await reply(user, contains("не принято"), timeout=60)
+        assert "слишком большое по разрешению" in (refusal.text or "")
+    assert peak_rss(gateway.pid) < RSS_LIMIT_BYTES
+    assert peak_rss(runner.pid) < RSS_LIMIT_BYTES
+    assert stack.fal is not None
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{stack.fal.url}/_emu/submits")).json() == []
+
+
+async def test_an_album_over_the_limit_as_a_whole_is_refused(stack: Stack) -> None:
+    part = png((1500, 1200))  # 1.8 MP each, 5.4 MP together against a 5 MP limit
+    async with stack.user() as user:
+        await _open_edit(user)
+        await user.send_album([AlbumItem(part, kind="document", file_name=f"{i}.png") for i in range(3)])
+        refusal = await reply(user, contains("Альбом слишком большой"), timeout=30)
+        assert "5 МП" in (refusal.text or "")
+
+
+async def test_another_users_upload_in_a_job_is_refused(stack: Stack) -> None:
+    owner, attacker = 7001, 7002
+    admin = await nats.connect(stack.nats.url)
+    gateway = await nats.connect(
+        stack.nats.plain_url,
+        user="gateway-bot",
+        password=stack.nats.passwords["gateway-bot"],
+        inbox_prefix=inbox_prefix("gateway-bot"),
+    )
+    try:
+        media = await MediaStore.open(admin.jetstream())
+        picture = png((64, 64))
+        stolen: MediaRef = await media.put(upload_name(owner), picture, "image/png", width=64, height=64)
+        assert stolen.object_name.startswith(f"uploads/{owner}/") and len(stolen.object_name) == 8 + 5 + 32
+        failed = await admin.subscribe(subjects.event_subject("*", "failed"))
+        ensure = EnsureUserRequest(user_id=attacker)
+        await call(gateway, subjects.BILLING_ENSURE_USER, ensure, BalanceView, 10)
+        job = (
+            default_catalog()
+            .by_key("nb")
+            .job(Mode.edit, user_id=attacker, chat_id=attacker, prompt="кот", inputs=[stolen])
+        )
+        await call(gateway, subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply, 10)
+        event = JobFailed.model_validate_json((await failed.next_msg(timeout=30)).data)
+        assert event.job_id == job.job_id and event.reason == FailureReason.bad_input
+    finally:
+        await gateway.close()
+        await admin.close()
+    assert stack.fal is not None
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{stack.fal.url}/_emu/submits")).json() == []
