@@ -41,6 +41,7 @@ MAX_UPLOAD_BYTES = 4 * 1024 * 1024
 MAX_INPUT_BYTES = 20 * 1024 * 1024  # what the Telegram Bot API lets a bot download
 MAX_IMAGE_PIXELS = 50_000_000
 MAX_ALBUM_BYTES = 40 * 1024 * 1024
+MAX_RESULT_PIXELS = 100_000_000
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # the JPEG plugin also opens MPO
 SENT_AS_IS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
 JPEG_QUALITIES = tuple(range(85, 49, -5))
@@ -77,6 +78,10 @@ class BadImage(ImageRejected):
 
 class ImageTooLarge(ImageRejected):
     reason = FailureReason.image_too_large
+
+
+class DecompressionBomb(ImageTooLarge):
+    """Pillow's own guard (``Image.MAX_IMAGE_PIXELS``) refused the header."""
 
 
 class AnimatedImage(ImageRejected):
@@ -141,7 +146,7 @@ def _open(data: bytes, max_bytes: int, max_pixels: int | None = None) -> Image.I
     try:
         image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLarge("more pixels than allowed (decompression bomb)") from None
+        raise DecompressionBomb("more pixels than allowed (decompression bomb)") from None
     except UnidentifiedImageError:
         raise NotAnImage("not an image in an accepted format") from None
     except (OSError, SyntaxError, ValueError) as error:
@@ -224,7 +229,7 @@ def _load(image: Image.Image) -> None:
     try:
         image.load()
     except Image.DecompressionBombError:
-        raise ImageTooLarge("more pixels than allowed (decompression bomb)") from None
+        raise DecompressionBomb("more pixels than allowed (decompression bomb)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise BadImage(f"corrupt or truncated image: {type(error).__name__}") from None
 

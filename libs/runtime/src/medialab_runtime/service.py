@@ -118,7 +118,7 @@ async def run_service(
     dist: str | None = None,
 ) -> None:
     setup_logging(name, settings.log_level, settings.log_format, secret_values(settings))
-    configure_pillow(settings.max_image_pixels)
+    configure_pillow(max(settings.max_image_pixels, settings.max_result_pixels))
     BUILD_INFO.labels(name, package_version(dist or f"medialab-{name}")).set(1)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -3,7 +3,13 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from medialab_runtime.images import MAX_ALBUM_BYTES, MAX_IMAGE_PIXELS, MAX_INPUT_BYTES, ImageLimits
+from medialab_runtime.images import (
+    MAX_ALBUM_BYTES,
+    MAX_IMAGE_PIXELS,
+    MAX_INPUT_BYTES,
+    MAX_RESULT_PIXELS,
+    ImageLimits,
+)
 
 
 class ServiceSettings(BaseSettings):
@@ -30,6 +36,9 @@ class ServiceSettings(BaseSettings):
     max_image_bytes: int = Field(default=MAX_INPUT_BYTES, ge=1024)  # Telegram's getFile limit
     max_image_pixels: int = Field(default=MAX_IMAGE_PIXELS, ge=4096)
     max_album_bytes: int = Field(default=MAX_ALBUM_BYTES, ge=1024)
+    # A provider's result may be larger than any input (an ×2 upscale of 16 MP is 64 MP): Pillow's
+    # guard is set to the larger of the two, inputs are checked against MAX_IMAGE_PIXELS explicitly.
+    max_result_pixels: int = Field(default=MAX_RESULT_PIXELS, ge=4096)
 
     @property
     def image_limits(self) -> ImageLimits:

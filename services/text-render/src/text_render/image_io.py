@@ -1,17 +1,19 @@
 """Untrusted bytes → a Pillow image we can draw on, or a typed error; never a crash, never a
-full decode of something too big."""
+full decode of something too big: the runtime's shared header check (type, bytes, pixels, frames)
+comes first."""
 
 import struct
 from dataclasses import dataclass
 from io import BytesIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from medialab_runtime import images
+from PIL import Image, ImageOps
 
 from text_render.errors import CorruptImage, DecompressionBomb, ImageTooLarge, NotAnImage
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024
 MAX_INPUT_PIXELS = 40_000_000
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")  # JPEG also opens MPO (phones)
+ACCEPTED_FORMATS = images.ACCEPTED_FORMATS
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError)
 
 
@@ -35,21 +37,18 @@ def _drawable(image: Image.Image) -> Image.Image:
 def load_image(
     data: bytes, *, max_bytes: int = MAX_INPUT_BYTES, max_pixels: int = MAX_INPUT_PIXELS
 ) -> LoadedImage:
-    if len(data) > max_bytes:
-        raise ImageTooLarge(f"{len(data)} bytes > {max_bytes}")
+    try:
+        images.check_header(data, images.ImageLimits(max_bytes=max_bytes, max_pixels=max_pixels))
+    except images.NotAnImage as exc:
+        raise NotAnImage(str(exc)) from exc
+    except images.DecompressionBomb as exc:
+        raise DecompressionBomb(str(exc)) from exc
+    except images.ImageTooLarge as exc:
+        raise ImageTooLarge(str(exc)) from exc
+    except images.ImageRejected as exc:  # an unreadable header, an animation
+        raise CorruptImage(str(exc)) from exc
     try:
         image = Image.open(BytesIO(data), formats=ACCEPTED_FORMATS)
-    except Image.DecompressionBombError as exc:
-        raise DecompressionBomb(str(exc)) from exc
-    except UnidentifiedImageError as exc:
-        raise NotAnImage("not a supported image format") from exc
-    except _DECODE_ERRORS as exc:
-        raise CorruptImage(f"unreadable header: {exc}") from exc
-    # The header alone tells the size: refuse before a single pixel is decoded.
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ImageTooLarge(f"{width}x{height} > {max_pixels} pixels")
-    try:
         image.load()
         icc_profile = image.info.get("icc_profile") if image.mode in ("RGB", "RGBA") else None
         ImageOps.exif_transpose(image, in_place=True)
