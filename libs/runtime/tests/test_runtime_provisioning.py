@@ -28,3 +28,24 @@ async def test_layout_is_created_once_and_reapplied_idempotently(nats_url: str) 
         assert (await store.get("probe")).data == b"bytes"
     finally:
         await nc.close()
+
+
+async def test_streams_and_object_stores_are_capped_and_caps_reach_existing_ones(nats_url: str) -> None:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    try:
+        # A media store from before the caps: no size limit, a week's TTL.
+        await js.create_object_store(subjects.MEDIA_BUCKET)
+        cfg = LayoutConfig(
+            media_max_bytes=64 * 1024 * 1024, uploads_ttl_s=1800, stream_max_bytes=8 * 1024 * 1024
+        )
+        await ensure_layout(js, cfg)
+        media = (await js.stream_info(f"OBJ_{subjects.MEDIA_BUCKET}")).config
+        uploads = (await js.stream_info(f"OBJ_{subjects.UPLOADS_BUCKET}")).config
+        assert media.max_bytes == 64 * 1024 * 1024 and media.max_age == cfg.media_ttl_s
+        assert uploads.max_age == 1800 and uploads.max_bytes == cfg.uploads_max_bytes
+        for stream in (subjects.JOBS_STREAM, subjects.EVENTS_STREAM, subjects.ADVISORIES_STREAM):
+            assert (await js.stream_info(stream)).config.max_bytes == 8 * 1024 * 1024
+        assert (await js.stream_info(subjects.JOBS_STREAM)).config.discard == "new"  # a job is never dropped
+    finally:
+        await nc.close()

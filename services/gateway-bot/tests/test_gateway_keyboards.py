@@ -42,6 +42,8 @@ from gateway_bot.failures import (
     TooManyPixels,
     TopupArgsError,
     TopupProblem,
+    UploadExpired,
+    UploadQuotaReached,
 )
 from gateway_bot.handlers.errors import describe, describe_service_error
 from gateway_bot.payments import pack_for
@@ -226,6 +228,8 @@ def _input_errors() -> list[InputRejected]:
         TooManyPixels("x"),
         AnimatedImage("x"),
         AlbumTooLarge(50_000_000, 40 * 1024 * 1024),
+        UploadQuotaReached(30),
+        UploadExpired("x"),
         ImageTooSmall(32),
         TooManyImages(4),
         NotEnoughImages(2, 0),

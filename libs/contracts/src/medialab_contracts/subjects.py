@@ -21,6 +21,9 @@ GATEWAY_DELIVERY_CONSUMER = "gateway-delivery"
 
 # Object store and key-value buckets
 MEDIA_BUCKET = "media"
+# Uploads not yet bound to a job: the gateway's intake stores here; the bucket's TTL (at most an hour)
+# removes what no job took. Launching a job copies its uploads into ``media``.
+UPLOADS_BUCKET = "uploads"
 FSM_BUCKET = "fsm"
 ALBUMS_BUCKET = "albums"
 SLOTS_BUCKET = "slots"

@@ -1,4 +1,5 @@
-"""The ``media`` object store: every input and result image lives here, named by job."""
+"""The object stores of images: ``media`` (every job's inputs and results) and ``uploads`` (the gateway's
+uploads until a job takes them). Each object is capped in bytes here, each bucket in total by JetStream."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ from nats.js.object_store import ObjectStore
 
 from medialab_runtime.images import ImageLimits, ImageRejected, check_inputs
 
+MAX_OBJECT_BYTES = 64 * 1024 * 1024
+
 
 class MediaNotFound(LookupError):
     pass
+
+
+class ObjectTooLarge(ImageRejected):
+    """More bytes than one object may have (MEDIA_MAX_OBJECT_BYTES): refused before anything is stored."""
+
+    reason = FailureReason.image_too_large
 
 
 class ForeignInput(ImageRejected):
@@ -39,12 +48,18 @@ def check_owner(refs: Sequence[MediaRef], user_id: int) -> None:
 
 
 class MediaStore:
-    def __init__(self, store: ObjectStore) -> None:
+    def __init__(self, store: ObjectStore, max_object_bytes: int = MAX_OBJECT_BYTES) -> None:
         self._store = store
+        self._max_object_bytes = max_object_bytes
 
     @classmethod
-    async def open(cls, js: JetStreamContext) -> MediaStore:
-        return cls(await js.object_store(subjects.MEDIA_BUCKET))
+    async def open(
+        cls,
+        js: JetStreamContext,
+        max_object_bytes: int = MAX_OBJECT_BYTES,
+        bucket: str = subjects.MEDIA_BUCKET,
+    ) -> MediaStore:
+        return cls(await js.object_store(bucket), max_object_bytes)
 
     async def put(
         self,
@@ -56,6 +71,8 @@ class MediaStore:
         height: int | None = None,
         file_name: str | None = None,
     ) -> MediaRef:
+        if len(data) > self._max_object_bytes:
+            raise ObjectTooLarge(f"{name}: {len(data)} bytes, one object may have {self._max_object_bytes}")
         ref = MediaRef(
             object_name=name,
             content_type=content_type,

@@ -6,6 +6,7 @@ existing stream with the same config is a no-op; a changed config is applied wit
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from medialab_contracts import subjects
 from nats.js import JetStreamContext
 from nats.js.api import (
     ConsumerConfig,
+    DiscardPolicy,
     KeyValueConfig,
     ObjectStoreConfig,
     RetentionPolicy,
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 DEDUP_WINDOW_S = 3600.0
+GIB = 1024 * 1024 * 1024
 
 
 _RUNNER_LAYOUT = frozenset(
@@ -42,6 +45,7 @@ SERVICE_LAYOUT: dict[str, frozenset[str]] = {
             subjects.ALBUMS_BUCKET,
             subjects.TELEGRAM_LIMITS_BUCKET,
             subjects.MEDIA_BUCKET,
+            subjects.UPLOADS_BUCKET,
         }
     ),
     "fal-runner": _RUNNER_LAYOUT | {subjects.SLOTS_BUCKET, subjects.MEDIA_BUCKET},
@@ -53,7 +57,18 @@ SERVICE_LAYOUT: dict[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class LayoutConfig:
+    """Retention and size caps of the layout (issue 17 item 4: storage bounded).
+
+    Streams and object stores are capped in bytes; a full JOBS stream or object store refuses new
+    writes (discard new: a job is never dropped, the caller sees the error), a full EVENTS or
+    ADVISORIES stream drops its oldest messages, long consumed.
+    """
+
     media_ttl_s: float = 7 * 24 * 3600
+    media_max_bytes: int = 4 * GIB
+    uploads_ttl_s: float = 3600
+    uploads_max_bytes: int = 1 * GIB
+    stream_max_bytes: int = GIB // 4
     events_max_age_s: float = 7 * 24 * 3600
     fsm_ttl_s: float = 7 * 24 * 3600
     albums_ttl_s: float = 600
@@ -72,6 +87,8 @@ def stream_configs(cfg: LayoutConfig) -> list[StreamConfig]:
             storage=StorageType.FILE,
             duplicate_window=DEDUP_WINDOW_S,
             max_msg_size=MAX_MESSAGE_BYTES,
+            max_bytes=cfg.stream_max_bytes,
+            discard=DiscardPolicy.NEW,
         ),
         StreamConfig(
             name=subjects.EVENTS_STREAM,
@@ -81,6 +98,7 @@ def stream_configs(cfg: LayoutConfig) -> list[StreamConfig]:
             max_age=cfg.events_max_age_s,
             duplicate_window=DEDUP_WINDOW_S,
             max_msg_size=MAX_MESSAGE_BYTES,
+            max_bytes=cfg.stream_max_bytes,
         ),
         StreamConfig(
             name=subjects.ADVISORIES_STREAM,
@@ -88,6 +106,24 @@ def stream_configs(cfg: LayoutConfig) -> list[StreamConfig]:
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             max_age=cfg.events_max_age_s,
+            max_bytes=cfg.stream_max_bytes,
+        ),
+    ]
+
+
+def object_store_configs(cfg: LayoutConfig) -> list[ObjectStoreConfig]:
+    return [
+        ObjectStoreConfig(
+            bucket=subjects.MEDIA_BUCKET,
+            ttl=cfg.media_ttl_s,
+            max_bytes=cfg.media_max_bytes,
+            storage=StorageType.FILE,
+        ),
+        ObjectStoreConfig(
+            bucket=subjects.UPLOADS_BUCKET,
+            ttl=cfg.uploads_ttl_s,
+            max_bytes=cfg.uploads_max_bytes,
+            storage=StorageType.FILE,
         ),
     ]
 
@@ -116,6 +152,17 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         log.info("stream %s updated", config.name)
 
 
+async def _ensure_object_store(js: JetStreamContext, config: ObjectStoreConfig) -> None:
+    try:
+        await js.create_object_store(config.bucket, config)
+    except BadRequestError:
+        # Created before with another TTL or cap: bring its stream to ours (nats-py has no update call).
+        stream = f"OBJ_{config.bucket}"
+        current = (await js.stream_info(stream)).config
+        await js.update_stream(dataclasses.replace(current, max_age=config.ttl, max_bytes=config.max_bytes))
+        log.info("object store %s updated", config.bucket)
+
+
 async def ensure_durable_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:
     """Create a durable consumer; one that exists with another config is kept (a rolling update may
     run both versions, and recreating it would drop its pending acks)."""
@@ -141,12 +188,6 @@ async def ensure_layout(
             await js.create_key_value(kv)
         except BadRequestError:
             log.warning("kv bucket %s exists with another config; keeping it", kv.bucket)
-    if wanted is not None and subjects.MEDIA_BUCKET not in wanted:
-        return
-    try:
-        await js.create_object_store(
-            subjects.MEDIA_BUCKET,
-            ObjectStoreConfig(ttl=cfg.media_ttl_s, storage=StorageType.FILE),
-        )
-    except BadRequestError:
-        log.warning("object store %s exists with another config; keeping it", subjects.MEDIA_BUCKET)
+    for store in object_store_configs(cfg):
+        if wanted is None or store.bucket in wanted:
+            await _ensure_object_store(js, store)

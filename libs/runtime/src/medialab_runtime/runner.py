@@ -6,6 +6,7 @@ also the settings of their slots and their ``python -m`` entry point.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -38,11 +39,7 @@ class RunnerSettings(JobServiceSettings):
     slot_poll_s: float = Field(default=1.0, gt=0)
 
     def layout(self) -> LayoutConfig:
-        return LayoutConfig(
-            media_ttl_s=self.media_ttl_s,
-            events_max_age_s=self.events_max_age_s,
-            slots_ttl_s=self.slot_lease_s,
-        )
+        return dataclasses.replace(super().layout(), slots_ttl_s=self.slot_lease_s)
 
 
 class RunnerJobs:

@@ -144,9 +144,7 @@ async def run_service(
         stack.push_async_callback(drain)
         health.add_check("nats", lambda: nc.is_connected)
         js = nc.jetstream()
-        layout = layout or LayoutConfig(
-            media_ttl_s=settings.media_ttl_s, events_max_age_s=settings.events_max_age_s
-        )
+        layout = layout or settings.layout()
         await ensure_layout(js, layout, name)
         hooks.add(lambda: _reprovision(js, layout, name))
         ctx = ServiceContext(name, settings, nc, js, health, stopping, stack)

@@ -10,6 +10,10 @@ from medialab_runtime.images import (
     MAX_RESULT_PIXELS,
     ImageLimits,
 )
+from medialab_runtime.media_store import MAX_OBJECT_BYTES
+from medialab_runtime.provisioning import GIB, LayoutConfig
+
+MIB = 1024 * 1024
 
 
 class ServiceSettings(BaseSettings):
@@ -30,6 +34,13 @@ class ServiceSettings(BaseSettings):
     # Retention of the media object store, of job events and of per-job state (seconds).
     media_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     events_max_age_s: int = Field(default=7 * 24 * 3600, ge=60)
+    # Storage bounds (issue 17 item 4): the object stores' and streams' total bytes, one object's bytes,
+    # and how long an upload no job took is kept (at most an hour).
+    media_max_bytes: int = Field(default=4 * GIB, ge=MIB)
+    media_max_object_bytes: int = Field(default=MAX_OBJECT_BYTES, ge=MIB)
+    uploads_ttl_s: int = Field(default=3600, ge=60, le=3600)
+    uploads_max_bytes: int = Field(default=1 * GIB, ge=MIB)
+    stream_max_bytes: int = Field(default=GIB // 4, ge=MIB)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
     # Every image a service opens (issue 17 item 3): bytes and header pixels checked before decoding;
     # an album counts as a whole. Pillow's own guard is set to MAX_IMAGE_PIXELS at start.
@@ -39,6 +50,16 @@ class ServiceSettings(BaseSettings):
     # A provider's result may be larger than any input (an ×2 upscale of 16 MP is 64 MP): Pillow's
     # guard is set to the larger of the two, inputs are checked against MAX_IMAGE_PIXELS explicitly.
     max_result_pixels: int = Field(default=MAX_RESULT_PIXELS, ge=4096)
+
+    def layout(self) -> LayoutConfig:
+        return LayoutConfig(
+            media_ttl_s=self.media_ttl_s,
+            media_max_bytes=self.media_max_bytes,
+            uploads_ttl_s=self.uploads_ttl_s,
+            uploads_max_bytes=self.uploads_max_bytes,
+            stream_max_bytes=self.stream_max_bytes,
+            events_max_age_s=self.events_max_age_s,
+        )
 
     @property
     def image_limits(self) -> ImageLimits:

@@ -63,7 +63,7 @@ async def setup(ctx: ServiceContext) -> None:
     poll = PollPolicy(settings.fal_poll_min_s, settings.fal_poll_max_s, settings.fal_poll_ratio)
     executor = FalExecutor(client, slots, poll, keys)
 
-    media = await MediaStore.open(ctx.js)
+    media = await MediaStore.open(ctx.js, settings.media_max_object_bytes)
     inputs = InputUploader(media, client, keys, settings.image_limits)
     handler = FalJobHandler(executor, inputs, OutputStore(media, client))
     jobs = await RunnerJobs.open(ctx, settings, Runner.fal, subjects.FAL_RUNNER_CONSUMER, handler)

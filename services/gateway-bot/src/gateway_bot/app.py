@@ -33,6 +33,7 @@ from gateway_bot.middlewares.updates import UpdateGateMiddleware
 from gateway_bot.middlewares.users import EnsureUserMiddleware
 from gateway_bot.settings import GatewaySettings
 from gateway_bot.storage.fsm import KvStorage
+from gateway_bot.storage.quotas import UploadQuota
 from gateway_bot.storage.records import (
     DeliveryMarks,
     LaunchClaims,
@@ -97,7 +98,8 @@ async def setup(ctx: ServiceContext) -> None:
     fsm_kv = await ctx.js.key_value(subjects.FSM_BUCKET)
     albums_kv = await ctx.js.key_value(subjects.ALBUMS_BUCKET)
     limits_kv = await ctx.js.key_value(subjects.TELEGRAM_LIMITS_BUCKET)
-    media = await MediaStore.open(ctx.js)
+    media = await MediaStore.open(ctx.js, settings.media_max_object_bytes)
+    uploads = await MediaStore.open(ctx.js, settings.media_max_object_bytes, subjects.UPLOADS_BUCKET)
 
     bot_id = int(token.split(":", 1)[0])
     limiter = TelegramLimiter(limits_kv, bot_id, build_limits(settings))
@@ -111,7 +113,8 @@ async def setup(ctx: ServiceContext) -> None:
         StatusRecords(gateway_kv), settings.progress_interval_s, settings.progress_interval_group_s
     )
     orders = OrderRecords(gateway_kv)
-    launcher = JobLauncher(billing, llm, progress, media, orders)
+    launcher = JobLauncher(billing, llm, progress, media, uploads, orders)
+    quota = UploadQuota(gateway_kv, settings.uploads_per_hour)
 
     dp = Dispatcher(
         storage=KvStorage(fsm_kv),
@@ -121,7 +124,7 @@ async def setup(ctx: ServiceContext) -> None:
         billing=billing,
         jobs=jobs,
         launcher=launcher,
-        intake=ImageIntake(media, settings.image_limits),
+        intake=ImageIntake(uploads, settings.image_limits, quota),
         inputs=FlowInputs(gateway_kv, settings.inputs_wait_s),
         albums=AlbumCollector(albums_kv, settings.album_debounce_s),
         launch_claims=LaunchClaims(gateway_kv),

@@ -47,6 +47,18 @@ class AlbumTooLarge(InputRejected):
         self.limit_bytes = limit_bytes
 
 
+class UploadQuotaReached(InputRejected):
+    """The user's uploads of this hour are used up (UPLOADS_PER_HOUR)."""
+
+    def __init__(self, per_hour: int) -> None:
+        super().__init__(f"more than {per_hour} uploads in an hour")
+        self.per_hour = per_hour
+
+
+class UploadExpired(InputRejected):
+    """An upload no job took within UPLOADS_TTL_S is gone."""
+
+
 class ImageTooSmall(InputRejected):
     def __init__(self, min_side: int) -> None:
         super().__init__(f"a side under {min_side} px")

@@ -23,6 +23,8 @@ class GatewaySettings(ServiceSettings):
     # Price overrides in kopecks by catalog model key, e.g. {"nbp": 3000}.
     prices: dict[str, int] = Field(default_factory=dict)
 
+    # Per-user quota (issue 17 item 4): images taken in per clock hour, refused ones included.
+    uploads_per_hour: int = Field(default=30, ge=1)
     max_retouch_bytes: int = Field(default=10 * MB, ge=1)
     # text-render's own input limits: checked when the photo arrives, before the user types the text.
     max_text_image_bytes: int = Field(default=10 * MB, ge=1)

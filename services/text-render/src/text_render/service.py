@@ -18,6 +18,7 @@ DIST = "medialab-text-render"
 async def setup(ctx: ServiceContext) -> None:
     if not isinstance(ctx.settings, TextRenderSettings):
         raise TypeError("text-render needs TextRenderSettings")
-    handler = TextJobHandler(ctx.nc, await MediaStore.open(ctx.js), ctx.settings)
+    media = await MediaStore.open(ctx.js, ctx.settings.media_max_object_bytes)
+    handler = TextJobHandler(ctx.nc, media, ctx.settings)
     jobs = await RunnerJobs.open(ctx, ctx.settings, Runner.text, subjects.TEXT_RENDER_CONSUMER, handler)
     await jobs.start()

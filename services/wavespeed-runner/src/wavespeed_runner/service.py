@@ -81,7 +81,7 @@ async def setup(ctx: ServiceContext) -> None:
         slots.lease_s,
     )
 
-    media = await MediaStore.open(ctx.js)
+    media = await MediaStore.open(ctx.js, settings.media_max_object_bytes)
     handler = FaceSwapHandler(
         build_executor(settings, client, slots, starts),
         InputUploader(media, client, settings.image_limits),

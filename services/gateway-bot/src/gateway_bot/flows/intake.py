@@ -1,9 +1,10 @@
 """Taking an image from a message: Telegram's metadata first, then the bytes, then into ``media``.
 
-The file is downloaded here through getFile (the token never leaves the gateway), checked (header
-first, nothing decoded before its pixels passed) and only then stored, as ``upload_name(owner)``:
-``uploads/<owner's Telegram id>/<128 random bits>``. Nobody can guess another user's upload, and the
-owner in the name is what a job's inputs are checked against (``owned_by``).
+Each upload counts against the user's hourly quota; the file is downloaded here through getFile (the
+token never leaves the gateway), checked (header first, nothing decoded before its pixels passed) and
+only then stored, in the ``uploads`` bucket (expiring within the hour unless a job takes it) as
+``upload_name(owner)``: ``uploads/<owner's Telegram id>/<128 random bits>``. Nobody can guess another
+user's upload, and the owner in the name is what runners check a job's inputs against.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from medialab_runtime.media_store import MediaStore
 
 from gateway_bot.failures import DownloadFailed, ImageTooLarge, NotAnImage
 from gateway_bot.imaging import check_image
+from gateway_bot.storage.quotas import UploadQuota
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +57,15 @@ def precheck(upload: Upload, max_bytes: int) -> None:
 
 
 class ImageIntake:
-    def __init__(self, media: MediaStore, limits: ImageLimits) -> None:
-        self._media = media
+    def __init__(self, uploads: MediaStore, limits: ImageLimits, quota: UploadQuota) -> None:
+        self._uploads = uploads
         self._limits = limits
+        self._quota = quota
 
     async def accept(self, bot: Bot, upload: Upload, owner: int, max_bytes: int) -> MediaRef:
+        """Check, then store in the ``uploads`` bucket, where it expires unless a job takes it."""
         precheck(upload, max_bytes)
+        await self._quota.take(owner)
         try:
             buffer = await bot.download(upload.file_id)
         except TelegramAPIError as error:
@@ -69,7 +74,7 @@ class ImageIntake:
         data = buffer.getvalue() if buffer is not None else b""
         limits = dataclasses.replace(self._limits, max_bytes=min(max_bytes, self._limits.max_bytes))
         info = await asyncio.to_thread(check_image, data, limits)
-        return await self._media.put(
+        return await self._uploads.put(
             upload_name(owner),
             data,
             info.content_type,

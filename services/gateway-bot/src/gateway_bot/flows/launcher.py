@@ -15,16 +15,16 @@ from aiogram import Bot
 from medialab_contracts.catalog import DEFAULT_DEADLINE_S, ModelSpec
 from medialab_contracts.errors import InsufficientFunds, MediaLabError
 from medialab_contracts.jobs import MAX_PROMPT_CHARS, ImageSize, JobRequest
-from medialab_contracts.media import MediaRef
+from medialab_contracts.media import MediaRef, upload_owner
 from medialab_contracts.modes import Mode
-from medialab_runtime.media_store import MediaStore
+from medialab_runtime.media_store import MediaNotFound, MediaStore
 from pydantic import BaseModel, ConfigDict
 
 from gateway_bot import texts
 from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.llm import LlmClient
 from gateway_bot.delivery.progress import ProgressBoard
-from gateway_bot.failures import ImageTooSmall, TranslationFailed
+from gateway_bot.failures import ImageTooSmall, TranslationFailed, UploadExpired
 from gateway_bot.imaging import downscale_png
 from gateway_bot.metrics import JOBS_REFUSED, JOBS_STARTED
 from gateway_bot.storage.records import OrderRecords
@@ -61,9 +61,11 @@ class JobLauncher:
         llm: LlmClient,
         progress: ProgressBoard,
         media: MediaStore,
+        uploads: MediaStore,
         orders: OrderRecords,
     ) -> None:
         self._media = media
+        self._uploads = uploads
         self._orders = orders
         self._billing = billing
         self._llm = llm
@@ -77,6 +79,27 @@ class JobLauncher:
             JOBS_REFUSED.labels("translate").inc()
             raise TranslationFailed(error.code.value) from None
         return reply.text[:MAX_PROMPT_CHARS], reply.translated
+
+    async def _bind(self, ref: MediaRef) -> MediaRef:
+        """An upload copied into ``media`` under its own name: the job's now, kept as long as results.
+
+        Only uploads are copied (results are in ``media`` already); one the uploads bucket's TTL took
+        is refused with a request to send it again.
+        """
+        if upload_owner(ref.object_name) is None or await self._media.exists(ref.object_name):
+            return ref
+        try:
+            data = await self._uploads.get(ref.object_name)
+        except MediaNotFound:
+            raise UploadExpired(ref.object_name) from None
+        return await self._media.put(
+            ref.object_name,
+            data,
+            ref.content_type,
+            width=ref.width,
+            height=ref.height,
+            file_name=ref.file_name,
+        )
 
     async def _fit_input(self, model: ModelSpec, ref: MediaRef) -> tuple[MediaRef, str | None]:
         """The input within the model's documented limits (downscaled, with a note) or refused."""
@@ -107,7 +130,7 @@ class JobLauncher:
         notes: list[str] = []
         inputs: list[MediaRef] = []
         for ref in order.inputs:
-            fitted, fit_note = await self._fit_input(order.model, ref)
+            fitted, fit_note = await self._fit_input(order.model, await self._bind(ref))
             inputs.append(fitted)
             if fit_note:
                 notes.append(fit_note)

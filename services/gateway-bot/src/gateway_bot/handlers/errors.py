@@ -48,6 +48,8 @@ from gateway_bot.failures import (
     TopupArgsError,
     TopupProblem,
     TranslationFailed,
+    UploadExpired,
+    UploadQuotaReached,
 )
 from gateway_bot.metrics import JOBS_REFUSED
 from gateway_bot.payments import pack_for
@@ -98,6 +100,10 @@ def describe(error: InputRejected) -> str:
             return texts.ANIMATED_IMAGE
         case AlbumTooLarge():
             return texts.album_too_large(error.limit_pixels, error.limit_bytes)
+        case UploadQuotaReached():
+            return texts.upload_quota_reached(error.per_hour)
+        case UploadExpired():
+            return texts.UPLOAD_EXPIRED
         case ImageTooSmall():
             return texts.image_too_small(error.min_side)
         case TooManyImages():

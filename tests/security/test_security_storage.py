@@ -1,0 +1,83 @@
+"""Storage bounded (issue 17 item 4): one free user cannot fill the object store with uploads.
+
+40 photos, 6.4 MB each, used to be kept for 7 days before any check. Now each upload counts against
+the user's hourly quota (UPLOADS_PER_HOUR, 30 by default) before it is downloaded, is stored only after
+its checks, in the ``uploads`` bucket whose TTL drops it within the hour unless a job takes it, and
+every bucket and stream is capped in bytes. The gateway runs as its own process with its own NATS user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from medialab_contracts import subjects
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from test_e2e_harness import Stack, build_stack, contains, press, reply
+
+pytestmark = pytest.mark.e2e
+
+UPLOADS = 40
+PER_HOUR = 30  # the default of UPLOADS_PER_HOUR
+
+
+def photo(seed: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (seed * 6 % 256, 90, 160)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
+    def build(stack: Stack) -> None:
+        stack.start_billing()
+        # The inbound rate raised, so 40 quick messages are all taken (answers still go at 1 per second).
+        stack.start_gateway(INBOUND_BURST="100", INBOUND_PER_S="50")
+
+    stack = build_stack(tmp_path, postgres_admin_url, build)
+    yield stack
+    stack.close()
+
+
+async def test_forty_uploads_hit_the_quota_and_storage_stays_bounded(stack: Stack) -> None:
+    async with stack.user() as user:
+        await user.send_text("✏️ Изменить")
+        models = await reply(user, lambda m: bool(m.reply_markup))
+        await press(user, models, "Nano-Banana")
+        await user.wait_for_message(predicate=contains("Отправьте от 1 до 4"), timeout=10)
+        for n in range(UPLOADS):
+            await user.send_document(photo(n), file_name=f"{n}.png", mime_type="image/png")
+        await reply(user, contains("Лимит загрузок исчерпан"), timeout=30)
+        async with asyncio.timeout(120):
+            while True:
+                texts = [m.text or "" for m in await user.bot_messages()]
+                answered = [t for t in texts if "Лимит загрузок" in t or "Изображений загружено" in t]
+                if len(answered) + sum("Можно не больше 4" in t for t in texts) >= UPLOADS:
+                    break
+                await asyncio.sleep(1)
+        quota_messages = [t for t in texts if "Лимит загрузок исчерпан" in t]
+        assert len(quota_messages) == UPLOADS - PER_HOUR
+        assert "не больше 30 изображений в час" in quota_messages[0]
+        user_id = user.user_id
+
+    admin = await nats.connect(stack.nats.url)
+    try:
+        js = admin.jetstream()
+        uploads = await js.object_store(subjects.UPLOADS_BUCKET)
+        stored = [o for o in await uploads.list() if o.name.startswith(f"uploads/{user_id}/")]
+        assert len(stored) == PER_HOUR  # what passed the quota, nothing more
+        config = (await js.stream_info(f"OBJ_{subjects.UPLOADS_BUCKET}")).config
+        assert config.max_age is not None and config.max_age <= 3600  # expire within the hour
+        assert config.max_bytes is not None and config.max_bytes > 0
+        media = (await js.stream_info(f"OBJ_{subjects.MEDIA_BUCKET}")).config
+        assert media.max_bytes is not None and media.max_bytes > 0
+        assert (await js.stream_info(f"OBJ_{subjects.MEDIA_BUCKET}")).state.messages == 0  # no job took any
+    finally:
+        await admin.close()
