@@ -24,7 +24,7 @@ from medialab_contracts.billing import (
     TopupRequest,
 )
 from medialab_contracts.catalog import default_catalog
-from medialab_contracts.errors import BadRequest, NotAdmin
+from medialab_contracts.errors import BadRequest, NotAdmin, TooManyJobs
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode
 from medialab_devstack.nats_server import NatsServer
@@ -129,3 +129,18 @@ async def test_a_forged_topup_naming_a_non_admin_is_refused(gateway: Client) -> 
     with pytest.raises(NotAdmin):
         await call(gateway, subjects.BILLING_TOPUP, forged, TopupReply, 10)
     assert (await balance(gateway)).available == WELCOME
+
+
+async def test_a_user_cannot_have_more_jobs_in_flight_than_the_quota(
+    nats_server: NatsServer, gateway: Client
+) -> None:
+    # MAX_JOBS_IN_FLIGHT defaults to 10; add-text jobs cost 1 ₽, so money is not what stops the 11th.
+    text = default_catalog().by_key("txt")
+    jobs = [text.job(Mode.text, user_id=USER, chat_id=USER, overlay_text="x") for _ in range(11)]
+    for job in jobs[:10]:
+        await call(gateway, subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply, 10)
+    with pytest.raises(TooManyJobs) as refused:
+        await call(gateway, subjects.BILLING_RESERVE, ReserveRequest.for_job(jobs[10]), ReserveReply, 10)
+    assert refused.value.limit == 10
+    assert (await balance(gateway)).available == WELCOME - 10 * text.price
+    assert await queued_jobs(nats_server) == 10

@@ -59,6 +59,8 @@ def make_settings(nats_url: str, database_url: str, **overrides: Any) -> Billing
         "saga_retry_delay_s": 0.2,
         "saga_fetch_timeout_s": 0.2,
         "shutdown_grace_s": 2,
+        # Tests reserve many jobs of one user at once; the quota itself is tested on its own.
+        "max_jobs_in_flight": 10_000,
     }
     values.update(overrides)
     return BillingSettings(**values)

@@ -8,11 +8,19 @@ from billing import ledger
 from billing.db import load_migrations, migrate
 from billing_testkit import reserve_request
 from medialab_contracts.billing import OperationStatus, TopupRequest
-from medialab_contracts.errors import BadAmount, Conflict, InsufficientFunds, UnknownJob, UnknownUser
+from medialab_contracts.errors import (
+    BadAmount,
+    Conflict,
+    InsufficientFunds,
+    TooManyJobs,
+    UnknownJob,
+    UnknownUser,
+)
 from medialab_contracts.ids import new_request_id
 
 WELCOME = 3000
 DEADLINE_S = 600
+IN_FLIGHT = 10
 
 
 async def ledger_kinds(conn: asyncpg.Connection, job_id: str) -> list[str]:
@@ -48,7 +56,7 @@ async def test_ensure_user_credits_the_welcome_once(conn: asyncpg.Connection) ->
 async def test_reserve_holds_and_settle_charges(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     req = reserve_request(1, 800)
-    reservation = await ledger.reserve(conn, req, DEADLINE_S)
+    reservation = await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     assert reservation.created
     assert reservation.operation.status == OperationStatus.pending
     assert (reservation.balance.balance, reservation.balance.reserved, reservation.balance.available) == (
@@ -64,10 +72,24 @@ async def test_reserve_holds_and_settle_charges(conn: asyncpg.Connection) -> Non
     await assert_consistent(conn)
 
 
+async def test_a_user_gets_no_more_jobs_in_flight_than_the_quota(conn: asyncpg.Connection) -> None:
+    await ledger.ensure_user(conn, 1, WELCOME)
+    held = [reserve_request(1, 100) for _ in range(3)]
+    for req in held:
+        await ledger.reserve(conn, req, DEADLINE_S, 3)
+    with pytest.raises(TooManyJobs) as refused:
+        await ledger.reserve(conn, reserve_request(1, 100), DEADLINE_S, 3)
+    assert refused.value.limit == 3
+    assert (await ledger.balance(conn, 1)).reserved == 300  # nothing held for the refused one
+    await ledger.release(conn, held[0].job_id, "provider_error")  # one finished: room for one more
+    await ledger.reserve(conn, reserve_request(1, 100), DEADLINE_S, 3)
+    await assert_consistent(conn)
+
+
 async def test_release_returns_the_hold(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     req = reserve_request(1, 800)
-    await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     released = await ledger.release(conn, req.job_id, "provider_error")
     assert released.changed
     assert (released.operation.status, released.operation.failure_reason) == (
@@ -83,7 +105,7 @@ async def test_release_returns_the_hold(conn: asyncpg.Connection) -> None:
 async def test_refund_of_a_charged_job_gives_the_price_back_once(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     req = reserve_request(1, 800)
-    await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     await ledger.settle(conn, req.job_id)
     refunded = await ledger.refund(conn, req.job_id, "undeliverable")
     again = await ledger.refund(conn, req.job_id, "undeliverable")
@@ -103,7 +125,7 @@ async def test_refund_of_a_charged_job_gives_the_price_back_once(conn: asyncpg.C
 async def test_refund_before_the_settle_releases_the_hold(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     req = reserve_request(1, 800)
-    await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     refunded = await ledger.refund(conn, req.job_id, "undeliverable")
     assert refunded.changed and refunded.operation.status == OperationStatus.failed
     with pytest.raises(Conflict):
@@ -119,8 +141,8 @@ async def test_refund_before_the_settle_releases_the_hold(conn: asyncpg.Connecti
 async def test_reserve_twice_is_one_reservation(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     req = reserve_request(1, 800)
-    first = await ledger.reserve(conn, req, DEADLINE_S)
-    second = await ledger.reserve(conn, req, DEADLINE_S)
+    first = await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
+    second = await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     assert not second.created
     assert second.operation.model_dump(exclude={"trace_id"}) == first.operation.model_dump(
         exclude={"trace_id"}
@@ -132,9 +154,9 @@ async def test_reserve_twice_is_one_reservation(conn: asyncpg.Connection) -> Non
 async def test_reserve_of_a_charged_job_returns_it_even_without_funds(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     req = reserve_request(1, WELCOME)
-    await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     await ledger.settle(conn, req.job_id)
-    replay = await ledger.reserve(conn, req, DEADLINE_S)
+    replay = await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     assert not replay.created and replay.operation.status == OperationStatus.charged
     assert (await ledger.balance(conn, 1)).balance == 0
 
@@ -146,32 +168,32 @@ async def test_reserve_of_a_job_with_other_terms_is_a_conflict(
     await ledger.ensure_user(conn, 1, WELCOME)
     await ledger.ensure_user(conn, 2, WELCOME)
     req = reserve_request(1, 800)
-    await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     other = req.model_copy(update=change)
     with pytest.raises(Conflict):
-        await ledger.reserve(conn, other, DEADLINE_S)
+        await ledger.reserve(conn, other, DEADLINE_S, IN_FLIGHT)
     assert await ledger_kinds(conn, req.job_id) == ["hold"]
     assert (await ledger.balance(conn, 2)).reserved == 0
 
 
 async def test_reserve_beyond_available_is_refused_with_the_figures(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
-    await ledger.reserve(conn, reserve_request(1, 2400), DEADLINE_S)
+    await ledger.reserve(conn, reserve_request(1, 2400), DEADLINE_S, IN_FLIGHT)
     with pytest.raises(InsufficientFunds) as refused:
-        await ledger.reserve(conn, reserve_request(1, 800), DEADLINE_S)
+        await ledger.reserve(conn, reserve_request(1, 800), DEADLINE_S, IN_FLIGHT)
     assert (refused.value.available, refused.value.price) == (600, 800)
     assert await conn.fetchval("SELECT count(*) FROM operations") == 1
 
 
 async def test_reserve_for_an_unknown_user(conn: asyncpg.Connection) -> None:
     with pytest.raises(UnknownUser):
-        await ledger.reserve(conn, reserve_request(42, 100), DEADLINE_S)
+        await ledger.reserve(conn, reserve_request(42, 100), DEADLINE_S, IN_FLIGHT)
 
 
 async def test_settle_after_settle_charges_once(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     req = reserve_request(1, 800)
-    await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     first = await ledger.settle(conn, req.job_id)
     second = await ledger.settle(conn, req.job_id)
     assert first.changed and not second.changed
@@ -183,7 +205,7 @@ async def test_settle_after_settle_charges_once(conn: asyncpg.Connection) -> Non
 async def test_release_after_release_is_a_no_op(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     req = reserve_request(1, 800)
-    await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     await ledger.release(conn, req.job_id, "failed")
     again = await ledger.release(conn, req.job_id, "failed")
     assert not again.changed
@@ -193,7 +215,7 @@ async def test_release_after_release_is_a_no_op(conn: asyncpg.Connection) -> Non
 async def test_release_after_settle_is_refused(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     req = reserve_request(1, 800)
-    await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     await ledger.settle(conn, req.job_id)
     with pytest.raises(Conflict):
         await ledger.release(conn, req.job_id, "failed")
@@ -204,7 +226,7 @@ async def test_release_after_settle_is_refused(conn: asyncpg.Connection) -> None
 async def test_settle_after_release_is_refused(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     req = reserve_request(1, 800)
-    await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     await ledger.release(conn, req.job_id, "failed")
     with pytest.raises(Conflict):
         await ledger.settle(conn, req.job_id)
@@ -248,7 +270,7 @@ async def test_topup_refusals(conn: asyncpg.Connection) -> None:
 async def test_operation_is_visible_to_its_owner_only(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     req = reserve_request(1, 100)
-    await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     assert (await ledger.operation(conn, req.job_id, 1)).job_id == req.job_id
     with pytest.raises(UnknownJob):
         await ledger.operation(conn, req.job_id, 2)
@@ -265,7 +287,7 @@ async def test_history_is_the_ledger_newest_first_with_the_balance_after_each_ro
     )
     charged, released, refunded, running = (reserve_request(1, price) for price in (100, 200, 300, 400))
     for req in (charged, released, refunded, running):
-        await ledger.reserve(conn, req, DEADLINE_S)
+        await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     await ledger.settle(conn, charged.job_id)
     await ledger.release(conn, released.job_id, "provider_error")
     await ledger.settle(conn, refunded.job_id)
@@ -296,8 +318,8 @@ async def test_history_is_the_ledger_newest_first_with_the_balance_after_each_ro
 async def test_expire_due_releases_only_past_deadline(conn: asyncpg.Connection) -> None:
     await ledger.ensure_user(conn, 1, WELCOME)
     late, fresh = reserve_request(1, 300, chat_id=-100), reserve_request(1, 200)
-    await ledger.reserve(conn, late, 0)
-    await ledger.reserve(conn, fresh, DEADLINE_S)
+    await ledger.reserve(conn, late, 0, IN_FLIGHT)
+    await ledger.reserve(conn, fresh, DEADLINE_S, IN_FLIGHT)
     expired = await ledger.expire_due(conn, 10)
     assert [(e.job_id, e.chat_id, e.price) for e in expired] == [(late.job_id, -100, 300)]
     assert (await ledger.operation(conn, late.job_id, 1)).failure_reason == "timeout"
@@ -310,7 +332,7 @@ async def test_consistency_check_finds_a_tampered_balance(conn: asyncpg.Connecti
     await ledger.ensure_user(conn, 1, WELCOME)
     await ledger.ensure_user(conn, 2, WELCOME)
     req = reserve_request(2, 100)
-    await ledger.reserve(conn, req, DEADLINE_S)
+    await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     await assert_consistent(conn)
     await conn.execute("UPDATE accounts SET balance = balance + 1 WHERE user_id = 1")
     await conn.execute("DELETE FROM ledger WHERE job_id = $1", req.job_id)

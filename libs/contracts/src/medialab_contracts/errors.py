@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 class ErrorCode(StrEnum):
     bad_request = "bad_request"
     insufficient_funds = "insufficient_funds"
+    too_many_jobs = "too_many_jobs"
     unknown_user = "unknown_user"
     unknown_job = "unknown_job"
     unknown_order = "unknown_order"
@@ -31,6 +32,7 @@ class ErrorReply(BaseModel):
     message: str = Field(max_length=500)
     available: int | None = None
     price: int | None = None
+    limit: int | None = None  # TooManyJobs: the user's quota of jobs in flight
 
 
 class MediaLabError(Exception):
@@ -47,7 +49,8 @@ class MediaLabError(Exception):
     @staticmethod
     def from_reply(reply: ErrorReply) -> MediaLabError:
         cls = _BY_CODE.get(reply.code, InternalError)
-        data = {k: v for k, v in (("available", reply.available), ("price", reply.price)) if v is not None}
+        fields = (("available", reply.available), ("price", reply.price), ("limit", reply.limit))
+        data = {k: v for k, v in fields if v is not None}
         return cls(reply.message, **data)
 
 
@@ -68,6 +71,19 @@ class InsufficientFunds(MediaLabError):
     @property
     def price(self) -> int:
         return int(self.data["price"])
+
+
+class TooManyJobs(MediaLabError):
+    """The user already has as many jobs in flight (reserved, not finished) as allowed."""
+
+    code = ErrorCode.too_many_jobs
+
+    def __init__(self, message: str = "", *, limit: int) -> None:
+        super().__init__(message or "too many jobs in flight", limit=limit)
+
+    @property
+    def limit(self) -> int:
+        return int(self.data["limit"])
 
 
 class UnknownUser(MediaLabError):
@@ -127,6 +143,7 @@ _BY_CODE: dict[ErrorCode, type[MediaLabError]] = {
     for cls in (
         BadRequest,
         InsufficientFunds,
+        TooManyJobs,
         UnknownUser,
         UnknownJob,
         UnknownOrder,

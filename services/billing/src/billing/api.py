@@ -99,7 +99,7 @@ class Billing:
             deadline_s = self.settings.deadline_s(req.mode, req.deadline_s)
             async with self.db.connection() as conn:
                 with metrics.DB_SECONDS.labels("reserve").time():
-                    result = await ledger.reserve(conn, req, deadline_s)
+                    result = await ledger.reserve(conn, req, deadline_s, self.settings.max_jobs_in_flight)
             if result.created:
                 metrics.RESERVATIONS.labels(req.mode.value).inc()
                 metrics.RESERVED_KOPECKS.labels(req.mode.value).inc(req.price)

@@ -54,7 +54,14 @@ from medialab_contracts.billing import (
     ReserveRequest,
     TopupRequest,
 )
-from medialab_contracts.errors import BadAmount, Conflict, InsufficientFunds, UnknownJob, UnknownUser
+from medialab_contracts.errors import (
+    BadAmount,
+    Conflict,
+    InsufficientFunds,
+    TooManyJobs,
+    UnknownJob,
+    UnknownUser,
+)
 from medialab_contracts.modes import Mode
 
 log = logging.getLogger(__name__)
@@ -86,6 +93,7 @@ WITH held AS (
     UPDATE accounts SET reserved = reserved + $3
     WHERE user_id = $2 AND balance - reserved >= $3
       AND NOT EXISTS (SELECT 1 FROM operations WHERE job_id = $1)
+      AND (SELECT count(*) FROM operations WHERE user_id = $2 AND status = 'PENDING') < $9
     RETURNING user_id, balance, reserved
 ), op AS (
     INSERT INTO operations (job_id, user_id, chat_id, mode, model_id, price, deadline_at, job)
@@ -99,6 +107,7 @@ SELECT op.*, held.balance, held.reserved FROM op, held
 """
 
 _OPERATION = f"SELECT {_OP_COLUMNS} FROM operations WHERE job_id = $1"
+_IN_FLIGHT = "SELECT count(*) FROM operations WHERE user_id = $1 AND status = 'PENDING'"
 
 # Settle and release: the PENDING → final transition, the account update and the ledger row.
 _FINISH = f"""
@@ -364,8 +373,14 @@ def _same_reservation(op: OperationView, req: ReserveRequest) -> bool:
     return (op.user_id, op.price, op.mode, op.model_id) == (req.user_id, req.price, req.mode, req.model_id)
 
 
-async def reserve(conn: asyncpg.Connection, req: ReserveRequest, deadline_s: int) -> Reservation:
-    """Hold ``req.price`` for the job; a repeated call for the same job returns the first reservation."""
+async def reserve(
+    conn: asyncpg.Connection, req: ReserveRequest, deadline_s: int, max_in_flight: int
+) -> Reservation:
+    """Hold ``req.price`` for the job; a repeated call for the same job returns the first reservation.
+
+    A user may have at most ``max_in_flight`` jobs PENDING (``TooManyJobs``): a quota, not money, so
+    two reserves racing at the limit may both pass (the count is read with the statement's snapshot).
+    """
 
     async def attempt() -> Reservation | None:
         row = await conn.fetchrow(
@@ -378,6 +393,7 @@ async def reserve(conn: asyncpg.Connection, req: ReserveRequest, deadline_s: int
             req.model_id,
             deadline_s,
             req.job.model_dump_json() if req.job is not None else None,
+            max_in_flight,
         )
         if row is not None:
             return Reservation(_operation(row), _balance(req.user_id, row["balance"], row["reserved"]), True)
@@ -388,6 +404,8 @@ async def reserve(conn: asyncpg.Connection, req: ReserveRequest, deadline_s: int
                 log.warning("reserve of job %s conflicts with its existing reservation", req.job_id)
                 raise Conflict(f"job {req.job_id} is already reserved with other terms")
             return Reservation(op, await balance(conn, op.user_id), False)
+        if await conn.fetchval(_IN_FLIGHT, req.user_id) >= max_in_flight:
+            raise TooManyJobs(limit=max_in_flight)
         account = await balance(conn, req.user_id)
         if account.available >= req.price:
             return None  # funds were freed between the two statements

@@ -35,6 +35,8 @@ class BillingSettings(ServiceSettings):
     prices: dict[str, int] = Field(default_factory=dict)
 
     welcome_credit: int = Field(default=WELCOME_CREDIT, ge=0, le=MAX_AMOUNT)
+    # Per-user quota (issue 17 item 4): jobs reserved and not yet finished at once.
+    max_jobs_in_flight: int = Field(default=10, ge=1, le=10_000)
     # A top-up that would lift a balance above this is refused (BadAmount): a typo guard.
     max_balance: int = Field(default=10 * MAX_AMOUNT, ge=0)
 

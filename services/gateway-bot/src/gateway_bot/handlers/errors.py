@@ -22,6 +22,7 @@ from medialab_contracts.errors import (
     InsufficientFunds,
     MediaLabError,
     NotAdmin,
+    TooManyJobs,
     UnknownJob,
     UnknownUser,
 )
@@ -129,6 +130,7 @@ def describe(error: InputRejected) -> str:
 
 _SERVICE_TEXTS: tuple[tuple[type[MediaLabError], str], ...] = (
     (NotAdmin, texts.NOT_ADMIN),
+    (TooManyJobs, texts.TOO_MANY_JOBS),
     (UnknownJob, texts.JOB_NOT_FOUND),
     (UnknownUser, texts.UNKNOWN_USER),
     (BadAmount, texts.BAD_AMOUNT),
