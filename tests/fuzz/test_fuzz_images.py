@@ -30,13 +30,13 @@ from text_render.render import render
 sys.path.insert(0, str(Path(__file__).parent))
 from hostile_corpus import Hostile, corpus
 
-GATEWAY_MAX_BYTES = 20 * 1024 * 1024
+GATEWAY_LIMITS = images.ImageLimits()  # the gateway's defaults: 20 MB, 50 MP
 # Every refusal must come from the header or a small decode: far below a second on any machine.
 REFUSAL_BUDGET_S = 2.0
 
 Path_ = Callable[[bytes], object]
 PATHS: dict[str, tuple[Path_, type[Exception]]] = {
-    "gateway.check_image": (lambda data: check_image(data, GATEWAY_MAX_BYTES), InputRejected),
+    "gateway.check_image": (lambda data: check_image(data, GATEWAY_LIMITS), InputRejected),
     "runtime.prepare_upload": (images.prepare_upload, images.ImageRejected),
     "runtime.prepare_upload_png": (
         lambda data: images.prepare_upload(data, require_png=True),
