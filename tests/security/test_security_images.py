@@ -20,7 +20,7 @@ from medialab_contracts import subjects
 from medialab_contracts.billing import BalanceView, EnsureUserRequest, ReserveReply, ReserveRequest
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.events import FailureReason, JobFailed
-from medialab_contracts.media import MediaRef, upload_name
+from medialab_contracts.media import upload_name
 from medialab_contracts.modes import Mode
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.nats_conn import inbox_prefix
@@ -83,11 +83,13 @@ async def test_an_album_of_three_huge_pngs_is_refused_and_memory_stays_bounded(s
         )
         refusal = await reply(user, contains("не принято"), timeout=60)
         assert "слишком большое по разрешению" in (refusal.text or "")
+    # The same album handed straight to the runner (a job queued past the gateway): refused too.
+    user_id = 7003
+    event = await run_as_attacker(stack, user_id, [(upload_name(user_id), huge) for _ in range(3)])
+    assert event.reason == FailureReason.image_too_large, event.detail
     assert peak_rss(gateway.pid) < RSS_LIMIT_BYTES
     assert peak_rss(runner.pid) < RSS_LIMIT_BYTES
-    assert stack.fal is not None
-    async with httpx.AsyncClient() as client:
-        assert (await client.get(f"{stack.fal.url}/_emu/submits")).json() == []
+    await no_provider_call(stack)
 
 
 async def test_an_album_over_the_limit_as_a_whole_is_refused(stack: Stack) -> None:
@@ -99,8 +101,9 @@ async def test_an_album_over_the_limit_as_a_whole_is_refused(stack: Stack) -> No
         assert "5 МП" in (refusal.text or "")
 
 
-async def test_another_users_upload_in_a_job_is_refused(stack: Stack) -> None:
-    owner, attacker = 7001, 7002
+async def run_as_attacker(stack: Stack, user_id: int, inputs: list[tuple[str, bytes]]) -> JobFailed:
+    """Store ``inputs`` (name, bytes) and have billing queue an edit job of ``user_id`` on them, as a
+    process holding the gateway's credentials could; the runner's verdict comes back as ``failed``."""
     admin = await nats.connect(stack.nats.url)
     gateway = await nats.connect(
         stack.nats.plain_url,
@@ -110,23 +113,34 @@ async def test_another_users_upload_in_a_job_is_refused(stack: Stack) -> None:
     )
     try:
         media = await MediaStore.open(admin.jetstream())
-        picture = png((64, 64))
-        stolen: MediaRef = await media.put(upload_name(owner), picture, "image/png", width=64, height=64)
-        assert stolen.object_name.startswith(f"uploads/{owner}/") and len(stolen.object_name) == 8 + 5 + 32
+        refs = [await media.put(name, data, "image/png") for name, data in inputs]
         failed = await admin.subscribe(subjects.event_subject("*", "failed"))
-        ensure = EnsureUserRequest(user_id=attacker)
+        ensure = EnsureUserRequest(user_id=user_id)
         await call(gateway, subjects.BILLING_ENSURE_USER, ensure, BalanceView, 10)
         job = (
             default_catalog()
-            .by_key("nb")
-            .job(Mode.edit, user_id=attacker, chat_id=attacker, prompt="кот", inputs=[stolen])
+            .by_key("nbe")
+            .job(Mode.edit, user_id=user_id, chat_id=user_id, prompt="кот", inputs=refs)
         )
         await call(gateway, subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply, 10)
-        event = JobFailed.model_validate_json((await failed.next_msg(timeout=30)).data)
-        assert event.job_id == job.job_id and event.reason == FailureReason.bad_input
+        event = JobFailed.model_validate_json((await failed.next_msg(timeout=60)).data)
+        assert event.job_id == job.job_id
+        return event
     finally:
         await gateway.close()
         await admin.close()
+
+
+async def no_provider_call(stack: Stack) -> None:
     assert stack.fal is not None
     async with httpx.AsyncClient() as client:
         assert (await client.get(f"{stack.fal.url}/_emu/submits")).json() == []
+
+
+async def test_another_users_upload_in_a_job_is_refused(stack: Stack) -> None:
+    owner, attacker = 7001, 7002
+    stolen = upload_name(owner)
+    assert stolen.startswith(f"uploads/{owner}/") and len(stolen) == len(f"uploads/{owner}/") + 32
+    event = await run_as_attacker(stack, attacker, [(stolen, png((64, 64)))])
+    assert event.reason == FailureReason.bad_input and "not an upload of user" in event.detail, event.detail
+    await no_provider_call(stack)
