@@ -38,6 +38,7 @@ CLEAR_REFUSALS = (
     texts.NOT_AN_IMAGE,
     texts.BAD_IMAGE,
     texts.IMAGE_TOO_MANY_PIXELS,
+    texts.ANIMATED_IMAGE,
     texts.image_too_large(20 * 1024 * 1024),
 )
 STARTED = "задача принята"

@@ -1,6 +1,7 @@
 """Input and output images: validation, EXIF orientation, the 4 MB upload rule, PNG outputs.
 
-Shared by the gateway (refuse bad input before anything is paid), fal-runner and wavespeed-runner.
+Shared by the gateway (refuse bad input before anything is paid), fal-runner, wavespeed-runner and
+text-render (``check_header``).
 Every function is synchronous and CPU-bound: call it through ``asyncio.to_thread``.
 
 Rules (SPEC.md "Details that matter", issue 17 item 3):
@@ -12,8 +13,9 @@ Rules (SPEC.md "Details that matter", issue 17 item 3):
   since its images are decoded side by side;
 - refused with a typed error: not an image (``NotAnImage``), corrupt or truncated (``BadImage``),
   animated (``AnimatedImage``), more bytes than ``max_bytes`` or more pixels than the limit
-  (``ImageTooLarge``); ``configure_pillow`` sets Pillow's own guard to the same limit, with its
-  ``DecompressionBombWarning`` an error, for every other ``Image.open`` of the process;
+  (``ImageTooLarge``); ``configure_pillow`` (called by every service at start) sets Pillow's own
+  guard, with its ``DecompressionBombWarning`` an error, for every other ``Image.open`` of the process,
+  at the larger of the input and the result limit (an ×2 upscale's result has 4× the input's pixels);
 - an upload under 4 MB is sent byte-identical, unless its EXIF orientation is not "normal": providers
   may ignore EXIF, so the pixels are turned upright and re-encoded (JPEG sources as JPEG quality 95,
   others as PNG), and formats providers may not read (GIF, BMP, TIFF) become PNG;
