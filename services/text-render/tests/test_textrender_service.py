@@ -11,7 +11,7 @@ from medialab_contracts import subjects
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded, parse_job_event
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.llm import ParseStyleReply, ParseStyleRequest
-from medialab_contracts.media import MediaRef
+from medialab_contracts.media import MediaRef, upload_name
 from medialab_contracts.modes import Mode, Runner
 from medialab_devstack.in_process import InProcessServices
 from medialab_devstack.nats_server import service_settings
@@ -72,9 +72,11 @@ async def fake_prompt_llm(
         await sub.unsubscribe()
 
 
-async def submit(js: JetStreamContext, picture: bytes, text: str, wish: str | None) -> JobRequest:
+async def submit(
+    js: JetStreamContext, picture: bytes, text: str, wish: str | None, name: str = "inputs/test/picture.png"
+) -> JobRequest:
     media = await MediaStore.open(js)
-    ref: MediaRef = await media.put("inputs/test/picture.png", picture, "image/png")
+    ref: MediaRef = await media.put(name, picture, "image/png")
     job = JobRequest(
         user_id=1,
         chat_id=1,
@@ -176,3 +178,12 @@ async def test_bad_picture_fails_with_a_reason_the_gateway_can_word(bus) -> None
     assert isinstance(event, JobFailed)
     assert event.reason is FailureReason.not_an_image
     assert (await js.stream_info(subjects.JOBS_STREAM)).state.messages == 0  # acked, not retried
+
+
+async def test_another_users_upload_is_refused_unread(bus) -> None:
+    nc, js = bus
+    async with text_render(nc, js, style_llm_enabled=False):
+        job = await submit(js, white_png(), "Текст", None, name=upload_name(2))  # the job is user 1's
+        event = await final_event(js, job.job_id)
+    assert isinstance(event, JobFailed)
+    assert event.reason is FailureReason.bad_input and "not an upload of user 1" in event.detail

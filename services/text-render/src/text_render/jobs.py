@@ -14,7 +14,7 @@ from medialab_contracts.events import FailureReason, MediaOutput
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.llm import ParseStyleReply, ParseStyleRequest
 from medialab_runtime.jobs import JobControl, JobResult
-from medialab_runtime.media_store import MediaNotFound, MediaStore
+from medialab_runtime.media_store import ForeignInput, MediaNotFound, MediaStore, check_owner
 from medialab_runtime.rpc import call
 from nats.aio.client import Client
 
@@ -76,6 +76,10 @@ class TextJobHandler:
         if not (job.overlay_text or "").strip():
             return control.failed(FailureReason.bad_input, "no text to draw")
         source = job.inputs[0]
+        try:
+            check_owner(job.inputs, job.user_id)
+        except ForeignInput as error:
+            return control.failed(error.reason, str(error))
         try:
             data = await self._media.get(source.object_name)
         except MediaNotFound:
