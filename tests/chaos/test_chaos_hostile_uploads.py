@@ -39,6 +39,7 @@ CLEAR_REFUSALS = (
     texts.BAD_IMAGE,
     texts.IMAGE_TOO_MANY_PIXELS,
     texts.ANIMATED_IMAGE,
+    texts.image_too_small(32),  # Recraft crisp (⬆️ Улучшить) refuses a side under 32 px before any charge
     texts.image_too_large(20 * 1024 * 1024),
 )
 STARTED = "задача принята"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from PIL import Image
 
 from medialab_devstack.nats_server import NatsServer
 from medialab_devstack.postgres import EmbeddedPostgres, fresh_database_name, with_database
@@ -35,6 +36,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "nats_violations: the test provokes NATS permission violations on purpose"
     )
+
+
+@pytest.fixture(autouse=True)
+def _pillow_pixel_limit() -> Iterator[None]:
+    """A service started in the test's own process sets Pillow's process-wide pixel guard
+    (``configure_pillow``); the next test gets Pillow's limit as it was. (pytest restores the warning
+    filters around every test itself.)"""
+    saved = Image.MAX_IMAGE_PIXELS
+    yield
+    Image.MAX_IMAGE_PIXELS = saved
 
 
 @pytest.fixture

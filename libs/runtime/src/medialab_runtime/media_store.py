@@ -13,7 +13,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
 
-from medialab_runtime.images import ImageLimits, ImageRejected, check_inputs
+from medialab_runtime.images import ImageInfo, ImageLimits, ImageRejected, check_inputs
 
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
 
@@ -91,13 +91,16 @@ class MediaStore:
             raise MediaNotFound(name) from error
         return bytes(result.data or b"")
 
-    async def get_inputs(self, refs: Sequence[MediaRef], user_id: int, limits: ImageLimits) -> list[bytes]:
-        """A job's input images: owned by its user, each header and the set as a whole within ``limits``,
-        all checked before any is decoded. Raises ``ImageRejected`` or ``MediaNotFound``."""
+    async def get_inputs(
+        self, refs: Sequence[MediaRef], user_id: int, limits: ImageLimits
+    ) -> list[tuple[bytes, ImageInfo]]:
+        """A job's input images with what their headers say: owned by its user, each header and the set
+        as a whole within ``limits``, all checked before any is decoded. Raises ``ImageRejected`` or
+        ``MediaNotFound``."""
         check_owner(refs, user_id)
         datas = [await self.get(ref.object_name) for ref in refs]
-        await asyncio.to_thread(check_inputs, datas, limits)
-        return datas
+        infos = await asyncio.to_thread(check_inputs, datas, limits)
+        return list(zip(datas, infos, strict=True))
 
     async def exists(self, name: str) -> bool:
         try:

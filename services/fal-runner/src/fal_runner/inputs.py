@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 
 from medialab_contracts.jobs import JobRequest
-from medialab_runtime.images import ImageLimits, prepare_upload
+from medialab_runtime.decoding import PixelBudget
+from medialab_runtime.images import ImageInfo, ImageLimits, prepare_upload
 from medialab_runtime.media_store import MediaStore
 
 from fal_runner.fal_api import FalClient, FalError
@@ -16,23 +17,37 @@ from fal_runner.key_rotation import KeyRotation
 
 
 class InputUploader:
-    def __init__(self, media: MediaStore, client: FalClient, keys: KeyRotation, limits: ImageLimits) -> None:
+    def __init__(
+        self,
+        media: MediaStore,
+        client: FalClient,
+        keys: KeyRotation,
+        limits: ImageLimits,
+        decoding: PixelBudget,
+    ) -> None:
         self._media = media
         self._client = client
         self._keys = keys
         self._limits = limits
+        self._decoding = decoding
 
     async def upload_all(self, job: JobRequest, *, png_only: bool, deadline: float) -> list[str]:
         """URLs of the job's inputs in order; raises ``ImageRejected``, ``MediaNotFound``, ``FalError``."""
-        datas = await self._media.get_inputs(job.inputs, job.user_id, self._limits)
+        inputs = await self._media.get_inputs(job.inputs, job.user_id, self._limits)
         return list(
             await asyncio.gather(
-                *(self._upload(job, index, data, png_only, deadline) for index, data in enumerate(datas))
+                *(
+                    self._upload(job, index, data, info, png_only, deadline)
+                    for index, (data, info) in enumerate(inputs)
+                )
             )
         )
 
-    async def _upload(self, job: JobRequest, index: int, data: bytes, png_only: bool, deadline: float) -> str:
-        prepared = await asyncio.to_thread(prepare_upload, data, require_png=png_only)
+    async def _upload(
+        self, job: JobRequest, index: int, data: bytes, info: ImageInfo, png_only: bool, deadline: float
+    ) -> str:
+        pixels = info.width * info.height
+        prepared = await self._decoding.run(pixels, prepare_upload, data, require_png=png_only)
         name = f"{job.job_id}-{index}.{prepared.extension}"
         while True:
             # CDN uploads do not count against a key's concurrency: any key in rotation will do.

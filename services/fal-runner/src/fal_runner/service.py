@@ -13,6 +13,7 @@ from typing import cast
 from medialab_contracts import subjects
 from medialab_contracts.llm import FalLlmRequest
 from medialab_contracts.modes import Runner
+from medialab_runtime.decoding import PixelBudget
 from medialab_runtime.http_retry import RetryPolicy, provider_http_client
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.rpc import add_endpoint
@@ -64,7 +65,7 @@ async def setup(ctx: ServiceContext) -> None:
     executor = FalExecutor(client, slots, poll, keys)
 
     media = await MediaStore.open(ctx.js, settings.media_max_object_bytes)
-    inputs = InputUploader(media, client, keys, settings.image_limits)
+    inputs = InputUploader(media, client, keys, settings.image_limits, PixelBudget(settings.max_image_pixels))
     handler = FalJobHandler(executor, inputs, OutputStore(media, client))
     jobs = await RunnerJobs.open(ctx, settings, Runner.fal, subjects.FAL_RUNNER_CONSUMER, handler)
 

@@ -13,6 +13,7 @@ from aiogram.enums import ParseMode
 from aiogram.types import BotCommand
 from medialab_contracts import subjects
 from medialab_contracts.catalog import default_catalog
+from medialab_runtime.decoding import PixelBudget
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.service import ServiceContext
 
@@ -124,7 +125,7 @@ async def setup(ctx: ServiceContext) -> None:
         billing=billing,
         jobs=jobs,
         launcher=launcher,
-        intake=ImageIntake(uploads, settings.image_limits, quota),
+        intake=ImageIntake(uploads, settings.image_limits, quota, PixelBudget(settings.max_image_pixels)),
         inputs=FlowInputs(gateway_kv, settings.inputs_wait_s),
         albums=AlbumCollector(albums_kv, settings.album_debounce_s),
         launch_claims=LaunchClaims(gateway_kv),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from medialab_contracts.media import MediaRef
 from medialab_runtime import images
@@ -20,12 +21,26 @@ from gateway_bot.failures import (
 )
 
 
+def check_header(data: bytes, limits: images.ImageLimits) -> images.ImageInfo:
+    """Type, bytes, pixels and frames of downloaded bytes, nothing decoded; raises the gateway's input
+    errors. Cheap, but run it in a thread like the rest."""
+    with _input_errors(data, limits):
+        return images.check_header(data, limits)
+
+
 def check_image(data: bytes, limits: images.ImageLimits) -> images.ImageInfo:
-    """Validate downloaded bytes, header first; raises the gateway's input errors. CPU-bound."""
+    """Validate downloaded bytes, header first, then every byte decoded; raises the gateway's input
+    errors. CPU-bound and as large as the image: run it under the process's ``PixelBudget``."""
+    with _input_errors(data, limits):
+        return images.inspect(data, limits)
+
+
+@contextmanager
+def _input_errors(data: bytes, limits: images.ImageLimits) -> Iterator[None]:
     if len(data) > limits.max_bytes:
         raise ImageTooLarge(limits.max_bytes)
     try:
-        return images.inspect(data, limits)
+        yield
     except images.NotAnImage:
         raise NotAnImage("not an image") from None
     except images.AnimatedImage:

@@ -8,6 +8,7 @@ from typing import cast
 
 from medialab_contracts import subjects
 from medialab_contracts.modes import Runner
+from medialab_runtime.decoding import PixelBudget
 from medialab_runtime.http_retry import RetryPolicy, provider_http_client
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.runner import RunnerJobs
@@ -84,7 +85,7 @@ async def setup(ctx: ServiceContext) -> None:
     media = await MediaStore.open(ctx.js, settings.media_max_object_bytes)
     handler = FaceSwapHandler(
         build_executor(settings, client, slots, starts),
-        InputUploader(media, client, settings.image_limits),
+        InputUploader(media, client, settings.image_limits, PixelBudget(settings.max_image_pixels)),
         OutputStore(media, client),
         settings.wavespeed_model,
     )

@@ -18,11 +18,12 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Message
 from medialab_contracts.media import MediaRef, upload_name
+from medialab_runtime.decoding import PixelBudget
 from medialab_runtime.images import ImageLimits
 from medialab_runtime.media_store import MediaStore
 
 from gateway_bot.failures import DownloadFailed, ImageTooLarge, NotAnImage
-from gateway_bot.imaging import check_image
+from gateway_bot.imaging import check_header, check_image
 from gateway_bot.storage.quotas import UploadQuota
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,13 @@ def precheck(upload: Upload, max_bytes: int) -> None:
 
 
 class ImageIntake:
-    def __init__(self, uploads: MediaStore, limits: ImageLimits, quota: UploadQuota) -> None:
+    def __init__(
+        self, uploads: MediaStore, limits: ImageLimits, quota: UploadQuota, decoding: PixelBudget
+    ) -> None:
         self._uploads = uploads
         self._limits = limits
         self._quota = quota
+        self._decoding = decoding
 
     async def accept(self, bot: Bot, upload: Upload, owner: int, max_bytes: int) -> MediaRef:
         """Check, then store in the ``uploads`` bucket, where it expires unless a job takes it."""
@@ -73,7 +77,8 @@ class ImageIntake:
             raise DownloadFailed(error.message) from error
         data = buffer.getvalue() if buffer is not None else b""
         limits = dataclasses.replace(self._limits, max_bytes=min(max_bytes, self._limits.max_bytes))
-        info = await asyncio.to_thread(check_image, data, limits)
+        header = await asyncio.to_thread(check_header, data, limits)
+        info = await self._decoding.run(header.width * header.height, check_image, data, limits)
         return await self._uploads.put(
             upload_name(owner),
             data,
