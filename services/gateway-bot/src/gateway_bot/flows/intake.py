@@ -1,4 +1,4 @@
-"""Taking an image from a message: Telegram's metadata first, then the bytes, then into ``media``.
+"""Taking an image from a message: Telegram's metadata first, then the bytes, then into ``uploads``.
 
 Each upload counts against the user's hourly quota; the file is downloaded here through getFile (the
 token never leaves the gateway), checked (header first, nothing decoded before its pixels passed) and
