@@ -29,6 +29,7 @@ from medialab_runtime.http_retry import (
     retry_transient,
     send_once,
 )
+from medialab_runtime.output_hosts import HostAllowList
 
 from wavespeed_runner.errors import (
     RETRYABLE_STATUSES,
@@ -132,6 +133,12 @@ def _effective_status(response: httpx.Response, body: Any) -> int:
     return response.status_code
 
 
+# Where WaveSpeed serves outputs: its CloudFront distribution (``…cloudfront.net/predictions/<id>/``
+# in every documented answer) and its own domain. Other CloudFront hosts are anyone's.
+OUTPUT_HOSTS = "d1q70pf5vjeyhc.cloudfront.net,*.wavespeed.ai"
+DEFAULT_OUTPUT_HOSTS = HostAllowList.parse(OUTPUT_HOSTS)
+
+
 class WaveSpeedClient:
     def __init__(
         self,
@@ -141,8 +148,10 @@ class WaveSpeedClient:
         api_base: str,
         retry: RetryPolicy | None = None,
         max_output_bytes: int = 64 * 1024 * 1024,
+        output_hosts: HostAllowList = DEFAULT_OUTPUT_HOSTS,
     ) -> None:
         self._http = http
+        self._output_hosts = output_hosts
         self._key = api_key
         self.api_base = api_base.rstrip("/")
         self._retry = retry or DEFAULT_RETRY
@@ -291,6 +300,12 @@ class WaveSpeedClient:
     async def download(self, reference: str, deadline: float) -> bytes:
         """An output: a URL (fetched without credentials), a ``data:`` URI, or naked base64 (§5)."""
         if reference.startswith(("https://", "http://")):
+            if not self._output_hosts.allows(reference):
+                raise WaveSpeedRejected(
+                    200,
+                    FailureReason.provider_error,
+                    f"output on {self._output_hosts.describe(reference)}, not a WaveSpeed host: not fetched",
+                )
             return await self._send(
                 "download", "GET", reference, deadline, authorised=False, envelope=False, bounded=True
             )
