@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import nats
 import pytest
 from medialab_contracts import subjects
@@ -168,5 +169,44 @@ async def test_delete_me_leaves_no_file_or_prompt_and_keeps_the_ledger(stack: St
             # The bot still serves the user: the balance is the one they had.
             await user.send_command("balance")
             await reply(user, contains("Доступно"))
+    finally:
+        await nc.close()
+
+
+async def test_delete_me_waits_for_a_running_job_and_cancel_keeps_everything(stack: Stack) -> None:
+    assert stack.fal is not None
+    async with httpx.AsyncClient() as client:
+        slow = await client.post(f"{stack.fal.url}/_emu/faults/slow", json={"run_seconds": 8})
+        slow.raise_for_status()
+    nc = await nats.connect(stack.nats.url)
+    stores = Stores(nc)
+    try:
+        async with stack.user() as user:
+            await user.send_text("✏️ Изменить")
+            models = await reply(user, lambda m: bool(m.reply_markup))
+            await press(user, models, "Nano-Banana")
+            await user.wait_for_message(predicate=contains("Отправьте от 1 до 4"), timeout=10)
+            await user.send_document(photo((1, 2, 3)), file_name="me.png", mime_type="image/png")
+            await reply(user, contains("Изображений загружено: 1 из 4"))
+            await user.send_text("сделай фон синим")
+            await reply(user, contains("задача принята"))
+            uploaded = await stores.objects()
+            assert any(name.startswith("inputs/") for name in uploaded)
+
+            await user.send_command("delete_me")
+            question = await reply(user, contains("Удалить ваши данные?"))
+            await press(user, question, "Да, удалить")
+            await user.wait_for_message(predicate=contains("Дождитесь результата"), timeout=20)
+            assert await stores.objects() >= uploaded
+            assert any(
+                "сделай фон синим" in job for job in await stored_jobs(stack.database_url or "", user.user_id)
+            )
+
+            await wait_document(user, timeout=40)
+            await user.send_command("delete_me")
+            question = await reply(user, contains("Удалить ваши данные?"))
+            await press(user, question, "Отмена")
+            await user.wait_for_message(predicate=contains("Удаление отменено"), timeout=20)
+            assert await stores.objects() >= uploaded
     finally:
         await nc.close()
