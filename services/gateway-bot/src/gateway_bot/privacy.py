@@ -104,9 +104,9 @@ class UserDataEraser:
         flows: set[str] = set()
         kv_keys: list[tuple[KeyValue, str]] = []
 
-        for key in await _keys(
-            self._fsm, f"fsm.{self._bot_id}.*.{user_id}", f"fsm.{self._bot_id}.*.{user_id}.>"
-        ):
+        # aiogram's keys: ``fsm.<bot>.<chat>.<user>``, with the topic before the user in forum chats.
+        fsm_keys = (f"fsm.{self._bot_id}.*.{user_id}", f"fsm.{self._bot_id}.*.*.{user_id}")
+        for key in await _keys(self._fsm, *fsm_keys):
             value, _ = await read_json(self._fsm, key)
             names.update(object_names(value))
             flow = ((value or {}).get("data") or {}).get("flow")

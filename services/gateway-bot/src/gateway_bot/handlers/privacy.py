@@ -1,14 +1,18 @@
 """/delete_me: asks first, then erases the user's photos, results, drafts and prompts (privacy.py)."""
 
+import logging
+
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from medialab_contracts.errors import Conflict, MediaLabError
+from nats.errors import Error as NatsError
 
 from gateway_bot import keyboards, texts
 from gateway_bot.callbacks import DeleteMeAction, DeleteMeCb
 from gateway_bot.privacy import UserDataEraser
 
+log = logging.getLogger(__name__)
 router = Router(name="privacy")
 
 
@@ -39,7 +43,9 @@ async def confirm(query: CallbackQuery, bot: Bot, eraser: UserDataEraser) -> Non
     except Conflict:
         await _reply(query, bot, texts.DELETE_ME_BUSY)
         return
-    except MediaLabError:
+    except (MediaLabError, NatsError) as error:
+        # Billing or the bus failed part-way: every step is idempotent, so asking again finishes it.
+        log.warning("/delete_me of user %d failed: %r", query.from_user.id, error)
         await _reply(query, bot, texts.DELETE_ME_FAILED)
         return
     await _reply(query, bot, texts.DELETE_ME_DONE)
