@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -137,6 +138,9 @@ def _effective_status(response: httpx.Response, body: Any) -> int:
 # in every documented answer) and its own domain. Other CloudFront hosts are anyone's.
 OUTPUT_HOSTS = "d1q70pf5vjeyhc.cloudfront.net,*.wavespeed.ai"
 DEFAULT_OUTPUT_HOSTS = HostAllowList.parse(OUTPUT_HOSTS)
+# The allow-list of the output download this task is making: outputs may redirect (to a CDN), and
+# httpx follows the hops inside one call, so a request hook checks each hop before it is sent.
+_DOWNLOADING: ContextVar[HostAllowList | None] = ContextVar("wavespeed_output_hosts", default=None)
 
 
 class WaveSpeedClient:
@@ -152,6 +156,8 @@ class WaveSpeedClient:
     ) -> None:
         self._http = http
         self._output_hosts = output_hosts
+        hooks = http.event_hooks
+        http.event_hooks = {**hooks, "request": [*hooks.get("request", []), _check_output_hop]}
         self._key = api_key
         self.api_base = api_base.rstrip("/")
         self._retry = retry or DEFAULT_RETRY
@@ -306,9 +312,13 @@ class WaveSpeedClient:
                     FailureReason.provider_error,
                     f"output on {self._output_hosts.describe(reference)}, not a WaveSpeed host: not fetched",
                 )
-            return await self._send(
-                "download", "GET", reference, deadline, authorised=False, envelope=False, bounded=True
-            )
+            downloading = _DOWNLOADING.set(self._output_hosts)
+            try:
+                return await self._send(
+                    "download", "GET", reference, deadline, authorised=False, envelope=False, bounded=True
+                )
+            finally:
+                _DOWNLOADING.reset(downloading)
         payload = reference
         if reference.startswith("data:"):
             header, _, payload = reference.partition(",")
@@ -383,6 +393,16 @@ class WaveSpeedClient:
             detail += f" — {message}"
         # Belt and braces: an echoing proxy must not carry the key into an event or a log line.
         return detail.replace(self._key, "***")
+
+
+async def _check_output_hop(request: httpx.Request) -> None:
+    hosts = _DOWNLOADING.get()
+    if hosts is not None and not hosts.allows(str(request.url)):
+        raise WaveSpeedRejected(
+            200,
+            FailureReason.provider_error,
+            f"output redirected to {request.url.host}, not a WaveSpeed host: not fetched",
+        )
 
 
 def _output_too_large() -> WaveSpeedRejected:
