@@ -169,6 +169,8 @@ async def test_delete_me_leaves_no_file_or_prompt_and_keeps_the_ledger(stack: St
             # The bot still serves the user: the balance is the one they had.
             await user.send_command("balance")
             await reply(user, contains("Доступно"))
+            # The gateway did all of it with its own NATS user's permissions.
+            assert stack.nats.violations() == []
     finally:
         await nc.close()
 
