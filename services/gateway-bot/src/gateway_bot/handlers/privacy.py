@@ -23,7 +23,6 @@ async def ask(message: Message) -> None:
 
 async def _reply(query: CallbackQuery, bot: Bot, text: str) -> None:
     """Replace the question (its buttons go with it), or write anew when it is gone."""
-    await query.answer()
     if query.message is None:
         await bot.send_message(query.from_user.id, text)
         return
@@ -32,11 +31,15 @@ async def _reply(query: CallbackQuery, bot: Bot, text: str) -> None:
 
 @router.callback_query(DeleteMeCb.filter(F.action == DeleteMeAction.cancel))
 async def cancel(query: CallbackQuery, bot: Bot) -> None:
+    await query.answer()
     await _reply(query, bot, texts.DELETE_ME_CANCELLED)
 
 
 @router.callback_query(DeleteMeCb.filter(F.action == DeleteMeAction.confirm))
 async def confirm(query: CallbackQuery, bot: Bot, eraser: UserDataEraser) -> None:
+    # Answered at once: a user with a long history takes a while to erase, and Telegram drops a
+    # callback query left unanswered that long.
+    await query.answer()
     # The presser's own data, whoever's message the button is under.
     try:
         await eraser.forget(query.from_user.id)
