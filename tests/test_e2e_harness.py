@@ -142,6 +142,7 @@ class Stack:
             "FAL_KEYS": FAL_KEY,
             "FAL_QUEUE_BASE": f"{self.fal.url}/queue",
             "FAL_REST_BASE": f"{self.fal.url}/rest",
+            "FAL_OUTPUT_HOSTS": "127.0.0.1",
         }
         return self._start("fal-runner", "fal_runner", env)
 
@@ -154,6 +155,7 @@ class Stack:
         env = {
             "WAVESPEED_API_KEY": WAVESPEED_KEY,
             "WAVESPEED_API_BASE": self.wavespeed.url,
+            "WAVESPEED_OUTPUT_HOSTS": "127.0.0.1",
             "WAVESPEED_POLL_INTERVAL_S": "0.1",
         }
         return self._start("wavespeed-runner", "wavespeed_runner", env)

@@ -6,6 +6,7 @@ import asyncio
 import io
 
 import httpx
+from fal_runner.fal_api import OUTPUT_HOSTS
 from falrunner_testkit import KEY, OTHER_KEY, Bus, RunnerFactory, bomb_png, image_bytes, make_job
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_contracts.jobs import ImageSize
@@ -312,3 +313,16 @@ async def test_waiting_for_a_slot_shows_the_place_in_our_queue(
     places = [[p.queue_position for p in events if p.queue_position is not None] for events in queued]
     # One ran at once; the others heard their place while they waited for the account's slot.
     assert sorted(max(p, default=-1) for p in places)[1:] == [0, 1], places
+
+
+async def test_an_output_off_fals_cdn_fails_the_job_unfetched(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    """With production's allow-list, the emulator's loopback CDN URL is a foreign host."""
+    await start_runner(fal_output_hosts=OUTPUT_HOSTS)
+    job = make_job("nb")
+    result = await bus.run(job)
+    assert isinstance(result, JobFailed) and result.reason == FailureReason.provider_error, result
+    assert "127.0.0.1, not a fal CDN host: not fetched" in result.detail
+    assert len(fal.submits()) == 1
+    assert not await bus.media.exists(f"results/{job.job_id}/0.png")

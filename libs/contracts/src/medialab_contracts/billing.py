@@ -182,3 +182,18 @@ class TopupReply(BusMessage):
     target_user_id: TelegramId
     amount: int
     balance: BalanceView
+
+
+class ForgetRequest(BusMessage):
+    """``/delete_me``: drop what billing keeps of a user's content; the money rows stay."""
+
+    user_id: TelegramId
+
+
+class ForgetReply(BusMessage):
+    user_id: TelegramId
+    # Every job of the user billing knows: the gateway deletes their results (named by job id).
+    job_ids: list[str]
+    # The input objects the user's stored jobs named, read before the jobs were dropped.
+    object_names: list[str]
+    anonymised: int  # operations whose stored job (prompt, inputs) was dropped

@@ -12,6 +12,8 @@ from medialab_contracts.billing import (
     BalanceRequest,
     BalanceView,
     EnsureUserRequest,
+    ForgetReply,
+    ForgetRequest,
     HistoryPage,
     HistoryRequest,
     OperationRequest,
@@ -45,7 +47,7 @@ from nats.js import JetStreamContext
 from nats.micro.service import Service
 from pydantic import BaseModel
 
-from billing import ledger, metrics, stars
+from billing import ledger, metrics, privacy, stars
 from billing.db import Database
 from billing.handoff import publish_job
 from billing.settings import BillingSettings
@@ -159,6 +161,16 @@ class Billing:
         async with self.db.connection() as conn:
             return await ledger.operation(conn, req.job_id, req.user_id)
 
+    async def forget(self, req: ForgetRequest) -> ForgetReply:
+        async with self.db.connection() as conn:
+            with metrics.DB_SECONDS.labels("forget").time():
+                reply = await privacy.forget_user(conn, req.user_id)
+        metrics.FORGOTTEN_USERS.inc()
+        log.info(
+            "user %d forgotten: %d of %d jobs had content", req.user_id, reply.anonymised, len(reply.job_ids)
+        )
+        return reply
+
     async def topup(self, req: TopupRequest) -> TopupReply:
         if req.admin_id not in self._admins:
             log.warning("top-up refused: %d is not an admin (target %d)", req.admin_id, req.target_user_id)
@@ -241,6 +253,7 @@ class Billing:
             (subjects.BILLING_HISTORY, HistoryRequest, self.history),
             (subjects.BILLING_TOPUP, TopupRequest, self.topup),
             (subjects.BILLING_OPERATION, OperationRequest, self.operation),
+            (subjects.BILLING_FORGET, ForgetRequest, self.forget),
             (subjects.BILLING_STARS_ORDER, StarsOrderRequest, self.stars_order),
             (subjects.BILLING_STARS_CHECK, StarsCheckRequest, self.stars_check),
             (subjects.BILLING_STARS_PAID, StarsPaidRequest, self.stars_paid),

@@ -70,3 +70,14 @@ class HistoryCb(CallbackData, prefix="h"):
 
 class TopupCb(CallbackData, prefix="top"):
     rub: int  # the pack chosen, whole rubles (one of TOPUP_PACKS_RUB)
+
+
+class DeleteMeAction(StrEnum):
+    confirm = "y"
+    cancel = "n"
+
+
+class DeleteMeCb(CallbackData, prefix="del"):
+    """The answer to /delete_me; it acts on the presser's own data only, whoever drew the button."""
+
+    action: DeleteMeAction

@@ -10,6 +10,8 @@ from medialab_contracts.catalog import FORMATS, ModelSpec
 
 from gateway_bot import texts
 from gateway_bot.callbacks import (
+    DeleteMeAction,
+    DeleteMeCb,
     FormatCb,
     FormatKey,
     HistoryCb,
@@ -153,4 +155,12 @@ def topup_packs(packs: Iterable[int]) -> InlineKeyboardMarkup:
 def topup_missing(rub: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=texts.topup_missing_button(rub), callback_data=TopupCb(rub=rub))
+    return builder.as_markup()
+
+
+def delete_me() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.BTN_DELETE_ME, callback_data=DeleteMeCb(action=DeleteMeAction.confirm))
+    builder.button(text=texts.BTN_CANCEL, callback_data=DeleteMeCb(action=DeleteMeAction.cancel))
+    builder.adjust(2)
     return builder.as_markup()

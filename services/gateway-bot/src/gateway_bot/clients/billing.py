@@ -7,6 +7,8 @@ from medialab_contracts.billing import (
     BalanceRequest,
     BalanceView,
     EnsureUserRequest,
+    ForgetReply,
+    ForgetRequest,
     HistoryPage,
     HistoryRequest,
     OperationRequest,
@@ -65,6 +67,10 @@ class BillingClient:
     async def operation(self, job_id: str, user_id: int) -> OperationView:
         request = OperationRequest(job_id=job_id, user_id=user_id)
         return await call(self._nc, subjects.BILLING_OPERATION, request, OperationView, self._timeout)
+
+    async def forget(self, user_id: int) -> ForgetReply:
+        request = ForgetRequest(user_id=user_id)
+        return await call(self._nc, subjects.BILLING_FORGET, request, ForgetReply, self._timeout)
 
     async def topup(self, request_id: str, admin_id: int, target_user_id: int, amount: int) -> TopupReply:
         request = TopupRequest(
