@@ -31,6 +31,7 @@ from test_e2e_harness import (
     jpeg_bytes,
     press,
     reply,
+    script_llm,
     text_of,
 )
 
@@ -226,14 +227,6 @@ async def test_an_image_too_small_to_upscale_is_refused_before_any_charge(stack:
         refused = await reply(user, contains("слишком маленькое"))
         assert "не меньше 32 px" in refused.text
         assert await balance_available(user) == before
-
-
-async def script_llm(stack: Stack, *outputs: str) -> None:
-    """The next answers of the emulated LLM (FLUX wants its prompt in English), in order."""
-    assert stack.fal is not None
-    async with httpx.AsyncClient() as client:
-        items = {"items": [{"output": output} for output in outputs]}
-        (await client.post(f"{stack.fal.url}/_emu/llm/script", json=items)).raise_for_status()
 
 
 async def fal_safety(stack: Stack, flagged: bool) -> None:

@@ -29,6 +29,7 @@ from test_e2e_harness import (
     png_bytes,
     press,
     reply,
+    script_llm,
     text_of,
     wait_document,
 )
@@ -83,14 +84,6 @@ async def script_llm_failure(stack: Stack) -> None:
     failure = {"error": {"status_code": 500, "body": {"detail": "upstream provider failed"}}}
     async with httpx.AsyncClient() as client:
         (await client.post(f"{stack.fal.url}/_emu/llm/script", json={"items": [failure]})).raise_for_status()
-
-
-async def script_llm(stack: Stack, *outputs: str) -> None:
-    """The next answers of the emulated LLM (openrouter/router), in order."""
-    assert stack.fal is not None
-    async with httpx.AsyncClient() as client:
-        items = {"items": [{"output": output} for output in outputs]}
-        (await client.post(f"{stack.fal.url}/_emu/llm/script", json=items)).raise_for_status()
 
 
 async def press_launch(user: TelegramUserClient, offer: TranscriptMessage) -> str:
