@@ -133,10 +133,11 @@ class JobLauncher:
 
     async def launch(self, bot: Bot, order: Order) -> JobRequest:
         job, note = await self.build(order)
-        await self._billing.reserve(job)  # InsufficientFunds goes up to the errors router
         if order.prompt:
-            # Kept for «Переформулировать» should a safety filter refuse the prompt.
+            # Kept for «Переформулировать» should a safety filter refuse the prompt; stored before
+            # the reservation, so a failure here moves no money.
             await self._orders.save(job.job_id, order.model_dump(mode="json"))
+        await self._billing.reserve(job)  # InsufficientFunds goes up to the errors router
         try:
             await self._jobs.publish(job)
         except Exception as error:
