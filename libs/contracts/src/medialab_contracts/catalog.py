@@ -34,6 +34,13 @@ FORMATS: tuple[ImageFormat, ...] = (
     ImageFormat(key="square", title="Квадрат", width=1792, height=1792),
     ImageFormat(key="horizontal", title="Горизонтальное", width=2048, height=1472),
 )
+# Nano-banana has no size parameter: it answers about 1 MP at the aspect ratio nearest the one asked
+# (Gemini 2.5 Flash Image: 3:4 864×1184, 1:1 1024×1024, 4:3 1184×864), so its buttons say that.
+NANO_FORMATS: tuple[ImageFormat, ...] = (
+    ImageFormat(key="vertical", title="Вертикальное 3:4", width=864, height=1184),
+    ImageFormat(key="square", title="Квадрат 1:1", width=1024, height=1024),
+    ImageFormat(key="horizontal", title="Горизонтальное 4:3", width=1184, height=864),
+)
 DEFAULT_EDIT_SIZE = (1024, 1024)
 
 
@@ -60,6 +67,15 @@ class ModelSpec(BaseModel):
     min_input_side: int = 1
     max_input_side: int | None = None
     max_input_pixels: int | None = None
+
+    # The formats its buttons offer, each labelled with what the model delivers for it.
+    formats: tuple[ImageFormat, ...] = FORMATS
+
+    def format(self, key: str) -> ImageFormat:
+        for fmt in self.formats:
+            if fmt.key == key:
+                return fmt
+        raise KeyError(key)
 
     def input_fits(self, width: int, height: int) -> bool:
         return (self.max_input_side is None or max(width, height) <= self.max_input_side) and (
@@ -110,6 +126,7 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         price=rubles(8),
         aliases=("nano", "nano-banana"),
         offers_formats=True,
+        formats=NANO_FORMATS,
     ),
     ModelSpec(
         key="sd",

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
-from medialab_contracts.catalog import FORMATS, ModelSpec
+from medialab_contracts.catalog import ModelSpec
 
 from gateway_bot import texts
 from gateway_bot.callbacks import (
@@ -49,9 +49,9 @@ def models(choices: Iterable[ModelSpec], flow: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def formats(flow: str) -> InlineKeyboardMarkup:
+def formats(model: ModelSpec, flow: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    for fmt in FORMATS:
+    for fmt in model.formats:
         builder.button(
             text=texts.format_button(fmt), callback_data=FormatCb(flow=flow, fmt=FormatKey(fmt.key))
         )

@@ -137,12 +137,13 @@ class JobLauncher:
 
     async def launch(self, bot: Bot, order: Order) -> JobRequest:
         job, note = await self.build(order)
+        if order.prompt:
+            # Kept for «Переформулировать» should a safety filter refuse the prompt; stored before
+            # the reservation, so a failure here moves no money.
+            await self._orders.save(job.job_id, order.model_dump(mode="json"))
         # Billing prices the job from its own catalog and queues it once the money is held: only
         # billing may publish jobs. InsufficientFunds goes up to the errors router.
         await self._billing.reserve(job)
-        if order.prompt:
-            # Kept for «Переформулировать» should a safety filter refuse the prompt.
-            await self._orders.save(job.job_id, order.model_dump(mode="json"))
         JOBS_STARTED.labels(job.mode.value).inc()
         log.info("job %s started: %s %s", job.job_id, job.mode, job.model_id)
         try:
