@@ -127,7 +127,11 @@ async def test_m1_create_by_buttons(stack: Stack) -> None:
         before = await balance_available(user)
         models = await choose(user, "🎨 Создать")
         assert "Выберите модель" in models.text
-        assert button_texts(models)[:3] == ["Nano Banana Pro · 24 ₽", "Nano-banana · 8 ₽", "Seedream · 8 ₽"]
+        assert button_texts(models)[:3] == [
+            "Nano Banana Pro · от 24 ₽",
+            "Nano-banana · 8 ₽",
+            "Seedream · 8 ₽",
+        ]
         await press(user, models, "Nano-banana")
         formats = await user.wait_for_message(predicate=contains("Выберите формат"), timeout=10)
         assert [t for t in button_texts(formats) if "×" in t] == [

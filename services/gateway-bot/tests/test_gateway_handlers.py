@@ -352,7 +352,7 @@ async def seedream_draft_until_launch(dp: Dispatcher, bot: Bot, session: Recordi
     models = button_data(session.sent()[0])
     flow = ModelCb.unpack(models["Seedream · 8 ₽"]).flow
     await dp.feed_update(bot, press_update(models["Seedream · 8 ₽"], 2))
-    await dp.feed_update(bot, press_update(FormatCb(flow=flow, fmt="square").pack(), 3))
+    await dp.feed_update(bot, press_update(FormatCb(flow=flow, fmt="s2k").pack(), 3))
 
 
 @pytest.mark.parametrize(

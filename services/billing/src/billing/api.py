@@ -76,11 +76,10 @@ class Billing:
         # The mode is not checked: alias-only models (flux) serve a mode they are not listed under.
         if model is None or (job.model_id, job.runner) != (model.model_id, model.runner):
             raise BadRequest(f"job {job.job_id}: {job.model_key} is not the catalog's {job.model_id}")
-        if req.price != model.price:
-            log.warning("reserve of job %s refused: price %d, catalog %d", job.job_id, req.price, model.price)
-            raise BadRequest(
-                f"job {job.job_id}: {job.model_key} costs {model.price} kopecks, not {req.price}"
-            )
+        price = model.price_for(job.size)  # the job's resolution tier, by the shared rule
+        if req.price != price:
+            log.warning("reserve of job %s refused: price %d, catalog %d", job.job_id, req.price, price)
+            raise BadRequest(f"job {job.job_id}: {job.model_key} costs {price} kopecks, not {req.price}")
 
     async def ensure_user(self, req: EnsureUserRequest) -> BalanceView:
         async with self.db.connection() as conn:

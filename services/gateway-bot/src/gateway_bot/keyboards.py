@@ -11,7 +11,6 @@ from medialab_contracts.catalog import ModelSpec
 from gateway_bot import texts
 from gateway_bot.callbacks import (
     FormatCb,
-    FormatKey,
     HistoryCb,
     ModelCb,
     NavAction,
@@ -52,9 +51,7 @@ def models(choices: Iterable[ModelSpec], flow: str) -> InlineKeyboardMarkup:
 def formats(model: ModelSpec, flow: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for fmt in model.formats:
-        builder.button(
-            text=texts.format_button(fmt), callback_data=FormatCb(flow=flow, fmt=FormatKey(fmt.key))
-        )
+        builder.button(text=texts.format_button(model, fmt), callback_data=FormatCb(flow=flow, fmt=fmt.key))
     _cancel_row(builder, flow)
     builder.adjust(1)
     return builder.as_markup()

@@ -73,12 +73,20 @@ BTN_RETOUCH_SOFT = "Мягкая ретушь"
 BTN_RETOUCH_ENHANCE = "Усилить черты"
 
 
+def _model_price(model: ModelSpec) -> str:
+    """Its price, or «от …» for a model whose resolutions cost differently (the buttons say each)."""
+    lowest = format_rub(model.lowest_price)
+    return f"от {lowest}" if model.varies_in_price else lowest
+
+
 def model_button(model: ModelSpec) -> str:
-    return f"{model.title} · {format_rub(model.price)}"
+    return f"{model.title} · {_model_price(model)}"
 
 
-def format_button(fmt: ImageFormat) -> str:
-    return f"{fmt.title} {fmt.size_label}"
+def format_button(model: ModelSpec, fmt: ImageFormat) -> str:
+    if fmt.resolution is None:
+        return f"{fmt.title} {fmt.size_label}"
+    return f"{fmt.title} · {fmt.resolution} {fmt.size_label} · {format_rub(model.format_price(fmt))}"
 
 
 def retouch_button(title: str, price: int) -> str:
@@ -133,11 +141,17 @@ DRAFT_CHOOSE_MODEL = "🎨 Создам изображение по вашему
 
 
 def choose_format(model: ModelSpec) -> str:
-    return f"Модель: {quote(model.title)} · {format_rub(model.price)}\nВыберите формат:"
+    if any(fmt.resolution for fmt in model.formats):
+        return f"Модель: {quote(model.title)} · {_model_price(model)}\nВыберите формат и разрешение:"
+    return f"Модель: {quote(model.title)} · {_model_price(model)}\nВыберите формат:"
 
 
 def choice_summary(model: ModelSpec, fmt: ImageFormat) -> str:
-    return f"Модель: {quote(model.title)} · {format_rub(model.price)}\nФормат: {fmt.title} {fmt.size_label}"
+    tier = f" · {fmt.resolution}" if fmt.resolution else ""
+    return (
+        f"Модель: {quote(model.title)} · {format_rub(model.format_price(fmt))}\n"
+        f"Формат: {fmt.title}{tier} {fmt.size_label}"
+    )
 
 
 def enter_prompt(model: ModelSpec) -> str:
@@ -398,12 +412,12 @@ def job_status(
     return "\n".join(lines)
 
 
-def order_price(mode: Mode, model: ModelSpec) -> str:
-    return f"{MODE_TITLES[mode]} · {quote(model.title)}\nСтоимость: {format_rub(model.price)}."
+def order_price(mode: Mode, model: ModelSpec, price: int) -> str:
+    return f"{MODE_TITLES[mode]} · {quote(model.title)}\nСтоимость: {format_rub(price)}."
 
 
-def confirm_launch(mode: Mode, model: ModelSpec) -> str:
-    return f"{order_price(mode, model)} Запустить?"
+def confirm_launch(mode: Mode, model: ModelSpec, price: int) -> str:
+    return f"{order_price(mode, model, price)} Запустить?"
 
 
 def insufficient_funds(price: int, available: int) -> str:

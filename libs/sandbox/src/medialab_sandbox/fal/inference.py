@@ -27,6 +27,7 @@ from medialab_sandbox.fal.images import (
     aspect_size,
     closest_aspect,
     fit_area,
+    pro_aspect_size,
     probe,
     render,
 )
@@ -154,8 +155,10 @@ class ModelSpec:
 
 
 async def _nano_images(inp: NanoBananaInput, ctx: RunContext, aspect: str) -> dict[str, Any]:
-    resolution = inp.resolution if isinstance(inp, NanoBananaProInput) else "1K"
-    size = aspect_size(aspect, resolution)
+    if isinstance(inp, NanoBananaProInput):
+        size = pro_aspect_size(aspect, inp.resolution)
+    else:
+        size = aspect_size(aspect)
     images = await ctx.publish_images(
         inp.num_images,
         size,

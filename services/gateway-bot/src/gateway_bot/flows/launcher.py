@@ -53,6 +53,11 @@ class Order(BaseModel):
     overlay_text: str | None = None
     style_wish: str | None = None
 
+    @property
+    def price(self) -> int:
+        """The job's price by the catalog's rule for its size, the one billing checks."""
+        return self.model.price_for(self.size)
+
 
 class JobLauncher:
     def __init__(
@@ -99,8 +104,8 @@ class JobLauncher:
     async def _can_pay(self, order: Order) -> None:
         """A translation is a paid LLM call: made only for a user whose balance covers the job."""
         account = await self._billing.balance(order.user_id)
-        if account.available < order.model.price:
-            raise InsufficientFunds(available=account.available, price=order.model.price)
+        if account.available < order.price:
+            raise InsufficientFunds(available=account.available, price=order.price)
 
     async def build(self, order: Order) -> tuple[JobRequest, str | None]:
         prompt, negative = order.prompt, order.negative

@@ -114,11 +114,16 @@ async def choose_format(
     launcher: JobLauncher,
     bot: Bot,
 ) -> None:
-    data = await state.update_data(format=callback_data.fmt.value)
+    data = await state.get_data()
     model = catalog.by_key(data["model"])
+    fmt = model.find_format(callback_data.fmt)
+    if fmt is None:  # drawn for another model or by an older catalog
+        await query.answer(texts.STALE_BUTTON)
+        return
+    data = await state.update_data(format=fmt.key)
     await query.answer()
     if data.get("draft"):
-        summary = texts.choice_summary(model, model.format(callback_data.fmt.value))
+        summary = texts.choice_summary(model, fmt)
         await show_step(bot, query, summary, None)
         await _launch(bot, state, launcher, model, query.from_user.id, query_chat(query))
         return

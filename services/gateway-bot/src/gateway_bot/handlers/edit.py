@@ -106,7 +106,11 @@ async def choose_format(
     inputs: FlowInputs,
     bot: Bot,
 ) -> None:
-    await state.update_data(format=callback_data.fmt.value)
+    data = await state.get_data()
+    if catalog.by_key(data["model"]).find_format(callback_data.fmt) is None:
+        await query.answer(texts.STALE_BUTTON)  # drawn for another model or by an older catalog
+        return
+    await state.update_data(format=callback_data.fmt)
     await query.answer()
     await _ask_images(bot, query, state, catalog, inputs)
 
