@@ -166,8 +166,8 @@ class ModelSpec(BaseModel):
             self.max_input_pixels is None or width * height <= self.max_input_pixels
         )
 
-    def job(self, mode: Mode, user_id: int, chat_id: int, **fields: Any) -> JobRequest:
-        """A job on this model: its runner, ids and price filled in."""
+    def job(self, mode: Mode, user_id: int, chat_id: int, *, free: bool = False, **fields: Any) -> JobRequest:
+        """A job on this model: its runner, ids and price filled in (0 for a free rephrase)."""
         return JobRequest(
             user_id=user_id,
             chat_id=chat_id,
@@ -175,7 +175,7 @@ class ModelSpec(BaseModel):
             runner=self.runner,
             model_key=self.key,
             model_id=self.model_id,
-            price=self.price_for(fields.get("size")),
+            price=0 if free else self.price_for(fields.get("size")),
             **fields,
         )
 

@@ -398,7 +398,8 @@ def job_status(
     elapsed_s: float | None = None,
     note: str | None = None,
 ) -> str:
-    lines = [f"⏳ {MODE_TITLES[mode]}: задача принята, стоимость {format_rub(price)}."]
+    cost = f"стоимость {format_rub(price)}" if price else "бесплатно (переформулировка после отказа фильтра)"
+    lines = [f"⏳ {MODE_TITLES[mode]}: задача принята, {cost}."]
     if note:
         lines.append(note)
     if stage is not None:
@@ -451,7 +452,8 @@ FAILURE_REASONS: dict[FailureReason, str] = {
 def rephrase_ask(previous: str) -> str:
     return (
         f"Прежний промпт:\n<code>{quote(previous)}</code>\n\n"
-        "Напишите новый: уберите или замените то, что мог отклонить фильтр безопасности модели."
+        "Напишите новый: уберите или замените то, что мог отклонить фильтр безопасности модели. "
+        "Эта попытка бесплатна."
     )
 
 

@@ -52,11 +52,13 @@ class Order(BaseModel):
     inputs: tuple[MediaRef, ...] = ()
     overlay_text: str | None = None
     style_wish: str | None = None
+    # The job a safety filter refused, which this order rephrases for free (billing checks it).
+    rephrase_of: str | None = None
 
     @property
     def price(self) -> int:
         """The job's price by the catalog's rule for its size, the one billing checks."""
-        return self.model.price_for(self.size)
+        return 0 if self.rephrase_of is not None else self.model.price_for(self.size)
 
 
 class JobLauncher:
@@ -129,6 +131,7 @@ class JobLauncher:
             order.mode,
             order.user_id,
             order.chat_id,
+            free=order.rephrase_of is not None,
             prompt=full_prompt,
             negative_prompt=negative,
             size=order.size,
@@ -148,7 +151,7 @@ class JobLauncher:
             await self._orders.save(job.job_id, order.model_dump(mode="json"))
         # Billing prices the job from its own catalog and queues it once the money is held: only
         # billing may publish jobs. InsufficientFunds goes up to the errors router.
-        await self._billing.reserve(job)
+        await self._billing.reserve(job, rephrase_of=order.rephrase_of)
         JOBS_STARTED.labels(job.mode.value).inc()
         log.info("job %s started: %s %s", job.job_id, job.mode, job.model_id)
         try:
