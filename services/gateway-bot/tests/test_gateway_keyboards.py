@@ -286,3 +286,10 @@ def test_insufficient_funds_says_how_much_is_missing_and_how_to_top_up() -> None
 def test_an_album_part_refusal_says_which_part() -> None:
     text = texts.album_part_refused(1, 3, texts.NOT_AN_IMAGE)
     assert text.startswith("Фото 2 из 3 в альбоме не принято.") and texts.NOT_AN_IMAGE in text
+
+
+def test_a_busy_provider_is_told_apart_from_a_timeout() -> None:
+    busy = texts.job_failed(Mode.create, FailureReason.provider_busy, new_job_id())
+    timeout = texts.job_failed(Mode.create, FailureReason.timeout, new_job_id())
+    assert "перегружен" in busy and "попробуйте через минуту" in busy and "Средства не списаны" in busy
+    assert "перегружен" not in timeout and "не успела" in timeout and "Средства не списаны" in timeout

@@ -441,6 +441,7 @@ FAILURE_REASONS: dict[FailureReason, str] = {
     FailureReason.no_face: "на изображении не найдено лицо — отправьте фото, где лицо видно крупно и анфас",
     FailureReason.provider_error: "сервис генерации вернул ошибку — попробуйте ещё раз через минуту",
     FailureReason.provider_unavailable: "модель временно недоступна — попробуйте другую",
+    FailureReason.provider_busy: "сервис генерации перегружен и не принял задачу — попробуйте через минуту",
     FailureReason.timeout: "задача не успела выполниться вовремя — попробуйте ещё раз через минуту",
     FailureReason.dead_letter: "задачу не удалось выполнить после нескольких попыток — попробуйте позже",
     FailureReason.cancelled: "задача отменена — запустите её заново из меню",
