@@ -152,6 +152,24 @@ async def test_text_mode_checks_the_photo_when_it_arrives(stack: Stack) -> None:
         await reply(user, contains("Введите текст"))
 
 
+async def test_an_input_seedream_cannot_take_is_refused_before_anything_is_paid(stack: Stack) -> None:
+    """Seedream takes inputs whose sides are at most 3:1 apart (ByteDance's limits): a 4:1 panorama is
+    refused with that reason, before the paid translation and before any reservation."""
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await user.send_text("✏️ Изменить")
+        await press(user, await reply(user, lambda m: bool(m.reply_markup)), "Seedream")
+        await reply(user, contains("Отправьте от 1 до 4"))
+        await user.send_photo(jpeg_bytes((2400, 600)))
+        await reply(user, contains("Изображений загружено: 1 из 4"))
+        await user.send_text("сделай небо фиолетовым")
+        refused = await reply(user, contains("слишком вытянутое"))
+        assert "не больше чем в 3 раза" in refused.text
+        await asyncio.sleep(0.5)
+        assert await balance_available(user) == before
+        assert not [m for m in await user.bot_messages() if "задача принята" in text_of(m)]
+
+
 async def test_add_balance_works_for_user_id_7(stack: Stack) -> None:
     async with stack.user(user_id=SMALL_ADMIN_ID) as admin:
         before = await balance_available(admin)

@@ -123,6 +123,18 @@ async def test_nano_banana_pro_edit_explicit_aspect(
     assert (await fetch_image(falemu_http, result["images"][0])).size == (768, 1376)
 
 
+@pytest.mark.parametrize(("width", "height"), [(1200, 300), (14, 64)])
+async def test_seedream_edit_refuses_inputs_outside_bytedances_limits(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient, width: int, height: int
+) -> None:
+    body = {"prompt": "x", "image_urls": [PNG_4_3, data_uri(picture(width, height), "image/png")]}
+
+    response = await run_error(falemu, falemu_http, "fal-ai/bytedance/seedream/v4/edit", body)
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "image_urls", 1]
+
+
 @pytest.mark.parametrize(
     ("image_size", "expected"),
     [

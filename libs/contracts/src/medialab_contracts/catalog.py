@@ -118,6 +118,8 @@ class ModelSpec(BaseModel):
     min_input_side: int = 1
     max_input_side: int | None = None
     max_input_pixels: int | None = None
+    # The longest side over the shortest an input may have: no downscale fixes it, so it is refused.
+    max_input_aspect: float | None = None
 
     # The formats its buttons offer, each labelled with what the model delivers for it.
     formats: tuple[ImageFormat, ...] = FORMATS
@@ -160,6 +162,11 @@ class ModelSpec(BaseModel):
 
     def find_format(self, key: str) -> ImageFormat | None:
         return next((fmt for fmt in self.formats if fmt.key == key), None)
+
+    def aspect_fits(self, width: int, height: int) -> bool:
+        return self.max_input_aspect is None or max(width, height) <= self.max_input_aspect * min(
+            width, height
+        )
 
     def input_fits(self, width: int, height: int) -> bool:
         return (self.max_input_side is None or max(width, height) <= self.max_input_side) and (
@@ -285,6 +292,11 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         price=rubles(8),
         wants_english=True,
         max_inputs=4,
+        # ByteDance's limits on Seedream 4.0 inputs (its snapshot): sides over 14 px, at most
+        # 6000×6000 px in total, width/height within 1/3…3.
+        min_input_side=15,
+        max_input_pixels=6000 * 6000,
+        max_input_aspect=3.0,
     ),
     ModelSpec(
         key="ret",

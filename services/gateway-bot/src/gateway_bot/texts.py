@@ -351,6 +351,13 @@ def image_too_small(min_side: int) -> str:
     )
 
 
+def image_aspect_unsupported(max_aspect: float) -> str:
+    return (
+        f"Изображение слишком вытянутое для модели: одна сторона может быть длиннее другой не больше чем "
+        f"в {max_aspect:g} раза. Обрежьте его или выберите другую модель."
+    )
+
+
 def input_downscaled(width: int, height: int, model: ModelSpec) -> str:
     limits = []
     if model.max_input_side is not None:

@@ -211,8 +211,28 @@ async def seedream(inp: SeedreamInput, ctx: RunContext) -> dict[str, Any]:
     return await _seedream_images(inp, ctx, _seedream_size(inp.image_size, SEEDREAM_DEFAULT_SIZE))
 
 
+SEEDREAM_INPUT_MIN_SIDE = 15
+SEEDREAM_INPUT_MAX_PIXELS = 6000 * 6000
+SEEDREAM_INPUT_MAX_ASPECT = 3
+
+
 async def seedream_edit(inp: SeedreamEditInput, ctx: RunContext) -> dict[str, Any]:
     inputs = await ctx.load_images(inp.used_image_urls, "image_urls")
+    # ByteDance's input limits for Seedream 4.0 (its snapshot's notes).
+    for index, image in enumerate(inputs):
+        short, long = sorted((image.width, image.height))
+        if (
+            short < SEEDREAM_INPUT_MIN_SIDE
+            or image.width * image.height > SEEDREAM_INPUT_MAX_PIXELS
+            or long > SEEDREAM_INPUT_MAX_ASPECT * short
+        ):
+            raise RunFailed(
+                field_error(
+                    ["image_urls", index],
+                    f"Image dimensions {image.width}x{image.height} are out of range: sides over 14 px, "
+                    "at most 6000x6000 pixels in total, aspect ratio between 1/3 and 3",
+                )
+            )
     size = _seedream_size(inp.image_size, (inputs[0].width, inputs[0].height))
     return await _seedream_images(inp, ctx, size)
 

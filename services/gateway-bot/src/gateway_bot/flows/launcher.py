@@ -24,7 +24,7 @@ from gateway_bot import texts
 from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.llm import LlmClient
 from gateway_bot.delivery.progress import ProgressBoard
-from gateway_bot.failures import ImageTooSmall, TranslationFailed
+from gateway_bot.failures import ImageAspectUnsupported, ImageTooSmall, TranslationFailed
 from gateway_bot.imaging import downscale_png
 from gateway_bot.metrics import JOBS_REFUSED, JOBS_STARTED
 from gateway_bot.storage.records import OrderRecords
@@ -91,6 +91,8 @@ class JobLauncher:
             return ref, None
         if min(ref.width, ref.height) < model.min_input_side:
             raise ImageTooSmall(model.min_input_side)
+        if model.max_input_aspect is not None and not model.aspect_fits(ref.width, ref.height):
+            raise ImageAspectUnsupported(model.max_input_aspect)
         if model.input_fits(ref.width, ref.height):
             return ref, None
         data = await self._media.get(ref.object_name)
