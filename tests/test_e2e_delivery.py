@@ -152,6 +152,23 @@ async def test_text_mode_checks_the_photo_when_it_arrives(stack: Stack) -> None:
         await reply(user, contains("Введите текст"))
 
 
+async def test_the_extended_forms_size_is_priced_by_the_resolution_it_asks_for(stack: Stack) -> None:
+    async with stack.user() as user:
+        await balance_available(user)  # the account exists
+        async with stack.user(user_id=ADMIN_ID) as admin:
+            await admin.send_command("add_balance", f"{user.user_id} 100")
+            await reply(admin, contains("пополнен"))
+        before = await balance_available(user)
+        await user.send_text("Изображение кот в космосе | model=pro | size=4096x4096")
+        offer = await reply(user, contains("Запустить?"))
+        assert "Стоимость: 48 ₽" in offer.text  # 4K: twice the 1K/2K price, as fal bills it
+        await press(user, offer, "Запустить")
+        document = await user.wait_for_message(predicate=is_document, after=offer.message_id, timeout=60)
+        with Image.open(io.BytesIO(await user.download(document.document.file_id))) as image:
+            assert image.size == (4096, 4096)
+        assert await balance_available(user) == before - 4800
+
+
 async def test_an_input_seedream_cannot_take_is_refused_before_anything_is_paid(stack: Stack) -> None:
     """Seedream takes inputs whose sides are at most 3:1 apart (ByteDance's limits): a 4:1 panorama is
     refused with that reason, before the paid translation and before any reservation."""
