@@ -19,17 +19,24 @@ def job(user_id: int, model_key: str = "nb", *, free: bool = False) -> JobReques
     return CATALOG.by_key(model_key).job(Mode.create, user_id, user_id, free=free, prompt="кот")
 
 
+async def fail(
+    billing: RunningBilling, database_url: str, held: ReserveRequest, reason: FailureReason
+) -> None:
+    """The runner reports the held job failed for ``reason``; returns once billing released it."""
+    await publish_event(billing.client.jetstream(), failed(held, reason))
+
+    async def released() -> bool:
+        row = await operation_row(database_url, held.job_id)
+        return row is not None and row["status"] == "FAILED"
+
+    await eventually(released, what=f"release of job {held.job_id}")
+
+
 async def refused(billing: RunningBilling, database_url: str, user_id: int, reason: FailureReason) -> str:
     """A paid job that the runner then reports failed for ``reason``; its id."""
     paid = ReserveRequest.for_job(job(user_id))
     await billing.call(subjects.BILLING_RESERVE, paid, ReserveReply)
-    await publish_event(billing.client.jetstream(), failed(paid, reason))
-
-    async def released() -> bool:
-        row = await operation_row(database_url, paid.job_id)
-        return row is not None and row["status"] == "FAILED"
-
-    await eventually(released, what="release of the refused job")
+    await fail(billing, database_url, paid, reason)
     return paid.job_id
 
 
@@ -46,6 +53,19 @@ async def test_one_free_rephrase_per_job_refused_by_a_safety_filter(
     second = ReserveRequest.for_job(job(1, free=True), rephrase_of=first)
     with pytest.raises(BadRequest):  # the refused job was rephrased already
         await billing.call(subjects.BILLING_RESERVE, second, ReserveReply)
+
+
+async def test_a_free_rephrase_refused_again_may_be_rephrased_once_more(
+    billing: RunningBilling, database_url: str
+) -> None:
+    await new_user(billing, 1)
+    first = await refused(billing, database_url, 1, FailureReason.moderation)
+    rephrase = ReserveRequest.for_job(job(1, free=True), rephrase_of=first)
+    await billing.call(subjects.BILLING_RESERVE, rephrase, ReserveReply)
+    await fail(billing, database_url, rephrase, FailureReason.moderation)
+    again = ReserveRequest.for_job(job(1, free=True), rephrase_of=rephrase.job_id)
+    reply = await billing.call(subjects.BILLING_RESERVE, again, ReserveReply)
+    assert reply.operation.price == 0
 
 
 @pytest.mark.parametrize("case", ["provider_error", "other_user", "other_model", "unknown_job", "priced"])

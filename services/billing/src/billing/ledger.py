@@ -108,9 +108,10 @@ SELECT op.*, held.balance, held.reserved FROM op, held
 _OPERATION = f"SELECT {_OP_COLUMNS} FROM operations WHERE job_id = $1"
 
 # May job $5 be the free rephrase of job $1? Only the same user's job on the same model at the same
-# list price, refused by a safety filter, and not yet rephrased by another job.
+# list price (or itself a free rephrase, checked so when it was held), refused by a safety filter,
+# and not yet rephrased by another job.
 _MAY_REPHRASE = """
-SELECT r.user_id = $2 AND r.model_id = $3 AND r.price = $4
+SELECT r.user_id = $2 AND r.model_id = $3 AND (r.price = $4 OR (r.price = 0 AND r.rephrase_of IS NOT NULL))
        AND r.status = 'FAILED' AND r.failure_reason = 'moderation'
        AND NOT EXISTS (SELECT 1 FROM operations o WHERE o.rephrase_of = r.job_id AND o.job_id <> $5)
 FROM operations r WHERE r.job_id = $1
