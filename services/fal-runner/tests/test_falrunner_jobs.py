@@ -228,6 +228,31 @@ async def test_429_and_5xx_bursts_are_retried_until_the_job_succeeds(
     assert [s.rejected_status for s in fal.submits()] == [429, 429, 429, 503, 503, None]
 
 
+async def test_fal_still_rate_limiting_after_every_retry_is_busy_not_a_timeout(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner(fal_max_attempts=3)
+    fal.fail_submits(rate_limited(), count=50)
+    result = await bus.run(make_job("nb"))
+    assert isinstance(result, JobFailed) and result.reason == FailureReason.provider_busy, result
+
+
+async def test_no_slot_free_before_the_deadline_is_busy_not_a_timeout(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner(fal_concurrency_per_account=1)
+    fal.slow_jobs(60)
+    holder = make_job("nb", deadline_s=8)  # holds the account's only slot at fal
+    await bus.publish(holder)
+    await bus.wait_until(lambda: len(fal.submits()) == 1)
+    waiter = make_job("nb", deadline_s=5)
+    await bus.publish(waiter)
+    result = await bus.wait_final(waiter.job_id, timeout=10)
+    assert isinstance(result, JobFailed) and result.reason == FailureReason.provider_busy, result
+    held = await bus.wait_final(holder.job_id, timeout=10)
+    assert isinstance(held, JobFailed) and held.reason == FailureReason.timeout, held
+
+
 async def test_a_job_past_its_deadline_is_cancelled_at_fal(
     fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
 ) -> None:

@@ -68,21 +68,25 @@ class Billing:
         # Billing's own price list: a request's price is checked against it, never trusted.
         self._catalog = default_catalog(settings.prices)
 
-    def _check_terms(self, req: ReserveRequest) -> None:
-        if req.price <= 0:
+    def _check_terms(self, req: ReserveRequest) -> int | None:
+        """Refuse terms the catalog does not give; the job's list price (None without a job)."""
+        if req.rephrase_of is not None:
+            if req.price != 0 or req.job is None:
+                raise BadRequest(f"job {req.job_id}: a rephrase is a free job")
+        elif req.price <= 0:
             raise BadRequest(f"job {req.job_id}: a reservation holds a positive amount")
         job = req.job
         if job is None:
-            return  # nothing is queued for it: it holds the user's own money and runs nothing
+            return None  # nothing is queued for it: it holds the user's own money and runs nothing
         model = self._catalog.get(job.model_key)
         # The mode is not checked: alias-only models (flux) serve a mode they are not listed under.
         if model is None or (job.model_id, job.runner) != (model.model_id, model.runner):
             raise BadRequest(f"job {job.job_id}: {job.model_key} is not the catalog's {job.model_id}")
-        if req.price != model.price:
-            log.warning("reserve of job %s refused: price %d, catalog %d", job.job_id, req.price, model.price)
-            raise BadRequest(
-                f"job {job.job_id}: {job.model_key} costs {model.price} kopecks, not {req.price}"
-            )
+        price = model.price_for(job.size)  # the job's resolution tier, by the shared rule
+        if req.rephrase_of is None and req.price != price:
+            log.warning("reserve of job %s refused: price %d, catalog %d", job.job_id, req.price, price)
+            raise BadRequest(f"job {job.job_id}: {job.model_key} costs {price} kopecks, not {req.price}")
+        return price
 
     async def ensure_user(self, req: EnsureUserRequest) -> BalanceView:
         async with self.db.connection() as conn:
@@ -97,11 +101,11 @@ class Billing:
 
     async def reserve(self, req: ReserveRequest) -> ReserveReply:
         with job_context(req.job_id, req.trace_id):
-            self._check_terms(req)
+            list_price = self._check_terms(req)
             deadline_s = self.settings.deadline_s(req.mode, req.deadline_s)
             async with self.db.connection() as conn:
                 with metrics.DB_SECONDS.labels("reserve").time():
-                    result = await ledger.reserve(conn, req, deadline_s)
+                    result = await ledger.reserve(conn, req, deadline_s, list_price)
             if result.created:
                 metrics.RESERVATIONS.labels(req.mode.value).inc()
                 metrics.RESERVED_KOPECKS.labels(req.mode.value).inc(req.price)

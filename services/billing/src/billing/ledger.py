@@ -54,7 +54,14 @@ from medialab_contracts.billing import (
     ReserveRequest,
     TopupRequest,
 )
-from medialab_contracts.errors import BadAmount, Conflict, InsufficientFunds, UnknownJob, UnknownUser
+from medialab_contracts.errors import (
+    BadAmount,
+    BadRequest,
+    Conflict,
+    InsufficientFunds,
+    UnknownJob,
+    UnknownUser,
+)
 from medialab_contracts.modes import Mode
 
 log = logging.getLogger(__name__)
@@ -88,8 +95,8 @@ WITH held AS (
       AND NOT EXISTS (SELECT 1 FROM operations WHERE job_id = $1)
     RETURNING user_id, balance, reserved
 ), op AS (
-    INSERT INTO operations (job_id, user_id, chat_id, mode, model_id, price, deadline_at, job)
-    SELECT $1, user_id, $4, $5, $6, $3, now() + make_interval(secs => $7), $8::jsonb FROM held
+    INSERT INTO operations (job_id, user_id, chat_id, mode, model_id, price, deadline_at, job, rephrase_of)
+    SELECT $1, user_id, $4, $5, $6, $3, now() + make_interval(secs => $7), $8::jsonb, $9 FROM held
     RETURNING {_OP_COLUMNS}
 ), hold AS (
     INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved, job_id)
@@ -99,6 +106,16 @@ SELECT op.*, held.balance, held.reserved FROM op, held
 """
 
 _OPERATION = f"SELECT {_OP_COLUMNS} FROM operations WHERE job_id = $1"
+
+# May job $5 be the free rephrase of job $1? Only the same user's job on the same model at the same
+# list price (or itself a free rephrase, checked so when it was held), refused by a safety filter,
+# and not yet rephrased by another job.
+_MAY_REPHRASE = """
+SELECT r.user_id = $2 AND r.model_id = $3 AND (r.price = $4 OR (r.price = 0 AND r.rephrase_of IS NOT NULL))
+       AND r.status = 'FAILED' AND r.failure_reason = 'moderation'
+       AND NOT EXISTS (SELECT 1 FROM operations o WHERE o.rephrase_of = r.job_id AND o.job_id <> $5)
+FROM operations r WHERE r.job_id = $1
+"""
 
 # Settle and release: the PENDING → final transition, the account update and the ledger row.
 _FINISH = f"""
@@ -364,10 +381,23 @@ def _same_reservation(op: OperationView, req: ReserveRequest) -> bool:
     return (op.user_id, op.price, op.mode, op.model_id) == (req.user_id, req.price, req.mode, req.model_id)
 
 
-async def reserve(conn: asyncpg.Connection, req: ReserveRequest, deadline_s: int) -> Reservation:
-    """Hold ``req.price`` for the job; a repeated call for the same job returns the first reservation."""
+async def reserve(
+    conn: asyncpg.Connection, req: ReserveRequest, deadline_s: int, list_price: int | None = None
+) -> Reservation:
+    """Hold ``req.price`` for the job; a repeated call for the same job returns the first reservation.
+
+    A free rephrase (``req.rephrase_of``) is held only if its refused job qualifies, ``list_price``
+    being what the new job would cost; the unique index keeps a second rephrase of it out.
+    """
 
     async def attempt() -> Reservation | None:
+        if req.rephrase_of is not None:
+            allowed = await conn.fetchval(
+                _MAY_REPHRASE, req.rephrase_of, req.user_id, req.model_id, list_price, req.job_id
+            )
+            if not allowed:
+                log.warning("free rephrase %s of job %s refused", req.job_id, req.rephrase_of)
+                raise BadRequest(f"job {req.rephrase_of} gives no free rephrase")
         row = await conn.fetchrow(
             _RESERVE,
             req.job_id,
@@ -378,6 +408,7 @@ async def reserve(conn: asyncpg.Connection, req: ReserveRequest, deadline_s: int
             req.model_id,
             deadline_s,
             req.job.model_dump_json() if req.job is not None else None,
+            req.rephrase_of,
         )
         if row is not None:
             return Reservation(_operation(row), _balance(req.user_id, row["balance"], row["reserved"]), True)

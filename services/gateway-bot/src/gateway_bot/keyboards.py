@@ -6,14 +6,13 @@ from collections.abc import Iterable
 
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
-from medialab_contracts.catalog import FORMATS, ModelSpec
+from medialab_contracts.catalog import ModelSpec
 
 from gateway_bot import texts
 from gateway_bot.callbacks import (
     DeleteMeAction,
     DeleteMeCb,
     FormatCb,
-    FormatKey,
     HistoryCb,
     ModelCb,
     NavAction,
@@ -51,12 +50,10 @@ def models(choices: Iterable[ModelSpec], flow: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def formats(flow: str) -> InlineKeyboardMarkup:
+def formats(model: ModelSpec, flow: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    for fmt in FORMATS:
-        builder.button(
-            text=texts.format_button(fmt), callback_data=FormatCb(flow=flow, fmt=FormatKey(fmt.key))
-        )
+    for fmt in model.formats:
+        builder.button(text=texts.format_button(model, fmt), callback_data=FormatCb(flow=flow, fmt=fmt.key))
     _cancel_row(builder, flow)
     builder.adjust(1)
     return builder.as_markup()

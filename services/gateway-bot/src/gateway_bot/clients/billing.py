@@ -46,9 +46,9 @@ class BillingClient:
         )
         return await call(self._nc, subjects.BILLING_ENSURE_USER, request, BalanceView, self._timeout)
 
-    async def reserve(self, job: JobRequest) -> ReserveReply:
+    async def reserve(self, job: JobRequest, rephrase_of: str | None = None) -> ReserveReply:
         # The job goes along: billing publishes it should this gateway fail to.
-        request = ReserveRequest.for_job(job)
+        request = ReserveRequest.for_job(job, rephrase_of)
         return await call(self._nc, subjects.BILLING_RESERVE, request, ReserveReply, self._timeout)
 
     async def refund(self, job_id: str, reason: str, trace_id: str) -> OperationView:

@@ -34,6 +34,7 @@ from gateway_bot.failures import (
     EmptyPrompt,
     ExtendedFormError,
     FormProblem,
+    ImageAspectUnsupported,
     ImageTooLarge,
     ImageTooSmall,
     InputRejected,
@@ -94,6 +95,8 @@ def describe(error: InputRejected) -> str:
             return texts.IMAGE_TOO_MANY_PIXELS
         case ImageTooSmall():
             return texts.image_too_small(error.min_side)
+        case ImageAspectUnsupported():
+            return texts.image_aspect_unsupported(error.max_aspect)
         case TooManyImages():
             return texts.too_many_images(error.max_images)
         case NotEnoughImages() if error.have == 0:
