@@ -109,6 +109,7 @@ async def _stack(workdir: Path) -> AsyncIterator[Bench]:
                     "FAL_ACCOUNT_LIMITS": ",".join(f"{name}={limit}" for name, limit in LIMITS.items()),
                     "FAL_QUEUE_BASE": fal.queue_base,
                     "FAL_REST_BASE": fal.rest_base,
+                    "FAL_OUTPUT_HOSTS": "127.0.0.1",
                     "LOG_LEVEL": "WARNING",
                 },
                 log_dir=workdir / "logs",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import random
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ from test_e2e_harness import (
     jpeg_bytes,
     press,
     reply,
+    script_llm,
     text_of,
 )
 
@@ -151,6 +153,41 @@ async def test_text_mode_checks_the_photo_when_it_arrives(stack: Stack) -> None:
         await reply(user, contains("Введите текст"))
 
 
+async def test_the_extended_forms_size_is_priced_by_the_resolution_it_asks_for(stack: Stack) -> None:
+    async with stack.user() as user:
+        await balance_available(user)  # the account exists
+        async with stack.user(user_id=ADMIN_ID) as admin:
+            await admin.send_command("add_balance", f"{user.user_id} 100")
+            await reply(admin, contains("пополнен"))
+        before = await balance_available(user)
+        await user.send_text("Изображение кот в космосе | model=pro | size=4096x4096")
+        offer = await reply(user, contains("Запустить?"))
+        assert "Стоимость: 48 ₽" in offer.text  # 4K: twice the 1K/2K price, as fal bills it
+        await press(user, offer, "Запустить")
+        document = await user.wait_for_message(predicate=is_document, after=offer.message_id, timeout=60)
+        with Image.open(io.BytesIO(await user.download(document.document.file_id))) as image:
+            assert image.size == (4096, 4096)
+        assert await balance_available(user) == before - 4800
+
+
+async def test_an_input_seedream_cannot_take_is_refused_before_anything_is_paid(stack: Stack) -> None:
+    """Seedream takes inputs whose sides are at most 3:1 apart (ByteDance's limits): a 4:1 panorama is
+    refused with that reason, before the paid translation and before any reservation."""
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await user.send_text("✏️ Изменить")
+        await press(user, await reply(user, lambda m: bool(m.reply_markup)), "Seedream")
+        await reply(user, contains("Отправьте от 1 до 4"))
+        await user.send_photo(jpeg_bytes((2400, 600)))
+        await reply(user, contains("Изображений загружено: 1 из 4"))
+        await user.send_text("сделай небо фиолетовым")
+        refused = await reply(user, contains("слишком вытянутое"))
+        assert "не больше чем в 3 раза" in refused.text
+        await asyncio.sleep(0.5)
+        assert await balance_available(user) == before
+        assert not [m for m in await user.bot_messages() if "задача принята" in text_of(m)]
+
+
 async def test_add_balance_works_for_user_id_7(stack: Stack) -> None:
     async with stack.user(user_id=SMALL_ADMIN_ID) as admin:
         before = await balance_available(admin)
@@ -228,14 +265,6 @@ async def test_an_image_too_small_to_upscale_is_refused_before_any_charge(stack:
         assert await balance_available(user) == before
 
 
-async def script_llm(stack: Stack, *outputs: str) -> None:
-    """The next answers of the emulated LLM (FLUX wants its prompt in English), in order."""
-    assert stack.fal is not None
-    async with httpx.AsyncClient() as client:
-        items = {"items": [{"output": output} for output in outputs]}
-        (await client.post(f"{stack.fal.url}/_emu/llm/script", json=items)).raise_for_status()
-
-
 async def fal_safety(stack: Stack, flagged: bool) -> None:
     assert stack.fal is not None
     async with httpx.AsyncClient() as client:
@@ -265,5 +294,38 @@ async def test_a_flagged_result_is_not_charged_and_offers_one_rephrase(stack: St
         again = await user.press_button(refused.message_id, data=data, forge=True)  # once per job
         assert (await user.callback_answer(again)).text == STALE
         await user.send_text("пляж на закате, акварель")
+        status = await reply(user, contains("задача принята"))
+        assert "бесплатно" in status.text
         await user.wait_for_message(predicate=is_document, timeout=60)
-        assert await balance_available(user) == before - 800
+        assert await balance_available(user) == before  # the rephrase is free
+
+
+@pytest.mark.parametrize("model", ["Nano-banana", "Seedream", "Nano Banana Pro"])
+async def test_each_format_button_delivers_the_pixels_its_label_promises(stack: Stack, model: str) -> None:
+    """Every ratio at every resolution: the pixels match the label, the charge the price it shows."""
+    async with stack.user() as user:
+        await balance_available(user)  # the account exists
+        async with stack.user(user_id=ADMIN_ID) as admin:
+            await admin.send_command("add_balance", f"{user.user_id} 400")
+            await reply(admin, contains("пополнен"))
+        number, buttons = 0, 1
+        while number < buttons:
+            before = await balance_available(user)
+            await script_llm(stack, f"a red kite number {number}")  # Seedream wants English
+            await user.send_text("🎨 Создать")
+            models = await reply(user, lambda m: bool(m.reply_markup))
+            await press(user, models, model)
+            step = models.message_id - 1  # the steps edit the model message in place
+            formats = await user.wait_for_message(predicate=contains("Выберите формат"), after=step)
+            labels = [text for text in button_texts(formats) if "×" in text]
+            buttons, label = len(labels), labels[number]
+            await press(user, formats, label)
+            await user.wait_for_message(predicate=contains("Напишите промпт"), after=step)
+            await user.send_text(f"красный воздушный змей номер {number}")
+            document = await user.wait_for_message(predicate=is_document, after=models.message_id, timeout=60)
+            with Image.open(io.BytesIO(await user.download(document.document.file_id))) as image:
+                assert f"{image.width}×{image.height}" in label, label
+            if (shown := re.search(r"· (\d+) ₽", label)) is not None:  # a model priced by resolution
+                assert await balance_available(user) == before - int(shown[1]) * 100, label
+            number += 1
+        assert buttons == {"Nano-banana": 3, "Seedream": 6, "Nano Banana Pro": 9}[model]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import httpx
 from aiohttp import web
 from medialab_devstack.nats_server import NatsServer
 from medialab_devstack.ports import free_port, wait_for_port
@@ -142,6 +143,7 @@ class Stack:
             "FAL_KEYS": FAL_KEY,
             "FAL_QUEUE_BASE": f"{self.fal.url}/queue",
             "FAL_REST_BASE": f"{self.fal.url}/rest",
+            "FAL_OUTPUT_HOSTS": "127.0.0.1",
         }
         return self._start("fal-runner", "fal_runner", env)
 
@@ -154,6 +156,7 @@ class Stack:
         env = {
             "WAVESPEED_API_KEY": WAVESPEED_KEY,
             "WAVESPEED_API_BASE": self.wavespeed.url,
+            "WAVESPEED_OUTPUT_HOSTS": "127.0.0.1",
             "WAVESPEED_POLL_INTERVAL_S": "0.1",
         }
         return self._start("wavespeed-runner", "wavespeed_runner", env)
@@ -326,3 +329,11 @@ class RoundRobinProxy:
             self.hits.append((other, update_id))
             await self._post(other, request.path, body, headers)
         return await self._post(index, request.path, body, headers)
+
+
+async def script_llm(stack: Stack, *outputs: str) -> None:
+    """The next answers of the emulated LLM (fal's openrouter/router), in order."""
+    assert stack.fal is not None
+    async with httpx.AsyncClient() as client:
+        items = {"items": [{"output": output} for output in outputs]}
+        (await client.post(f"{stack.fal.url}/_emu/llm/script", json=items)).raise_for_status()

@@ -7,6 +7,7 @@ buttons, and the balance down by exactly the mode's price.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from medialab_sandbox.telegram import TelegramUserClient, TranscriptMessage
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_e2e_harness import (
@@ -29,6 +31,7 @@ from test_e2e_harness import (
     png_bytes,
     press,
     reply,
+    script_llm,
     text_of,
     wait_document,
 )
@@ -85,14 +88,6 @@ async def script_llm_failure(stack: Stack) -> None:
         (await client.post(f"{stack.fal.url}/_emu/llm/script", json={"items": [failure]})).raise_for_status()
 
 
-async def script_llm(stack: Stack, *outputs: str) -> None:
-    """The next answers of the emulated LLM (openrouter/router), in order."""
-    assert stack.fal is not None
-    async with httpx.AsyncClient() as client:
-        items = {"items": [{"output": output} for output in outputs]}
-        (await client.post(f"{stack.fal.url}/_emu/llm/script", json=items)).raise_for_status()
-
-
 async def press_launch(user: TelegramUserClient, offer: TranscriptMessage) -> str:
     """«✅ Запустить» by its data, so a second tap still reaches the bot after the first removed it."""
     (data,) = [
@@ -125,20 +120,26 @@ async def test_m1_create_by_buttons(stack: Stack) -> None:
         before = await balance_available(user)
         models = await choose(user, "🎨 Создать")
         assert "Выберите модель" in models.text
-        assert button_texts(models)[:3] == ["Nano Banana Pro · 24 ₽", "Nano-banana · 8 ₽", "Seedream · 8 ₽"]
+        assert button_texts(models)[:3] == [
+            "Nano Banana Pro · от 24 ₽",
+            "Nano-banana · 8 ₽",
+            "Seedream · 8 ₽",
+        ]
         await press(user, models, "Nano-banana")
         formats = await user.wait_for_message(predicate=contains("Выберите формат"), timeout=10)
         assert [t for t in button_texts(formats) if "×" in t] == [
-            "Вертикальное 1472×2048",
-            "Квадрат 1792×1792",
-            "Горизонтальное 2048×1472",
+            "Вертикальное 3:4 864×1184",  # what nano-banana delivers: it has no size parameter
+            "Квадрат 1:1 1024×1024",
+            "Горизонтальное 4:3 1184×864",
         ]
         await press(user, formats, "Квадрат")
         await user.wait_for_message(predicate=contains("Напишите промпт"), timeout=10)
         await user.send_text("маленькая собака в шляпе, студийный свет")
         status = await reply(user, contains("задача принята"))
         assert "стоимость 8 ₽" in status.text
-        await expect_png_result(user)
+        document = await expect_png_result(user)
+        with Image.open(io.BytesIO(await user.download(document.document.file_id))) as image:
+            assert image.size == (1024, 1024)  # the pixels the button promised
         assert await balance_available(user) == before - 800
         (submit,) = [s for s in await fal_submits(stack, "fal-ai/nano-banana") if "собака" in str(s["body"])]
         assert submit["body"]["aspect_ratio"] == "1:1"  # the square format reached the provider

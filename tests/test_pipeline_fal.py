@@ -83,6 +83,7 @@ class Pipeline:
             "FAL_KEYS": keys,
             "FAL_QUEUE_BASE": self.fal.queue_base,
             "FAL_REST_BASE": self.fal.rest_base,
+            "FAL_OUTPUT_HOSTS": "127.0.0.1",
             "FAL_RETRY_BASE_S": "0.02",
             "FAL_RETRY_MAX_S": "0.2",
             "FAL_CONCURRENCY_PER_ACCOUNT": str(LIMIT),

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from chaos_harness import Bus, ChaosStack, Oracle, text_of
 from gateway_bot import texts
+from medialab_contracts.catalog import default_catalog
 from medialab_sandbox.telegram import EmulatorError, TelegramUserClient, TranscriptMessage
 from PIL import Image
 
@@ -41,6 +42,8 @@ CLEAR_REFUSALS = (
     texts.ANIMATED_IMAGE,
     texts.image_too_small(32),  # Recraft crisp (⬆️ Улучшить) refuses a side under 32 px before any charge
     texts.image_too_large(20 * 1024 * 1024),
+    # Upscale's model needs 32 px a side (recraft crisp): a 1×1 file is a valid image it cannot take.
+    texts.image_too_small(max(m.min_input_side for m in default_catalog().models)),
 )
 STARTED = "задача принята"
 # The next step's question: the mode took the file.

@@ -47,7 +47,11 @@ def _jobs(model: ModelSpec) -> Iterator[JobRequest]:
     spec = RUNNER_MODELS[model.model_id]
     mode = min(model.modes, default=Mode.create)
     sizes = [None, ImageSize(width=DEFAULT_EDIT_SIZE[0], height=DEFAULT_EDIT_SIZE[1])]
-    sizes += [ImageSize(width=f.width, height=f.height) for f in FORMATS]
+    formats = {f for m in CATALOG.models for f in m.formats} | set(FORMATS)  # any model's buttons
+    sizes += [
+        ImageSize(width=f.width, height=f.height)
+        for f in sorted(formats, key=lambda f: (f.key, f.width, f.height))
+    ]
     for count in range(spec.min_images, spec.max_images + 1):
         inputs = [MediaRef(object_name=f"inputs/{i}.png", content_type="image/png") for i in range(count)]
         shapes: list[dict[str, Any]] = [{"size": size} for size in sizes]

@@ -21,6 +21,7 @@ FACTORIES: list[type[CallbackData]] = [
     callbacks.FormatCb,
     callbacks.RetouchCb,
     callbacks.ResultCb,
+    callbacks.RephraseCb,
     callbacks.HistoryCb,
 ]
 PREFIXES = [factory.__prefix__ for factory in FACTORIES]

@@ -24,8 +24,8 @@ from medialab_contracts.billing import (
     TopupRequest,
 )
 from medialab_contracts.catalog import default_catalog
-from medialab_contracts.errors import BadRequest, NotAdmin, TooManyJobs
-from medialab_contracts.jobs import JobRequest
+from medialab_contracts.errors import BadRequest, InsufficientFunds, NotAdmin, TooManyJobs
+from medialab_contracts.jobs import ImageSize, JobRequest
 from medialab_contracts.modes import Mode
 from medialab_devstack.nats_server import NatsServer
 from medialab_devstack.stack import ServiceProcess
@@ -95,6 +95,28 @@ async def test_a_job_at_another_price_than_billings_is_refused_and_not_queued(
         await call(gateway, subjects.BILLING_RESERVE, ReserveRequest.for_job(job), ReserveReply, 10)
     assert (await balance(gateway)).available == WELCOME
     assert await queued_jobs(nats_server) == 0
+
+
+async def test_a_resolution_is_priced_by_billing_not_by_the_request(
+    nats_server: NatsServer, gateway: Client
+) -> None:
+    pro = default_catalog().by_key("nbp")
+    four_k = pro.job(Mode.create, USER, USER, prompt="кот", size=ImageSize(width=4096, height=4096))
+    assert four_k.price == 4800  # fal bills 4K at twice the price
+    with pytest.raises(BadRequest):  # a 4K job at the 1K price
+        await call(
+            gateway,
+            subjects.BILLING_RESERVE,
+            ReserveRequest.for_job(four_k.model_copy(update={"price": 2400})),
+            ReserveReply,
+            10,
+        )
+    with pytest.raises(InsufficientFunds):  # its right price is accepted, and exceeds the welcome credit
+        await call(gateway, subjects.BILLING_RESERVE, ReserveRequest.for_job(four_k), ReserveReply, 10)
+    one_k = pro.job(Mode.create, USER, USER, prompt="кот", size=ImageSize(width=1024, height=1024))
+    reply = await call(gateway, subjects.BILLING_RESERVE, ReserveRequest.for_job(one_k), ReserveReply, 10)
+    assert reply.operation.price == 2400
+    assert await queued_jobs(nats_server) == 1
 
 
 async def test_a_job_on_a_model_outside_the_catalog_is_refused(

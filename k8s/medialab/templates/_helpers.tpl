@@ -82,6 +82,9 @@ config.extraEnv, then the service's env; the addresses the chart wires up always
 {{- if has .name (list "gateway-bot" "billing") -}}
 {{- $_ := set $defaults "ADMIN_IDS" (toJson $v.config.adminIds) -}}
 {{- end -}}
+{{- if eq .name "billing" -}}
+{{- $_ := set $defaults "RETENTION_DAYS" $v.config.retentionDays -}}
+{{- end -}}
 {{- $fixed := dict "HTTP_HOST" "0.0.0.0" "HTTP_PORT" $v.httpPort "NATS_URL" $v.nats.url "NATS_USER" .name -}}
 {{- if include "medialab.webhookMode" . -}}
 {{- $_ := set $fixed "WEBHOOK_URL" $v.gateway.webhook.url -}}

@@ -1,9 +1,9 @@
 import pytest
 from medialab_contracts.billing import ReserveRequest, TopupRequest
-from medialab_contracts.catalog import FORMATS, UnknownModelName, default_catalog
+from medialab_contracts.catalog import FORMATS, Catalog, UnknownModelName, default_catalog
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded, parse_job_event
 from medialab_contracts.ids import new_job_id
-from medialab_contracts.jobs import JobRequest
+from medialab_contracts.jobs import ImageSize, JobRequest
 from medialab_contracts.llm import LlmUsage
 from medialab_contracts.modes import Mode
 from medialab_contracts.money import Kopecks, format_rub, rubles
@@ -41,6 +41,26 @@ def test_default_prices_follow_the_spec() -> None:
     assert [m.key for m in catalog.for_mode(Mode.create)] == ["nbp", "nb", "sd"]
     assert {m.key for m in catalog.for_mode(Mode.retouch)} == {"ret", "sde"}
     assert [(f.width, f.height) for f in FORMATS] == [(1472, 2048), (1792, 1792), (2048, 1472)]
+
+
+def test_a_size_is_priced_by_its_resolution_tier_and_each_tier_can_be_overridden() -> None:
+    def price(catalog: Catalog, key: str, width: int, height: int) -> int:
+        return catalog.by_key(key).price_for(ImageSize(width=width, height=height))
+
+    catalog = default_catalog({"nbp": 3000})
+    assert price(catalog, "nbp", 1200, 896) == price(catalog, "nbp", 2400, 1792) == 3000  # 1K, 2K
+    assert price(catalog, "nbp", 2400, 1800) == price(catalog, "nbp", 4800, 3584) == 6000  # 4K: ×2
+    assert catalog.by_key("nbp").price_for(None) == 3000  # no size: fal's default, 1K
+    assert price(default_catalog({"nbp@4K": 7000}), "nbp", 4096, 4096) == 7000
+    assert price(catalog, "nb", 4096, 4096) == 800  # no tiers: one price
+    for key in ("nbp", "nbpe", "sd"):  # every button is priced by the tier it is labelled with
+        model = catalog.by_key(key)
+        assert all(
+            model.resolution(ImageSize(width=f.width, height=f.height)).key == f.resolution
+            for f in model.formats
+        )
+    with pytest.raises(ValueError, match="nbp@8K"):
+        default_catalog({"nbp@8K": 1})
 
 
 def test_price_overrides_and_alias_resolution() -> None:

@@ -101,7 +101,7 @@ async def test_a_final_error_is_not_retried() -> None:
     ("last", "reason"),
     [
         ("deadline", FailureReason.timeout),
-        ("429", FailureReason.provider_unavailable),
+        ("429", FailureReason.provider_busy),
         ("503", FailureReason.provider_error),
         ("network", FailureReason.provider_error),
     ],

@@ -87,16 +87,30 @@ async def test_nano_banana_edit_auto_aspect_follows_first_input(
     assert isinstance(result["description"], str)
 
 
-async def test_nano_banana_pro_resolution_scales_the_size(
-    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+@pytest.mark.parametrize(
+    ("aspect", "resolution", "expected"),
+    [  # Google's table for Gemini 3 Pro Image
+        ("3:4", "1K", (896, 1200)),
+        ("3:4", "2K", (1792, 2400)),
+        ("4:3", "4K", (4800, 3584)),
+        ("1:1", "4K", (4096, 4096)),
+        ("21:9", "2K", (3168, 1344)),
+    ],
+)
+async def test_nano_banana_pro_answers_googles_size_for_each_aspect_and_resolution(
+    falemu: FalEmulator,
+    falemu_http: httpx.AsyncClient,
+    aspect: str,
+    resolution: str,
+    expected: tuple[int, int],
 ) -> None:
-    body = {"prompt": "x", "aspect_ratio": "3:4", "resolution": "2K"}
+    body = {"prompt": "x", "aspect_ratio": aspect, "resolution": resolution}
 
     result = await run_ok(falemu, falemu_http, "fal-ai/nano-banana-pro", body)
 
     image = await fetch_image(falemu_http, result["images"][0])
     assert image.format == "PNG"
-    assert image.size == (1728, 2368)
+    assert image.size == expected
 
 
 async def test_nano_banana_pro_edit_explicit_aspect(
@@ -106,7 +120,19 @@ async def test_nano_banana_pro_edit_explicit_aspect(
 
     result = await run_ok(falemu, falemu_http, "fal-ai/nano-banana-pro/edit", body)
 
-    assert (await fetch_image(falemu_http, result["images"][0])).size == (768, 1344)
+    assert (await fetch_image(falemu_http, result["images"][0])).size == (768, 1376)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1200, 300), (14, 64)])
+async def test_seedream_edit_refuses_inputs_outside_bytedances_limits(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient, width: int, height: int
+) -> None:
+    body = {"prompt": "x", "image_urls": [PNG_4_3, data_uri(picture(width, height), "image/png")]}
+
+    response = await run_error(falemu, falemu_http, "fal-ai/bytedance/seedream/v4/edit", body)
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "image_urls", 1]
 
 
 @pytest.mark.parametrize(

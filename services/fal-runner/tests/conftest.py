@@ -47,6 +47,7 @@ async def start_runner(nats_url: str, fal: FalEmulator, bus: Bus) -> AsyncIterat
                 "fal_keys": KEY,
                 "fal_queue_base": fal.queue_base,
                 "fal_rest_base": fal.rest_base,
+                "fal_output_hosts": "127.0.0.1",
                 "fal_retry_base_s": 0.01,
                 "fal_retry_max_s": 0.05,
                 "slot_poll_s": 0.2,

@@ -7,7 +7,7 @@ import pytest
 from fal_runner.arguments import UnsupportedJob, build_arguments, closest_aspect
 from fal_runner.fal_api import app_path, classify, safe_detail
 from falrunner_testkit import make_job
-from medialab_contracts.catalog import FORMATS
+from medialab_contracts.catalog import default_catalog
 from medialab_contracts.events import FailureReason
 from medialab_contracts.jobs import ImageSize
 from medialab_contracts.media import MediaRef
@@ -40,14 +40,27 @@ def test_nano_banana_pro_gets_the_closest_aspect_and_a_resolution(
     assert "resolution" not in build_arguments(make_job("nb", size=job.size), [])
 
 
-def test_every_m1_format_fits_every_m1_model() -> None:
-    for fmt in FORMATS:
+def test_each_format_button_reaches_its_model_as_the_size_its_label_promises() -> None:
+    catalog = default_catalog()
+    for fmt in catalog.by_key("sd").formats:
         size = ImageSize(width=fmt.width, height=fmt.height)
         assert build_arguments(make_job("sd", size=size), [])["image_size"] == {
             "width": fmt.width,
             "height": fmt.height,
         }
-        assert build_arguments(make_job("nb", size=size), [])["aspect_ratio"] in ("3:4", "1:1", "4:3")
+    for key in ("nb", "nbp"):
+        for fmt in catalog.by_key(key).formats:
+            arguments = build_arguments(make_job(key, size=ImageSize(width=fmt.width, height=fmt.height)), [])
+            assert arguments["aspect_ratio"] == fmt.title.split()[-1]
+            assert arguments.get("resolution") == fmt.resolution
+
+
+def test_nano_banana_pro_resolution_is_the_tier_billing_prices() -> None:
+    # 4K is the one tier at twice the price: a size just above 2K's largest is 4K to both.
+    for size, tier in (((2400, 1792), "2K"), ((2400, 1800), "4K"), ((8192, 8192), "4K")):
+        job = make_job("nbp", size=ImageSize(width=size[0], height=size[1]))
+        assert build_arguments(job, [])["resolution"] == tier
+        assert default_catalog().by_key("nbp").resolution(job.size).key == tier
 
 
 def test_aspect_ratio_wins_over_size_and_maps_to_the_nearest_supported_one() -> None:

@@ -6,6 +6,7 @@ import asyncio
 import io
 
 import httpx
+from fal_runner.fal_api import OUTPUT_HOSTS
 from falrunner_testkit import KEY, OTHER_KEY, Bus, RunnerFactory, bomb_png, image_bytes, make_job
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_contracts.jobs import ImageSize
@@ -227,6 +228,31 @@ async def test_429_and_5xx_bursts_are_retried_until_the_job_succeeds(
     assert [s.rejected_status for s in fal.submits()] == [429, 429, 429, 503, 503, None]
 
 
+async def test_fal_still_rate_limiting_after_every_retry_is_busy_not_a_timeout(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner(fal_max_attempts=3)
+    fal.fail_submits(rate_limited(), count=50)
+    result = await bus.run(make_job("nb"))
+    assert isinstance(result, JobFailed) and result.reason == FailureReason.provider_busy, result
+
+
+async def test_no_slot_free_before_the_deadline_is_busy_not_a_timeout(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner(fal_concurrency_per_account=1)
+    fal.slow_jobs(60)
+    holder = make_job("nb", deadline_s=8)  # holds the account's only slot at fal
+    await bus.publish(holder)
+    await bus.wait_until(lambda: len(fal.submits()) == 1)
+    waiter = make_job("nb", deadline_s=5)
+    await bus.publish(waiter)
+    result = await bus.wait_final(waiter.job_id, timeout=10)
+    assert isinstance(result, JobFailed) and result.reason == FailureReason.provider_busy, result
+    held = await bus.wait_final(holder.job_id, timeout=10)
+    assert isinstance(held, JobFailed) and held.reason == FailureReason.timeout, held
+
+
 async def test_a_job_past_its_deadline_is_cancelled_at_fal(
     fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
 ) -> None:
@@ -312,3 +338,16 @@ async def test_waiting_for_a_slot_shows_the_place_in_our_queue(
     places = [[p.queue_position for p in events if p.queue_position is not None] for events in queued]
     # One ran at once; the others heard their place while they waited for the account's slot.
     assert sorted(max(p, default=-1) for p in places)[1:] == [0, 1], places
+
+
+async def test_an_output_off_fals_cdn_fails_the_job_unfetched(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    """With production's allow-list, the emulator's loopback CDN URL is a foreign host."""
+    await start_runner(fal_output_hosts=OUTPUT_HOSTS)
+    job = make_job("nb")
+    result = await bus.run(job)
+    assert isinstance(result, JobFailed) and result.reason == FailureReason.provider_error, result
+    assert "127.0.0.1, not a fal CDN host: not fetched" in result.detail
+    assert len(fal.submits()) == 1
+    assert not await bus.media.exists(f"results/{job.job_id}/0.png")

@@ -352,7 +352,23 @@ async def seedream_draft_until_launch(dp: Dispatcher, bot: Bot, session: Recordi
     models = button_data(session.sent()[0])
     flow = ModelCb.unpack(models["Seedream · 8 ₽"]).flow
     await dp.feed_update(bot, press_update(models["Seedream · 8 ₽"], 2))
-    await dp.feed_update(bot, press_update(FormatCb(flow=flow, fmt="square").pack(), 3))
+    await dp.feed_update(bot, press_update(FormatCb(flow=flow, fmt="s2k").pack(), 3))
+
+
+async def test_a_format_of_another_model_is_stale_and_launches_nothing(
+    dp: Dispatcher, bot: Bot, session: RecordingSession, launcher: FakeLauncher
+) -> None:
+    await dp.feed_update(bot, text_update("кот в шляпе"))
+    models = button_data(session.sent()[0])
+    flow = ModelCb.unpack(models["Seedream · 8 ₽"]).flow
+    await dp.feed_update(bot, press_update(models["Seedream · 8 ₽"], 2))
+    await dp.feed_update(bot, press_update(FormatCb(flow=flow, fmt="s1k").pack(), 3))  # Nano Banana Pro's
+    assert session.answers()[-1] == texts.STALE_BUTTON
+    assert launcher.orders == []
+    await dp.feed_update(bot, press_update(FormatCb(flow=flow, fmt="s4k").pack(), 4))
+    (order,) = launcher.orders
+    assert order.size is not None
+    assert (order.model.key, order.size.width, order.size.height, order.price) == ("sd", 4096, 4096, 800)
 
 
 @pytest.mark.parametrize(

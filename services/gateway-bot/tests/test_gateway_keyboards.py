@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
 from gateway_bot import keyboards, texts
 from gateway_bot.callbacks import (
     FormatCb,
-    FormatKey,
     HistoryCb,
     ModelCb,
     NavAction,
@@ -31,6 +31,7 @@ from gateway_bot.failures import (
     EmptyPrompt,
     ExtendedFormError,
     FormProblem,
+    ImageAspectUnsupported,
     ImageTooLarge,
     ImageTooSmall,
     InputRejected,
@@ -48,7 +49,7 @@ from gateway_bot.failures import (
 from gateway_bot.handlers.errors import describe, describe_service_error
 from gateway_bot.payments import pack_for
 from medialab_contracts.billing import HistoryEntry, HistoryKind, HistoryPage, OperationStatus
-from medialab_contracts.catalog import FORMATS, default_catalog
+from medialab_contracts.catalog import default_catalog
 from medialab_contracts.errors import (
     BadAmount,
     BadRequest,
@@ -71,7 +72,7 @@ def _all_callbacks() -> list[CallbackData]:
     return [
         *(NavCb(action=action, flow=FLOW) for action in NavAction),
         ModelCb(flow=FLOW, model=longest_key),
-        *(FormatCb(flow=FLOW, fmt=fmt) for fmt in FormatKey),
+        *(FormatCb(flow=FLOW, fmt=fmt.key) for model in CATALOG.models for fmt in model.formats),
         *(RetouchCb(flow=FLOW, kind=kind) for kind in RetouchKind),
         *(ResultCb(action=action, job=job, n=3) for action in ResultAction),
         HistoryCb(page=100_000),
@@ -86,8 +87,25 @@ def test_callbacks_fit_64_bytes_and_round_trip(callback: CallbackData) -> None:
     assert type(callback).unpack(packed) == callback
 
 
-def test_format_keys_match_catalog() -> None:
-    assert [key.value for key in FormatKey] == [fmt.key for fmt in FORMATS]
+def button_labels(markup: InlineKeyboardMarkup) -> list[str]:
+    return [button.text for row in markup.inline_keyboard for button in row]
+
+
+def test_a_model_with_resolutions_prices_each_format_button_by_its_tier() -> None:
+    labels = button_labels(keyboards.formats(CATALOG.by_key("nbp"), FLOW))
+    assert labels[:3] == [
+        "Вертикальное 3:4 · 1K 896×1200 · 24 ₽",
+        "Квадрат 1:1 · 1K 1024×1024 · 24 ₽",
+        "Горизонтальное 4:3 · 1K 1200×896 · 24 ₽",
+    ]
+    assert labels[6:9] == [  # fal bills 4K at twice the price
+        "Вертикальное 3:4 · 4K 3584×4800 · 48 ₽",
+        "Квадрат 1:1 · 4K 4096×4096 · 48 ₽",
+        "Горизонтальное 4:3 · 4K 4800×3584 · 48 ₽",
+    ]
+    costly = default_catalog({"nbp@4K": 6000}).by_key("nbp")
+    assert button_labels(keyboards.formats(costly, FLOW))[7] == "Квадрат 1:1 · 4K 4096×4096 · 60 ₽"
+    assert texts.model_button(costly) == "Nano Banana Pro · от 24 ₽"
 
 
 def test_main_menu_has_every_mode_button() -> None:
@@ -100,7 +118,7 @@ def test_main_menu_has_every_mode_button() -> None:
 def test_model_keyboard_shows_prices_and_cancel() -> None:
     markup = keyboards.models(CATALOG.for_mode(Mode.create), FLOW)
     labels = [button.text for row in markup.inline_keyboard for button in row]
-    assert labels == ["Nano Banana Pro · 24 ₽", "Nano-banana · 8 ₽", "Seedream · 8 ₽", "❌ Отмена"]
+    assert labels == ["Nano Banana Pro · от 24 ₽", "Nano-banana · 8 ₽", "Seedream · 8 ₽", "❌ Отмена"]
     first = markup.inline_keyboard[0][0]
     assert ModelCb.unpack(first.callback_data) == ModelCb(flow=FLOW, model="nbp")
 
@@ -231,6 +249,7 @@ def _input_errors() -> list[InputRejected]:
         UploadQuotaReached(30),
         UploadExpired("x"),
         ImageTooSmall(32),
+        ImageAspectUnsupported(3.0),
         TooManyImages(4),
         NotEnoughImages(2, 0),
         NotEnoughImages(2, 1),
@@ -277,3 +296,10 @@ def test_insufficient_funds_says_how_much_is_missing_and_how_to_top_up() -> None
 def test_an_album_part_refusal_says_which_part() -> None:
     text = texts.album_part_refused(1, 3, texts.NOT_AN_IMAGE)
     assert text.startswith("Фото 2 из 3 в альбоме не принято.") and texts.NOT_AN_IMAGE in text
+
+
+def test_a_busy_provider_is_told_apart_from_a_timeout() -> None:
+    busy = texts.job_failed(Mode.create, FailureReason.provider_busy, new_job_id())
+    timeout = texts.job_failed(Mode.create, FailureReason.timeout, new_job_id())
+    assert "перегружен" in busy and "попробуйте через минуту" in busy and "Средства не списаны" in busy
+    assert "перегружен" not in timeout and "не успела" in timeout and "Средства не списаны" in timeout

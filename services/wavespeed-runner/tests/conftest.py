@@ -41,6 +41,7 @@ def runner_settings(nats_url: str, emu: WaveSpeedEmulator, **overrides: Any) -> 
         "log_format": "text",
         "wavespeed_api_key": KEY,
         "wavespeed_api_base": emu.base_url,
+        "wavespeed_output_hosts": "127.0.0.1",
         "wavespeed_poll_interval_s": 0.05,
         "wavespeed_poll_max_s": 0.2,
         "wavespeed_retry_base_s": 0.01,

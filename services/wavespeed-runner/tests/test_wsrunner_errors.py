@@ -107,7 +107,7 @@ async def test_retry_after_is_honoured(emu: WaveSpeedEmulator, bus: Bus, start_r
         (lambda emu: emu.faults.fail_polls(401), FailureReason.provider_unavailable, 1),
         (lambda emu: emu.faults.fail_submits(400), FailureReason.provider_rejected, 1),
         (lambda emu: emu.faults.fail_submits(503, count=50), FailureReason.provider_error, 4),
-        (lambda emu: emu.faults.fail_submits(429, count=50), FailureReason.provider_unavailable, 4),
+        (lambda emu: emu.faults.fail_submits(429, count=50), FailureReason.provider_busy, 4),
     ],
     ids=["submit-401", "poll-401", "submit-400", "submit-503-forever", "submit-429-forever"],
 )

@@ -10,10 +10,11 @@ import httpx
 import pytest
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_contracts.ids import new_job_id
+from medialab_runtime.output_hosts import HostAllowList
 from medialab_sandbox.wavespeed import HttpFault, Target, WaveSpeedEmulator
 from PIL import Image
 from prometheus_client import REGISTRY
-from wavespeed_runner.api import WaveSpeedClient
+from wavespeed_runner.api import OUTPUT_HOSTS, WaveSpeedClient
 from wavespeed_runner.errors import WaveSpeedError
 from wavespeed_runner.outputs import OutputStore
 from wsrunner_testkit import KEY, TARGET_SIZE, Bus, RunnerFactory, image_bytes, make_job, rotated_jpeg
@@ -68,7 +69,9 @@ async def test_outputs_as_jpeg_url_or_base64_are_stored_as_png(emu: WaveSpeedEmu
     jpeg = image_bytes(TARGET_SIZE, fmt="JPEG")
     webp = image_bytes(TARGET_SIZE, fmt="WEBP")
     deadline = time.monotonic() + 30
-    client = WaveSpeedClient(httpx.AsyncClient(), KEY, api_base=emu.base_url)
+    client = WaveSpeedClient(
+        httpx.AsyncClient(), KEY, api_base=emu.base_url, output_hosts=HostAllowList.parse("127.0.0.1")
+    )
     try:
         jpeg_url = await client.upload(jpeg, "image/jpeg", "out.jpg", deadline)
         store = OutputStore(bus.media, client)
@@ -148,3 +151,17 @@ async def test_ticket_upload_falls_back_to_the_legacy_binary_upload(
     assert [u.flow for u in emu.records.uploads] == ["binary", "binary"]
     [submit] = emu.records.submits
     assert {submit.body["image"], submit.body["face_image"]} == {u.download_url for u in emu.records.uploads}
+
+
+async def test_an_output_off_the_wavespeed_hosts_fails_the_job_unfetched(
+    emu: WaveSpeedEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    """With production's allow-list, the emulator's loopback output URL is a foreign host."""
+    await start_runner(wavespeed_output_hosts=OUTPUT_HOSTS)
+    face, target = await bus.face_and_target()
+    job = make_job([face, target])
+    result = await bus.run(job)
+    assert isinstance(result, JobFailed) and result.reason == FailureReason.provider_error, result
+    assert len(emu.records.submits) == 1
+    assert emu.records.downloads == []
+    assert not await bus.media.exists(f"results/{job.job_id}/0.png")

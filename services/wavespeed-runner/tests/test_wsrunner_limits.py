@@ -81,3 +81,19 @@ async def test_a_task_past_the_deadline_times_out_and_frees_its_slot(
     assert "deadline" in late.detail
     result = await bus.run(make_job(await bus.face_and_target("b")), timeout=5)
     assert isinstance(result, JobSucceeded), result
+
+
+async def test_no_slot_free_before_the_deadline_is_busy_not_a_timeout(
+    emu: WaveSpeedEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner(wavespeed_max_in_progress=1)
+    emu.faults.slow_tasks(60)
+    holder = make_job(await bus.face_and_target("a"), deadline_s=9)  # holds the only slot
+    waiter = make_job(await bus.face_and_target("b"), deadline_s=5)
+    await bus.publish(holder)
+    await bus.wait_until(lambda: len(emu.records.submits) == 1)
+    await bus.publish(waiter)
+    waited = await bus.wait_final(waiter.job_id, timeout=15)
+    held = await bus.wait_final(holder.job_id, timeout=15)
+    assert isinstance(waited, JobFailed) and waited.reason == FailureReason.provider_busy, waited
+    assert isinstance(held, JobFailed) and held.reason == FailureReason.timeout, held

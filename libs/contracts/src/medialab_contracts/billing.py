@@ -53,6 +53,10 @@ class ReserveRequest(BusMessage):
     # The job the money is held for. Billing publishes it again (same Nats-Msg-Id) if it is still
     # PENDING a little later, so a caller that dies between reserving and publishing loses nothing.
     job: JobRequest | None = None
+    # «Переформулировать» after a safety refusal: the refused job this free one (price 0) replaces.
+    # Billing checks it itself: that job is the same user's, on the same model at this job's list
+    # price, failed by moderation, and named by no other reservation.
+    rephrase_of: str | None = Field(default=None, pattern=JOB_ID_PATTERN)
 
     @model_validator(mode="before")
     @classmethod
@@ -62,9 +66,10 @@ class ReserveRequest(BusMessage):
         return data
 
     @classmethod
-    def for_job(cls, job: JobRequest) -> Self:
+    def for_job(cls, job: JobRequest, rephrase_of: str | None = None) -> Self:
         """The reservation of ``job``, carrying it (billing adds its grace to the job's deadline)."""
         return cls(
+            rephrase_of=rephrase_of,
             job_id=job.job_id,
             user_id=job.user_id,
             chat_id=job.chat_id,
@@ -182,3 +187,18 @@ class TopupReply(BusMessage):
     target_user_id: TelegramId
     amount: int
     balance: BalanceView
+
+
+class ForgetRequest(BusMessage):
+    """``/delete_me``: drop what billing keeps of a user's content; the money rows stay."""
+
+    user_id: TelegramId
+
+
+class ForgetReply(BusMessage):
+    user_id: TelegramId
+    # Every job of the user billing knows: the gateway deletes their results (named by job id).
+    job_ids: list[str]
+    # The input objects the user's stored jobs named, read before the jobs were dropped.
+    object_names: list[str]
+    anonymised: int  # operations whose stored job (prompt, inputs) was dropped

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from medialab_contracts.jobs import JobRequest
+from medialab_contracts.jobs import ImageSize, JobRequest
 from medialab_contracts.modes import Mode, Provider, Runner
 from medialab_contracts.money import Kopecks, rubles
 
@@ -19,10 +19,11 @@ from medialab_contracts.money import Kopecks, rubles
 class ImageFormat(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    key: str
+    key: str = Field(pattern=r"^[a-z0-9]{1,12}$")  # travels in callback data
     title: str
     width: int
     height: int
+    resolution: str | None = None  # the model's resolution tier, for a model that has them
 
     @property
     def size_label(self) -> str:
@@ -34,7 +35,64 @@ FORMATS: tuple[ImageFormat, ...] = (
     ImageFormat(key="square", title="Квадрат", width=1792, height=1792),
     ImageFormat(key="horizontal", title="Горизонтальное", width=2048, height=1472),
 )
+# Nano-banana has no size parameter: it answers about 1 MP at the aspect ratio nearest the one asked
+# (Gemini 2.5 Flash Image: 3:4 864×1184, 1:1 1024×1024, 4:3 1184×864), so its buttons say that.
+NANO_FORMATS: tuple[ImageFormat, ...] = (
+    ImageFormat(key="vertical", title="Вертикальное 3:4", width=864, height=1184),
+    ImageFormat(key="square", title="Квадрат 1:1", width=1024, height=1024),
+    ImageFormat(key="horizontal", title="Горизонтальное 4:3", width=1184, height=864),
+)
+# Nano Banana Pro (Gemini 3 Pro Image) answers a fixed size per aspect ratio and ``resolution``
+# (Google's image generation docs: 3:4 896×1200 / 1792×2400 / 3584×4800, 1:1 1024² / 2048² / 4096²,
+# 4:3 1200×896 / 2400×1792 / 4800×3584); its buttons offer each ratio at each resolution.
+_NANO_PRO_SIDES: dict[str, tuple[int, int]] = {"1K": (896, 1200), "2K": (1792, 2400), "4K": (3584, 4800)}
+# Seedream takes any width×height whose area lies in 960²…4096²: a 2K and a 4K size per ratio.
+_SEEDREAM_SIDES: dict[str, tuple[int, int]] = {"2K": (1536, 2048), "4K": (3072, 4096)}
+
+
+def _tiered_formats(
+    sides: Mapping[str, tuple[int, int]], square: Mapping[str, int]
+) -> tuple[ImageFormat, ...]:
+    formats = []
+    for tier, (short, long) in sides.items():
+        suffix = tier.lower()
+        formats += [
+            ImageFormat(
+                key=f"v{suffix}", title="Вертикальное 3:4", width=short, height=long, resolution=tier
+            ),
+            ImageFormat(
+                key=f"s{suffix}",
+                title="Квадрат 1:1",
+                width=square[tier],
+                height=square[tier],
+                resolution=tier,
+            ),
+            ImageFormat(
+                key=f"h{suffix}", title="Горизонтальное 4:3", width=long, height=short, resolution=tier
+            ),
+        ]
+    return tuple(formats)
+
+
+NANO_PRO_FORMATS = _tiered_formats(_NANO_PRO_SIDES, {"1K": 1024, "2K": 2048, "4K": 4096})
+SEEDREAM_FORMATS = _tiered_formats(_SEEDREAM_SIDES, {"2K": 2048, "4K": 4096})
 DEFAULT_EDIT_SIZE = (1024, 1024)
+
+
+class Resolution(BaseModel):
+    """A price tier of a model that bills by output size: a size belongs to the first tier holding
+    its pixel count (the last tier takes anything larger).
+
+    It costs ``factor`` times the model's price (the provider's own multiplier), unless ``price``
+    is set (``PRICES`` key ``<model>@<tier>``, e.g. ``"nbp@4K"``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str = Field(pattern=r"^[1-9]K$")
+    max_pixels: int = Field(gt=0)
+    factor: int = Field(default=1, ge=1, le=100)
+    price: Kopecks | None = None
 
 
 class ModelSpec(BaseModel):
@@ -60,14 +118,63 @@ class ModelSpec(BaseModel):
     min_input_side: int = 1
     max_input_side: int | None = None
     max_input_pixels: int | None = None
+    # The longest side over the shortest an input may have: no downscale fixes it, so it is refused.
+    max_input_aspect: float | None = None
+
+    # The formats its buttons offer, each labelled with what the model delivers for it.
+    formats: tuple[ImageFormat, ...] = FORMATS
+    # Price tiers by output size, smallest first; none: ``price`` for any size.
+    resolutions: tuple[Resolution, ...] = ()
+
+    def resolution(self, size: ImageSize | None) -> Resolution | None:
+        """The tier ``size`` is billed at; without a size the model's default (its first tier)."""
+        if not self.resolutions:
+            return None
+        if size is None:
+            return self.resolutions[0]
+        pixels = size.width * size.height
+        return next((tier for tier in self.resolutions if pixels <= tier.max_pixels), self.resolutions[-1])
+
+    def tier_price(self, tier: Resolution) -> int:
+        return tier.price if tier.price is not None else self.price * tier.factor
+
+    def price_for(self, size: ImageSize | None) -> int:
+        """What a job of this size costs: the one rule both the gateway (to show) and billing use."""
+        tier = self.resolution(size)
+        return self.price if tier is None else self.tier_price(tier)
+
+    @property
+    def lowest_price(self) -> int:
+        return min((self.tier_price(tier) for tier in self.resolutions), default=self.price)
+
+    @property
+    def varies_in_price(self) -> bool:
+        return len({self.tier_price(tier) for tier in self.resolutions}) > 1
+
+    def format_price(self, fmt: ImageFormat) -> int:
+        return self.price_for(ImageSize(width=fmt.width, height=fmt.height))
+
+    def format(self, key: str) -> ImageFormat:
+        fmt = self.find_format(key)
+        if fmt is None:
+            raise KeyError(key)
+        return fmt
+
+    def find_format(self, key: str) -> ImageFormat | None:
+        return next((fmt for fmt in self.formats if fmt.key == key), None)
+
+    def aspect_fits(self, width: int, height: int) -> bool:
+        return self.max_input_aspect is None or max(width, height) <= self.max_input_aspect * min(
+            width, height
+        )
 
     def input_fits(self, width: int, height: int) -> bool:
         return (self.max_input_side is None or max(width, height) <= self.max_input_side) and (
             self.max_input_pixels is None or width * height <= self.max_input_pixels
         )
 
-    def job(self, mode: Mode, user_id: int, chat_id: int, **fields: Any) -> JobRequest:
-        """A job on this model: its runner, ids and price filled in."""
+    def job(self, mode: Mode, user_id: int, chat_id: int, *, free: bool = False, **fields: Any) -> JobRequest:
+        """A job on this model: its runner, ids and price filled in (0 for a free rephrase)."""
         return JobRequest(
             user_id=user_id,
             chat_id=chat_id,
@@ -75,7 +182,7 @@ class ModelSpec(BaseModel):
             runner=self.runner,
             model_key=self.key,
             model_id=self.model_id,
-            price=self.price,
+            price=0 if free else self.price_for(fields.get("size")),
             **fields,
         )
 
@@ -88,6 +195,19 @@ LLM_MODEL_DEFAULT = "google/gemini-2.5-flash"
 
 _EDIT_MODES = frozenset({Mode.edit, Mode.merge})
 
+# fal bills Nano Banana Pro's 4K at twice the 1K/2K price (its model page); each tier holds the largest
+# size Google lists for it (3:4 and 4:3).
+_NANO_PRO_TIERS = (
+    Resolution(key="1K", max_pixels=1200 * 896, factor=1),
+    Resolution(key="2K", max_pixels=2400 * 1792, factor=1),
+    Resolution(key="4K", max_pixels=4800 * 3584, factor=2),
+)
+# fal bills Seedream per image whatever its size (its model page): both tiers at the model's price.
+_SEEDREAM_TIERS = (
+    Resolution(key="2K", max_pixels=2048 * 2048),
+    Resolution(key="4K", max_pixels=4096 * 4096),
+)
+
 _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
     ModelSpec(
         key="nbp",
@@ -99,6 +219,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         price=rubles(24),
         aliases=("nano-pro", "pro", "nano-banana-pro"),
         offers_formats=True,
+        formats=NANO_PRO_FORMATS,
+        resolutions=_NANO_PRO_TIERS,
     ),
     ModelSpec(
         key="nb",
@@ -110,6 +232,7 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         price=rubles(8),
         aliases=("nano", "nano-banana"),
         offers_formats=True,
+        formats=NANO_FORMATS,
     ),
     ModelSpec(
         key="sd",
@@ -122,6 +245,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         aliases=("seedream",),
         wants_english=True,
         offers_formats=True,
+        formats=SEEDREAM_FORMATS,
+        resolutions=_SEEDREAM_TIERS,
     ),
     ModelSpec(
         key="flux",
@@ -144,6 +269,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         price=rubles(24),
         max_inputs=4,
         offers_formats=True,
+        formats=NANO_PRO_FORMATS,
+        resolutions=_NANO_PRO_TIERS,
     ),
     ModelSpec(
         key="nbe",
@@ -165,6 +292,11 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         price=rubles(8),
         wants_english=True,
         max_inputs=4,
+        # ByteDance's limits on Seedream 4.0 inputs (its snapshot): sides over 14 px, at most
+        # 6000×6000 px in total, width/height within 1/3…3.
+        min_input_side=15,
+        max_input_pixels=6000 * 6000,
+        max_input_aspect=3.0,
     ),
     ModelSpec(
         key="ret",
@@ -277,12 +409,19 @@ _price_adapter: TypeAdapter[int] = TypeAdapter(Kopecks)
 
 
 def default_catalog(price_overrides: Mapping[str, int] | None = None) -> Catalog:
+    """The models with their prices; ``price_overrides`` by model key, or ``<key>@<tier>`` for one
+    resolution tier (``{"nbp": 3000, "nbp@4K": 7000}``)."""
     overrides = dict(price_overrides or {})
     models = []
     for model in _DEFAULT_MODELS:
+        fields = model.model_dump()
         if model.key in overrides:
-            model = ModelSpec.model_validate({**model.model_dump(), "price": overrides.pop(model.key)})
-        models.append(model)
+            fields["price"] = overrides.pop(model.key)
+        for tier in fields["resolutions"]:
+            tier_key = f"{model.key}@{tier['key']}"
+            if tier_key in overrides:
+                tier["price"] = overrides.pop(tier_key)
+        models.append(ModelSpec.model_validate(fields))
     if overrides:
         raise ValueError(f"price overrides for unknown model keys: {sorted(overrides)}")
     return Catalog(models)

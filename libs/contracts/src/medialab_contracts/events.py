@@ -26,6 +26,7 @@ class FailureReason(StrEnum):
     no_face = "no_face"
     provider_error = "provider_error"  # the provider failed the task
     provider_unavailable = "provider_unavailable"  # model disabled, auth, account locked
+    provider_busy = "provider_busy"  # the provider shed load (429) or no slot freed before the deadline
     timeout = "timeout"  # the job's deadline passed
     dead_letter = "dead_letter"  # redelivered too often
     cancelled = "cancelled"

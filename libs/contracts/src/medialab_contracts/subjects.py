@@ -43,6 +43,8 @@ BILLING_BALANCE = "billing.balance"
 BILLING_HISTORY = "billing.history"
 BILLING_TOPUP = "billing.topup"
 BILLING_OPERATION = "billing.operation"
+# /delete_me: the user's names and stored jobs dropped; ledger amounts kept.
+BILLING_FORGET = "billing.forget"
 # Telegram Stars top-ups: the gateway orders, checks at pre-checkout, reports the payment, refunds.
 BILLING_STARS_ORDER = "billing.stars.order"
 BILLING_STARS_CHECK = "billing.stars.check"

@@ -91,6 +91,7 @@ class Stack:
             env["FAL_KEYS"] = f'["{SANDBOX_FAL_KEY}"]'
             env["FAL_QUEUE_BASE"] = f"{fal.health_url}/queue"
             env["FAL_REST_BASE"] = f"{fal.health_url}/rest"
+            env["FAL_OUTPUT_HOSTS"] = "127.0.0.1"  # outputs come from the emulator's own CDN
             self.notes.append(f"sandbox fal.ai: {fal.health_url}")
         elif env.get("FAL_KEY") and not env.get("FAL_KEYS"):
             env["FAL_KEYS"] = f'["{env["FAL_KEY"]}"]'
@@ -100,6 +101,7 @@ class Stack:
             )
             env["WAVESPEED_API_KEY"] = SANDBOX_WAVESPEED_KEY
             env["WAVESPEED_API_BASE"] = ws.health_url
+            env["WAVESPEED_OUTPUT_HOSTS"] = "127.0.0.1"
             self.notes.append(f"sandbox WaveSpeedAI: {ws.health_url}")
 
     def start_services(self, names: tuple[str, ...] = SERVICE_ORDER) -> None:

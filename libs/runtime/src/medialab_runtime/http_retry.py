@@ -58,11 +58,11 @@ class Transient(Exception):
 
 def unreachable_reason(last: str) -> FailureReason:
     """What a job failed of when retries ran out on ``last`` (a ``Transient`` cause, or "deadline"):
-    a provider still shedding load is unavailable to us; no time left is a timeout."""
+    a provider still shedding load is busy (worth another try in a minute); no time left is a timeout."""
     if last == "deadline":
         return FailureReason.timeout
     if last == "429":
-        return FailureReason.provider_unavailable
+        return FailureReason.provider_busy
     return FailureReason.provider_error
 
 

@@ -12,6 +12,8 @@ from medialab_contracts.billing import (
     BalanceRequest,
     BalanceView,
     EnsureUserRequest,
+    ForgetReply,
+    ForgetRequest,
     HistoryPage,
     HistoryRequest,
     OperationRequest,
@@ -45,7 +47,7 @@ from nats.js import JetStreamContext
 from nats.micro.service import Service
 from pydantic import BaseModel
 
-from billing import ledger, metrics, stars
+from billing import ledger, metrics, privacy, stars
 from billing.db import Database
 from billing.handoff import publish_job
 from billing.settings import BillingSettings
@@ -66,21 +68,25 @@ class Billing:
         # Billing's own price list: a request's price is checked against it, never trusted.
         self._catalog = default_catalog(settings.prices)
 
-    def _check_terms(self, req: ReserveRequest) -> None:
-        if req.price <= 0:
+    def _check_terms(self, req: ReserveRequest) -> int | None:
+        """Refuse terms the catalog does not give; the job's list price (None without a job)."""
+        if req.rephrase_of is not None:
+            if req.price != 0 or req.job is None:
+                raise BadRequest(f"job {req.job_id}: a rephrase is a free job")
+        elif req.price <= 0:
             raise BadRequest(f"job {req.job_id}: a reservation holds a positive amount")
         job = req.job
         if job is None:
-            return  # nothing is queued for it: it holds the user's own money and runs nothing
+            return None  # nothing is queued for it: it holds the user's own money and runs nothing
         model = self._catalog.get(job.model_key)
         # The mode is not checked: alias-only models (flux) serve a mode they are not listed under.
         if model is None or (job.model_id, job.runner) != (model.model_id, model.runner):
             raise BadRequest(f"job {job.job_id}: {job.model_key} is not the catalog's {job.model_id}")
-        if req.price != model.price:
-            log.warning("reserve of job %s refused: price %d, catalog %d", job.job_id, req.price, model.price)
-            raise BadRequest(
-                f"job {job.job_id}: {job.model_key} costs {model.price} kopecks, not {req.price}"
-            )
+        price = model.price_for(job.size)  # the job's resolution tier, by the shared rule
+        if req.rephrase_of is None and req.price != price:
+            log.warning("reserve of job %s refused: price %d, catalog %d", job.job_id, req.price, price)
+            raise BadRequest(f"job {job.job_id}: {job.model_key} costs {price} kopecks, not {req.price}")
+        return price
 
     async def ensure_user(self, req: EnsureUserRequest) -> BalanceView:
         async with self.db.connection() as conn:
@@ -95,11 +101,13 @@ class Billing:
 
     async def reserve(self, req: ReserveRequest) -> ReserveReply:
         with job_context(req.job_id, req.trace_id):
-            self._check_terms(req)
+            list_price = self._check_terms(req)
             deadline_s = self.settings.deadline_s(req.mode, req.deadline_s)
             async with self.db.connection() as conn:
                 with metrics.DB_SECONDS.labels("reserve").time():
-                    result = await ledger.reserve(conn, req, deadline_s, self.settings.max_jobs_in_flight)
+                    result = await ledger.reserve(
+                        conn, req, deadline_s, self.settings.max_jobs_in_flight, list_price
+                    )
             if result.created:
                 metrics.RESERVATIONS.labels(req.mode.value).inc()
                 metrics.RESERVED_KOPECKS.labels(req.mode.value).inc(req.price)
@@ -158,6 +166,16 @@ class Billing:
     async def operation(self, req: OperationRequest) -> OperationView:
         async with self.db.connection() as conn:
             return await ledger.operation(conn, req.job_id, req.user_id)
+
+    async def forget(self, req: ForgetRequest) -> ForgetReply:
+        async with self.db.connection() as conn:
+            with metrics.DB_SECONDS.labels("forget").time():
+                reply = await privacy.forget_user(conn, req.user_id)
+        metrics.FORGOTTEN_USERS.inc()
+        log.info(
+            "user %d forgotten: %d of %d jobs had content", req.user_id, reply.anonymised, len(reply.job_ids)
+        )
+        return reply
 
     async def topup(self, req: TopupRequest) -> TopupReply:
         if req.admin_id not in self._admins:
@@ -241,6 +259,7 @@ class Billing:
             (subjects.BILLING_HISTORY, HistoryRequest, self.history),
             (subjects.BILLING_TOPUP, TopupRequest, self.topup),
             (subjects.BILLING_OPERATION, OperationRequest, self.operation),
+            (subjects.BILLING_FORGET, ForgetRequest, self.forget),
             (subjects.BILLING_STARS_ORDER, StarsOrderRequest, self.stars_order),
             (subjects.BILLING_STARS_CHECK, StarsCheckRequest, self.stars_check),
             (subjects.BILLING_STARS_PAID, StarsPaidRequest, self.stars_paid),

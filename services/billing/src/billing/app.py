@@ -11,6 +11,7 @@ from billing import metrics
 from billing.api import Billing, serve
 from billing.audit import run_audit
 from billing.db import Database
+from billing.privacy import run_retention
 from billing.saga import Saga
 from billing.settings import BillingSettings
 from billing.sweeper import run_sweeper
@@ -51,6 +52,16 @@ async def setup(ctx: ServiceContext) -> None:
         ctx.spawn(Saga(ctx.js, billing, settings).run(ctx.stopping), "billing-saga"),
         ctx.spawn(run_sweeper(db, ctx.js, settings, ctx.stopping), "billing-sweeper"),
         ctx.spawn(run_audit(db, settings.consistency_interval_s, ctx.stopping), "billing-audit"),
+        ctx.spawn(
+            run_retention(
+                db,
+                settings.retention_days,
+                settings.sweeper_batch,
+                settings.retention_interval_s,
+                ctx.stopping,
+            ),
+            "billing-retention",
+        ),
     ]
 
     async def finish_loops() -> None:

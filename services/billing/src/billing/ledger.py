@@ -56,6 +56,7 @@ from medialab_contracts.billing import (
 )
 from medialab_contracts.errors import (
     BadAmount,
+    BadRequest,
     Conflict,
     InsufficientFunds,
     TooManyJobs,
@@ -93,11 +94,11 @@ WITH held AS (
     UPDATE accounts SET reserved = reserved + $3
     WHERE user_id = $2 AND balance - reserved >= $3
       AND NOT EXISTS (SELECT 1 FROM operations WHERE job_id = $1)
-      AND (SELECT count(*) FROM operations WHERE user_id = $2 AND status = 'PENDING') < $9
+      AND (SELECT count(*) FROM operations WHERE user_id = $2 AND status = 'PENDING') < $10
     RETURNING user_id, balance, reserved
 ), op AS (
-    INSERT INTO operations (job_id, user_id, chat_id, mode, model_id, price, deadline_at, job)
-    SELECT $1, user_id, $4, $5, $6, $3, now() + make_interval(secs => $7), $8::jsonb FROM held
+    INSERT INTO operations (job_id, user_id, chat_id, mode, model_id, price, deadline_at, job, rephrase_of)
+    SELECT $1, user_id, $4, $5, $6, $3, now() + make_interval(secs => $7), $8::jsonb, $9 FROM held
     RETURNING {_OP_COLUMNS}
 ), hold AS (
     INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved, job_id)
@@ -108,6 +109,16 @@ SELECT op.*, held.balance, held.reserved FROM op, held
 
 _OPERATION = f"SELECT {_OP_COLUMNS} FROM operations WHERE job_id = $1"
 _IN_FLIGHT = "SELECT count(*) FROM operations WHERE user_id = $1 AND status = 'PENDING'"
+
+# May job $5 be the free rephrase of job $1? Only the same user's job on the same model at the same
+# list price (or itself a free rephrase, checked so when it was held), refused by a safety filter,
+# and not yet rephrased by another job.
+_MAY_REPHRASE = """
+SELECT r.user_id = $2 AND r.model_id = $3 AND (r.price = $4 OR (r.price = 0 AND r.rephrase_of IS NOT NULL))
+       AND r.status = 'FAILED' AND r.failure_reason = 'moderation'
+       AND NOT EXISTS (SELECT 1 FROM operations o WHERE o.rephrase_of = r.job_id AND o.job_id <> $5)
+FROM operations r WHERE r.job_id = $1
+"""
 
 # Settle and release: the PENDING → final transition, the account update and the ledger row.
 _FINISH = f"""
@@ -374,15 +385,28 @@ def _same_reservation(op: OperationView, req: ReserveRequest) -> bool:
 
 
 async def reserve(
-    conn: asyncpg.Connection, req: ReserveRequest, deadline_s: int, max_in_flight: int
+    conn: asyncpg.Connection,
+    req: ReserveRequest,
+    deadline_s: int,
+    max_in_flight: int,
+    list_price: int | None = None,
 ) -> Reservation:
     """Hold ``req.price`` for the job; a repeated call for the same job returns the first reservation.
 
     A user may have at most ``max_in_flight`` jobs PENDING (``TooManyJobs``): a quota, not money, so
     two reserves racing at the limit may both pass (the count is read with the statement's snapshot).
+    A free rephrase (``req.rephrase_of``) is held only if its refused job qualifies, ``list_price``
+    being what the new job would cost; the unique index keeps a second rephrase of it out.
     """
 
     async def attempt() -> Reservation | None:
+        if req.rephrase_of is not None:
+            allowed = await conn.fetchval(
+                _MAY_REPHRASE, req.rephrase_of, req.user_id, req.model_id, list_price, req.job_id
+            )
+            if not allowed:
+                log.warning("free rephrase %s of job %s refused", req.job_id, req.rephrase_of)
+                raise BadRequest(f"job {req.rephrase_of} gives no free rephrase")
         row = await conn.fetchrow(
             _RESERVE,
             req.job_id,
@@ -393,6 +417,7 @@ async def reserve(
             req.model_id,
             deadline_s,
             req.job.model_dump_json() if req.job is not None else None,
+            req.rephrase_of,
             max_in_flight,
         )
         if row is not None:

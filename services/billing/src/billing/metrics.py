@@ -58,3 +58,9 @@ _KNOWN_REASONS = frozenset(FailureReason)
 def release_reason_label(reason: str) -> str:
     """Free-text reasons (from release requests) would explode the label set; unknown ones are "other"."""
     return reason if reason in _KNOWN_REASONS else "other"
+
+
+FORGOTTEN_USERS = Counter("medialab_billing_forgotten_users_total", "Users whose content /delete_me dropped")
+RETAINED_JOBS_DROPPED = Counter(
+    "medialab_billing_retention_jobs_dropped_total", "Stored jobs whose content the retention sweep dropped"
+)

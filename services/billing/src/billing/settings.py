@@ -58,6 +58,11 @@ class BillingSettings(ServiceSettings):
 
     consistency_interval_s: float = Field(default=60.0, gt=0)
 
+    # Stored jobs (prompts, input names, overlay texts) older than this lose their content; the
+    # money rows stay. Checked every retention interval (docs/PRIVACY.md).
+    retention_days: int = Field(default=90, ge=1, le=3650)
+    retention_interval_s: float = Field(default=3600.0, gt=0)
+
     saga_batch: int = Field(default=32, ge=1, le=1000)
     saga_ack_wait_s: float = Field(default=30.0, gt=0)
     saga_max_deliver: int = Field(default=20, ge=1)

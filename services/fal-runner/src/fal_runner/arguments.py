@@ -2,8 +2,8 @@
 
 The runner knows no modes or languages: the gateway already chose the model, wrote (and where
 needed translated) the prompt and picked the size. Here sizes become what each model accepts:
-- nano-banana family: the closest ``aspect_ratio`` of its list; -pro also a ``resolution``
-  (long side ≤ 1024 → 1K, ≤ 2048 → 2K, else 4K);
+- nano-banana family: the closest ``aspect_ratio`` of its list; -pro also a ``resolution``, the
+  catalog's tier of the size (the one the job was priced at);
 - seedream and flux: ``image_size {width, height}`` (seedream's pixel count kept in 960²…4096²);
 - an aspect ratio alone (extended form) becomes the nano-banana ratio, or a seedream/flux size.
 No model of the catalog takes ``negative_prompt`` (fal.md §9), so it is not sent.
@@ -16,12 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from medialab_contracts.catalog import default_catalog
 from medialab_contracts.jobs import JobRequest
 
 NANO_ASPECTS = ("21:9", "16:9", "3:2", "4:3", "5:4", "1:1", "4:5", "3:4", "2:3", "9:16")
 SEEDREAM_MIN_AREA = 960 * 960
 SEEDREAM_MAX_AREA = 4096 * 4096
 ASPECT_ONLY_LONG_SIDE = {"seedream": 2048, "flux": 1024}
+
+
+# Tiers are part of the catalog's shape, not of its prices: the defaults name them.
+_CATALOG = default_catalog()
 
 
 class UnsupportedJob(ValueError):
@@ -62,10 +67,10 @@ def _wanted_ratio(job: JobRequest) -> float | None:
 
 
 def _resolution(job: JobRequest) -> str | None:
-    if job.size is None:
+    model = _CATALOG.get(job.model_key)
+    if job.size is None or model is None or (tier := model.resolution(job.size)) is None:
         return None
-    long_side = max(job.size.width, job.size.height)
-    return "1K" if long_side <= 1024 else "2K" if long_side <= 2048 else "4K"
+    return tier.key
 
 
 def _size(job: JobRequest, family: str) -> dict[str, int] | None:

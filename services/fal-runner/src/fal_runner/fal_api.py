@@ -35,6 +35,7 @@ from medialab_runtime.http_retry import (
     send_once,
     unreachable_reason,
 )
+from medialab_runtime.output_hosts import HostAllowList
 from medialab_runtime.provider_keys import ProviderKey
 
 from fal_runner.metrics import RETRIES
@@ -190,6 +191,13 @@ def _retryable(response: httpx.Response) -> bool:
     return response.status_code in RETRYABLE_STATUSES and _DISABLED not in response.text.lower()
 
 
+# fal's CDN (fal.md §7): uploads and outputs on v3.fal.media, also seen on v3b.fal.media and,
+# from older clients, fal.media itself. Shared buckets (storage.googleapis.com) are left out on
+# purpose: anyone can put a file there.
+OUTPUT_HOSTS = "fal.media,*.fal.media"
+DEFAULT_OUTPUT_HOSTS = HostAllowList.parse(OUTPUT_HOSTS)
+
+
 class FalClient:
     def __init__(
         self,
@@ -200,8 +208,10 @@ class FalClient:
         retry: RetryPolicy | None = None,
         max_output_bytes: int = 64 * 1024 * 1024,
         object_expiry_s: int = DEFAULT_OBJECT_EXPIRY_S,
+        output_hosts: HostAllowList = DEFAULT_OUTPUT_HOSTS,
     ) -> None:
         self._http = http
+        self._output_hosts = output_hosts
         self._lifecycle = json.dumps({"expiration_duration_seconds": object_expiry_s})
         self.queue_base = queue_base.rstrip("/")
         self.rest_base = rest_base.rstrip("/")
@@ -319,6 +329,12 @@ class FalClient:
                 raise FalRejected(200, FailureReason.provider_error, "output: bad base64") from None
         if not url.startswith(("https://", "http://")):
             raise FalRejected(200, FailureReason.provider_error, "output: unsupported URL scheme")
+        if not self._output_hosts.allows(url):
+            raise FalRejected(
+                200,
+                FailureReason.provider_error,
+                f"output on {self._output_hosts.describe(url)}, not a fal CDN host: not fetched",
+            )
         response = await self._send("GET", url, None, deadline, bounded=True)
         if response.status_code >= 400:
             raise FalRejected(

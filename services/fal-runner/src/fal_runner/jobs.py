@@ -142,5 +142,7 @@ class FalJobHandler:
             log.warning("fal failed the job: %s (%s)", error.reason, error.detail)
             return control.failed(error.reason, error.detail)
         except DeadlineExceeded as error:
-            return control.failed(FailureReason.timeout, error.detail)
+            # Waiting in our queue for the account's slot means fal was busy, not that the job was slow.
+            reason = FailureReason.provider_busy if error.waiting_for_slot else FailureReason.timeout
+            return control.failed(reason, error.detail)
         return control.succeeded(outputs, provider_ms=done.provider_ms)

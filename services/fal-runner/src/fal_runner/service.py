@@ -45,6 +45,7 @@ def build_client(settings: FalRunnerSettings) -> FalClient:
         retry=RetryPolicy(settings.fal_retry_base_s, settings.fal_retry_max_s, settings.fal_max_attempts),
         max_output_bytes=settings.fal_max_output_bytes,
         object_expiry_s=settings.fal_object_expiry_s,
+        output_hosts=settings.output_hosts(),
     )
 
 

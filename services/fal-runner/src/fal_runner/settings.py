@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from medialab_runtime.output_hosts import HostAllowList
 from medialab_runtime.provider_keys import Account, KeySpecError, parse_account_limits, parse_accounts
 from medialab_runtime.runner import RunnerSettings
 from pydantic import Field, SecretStr
+
+from fal_runner.fal_api import OUTPUT_HOSTS
 
 
 class FalRunnerSettings(RunnerSettings):
@@ -32,6 +35,12 @@ class FalRunnerSettings(RunnerSettings):
     fal_max_attempts: int = Field(default=8, ge=1)
     fal_http_timeout_s: float = Field(default=30.0, gt=0)
     fal_max_output_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Hosts outputs may be fetched from (``host`` or ``*.domain``, comma list); any other URL in an
+    # answer fails the job unfetched. Dev and tests set the emulator's host.
+    fal_output_hosts: str = OUTPUT_HOSTS
+
+    def output_hosts(self) -> HostAllowList:
+        return HostAllowList.parse(self.fal_output_hosts)
 
     def provider_accounts(self) -> list[Account]:
         """The parsed accounts; raises ``KeySpecError`` (never showing a key) when malformed or empty."""

@@ -32,6 +32,7 @@ from gateway_bot.handlers import get_routers
 from gateway_bot.middlewares.throttle import InboundThrottle, ThrottleMiddleware
 from gateway_bot.middlewares.updates import UpdateGateMiddleware
 from gateway_bot.middlewares.users import EnsureUserMiddleware
+from gateway_bot.privacy import UserDataEraser
 from gateway_bot.settings import GatewaySettings
 from gateway_bot.storage.fsm import KvStorage
 from gateway_bot.storage.quotas import UploadQuota
@@ -130,6 +131,7 @@ async def setup(ctx: ServiceContext) -> None:
         albums=AlbumCollector(albums_kv, settings.album_debounce_s),
         launch_claims=LaunchClaims(gateway_kv),
         orders=orders,
+        eraser=UserDataEraser(billing, ctx.js, gateway_kv, fsm_kv, albums_kv, bot_id),
     )
     dp.update.outer_middleware(UpdateGateMiddleware(SeenUpdates(gateway_kv, bot_id)))
     inbound = Rate(settings.inbound_per_s, settings.inbound_burst)

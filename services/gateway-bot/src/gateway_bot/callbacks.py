@@ -7,20 +7,16 @@ conversation never acts on the current one.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
 
 
 class NavAction(StrEnum):
     cancel = "c"
     skip = "s"
     launch = "go"  # «✅ Запустить» under a price: the order waits in the FSM until this press
-
-
-class FormatKey(StrEnum):
-    vertical = "vertical"
-    square = "square"
-    horizontal = "horizontal"
 
 
 class RetouchKind(StrEnum):
@@ -46,7 +42,7 @@ class ModelCb(CallbackData, prefix="m"):
 
 class FormatCb(CallbackData, prefix="f"):
     flow: str
-    fmt: FormatKey
+    fmt: Annotated[str, Field(pattern=r"^[a-z0-9]{1,12}$")]  # ImageFormat.key of the chosen model
 
 
 class RetouchCb(CallbackData, prefix="rt"):
@@ -70,3 +66,14 @@ class HistoryCb(CallbackData, prefix="h"):
 
 class TopupCb(CallbackData, prefix="top"):
     rub: int  # the pack chosen, whole rubles (one of TOPUP_PACKS_RUB)
+
+
+class DeleteMeAction(StrEnum):
+    confirm = "y"
+    cancel = "n"
+
+
+class DeleteMeCb(CallbackData, prefix="del"):
+    """The answer to /delete_me; it acts on the presser's own data only, whoever drew the button."""
+
+    action: DeleteMeAction

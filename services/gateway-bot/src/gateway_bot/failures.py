@@ -65,6 +65,12 @@ class ImageTooSmall(InputRejected):
         self.min_side = min_side
 
 
+class ImageAspectUnsupported(InputRejected):
+    def __init__(self, max_aspect: float) -> None:
+        super().__init__(f"sides further apart than {max_aspect:g}:1")
+        self.max_aspect = max_aspect
+
+
 class TooManyImages(InputRejected):
     def __init__(self, max_images: int) -> None:
         super().__init__(f"more than {max_images} images")

@@ -6,12 +6,13 @@ from collections.abc import Iterable
 
 from aiogram.types import InlineKeyboardMarkup, ReplyKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
-from medialab_contracts.catalog import FORMATS, ModelSpec
+from medialab_contracts.catalog import ModelSpec
 
 from gateway_bot import texts
 from gateway_bot.callbacks import (
+    DeleteMeAction,
+    DeleteMeCb,
     FormatCb,
-    FormatKey,
     HistoryCb,
     ModelCb,
     NavAction,
@@ -49,12 +50,10 @@ def models(choices: Iterable[ModelSpec], flow: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def formats(flow: str) -> InlineKeyboardMarkup:
+def formats(model: ModelSpec, flow: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    for fmt in FORMATS:
-        builder.button(
-            text=texts.format_button(fmt), callback_data=FormatCb(flow=flow, fmt=FormatKey(fmt.key))
-        )
+    for fmt in model.formats:
+        builder.button(text=texts.format_button(model, fmt), callback_data=FormatCb(flow=flow, fmt=fmt.key))
     _cancel_row(builder, flow)
     builder.adjust(1)
     return builder.as_markup()
@@ -153,4 +152,12 @@ def topup_packs(packs: Iterable[int]) -> InlineKeyboardMarkup:
 def topup_missing(rub: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=texts.topup_missing_button(rub), callback_data=TopupCb(rub=rub))
+    return builder.as_markup()
+
+
+def delete_me() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.BTN_DELETE_ME, callback_data=DeleteMeCb(action=DeleteMeAction.confirm))
+    builder.button(text=texts.BTN_CANCEL, callback_data=DeleteMeCb(action=DeleteMeAction.cancel))
+    builder.adjust(2)
     return builder.as_markup()

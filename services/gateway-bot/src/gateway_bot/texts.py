@@ -69,16 +69,25 @@ BTN_HISTORY = "📊 История операций"
 BTN_PREV = "◀"
 BTN_NEXT = "▶"
 BTN_REPHRASE = "✏️ Переформулировать"
+BTN_DELETE_ME = "🗑 Да, удалить"
 BTN_RETOUCH_SOFT = "Мягкая ретушь"
 BTN_RETOUCH_ENHANCE = "Усилить черты"
 
 
+def _model_price(model: ModelSpec) -> str:
+    """Its price, or «от …» for a model whose resolutions cost differently (the buttons say each)."""
+    lowest = format_rub(model.lowest_price)
+    return f"от {lowest}" if model.varies_in_price else lowest
+
+
 def model_button(model: ModelSpec) -> str:
-    return f"{model.title} · {format_rub(model.price)}"
+    return f"{model.title} · {_model_price(model)}"
 
 
-def format_button(fmt: ImageFormat) -> str:
-    return f"{fmt.title} {fmt.size_label}"
+def format_button(model: ModelSpec, fmt: ImageFormat) -> str:
+    if fmt.resolution is None:
+        return f"{fmt.title} {fmt.size_label}"
+    return f"{fmt.title} · {fmt.resolution} {fmt.size_label} · {format_rub(model.format_price(fmt))}"
 
 
 def retouch_button(title: str, price: int) -> str:
@@ -95,6 +104,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("paysupport", "Помощь с оплатой"),
     ("status", "Статус задачи: /status <id>"),
     ("ping", "Проверка работы бота"),
+    ("delete_me", "Удалить мои данные"),
 )
 
 # ── greeting, menu, info ─────────────────────────────────────────────────────────────────────────
@@ -133,11 +143,17 @@ DRAFT_CHOOSE_MODEL = "🎨 Создам изображение по вашему
 
 
 def choose_format(model: ModelSpec) -> str:
-    return f"Модель: {quote(model.title)} · {format_rub(model.price)}\nВыберите формат:"
+    if any(fmt.resolution for fmt in model.formats):
+        return f"Модель: {quote(model.title)} · {_model_price(model)}\nВыберите формат и разрешение:"
+    return f"Модель: {quote(model.title)} · {_model_price(model)}\nВыберите формат:"
 
 
 def choice_summary(model: ModelSpec, fmt: ImageFormat) -> str:
-    return f"Модель: {quote(model.title)} · {format_rub(model.price)}\nФормат: {fmt.title} {fmt.size_label}"
+    tier = f" · {fmt.resolution}" if fmt.resolution else ""
+    return (
+        f"Модель: {quote(model.title)} · {format_rub(model.format_price(fmt))}\n"
+        f"Формат: {fmt.title}{tier} {fmt.size_label}"
+    )
 
 
 def enter_prompt(model: ModelSpec) -> str:
@@ -337,6 +353,13 @@ def image_too_small(min_side: int) -> str:
     )
 
 
+def image_aspect_unsupported(max_aspect: float) -> str:
+    return (
+        f"Изображение слишком вытянутое для модели: одна сторона может быть длиннее другой не больше чем "
+        f"в {max_aspect:g} раза. Обрежьте его или выберите другую модель."
+    )
+
+
 def input_downscaled(width: int, height: int, model: ModelSpec) -> str:
     limits = []
     if model.max_input_side is not None:
@@ -410,7 +433,8 @@ def job_status(
     elapsed_s: float | None = None,
     note: str | None = None,
 ) -> str:
-    lines = [f"⏳ {MODE_TITLES[mode]}: задача принята, стоимость {format_rub(price)}."]
+    cost = f"стоимость {format_rub(price)}" if price else "бесплатно (переформулировка после отказа фильтра)"
+    lines = [f"⏳ {MODE_TITLES[mode]}: задача принята, {cost}."]
     if note:
         lines.append(note)
     if stage is not None:
@@ -424,12 +448,12 @@ def job_status(
     return "\n".join(lines)
 
 
-def order_price(mode: Mode, model: ModelSpec) -> str:
-    return f"{MODE_TITLES[mode]} · {quote(model.title)}\nСтоимость: {format_rub(model.price)}."
+def order_price(mode: Mode, model: ModelSpec, price: int) -> str:
+    return f"{MODE_TITLES[mode]} · {quote(model.title)}\nСтоимость: {format_rub(price)}."
 
 
-def confirm_launch(mode: Mode, model: ModelSpec) -> str:
-    return f"{order_price(mode, model)} Запустить?"
+def confirm_launch(mode: Mode, model: ModelSpec, price: int) -> str:
+    return f"{order_price(mode, model, price)} Запустить?"
 
 
 def insufficient_funds(price: int, available: int) -> str:
@@ -452,6 +476,7 @@ FAILURE_REASONS: dict[FailureReason, str] = {
     FailureReason.no_face: "на изображении не найдено лицо — отправьте фото, где лицо видно крупно и анфас",
     FailureReason.provider_error: "сервис генерации вернул ошибку — попробуйте ещё раз через минуту",
     FailureReason.provider_unavailable: "модель временно недоступна — попробуйте другую",
+    FailureReason.provider_busy: "сервис генерации перегружен и не принял задачу — попробуйте через минуту",
     FailureReason.timeout: "задача не успела выполниться вовремя — попробуйте ещё раз через минуту",
     FailureReason.dead_letter: "задачу не удалось выполнить после нескольких попыток — попробуйте позже",
     FailureReason.cancelled: "задача отменена — запустите её заново из меню",
@@ -463,7 +488,8 @@ FAILURE_REASONS: dict[FailureReason, str] = {
 def rephrase_ask(previous: str) -> str:
     return (
         f"Прежний промпт:\n<code>{quote(previous)}</code>\n\n"
-        "Напишите новый: уберите или замените то, что мог отклонить фильтр безопасности модели."
+        "Напишите новый: уберите или замените то, что мог отклонить фильтр безопасности модели. "
+        "Эта попытка бесплатна."
     )
 
 
@@ -693,4 +719,22 @@ BAD_AMOUNT = "Неверная сумма."
 UNKNOWN_MESSAGE = "Я понимаю текст, фото и файлы-изображения. Выберите режим в меню или напишите промпт."
 UNSUPPORTED_AT_MENU = (
     "Чтобы обработать изображение, сначала выберите режим в меню: например, «✏️ Изменить» или «⬆️ Улучшить»."
+)
+
+
+# ── /delete_me ───────────────────────────────────────────────────────────────────────────────────
+DELETE_ME_ASK = (
+    "🗑 Удалить ваши данные?\n\n"
+    "Будут удалены ваши фото, результаты, черновики и промпты. В истории операций останутся только "
+    "суммы: баланс не изменится. Отменить удаление нельзя."
+)
+DELETE_ME_DONE = (
+    "✅ Ваши фото, результаты, черновики и промпты удалены, баланс сохранён. "
+    "Сообщения в этом чате удалите в Telegram, если нужно. Меню работает как прежде."
+)
+DELETE_ME_CANCELLED = "Удаление отменено, ваши данные на месте."
+DELETE_ME_BUSY = "⏳ Сейчас выполняется ваша задача. Дождитесь результата и повторите /delete_me."
+DELETE_ME_FAILED = (
+    "⚠️ Не удалось удалить данные: сервис временно недоступен. "
+    "Повторите /delete_me через минуту — удалённое уже не вернётся, остальное удалится."
 )

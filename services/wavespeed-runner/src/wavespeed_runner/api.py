@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ from medialab_runtime.http_retry import (
     retry_transient,
     send_once,
 )
+from medialab_runtime.output_hosts import HostAllowList
 
 from wavespeed_runner.errors import (
     RETRYABLE_STATUSES,
@@ -132,6 +134,15 @@ def _effective_status(response: httpx.Response, body: Any) -> int:
     return response.status_code
 
 
+# Where WaveSpeed serves outputs: its CloudFront distribution (``…cloudfront.net/predictions/<id>/``
+# in every documented answer) and its own domain. Other CloudFront hosts are anyone's.
+OUTPUT_HOSTS = "d1q70pf5vjeyhc.cloudfront.net,*.wavespeed.ai"
+DEFAULT_OUTPUT_HOSTS = HostAllowList.parse(OUTPUT_HOSTS)
+# The allow-list of the output download this task is making: outputs may redirect (to a CDN), and
+# httpx follows the hops inside one call, so a request hook checks each hop before it is sent.
+_DOWNLOADING: ContextVar[HostAllowList | None] = ContextVar("wavespeed_output_hosts", default=None)
+
+
 class WaveSpeedClient:
     def __init__(
         self,
@@ -141,8 +152,12 @@ class WaveSpeedClient:
         api_base: str,
         retry: RetryPolicy | None = None,
         max_output_bytes: int = 64 * 1024 * 1024,
+        output_hosts: HostAllowList = DEFAULT_OUTPUT_HOSTS,
     ) -> None:
         self._http = http
+        self._output_hosts = output_hosts
+        hooks = http.event_hooks
+        http.event_hooks = {**hooks, "request": [*hooks.get("request", []), _check_output_hop]}
         self._key = api_key
         self.api_base = api_base.rstrip("/")
         self._retry = retry or DEFAULT_RETRY
@@ -291,9 +306,19 @@ class WaveSpeedClient:
     async def download(self, reference: str, deadline: float) -> bytes:
         """An output: a URL (fetched without credentials), a ``data:`` URI, or naked base64 (§5)."""
         if reference.startswith(("https://", "http://")):
-            return await self._send(
-                "download", "GET", reference, deadline, authorised=False, envelope=False, bounded=True
-            )
+            if not self._output_hosts.allows(reference):
+                raise WaveSpeedRejected(
+                    200,
+                    FailureReason.provider_error,
+                    f"output on {self._output_hosts.describe(reference)}, not a WaveSpeed host: not fetched",
+                )
+            downloading = _DOWNLOADING.set(self._output_hosts)
+            try:
+                return await self._send(
+                    "download", "GET", reference, deadline, authorised=False, envelope=False, bounded=True
+                )
+            finally:
+                _DOWNLOADING.reset(downloading)
         payload = reference
         if reference.startswith("data:"):
             header, _, payload = reference.partition(",")
@@ -368,6 +393,16 @@ class WaveSpeedClient:
             detail += f" — {message}"
         # Belt and braces: an echoing proxy must not carry the key into an event or a log line.
         return detail.replace(self._key, "***")
+
+
+async def _check_output_hop(request: httpx.Request) -> None:
+    hosts = _DOWNLOADING.get()
+    if hosts is not None and not hosts.allows(str(request.url)):
+        raise WaveSpeedRejected(
+            200,
+            FailureReason.provider_error,
+            f"output redirected to {request.url.host}, not a WaveSpeed host: not fetched",
+        )
 
 
 def _output_too_large() -> WaveSpeedRejected:

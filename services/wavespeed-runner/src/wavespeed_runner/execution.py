@@ -36,9 +36,12 @@ OnStatus = Callable[[Prediction], Awaitable[None]]
 
 
 class DeadlineExceeded(Exception):
-    def __init__(self, detail: str) -> None:
+    """The job's time ran out: at WaveSpeed, or (``waiting``) before WaveSpeed had room for it."""
+
+    def __init__(self, detail: str, *, waiting: bool = False) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.waiting = waiting
 
 
 class TaskFailed(Exception):
@@ -136,9 +139,10 @@ class WaveSpeedExecutor:
             async with self.slots.hold(deadline - time.monotonic()):
                 return await self._run(model_id, arguments, deadline, resume, on_submitted, on_status)
         except SlotTimeout:
-            raise DeadlineExceeded("no WaveSpeed slot free before the deadline") from None
+            raise DeadlineExceeded("no WaveSpeed slot free before the deadline", waiting=True) from None
         except StartTimeout as error:
-            raise DeadlineExceeded(f"no WaveSpeed task start free before the deadline: {error}") from None
+            detail = f"no WaveSpeed task start free before the deadline: {error}"
+            raise DeadlineExceeded(detail, waiting=True) from None
 
     async def _run(
         self,

@@ -125,6 +125,8 @@ class FaceSwapHandler:
             log.warning("WaveSpeed refused the job: %s (%s)", error.reason, error.detail)
             return control.failed(error.reason, error.detail)
         except DeadlineExceeded as error:
-            return control.failed(FailureReason.timeout, error.detail)
+            # Waiting for the account's slot or start rate means WaveSpeed was busy, not the job slow.
+            reason = FailureReason.provider_busy if error.waiting else FailureReason.timeout
+            return control.failed(reason, error.detail)
         await control.remember(output=output.model_dump(mode="json"), provider_ms=done.provider_ms)
         return control.succeeded([output], provider_ms=done.provider_ms)

@@ -40,6 +40,7 @@ def build_client(settings: WaveSpeedRunnerSettings) -> WaveSpeedClient:
         api_base=settings.wavespeed_api_base,
         retry=retry_policy(settings),
         max_output_bytes=settings.wavespeed_max_output_bytes,
+        output_hosts=settings.output_hosts(),
     )
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from medialab_runtime.output_hosts import HostAllowList
 from medialab_runtime.provider_keys import Account
 from medialab_runtime.runner import RunnerSettings
 from medialab_runtime.start_rate import StartRate
 from pydantic import Field, SecretStr, model_validator
+
+from wavespeed_runner.api import OUTPUT_HOSTS
 
 FACE_SWAP_MODEL = "wavespeed-ai/image-face-swap"
 
@@ -44,6 +47,9 @@ class WaveSpeedRunnerSettings(RunnerSettings):
     wavespeed_task_attempts: int = Field(default=3, ge=1)
     wavespeed_http_timeout_s: float = Field(default=30.0, gt=0)
     wavespeed_max_output_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Hosts outputs may be fetched from (``host`` or ``*.domain``, comma list); any other URL in an
+    # answer fails the job unfetched. Dev and tests set the emulator's host.
+    wavespeed_output_hosts: str = OUTPUT_HOSTS
 
     @model_validator(mode="after")
     def _poll_bounds(self) -> WaveSpeedRunnerSettings:
@@ -61,6 +67,9 @@ class WaveSpeedRunnerSettings(RunnerSettings):
         if not secret:
             raise MissingApiKey("WAVESPEED_API_KEY is empty")
         return Account.single(secret, self.wavespeed_max_in_progress)
+
+    def output_hosts(self) -> HostAllowList:
+        return HostAllowList.parse(self.wavespeed_output_hosts)
 
     def start_rate(self) -> StartRate:
         return StartRate(self.wavespeed_starts_per_minute, self.wavespeed_start_window_s)

@@ -30,7 +30,7 @@ SIZE_PRESETS: dict[str, tuple[int, int]] = {
     "landscape_16_9": (1024, 576),
 }
 
-# Gemini image models answer with these fixed sizes per aspect ratio at 1K; 2K/4K scale them.
+# Nano-banana (Gemini 2.5 Flash Image) answers one fixed size per aspect ratio, about 1 MP.
 ASPECT_SIZES: dict[str, tuple[int, int]] = {
     "1:1": (1024, 1024),
     "2:3": (832, 1248),
@@ -42,6 +42,20 @@ ASPECT_SIZES: dict[str, tuple[int, int]] = {
     "9:16": (768, 1344),
     "16:9": (1344, 768),
     "21:9": (1536, 672),
+}
+# Nano Banana Pro (Gemini 3 Pro Image) has its own sizes at 1K, doubled per side at 2K and again at 4K
+# (Google's image generation docs list every pair: 3:4 896×1200, 1792×2400, 3584×4800).
+PRO_ASPECT_SIZES: dict[str, tuple[int, int]] = {
+    "1:1": (1024, 1024),
+    "2:3": (848, 1264),
+    "3:2": (1264, 848),
+    "3:4": (896, 1200),
+    "4:3": (1200, 896),
+    "4:5": (928, 1152),
+    "5:4": (1152, 928),
+    "9:16": (768, 1376),
+    "16:9": (1376, 768),
+    "21:9": (1584, 672),
 }
 RESOLUTION_SCALE: dict[str, int] = {"1K": 1, "2K": 2, "4K": 4}
 
@@ -66,8 +80,12 @@ def closest_aspect(width: int, height: int) -> str:
     return min(ASPECT_SIZES, key=lambda key: abs(math.log(_ratio(key)) - target))
 
 
-def aspect_size(aspect: str, resolution: str = "1K") -> tuple[int, int]:
-    width, height = ASPECT_SIZES[aspect]
+def aspect_size(aspect: str) -> tuple[int, int]:
+    return ASPECT_SIZES[aspect]
+
+
+def pro_aspect_size(aspect: str, resolution: str) -> tuple[int, int]:
+    width, height = PRO_ASPECT_SIZES[aspect]
     scale = RESOLUTION_SCALE[resolution]
     return width * scale, height * scale
 

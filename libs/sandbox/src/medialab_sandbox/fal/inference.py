@@ -27,6 +27,7 @@ from medialab_sandbox.fal.images import (
     aspect_size,
     closest_aspect,
     fit_area,
+    pro_aspect_size,
     probe,
     render,
 )
@@ -154,8 +155,10 @@ class ModelSpec:
 
 
 async def _nano_images(inp: NanoBananaInput, ctx: RunContext, aspect: str) -> dict[str, Any]:
-    resolution = inp.resolution if isinstance(inp, NanoBananaProInput) else "1K"
-    size = aspect_size(aspect, resolution)
+    if isinstance(inp, NanoBananaProInput):
+        size = pro_aspect_size(aspect, inp.resolution)
+    else:
+        size = aspect_size(aspect)
     images = await ctx.publish_images(
         inp.num_images,
         size,
@@ -208,8 +211,28 @@ async def seedream(inp: SeedreamInput, ctx: RunContext) -> dict[str, Any]:
     return await _seedream_images(inp, ctx, _seedream_size(inp.image_size, SEEDREAM_DEFAULT_SIZE))
 
 
+SEEDREAM_INPUT_MIN_SIDE = 15
+SEEDREAM_INPUT_MAX_PIXELS = 6000 * 6000
+SEEDREAM_INPUT_MAX_ASPECT = 3
+
+
 async def seedream_edit(inp: SeedreamEditInput, ctx: RunContext) -> dict[str, Any]:
     inputs = await ctx.load_images(inp.used_image_urls, "image_urls")
+    # ByteDance's input limits for Seedream 4.0 (its snapshot's notes).
+    for index, image in enumerate(inputs):
+        short, long = sorted((image.width, image.height))
+        if (
+            short < SEEDREAM_INPUT_MIN_SIDE
+            or image.width * image.height > SEEDREAM_INPUT_MAX_PIXELS
+            or long > SEEDREAM_INPUT_MAX_ASPECT * short
+        ):
+            raise RunFailed(
+                field_error(
+                    ["image_urls", index],
+                    f"Image dimensions {image.width}x{image.height} are out of range: sides over 14 px, "
+                    "at most 6000x6000 pixels in total, aspect ratio between 1/3 and 3",
+                )
+            )
     size = _seedream_size(inp.image_size, (inputs[0].width, inputs[0].height))
     return await _seedream_images(inp, ctx, size)
 

@@ -7,6 +7,8 @@ from medialab_contracts.billing import (
     BalanceRequest,
     BalanceView,
     EnsureUserRequest,
+    ForgetReply,
+    ForgetRequest,
     HistoryPage,
     HistoryRequest,
     OperationRequest,
@@ -44,9 +46,9 @@ class BillingClient:
         )
         return await call(self._nc, subjects.BILLING_ENSURE_USER, request, BalanceView, self._timeout)
 
-    async def reserve(self, job: JobRequest) -> ReserveReply:
+    async def reserve(self, job: JobRequest, rephrase_of: str | None = None) -> ReserveReply:
         # The job goes along: billing publishes it should this gateway fail to.
-        request = ReserveRequest.for_job(job)
+        request = ReserveRequest.for_job(job, rephrase_of)
         return await call(self._nc, subjects.BILLING_RESERVE, request, ReserveReply, self._timeout)
 
     async def refund(self, job_id: str, reason: str, trace_id: str) -> OperationView:
@@ -65,6 +67,10 @@ class BillingClient:
     async def operation(self, job_id: str, user_id: int) -> OperationView:
         request = OperationRequest(job_id=job_id, user_id=user_id)
         return await call(self._nc, subjects.BILLING_OPERATION, request, OperationView, self._timeout)
+
+    async def forget(self, user_id: int) -> ForgetReply:
+        request = ForgetRequest(user_id=user_id)
+        return await call(self._nc, subjects.BILLING_FORGET, request, ForgetReply, self._timeout)
 
     async def topup(self, request_id: str, admin_id: int, target_user_id: int, amount: int) -> TopupReply:
         request = TopupRequest(

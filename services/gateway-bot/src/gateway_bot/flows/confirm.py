@@ -23,14 +23,14 @@ from gateway_bot.storage.records import LaunchClaims
 
 async def offer(bot: Bot, state: FSMContext, billing: BillingClient, order: Order) -> None:
     """Show the order's price with «✅ Запустить» / «❌ Отмена»; InsufficientFunds if it cannot fit."""
-    price = order.model.price
+    price = order.price
     account = await billing.balance(order.user_id)
     if account.available < price:
         raise InsufficientFunds(available=account.available, price=price)
     flow = await begin(state, ConfirmFlow.launch, order=order.model_dump(mode="json"))
     await bot.send_message(
         order.chat_id,
-        texts.confirm_launch(order.mode, order.model),
+        texts.confirm_launch(order.mode, order.model, price),
         reply_markup=keyboards.confirm(flow),
     )
 

@@ -24,7 +24,7 @@ from gateway_bot import texts
 from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.llm import LlmClient
 from gateway_bot.delivery.progress import ProgressBoard
-from gateway_bot.failures import ImageTooSmall, TranslationFailed, UploadExpired
+from gateway_bot.failures import ImageAspectUnsupported, ImageTooSmall, TranslationFailed, UploadExpired
 from gateway_bot.imaging import downscale_png
 from gateway_bot.metrics import JOBS_REFUSED, JOBS_STARTED
 from gateway_bot.storage.records import OrderRecords
@@ -52,6 +52,13 @@ class Order(BaseModel):
     inputs: tuple[MediaRef, ...] = ()
     overlay_text: str | None = None
     style_wish: str | None = None
+    # The job a safety filter refused, which this order rephrases for free (billing checks it).
+    rephrase_of: str | None = None
+
+    @property
+    def price(self) -> int:
+        """The job's price by the catalog's rule for its size, the one billing checks."""
+        return 0 if self.rephrase_of is not None else self.model.price_for(self.size)
 
 
 class JobLauncher:
@@ -107,6 +114,8 @@ class JobLauncher:
             return ref, None
         if min(ref.width, ref.height) < model.min_input_side:
             raise ImageTooSmall(model.min_input_side)
+        if model.max_input_aspect is not None and not model.aspect_fits(ref.width, ref.height):
+            raise ImageAspectUnsupported(model.max_input_aspect)
         if model.input_fits(ref.width, ref.height):
             return ref, None
         data = await self._media.get(ref.object_name)
@@ -122,8 +131,8 @@ class JobLauncher:
     async def _can_pay(self, order: Order) -> None:
         """A translation is a paid LLM call: made only for a user whose balance covers the job."""
         account = await self._billing.balance(order.user_id)
-        if account.available < order.model.price:
-            raise InsufficientFunds(available=account.available, price=order.model.price)
+        if account.available < order.price:
+            raise InsufficientFunds(available=account.available, price=order.price)
 
     async def build(self, order: Order) -> tuple[JobRequest, str | None]:
         prompt, negative = order.prompt, order.negative
@@ -147,6 +156,7 @@ class JobLauncher:
             order.mode,
             order.user_id,
             order.chat_id,
+            free=order.rephrase_of is not None,
             prompt=full_prompt,
             negative_prompt=negative,
             size=order.size,
@@ -160,12 +170,13 @@ class JobLauncher:
 
     async def launch(self, bot: Bot, order: Order) -> JobRequest:
         job, note = await self.build(order)
+        if order.prompt:
+            # Kept for «Переформулировать» should a safety filter refuse the prompt; stored before
+            # the reservation, so a failure here moves no money.
+            await self._orders.save(job.job_id, order.model_dump(mode="json"))
         # Billing prices the job from its own catalog and queues it once the money is held: only
         # billing may publish jobs. InsufficientFunds goes up to the errors router.
-        await self._billing.reserve(job)
-        if order.prompt:
-            # Kept for «Переформулировать» should a safety filter refuse the prompt.
-            await self._orders.save(job.job_id, order.model_dump(mode="json"))
+        await self._billing.reserve(job, rephrase_of=order.rephrase_of)
         JOBS_STARTED.labels(job.mode.value).inc()
         log.info("job %s started: %s %s", job.job_id, job.mode, job.model_id)
         try:

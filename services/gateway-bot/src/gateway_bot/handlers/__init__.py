@@ -13,6 +13,7 @@ from gateway_bot.handlers import (
     faceswap,
     fallback,
     merge,
+    privacy,
     rephrase,
     retouch,
     status,
@@ -30,6 +31,7 @@ def get_routers() -> list[Router]:
         balance.router,
         topup.router,
         status.router,
+        privacy.router,  # /delete_me
         create.router,  # M1
         write.router,  # M2
         edit.router,  # M3 (and the steps M8 shares)

@@ -32,5 +32,5 @@ async def launch(
         await query.answer(texts.STALE_BUTTON)
         return
     await query.answer()
-    await show_step(bot, query, texts.order_price(order.mode, order.model), None)
+    await show_step(bot, query, texts.order_price(order.mode, order.model, order.price), None)
     await launcher.launch(bot, order)

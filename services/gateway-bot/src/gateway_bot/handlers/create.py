@@ -29,8 +29,8 @@ router = Router(name="create")
 _SQUARE = format_by_key("square")  # the extended form's size when it names none
 
 
-def _size(format_key: str) -> ImageSize:
-    fmt = format_by_key(format_key)
+def _size(model: ModelSpec, format_key: str) -> ImageSize:
+    fmt = model.format(format_key)
     return ImageSize(width=fmt.width, height=fmt.height)
 
 
@@ -44,7 +44,7 @@ async def _launch(
         user_id=user_id,
         chat_id=chat_id,
         prompt=data["draft"],
-        size=_size(data["format"]),
+        size=_size(model, data["format"]),
     )
     await launcher.launch(bot, order)
     await state.clear()
@@ -102,7 +102,7 @@ async def choose_model(
     await state.update_data(model=model.key)
     await state.set_state(CreateFlow.format)
     await query.answer()
-    await show_step(bot, query, texts.choose_format(model), keyboards.formats(callback_data.flow))
+    await show_step(bot, query, texts.choose_format(model), keyboards.formats(model, callback_data.flow))
 
 
 @router.callback_query(CreateFlow.format, FormatCb.filter(), SameFlow())
@@ -114,11 +114,16 @@ async def choose_format(
     launcher: JobLauncher,
     bot: Bot,
 ) -> None:
-    data = await state.update_data(format=callback_data.fmt.value)
+    data = await state.get_data()
     model = catalog.by_key(data["model"])
+    fmt = model.find_format(callback_data.fmt)
+    if fmt is None:  # drawn for another model or by an older catalog
+        await query.answer(texts.STALE_BUTTON)
+        return
+    data = await state.update_data(format=fmt.key)
     await query.answer()
     if data.get("draft"):
-        summary = texts.choice_summary(model, format_by_key(callback_data.fmt.value))
+        summary = texts.choice_summary(model, fmt)
         await show_step(bot, query, summary, None)
         await _launch(bot, state, launcher, model, query.from_user.id, query_chat(query))
         return

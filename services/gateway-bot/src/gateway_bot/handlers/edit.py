@@ -8,7 +8,7 @@ replicas, or quick single photos, all land in one list; the album is answered on
 from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, User
-from medialab_contracts.catalog import DEFAULT_EDIT_SIZE, Catalog, format_by_key
+from medialab_contracts.catalog import DEFAULT_EDIT_SIZE, Catalog
 from medialab_contracts.jobs import MAX_INPUTS, ImageSize
 from medialab_contracts.modes import Mode
 
@@ -93,7 +93,7 @@ async def choose_model(
     await query.answer()
     if model.offers_formats:
         await state.set_state(EditFlow.format)
-        await show_step(bot, query, texts.choose_format(model), keyboards.formats(callback_data.flow))
+        await show_step(bot, query, texts.choose_format(model), keyboards.formats(model, callback_data.flow))
         return
     await _ask_images(bot, query, state, catalog, inputs)
 
@@ -107,7 +107,11 @@ async def choose_format(
     inputs: FlowInputs,
     bot: Bot,
 ) -> None:
-    await state.update_data(format=callback_data.fmt.value)
+    data = await state.get_data()
+    if catalog.by_key(data["model"]).find_format(callback_data.fmt) is None:
+        await query.answer(texts.STALE_BUTTON)  # drawn for another model or by an older catalog
+        return
+    await state.update_data(format=callback_data.fmt)
     await query.answer()
     await _ask_images(bot, query, state, catalog, inputs)
 
@@ -130,14 +134,15 @@ async def _launch(
         raise NotEnoughImages(MIN_IMAGES[mode], len(refs))
     check_album(refs, settings.image_limits)  # single photos and albums of one job, as a whole
     prompt = clean_prompt(instruction)
+    model = catalog.by_key(data["model"])
     if data.get("format"):
-        fmt = format_by_key(data["format"])
+        fmt = model.format(data["format"])
         size = ImageSize(width=fmt.width, height=fmt.height)
     else:
         size = ImageSize(width=DEFAULT_EDIT_SIZE[0], height=DEFAULT_EDIT_SIZE[1])
     order = Order(
         mode=mode,
-        model=catalog.by_key(data["model"]),
+        model=model,
         user_id=user_id,
         chat_id=chat_id,
         prompt=prompt,

@@ -37,6 +37,7 @@ from gateway_bot.failures import (
     EmptyPrompt,
     ExtendedFormError,
     FormProblem,
+    ImageAspectUnsupported,
     ImageTooLarge,
     ImageTooSmall,
     InputRejected,
@@ -107,6 +108,8 @@ def describe(error: InputRejected) -> str:
             return texts.UPLOAD_EXPIRED
         case ImageTooSmall():
             return texts.image_too_small(error.min_side)
+        case ImageAspectUnsupported():
+            return texts.image_aspect_unsupported(error.max_aspect)
         case TooManyImages():
             return texts.too_many_images(error.max_images)
         case NotEnoughImages() if error.have == 0:

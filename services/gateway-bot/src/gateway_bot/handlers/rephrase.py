@@ -1,6 +1,8 @@
 """«✏️ Переформулировать» under a job a safety filter refused: once per job, the same order with a new prompt.
 
-The refused job cost nothing (released); the rephrased one is a new job at the model's price.
+The refused job cost nothing (released); the rephrased one is a new job, free: its reservation names
+the refused job, and billing holds nothing for it only if that job was refused by a safety filter and
+not rephrased before.
 """
 
 from contextlib import suppress
@@ -41,7 +43,8 @@ async def rephrase(
     if not await orders.take_rephrase(callback_data.job):
         await query.answer(texts.STALE_BUTTON)
         return
-    flow = await begin(state, RephraseFlow.prompt, order=order.model_dump(mode="json"))
+    free = order.model_copy(update={"rephrase_of": callback_data.job})
+    flow = await begin(state, RephraseFlow.prompt, order=free.model_dump(mode="json"))
     await query.answer()
     if query.message is not None:
         with suppress(TelegramBadRequest):  # the offer is taken: its button goes

@@ -1,0 +1,165 @@
+"""``/delete_me``: a user's photos, results, drafts and prompts leave every store the gateway reaches.
+
+Billing goes first (``billing.forget``): it refuses while a job of the user runs, and it answers with
+every job id of the user and the input objects their stored jobs named. Then the gateway deletes:
+
+- in ``media``: ``results/<job_id>/…`` of each job, the inputs those jobs named, the uploads of the
+  user's current conversation and of every conversation they launched (``inputs/<flow>/…``), and
+  any object a draft or an album part of theirs names;
+- in ``gateway``: each job's records (``order`` holds the prompt, ``status``, ``delivered``,
+  ``sent``, ``rephrase``), the user's ``launch`` claims and the uploads lists of their flows;
+- in ``fsm``: their conversation state and draft (prompt, options) in every chat with the bot;
+- in ``albums``: the albums they sent in their private chat.
+
+Each step is idempotent, so a user whose deletion failed half-way asks again and it completes.
+What stays: billing's money rows (amounts, no content), the user's Telegram id in them, and the
+messages already in the Telegram chat, which the user deletes in Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from medialab_contracts import subjects
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
+
+from gateway_bot.clients.billing import BillingClient
+from gateway_bot.storage.kv import read_json
+
+log = logging.getLogger(__name__)
+
+_JOB_RECORDS = ("order", "status", "delivered", "rephrase")
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    objects: int  # objects deleted from ``media``
+    records: int  # keys purged from the gateway's KV buckets
+
+
+def object_names(value: Any) -> Iterator[str]:
+    """Every ``object_name`` inside a JSON value (a MediaRef anywhere in a draft, order or album)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "object_name" and isinstance(item, str):
+                yield item
+            else:
+                yield from object_names(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from object_names(item)
+
+
+def upload_flow(object_name: str) -> str | None:
+    """The conversation an upload belongs to: intake names uploads ``inputs/<flow>/<message_id>``."""
+    parts = object_name.split("/")
+    return parts[1] if len(parts) == 3 and parts[0] == "inputs" else None
+
+
+async def _keys(kv: KeyValue, *patterns: str) -> list[str]:
+    """Keys matching subject patterns (``*``, ``>``). nats-py's ``keys(filters=…)`` matches substrings
+    on the client after reading every key, so ``watch`` takes the pattern to the server instead."""
+    found: list[str] = []
+    for pattern in patterns:
+        watcher = await kv.watch(pattern, meta_only=True, ignore_deletes=True)
+        try:
+            async for entry in watcher:
+                if entry is None:  # the marker after the keys present now
+                    break
+                found.append(entry.key)
+        finally:
+            await watcher.stop()
+    return found
+
+
+class UserDataEraser:
+    def __init__(
+        self,
+        billing: BillingClient,
+        js: JetStreamContext,
+        gateway_kv: KeyValue,
+        fsm_kv: KeyValue,
+        albums_kv: KeyValue,
+        bot_id: int,
+    ) -> None:
+        self._billing = billing
+        self._js = js
+        self._gateway = gateway_kv
+        self._fsm = fsm_kv
+        self._albums = albums_kv
+        self._bot_id = bot_id
+
+    async def forget(self, user_id: int) -> Forgotten:
+        """Raises billing's ``Conflict`` while a job of the user runs: nothing is deleted then."""
+        reply = await self._billing.forget(user_id)
+        names: set[str] = set(reply.object_names)
+        prefixes = {f"results/{job_id}/" for job_id in reply.job_ids}
+        flows: set[str] = set()
+        kv_keys: list[tuple[KeyValue, str]] = []
+
+        # aiogram's keys: ``fsm.<bot>.<chat>.<user>``, with the topic before the user in forum chats.
+        fsm_keys = (f"fsm.{self._bot_id}.*.{user_id}", f"fsm.{self._bot_id}.*.*.{user_id}")
+        for key in await _keys(self._fsm, *fsm_keys):
+            value, _ = await read_json(self._fsm, key)
+            names.update(object_names(value))
+            flow = ((value or {}).get("data") or {}).get("flow")
+            if isinstance(flow, str):
+                flows.add(flow)
+            kv_keys.append((self._fsm, key))
+
+        for key in await _keys(self._gateway, f"launch.{user_id}.>"):
+            flows.add(key.split(".", 2)[2])
+            kv_keys.append((self._gateway, key))
+        flows.update(flow for flow in map(upload_flow, reply.object_names) if flow)
+        for flow in flows:
+            prefixes.add(f"inputs/{flow}/")
+            key = f"inputs.{flow}"
+            value, revision = await read_json(self._gateway, key)
+            if revision is not None:
+                names.update(object_names(value))
+                kv_keys.append((self._gateway, key))
+
+        for job_id in reply.job_ids:
+            order, _ = await read_json(self._gateway, f"order.{job_id}")
+            names.update(object_names(order))
+            job_keys = [f"{kind}.{job_id}" for kind in _JOB_RECORDS]
+            job_keys += await _keys(self._gateway, f"sent.{job_id}.>")
+            kv_keys += [(self._gateway, key) for key in job_keys]
+
+        # Album keys are ``<chat_id>.<media_group_id>``: the user's private chat has the user's id.
+        for key in await _keys(self._albums, f"{user_id}.>"):
+            value, _ = await read_json(self._albums, key)
+            names.update(object_names(value))
+            kv_keys.append((self._albums, key))
+
+        deleted = await self._delete_objects(names, prefixes)
+        await asyncio.gather(*(kv.purge(key) for kv, key in kv_keys))
+        log.info("user %d forgotten: %d objects, %d records", user_id, deleted, len(kv_keys))
+        return Forgotten(objects=deleted, records=len(kv_keys))
+
+    async def _delete_objects(self, names: set[str], prefixes: Iterable[str]) -> int:
+        store: ObjectStore = await self._js.object_store(subjects.MEDIA_BUCKET)
+        starts = tuple(prefixes)
+        try:
+            listed = await store.list(ignore_deletes=True)
+        except NotFoundError:  # an empty store
+            listed = []
+        doomed = {
+            info.name for info in listed if info.name in names or (starts and info.name.startswith(starts))
+        }
+
+        async def delete(name: str) -> bool:
+            try:
+                await store.delete(name)
+            except NotFoundError:
+                return False
+            return True
+
+        return sum(await asyncio.gather(*(delete(name) for name in doomed)))

@@ -1,0 +1,214 @@
+"""/delete_me leaves no file or prompt of the user, keeps every kopeck, and leaves others alone.
+
+Two users each edit a photo on the whole stack (billing real, fal emulated); the first also leaves a
+draft with an uploaded photo. After the first one's /delete_me, the object store, the gateway's KV
+buckets and billing's PostgreSQL are read directly (as the admin, as an operator would).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import nats
+import pytest
+from medialab_contracts import subjects
+from medialab_sandbox.telegram import TelegramUserClient
+from nats.js.errors import NoKeysError, NotFoundError
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from test_e2e_harness import Stack, build_stack, contains, press, reply, wait_document
+
+pytestmark = pytest.mark.e2e
+
+KV_BUCKETS = (subjects.FSM_BUCKET, subjects.GATEWAY_BUCKET, subjects.ALBUMS_BUCKET)
+
+
+def photo(color: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (80, 60), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
+    def build(stack: Stack) -> None:
+        stack.start_billing()
+        stack.start_fal()
+        stack.start_fal_runner()
+        stack.start_gateway()
+
+    stack = build_stack(tmp_path, postgres_admin_url, build)
+    yield stack
+    stack.close()
+
+
+async def edit_photo(user: TelegramUserClient, image: bytes, prompt: str) -> None:
+    await user.send_text("✏️ Изменить")
+    models = await reply(user, lambda m: bool(m.reply_markup))
+    await press(user, models, "Nano-Banana")
+    await user.wait_for_message(predicate=contains("Отправьте от 1 до 4"), timeout=10)
+    await user.send_document(image, file_name="me.png", mime_type="image/png")
+    await reply(user, contains("Изображений загружено: 1 из 4"))
+    await user.send_text(prompt)
+    await wait_document(user)
+    await reply(user, contains("готово"))
+
+
+async def leave_a_draft(user: TelegramUserClient, image: bytes) -> None:
+    """A second ✏️ Изменить with a photo and no prompt."""
+    await user.send_text("✏️ Изменить")
+    models = await reply(user, contains("Выберите модель"))
+    await press(user, models, "Nano-Banana")
+    await user.wait_for_message(
+        predicate=contains("Отправьте от 1 до 4"), after=models.message_id - 1, timeout=10
+    )
+    await user.send_document(image, file_name="draft.png", mime_type="image/png")
+    await reply(user, contains("Изображений загружено: 1 из 4"))
+
+
+class Stores:
+    """What the bus keeps, read as the admin: object names and every KV key with its value."""
+
+    def __init__(self, nc: nats.NATS) -> None:
+        self._js = nc.jetstream()
+
+    async def objects(self) -> set[str]:
+        store = await self._js.object_store(subjects.MEDIA_BUCKET)
+        try:
+            return {info.name for info in await store.list(ignore_deletes=True)}
+        except NotFoundError:
+            return set()
+
+    async def records(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for bucket in KV_BUCKETS:
+            kv = await self._js.key_value(bucket)
+            try:
+                keys = await kv.keys()
+            except NoKeysError:
+                continue
+            for key in keys:
+                entry = await kv.get(key)
+                found[f"{bucket}:{key}"] = (entry.value or b"").decode(errors="replace")
+        return found
+
+
+async def money(database_url: str, user_id: int) -> tuple[object, ...]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        ledger = await conn.fetch(
+            "SELECT kind, delta_balance, delta_reserved FROM ledger WHERE user_id = $1 ORDER BY id", user_id
+        )
+        account = await conn.fetchrow("SELECT balance, reserved FROM accounts WHERE user_id = $1", user_id)
+        return tuple(map(tuple, ledger)), tuple(account or ())
+    finally:
+        await conn.close()
+
+
+async def stored_jobs(database_url: str, user_id: int) -> list[str]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch("SELECT job::text AS job FROM operations WHERE user_id = $1", user_id)
+        names = await conn.fetchrow("SELECT username, first_name FROM users WHERE user_id = $1", user_id)
+        return [row["job"] for row in rows if row["job"] is not None] + [n for n in names or () if n]
+    finally:
+        await conn.close()
+
+
+async def test_delete_me_leaves_no_file_or_prompt_and_keeps_the_ledger(stack: Stack) -> None:
+    nc = await nats.connect(stack.nats.url)
+    stores = Stores(nc)
+    assert stack.database_url is not None
+    mine, theirs = "замени небо на закат над морем", "добавь радугу над крышей"
+    try:
+        async with stack.user(first_name="Другой") as other:
+            await edit_photo(other, photo((10, 200, 30)), theirs)
+        others_objects = await stores.objects()
+        async with stack.user(first_name="Анна", username="anna_private") as user:
+            await edit_photo(user, photo((200, 30, 10)), mine)
+            await leave_a_draft(user, photo((90, 90, 200)))
+            user_objects = await stores.objects() - others_objects
+            assert any(name.startswith("results/") for name in user_objects)
+            assert len([name for name in user_objects if name.startswith("inputs/")]) == 2
+            records = await stores.records()
+            assert any(mine in value for value in records.values())  # the prompt is stored before
+            assert any(mine in job for job in await stored_jobs(stack.database_url, user.user_id))
+            money_before = await money(stack.database_url, user.user_id)
+            others_money = await money(stack.database_url, other.user_id)
+            others_records = {k: v for k, v in records.items() if theirs in v or str(other.user_id) in k}
+
+            await user.send_command("delete_me")
+            question = await reply(user, contains("Удалить ваши данные?"))
+            await press(user, question, "Да, удалить")
+            await user.wait_for_message(predicate=contains("удалены, баланс сохранён"), timeout=20)
+
+            left = await stores.objects()
+            assert not left & user_objects, left & user_objects
+            assert others_objects <= left
+            records = await stores.records()
+            leaks = {k: v for k, v in records.items() if mine in v or any(n in v for n in user_objects)}
+            assert not leaks, leaks
+            assert not [
+                k
+                for k in records
+                if k.startswith(f"{subjects.FSM_BUCKET}:") and k.endswith(f".{user.user_id}")
+            ]
+            assert await stored_jobs(stack.database_url, user.user_id) == []
+            assert await money(stack.database_url, user.user_id) == money_before
+            # The other user's files, records, prompt and money are as they were.
+            assert await money(stack.database_url, other.user_id) == others_money
+            assert {k: records.get(k) for k in others_records} == others_records
+            assert any(theirs in job for job in await stored_jobs(stack.database_url, other.user_id))
+
+            # The bot still serves the user: the balance is the one they had.
+            await user.send_command("balance")
+            await reply(user, contains("Доступно"))
+            # The gateway did all of it with its own NATS user's permissions.
+            assert stack.nats.violations() == []
+    finally:
+        await nc.close()
+
+
+async def test_delete_me_waits_for_a_running_job_and_cancel_keeps_everything(stack: Stack) -> None:
+    assert stack.fal is not None
+    async with httpx.AsyncClient() as client:
+        slow = await client.post(f"{stack.fal.url}/_emu/faults/slow", json={"run_seconds": 8})
+        slow.raise_for_status()
+    nc = await nats.connect(stack.nats.url)
+    stores = Stores(nc)
+    try:
+        async with stack.user() as user:
+            await user.send_text("✏️ Изменить")
+            models = await reply(user, lambda m: bool(m.reply_markup))
+            await press(user, models, "Nano-Banana")
+            await user.wait_for_message(predicate=contains("Отправьте от 1 до 4"), timeout=10)
+            await user.send_document(photo((1, 2, 3)), file_name="me.png", mime_type="image/png")
+            await reply(user, contains("Изображений загружено: 1 из 4"))
+            await user.send_text("сделай фон синим")
+            await reply(user, contains("задача принята"))
+            uploaded = await stores.objects()
+            assert any(name.startswith("inputs/") for name in uploaded)
+
+            await user.send_command("delete_me")
+            question = await reply(user, contains("Удалить ваши данные?"))
+            await press(user, question, "Да, удалить")
+            await user.wait_for_message(predicate=contains("Дождитесь результата"), timeout=20)
+            assert await stores.objects() >= uploaded
+            assert any(
+                "сделай фон синим" in job for job in await stored_jobs(stack.database_url or "", user.user_id)
+            )
+
+            await wait_document(user, timeout=40)
+            await user.send_command("delete_me")
+            question = await reply(user, contains("Удалить ваши данные?"))
+            await press(user, question, "Отмена")
+            await user.wait_for_message(predicate=contains("Удаление отменено"), timeout=20)
+            assert await stores.objects() >= uploaded
+    finally:
+        await nc.close()
