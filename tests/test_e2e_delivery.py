@@ -13,6 +13,7 @@ import random
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
@@ -300,32 +301,38 @@ async def test_a_flagged_result_is_not_charged_and_offers_one_rephrase(stack: St
         assert await balance_available(user) == before  # the rephrase is free
 
 
-@pytest.mark.parametrize("model", ["Nano-banana", "Seedream", "Nano Banana Pro"])
+FORMAT_BUTTONS = {"Nano-banana": 3, "Seedream": 6, "Nano Banana Pro": 9}
+
+
+async def order_format(user: TelegramUserClient, model: str, number: int) -> None:
+    """Create with ``model`` at its format button ``number``: the pixels and the charge match the label."""
+    before = await balance_available(user)
+    await user.send_text("🎨 Создать")
+    models = await reply(user, lambda m: bool(m.reply_markup))
+    await press(user, models, model)
+    step = models.message_id - 1  # the steps edit the model message in place
+    formats = await user.wait_for_message(predicate=contains("Выберите формат"), after=step)
+    labels = [text for text in button_texts(formats) if "×" in text]
+    assert len(labels) == FORMAT_BUTTONS[model], labels
+    label = labels[number]
+    await press(user, formats, label)
+    await user.wait_for_message(predicate=contains("Напишите промпт"), after=step)
+    await user.send_text(f"красный воздушный змей номер {number}")  # Seedream's is translated first
+    document = await user.wait_for_message(predicate=is_document, after=models.message_id, timeout=90)
+    with Image.open(io.BytesIO(await user.download(document.document.file_id))) as image:
+        assert f"{image.width}×{image.height}" in label, label
+    if (shown := re.search(r"· (\d+) ₽", label)) is not None:  # a model priced by resolution
+        assert await balance_available(user) == before - int(shown[1]) * 100, label
+
+
+@pytest.mark.parametrize("model", list(FORMAT_BUTTONS))
 async def test_each_format_button_delivers_the_pixels_its_label_promises(stack: Stack, model: str) -> None:
-    """Every ratio at every resolution: the pixels match the label, the charge the price it shows."""
-    async with stack.user() as user:
-        await balance_available(user)  # the account exists
+    """Every ratio at every resolution, one user per button at once (Telegram paces each chat)."""
+    async with AsyncExitStack() as opened:
+        users = [await opened.enter_async_context(stack.user()) for _ in range(FORMAT_BUTTONS[model])]
+        await asyncio.gather(*(balance_available(user) for user in users))  # the accounts exist
         async with stack.user(user_id=ADMIN_ID) as admin:
-            await admin.send_command("add_balance", f"{user.user_id} 400")
-            await reply(admin, contains("пополнен"))
-        number, buttons = 0, 1
-        while number < buttons:
-            before = await balance_available(user)
-            await script_llm(stack, f"a red kite number {number}")  # Seedream wants English
-            await user.send_text("🎨 Создать")
-            models = await reply(user, lambda m: bool(m.reply_markup))
-            await press(user, models, model)
-            step = models.message_id - 1  # the steps edit the model message in place
-            formats = await user.wait_for_message(predicate=contains("Выберите формат"), after=step)
-            labels = [text for text in button_texts(formats) if "×" in text]
-            buttons, label = len(labels), labels[number]
-            await press(user, formats, label)
-            await user.wait_for_message(predicate=contains("Напишите промпт"), after=step)
-            await user.send_text(f"красный воздушный змей номер {number}")
-            document = await user.wait_for_message(predicate=is_document, after=models.message_id, timeout=60)
-            with Image.open(io.BytesIO(await user.download(document.document.file_id))) as image:
-                assert f"{image.width}×{image.height}" in label, label
-            if (shown := re.search(r"· (\d+) ₽", label)) is not None:  # a model priced by resolution
-                assert await balance_available(user) == before - int(shown[1]) * 100, label
-            number += 1
-        assert buttons == {"Nano-banana": 3, "Seedream": 6, "Nano Banana Pro": 9}[model]
+            for user in users:
+                await admin.send_command("add_balance", f"{user.user_id} 400")
+                await reply(admin, contains(f"{user.user_id} пополнен"))
+        await asyncio.gather(*(order_format(user, model, number) for number, user in enumerate(users)))
