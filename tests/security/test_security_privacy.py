@@ -79,11 +79,15 @@ class Stores:
         self._js = nc.jetstream()
 
     async def objects(self) -> set[str]:
-        store = await self._js.object_store(subjects.MEDIA_BUCKET)
-        try:
-            return {info.name for info in await store.list(ignore_deletes=True)}
-        except NotFoundError:
-            return set()
+        """Names in ``media`` and ``uploads`` (an upload a job took is in both, under one name)."""
+        names: set[str] = set()
+        for bucket in (subjects.MEDIA_BUCKET, subjects.UPLOADS_BUCKET):
+            store = await self._js.object_store(bucket)
+            try:
+                names.update(info.name for info in await store.list(ignore_deletes=True))
+            except NotFoundError:
+                pass
+        return names
 
     async def records(self) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -135,7 +139,7 @@ async def test_delete_me_leaves_no_file_or_prompt_and_keeps_the_ledger(stack: St
             await leave_a_draft(user, photo((90, 90, 200)))
             user_objects = await stores.objects() - others_objects
             assert any(name.startswith("results/") for name in user_objects)
-            assert len([name for name in user_objects if name.startswith("inputs/")]) == 2
+            assert len([name for name in user_objects if name.startswith(f"uploads/{user.user_id}/")]) == 2
             records = await stores.records()
             assert any(mine in value for value in records.values())  # the prompt is stored before
             assert any(mine in job for job in await stored_jobs(stack.database_url, user.user_id))
@@ -193,7 +197,7 @@ async def test_delete_me_waits_for_a_running_job_and_cancel_keeps_everything(sta
             await user.send_text("сделай фон синим")
             await reply(user, contains("задача принята"))
             uploaded = await stores.objects()
-            assert any(name.startswith("inputs/") for name in uploaded)
+            assert any(name.startswith(f"uploads/{user.user_id}/") for name in uploaded)
 
             await user.send_command("delete_me")
             question = await reply(user, contains("Удалить ваши данные?"))

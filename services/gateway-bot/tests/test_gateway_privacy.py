@@ -1,8 +1,8 @@
-"""What /delete_me reads out of the gateway's records: image names anywhere in a value, upload flows."""
+"""What /delete_me reads out of the gateway's records: image names anywhere in a value."""
 
 from __future__ import annotations
 
-from gateway_bot.privacy import object_names, upload_flow
+from gateway_bot.privacy import object_names
 
 
 def test_object_names_are_found_at_any_depth_and_nothing_else() -> None:
@@ -14,9 +14,3 @@ def test_object_names_are_found_at_any_depth_and_nothing_else() -> None:
     }
     assert sorted(object_names(draft)) == ["inputs/ab12cd34/7", "inputs/ff/9"]
     assert list(object_names(None)) == [] and list(object_names(True)) == []
-
-
-def test_only_upload_names_give_a_flow() -> None:
-    assert upload_flow("inputs/ab12cd34/7") == "ab12cd34"
-    assert upload_flow("results/job/0.png") is None
-    assert upload_flow("inputs/ab12cd34") is None

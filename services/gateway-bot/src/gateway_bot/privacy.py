@@ -3,9 +3,9 @@
 Billing goes first (``billing.forget``): it refuses while a job of the user runs, and it answers with
 every job id of the user and the input objects their stored jobs named. Then the gateway deletes:
 
-- in ``media``: ``results/<job_id>/…`` of each job, the inputs those jobs named, the uploads of the
-  user's current conversation and of every conversation they launched (``inputs/<flow>/…``), and
-  any object a draft or an album part of theirs names;
+- in ``media``: ``results/<job_id>/…`` of each job, the inputs those jobs named, and any object a
+  draft or an album part of theirs names;
+- in ``uploads`` and ``media``: every upload of theirs (``uploads/<user_id>/…``, named by owner);
 - in ``gateway``: each job's records (``order`` holds the prompt, ``status``, ``delivered``,
   ``sent``, ``rephrase``), the user's ``launch`` claims and the uploads lists of their flows;
 - in ``fsm``: their conversation state and draft (prompt, options) in every chat with the bot;
@@ -40,7 +40,7 @@ _JOB_RECORDS = ("order", "status", "delivered", "rephrase")
 
 @dataclass(frozen=True)
 class Forgotten:
-    objects: int  # objects deleted from ``media``
+    objects: int  # objects deleted from ``media`` and ``uploads``
     records: int  # keys purged from the gateway's KV buckets
 
 
@@ -55,12 +55,6 @@ def object_names(value: Any) -> Iterator[str]:
     elif isinstance(value, list):
         for item in value:
             yield from object_names(item)
-
-
-def upload_flow(object_name: str) -> str | None:
-    """The conversation an upload belongs to: intake names uploads ``inputs/<flow>/<message_id>``."""
-    parts = object_name.split("/")
-    return parts[1] if len(parts) == 3 and parts[0] == "inputs" else None
 
 
 async def _keys(kv: KeyValue, *patterns: str) -> list[str]:
@@ -117,9 +111,7 @@ class UserDataEraser:
         for key in await _keys(self._gateway, f"launch.{user_id}.>"):
             flows.add(key.split(".", 2)[2])
             kv_keys.append((self._gateway, key))
-        flows.update(flow for flow in map(upload_flow, reply.object_names) if flow)
         for flow in flows:
-            prefixes.add(f"inputs/{flow}/")
             key = f"inputs.{flow}"
             value, revision = await read_json(self._gateway, key)
             if revision is not None:
@@ -139,13 +131,20 @@ class UserDataEraser:
             names.update(object_names(value))
             kv_keys.append((self._albums, key))
 
-        deleted = await self._delete_objects(names, prefixes)
+        # Uploads carry their owner in their name, in the uploads bucket and, once a job took them, in media.
+        prefixes.add(f"uploads/{user_id}/")
+        deleted = sum(
+            [
+                await self._delete_objects(subjects.MEDIA_BUCKET, names, prefixes),
+                await self._delete_objects(subjects.UPLOADS_BUCKET, names, prefixes),
+            ]
+        )
         await asyncio.gather(*(kv.purge(key) for kv, key in kv_keys))
         log.info("user %d forgotten: %d objects, %d records", user_id, deleted, len(kv_keys))
         return Forgotten(objects=deleted, records=len(kv_keys))
 
-    async def _delete_objects(self, names: set[str], prefixes: Iterable[str]) -> int:
-        store: ObjectStore = await self._js.object_store(subjects.MEDIA_BUCKET)
+    async def _delete_objects(self, bucket: str, names: set[str], prefixes: Iterable[str]) -> int:
+        store: ObjectStore = await self._js.object_store(bucket)
         starts = tuple(prefixes)
         try:
             listed = await store.list(ignore_deletes=True)
