@@ -7,7 +7,7 @@ every job id of the user and the input objects their stored jobs named. Then the
   draft or an album part of theirs names;
 - in ``uploads`` and ``media``: every upload of theirs (``uploads/<user_id>/…``, named by owner);
 - in ``gateway``: each job's records (``order`` holds the prompt, ``status``, ``delivered``,
-  ``sent``, ``rephrase``), the user's ``launch`` claims and the uploads lists of their flows;
+  ``sent``, ``rephrase``), the user's ``launch`` claims and every uploads list naming their uploads;
 - in ``fsm``: their conversation state and draft (prompt, options) in every chat with the bot;
 - in ``albums``: the albums they sent in their private chat.
 
@@ -94,8 +94,8 @@ class UserDataEraser:
         """Raises billing's ``Conflict`` while a job of the user runs: nothing is deleted then."""
         reply = await self._billing.forget(user_id)
         names: set[str] = set(reply.object_names)
-        prefixes = {f"results/{job_id}/" for job_id in reply.job_ids}
-        flows: set[str] = set()
+        owned = f"uploads/{user_id}/"
+        prefixes = {owned, *(f"results/{job_id}/" for job_id in reply.job_ids)}
         kv_keys: list[tuple[KeyValue, str]] = []
 
         # aiogram's keys: ``fsm.<bot>.<chat>.<user>``, with the topic before the user in forum chats.
@@ -103,19 +103,16 @@ class UserDataEraser:
         for key in await _keys(self._fsm, *fsm_keys):
             value, _ = await read_json(self._fsm, key)
             names.update(object_names(value))
-            flow = ((value or {}).get("data") or {}).get("flow")
-            if isinstance(flow, str):
-                flows.add(flow)
             kv_keys.append((self._fsm, key))
 
-        for key in await _keys(self._gateway, f"launch.{user_id}.>"):
-            flows.add(key.split(".", 2)[2])
-            kv_keys.append((self._gateway, key))
-        for flow in flows:
-            key = f"inputs.{flow}"
-            value, revision = await read_json(self._gateway, key)
-            if revision is not None:
-                names.update(object_names(value))
+        kv_keys += [(self._gateway, key) for key in await _keys(self._gateway, f"launch.{user_id}.>")]
+        # A flow's uploads list is keyed by the flow alone; the user's are those naming their uploads.
+        # Reading every list is O(flows of the last week), acceptable for a rare command.
+        for key in await _keys(self._gateway, "inputs.>"):
+            value, _ = await read_json(self._gateway, key)
+            listed = set(object_names(value))
+            if any(name.startswith(owned) for name in listed):
+                names.update(listed)
                 kv_keys.append((self._gateway, key))
 
         for job_id in reply.job_ids:
@@ -132,7 +129,6 @@ class UserDataEraser:
             kv_keys.append((self._albums, key))
 
         # Uploads carry their owner in their name, in the uploads bucket and, once a job took them, in media.
-        prefixes.add(f"uploads/{user_id}/")
         deleted = sum(
             [
                 await self._delete_objects(subjects.MEDIA_BUCKET, names, prefixes),
