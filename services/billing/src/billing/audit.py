@@ -6,10 +6,9 @@ import asyncio
 import logging
 import time
 
-from medialab_contracts.errors import ServiceUnavailable
-
 from billing import ledger, metrics
 from billing.db import Database
+from billing.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +32,7 @@ async def audit_once(db: Database) -> ledger.ConsistencyReport:
 
 
 async def run_audit(db: Database, interval_s: float, stopping: asyncio.Event) -> None:
-    while not stopping.is_set():
-        try:
-            await audit_once(db)
-        except ServiceUnavailable:
-            log.warning("ledger audit skipped: postgres unavailable")
-        except Exception:
-            log.exception("ledger audit failed; next round retries")
-        try:
-            await asyncio.wait_for(stopping.wait(), timeout=interval_s)
-        except TimeoutError:
-            pass
+    async def one_round() -> None:
+        await audit_once(db)
+
+    await every(interval_s, stopping, "ledger audit", one_round)

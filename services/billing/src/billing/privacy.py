@@ -14,10 +14,11 @@ import logging
 
 import asyncpg
 from medialab_contracts.billing import ForgetReply
-from medialab_contracts.errors import Conflict, ServiceUnavailable
+from medialab_contracts.errors import Conflict
 
 from billing import metrics
 from billing.db import Database
+from billing.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -80,25 +81,17 @@ async def run_retention(
     db: Database, retention_days: int, batch: int, interval_s: float, stopping: asyncio.Event
 ) -> None:
     """The retention sweep: stored jobs past ``RETENTION_DAYS`` lose their content, in batches."""
-    while not stopping.is_set():
-        try:
-            while True:
-                async with db.connection() as conn:
-                    dropped = await expire_jobs(conn, retention_days, batch)
-                metrics.RETAINED_JOBS_DROPPED.inc(dropped)
-                if dropped:
-                    log.info(
-                        "retention: dropped the content of %d jobs older than %d days",
-                        dropped,
-                        retention_days,
-                    )
-                if dropped < batch:
-                    break
-        except ServiceUnavailable:
-            log.warning("retention sweep skipped: postgres unavailable")
-        except Exception:
-            log.exception("retention sweep failed; next round retries")
-        try:
-            await asyncio.wait_for(stopping.wait(), timeout=interval_s)
-        except TimeoutError:
-            pass
+
+    async def one_round() -> None:
+        while True:
+            async with db.connection() as conn:
+                dropped = await expire_jobs(conn, retention_days, batch)
+            metrics.RETAINED_JOBS_DROPPED.inc(dropped)
+            if dropped:
+                log.info(
+                    "retention: dropped the content of %d jobs older than %d days", dropped, retention_days
+                )
+            if dropped < batch:
+                return
+
+    await every(interval_s, stopping, "retention sweep", one_round)

@@ -13,7 +13,6 @@ import asyncio
 import logging
 
 import asyncpg
-from medialab_contracts.errors import ServiceUnavailable
 from medialab_contracts.events import FailureReason, JobFailed
 from medialab_contracts.subjects import event_msg_id
 from nats.js import JetStreamContext
@@ -21,6 +20,7 @@ from nats.js import JetStreamContext
 from billing import ledger, metrics
 from billing.db import Database
 from billing.handoff import handoff_once
+from billing.periodic import every
 from billing.settings import BillingSettings
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ async def sweep_once(db: Database, js: JetStreamContext, batch: int) -> list[led
 async def run_sweeper(
     db: Database, js: JetStreamContext, settings: BillingSettings, stopping: asyncio.Event
 ) -> None:
-    while not stopping.is_set():
+    async def one_round() -> None:
         try:
             # A full batch means more may be due: go again at once.
             while len(await sweep_once(db, js, settings.sweeper_batch)) == settings.sweeper_batch:
@@ -72,13 +72,7 @@ async def run_sweeper(
                 settings.sweeper_batch
             ):
                 pass
-        except ServiceUnavailable:
-            log.warning("sweep skipped: postgres unavailable")
         except asyncpg.DeadlockDetectedError:
             log.info("sweep collided with another replica; next round retries")
-        except Exception:
-            log.exception("sweep failed; next round retries")
-        try:
-            await asyncio.wait_for(stopping.wait(), timeout=settings.sweeper_interval_s)
-        except TimeoutError:
-            pass
+
+    await every(settings.sweeper_interval_s, stopping, "sweep", one_round)
