@@ -13,6 +13,7 @@ from types import TracebackType
 from medialab_contracts import subjects
 from medialab_runtime.service import ServiceContext, run_service
 from medialab_runtime.settings import ServiceSettings
+from medialab_runtime.tasks import cancel_and_wait
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
@@ -30,11 +31,7 @@ class InProcessServices:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
 
     async def start_consumer(
         self,

@@ -28,6 +28,7 @@ from medialab_runtime.job_state import JobState
 from medialab_runtime.jobs import failed_event
 from medialab_runtime.provisioning import ensure_durable_consumer
 from medialab_runtime.puller import ConcurrentPuller
+from medialab_runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,7 @@ class DeadLetterWatcher:
     async def stop(self) -> None:
         await self._puller.stop(GRACE_S)
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()

@@ -50,6 +50,7 @@ from medialab_runtime.metrics import (
 )
 from medialab_runtime.provisioning import ensure_durable_consumer
 from medialab_runtime.puller import ConcurrentPuller
+from medialab_runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +176,7 @@ async def heartbeat(msg: Msg, every: float) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait([task])
 
 
 class JobConsumer:

@@ -16,6 +16,8 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
+from medialab_runtime.tasks import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 
@@ -83,11 +85,7 @@ class ConcurrentPuller:
         if not self._in_flight:
             return
         _done, pending = await asyncio.wait(set(self._in_flight), timeout=grace_s)
-        for task in pending:
-            task.cancel()
-        for task in pending:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(pending)
 
     async def _handle_and_release(self, msg: Msg) -> None:
         try:

@@ -28,6 +28,7 @@ from medialab_runtime.metrics import BUILD_INFO
 from medialab_runtime.nats_conn import ReconnectHooks, connect
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
 from medialab_runtime.settings import ServiceSettings
+from medialab_runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 # Lifecycle lines ("health port N", started, stopping) are logged whatever LOG_LEVEL says: the
@@ -64,11 +65,7 @@ class ServiceContext:
         self.stopping.set()
 
     async def _cancel_tasks(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
 
 
 def package_version(dist: str) -> str:
@@ -138,8 +135,14 @@ async def run_service(
         nc = await _connect_until_up(settings, name, stopping, hooks)
 
         async def drain() -> None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(nc.drain(), timeout=settings.shutdown_grace_s or 1)
+            # Not wait_for: nats-py's drain swallows the cancellation of a timeout and goes on
+            # flushing, so a drain that outlives the grace is left behind and the connection closed.
+            draining = asyncio.create_task(nc.drain())
+            await asyncio.wait({draining}, timeout=settings.shutdown_grace_s or 1)
+            if not draining.done():
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(nc.close(), timeout=1)
+            await cancel_and_wait([draining])
 
         stack.push_async_callback(drain)
         health.add_check("nats", lambda: nc.is_connected)

@@ -40,6 +40,7 @@ from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
 from prometheus_client import Counter, Gauge, Histogram
 
 from medialab_runtime.provider_keys import Account, ProviderKey
+from medialab_runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -219,11 +220,7 @@ class SlotPool:
 
     async def close(self) -> None:
         """Stop watching and refreshing. Leases still held belong to abandoned calls: they expire."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks = []
 
     # ----- holding ---------------------------------------------------------------------------------

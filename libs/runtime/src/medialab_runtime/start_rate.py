@@ -24,7 +24,6 @@ margin for the time between taking a start and the request reaching the provider
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -35,6 +34,8 @@ from medialab_contracts import subjects
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+
+from medialab_runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,7 @@ class StartLimiter:
 
     async def close(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None
 
     async def ready(self, timeout: float) -> None:

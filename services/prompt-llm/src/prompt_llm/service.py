@@ -17,6 +17,7 @@ from medialab_contracts.modes import Runner
 from medialab_runtime.rpc import add_endpoint
 from medialab_runtime.runner import RunnerJobs
 from medialab_runtime.service import ServiceContext, package_version
+from medialab_runtime.tasks import cancel_and_wait
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.micro import add_service
@@ -47,11 +48,9 @@ class RunningService:
             return
         log.info("waiting for %d requests in flight", len(self.in_flight))
         _, late = await asyncio.wait(set(self.in_flight), timeout=self.grace_s)
-        for task in late:
-            task.cancel()
         if late:
             log.warning("%d requests cut off at shutdown", len(late))
-            await asyncio.wait(late)
+            await cancel_and_wait(late)
 
 
 def _semver() -> str:
