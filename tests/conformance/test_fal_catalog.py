@@ -212,8 +212,8 @@ async def test_runner_refuses_storage_answers_the_snapshots_refuse(broken: str) 
 
 ANY_LLM = re.compile(r"fal-ai/any-llm")
 ALLOWED = (
-    REPO / "libs/sandbox/src/medialab_sandbox/snapshots",  # the record of its removal
-    REPO / "libs/sandbox/src/medialab_sandbox/fal",  # the emulator's refusal of it
+    REPO / "dev/sandbox/src/medialab_sandbox/snapshots",  # the record of its removal
+    REPO / "dev/sandbox/src/medialab_sandbox/fal",  # the emulator's refusal of it
 )
 
 
