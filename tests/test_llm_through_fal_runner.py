@@ -28,7 +28,7 @@ from medialab_contracts.modes import Mode, Runner
 from medialab_devstack.stack import ServiceProcess
 from medialab_runtime.provisioning import ensure_layout
 from medialab_runtime.rpc import call
-from medialab_sandbox.fal.emulator import FalEmulator
+from medialab_sandbox.fal import FalEmulator
 from medialab_sandbox.fal.errors import infra_error
 from nats.aio.client import Client
 from prompt_llm.service import serve

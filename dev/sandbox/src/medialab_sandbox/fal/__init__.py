@@ -6,7 +6,6 @@ drive it with ``FalEmulatorControl``.
 """
 
 from medialab_sandbox.fal.control import FalEmulatorControl
-from medialab_sandbox.fal.emulator import FalEmulator
 from medialab_sandbox.fal.errors import (
     ErrorReply,
     account_locked,
@@ -22,6 +21,7 @@ from medialab_sandbox.fal.faults import Latency, Phase
 from medialab_sandbox.fal.inference import MODELS
 from medialab_sandbox.fal.llm import ScriptedReply
 from medialab_sandbox.fal.recorder import KeyConcurrency, LlmCall, SubmitRecord, WebhookDelivery
+from medialab_sandbox.fal.server import FalEmulator
 
 __all__ = [
     "MODELS",

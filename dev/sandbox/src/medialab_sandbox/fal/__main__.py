@@ -13,8 +13,8 @@ import asyncio
 import logging
 import signal
 
-from medialab_sandbox.fal.emulator import FalEmulator
 from medialab_sandbox.fal.faults import Latency
+from medialab_sandbox.fal.server import FalEmulator
 
 
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:

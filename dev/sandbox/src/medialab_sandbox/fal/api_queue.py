@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from medialab_sandbox.fal.deps import Authorization, Emulator
-from medialab_sandbox.fal.emulator import FalEmulator
+from medialab_sandbox.fal.emulator import FalBackend
 from medialab_sandbox.fal.errors import (
     ErrorReply,
     ReplyError,
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/queue")
 KNOWN_APPS = {app_id(model_id) for model_id in MODELS}
 
 
-def _urls(emu: FalEmulator, job: Job) -> dict[str, str]:
+def _urls(emu: FalBackend, job: Job) -> dict[str, str]:
     base = f"{emu.queue_base}/{job.app_id}/requests/{job.request_id}"
     return {
         "request_id": job.request_id,
@@ -159,7 +159,7 @@ CANCEL_NOT_FOUND = ErrorReply(status_code=404, body={"status": "NOT_FOUND"})
 
 
 async def _find_job(
-    emu: FalEmulator,
+    emu: FalBackend,
     app_path: str,
     request_id: str,
     phase: Phase,

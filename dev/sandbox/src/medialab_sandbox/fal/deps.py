@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from medialab_sandbox.fal.emulator import FalEmulator
+from medialab_sandbox.fal.emulator import FalBackend
 
 
-def emulator(request: Request) -> FalEmulator:
+def emulator(request: Request) -> FalBackend:
     return request.app.state.emulator  # type: ignore[no-any-return]
 
 
-Emulator = Annotated[FalEmulator, Depends(emulator)]
+Emulator = Annotated[FalBackend, Depends(emulator)]
 Authorization = Annotated[str | None, Header()]

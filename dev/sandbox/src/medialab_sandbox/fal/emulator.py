@@ -1,4 +1,5 @@
-"""``FalEmulator``: the fal.ai queue, REST storage and CDN on one local HTTP port.
+"""``FalBackend``: what the fal emulator does (queue, storage, CDN files, faults, records) without
+the HTTP server; ``server.FalEmulator`` serves it on one local port.
 
 URL layout (one uvicorn server, distinct prefixes):
 - ``{base}/queue``  — queue host (``FAL_QUEUE_BASE``): ``POST /queue/{model_id}`` and
@@ -46,20 +47,17 @@ from medialab_sandbox.fal.recorder import (
 )
 from medialab_sandbox.fal.storage import FileStore, decode_data_uri
 from medialab_sandbox.fal.webhooks import deliver
-from medialab_sandbox.http_server import HttpServer
-from medialab_sandbox.lifecycle import Lifecycle
 
 LOCK_REASON = "Exhausted balance. Top up your balance at fal.ai/dashboard/billing."
 
 
-class FalEmulator(Lifecycle):
+class FalBackend:
+    """The emulator's state and behaviour; the route modules take it from the app's state."""
+
     def __init__(
         self,
         keys: Iterable[str],
         *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        public_url: str | None = None,
         latency: Latency | None = None,
         concurrency_limits: Mapping[str, int] | None = None,
         llm_responder: LlmResponder = default_reply,
@@ -69,8 +67,6 @@ class FalEmulator(Lifecycle):
         webhook_backoff: float = 0.2,
     ) -> None:
         self.keys: set[str] = set(keys)
-        self._host = host
-        self._public_url = public_url.rstrip("/") if public_url else None
         self._default_limits = dict(concurrency_limits or {})
         self._hang_seconds = hang_seconds
         self._webhook_attempts = webhook_attempts
@@ -84,13 +80,6 @@ class FalEmulator(Lifecycle):
         for key, limit in self._default_limits.items():
             self.queue.set_limit(key, limit)
         self._base_url: str | None = None
-        self._server = HttpServer(
-            host,
-            port,
-            log_level="warning",
-            access_log=False,  # paths and headers may carry keys; keep them out of logs
-            timeout_graceful_shutdown=1,
-        )
         self._http: httpx.AsyncClient | None = None
         self._webhook_tasks: set[asyncio.Task[None]] = set()
         self._release_hangs = asyncio.Event()
@@ -98,21 +87,18 @@ class FalEmulator(Lifecycle):
 
     # ----- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        from medialab_sandbox.fal.server import build_app  # server imports this module
-
-        port = self._server.bind()
-        self._base_url = self._public_url or f"http://{self._host}:{port}"
+    def open(self, base_url: str) -> None:
+        """Start answering as the fal hosts under ``base_url``."""
+        self._base_url = base_url
         self.storage.cdn_base = self.cdn_base
         self._http = httpx.AsyncClient()
-        await self._server.start(build_app(self))
 
-    async def stop(self) -> None:
-        self._release_hung_requests()  # so the server can close their connections
+    async def close(self) -> None:
+        """End every job, hung request and webhook, so the server can close their connections."""
+        self._release_hung_requests()
         await self.queue.close()
         self._cancel_webhooks()
         await asyncio.gather(*self._webhook_tasks, return_exceptions=True)
-        await self._server.stop()
         if self._http is not None:
             await self._http.aclose()
         self._http = None

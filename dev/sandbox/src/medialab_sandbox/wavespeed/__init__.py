@@ -16,7 +16,6 @@ from medialab_sandbox.wavespeed.codes import AccountLevel, AccountLimits, TaskEr
 from medialab_sandbox.wavespeed.config import EmulatorConfig, InvalidInputMode
 from medialab_sandbox.wavespeed.control_client import WaveSpeedEmulatorControl
 from medialab_sandbox.wavespeed.control_models import EmulatorState, TaskView
-from medialab_sandbox.wavespeed.emulator import WaveSpeedEmulator
 from medialab_sandbox.wavespeed.faults import HangFault, HttpFault, Target, TaskFailure
 from medialab_sandbox.wavespeed.records import (
     DownloadRecord,
@@ -25,6 +24,7 @@ from medialab_sandbox.wavespeed.records import (
     UploadRecord,
 )
 from medialab_sandbox.wavespeed.schemas import FACE_SWAP_MODEL, FACE_SWAP_PRO_MODEL, TaskStatus
+from medialab_sandbox.wavespeed.server import WaveSpeedEmulator
 
 __all__ = [
     "FACE_SWAP_MODEL",

@@ -9,7 +9,7 @@ import signal
 
 from medialab_sandbox.wavespeed.codes import AccountLevel
 from medialab_sandbox.wavespeed.config import EmulatorConfig
-from medialab_sandbox.wavespeed.emulator import WaveSpeedEmulator
+from medialab_sandbox.wavespeed.server import WaveSpeedEmulator
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -18,6 +18,8 @@ from starlette.formparsers import MultiPartException
 from medialab_sandbox.wavespeed.accounts import Account, retry_after_header
 from medialab_sandbox.wavespeed.codes import TaskErrorCode, sync_timeout_message
 from medialab_sandbox.wavespeed.config import InvalidInputMode
+from medialab_sandbox.wavespeed.deps import Emulator
+from medialab_sandbox.wavespeed.emulator import WaveSpeedBackend
 from medialab_sandbox.wavespeed.faults import HangFault, HttpFault, Target, TaskFailure
 from medialab_sandbox.wavespeed.records import (
     DownloadRecord,
@@ -52,9 +54,6 @@ from medialab_sandbox.wavespeed.uploads import (
     Media,
     guess_content_type,
 )
-
-if TYPE_CHECKING:
-    from medialab_sandbox.wavespeed.emulator import WaveSpeedEmulator
 
 
 class ApiError(Exception):
@@ -103,122 +102,128 @@ def fault_error(fault: HttpFault) -> ApiError:
     return ApiError(fault.status, body, headers)
 
 
-def api_router(emu: WaveSpeedEmulator) -> APIRouter:
-    router = APIRouter()
+api_router = APIRouter()
 
-    @router.post("/api/v3/media/uploads")
-    async def open_upload(request: Request) -> Response:
-        await _gate(emu, Target.UPLOAD)
-        account = _authenticate(emu, request)
-        try:
-            ask = UploadTicketRequest.model_validate(await _json_body(request))
-        except ValidationError as exc:
-            raise _invalid(exc) from exc
-        _check_size(emu, ask.size)
-        ticket = emu.media.open_ticket(ask.filename, ask.content_type)
-        base = _base_url(emu, request)
-        target = UploadTarget(url=base + ticket.path, headers={"Content-Type": ask.content_type})
-        _record_upload(emu, account, "ticket", ticket.media, ask.size, base, completed=False)
-        return _upload_answer(ticket.media, ask.size, base, target)
 
-    @router.put(UPLOAD_PREFIX + "/{token}")
-    async def put_upload(token: str, request: Request) -> Response:
-        await _gate(emu, Target.STORAGE_PUT)
-        ticket = emu.media.ticket(token)
-        if ticket is None:
-            raise storage_error(403, "AccessDenied", "Invalid or expired upload URL")
-        if "authorization" in request.headers:
-            # A presigned URL plus an Authorization header is refused by S3-style stores.
-            raise storage_error(400, "InvalidArgument", "Only one auth mechanism allowed")
-        if request.headers.get("content-type") != ticket.media.content_type:
-            raise storage_error(403, "SignatureDoesNotMatch", "Content-Type differs from ticket")
-        data = await request.body()
-        if len(data) > emu.config.max_upload_bytes:
-            raise storage_error(413, "EntityTooLarge", "Upload exceeds the allowed size")
-        ticket.media.data = data
-        for record in emu.records.uploads:
-            if record.media_id == ticket.media.media_id:
-                record.completed, record.size = True, len(data)
-        return Response(status_code=200)
+@api_router.post("/api/v3/media/uploads")
+async def open_upload(request: Request, emu: Emulator) -> Response:
+    await _gate(emu, Target.UPLOAD)
+    account = _authenticate(emu, request)
+    try:
+        ask = UploadTicketRequest.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    _check_size(emu, ask.size)
+    ticket = emu.media.open_ticket(ask.filename, ask.content_type)
+    base = _base_url(emu, request)
+    target = UploadTarget(url=base + ticket.path, headers={"Content-Type": ask.content_type})
+    _record_upload(emu, account, "ticket", ticket.media, ask.size, base, completed=False)
+    return _upload_answer(ticket.media, ask.size, base, target)
 
-    @router.post("/api/v3/media/upload/binary")
-    async def upload_binary(request: Request) -> Response:
-        await _gate(emu, Target.UPLOAD)
-        account = _authenticate(emu, request)
-        try:
-            async with request.form() as form:
-                part = form.get("file")
-                if not isinstance(part, UploadFile):
-                    raise api_error(400, "Missing multipart form field 'file'")
-                data = await part.read()
-                filename = part.filename or "file"
-                content_type = guess_content_type(filename, part.content_type)
-        except MultiPartException as exc:
-            raise api_error(400, f"Malformed multipart body: {exc.message}") from exc
-        _check_size(emu, len(data))
-        media = emu.media.add(filename, content_type, data)
-        base = _base_url(emu, request)
-        _record_upload(emu, account, "binary", media, len(data), base, completed=True)
-        return _upload_answer(media, len(data), base, None)
 
-    @router.get("/api/v3/predictions/{task_id}/result")
-    async def result(task_id: str, request: Request) -> Response:
-        return await _poll(emu, request, task_id, "result")
+@api_router.put(UPLOAD_PREFIX + "/{token}")
+async def put_upload(token: str, request: Request, emu: Emulator) -> Response:
+    await _gate(emu, Target.STORAGE_PUT)
+    ticket = emu.media.ticket(token)
+    if ticket is None:
+        raise storage_error(403, "AccessDenied", "Invalid or expired upload URL")
+    if "authorization" in request.headers:
+        # A presigned URL plus an Authorization header is refused by S3-style stores.
+        raise storage_error(400, "InvalidArgument", "Only one auth mechanism allowed")
+    if request.headers.get("content-type") != ticket.media.content_type:
+        raise storage_error(403, "SignatureDoesNotMatch", "Content-Type differs from ticket")
+    data = await request.body()
+    if len(data) > emu.config.max_upload_bytes:
+        raise storage_error(413, "EntityTooLarge", "Upload exceeds the allowed size")
+    ticket.media.data = data
+    for record in emu.records.uploads:
+        if record.media_id == ticket.media.media_id:
+            record.completed, record.size = True, len(data)
+    return Response(status_code=200)
 
-    @router.get("/api/v3/predictions/{task_id}")
-    async def prediction(task_id: str, request: Request) -> Response:
-        return await _poll(emu, request, task_id, "bare")
 
-    @router.get("/api/v3/balance")
-    async def balance(request: Request) -> Response:
-        # docs: docs-common-api/balance; `dev.py smoke` asks it as the cheapest authorised call.
-        _authenticate(emu, request)
-        return JSONResponse({"code": 200, "message": "success", "data": {"balance": emu.config.balance_usd}})
+@api_router.post("/api/v3/media/upload/binary")
+async def upload_binary(request: Request, emu: Emulator) -> Response:
+    await _gate(emu, Target.UPLOAD)
+    account = _authenticate(emu, request)
+    try:
+        async with request.form() as form:
+            part = form.get("file")
+            if not isinstance(part, UploadFile):
+                raise api_error(400, "Missing multipart form field 'file'")
+            data = await part.read()
+            filename = part.filename or "file"
+            content_type = guess_content_type(filename, part.content_type)
+    except MultiPartException as exc:
+        raise api_error(400, f"Malformed multipart body: {exc.message}") from exc
+    _check_size(emu, len(data))
+    media = emu.media.add(filename, content_type, data)
+    base = _base_url(emu, request)
+    _record_upload(emu, account, "binary", media, len(data), base, completed=True)
+    return _upload_answer(media, len(data), base, None)
 
-    # Before the model route, which would take "predictions" for a model id.
-    @router.post("/api/v3/predictions")
-    async def history(request: Request) -> Response:
-        await _gate(emu, Target.HISTORY)
-        account = _authenticate(emu, request)
-        try:
-            ask = HistoryRequest.model_validate(await _json_body(request))
-        except ValidationError as exc:
-            raise _invalid(exc) from exc
-        emu.records.counts["history"] += 1
-        return JSONResponse(_history_page(emu, account, ask))
 
-    @router.post("/api/v3/{model_id:path}")
-    async def submit(model_id: str, request: Request) -> Response:
-        body = await _json_body(request)
-        record = SubmitRecord(
-            at=time.monotonic(),
-            account=None,
-            model=model_id,
-            body=body,
-            query=dict(request.query_params),
-        )
-        emu.records.submits.append(record)
-        emu.records.counts["submits"] += 1
-        with _status_into(record):
-            return await _submit(emu, request, model_id, body, record)
+@api_router.get("/api/v3/predictions/{task_id}/result")
+async def result(task_id: str, request: Request, emu: Emulator) -> Response:
+    return await _poll(emu, request, task_id, "result")
 
-    @router.get(MEDIA_PREFIX + "/{media_id}/{filename}")
-    async def download(media_id: str, filename: str, request: Request) -> Response:
-        record = DownloadRecord(at=time.monotonic(), media_id=media_id, status_code=200)
-        emu.records.downloads.append(record)
-        emu.records.counts["downloads"] += 1
-        with _status_into(record):
-            await _gate(emu, Target.DOWNLOAD)
-            media = emu.media.get(media_id, filename)
-            if media is None or media.data is None:
-                raise api_error(404, "Not found")
-            return Response(media.data, media_type=media.content_type)
 
-    return router
+@api_router.get("/api/v3/predictions/{task_id}")
+async def prediction(task_id: str, request: Request, emu: Emulator) -> Response:
+    return await _poll(emu, request, task_id, "bare")
+
+
+@api_router.get("/api/v3/balance")
+async def balance(request: Request, emu: Emulator) -> Response:
+    # docs: docs-common-api/balance; `dev.py smoke` asks it as the cheapest authorised call.
+    _authenticate(emu, request)
+    return JSONResponse({"code": 200, "message": "success", "data": {"balance": emu.config.balance_usd}})
+
+
+# Before the model route, which would take "predictions" for a model id.
+@api_router.post("/api/v3/predictions")
+async def history(request: Request, emu: Emulator) -> Response:
+    await _gate(emu, Target.HISTORY)
+    account = _authenticate(emu, request)
+    try:
+        ask = HistoryRequest.model_validate(await _json_body(request))
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    emu.records.counts["history"] += 1
+    return JSONResponse(_history_page(emu, account, ask))
+
+
+@api_router.post("/api/v3/{model_id:path}")
+async def submit(model_id: str, request: Request, emu: Emulator) -> Response:
+    body = await _json_body(request)
+    record = SubmitRecord(
+        at=time.monotonic(),
+        account=None,
+        model=model_id,
+        body=body,
+        query=dict(request.query_params),
+    )
+    emu.records.submits.append(record)
+    emu.records.counts["submits"] += 1
+    with _status_into(record):
+        return await _submit(emu, request, model_id, body, record)
+
+
+@api_router.get(MEDIA_PREFIX + "/{media_id}/{filename}")
+async def download(media_id: str, filename: str, request: Request, emu: Emulator) -> Response:
+    record = DownloadRecord(at=time.monotonic(), media_id=media_id, status_code=200)
+    emu.records.downloads.append(record)
+    emu.records.counts["downloads"] += 1
+    with _status_into(record):
+        await _gate(emu, Target.DOWNLOAD)
+        media = emu.media.get(media_id, filename)
+        if media is None or media.data is None:
+            raise api_error(404, "Not found")
+        return Response(media.data, media_type=media.content_type)
 
 
 async def _submit(
-    emu: WaveSpeedEmulator, request: Request, model_id: str, body: Any, record: SubmitRecord
+    emu: WaveSpeedBackend, request: Request, model_id: str, body: Any, record: SubmitRecord
 ) -> Response:
     late_fault = await _gate(emu, Target.SUBMIT)
     account = _authenticate(emu, request)
@@ -259,7 +264,7 @@ async def _submit(
     return JSONResponse(Envelope(data=task.data()).wire())
 
 
-def _history_page(emu: WaveSpeedEmulator, account: Account, ask: HistoryRequest) -> dict[str, Any]:
+def _history_page(emu: WaveSpeedBackend, account: Account, ask: HistoryRequest) -> dict[str, Any]:
     """The account's tasks matching the filters, newest first, one page of them."""
     tasks = [
         task
@@ -281,13 +286,13 @@ def _history_page(emu: WaveSpeedEmulator, account: Account, ask: HistoryRequest)
     return HistoryEnvelope(data=page).wire()
 
 
-def _task_seconds(emu: WaveSpeedEmulator) -> float:
+def _task_seconds(emu: WaveSpeedBackend) -> float:
     slow = emu.faults.next_task_seconds()
     return emu.config.processing_seconds if slow is None else slow
 
 
 def _validate(
-    emu: WaveSpeedEmulator, input_model: type[FaceSwapProInput], body: dict[str, Any]
+    emu: WaveSpeedBackend, input_model: type[FaceSwapProInput], body: dict[str, Any]
 ) -> tuple[FaceSwapProInput | None, TaskFailure | None]:
     try:
         return input_model.model_validate(body), None
@@ -298,7 +303,7 @@ def _validate(
         return None, failure
 
 
-async def _sync_answer(emu: WaveSpeedEmulator, task: Task) -> Response:
+async def _sync_answer(emu: WaveSpeedBackend, task: Task) -> Response:
     timeout = emu.config.sync_timeout_seconds
     forced = emu.faults.next_sync_timeout()
     if forced or not await emu.engine.wait_done(task, timeout):
@@ -311,7 +316,7 @@ async def _sync_answer(emu: WaveSpeedEmulator, task: Task) -> Response:
     return JSONResponse(Envelope(data=task.data()).wire())
 
 
-async def _poll(emu: WaveSpeedEmulator, request: Request, task_id: str, path: PollPath) -> Response:
+async def _poll(emu: WaveSpeedBackend, request: Request, task_id: str, path: PollPath) -> Response:
     record = PollRecord(at=time.monotonic(), task_id=task_id, account=None, path=path)
     emu.records.polls.append(record)
     emu.records.counts["polls"] += 1
@@ -326,7 +331,7 @@ async def _poll(emu: WaveSpeedEmulator, request: Request, task_id: str, path: Po
         return JSONResponse(Envelope(data=task.data()).wire())
 
 
-async def _gate(emu: WaveSpeedEmulator, target: Target) -> HttpFault | HangFault | None:
+async def _gate(emu: WaveSpeedBackend, target: Target) -> HttpFault | HangFault | None:
     """Apply the next injected fault for `target`, before authentication like a gateway would.
 
     A hang holds the request, then lets it go on; an HTTP fault is raised here. A submit fault
@@ -344,7 +349,7 @@ async def _gate(emu: WaveSpeedEmulator, target: Target) -> HttpFault | HangFault
     raise fault_error(fault)
 
 
-def _authenticate(emu: WaveSpeedEmulator, request: Request) -> Account:
+def _authenticate(emu: WaveSpeedBackend, request: Request) -> Account:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     account = emu.account_for_key(key.strip()) if scheme.lower() == "bearer" else None
     if account is None:
@@ -374,17 +379,17 @@ def _invalid(exc: ValidationError) -> ApiError:
     return api_error(400, f"Invalid parameters: {describe_validation_error(exc)}")
 
 
-def _check_size(emu: WaveSpeedEmulator, size: int) -> None:
+def _check_size(emu: WaveSpeedBackend, size: int) -> None:
     if size > emu.config.max_upload_bytes:
         raise api_error(413, f"File too large: limit is {emu.config.max_upload_bytes} bytes")
 
 
-def _base_url(emu: WaveSpeedEmulator, request: Request) -> str:
+def _base_url(emu: WaveSpeedBackend, request: Request) -> str:
     return (emu.config.public_url or str(request.base_url)).rstrip("/")
 
 
 def _record_upload(
-    emu: WaveSpeedEmulator,
+    emu: WaveSpeedBackend,
     account: Account,
     flow: UploadFlow,
     media: Media,

@@ -1,4 +1,7 @@
-"""The emulator object: accounts, tasks, media, faults and records, plus its HTTP server."""
+"""The emulator's state and behaviour: accounts, tasks, media, faults and records.
+
+``server.WaveSpeedEmulator`` serves it over HTTP; the route modules take it from the app's state.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +9,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from medialab_sandbox.http_server import HttpServer
-from medialab_sandbox.lifecycle import Lifecycle
 from medialab_sandbox.wavespeed.accounts import Account
 from medialab_sandbox.wavespeed.codes import AccountLevel, AccountLimits
 from medialab_sandbox.wavespeed.config import EmulatorConfig
 from medialab_sandbox.wavespeed.control_models import AccountState, EmulatorState, TaskView
 from medialab_sandbox.wavespeed.faults import FaultPlan, TaskFailure
 from medialab_sandbox.wavespeed.records import Recorder
-from medialab_sandbox.wavespeed.server import build_app
 from medialab_sandbox.wavespeed.tasks import Task, TaskEngine
 from medialab_sandbox.wavespeed.uploads import MediaStore
 
 
-class WaveSpeedEmulator(Lifecycle):
-    """A WaveSpeed v3 API on a local port.
+class WaveSpeedBackend:
+    """A WaveSpeed v3 API, without the HTTP server.
 
     Each key in `api_keys` is an account of its own, named after the key; `accounts` maps an
     account name to several keys that share its limits. Limits come from `level` unless
@@ -36,8 +36,6 @@ class WaveSpeedEmulator(Lifecycle):
         max_concurrency: int | None = None,
         starts_per_minute: int | None = None,
         config: EmulatorConfig | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
     ) -> None:
         # A private copy: knobs change it at run time, and callers may reuse their config.
         self.config = (config or EmulatorConfig()).model_copy()
@@ -54,35 +52,13 @@ class WaveSpeedEmulator(Lifecycle):
         self._initial_limits = limits
         self._accounts = {name: Account(name, limits) for name in key_sets}
         self._by_key = {key: self._accounts[name] for name, keys in key_sets.items() for key in keys}
-        self._host = host
-        # log_config=None: uvicorn leaves the host process's logging setup alone.
-        self._server = HttpServer(host, port, log_config=None, timeout_graceful_shutdown=1)
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        if self._server.running or self.engine.closed:
-            raise RuntimeError("an emulator starts once; make a new one")
-        await self._server.start(build_app(self))
-
-    async def stop(self) -> None:
-        if not self._server.running:
-            return
-        # Release hanging requests and sync waits first so uvicorn can close every connection.
-        await self.engine.close()
-        await self._server.stop()
+        self._port: int | None = None  # where it is served, once it is
 
     @property
     def port(self) -> int:
-        if self._server.port is None:
+        if self._port is None:
             raise RuntimeError("emulator not started")
-        return self._server.port
-
-    @property
-    def base_url(self) -> str:
-        """What to put into `WAVESPEED_API_BASE`."""
-        host = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host
-        return f"http://{host}:{self.port}"
+        return self._port
 
     # -- accounts ----------------------------------------------------------------------------
 
@@ -108,9 +84,8 @@ class WaveSpeedEmulator(Lifecycle):
     def own_hosts(self, request_netloc: str) -> frozenset[str]:
         """host:port forms under which input URLs point back at this emulator."""
         hosts = {request_netloc.lower()}
-        port = self._server.port
-        if port is not None:
-            hosts |= {f"127.0.0.1:{port}", f"localhost:{port}"}
+        if self._port is not None:
+            hosts |= {f"127.0.0.1:{self._port}", f"localhost:{self._port}"}
         if self.config.public_url:
             hosts.add(urlsplit(self.config.public_url).netloc.lower())
         return frozenset(hosts)

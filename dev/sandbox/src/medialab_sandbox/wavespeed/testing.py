@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from medialab_sandbox.wavespeed.emulator import WaveSpeedEmulator
+from medialab_sandbox.wavespeed.server import WaveSpeedEmulator
 
 TERMINAL = ("completed", "failed")
 
