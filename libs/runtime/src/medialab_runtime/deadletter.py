@@ -10,7 +10,6 @@ have missed it, leaving the job to billing's sweeper at its deadline).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 
@@ -23,11 +22,10 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
+from medialab_runtime.durable import DurableConsumer
 from medialab_runtime.events import EventPublisher
 from medialab_runtime.job_state import JobState
 from medialab_runtime.jobs import failed_event
-from medialab_runtime.provisioning import ensure_durable_consumer
-from medialab_runtime.puller import ConcurrentPuller
 from medialab_runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -41,33 +39,29 @@ class DeadLetterWatcher:
         self._js = js
         self._events = events
         self._state = state
-        self._consumer = consumer
-        self._durable = f"{consumer}-deadletters"
-        self._puller = ConcurrentPuller(4, self._process)
+        self._watched = consumer
+        self._consumer = DurableConsumer(
+            js,
+            subjects.ADVISORIES_STREAM,
+            ConsumerConfig(
+                durable_name=f"{consumer}-deadletters",
+                filter_subject=subjects.max_deliveries_advisory(consumer),
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=30,
+                max_deliver=20,
+            ),
+        )
         self._task: asyncio.Task[None] | None = None
-        self._sub: JetStreamContext.PullSubscription | None = None
 
     async def start(self) -> None:
-        config = ConsumerConfig(
-            durable_name=self._durable,
-            filter_subject=subjects.max_deliveries_advisory(self._consumer),
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=30,
-            max_deliver=20,
-        )
-        await ensure_durable_consumer(self._js, subjects.ADVISORIES_STREAM, config)
-        sub = await self._js.pull_subscribe_bind(durable=self._durable, stream=subjects.ADVISORIES_STREAM)
-        self._sub = sub
-        self._task = asyncio.create_task(self._puller.run(sub), name=self._durable)
+        await self._consumer.ensure()
+        self._task = asyncio.create_task(self._consumer.run(4, self._process), name=self._consumer.durable)
 
     async def stop(self) -> None:
-        await self._puller.stop(GRACE_S)
+        await self._consumer.stop(GRACE_S)
         if self._task is not None:
             await cancel_and_wait([self._task])
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
 
     async def _process(self, msg: Msg) -> None:
         try:
@@ -99,7 +93,7 @@ class DeadLetterWatcher:
             event = failed_event(job, FailureReason.dead_letter, f"{deliveries} deliveries")
             await self._state.set_final_event(job.job_id, event.model_dump_json())
             await self._events.publish(event)
-        record = DeadLetter(job_id=job.job_id, stream_seq=seq, deliveries=deliveries, consumer=self._consumer)
+        record = DeadLetter(job_id=job.job_id, stream_seq=seq, deliveries=deliveries, consumer=self._watched)
         await self._js.publish(
             f"{subjects.DEAD_LETTER_SUBJECT_PREFIX}.{job.job_id}",
             record.model_dump_json().encode(),

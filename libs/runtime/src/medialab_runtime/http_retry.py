@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import httpx
 from medialab_contracts.events import FailureReason
 
-from medialab_runtime.jobs import retry_delay
+from medialab_runtime.backoff import retry_delay
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,7 +36,9 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
+from medialab_runtime.backoff import retry_delay
 from medialab_runtime.consumer_lag import report_consumer_lag
+from medialab_runtime.durable import DurableConsumer
 from medialab_runtime.events import EventPublisher
 from medialab_runtime.job_state import JobState
 from medialab_runtime.logs import job_context
@@ -48,8 +49,6 @@ from medialab_runtime.metrics import (
     JOBS_PROCESSED,
     MESSAGES,
 )
-from medialab_runtime.provisioning import ensure_durable_consumer
-from medialab_runtime.puller import ConcurrentPuller
 from medialab_runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -76,11 +75,6 @@ class ConsumerSettings:
     progress_interval_s: float = 2.0
     backoff_base_s: float = 1.0
     backoff_max_s: float = 30.0
-
-
-def retry_delay(attempt: int, base: float, cap: float) -> float:
-    """Exponential backoff with full jitter."""
-    return random.uniform(0, min(cap, base * 2 ** max(0, attempt - 1)))
 
 
 @dataclass
@@ -195,7 +189,7 @@ class JobConsumer:
         self._handler = handler
         self._events = events
         self._state = state
-        self._puller = ConcurrentPuller(settings.concurrency, self._process_counted)
+        self._consumer = DurableConsumer(js, subjects.JOBS_STREAM, self.consumer_config())
 
     def consumer_config(self) -> ConsumerConfig:
         s = self._settings
@@ -210,25 +204,20 @@ class JobConsumer:
         )
 
     async def ensure_consumer(self) -> None:
-        await ensure_durable_consumer(self._js, subjects.JOBS_STREAM, self.consumer_config())
+        await self._consumer.ensure()
 
     async def run(self) -> None:
-        await self.ensure_consumer()
-        sub = await self._js.pull_subscribe_bind(durable=self._settings.durable, stream=subjects.JOBS_STREAM)
         lag = asyncio.create_task(
             report_consumer_lag(self._js, subjects.JOBS_STREAM, self._settings.durable, self._service)
         )
         try:
-            await self._puller.run(sub)
+            await self._consumer.run(self._settings.concurrency, self._process_counted)
         finally:
-            lag.cancel()
-            # An open pull subscription makes nc.drain() wait forever: leave before the drain.
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            await cancel_and_wait([lag])
 
     async def stop(self, grace_s: float) -> None:
         """Stop fetching; let in-flight jobs finish within ``grace_s``, hand the rest back."""
-        await self._puller.stop(grace_s)
+        await self._consumer.stop(grace_s)
 
     async def _process_counted(self, msg: Msg) -> None:
         JOBS_IN_FLIGHT.labels(self._service).inc()

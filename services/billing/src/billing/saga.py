@@ -10,7 +10,6 @@ reservation PENDING, and the sweeper releases it at the deadline: money is never
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import nats.errors
@@ -18,6 +17,8 @@ from medialab_contracts import subjects
 from medialab_contracts.billing import ReleaseRequest, SettleRequest
 from medialab_contracts.errors import Conflict, ServiceUnavailable, UnknownJob
 from medialab_contracts.events import JobFailed, JobSucceeded, parse_job_event
+from medialab_runtime.backoff import retry_delay
+from medialab_runtime.durable import DurableConsumer
 from medialab_runtime.logs import job_context
 from medialab_runtime.puller import pull_batch
 from nats.aio.msg import Msg
@@ -71,7 +72,7 @@ class Saga:
             metrics.SAGA_EVENTS.labels(event.kind, outcome).inc()
             if outcome == "retry":
                 attempt = msg.metadata.num_delivered or 1
-                await msg.nak(delay=min(self.settings.saga_retry_delay_s * attempt, 60.0))
+                await msg.nak(delay=retry_delay(attempt, self.settings.saga_retry_delay_s, 60.0))
             else:
                 await msg.ack()
 
@@ -110,17 +111,11 @@ class Saga:
         self._db_down.clear()
 
     async def run(self, stopping: asyncio.Event) -> None:
-        await self.js.add_consumer(subjects.EVENTS_STREAM, consumer_config(self.settings))
-        sub = await self.js.pull_subscribe_bind(
-            durable=subjects.BILLING_SAGA_CONSUMER, stream=subjects.EVENTS_STREAM
-        )
-        log.info("saga consuming %s", ", ".join(subjects.FINAL_EVENTS_FILTERS))
-        try:
+        consumer = DurableConsumer(self.js, subjects.EVENTS_STREAM, consumer_config(self.settings))
+        # Its own pull loop, not DurableConsumer.run: fetching pauses while PostgreSQL is away.
+        async with consumer.subscription() as sub:
+            log.info("saga consuming %s", ", ".join(subjects.FINAL_EVENTS_FILTERS))
             await self._consume(sub, stopping)
-        finally:
-            # A pull subscription left open makes the connection's drain() wait forever (nats-py).
-            with contextlib.suppress(nats.errors.Error):
-                await sub.unsubscribe()
 
     async def _consume(self, sub: JetStreamContext.PullSubscription, stopping: asyncio.Event) -> None:
         while not stopping.is_set():

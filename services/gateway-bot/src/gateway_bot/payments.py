@@ -24,7 +24,7 @@ from medialab_contracts.errors import (
 )
 from medialab_contracts.money import rubles
 from medialab_contracts.payments import CHARGE_ID_PATTERN, StarsPaidReply
-from medialab_runtime.jobs import retry_delay
+from medialab_runtime.backoff import retry_delay
 
 from gateway_bot import texts
 from gateway_bot.clients.billing import BillingClient

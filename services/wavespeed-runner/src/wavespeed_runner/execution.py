@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from medialab_contracts.events import FailureReason
+from medialab_runtime.backoff import retry_delay
 from medialab_runtime.http_retry import Transient
-from medialab_runtime.jobs import retry_delay
 from medialab_runtime.slots import SlotPool, SlotTimeout
 from medialab_runtime.start_rate import StartTimeout
 

@@ -15,9 +15,9 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramNotFound
 from medialab_contracts import subjects
 from medialab_contracts.events import JobAccepted, JobFailed, JobProgress, JobSucceeded, parse_job_event
+from medialab_runtime.backoff import retry_delay
+from medialab_runtime.durable import DurableConsumer
 from medialab_runtime.logs import job_context
-from medialab_runtime.provisioning import ensure_durable_consumer
-from medialab_runtime.puller import ConcurrentPuller
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -34,10 +34,8 @@ log = logging.getLogger(__name__)
 STALE_PROGRESS_S = 60.0
 MAX_DELIVER = 30
 BUSY_RETRY_S = 3.0
-
-
-def retry_delay(attempt: int) -> float:
-    return min(30.0, 1.0 * 2 ** max(0, attempt - 1))
+RETRY_BASE_S = 1.0
+RETRY_MAX_S = 30.0
 
 
 class DeliveryConsumer:
@@ -58,35 +56,27 @@ class DeliveryConsumer:
         self._marks = marks
         self._concurrency = concurrency
         self._ack_wait_s = ack_wait_s
-        self._puller = ConcurrentPuller(concurrency, self.process)
         self._chat_locks = KeyedLocks()
-        self._sub: JetStreamContext.PullSubscription | None = None
-
-    async def _ensure_consumer(self) -> None:
-        config = ConsumerConfig(
-            durable_name=subjects.GATEWAY_DELIVERY_CONSUMER,
-            filter_subject=subjects.ALL_JOB_EVENTS_FILTER,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=self._ack_wait_s,
-            max_deliver=MAX_DELIVER,
-            max_ack_pending=max(1000, self._concurrency * 4),
+        self._consumer = DurableConsumer(
+            js,
+            subjects.EVENTS_STREAM,
+            ConsumerConfig(
+                durable_name=subjects.GATEWAY_DELIVERY_CONSUMER,
+                filter_subject=subjects.ALL_JOB_EVENTS_FILTER,
+                ack_policy=AckPolicy.EXPLICIT,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_wait=ack_wait_s,
+                max_deliver=MAX_DELIVER,
+                max_ack_pending=max(1000, concurrency * 4),
+            ),
         )
-        await ensure_durable_consumer(self._js, subjects.EVENTS_STREAM, config)
 
     async def run(self) -> None:
-        await self._ensure_consumer()
-        self._sub = sub = await self._js.pull_subscribe_bind(
-            durable=subjects.GATEWAY_DELIVERY_CONSUMER, stream=subjects.EVENTS_STREAM
-        )
-        await self._puller.run(sub)
+        await self._consumer.run(self._concurrency, self.process)
 
     async def stop(self, grace_s: float) -> None:
         """Stop fetching, let in-flight deliveries finish within ``grace_s``, then leave the consumer."""
-        await self._puller.stop(grace_s)
-        if self._sub is not None:
-            # Unacked messages go back to the stream; without this the connection's drain waits on them.
-            await self._sub.unsubscribe()
+        await self._consumer.stop(grace_s)
 
     async def process(self, msg: Msg) -> None:
         try:
@@ -129,7 +119,7 @@ class DeliveryConsumer:
         except Exception:
             log.exception("delivery failed (attempt %d); retrying", msg.metadata.num_delivered)
             await self._marks.release(event.job_id)
-            await msg.nak(delay=retry_delay(msg.metadata.num_delivered))
+            await msg.nak(delay=retry_delay(msg.metadata.num_delivered, RETRY_BASE_S, RETRY_MAX_S))
             return
         await self._marks.done(event.job_id)
         await msg.ack()
