@@ -13,9 +13,10 @@ Rules (SPEC.md "Details that matter", issue 17 item 3):
   since its images are decoded side by side;
 - refused with a typed error: not an image (``NotAnImage``), corrupt or truncated (``BadImage``),
   animated (``AnimatedImage``), more bytes than ``max_bytes`` or more pixels than the limit
-  (``ImageTooLarge``); ``configure_pillow`` (called by every service at start) sets Pillow's own
-  guard, with its ``DecompressionBombWarning`` an error, for every other ``Image.open`` of the process,
-  at the larger of the input and the result limit (an ×2 upscale's result has 4× the input's pixels);
+  (``ImageTooLarge``); ``configure_pillow`` (called at start by each service that opens images)
+  sets Pillow's own guard, with its ``DecompressionBombWarning`` an error, for every other
+  ``Image.open`` of the process, at the larger of the input and the result limit (an ×2 upscale's
+  result has 4× the input's pixels);
 - an upload under 4 MB is sent byte-identical, unless its EXIF orientation is not "normal": providers
   may ignore EXIF, so the pixels are turned upright and re-encoded (JPEG sources as JPEG quality 95,
   others as PNG), and formats providers may not read (GIF, BMP, TIFF) become PNG;
@@ -39,11 +40,9 @@ from typing import ClassVar
 from medialab_contracts.events import FailureReason
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from medialab_runtime.limits import MAX_INPUT_BYTES, ImageLimits
+
 MAX_UPLOAD_BYTES = 4 * 1024 * 1024
-MAX_INPUT_BYTES = 20 * 1024 * 1024  # what the Telegram Bot API lets a bot download
-MAX_IMAGE_PIXELS = 50_000_000
-MAX_ALBUM_BYTES = 40 * 1024 * 1024
-MAX_RESULT_PIXELS = 100_000_000
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")  # the JPEG plugin also opens MPO
 SENT_AS_IS = frozenset({"JPEG", "MPO", "PNG", "WEBP"})
 JPEG_QUALITIES = tuple(range(85, 49, -5))
@@ -88,15 +87,6 @@ class DecompressionBomb(ImageTooLarge):
 
 class AnimatedImage(ImageRejected):
     reason = FailureReason.bad_image
-
-
-@dataclass(frozen=True)
-class ImageLimits:
-    """What one image, and one album as a whole, may weigh (settings MAX_IMAGE_PIXELS, MAX_ALBUM_BYTES)."""
-
-    max_bytes: int = MAX_INPUT_BYTES
-    max_pixels: int = MAX_IMAGE_PIXELS
-    max_album_bytes: int = MAX_ALBUM_BYTES
 
 
 def configure_pillow(max_pixels: int) -> None:

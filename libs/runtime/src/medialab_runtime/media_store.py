@@ -14,8 +14,7 @@ from nats.js.errors import NotFoundError
 from nats.js.object_store import ObjectStore
 
 from medialab_runtime.images import ImageInfo, ImageLimits, ImageRejected, check_inputs
-
-MAX_OBJECT_BYTES = 64 * 1024 * 1024
+from medialab_runtime.limits import MAX_OBJECT_BYTES
 
 
 class MediaNotFound(LookupError):

@@ -22,7 +22,6 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from medialab_runtime.health import HealthServer
-from medialab_runtime.images import configure_pillow
 from medialab_runtime.logs import secret_values, setup_logging
 from medialab_runtime.metrics import BUILD_INFO
 from medialab_runtime.nats_conn import ReconnectHooks, connect
@@ -115,7 +114,6 @@ async def run_service(
     dist: str | None = None,
 ) -> None:
     setup_logging(name, settings.log_level, settings.log_format, secret_values(settings))
-    configure_pillow(max(settings.max_image_pixels, settings.max_result_pixels))
     BUILD_INFO.labels(name, package_version(dist or f"medialab-{name}")).set(1)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -3,14 +3,14 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from medialab_runtime.images import (
+from medialab_runtime.limits import (
     MAX_ALBUM_BYTES,
     MAX_IMAGE_PIXELS,
     MAX_INPUT_BYTES,
+    MAX_OBJECT_BYTES,
     MAX_RESULT_PIXELS,
     ImageLimits,
 )
-from medialab_runtime.media_store import MAX_OBJECT_BYTES
 from medialab_runtime.provisioning import GIB, LayoutConfig
 
 MIB = 1024 * 1024
@@ -50,6 +50,11 @@ class ServiceSettings(BaseSettings):
     # A provider's result may be larger than any input (an ×2 upscale of 16 MP is 64 MP): Pillow's
     # guard is set to the larger of the two, inputs are checked against MAX_IMAGE_PIXELS explicitly.
     max_result_pixels: int = Field(default=MAX_RESULT_PIXELS, ge=4096)
+
+    @property
+    def decode_pixel_limit(self) -> int:
+        """Pillow's own guard (``images.configure_pillow``), for services that open images."""
+        return max(self.max_image_pixels, self.max_result_pixels)
 
     def layout(self) -> LayoutConfig:
         return LayoutConfig(

@@ -15,6 +15,7 @@ from medialab_contracts.llm import FalLlmRequest
 from medialab_contracts.modes import Runner
 from medialab_runtime.decoding import PixelBudget
 from medialab_runtime.http_retry import RetryPolicy, provider_http_client
+from medialab_runtime.images import configure_pillow
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.rpc import add_endpoint
 from medialab_runtime.runner import RunnerJobs
@@ -51,6 +52,7 @@ def build_client(settings: FalRunnerSettings) -> FalClient:
 
 async def setup(ctx: ServiceContext) -> None:
     settings = cast(FalRunnerSettings, ctx.settings)
+    configure_pillow(settings.decode_pixel_limit)
     accounts = settings.provider_accounts()
     client = build_client(settings)
     ctx.on_shutdown(client.aclose)

@@ -14,6 +14,7 @@ from aiogram.types import BotCommand
 from medialab_contracts import subjects
 from medialab_contracts.catalog import default_catalog
 from medialab_runtime.decoding import PixelBudget
+from medialab_runtime.images import configure_pillow
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.service import ServiceContext
 
@@ -91,6 +92,7 @@ def build_bot(settings: GatewaySettings, limiter_middleware: RateLimitMiddleware
 
 async def setup(ctx: ServiceContext) -> None:
     settings = cast(GatewaySettings, ctx.settings)
+    configure_pillow(settings.decode_pixel_limit)
     token = settings.tg_bot_token.get_secret_value()
     for handler in logging.getLogger().handlers:
         handler.addFilter(TokenRedactor(token))

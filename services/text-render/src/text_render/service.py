@@ -4,6 +4,7 @@ so released, instead of waiting for billing's sweeper)."""
 
 from medialab_contracts import subjects
 from medialab_contracts.modes import Runner
+from medialab_runtime.images import configure_pillow
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.runner import RunnerJobs
 from medialab_runtime.service import ServiceContext
@@ -18,6 +19,7 @@ DIST = "medialab-text-render"
 async def setup(ctx: ServiceContext) -> None:
     if not isinstance(ctx.settings, TextRenderSettings):
         raise TypeError("text-render needs TextRenderSettings")
+    configure_pillow(ctx.settings.decode_pixel_limit)
     media = await MediaStore.open(ctx.js, ctx.settings.media_max_object_bytes)
     handler = TextJobHandler(ctx.nc, media, ctx.settings)
     jobs = await RunnerJobs.open(ctx, ctx.settings, Runner.text, subjects.TEXT_RENDER_CONSUMER, handler)

@@ -10,6 +10,7 @@ from medialab_contracts import subjects
 from medialab_contracts.modes import Runner
 from medialab_runtime.decoding import PixelBudget
 from medialab_runtime.http_retry import RetryPolicy, provider_http_client
+from medialab_runtime.images import configure_pillow
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.runner import RunnerJobs
 from medialab_runtime.service import ServiceContext
@@ -66,6 +67,7 @@ def build_executor(
 
 async def setup(ctx: ServiceContext) -> None:
     settings = cast(WaveSpeedRunnerSettings, ctx.settings)
+    configure_pillow(settings.decode_pixel_limit)
     account = settings.account()
     client = build_client(settings)
     ctx.on_shutdown(client.aclose)
