@@ -41,7 +41,7 @@ BONUS = 5000  # the referral bonus billing runs with here
 def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
     def build(stack: Stack) -> None:
         stack.start_billing(REFERRAL_BONUS=str(BONUS))
-        stack.start_gateway()
+        stack.start_gateway(REFERRAL_BONUS_RUB=str(BONUS // 100))
 
     stack = build_stack(tmp_path_factory.mktemp("promo"), postgres_admin_url, build)
     yield stack
@@ -125,8 +125,12 @@ async def test_typed_top_ups_and_the_referral_bonus(stack: Stack) -> None:
     async with stack.user() as inviter:
         await inviter.send_command("start")
         await reply(inviter, contains("Привет"))
+        await inviter.send_command("invite")
+        invitation = text_of(await reply(inviter, contains("Пригласите друга")))
+        [payload] = re.findall(r"https://t\.me/\w+\?start=(ref_\d+)", invitation)
+        assert payload == f"ref_{inviter.user_id}" and "вы получите 50 ₽" in invitation
         async with stack.user() as friend:
-            await friend.send_text(f"/start ref_{inviter.user_id}")
+            await friend.send_text(f"/start {payload}")
             await reply(friend, contains("Привет"))
 
             # «✏️ Другая сумма»: an amount outside the limits is explained, a good one invoiced.

@@ -47,6 +47,9 @@ class GatewaySettings(ServiceSettings):
     # STARS_MIN_TOPUP..STARS_MAX_TOPUP (billing refuses anything else).
     topup_min_rub: int = Field(default=50, ge=1, le=1_000_000)
     topup_max_rub: int = Field(default=10_000, ge=1, le=1_000_000)
+    # The referral bonus /invite promises, whole rubles: billing's REFERRAL_BONUS / 100 (billing pays
+    # its own); 0 hides /invite.
+    referral_bonus_rub: int = Field(default=0, ge=0, le=1_000_000)
     billing_timeout_s: float = Field(default=5.0, gt=0)
     translate_timeout_s: float = Field(default=60.0, gt=0)
 

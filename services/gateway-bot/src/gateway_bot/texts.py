@@ -108,6 +108,13 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("ping", "Проверка работы бота"),
     ("delete_me", "Удалить мои данные"),
 )
+INVITE_COMMAND = ("invite", "Пригласить друга и получить бонус")
+
+
+def commands(referrals_on: bool) -> tuple[tuple[str, str], ...]:
+    """The command menu; /invite only while referral bonuses are paid."""
+    return (*COMMANDS, INVITE_COMMAND) if referrals_on else COMMANDS
+
 
 # ── greeting, menu, info ─────────────────────────────────────────────────────────────────────────
 GUIDE = (
@@ -766,6 +773,17 @@ def promo_created(view: PromoView) -> str:
     if view.created:
         return f"✅ Промокод создан — {_promo_terms(view)}.\nПользователи вводят: /promo {quote(view.code)}"
     return f"Такой промокод уже есть, его условия не изменены — {_promo_terms(view)}."
+
+
+def invite(link: str, bonus_rub: int) -> str:
+    return (
+        f"🤝 Пригласите друга по ссылке:\n{link}\n\n"
+        f"Когда он впервые пополнит баланс, вы получите {format_rub(rubles(bonus_rub))}. "
+        "Бонус начисляется один раз за каждого нового пользователя."
+    )
+
+
+INVITE_OFF = "Приглашения с бонусом сейчас не действуют."
 
 
 # ── /stats ───────────────────────────────────────────────────────────────────────────────────────

@@ -1,8 +1,9 @@
-"""/promo CODE for users, /promo_new CODE AMOUNT [USES] [UNTIL] for admins (billing checks ADMIN_IDS too)."""
+"""/promo CODE and /invite for users, /promo_new CODE AMOUNT [USES] [UNTIL] for admins (billing checks
+ADMIN_IDS too)."""
 
 from datetime import UTC, datetime
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message, User
 from medialab_contracts.promo import PromoCreateRequest, PromoOutcome
@@ -11,6 +12,7 @@ from gateway_bot import texts
 from gateway_bot.clients.billing import BillingClient
 from gateway_bot.filters import IsAdmin
 from gateway_bot.parsing import parse_promo_new
+from gateway_bot.settings import GatewaySettings
 
 router = Router(name="promo")
 
@@ -35,6 +37,16 @@ async def redeem(
         await message.answer(texts.promo_credited(reply.amount, reply.balance.available))
     else:
         await message.answer(_REFUSALS[reply.outcome])
+
+
+@router.message(Command("invite"))
+async def invite(message: Message, event_from_user: User, settings: GatewaySettings, bot: Bot) -> None:
+    if settings.referral_bonus_rub == 0:
+        await message.answer(texts.INVITE_OFF)
+        return
+    me = await bot.me()  # aiogram caches it
+    link = f"https://t.me/{me.username}?start=ref_{event_from_user.id}"
+    await message.answer(texts.invite(link, settings.referral_bonus_rub))
 
 
 @router.message(Command("promo_new"), IsAdmin())
