@@ -161,6 +161,34 @@ def test_the_issue_signals_are_covered() -> None:
         assert metric in panel_exprs, metric
 
 
+def test_the_business_row_shows_revenue_paying_users_cost_and_margin() -> None:
+    """Issue 20: revenue by method, paid users, provider cost and margin, from billing's counters."""
+    panels = list(dashboard_panels())
+    [row] = [panel for panel in panels if panel["type"] == "row" and panel["title"] == "Business"]
+    below = sorted(
+        (p for p in panels if p["gridPos"]["y"] > row["gridPos"]["y"]), key=lambda p: p["gridPos"]["y"]
+    )
+    business = below[: next(i for i, p in enumerate(below) if p["type"] == "row")]
+    exprs = " ".join(target["expr"] for panel in business for target in panel["targets"])
+    for series in (
+        "medialab_billing_payment_kopecks_total",
+        "medialab_billing_promo_kopecks_total",
+        "medialab_billing_provider_cost_kopecks_total",
+        "medialab:billing_revenue_kopecks:increase1h",
+        "medialab:billing_margin_kopecks:increase1h",
+        "medialab:billing_paid_users:max",
+    ):
+        assert re.search(rf"(?<![\w:]){re.escape(series)}(?![\w:])", exprs), series
+    assert "by (method)" in exprs
+    margin = next(
+        rule["expr"] for rule in rules() if rule.get("record") == "medialab:billing_margin_kopecks:increase1h"
+    )
+    assert selector_names(margin) == {
+        "medialab_billing_payment_kopecks_total",
+        "medialab_billing_provider_cost_kopecks_total",
+    }
+
+
 def test_dashboard_panels_are_well_formed() -> None:
     panels = list(dashboard_panels())
     ids = [panel["id"] for panel in panels]

@@ -27,6 +27,17 @@ from medialab_contracts.catalog import default_catalog
 from medialab_contracts.errors import BadRequest, InsufficientFunds, NotAdmin, TooManyJobs
 from medialab_contracts.jobs import ImageSize, JobRequest
 from medialab_contracts.modes import Mode
+from medialab_contracts.promo import (
+    PromoCreateRequest,
+    PromoOutcome,
+    PromoRedeemReply,
+    PromoRedeemRequest,
+    PromoView,
+    ReferralReply,
+    ReferralRequest,
+    StatsReply,
+    StatsRequest,
+)
 from medialab_devstack.nats_server import NatsServer
 from medialab_devstack.stack import ServiceProcess
 from medialab_runtime.nats_conn import inbox_prefix
@@ -150,6 +161,26 @@ async def test_a_forged_topup_naming_a_non_admin_is_refused(gateway: Client) -> 
     forged = TopupRequest(request_id="forged-topup-1", admin_id=USER, target_user_id=USER, amount=100_000_000)
     with pytest.raises(NotAdmin):
         await call(gateway, subjects.BILLING_TOPUP, forged, TopupReply, 10)
+    assert (await balance(gateway)).available == WELCOME
+
+
+async def test_forged_promo_and_stats_requests_naming_a_non_admin_are_refused(gateway: Client) -> None:
+    forged = PromoCreateRequest(admin_id=USER, code="FREEMONEY", amount=100_000_000, max_uses=1_000_000)
+    with pytest.raises(NotAdmin):
+        await call(gateway, subjects.BILLING_PROMO_CREATE, forged, PromoView, 10)
+    redeemed = await call(
+        gateway,
+        subjects.BILLING_PROMO_REDEEM,
+        PromoRedeemRequest(user_id=USER, code="FREEMONEY"),
+        PromoRedeemReply,
+        10,
+    )
+    assert redeemed.outcome == PromoOutcome.unknown
+    with pytest.raises(NotAdmin):
+        await call(gateway, subjects.BILLING_STATS, StatsRequest(admin_id=USER), StatsReply, 10)
+    # Referrals are off by default: naming oneself a referrer records nothing.
+    referral = ReferralRequest(user_id=USER, referrer_id=ADMIN_ID)
+    assert not (await call(gateway, subjects.BILLING_REFERRAL, referral, ReferralReply, 10)).recorded
     assert (await balance(gateway)).available == WELCOME
 
 

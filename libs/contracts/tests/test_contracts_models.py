@@ -7,6 +7,7 @@ from medialab_contracts.jobs import ImageSize, JobRequest
 from medialab_contracts.llm import LlmUsage
 from medialab_contracts.modes import Mode
 from medialab_contracts.money import Kopecks, format_rub, rubles
+from medialab_contracts.promo import PromoCreateRequest
 from pydantic import TypeAdapter, ValidationError
 
 
@@ -118,3 +119,22 @@ def test_llm_usage_reads_both_shapes_fal_documents() -> None:
         parsed = LlmUsage.model_validate(usage)
         assert (parsed.input_tokens, parsed.output_tokens) == (31, 6)
     assert LlmUsage.model_validate({}) == LlmUsage()
+
+
+def test_provider_cost_follows_the_tier_factor_and_is_kept_by_price_overrides() -> None:
+    catalog = default_catalog({"nbp": 9900})
+    pro = catalog.by_key("nbp")
+    assert pro.cost_for(None) == pro.cost_for(ImageSize(width=1024, height=1024)) == 150_000
+    assert pro.cost_for(ImageSize(width=4096, height=4096)) == 300_000  # fal bills 4K twice
+    assert catalog.by_key("nb").cost_for(None) == 39_000
+    assert catalog.by_key("txt").cost_for(None) == 0  # drawn locally
+
+
+def test_promo_codes_are_stored_upper_case_and_checked() -> None:
+    request = PromoCreateRequest(admin_id=1, code=" spring-25 ", amount=100)
+    assert (request.code, request.max_uses, request.expires_at) == ("SPRING-25", 1, None)
+    for bad in ("ab", "с кириллицей", "X" * 33, "A B C"):
+        with pytest.raises(ValidationError):
+            PromoCreateRequest(admin_id=1, code=bad, amount=100)
+    with pytest.raises(ValidationError):
+        PromoCreateRequest(admin_id=1, code="GOOD", amount=0)

@@ -37,17 +37,20 @@ from gateway_bot.failures import (
     InputRejected,
     NotAnImage,
     NotEnoughImages,
+    PromoArgsError,
+    PromoProblem,
     PromptTooLong,
     StatusArgsError,
     TooManyImages,
     TooManyPixels,
     TopupArgsError,
+    TopupOutOfLimits,
     TopupProblem,
     UploadExpired,
     UploadQuotaReached,
 )
 from gateway_bot.handlers.errors import describe, describe_service_error
-from gateway_bot.payments import pack_for
+from gateway_bot.payments import topup_for
 from medialab_contracts.billing import HistoryEntry, HistoryKind, HistoryPage, OperationStatus
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.errors import (
@@ -198,10 +201,28 @@ def test_history_shows_stars_payments_and_their_refunds_signed() -> None:
     assert "01.02.2025 12:00 (Мск) · ⭐ пополнение звёздами +100 ₽ · баланс 130 ₽" in text
 
 
-def test_a_refusal_for_funds_offers_the_pack_that_covers_the_gap() -> None:
-    assert pack_for(1400, [100, 300, 1000]) == 100
-    assert pack_for(25_000, [100, 300, 1000]) == 300
-    assert pack_for(200_000, [100, 300, 1000]) == 1000  # nothing covers it: the largest
+def test_history_labels_promo_and_referral_credits() -> None:
+    at = datetime(2025, 2, 1, 9, 0, tzinfo=UTC)
+    page = HistoryPage(
+        items=[
+            HistoryEntry(kind=HistoryKind.referral, at=at, delta=5000, balance_after=9500),
+            HistoryEntry(kind=HistoryKind.promo, at=at, delta=1500, balance_after=4500),
+        ],
+        page=1,
+        page_size=5,
+        total=2,
+    )
+    text = texts.history_page(page, {})
+    assert "01.02.2025 12:00 (Мск) · 🤝 бонус за приглашённого друга +50 ₽ · баланс 95 ₽" in text
+    assert "01.02.2025 12:00 (Мск) · 🎟 промокод +15 ₽ · баланс 45 ₽" in text
+
+
+def test_a_refusal_for_funds_offers_a_top_up_that_covers_the_gap() -> None:
+    assert topup_for(1400, [100, 300, 1000], 50, 10_000) == 100
+    assert topup_for(25_000, [100, 300, 1000], 50, 10_000) == 300
+    # Nothing covers it: the shortfall in whole rubles, rounded up, within the limits.
+    assert topup_for(200_001, [100, 300, 1000], 50, 10_000) == 2001
+    assert topup_for(5_000_000, [100, 300, 1000], 50, 10_000) == 10_000
     markup = keyboards.topup_missing(300)
     [[button]] = markup.inline_keyboard
     assert button.text == "💳 Пополнить на 300 ₽"
@@ -258,6 +279,8 @@ def _input_errors() -> list[InputRejected]:
         PromptTooLong(100),
         *(ExtendedFormError(problem, "x", ("a",)) for problem in FormProblem),
         *(TopupArgsError(problem) for problem in TopupProblem),
+        TopupOutOfLimits(50, 10_000),
+        *(PromoArgsError(problem) for problem in PromoProblem),
         StatusArgsError(missing=True),
         StatusArgsError(missing=False),
     ]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from gateway_bot.failures import (
     EmptyPrompt,
     ExtendedFormError,
     FormProblem,
+    PromoArgsError,
+    PromoProblem,
     PromptTooLong,
     StatusArgsError,
     TopupArgsError,
+    TopupOutOfLimits,
     TopupProblem,
 )
 from gateway_bot.parsing import (
@@ -17,7 +22,10 @@ from gateway_bot.parsing import (
     parse_add_balance,
     parse_extended,
     parse_job_id,
+    parse_promo_new,
+    parse_referral,
     parse_rubles,
+    parse_topup_amount,
 )
 from medialab_contracts.catalog import default_catalog
 
@@ -154,3 +162,59 @@ def test_job_id_argument() -> None:
     with pytest.raises(StatusArgsError) as malformed:
         parse_job_id("nope")
     assert not malformed.value.missing
+
+
+NOW = datetime(2026, 3, 10, 21, 30, tzinfo=UTC)  # 11.03.2026 00:30 in Moscow
+
+
+def test_promo_new_reads_code_amount_uses_and_the_end_of_the_until_day() -> None:
+    args = parse_promo_new("spring-25 99,50 20 31.03.2026", NOW)
+    assert (args.code, args.amount, args.max_uses) == ("SPRING-25", 9950, 20)
+    assert args.expires_at == datetime(2026, 3, 31, 21, 0, tzinfo=UTC)  # 01.04 00:00 Moscow
+    assert parse_promo_new("GIFT 100 5 2026-03-11", NOW).expires_at == datetime(
+        2026, 3, 11, 21, 0, tzinfo=UTC
+    )
+    short = parse_promo_new("GIFT 100", NOW)
+    assert (short.max_uses, short.expires_at) == (1, None)
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        (None, PromoProblem.usage),
+        ("GIFT", PromoProblem.usage),
+        ("GIFT 100 5 31.03.2026 extra", PromoProblem.usage),
+        ("ab 100", PromoProblem.bad_code),
+        ("ПОДАРОК 100", PromoProblem.bad_code),
+        ("GIFT 100 0", PromoProblem.bad_uses),
+        ("GIFT 100 ５", PromoProblem.bad_uses),
+        ("GIFT 100 5 31/03/2026", PromoProblem.bad_date),
+        ("GIFT 100 5 10.03.2026", PromoProblem.past_date),  # yesterday in Moscow
+    ],
+)
+def test_promo_new_refuses_bad_arguments(args: str | None, problem: PromoProblem) -> None:
+    with pytest.raises(PromoArgsError) as caught:
+        parse_promo_new(args, NOW)
+    assert caught.value.problem is problem
+
+
+def test_promo_new_amount_is_checked_like_add_balance() -> None:
+    with pytest.raises(TopupArgsError) as caught:
+        parse_promo_new("GIFT -5", NOW)
+    assert caught.value.problem is TopupProblem.not_positive
+
+
+def test_a_typed_top_up_must_be_within_the_limits() -> None:
+    assert parse_topup_amount(" 250 ", 50, 10_000) == 25_000
+    for bad in ("49", "10000,01", "0"):
+        with pytest.raises((TopupOutOfLimits, TopupArgsError)):
+            parse_topup_amount(bad, 50, 10_000)
+    with pytest.raises(TopupOutOfLimits) as caught:
+        parse_topup_amount("20000", 50, 10_000)
+    assert (caught.value.low_rub, caught.value.high_rub) == (50, 10_000)
+
+
+def test_a_referral_payload_names_the_referrer() -> None:
+    assert parse_referral("ref_12345") == 12345
+    for payload in (None, "", "ref_", "ref_0", "ref_-1", "ref_12a", "xref_1", "ref_99999999999999999"):
+        assert parse_referral(payload) is None

@@ -151,6 +151,8 @@ class HistoryKind(StrEnum):
     refund = "refund"  # a paid job whose result could not be delivered: the price back
     payment = "payment"  # the user paid (Telegram Stars): the order's amount credited
     payment_refund = "payment_refund"  # that payment given back: the amount debited
+    promo = "promo"  # a promo code redeemed: its amount credited
+    referral = "referral"  # a user this one invited paid for the first time: the bonus credited
 
 
 class HistoryEntry(BusMessage):

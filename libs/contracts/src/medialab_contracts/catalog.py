@@ -105,6 +105,9 @@ class ModelSpec(BaseModel):
     runner: Runner
     modes: frozenset[Mode]
     price: Kopecks
+    # What the provider bills us for one job at the base tier, in millionths of a US dollar (its
+    # list price; tiers scale it by their factor). 0: not billed (local), or no list price known.
+    cost_micro_usd: int = Field(default=0, ge=0, le=100_000_000)
     aliases: tuple[str, ...] = ()
     wants_english: bool = False
     max_inputs: int = 0
@@ -142,6 +145,11 @@ class ModelSpec(BaseModel):
         """What a job of this size costs: the one rule both the gateway (to show) and billing use."""
         tier = self.resolution(size)
         return self.price if tier is None else self.tier_price(tier)
+
+    def cost_for(self, size: ImageSize | None) -> int:
+        """The provider's list price of a job of this size, micro-USD (the tier's factor applies)."""
+        tier = self.resolution(size)
+        return self.cost_micro_usd * (1 if tier is None else tier.factor)
 
     @property
     def lowest_price(self) -> int:
@@ -217,6 +225,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         runner=Runner.fal,
         modes=frozenset({Mode.create}),
         price=rubles(24),
+        # $0.15 per image, 4K twice (fal.md §5: fal.ai/models/fal-ai/nano-banana-pro)
+        cost_micro_usd=150_000,
         aliases=("nano-pro", "pro", "nano-banana-pro"),
         offers_formats=True,
         formats=NANO_PRO_FORMATS,
@@ -230,6 +240,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         runner=Runner.fal,
         modes=frozenset({Mode.create}),
         price=rubles(8),
+        # $0.039 per image (fal.md §5: the nano-banana model page)
+        cost_micro_usd=39_000,
         aliases=("nano", "nano-banana"),
         offers_formats=True,
         formats=NANO_FORMATS,
@@ -242,6 +254,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         runner=Runner.fal,
         modes=frozenset({Mode.create}),
         price=rubles(8),
+        # $0.03 per image (fal's Seedream 4.0 model page; not in fal.md: check)
+        cost_micro_usd=30_000,
         aliases=("seedream",),
         wants_english=True,
         offers_formats=True,
@@ -256,6 +270,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         runner=Runner.fal,
         modes=frozenset(),
         price=rubles(8),
+        # $0.025 per megapixel (fal's FLUX.1 [dev] page): about one megapixel a job
+        cost_micro_usd=25_000,
         aliases=("flux",),
         wants_english=True,
     ),
@@ -267,6 +283,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         runner=Runner.fal,
         modes=_EDIT_MODES,
         price=rubles(24),
+        # as Nano Banana Pro: $0.15 per image
+        cost_micro_usd=150_000,
         max_inputs=4,
         offers_formats=True,
         formats=NANO_PRO_FORMATS,
@@ -280,6 +298,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         runner=Runner.fal,
         modes=_EDIT_MODES,
         price=rubles(8),
+        # $0.039 per image (fal.md §5)
+        cost_micro_usd=39_000,
         max_inputs=4,
     ),
     ModelSpec(
@@ -290,6 +310,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         runner=Runner.fal,
         modes=_EDIT_MODES | {Mode.retouch},
         price=rubles(8),
+        # $0.03 per image (fal's Seedream 4.0 model page; not in fal.md: check)
+        cost_micro_usd=30_000,
         wants_english=True,
         max_inputs=4,
         # ByteDance's limits on Seedream 4.0 inputs (its snapshot): sides over 14 px, at most
@@ -306,6 +328,7 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         runner=Runner.fal,
         modes=frozenset({Mode.retouch}),
         price=rubles(8),
+        # No list price stored for the retoucher: billing's PROVIDER_COSTS sets its cost.
         max_inputs=1,
         takes_prompt=False,
     ),
@@ -317,6 +340,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         runner=Runner.fal,
         modes=frozenset({Mode.upscale}),
         price=rubles(8),
+        # $0.004 per request (Recraft's API pricing for crisp upscale; fal's page not stored)
+        cost_micro_usd=4_000,
         max_inputs=1,
         # Recraft's limits (fal.md): sides 32–4096 px, at most 16 MP.
         min_input_side=32,
@@ -331,6 +356,7 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         runner=Runner.llm,
         modes=frozenset({Mode.prompt}),
         price=rubles(3),
+        # any-llm bills by tokens (fal.md §7): a fraction of a cent; PROVIDER_COSTS may set it.
     ),
     ModelSpec(
         key="fs",
@@ -340,6 +366,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         runner=Runner.wavespeed,
         modes=frozenset({Mode.faceswap}),
         price=rubles(4),
+        # $0.01 per image (wavespeed.md)
+        cost_micro_usd=10_000,
         max_inputs=2,
     ),
     ModelSpec(

@@ -29,6 +29,7 @@ from medialab_contracts.billing import (
 )
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.errors import BadAmount, BadRequest, MediaLabError, NotAdmin
+from medialab_contracts.jobs import JobRequest
 from medialab_contracts.money import format_rub
 from medialab_contracts.payments import (
     StarsCheckRequest,
@@ -39,6 +40,17 @@ from medialab_contracts.payments import (
     StarsRefundReply,
     StarsRefundRequest,
 )
+from medialab_contracts.promo import (
+    PromoCreateRequest,
+    PromoOutcome,
+    PromoRedeemReply,
+    PromoRedeemRequest,
+    PromoView,
+    ReferralReply,
+    ReferralRequest,
+    StatsReply,
+    StatsRequest,
+)
 from medialab_runtime.logs import job_context
 from medialab_runtime.rpc import add_endpoint
 from nats import micro
@@ -47,7 +59,7 @@ from nats.js import JetStreamContext
 from nats.micro.service import Service
 from pydantic import BaseModel
 
-from billing import ledger, metrics, privacy, stars
+from billing import ledger, metrics, privacy, promo, stars, stats
 from billing.db import Database
 from billing.handoff import publish_job
 from billing.settings import BillingSettings
@@ -67,6 +79,9 @@ class Billing:
         self._admins = frozenset(settings.admin_ids)
         # Billing's own price list: a request's price is checked against it, never trusted.
         self._catalog = default_catalog(settings.prices)
+        unknown = set(settings.provider_costs) - {model.key for model in self._catalog.models}
+        if unknown:
+            raise ValueError(f"PROVIDER_COSTS names unknown model keys: {sorted(unknown)}")
 
     def _check_terms(self, req: ReserveRequest) -> int | None:
         """Refuse terms the catalog does not give; the job's list price (None without a job)."""
@@ -88,6 +103,21 @@ class Billing:
             raise BadRequest(f"job {job.job_id}: {job.model_key} costs {price} kopecks, not {req.price}")
         return price
 
+    def _provider_cost(self, job: JobRequest | None) -> int:
+        """Kopecks the provider bills for ``job`` at list price (an override per model key wins)."""
+        if job is None:
+            return 0
+        model = self._catalog.by_key(job.model_key)  # _check_terms made sure it is the catalog's
+        override = self.settings.provider_costs.get(job.model_key)
+        if override is not None:
+            return override
+        return -(-model.cost_for(job.size) * self.settings.usd_rate_kopecks // 1_000_000)
+
+    def _check_admin(self, admin_id: int, what: str) -> None:
+        if admin_id not in self._admins:
+            log.warning("%s refused: %d is not an admin", what, admin_id)
+            raise NotAdmin(f"{admin_id} may not {what}")
+
     async def ensure_user(self, req: EnsureUserRequest) -> BalanceView:
         async with self.db.connection() as conn:
             with metrics.DB_SECONDS.labels("ensure_user").time():
@@ -106,7 +136,12 @@ class Billing:
             async with self.db.connection() as conn:
                 with metrics.DB_SECONDS.labels("reserve").time():
                     result = await ledger.reserve(
-                        conn, req, deadline_s, self.settings.max_jobs_in_flight, list_price
+                        conn,
+                        req,
+                        deadline_s,
+                        self.settings.max_jobs_in_flight,
+                        list_price,
+                        self._provider_cost(req.job),
                     )
             if result.created:
                 metrics.RESERVATIONS.labels(req.mode.value).inc()
@@ -127,6 +162,7 @@ class Billing:
                 mode = result.operation.mode.value
                 metrics.CHARGES.labels(mode).inc()
                 metrics.CHARGED_KOPECKS.labels(mode).inc(result.operation.price)
+                metrics.PROVIDER_COST_KOPECKS.labels(mode).inc(result.provider_cost)
             else:
                 log.info("job %s was already charged; nothing to do", req.job_id)
             return result.operation
@@ -178,9 +214,7 @@ class Billing:
         return reply
 
     async def topup(self, req: TopupRequest) -> TopupReply:
-        if req.admin_id not in self._admins:
-            log.warning("top-up refused: %d is not an admin (target %d)", req.admin_id, req.target_user_id)
-            raise NotAdmin(f"{req.admin_id} may not top up balances")
+        self._check_admin(req.admin_id, "top up balances")
         async with self.db.connection() as conn:
             with metrics.DB_SECONDS.labels("topup").time():
                 result = await ledger.topup(conn, req, self.settings.max_balance)
@@ -231,9 +265,7 @@ class Billing:
         return StarsPaidReply(order=payment.order, balance=payment.balance, credited=payment.moved)
 
     async def stars_refund(self, req: StarsRefundRequest) -> StarsRefundReply:
-        if req.admin_id not in self._admins:
-            log.warning("Stars refund refused: %d is not an admin", req.admin_id)
-            raise NotAdmin(f"{req.admin_id} may not refund payments")
+        self._check_admin(req.admin_id, "refund payments")
         async with self.db.connection() as conn:
             with metrics.DB_SECONDS.labels("stars_refund").time():
                 payment = await stars.refund(conn, req.charge_id)
@@ -247,6 +279,49 @@ class Billing:
                 payment.order.amount,
             )
         return StarsRefundReply(order=payment.order, balance=payment.balance, debited=payment.moved)
+
+    async def promo_create(self, req: PromoCreateRequest) -> PromoView:
+        self._check_admin(req.admin_id, "create promo codes")
+        async with self.db.connection() as conn:
+            view = await promo.create(conn, req)
+        if view.created:
+            log.info(
+                "admin %d made promo code %s: %d kopecks, %d uses, until %s",
+                req.admin_id,
+                view.code,
+                view.amount,
+                view.max_uses,
+                view.expires_at,
+            )
+        return view
+
+    async def promo_redeem(self, req: PromoRedeemRequest) -> PromoRedeemReply:
+        async with self.db.connection() as conn:
+            with metrics.DB_SECONDS.labels("promo_redeem").time():
+                done = await promo.redeem(conn, req.user_id, req.code)
+        if done.outcome == PromoOutcome.credited:
+            metrics.PROMO_REDEMPTIONS.inc()
+            metrics.PROMO_KOPECKS.inc(done.amount)
+            log.info("user %d redeemed a promo code for %d kopecks", req.user_id, done.amount)
+        return PromoRedeemReply(outcome=done.outcome, amount=done.amount, balance=done.balance)
+
+    async def referral(self, req: ReferralRequest) -> ReferralReply:
+        bonus = self.settings.referral_bonus
+        if bonus == 0:
+            return ReferralReply(recorded=False)  # referrals are off
+        async with self.db.connection() as conn:
+            recorded = await promo.refer(
+                conn, req.user_id, req.referrer_id, bonus, self.settings.referral_window_s
+            )
+        if recorded:
+            log.info("user %d was referred by %d", req.user_id, req.referrer_id)
+        return ReferralReply(recorded=recorded)
+
+    async def statistics(self, req: StatsRequest) -> StatsReply:
+        self._check_admin(req.admin_id, "read statistics")
+        async with self.db.connection() as conn:
+            with metrics.DB_SECONDS.labels("stats").time():
+                return StatsReply(periods=await stats.periods(conn))
 
     def endpoints(self) -> list[tuple[str, type[BaseModel], Callable[[Any], Awaitable[BaseModel]]]]:
         return [
@@ -264,6 +339,10 @@ class Billing:
             (subjects.BILLING_STARS_CHECK, StarsCheckRequest, self.stars_check),
             (subjects.BILLING_STARS_PAID, StarsPaidRequest, self.stars_paid),
             (subjects.BILLING_STARS_REFUND, StarsRefundRequest, self.stars_refund),
+            (subjects.BILLING_PROMO_CREATE, PromoCreateRequest, self.promo_create),
+            (subjects.BILLING_PROMO_REDEEM, PromoRedeemRequest, self.promo_redeem),
+            (subjects.BILLING_REFERRAL, ReferralRequest, self.referral),
+            (subjects.BILLING_STATS, StatsRequest, self.statistics),
         ]
 
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 
-from billing import ledger, metrics
+from billing import ledger, metrics, stats
 from billing.db import Database
 from billing.periodic import every
 
@@ -17,6 +17,8 @@ async def audit_once(db: Database) -> ledger.ConsistencyReport:
     async with db.connection() as conn:
         report = await ledger.check_consistency(conn)
         pending, pending_kopecks = await ledger.pending_totals(conn)
+        paid_users = await stats.paid_users(conn)
+    metrics.PAID_USERS.set(paid_users)
     metrics.PENDING.set(pending)
     metrics.PENDING_KOPECKS.set(pending_kopecks)
     metrics.LEDGER_CONSISTENT.set(1 if report.ok else 0)

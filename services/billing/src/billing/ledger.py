@@ -14,6 +14,9 @@ hold        0               +price           a job is reserved (once per job: un
 release     0               −price           a job failed or timed out (the hold ends, no charge)
 charge      −price          −price           a job succeeded (the hold becomes the payment)
 refund      +price          0                a charged job's result could not be delivered
+payment     +amount         0                a payment is credited (once per payment: billing/stars.py)
+promo       +amount         0                a promo code is redeemed (once per code and user: promo.py)
+referral    +bonus          0                a referred user first pays (once per referred user: promo.py)
 ==========  ==============  ===============  =====================================================
 
 A job gets at most one of ``charge`` / ``release`` (unique index), so it is charged at most once, and
@@ -70,7 +73,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Reads of an operation always return these columns, in this order.
-_OP_COLUMNS = "job_id, user_id, mode, model_id, price, status, created_at, updated_at, failure_reason"
+_OP_COLUMNS = (
+    "job_id, user_id, mode, model_id, price, status, created_at, updated_at, failure_reason, provider_cost"
+)
 
 _ENSURE_USER = """
 WITH new_user AS (
@@ -97,8 +102,9 @@ WITH held AS (
       AND (SELECT count(*) FROM operations WHERE user_id = $2 AND status = 'PENDING') < $10
     RETURNING user_id, balance, reserved
 ), op AS (
-    INSERT INTO operations (job_id, user_id, chat_id, mode, model_id, price, deadline_at, job, rephrase_of)
-    SELECT $1, user_id, $4, $5, $6, $3, now() + make_interval(secs => $7), $8::jsonb, $9 FROM held
+    INSERT INTO operations (job_id, user_id, chat_id, mode, model_id, price, deadline_at, job, rephrase_of,
+                            provider_cost)
+    SELECT $1, user_id, $4, $5, $6, $3, now() + make_interval(secs => $7), $8::jsonb, $9, $11 FROM held
     RETURNING {_OP_COLUMNS}
 ), hold AS (
     INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved, job_id)
@@ -287,6 +293,7 @@ class Reservation:
 class Transition:
     operation: OperationView
     changed: bool  # False: the operation already had this outcome, nothing moved
+    provider_cost: int = 0  # kopecks the provider bills for the job (set when it moved)
 
 
 @dataclass(frozen=True)
@@ -390,6 +397,7 @@ async def reserve(
     deadline_s: int,
     max_in_flight: int,
     list_price: int | None = None,
+    provider_cost: int = 0,
 ) -> Reservation:
     """Hold ``req.price`` for the job; a repeated call for the same job returns the first reservation.
 
@@ -397,6 +405,7 @@ async def reserve(
     two reserves racing at the limit may both pass (the count is read with the statement's snapshot).
     A free rephrase (``req.rephrase_of``) is held only if its refused job qualifies, ``list_price``
     being what the new job would cost; the unique index keeps a second rephrase of it out.
+    ``provider_cost`` (kopecks) is what the provider bills for the job, kept for the statistics.
     """
 
     async def attempt() -> Reservation | None:
@@ -419,6 +428,7 @@ async def reserve(
             req.job.model_dump_json() if req.job is not None else None,
             req.rephrase_of,
             max_in_flight,
+            provider_cost,
         )
         if row is not None:
             return Reservation(_operation(row), _balance(req.user_id, row["balance"], row["reserved"]), True)
@@ -445,7 +455,7 @@ async def _finish(
     async def attempt() -> Transition | None:
         row = await conn.fetchrow(_FINISH, job_id, status.value, reason)
         if row is not None:
-            return Transition(_operation(row), True)
+            return Transition(_operation(row), True, row["provider_cost"])
         existing = await conn.fetchrow(_OPERATION, job_id)
         if existing is None:
             raise UnknownJob(f"no operation for job {job_id}")

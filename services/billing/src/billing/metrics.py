@@ -18,6 +18,16 @@ PAYMENTS = Counter("medialab_billing_payments_total", "Payments credited", ["met
 PAYMENT_KOPECKS = Counter(
     "medialab_billing_payment_kopecks_total", "Kopecks credited by payments", ["method"]
 )
+# The business row: revenue is PAYMENT_KOPECKS by method; promo credits are not revenue; the provider
+# cost is what each charged job's provider bills at list price (margin = revenue − cost, a rule).
+PROMO_REDEMPTIONS = Counter("medialab_billing_promo_redemptions_total", "Promo codes redeemed")
+PROMO_KOPECKS = Counter("medialab_billing_promo_kopecks_total", "Kopecks credited by promo codes")
+PROVIDER_COST_KOPECKS = Counter(
+    "medialab_billing_provider_cost_kopecks_total",
+    "Provider cost of charged jobs at list prices, kopecks, by mode",
+    ["mode"],
+)
+PAID_USERS = Gauge("medialab_billing_paid_users", "Users who ever paid, any method (last audit)")
 PAYMENT_REFUNDS = Counter("medialab_billing_payment_refunds_total", "Payments refunded (debited)", ["method"])
 USERS_CREATED = Counter("medialab_billing_users_created_total", "Users created (each got the welcome credit)")
 REFUSALS = Counter(

@@ -56,6 +56,16 @@ class BillingSettings(ServiceSettings):
     stars_min_topup: int = Field(default=5_000, ge=1, le=MAX_AMOUNT)
     stars_max_topup: int = Field(default=1_000_000, ge=1, le=MAX_AMOUNT)
 
+    # Referral bonus, kopecks, paid to whoever brought a user (/start ref_<id>) when that user first
+    # pays; 0 turns referrals off. Only users registered within the window may be referred.
+    referral_bonus: int = Field(default=0, ge=0, le=MAX_AMOUNT)
+    referral_window_s: int = Field(default=86_400, ge=60)
+
+    # Provider cost of a job for /stats and the business dashboard: the catalog's list price in
+    # dollars at this rate (kopecks per US dollar), or an override in kopecks per job by model key.
+    usd_rate_kopecks: int = Field(default=9_500, ge=1, le=1_000_000)
+    provider_costs: dict[str, Annotated[int, Field(ge=0, le=MAX_AMOUNT)]] = Field(default_factory=dict)
+
     consistency_interval_s: float = Field(default=60.0, gt=0)
 
     # Stored jobs (prompts, input names, overlay texts) older than this lose their content; the

@@ -143,7 +143,8 @@ async def setup(ctx: ServiceContext) -> None:
     dp.callback_query.outer_middleware(users)
     dp.include_routers(*get_routers())
 
-    await bot.set_my_commands([BotCommand(command=name, description=text) for name, text in texts.COMMANDS])
+    commands = texts.commands(settings.referral_bonus_rub > 0)
+    await bot.set_my_commands([BotCommand(command=name, description=text) for name, text in commands])
 
     sender = ResultSender(
         media,

@@ -65,7 +65,11 @@ class HistoryCb(CallbackData, prefix="h"):
 
 
 class TopupCb(CallbackData, prefix="top"):
-    rub: int  # the pack chosen, whole rubles (one of TOPUP_PACKS_RUB)
+    rub: int  # the amount chosen, whole rubles (a pack, or what a shortfall needs), within the limits
+
+
+class TopupOtherCb(CallbackData, prefix="topo"):
+    """«✏️ Другая сумма»: the user types the amount."""
 
 
 class DeleteMeAction(StrEnum):

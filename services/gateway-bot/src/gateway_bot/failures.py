@@ -135,6 +135,29 @@ class TopupArgsError(InputRejected):
         self.problem = problem
 
 
+class PromoProblem(StrEnum):
+    usage = "usage"
+    bad_code = "bad_code"
+    bad_uses = "bad_uses"
+    bad_date = "bad_date"
+    past_date = "past_date"
+
+
+class PromoArgsError(InputRejected):
+    def __init__(self, problem: PromoProblem) -> None:
+        super().__init__(problem.value)
+        self.problem = problem
+
+
+class TopupOutOfLimits(InputRejected):
+    """A top-up amount outside TOPUP_MIN_RUB..TOPUP_MAX_RUB."""
+
+    def __init__(self, low_rub: int, high_rub: int) -> None:
+        super().__init__(f"a top-up is {low_rub}..{high_rub} rubles")
+        self.low_rub = low_rub
+        self.high_rub = high_rub
+
+
 class StatusArgsError(InputRejected):
     def __init__(self, missing: bool) -> None:
         super().__init__("missing job id" if missing else "malformed job id")

@@ -23,6 +23,7 @@ from gateway_bot.callbacks import (
     RetouchCb,
     RetouchKind,
     TopupCb,
+    TopupOtherCb,
 )
 
 
@@ -145,6 +146,7 @@ def topup_packs(packs: Iterable[int]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for rub in packs:
         builder.button(text=texts.topup_button(rub), callback_data=TopupCb(rub=rub))
+    builder.button(text=texts.BTN_TOPUP_OTHER, callback_data=TopupOtherCb())
     builder.adjust(3)
     return builder.as_markup()
 

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
 from medialab_contracts.catalog import Catalog, ModelSpec, UnknownModelName
 from medialab_contracts.ids import JOB_ID_PATTERN
 from medialab_contracts.jobs import MAX_PROMPT_CHARS, ImageSize
 from medialab_contracts.money import KOPECKS_PER_RUBLE, MAX_AMOUNT
+from medialab_contracts.promo import MAX_PROMO_USES, PROMO_CODE_PATTERN, normalize_code
 
 from gateway_bot.failures import (
     EmptyPrompt,
     ExtendedFormError,
     FormProblem,
+    PromoArgsError,
+    PromoProblem,
     PromptTooLong,
     StatusArgsError,
     TopupArgsError,
+    TopupOutOfLimits,
     TopupProblem,
 )
+from gateway_bot.texts import MOSCOW
 
 EXTENDED_PREFIX = "изображение"
 EXTENDED_KEYS = ("model", "size", "aspect_ratio", "negative")
@@ -143,6 +149,65 @@ def parse_add_balance(args: str | None) -> TopupArgs:
             raise TopupArgsError(TopupProblem.bad_user)
         return TopupArgs(amount=parse_rubles(amount), target_user_id=int(user))
     raise TopupArgsError(TopupProblem.usage)
+
+
+def parse_topup_amount(text: str | None, low_rub: int, high_rub: int) -> int:
+    """A top-up amount the user typed, kopecks, within the limits (whole rubles: the limits' unit)."""
+    amount = parse_rubles(text or "")
+    if not low_rub * KOPECKS_PER_RUBLE <= amount <= high_rub * KOPECKS_PER_RUBLE:
+        raise TopupOutOfLimits(low_rub, high_rub)
+    return amount
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y")
+
+
+@dataclass(frozen=True)
+class PromoArgs:
+    code: str
+    amount: int  # kopecks
+    max_uses: int
+    expires_at: datetime | None  # the end of the UNTIL day, Moscow time
+
+
+def _parse_until(value: str, today: date) -> datetime:
+    for fmt in _DATE_FORMATS:
+        try:
+            day = datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+        if day < today:
+            raise PromoArgsError(PromoProblem.past_date)
+        # Valid through the whole UNTIL day in Moscow: it ends at the next midnight there.
+        return datetime.combine(day + timedelta(days=1), time(), tzinfo=MOSCOW)
+    raise PromoArgsError(PromoProblem.bad_date)
+
+
+def parse_promo_new(args: str | None, now: datetime) -> PromoArgs:
+    """``CODE AMOUNT [USES] [UNTIL]``: UNTIL a date (2026-12-31 or 31.12.2026) when USES is given."""
+    parts = (args or "").split()
+    if not 2 <= len(parts) <= 4:
+        raise PromoArgsError(PromoProblem.usage)
+    code = normalize_code(parts[0])
+    if re.fullmatch(PROMO_CODE_PATTERN, code) is None:
+        raise PromoArgsError(PromoProblem.bad_code)
+    amount = parse_rubles(parts[1])
+    uses = 1
+    if len(parts) >= 3:
+        if not parts[2].isascii() or not parts[2].isdigit() or not 1 <= int(parts[2]) <= MAX_PROMO_USES:
+            raise PromoArgsError(PromoProblem.bad_uses)
+        uses = int(parts[2])
+    until = _parse_until(parts[3], now.astimezone(MOSCOW).date()) if len(parts) == 4 else None
+    return PromoArgs(code=code, amount=amount, max_uses=uses, expires_at=until)
+
+
+_REFERRAL = re.compile(r"ref_([1-9][0-9]{0,15})")
+
+
+def parse_referral(payload: str | None) -> int | None:
+    """The referrer's id in a ``/start ref_<id>`` payload, else None."""
+    match = _REFERRAL.fullmatch((payload or "").strip())
+    return int(match.group(1)) if match and int(match.group(1)) <= 2**52 else None
 
 
 def parse_job_id(args: str | None) -> str:

@@ -22,7 +22,7 @@ from medialab_contracts.errors import (
     ServiceUnavailable,
     UnknownOrder,
 )
-from medialab_contracts.money import rubles
+from medialab_contracts.money import KOPECKS_PER_RUBLE, rubles
 from medialab_contracts.payments import CHARGE_ID_PATTERN, StarsPaidReply
 from medialab_runtime.backoff import retry_delay
 
@@ -46,13 +46,18 @@ def parse_charge_id(args: str | None) -> str | None:
     return text if re.fullmatch(CHARGE_ID_PATTERN, text) else None
 
 
-def pack_for(missing: int, packs: list[int]) -> int:
-    """The smallest pack (rubles) that covers ``missing`` kopecks, else the largest one."""
-    return next((rub for rub in packs if rubles(rub) >= missing), packs[-1])
+def topup_for(missing: int, packs: list[int], low_rub: int, high_rub: int) -> int:
+    """The top-up (rubles) to offer for a shortfall of ``missing`` kopecks: the smallest pack that
+    covers it, else the shortfall itself in whole rubles, within the limits."""
+    pack = next((rub for rub in packs if rubles(rub) >= missing), None)
+    if pack is not None:
+        return pack
+    return min(max(-(-missing // KOPECKS_PER_RUBLE), low_rub), high_rub)
 
 
-async def send_invoice(bot: Bot, billing: BillingClient, chat_id: int, user_id: int, rub: int) -> None:
-    order = await billing.stars_order(user_id, rubles(rub))
+async def send_invoice(bot: Bot, billing: BillingClient, chat_id: int, user_id: int, amount: int) -> None:
+    """An invoice for ``amount`` kopecks, priced in Stars by billing."""
+    order = await billing.stars_order(user_id, amount)
     await bot.send_invoice(
         chat_id=chat_id,
         title=texts.INVOICE_TITLE,

@@ -43,6 +43,13 @@ class GatewaySettings(ServiceSettings):
     topup_packs_rub: list[Annotated[int, Field(gt=0, le=1_000_000)]] = Field(
         default_factory=lambda: [100, 300, 1000], min_length=1, max_length=8
     )
+    # A top-up typed by the user (or offered for a shortfall), whole rubles; keep within billing's
+    # STARS_MIN_TOPUP..STARS_MAX_TOPUP (billing refuses anything else).
+    topup_min_rub: int = Field(default=50, ge=1, le=1_000_000)
+    topup_max_rub: int = Field(default=10_000, ge=1, le=1_000_000)
+    # The referral bonus /invite promises, whole rubles: billing's REFERRAL_BONUS / 100 (billing pays
+    # its own); 0 hides /invite.
+    referral_bonus_rub: int = Field(default=0, ge=0, le=1_000_000)
     billing_timeout_s: float = Field(default=5.0, gt=0)
     translate_timeout_s: float = Field(default=60.0, gt=0)
 
@@ -73,6 +80,17 @@ class GatewaySettings(ServiceSettings):
     @classmethod
     def _sorted_packs(cls, value: list[int]) -> list[int]:
         return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _packs_within_limits(self) -> GatewaySettings:
+        if (
+            not self.topup_min_rub
+            <= self.topup_packs_rub[0]
+            <= self.topup_packs_rub[-1]
+            <= self.topup_max_rub
+        ):
+            raise ValueError("TOPUP_PACKS_RUB must lie within TOPUP_MIN_RUB..TOPUP_MAX_RUB")
+        return self
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> GatewaySettings:

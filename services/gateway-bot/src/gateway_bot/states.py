@@ -36,6 +36,10 @@ class FaceSwapFlow(StatesGroup):  # M6
     target = State()
 
 
+class TopupFlow(StatesGroup):  # «✏️ Другая сумма»: the amount to top up by
+    amount = State()
+
+
 class RephraseFlow(StatesGroup):  # a new prompt for an order a safety filter refused
     prompt = State()
 

@@ -23,7 +23,8 @@ from medialab_contracts.billing import (
 from medialab_contracts.catalog import ImageFormat, ModelSpec
 from medialab_contracts.events import FailureReason
 from medialab_contracts.modes import Mode
-from medialab_contracts.money import format_rub
+from medialab_contracts.money import format_rub, rubles
+from medialab_contracts.promo import PromoView, StatsPeriod, StatsReply
 
 from gateway_bot.delivery.fitting import Fit, FittedResult, Undeliverable
 
@@ -101,11 +102,19 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("balance", "Баланс"),
     ("history", "История операций"),
     ("topup", "Пополнить баланс звёздами Telegram"),
+    ("promo", "Активировать промокод: /promo <код>"),
     ("paysupport", "Помощь с оплатой"),
     ("status", "Статус задачи: /status <id>"),
     ("ping", "Проверка работы бота"),
     ("delete_me", "Удалить мои данные"),
 )
+INVITE_COMMAND = ("invite", "Пригласить друга и получить бонус")
+
+
+def commands(referrals_on: bool) -> tuple[tuple[str, str], ...]:
+    """The command menu; /invite only while referral bonuses are paid."""
+    return (*COMMANDS, INVITE_COMMAND) if referrals_on else COMMANDS
+
 
 # ── greeting, menu, info ─────────────────────────────────────────────────────────────────────────
 GUIDE = (
@@ -567,6 +576,8 @@ HISTORY_TITLES: dict[HistoryKind, str] = {
     HistoryKind.refund: STATUS_TITLES[OperationStatus.refunded],
     HistoryKind.payment: "⭐ пополнение звёздами",
     HistoryKind.payment_refund: "↩️ возврат звёзд",
+    HistoryKind.promo: "🎟 промокод",
+    HistoryKind.referral: "🤝 бонус за приглашённого друга",
 }
 
 
@@ -633,10 +644,29 @@ def topup_done(reply: TopupReply) -> str:
 # ── top-ups with Telegram Stars ──────────────────────────────────────────────────────────────────
 TOPUP_CHOOSE = (
     "💳 Пополнение баланса звёздами Telegram\n"
-    "Выберите сумму: бот пришлёт счёт, оплатите его кнопкой в счёте. Деньги поступят на баланс сразу."
+    "Выберите сумму: бот пришлёт счёт, оплатите его кнопкой в счёте. Деньги поступят на баланс сразу. "
+    "Другую сумму можно указать сразу: <code>/topup 250</code>."
 )
 INVOICE_TITLE = "Пополнение баланса"
-TOPUP_UNKNOWN_PACK = "Такой суммы больше нет. Откройте «💳 Пополнить» и выберите сумму из списка."
+BTN_TOPUP_OTHER = "✏️ Другая сумма"
+
+
+def _topup_limits(low_rub: int, high_rub: int) -> str:
+    return f"от {format_rub(rubles(low_rub))} до {format_rub(rubles(high_rub))}"
+
+
+def topup_ask_amount(low_rub: int, high_rub: int) -> str:
+    return (
+        f"Введите сумму пополнения в рублях — {_topup_limits(low_rub, high_rub)}, например 250. "
+        "Отмена — /cancel."
+    )
+
+
+def topup_out_of_limits(low_rub: int, high_rub: int) -> str:
+    return (
+        f"Пополнить можно на сумму {_topup_limits(low_rub, high_rub)}. "
+        "Отправьте другую сумму или откройте «💳 Пополнить» и выберите сумму кнопкой."
+    )
 
 
 def topup_button(rub: int) -> str:
@@ -706,6 +736,92 @@ def refund_telegram_failed(reason: str) -> str:
 
 
 PAYMENT_REFUNDED = "↩️ Звёзды за пополнение возвращены, сумма списана с баланса."
+
+
+# ── promo codes ──────────────────────────────────────────────────────────────────────────────────
+PROMO_USAGE = "Отправьте промокод после команды, например: <code>/promo SPRING25</code>."
+PROMO_UNKNOWN = "Такого промокода нет. Проверьте написание и отправьте <code>/promo КОД</code> ещё раз."
+PROMO_EXPIRED = "Срок действия этого промокода истёк. Баланс не изменился."
+PROMO_USED_UP = "Этот промокод уже использован максимальное число раз. Баланс не изменился."
+PROMO_ALREADY_USED = "Вы уже активировали этот промокод: каждый код действует один раз. Баланс не изменился."
+
+
+def promo_credited(amount: int, available: int) -> str:
+    return f"🎟 Промокод активирован: +{format_rub(amount)}.\nДоступно: {format_rub(available)}."
+
+
+PROMO_NEW_USAGE = (
+    "Использование: <code>/promo_new КОД СУММА [ЧИСЛО_АКТИВАЦИЙ] [ДО_ДАТЫ]</code>, например "
+    "<code>/promo_new SPRING25 100 50 31.12.2026</code>: 100 ₽ каждому, 50 активаций всего, "
+    "действует по 31.12.2026 включительно (Мск). По умолчанию одна активация и без срока."
+)
+PROMO_BAD_CODE = "Код — от 3 до 32 символов: латинские буквы, цифры, «_» и «-»."
+PROMO_BAD_USES = "Число активаций — целое число от 1 до 1 000 000."
+PROMO_BAD_DATE = "Не понимаю дату. Укажите её как 31.12.2026 или 2026-12-31."
+PROMO_PAST_DATE = "Эта дата уже прошла: укажите сегодняшнюю или более позднюю."
+
+
+def _promo_terms(view: PromoView) -> str:
+    until = f"до {moscow_time(view.expires_at)}" if view.expires_at else "без срока"
+    return (
+        f"<code>{quote(view.code)}</code>: {format_rub(view.amount)} каждому, "
+        f"активаций {view.uses} из {view.max_uses}, {until}"
+    )
+
+
+def promo_created(view: PromoView) -> str:
+    if view.created:
+        return f"✅ Промокод создан — {_promo_terms(view)}.\nПользователи вводят: /promo {quote(view.code)}"
+    return f"Такой промокод уже есть, его условия не изменены — {_promo_terms(view)}."
+
+
+def invite(link: str, bonus_rub: int) -> str:
+    return (
+        f"🤝 Пригласите друга по ссылке:\n{link}\n\n"
+        f"Когда он впервые пополнит баланс, вы получите {format_rub(rubles(bonus_rub))}. "
+        "Бонус начисляется один раз за каждого нового пользователя."
+    )
+
+
+INVITE_OFF = "Приглашения с бонусом сейчас не действуют."
+
+
+# ── /stats ───────────────────────────────────────────────────────────────────────────────────────
+_STATS_PERIODS = {1: "Сегодня", 7: "7 дней", 30: "30 дней"}
+_REVENUE_METHODS = {"stars": "звёзды", "yookassa": "ЮKassa"}
+_CREDIT_SOURCES = {
+    "promo": "промокоды",
+    "referral": "рефералы",
+    "welcome": "приветственные",
+    "admin": "админ",
+}
+
+
+def _amounts(amounts: dict[str, int], names: dict[str, str]) -> str:
+    if not amounts:
+        return "0 ₽"
+    return ", ".join(f"{names.get(key, key)} {format_rub(value)}" for key, value in sorted(amounts.items()))
+
+
+def _stats_period(period: StatsPeriod) -> str:
+    jobs = ", ".join(f"{MODE_TITLES[mode]} {count}" for mode, count in sorted(period.jobs.items()))
+    title = _STATS_PERIODS.get(period.days, f"{period.days} дн.")
+    return (
+        f"<b>{title}</b> (с {moscow_time(period.since)})\n"
+        f"Пользователи: новых {period.new_users}, активных {period.active_users}, "
+        f"заплатили {period.paid_users}\n"
+        f"Задачи: {sum(period.jobs.values())}" + (f" ({jobs})" if jobs else "") + "\n"
+        f"Выручка: {format_rub(period.total_revenue)} ({_amounts(period.revenue, _REVENUE_METHODS)})\n"
+        f"Начисления не за деньги: {_amounts(period.credits, _CREDIT_SOURCES)}\n"
+        f"Списано за задачи: {format_rub(period.charged)}\n"
+        f"Себестоимость (прайс провайдеров): {format_rub(period.provider_cost)}\n"
+        f"Маржа: выручка − себестоимость {format_rub(period.margin)}; "
+        f"задачи − себестоимость {format_rub(period.jobs_margin)}"
+    )
+
+
+def stats(reply: StatsReply) -> str:
+    return "📈 Статистика\n\n" + "\n\n".join(_stats_period(period) for period in reply.periods)
 
 
 # ── generic errors and fallbacks ─────────────────────────────────────────────────────────────────

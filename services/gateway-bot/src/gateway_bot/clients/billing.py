@@ -29,6 +29,16 @@ from medialab_contracts.payments import (
     StarsRefundReply,
     StarsRefundRequest,
 )
+from medialab_contracts.promo import (
+    PromoCreateRequest,
+    PromoRedeemReply,
+    PromoRedeemRequest,
+    PromoView,
+    ReferralReply,
+    ReferralRequest,
+    StatsReply,
+    StatsRequest,
+)
 from medialab_runtime.rpc import call
 from nats.aio.client import Client
 
@@ -93,3 +103,18 @@ class BillingClient:
     async def stars_refund(self, admin_id: int, charge_id: str) -> StarsRefundReply:
         request = StarsRefundRequest(admin_id=admin_id, charge_id=charge_id)
         return await call(self._nc, subjects.BILLING_STARS_REFUND, request, StarsRefundReply, self._timeout)
+
+    async def promo_create(self, request: PromoCreateRequest) -> PromoView:
+        return await call(self._nc, subjects.BILLING_PROMO_CREATE, request, PromoView, self._timeout)
+
+    async def promo_redeem(self, user_id: int, code: str) -> PromoRedeemReply:
+        request = PromoRedeemRequest(user_id=user_id, code=code[:64])
+        return await call(self._nc, subjects.BILLING_PROMO_REDEEM, request, PromoRedeemReply, self._timeout)
+
+    async def referral(self, user_id: int, referrer_id: int) -> ReferralReply:
+        request = ReferralRequest(user_id=user_id, referrer_id=referrer_id)
+        return await call(self._nc, subjects.BILLING_REFERRAL, request, ReferralReply, self._timeout)
+
+    async def stats(self, admin_id: int) -> StatsReply:
+        request = StatsRequest(admin_id=admin_id)
+        return await call(self._nc, subjects.BILLING_STATS, request, StatsReply, self._timeout)

@@ -14,6 +14,7 @@ from gateway_bot.handlers import (
     fallback,
     merge,
     privacy,
+    promo,
     rephrase,
     retouch,
     status,
@@ -30,6 +31,7 @@ def get_routers() -> list[Router]:
         admin.router,
         balance.router,
         topup.router,
+        promo.router,  # /promo, /promo_new
         status.router,
         privacy.router,  # /delete_me
         create.router,  # M1

@@ -1,4 +1,5 @@
-"""/add_balance <amount> and /add_balance <user_id> <amount>: admins only (ADMIN_IDS)."""
+"""/add_balance <amount>, /add_balance <user_id> <amount> and /stats: admins only (ADMIN_IDS; billing
+checks its own list too)."""
 
 from aiogram import Router
 from aiogram.filters import Command, CommandObject
@@ -25,6 +26,11 @@ async def add_balance(
     await message.answer(texts.topup_done(reply))
 
 
-@router.message(Command("add_balance"))
-async def add_balance_refused(message: Message) -> None:
+@router.message(Command("stats"), IsAdmin())
+async def stats(message: Message, event_from_user: User, billing: BillingClient) -> None:
+    await message.answer(texts.stats(await billing.stats(event_from_user.id)))
+
+
+@router.message(Command("add_balance", "stats"))
+async def admin_only(message: Message) -> None:
     await message.answer(texts.NOT_ADMIN)

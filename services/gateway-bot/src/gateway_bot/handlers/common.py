@@ -1,23 +1,38 @@
 """/start, /menu, ℹ️ Info, /ping and cancel: they work from any state."""
 
+import logging
 from contextlib import suppress
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, Message, User
+from medialab_contracts.errors import MediaLabError
 
 from gateway_bot import keyboards, texts
 from gateway_bot.callbacks import NavAction, NavCb
+from gateway_bot.clients.billing import BillingClient
 from gateway_bot.flows.steps import query_chat
+from gateway_bot.parsing import parse_referral
 
+log = logging.getLogger(__name__)
 router = Router(name="common")
 
 
 @router.message(CommandStart())
-async def start(message: Message, state: FSMContext) -> None:
+async def start(
+    message: Message, command: CommandObject, event_from_user: User, state: FSMContext, billing: BillingClient
+) -> None:
     await state.clear()
+    referrer = parse_referral(command.args)
+    if referrer is not None:
+        # Billing decides whether it counts (bonuses on, a new user who has not paid): never the
+        # user's concern, so a failure here only logs.
+        try:
+            await billing.referral(event_from_user.id, referrer)
+        except MediaLabError as error:
+            log.warning("referral of %d by %d not recorded: %s", event_from_user.id, referrer, error.code)
     await message.answer(texts.START, reply_markup=keyboards.main_menu())
 
 

@@ -43,18 +43,21 @@ from gateway_bot.failures import (
     InputRejected,
     NotAnImage,
     NotEnoughImages,
+    PromoArgsError,
+    PromoProblem,
     PromptTooLong,
     StatusArgsError,
     TooManyImages,
     TooManyPixels,
     TopupArgsError,
+    TopupOutOfLimits,
     TopupProblem,
     TranslationFailed,
     UploadExpired,
     UploadQuotaReached,
 )
 from gateway_bot.metrics import JOBS_REFUSED
-from gateway_bot.payments import pack_for
+from gateway_bot.payments import topup_for
 from gateway_bot.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,13 @@ _TOPUP_TEXTS = {
     TopupProblem.too_large: texts.TOPUP_TOO_LARGE,
     TopupProblem.bad_amount: texts.TOPUP_BAD_AMOUNT,
     TopupProblem.bad_user: texts.TOPUP_BAD_USER,
+}
+_PROMO_TEXTS = {
+    PromoProblem.usage: texts.PROMO_NEW_USAGE,
+    PromoProblem.bad_code: texts.PROMO_BAD_CODE,
+    PromoProblem.bad_uses: texts.PROMO_BAD_USES,
+    PromoProblem.bad_date: texts.PROMO_BAD_DATE,
+    PromoProblem.past_date: texts.PROMO_PAST_DATE,
 }
 
 
@@ -126,6 +136,10 @@ def describe(error: InputRejected) -> str:
             return _describe_form(error)
         case TopupArgsError():
             return _TOPUP_TEXTS[error.problem]
+        case TopupOutOfLimits():
+            return texts.topup_out_of_limits(error.low_rub, error.high_rub)
+        case PromoArgsError():
+            return _PROMO_TEXTS[error.problem]
         case StatusArgsError():
             return texts.STATUS_USAGE if error.missing else texts.STATUS_BAD_ID
     return texts.INTERNAL_ERROR
@@ -190,7 +204,8 @@ async def insufficient_funds(
     assert isinstance(error, InsufficientFunds)
     JOBS_REFUSED.labels("funds").inc()
     await end_flow(state)
-    pack = pack_for(error.price - error.available, settings.topup_packs_rub)
+    missing = error.price - max(error.available, 0)
+    pack = topup_for(missing, settings.topup_packs_rub, settings.topup_min_rub, settings.topup_max_rub)
     text = texts.insufficient_funds(error.price, error.available)
     await reply(event, bot, text, keyboards.topup_missing(pack))
 

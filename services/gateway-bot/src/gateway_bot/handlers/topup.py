@@ -1,25 +1,48 @@
-"""💳 Пополнить, /topup, paying with Telegram Stars, /paysupport and the admins' /refund_stars."""
+"""💳 Пополнить, /topup [amount], «✏️ Другая сумма», paying with Telegram Stars, /paysupport and the
+admins' /refund_stars."""
 
 import logging
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, PreCheckoutQuery, User
 from medialab_contracts.errors import MediaLabError
+from medialab_contracts.money import rubles
 
 from gateway_bot import keyboards, payments, texts
-from gateway_bot.callbacks import TopupCb
+from gateway_bot.callbacks import TopupCb, TopupOtherCb
 from gateway_bot.clients.billing import BillingClient
-from gateway_bot.filters import IsAdmin
+from gateway_bot.filters import IsAdmin, PlainText
+from gateway_bot.flows.steps import query_chat
+from gateway_bot.parsing import parse_topup_amount
 from gateway_bot.settings import GatewaySettings
+from gateway_bot.states import TopupFlow
 
 log = logging.getLogger(__name__)
 router = Router(name="topup")
 
 
 @router.message(Command("topup"))
+async def topup_command(
+    message: Message,
+    command: CommandObject,
+    event_from_user: User,
+    billing: BillingClient,
+    settings: GatewaySettings,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    if not command.args:
+        await show_packs(message, settings, state)
+        return
+    amount = parse_topup_amount(command.args, settings.topup_min_rub, settings.topup_max_rub)
+    await payments.send_invoice(bot, billing, message.chat.id, event_from_user.id, amount)
+
+
 @router.message(F.text == texts.BTN_TOPUP)
-async def show_packs(message: Message, settings: GatewaySettings) -> None:
+async def show_packs(message: Message, settings: GatewaySettings, state: FSMContext) -> None:
+    await state.clear()
     await message.answer(texts.TOPUP_CHOOSE, reply_markup=keyboards.topup_packs(settings.topup_packs_rub))
 
 
@@ -27,12 +50,37 @@ async def show_packs(message: Message, settings: GatewaySettings) -> None:
 async def choose_pack(
     query: CallbackQuery, callback_data: TopupCb, billing: BillingClient, settings: GatewaySettings, bot: Bot
 ) -> None:
-    if callback_data.rub not in settings.topup_packs_rub:
-        await query.answer(texts.TOPUP_UNKNOWN_PACK, show_alert=True)
+    low, high = settings.topup_min_rub, settings.topup_max_rub
+    if not low <= callback_data.rub <= high:
+        await query.answer(texts.topup_out_of_limits(low, high), show_alert=True)
         return
     await query.answer()
     chat_id = query.message.chat.id if query.message is not None else query.from_user.id
-    await payments.send_invoice(bot, billing, chat_id, query.from_user.id, callback_data.rub)
+    await payments.send_invoice(bot, billing, chat_id, query.from_user.id, rubles(callback_data.rub))
+
+
+@router.callback_query(TopupOtherCb.filter())
+async def ask_amount(query: CallbackQuery, settings: GatewaySettings, state: FSMContext, bot: Bot) -> None:
+    await state.set_state(TopupFlow.amount)
+    await query.answer()
+    await bot.send_message(
+        query_chat(query), texts.topup_ask_amount(settings.topup_min_rub, settings.topup_max_rub)
+    )
+
+
+@router.message(TopupFlow.amount, PlainText())
+async def typed_amount(
+    message: Message,
+    event_from_user: User,
+    billing: BillingClient,
+    settings: GatewaySettings,
+    state: FSMContext,
+    bot: Bot,
+) -> None:
+    # A bad amount raises an input error: the user stays in this step and types another one.
+    amount = parse_topup_amount(message.text, settings.topup_min_rub, settings.topup_max_rub)
+    await state.clear()
+    await payments.send_invoice(bot, billing, message.chat.id, event_from_user.id, amount)
 
 
 @router.pre_checkout_query()
