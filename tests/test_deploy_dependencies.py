@@ -47,7 +47,7 @@ def test_provider_runners_ship_both(package: str) -> None:
     assert PROVIDER_LIBS <= shipped(package)
 
 
-@pytest.mark.parametrize("module", ["billing.app", "prompt_llm.service"])
+@pytest.mark.parametrize("module", ["billing.app", "prompt_llm.app"])
 def test_their_composition_roots_import_neither(module: str) -> None:
     probe = f"import sys, {module}; print(sorted(m for m in ('PIL', 'httpx') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True).stdout

@@ -31,7 +31,7 @@ from medialab_runtime.rpc import call
 from medialab_sandbox.fal import FalEmulator
 from medialab_sandbox.fal.errors import infra_error
 from nats.aio.client import Client
-from prompt_llm.service import serve
+from prompt_llm.app import serve
 from prompt_llm.settings import PromptLlmSettings
 
 KEY = "llm-test:secret-0123456789"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fal_runner.service import NAME, setup
+from fal_runner.app import NAME, setup
 from fal_runner.settings import FalRunnerSettings
 from medialab_contracts import subjects
 from medialab_devstack.in_process import InProcessServices

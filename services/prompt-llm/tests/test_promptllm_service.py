@@ -43,7 +43,7 @@ from nats.aio.client import Client
 from nats.micro import add_service
 from nats.micro.service import Service
 from prometheus_client import REGISTRY
-from prompt_llm.service import RunningService, serve, setup
+from prompt_llm.app import RunningService, serve, setup
 from prompt_llm.settings import PromptLlmSettings
 
 GOOD_PROMPT = (Path(__file__).parent / "data" / "good_prompt.ru.txt").read_text(encoding="utf-8").strip()

@@ -21,7 +21,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from PIL import Image, ImageChops
-from text_render.service import setup
+from text_render.app import setup
 from text_render.settings import TextRenderSettings
 
 W, H = 320, 240

@@ -13,7 +13,7 @@ from medialab_devstack.in_process import InProcessServices
 from medialab_devstack.nats_server import service_settings
 from medialab_runtime.provisioning import LayoutConfig
 from medialab_sandbox.wavespeed import EmulatorConfig, WaveSpeedEmulator
-from wavespeed_runner.service import NAME, setup
+from wavespeed_runner.app import NAME, setup
 from wavespeed_runner.settings import WaveSpeedRunnerSettings
 
 # Test dirs are not packages (importlib mode): make the uniquely named helper module importable.

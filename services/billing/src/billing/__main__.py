@@ -1,6 +1,7 @@
 from medialab_runtime.service import main
 
+from billing.api import NAME
 from billing.app import DIST, setup
 from billing.settings import BillingSettings
 
-main("billing", BillingSettings, setup, dist=DIST)
+main(NAME, BillingSettings, setup, dist=DIST)

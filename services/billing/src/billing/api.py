@@ -66,7 +66,7 @@ from billing.settings import BillingSettings
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = "billing"
+NAME = "billing"
 
 
 class Billing:
@@ -366,12 +366,12 @@ async def serve(nc: Client, billing: Billing, version: str, in_flight: set[async
     the back-pressure). The tasks stay in ``in_flight`` until answered, for the shutdown to await.
     """
     service = await micro.add_service(
-        nc, name=SERVICE_NAME, version=version, queue_group=SERVICE_NAME, description="MediaLab billing"
+        nc, name=NAME, version=version, queue_group=NAME, description="MediaLab billing"
     )
     for subject, request_type, handler in billing.endpoints():
         await add_endpoint(
             service,
-            SERVICE_NAME,
+            NAME,
             subject,
             request_type,
             _counting_refusals(subject, handler),

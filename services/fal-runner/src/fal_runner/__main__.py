@@ -5,7 +5,7 @@ from __future__ import annotations
 from medialab_runtime.provider_keys import KeySpecError
 from medialab_runtime.runner import run_runner
 
-from fal_runner.service import DIST, NAME, setup
+from fal_runner.app import DIST, NAME, setup
 from fal_runner.settings import FalRunnerSettings
 
 

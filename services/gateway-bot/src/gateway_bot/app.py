@@ -52,7 +52,7 @@ from gateway_bot.transport import Transport
 
 log = logging.getLogger(__name__)
 
-SERVICE = "gateway-bot"
+NAME = "gateway-bot"
 DIST = "medialab-gateway-bot"
 
 

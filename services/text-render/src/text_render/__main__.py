@@ -1,7 +1,7 @@
 from medialab_runtime.service import main
 
-from text_render.service import DIST, SERVICE_NAME, setup
+from text_render.app import DIST, NAME, setup
 from text_render.settings import TextRenderSettings
 
 if __name__ == "__main__":
-    main(SERVICE_NAME, TextRenderSettings, setup, dist=DIST)
+    main(NAME, TextRenderSettings, setup, dist=DIST)

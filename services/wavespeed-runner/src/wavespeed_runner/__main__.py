@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from medialab_runtime.runner import run_runner
 
-from wavespeed_runner.service import DIST, NAME, setup
+from wavespeed_runner.app import DIST, NAME, setup
 from wavespeed_runner.settings import MissingApiKey, WaveSpeedRunnerSettings
 
 

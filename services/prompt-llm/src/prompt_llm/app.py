@@ -31,7 +31,7 @@ from prompt_llm.settings import PromptLlmSettings
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAME = "prompt-llm"
+NAME = "prompt-llm"
 DIST = "medialab-prompt-llm"
 
 
@@ -67,7 +67,7 @@ async def serve(nc: Client, js: JetStreamContext, settings: PromptLlmSettings) -
     operations = PromptLlm(llm, cache, settings, prompts)
     micro = await add_service(
         nc,
-        name=SERVICE_NAME,
+        name=NAME,
         version=_semver(),
         description="Prompt engineering over fal's LLM endpoint: write_prompt, translate, parse_style",
         metadata={
@@ -76,24 +76,24 @@ async def serve(nc: Client, js: JetStreamContext, settings: PromptLlmSettings) -
                 p.tag for p in (prompts.write_prompt, prompts.translate, prompts.parse_style)
             ),
         },
-        queue_group=SERVICE_NAME,
+        queue_group=NAME,
     )
     running = RunningService(operations, micro, settings.shutdown_grace_s)
     flight = running.in_flight
     await add_endpoint(
         micro,
-        SERVICE_NAME,
+        NAME,
         subjects.LLM_WRITE_PROMPT,
         WritePromptRequest,
         operations.write_prompt,
         in_flight=flight,
     )
     await add_endpoint(
-        micro, SERVICE_NAME, subjects.LLM_TRANSLATE, TranslateRequest, operations.translate, in_flight=flight
+        micro, NAME, subjects.LLM_TRANSLATE, TranslateRequest, operations.translate, in_flight=flight
     )
     await add_endpoint(
         micro,
-        SERVICE_NAME,
+        NAME,
         subjects.LLM_PARSE_STYLE,
         ParseStyleRequest,
         operations.parse_style,

@@ -12,7 +12,7 @@ from medialab_runtime.service import ServiceContext
 from text_render.jobs import TextJobHandler
 from text_render.settings import TextRenderSettings
 
-SERVICE_NAME = "text-render"
+NAME = "text-render"
 DIST = "medialab-text-render"
 
 
