@@ -127,6 +127,9 @@ cluster {{
   listen: "127.0.0.1:{role.route_port}"
   authorization {{ user: "{_ROUTE_USER}", password: "{role.route_password}" }}
   routes: [{routes}]
+  # Clients use the URLs they were given (all nodes), as behind the NATS Helm chart: an advertised
+  # address would be tried without the client's credentials.
+  no_advertise: true
 }}
 include "auth.conf"
 """

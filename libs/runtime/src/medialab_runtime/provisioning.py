@@ -46,6 +46,7 @@ SERVICE_LAYOUT: dict[str, frozenset[str]] = {
             subjects.FSM_BUCKET,
             subjects.ALBUMS_BUCKET,
             subjects.TELEGRAM_LIMITS_BUCKET,
+            subjects.GATEWAY_BUCKET,
             subjects.MEDIA_BUCKET,
             subjects.UPLOADS_BUCKET,
         }
@@ -168,6 +169,11 @@ def kv_configs(cfg: LayoutConfig) -> list[KeyValueConfig]:
         ),
         KeyValueConfig(
             bucket=subjects.LLM_CACHE_BUCKET, ttl=cfg.llm_cache_ttl_s, storage=file, replicas=cfg.replicas
+        ),
+        # The gateway's shared records (status messages, delivery claims, launch claims) live as long
+        # as the events they refer to.
+        KeyValueConfig(
+            bucket=subjects.GATEWAY_BUCKET, ttl=cfg.events_max_age_s, storage=file, replicas=cfg.replicas
         ),
         KeyValueConfig(
             bucket=subjects.TELEGRAM_LIMITS_BUCKET,
