@@ -2,7 +2,8 @@
 
 Parts: ``billing`` (reserve+settle pairs/s), ``text_render`` (M5 render time and memory),
 ``pipeline`` (fal slot utilisation per account, status polls per job, per-job overhead, one runner's
-throughput) and ``load`` (K users end to end, see ``bench/load.py``; ``--users``, ``--rate``,
+throughput), ``jetstream`` (acknowledged job publishes/s into JOBS with one and three copies) and
+``load`` (K users end to end, see ``bench/load.py``; ``--users``, ``--rate``,
 ``--latency``, ``--think`` apply to it). No part named: all of them. ``--json PATH`` also writes
 every figure, for comparing runs. Run from the repository root.
 """
@@ -25,7 +26,7 @@ from typing import Any
 
 from bench import load
 
-PARTS = ("billing", "text_render", "pipeline", "load")
+PARTS = ("billing", "text_render", "pipeline", "jetstream", "load")
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,13 @@ def _pipeline_rows(_: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _jetstream_rows(_: dict[str, Any]) -> list[Row]:
+    return [
+        Row("JOBS publishes, 1 server, 1 copy", ("jobs_publish_per_s_r1",), "msg/s"),
+        Row("JOBS publishes, 3-node cluster, 3 copies", ("jobs_publish_per_s_r3",), "msg/s"),
+    ]
+
+
 def _load_rows(result: dict[str, Any]) -> list[Row]:
     rows = []
     for run_name, figures in result.items():
@@ -161,6 +169,7 @@ ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "billing": _billing_rows,
     "text_render": _text_render_rows,
     "pipeline": _pipeline_rows,
+    "jetstream": _jetstream_rows,
     "load": _load_rows,
 }
 

@@ -375,3 +375,36 @@ def test_helm_lint_finds_no_warning(values: dict[str, Any]) -> None:
     report = helm.lint(CHART, values, strict=True, kube_version=f"v{KUBE_VERSION}")
     warnings = [message for message in report["messages"] if message["severity"] >= 2]
     assert not warnings and not report["errors"], (warnings, report["errors"])
+
+
+def test_production_values_give_every_service_three_nats_replicas(
+    production_objects: list[dict[str, Any]],
+) -> None:
+    """The production values run on the three-node JetStream cluster: every service provisions three
+    copies of its streams, knows every node, and would refuse fewer copies (ENVIRONMENT=production)."""
+    config_maps = by_kind(production_objects, "ConfigMap")
+    deployments = by_kind(production_objects, "Deployment")
+    assert set(deployments) == {component(name) for name in SERVICE_ORDER}
+    for name, deployment in deployments.items():
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        config = config_maps[container["envFrom"][0]["configMapRef"]["name"]]["data"]
+        assert config["NATS_REPLICAS"] == "3", name
+        assert config["ENVIRONMENT"] == "production", name
+        assert config["ALLOW_FEW_REPLICAS"] == "false", name
+        assert len(config["NATS_URL"].split(",")) == 3, name
+
+
+def test_official_nats_values_install_a_three_node_jetstream_cluster_with_our_auth() -> None:
+    values = yaml.safe_load((ROOT / "k8s" / "nats" / "values.yaml").read_text())
+    cluster, jetstream = values["config"]["cluster"], values["config"]["jetstream"]
+    assert cluster["enabled"] is True and cluster["replicas"] == 3
+    assert cluster["routeURLs"]["user"] and "password" not in cluster["routeURLs"]  # given by --set
+    assert jetstream["enabled"] is True and jetstream["fileStore"]["pvc"]["enabled"] is True
+    assert values["config"]["merge"]["$include"] == "./medialab/auth.conf"
+    volume = values["podTemplate"]["patch"][0]["value"]
+    assert volume["configMap"]["name"] == "nats-medialab-auth"
+    mounts = [p["value"] for p in values["container"]["patch"] if p["path"] == "/volumeMounts/-"]
+    assert mounts == [{"name": volume["name"], "mountPath": "/etc/nats-config/medialab"}]
+    postgres = yaml.safe_load((ROOT / "k8s" / "postgres" / "cluster.yaml").read_text())
+    assert postgres["kind"] == "Cluster" and postgres["spec"]["instances"] == 1
+    assert production_values()["database"] == {"existingSecret": "medialab-pg-app", "secretKey": "uri"}

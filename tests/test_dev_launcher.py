@@ -8,6 +8,7 @@ that nothing is left running; then starts again on the same data folder and find
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -33,10 +34,10 @@ UNSET = ("NATS_URL", "DATABASE_URL", "TG_BOT_TOKEN", "FAL_KEYS", "FAL_KEY", "WAV
 
 
 @contextmanager
-def launcher(data_dir: Path) -> Iterator[tuple[str, dict[str, str], str]]:
-    env = {k: v for k, v in os.environ.items() if k not in UNSET}
+def launcher(data_dir: Path, *args: str) -> Iterator[tuple[str, dict[str, str], str]]:
+    env = {k: v for k, v in os.environ.items() if k not in UNSET and k != "NATS_REPLICAS"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "medialab_devstack", "up", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "medialab_devstack", "up", "--data-dir", str(data_dir), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -93,3 +94,36 @@ async def test_sandbox_stack_comes_up_answers_start_and_keeps_balances(tmp_path:
             await user.send_command("balance")
             reply = await user.wait_for_reply(lambda m: "Баланс" in (m.text or ""), timeout=20)
             assert "42 ₽" in (reply.text or "")
+
+
+async def test_sandbox_stack_on_a_three_node_nats_cluster_replicates_and_delivers(tmp_path: Path) -> None:
+    """``dev.py up --nats-cluster 3``: three nats-server nodes, every service on all three URLs with
+    ``NATS_REPLICAS=3``; every service's streams report three current copies, and a picture ordered
+    through the bot is delivered."""
+    with launcher(tmp_path / "stack", "--nats-cluster", "3") as (api, health, banner):
+        assert "embedded 3-node nats cluster, 3 replicas" in banner, banner
+        urls = re.search(r"nats cluster, 3 replicas: (\S+) ", banner)
+        assert urls and urls.group(1).count("nats://127.0.0.1:") == 3, banner
+        async with httpx.AsyncClient() as http:
+            for name, url in health.items():
+                deadline = time.monotonic() + 60
+                while True:
+                    body = (await http.get(f"{url}/readyz")).json()
+                    placement = body["details"]["jetstream"]
+                    if all(p.get("replicas") == 3 and p.get("current") == 3 for p in placement.values()):
+                        break
+                    assert time.monotonic() < deadline, (name, placement)
+                    await asyncio.sleep(0.5)
+                assert body["ready"] is True, name
+        async with TelegramUserClient(api, SANDBOX_BOT_TOKEN, user_id=SANDBOX_USER_ID) as user:
+            await user.send_command("start")
+            await user.wait_for_reply(lambda m: "MediaLab" in (m.text or ""), timeout=20)
+            await user.send_text("Изображение кот на кластере | model=flux | size=64x64")
+            offer = await user.wait_for_reply(
+                lambda m: any("Запустить" in b.text for b in m.inline_buttons), timeout=30
+            )
+            await user.press_button(offer.message_id, text=offer.button("Запустить").text)
+            result = await user.wait_for_message(
+                predicate=lambda m: m.document is not None, after=offer.message_id, timeout=60
+            )
+            assert result.document is not None

@@ -3,6 +3,9 @@
 Each e2e module builds one ``Stack`` in a module-scoped fixture (processes are slow to start) and
 gives every test its own Telegram users, so tests of a module never see each other's chats.
 Imported by the other ``test_e2e_*`` modules; it holds no tests itself.
+
+``MEDIALAB_E2E_NATS_NODES=3`` runs the stacks on a three-node NATS cluster (every service given the three
+URLs and ``NATS_REPLICAS=3``) instead of one nats-server: the same tests, on the production topology.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import io
 import itertools
 import json
+import os
 import re
 import subprocess
 import sys
@@ -23,7 +27,7 @@ import aiohttp
 import asyncpg
 import httpx
 from aiohttp import web
-from medialab_devstack.nats_server import NatsServer
+from medialab_devstack.nats_server import NatsCluster, NatsServer
 from medialab_devstack.ports import free_port, wait_for_port
 from medialab_devstack.postgres import fresh_database_name, with_database
 from medialab_devstack.stack import ServiceProcess
@@ -36,6 +40,7 @@ WAVESPEED_KEY = "e2e-wavespeed-key"
 ADMIN_ID = 777_000
 WEBHOOK_SECRET = "e2e-webhook-secret"
 _user_ids = itertools.count(100_001)
+NATS_NODES = int(os.environ.get("MEDIALAB_E2E_NATS_NODES", "1"))
 
 
 def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 60, 40)) -> bytes:
@@ -92,7 +97,7 @@ class _Emulator:
 class Stack:
     root: Path
     admin_pg_url: str
-    nats: NatsServer = field(init=False)
+    nats: NatsServer | NatsCluster = field(init=False)
     telegram: _Emulator = field(init=False)
     fal: _Emulator | None = None
     wavespeed: _Emulator | None = None
@@ -100,7 +105,9 @@ class Stack:
     database_url: str | None = None
 
     def __post_init__(self) -> None:
-        self.nats = NatsServer(self.root / "nats")
+        self.nats = (
+            NatsCluster(self.root / "nats", NATS_NODES) if NATS_NODES > 1 else NatsServer(self.root / "nats")
+        )
         self.nats.start()
         self.telegram = _Emulator(
             ["medialab_sandbox.telegram", "--token", TOKEN, "--log-level", "WARNING"],
@@ -113,7 +120,12 @@ class Stack:
         return self.root / "logs"
 
     def _start(self, name: str, module_name: str, env: dict[str, str]) -> ServiceProcess:
-        env = {"NATS_URL": self.nats.url, "LOG_FORMAT": "text", **env}
+        env = {
+            "NATS_URL": self.nats.url,
+            "NATS_REPLICAS": str(min(NATS_NODES, 3)),
+            "LOG_FORMAT": "text",
+            **env,
+        }
         process = ServiceProcess(name, env, self.logs, module=module_name)
         process.start()
         self.services[f"{name}-{process.instance}"] = process

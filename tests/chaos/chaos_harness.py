@@ -49,6 +49,7 @@ from medialab_devstack.launcher import SANDBOX_BOT_TOKEN, Stack
 from medialab_devstack.nats_server import admin_url
 from medialab_devstack.stack import ServiceProcess
 from medialab_runtime.media_store import MediaStore
+from medialab_runtime.nats_conn import server_urls
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
 from medialab_runtime.rpc import call
 from medialab_sandbox.fal import FalEmulatorControl
@@ -163,26 +164,27 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
-async def _provision(nats_url: str) -> None:
+async def _provision(nats_url: str, replicas: int) -> None:
     """Create the layout before any service does, with short slot leases (a dead holder's slot is
     back within seconds); the services keep an existing bucket's config."""
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(servers=server_urls(nats_url))
     try:
-        await ensure_layout(nc.jetstream(), LayoutConfig(slots_ttl_s=SLOT_LEASE_S))
+        await ensure_layout(nc.jetstream(), LayoutConfig(slots_ttl_s=SLOT_LEASE_S, replicas=replicas))
     finally:
         await nc.close()
 
 
 class ChaosStack:
-    """The launcher's stack plus what the scenarios need to break it and put it back."""
+    """The launcher's stack plus what the scenarios need to break it and put it back; with
+    ``nats_nodes=3`` on a three-node NATS cluster, every stream with three replicas."""
 
-    def __init__(self, root: Path) -> None:
-        self.stack = Stack(data_dir=root, env=dict(CHAOS_ENV))
+    def __init__(self, root: Path, nats_nodes: int = 1) -> None:
+        self.stack = Stack(data_dir=root, env=dict(CHAOS_ENV), nats_nodes=nats_nodes)
 
     def start(self) -> None:
         try:
             self.stack.start_infrastructure()
-            asyncio.run(_provision(self.nats_url))
+            asyncio.run(_provision(self.nats_url, int(self.env.get("NATS_REPLICAS", "1"))))
             self.stack.start_sandboxes()
             self.stack.start_services()
         except BaseException:
@@ -380,7 +382,9 @@ class Bus:
 
 @asynccontextmanager
 async def bus(stack: ChaosStack) -> AsyncIterator[Bus]:
-    nc = await nats.connect(stack.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    nc = await nats.connect(
+        servers=server_urls(stack.nats_url), max_reconnect_attempts=-1, reconnect_time_wait=0.2
+    )
     try:
         client = Bus(nc, await MediaStore.open(nc.jetstream()))
         await nc.subscribe(subjects.JOBS_SUBJECTS, cb=client._on_job)

@@ -73,6 +73,8 @@ config.extraEnv, then the service's env; the addresses the chart wires up always
 {{- define "medialab.configData" -}}
 {{- $v := .root.Values -}}
 {{- $defaults := dict
+  "ENVIRONMENT" $v.config.environment
+  "ALLOW_FEW_REPLICAS" $v.config.allowFewReplicas
   "LOG_LEVEL" $v.config.logLevel
   "LOG_FORMAT" $v.config.logFormat
   "MEDIA_TTL_S" $v.config.mediaTtlSeconds
@@ -85,7 +87,7 @@ config.extraEnv, then the service's env; the addresses the chart wires up always
 {{- if eq .name "billing" -}}
 {{- $_ := set $defaults "RETENTION_DAYS" $v.config.retentionDays -}}
 {{- end -}}
-{{- $fixed := dict "HTTP_HOST" "0.0.0.0" "HTTP_PORT" $v.httpPort "NATS_URL" $v.nats.url "NATS_USER" .name -}}
+{{- $fixed := dict "HTTP_HOST" "0.0.0.0" "HTTP_PORT" $v.httpPort "NATS_URL" $v.nats.url "NATS_USER" .name "NATS_REPLICAS" $v.nats.replicas -}}
 {{- if include "medialab.webhookMode" . -}}
 {{- $_ := set $fixed "WEBHOOK_URL" $v.gateway.webhook.url -}}
 {{- $_ := set $fixed "WEBHOOK_HOST" "0.0.0.0" -}}

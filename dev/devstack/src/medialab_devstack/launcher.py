@@ -1,6 +1,8 @@
 """The dev launcher behind ``python3 dev.py up``: the whole stack on one machine.
 
-- ``NATS_URL`` unset → a private nats-server with JetStream, data in ``.medialab/nats``.
+- ``NATS_URL`` unset → a private nats-server with JetStream, data in ``.medialab/nats``; with
+  ``--nats-cluster 3`` a three-node cluster on loopback instead (data in ``.medialab/nats-cluster``), every
+  service given the three URLs and ``NATS_REPLICAS=3``.
 - ``DATABASE_URL`` unset → a private PostgreSQL (pgserver), data in ``.medialab/pg``.
 - ``TG_BOT_TOKEN`` / ``FAL_KEYS`` (or ``FAL_KEY``) / ``WAVESPEED_API_KEY`` unset → sandbox mode for
   that provider: the project's emulator is started and the services are pointed at it.
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from medialab_devstack.nats_server import NatsServer
+from medialab_devstack.nats_server import NatsCluster, NatsServer
 from medialab_devstack.ports import free_port
 from medialab_devstack.postgres import EmbeddedPostgres
 from medialab_devstack.stack import ServiceProcess
@@ -28,6 +30,9 @@ SANDBOX_FAL_KEY = "sandbox-key-id:sandbox-key-secret"
 SANDBOX_WAVESPEED_KEY = "sandbox-wavespeed-key"
 SANDBOX_USER_ID = 1001
 
+# Copies of every stream on a cluster of that many nodes: three at most (what production runs).
+MAX_REPLICAS = 3
+
 SERVICE_ORDER = ("billing", "fal-runner", "wavespeed-runner", "text-render", "prompt-llm", "gateway-bot")
 
 
@@ -35,7 +40,9 @@ SERVICE_ORDER = ("billing", "fal-runner", "wavespeed-runner", "text-render", "pr
 class Stack:
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
-    nats: NatsServer | None = None
+    # nats-server nodes to start when NATS_URL is unset: 1 a single server, more a cluster on loopback.
+    nats_nodes: int = 1
+    nats: NatsServer | NatsCluster | None = None
     postgres: EmbeddedPostgres | None = None
     emulators: list[ServiceProcess] = field(default_factory=list)
     services: list[ServiceProcess] = field(default_factory=list)
@@ -47,12 +54,18 @@ class Stack:
 
     def start_infrastructure(self) -> None:
         if not self.env.get("NATS_URL"):
-            self.nats = NatsServer(self.data_dir / "nats")
+            if self.nats_nodes > 1:
+                self.nats = NatsCluster(self.data_dir / "nats-cluster", self.nats_nodes)
+                self.env.setdefault("NATS_REPLICAS", str(min(self.nats_nodes, MAX_REPLICAS)))
+                kind = f"embedded {self.nats_nodes}-node nats cluster, {self.env['NATS_REPLICAS']} replicas"
+            else:
+                self.nats = NatsServer(self.data_dir / "nats")
+                kind = "embedded nats-server"
             self.nats.start()
             # Each service gets its own user from ServiceProcess; the admin password stays here.
             self.env["NATS_URL"] = self.nats.plain_url
             self.notes.append(
-                f"embedded nats-server: {self.nats.plain_url} (data {self.nats.store_dir}; "
+                f"{kind}: {self.nats.plain_url} (data {self.nats.store_dir}; "
                 "no anonymous access, per-run passwords)"
             )
         if not self.env.get("DATABASE_URL"):
@@ -138,14 +151,14 @@ class Stack:
         return "\n".join(lines)
 
 
-def up(data_dir: Path) -> int:
+def up(data_dir: Path, nats_nodes: int = 1) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     # Settings in ./.env count as configured too (the services read it themselves), so a token put
     # there is used instead of a sandbox; the real environment wins over the file.
     configured = {**dotenv_values(".env"), **os.environ}
-    stack = Stack(data_dir=data_dir, env={k: v for k, v in configured.items() if v})
+    stack = Stack(data_dir=data_dir, env={k: v for k, v in configured.items() if v}, nats_nodes=nats_nodes)
     try:
         stack.start_infrastructure()
         stack.start_sandboxes()

@@ -22,7 +22,7 @@ import asyncpg
 import pytest
 from PIL import Image
 
-from medialab_devstack.nats_server import NatsServer
+from medialab_devstack.nats_server import NatsCluster, NatsServer
 from medialab_devstack.postgres import EmbeddedPostgres, fresh_database_name, with_database
 
 
@@ -64,6 +64,23 @@ def nats_server(request: pytest.FixtureRequest) -> Iterator[NatsServer]:
 @pytest.fixture
 def nats_url(nats_server: NatsServer) -> str:
     return nats_server.url
+
+
+@pytest.fixture
+def nats_cluster(request: pytest.FixtureRequest) -> Iterator[NatsCluster]:
+    """Three nats-server nodes with routes and JetStream on each, the production permissions on all;
+    ``nats_cluster.url`` is the admin user's comma-separated list of the three."""
+    store = _private_dir("medialab-nats-cluster-")
+    cluster = NatsCluster(store)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+    violations = cluster.violations()
+    shutil.rmtree(store, ignore_errors=True)
+    if violations and request.node.get_closest_marker("nats_violations") is None:
+        pytest.fail("NATS permission violations:\n" + "\n".join(dict.fromkeys(violations)), pytrace=False)
 
 
 @pytest.fixture(scope="session")

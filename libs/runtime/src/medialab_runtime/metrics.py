@@ -43,3 +43,13 @@ CONSUMER_REDELIVERED = Gauge(
     "Messages of a durable consumer that are being redelivered now",
     ["service", "consumer"],
 )
+STREAM_REPLICAS = Gauge(
+    "medialab_jetstream_replicas",
+    "Copies a JetStream stream (bucket, object store) is configured with",
+    ["service", "stream"],
+)
+STREAM_REPLICAS_CURRENT = Gauge(
+    "medialab_jetstream_replicas_current",
+    "Copies of a stream that are current now (the leader and every caught-up follower); 0 without a leader",
+    ["service", "stream"],
+)

@@ -39,6 +39,15 @@ def inbox_prefix(user: str) -> str:
     return f"_INBOX_{user}"
 
 
+def server_urls(url: str) -> list[str]:
+    """``NATS_URL`` as a list: one URL, or a comma-separated list of a cluster's nodes (the client
+    starts with any of them and moves to another when its node goes)."""
+    urls = [part.strip() for part in url.split(",") if part.strip()]
+    if not urls:
+        raise ValueError("NATS_URL is empty: give one nats:// URL or a comma-separated list of them")
+    return urls
+
+
 async def connect(
     url: str,
     service: str,
@@ -66,7 +75,7 @@ async def connect(
     if user is not None:
         credentials = {"user": user, "password": password or "", "inbox_prefix": inbox_prefix(user)}
     nc = await nats.connect(
-        url,
+        server_urls(url),
         name=service,
         **credentials,
         max_reconnect_attempts=-1,

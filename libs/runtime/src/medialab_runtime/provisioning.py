@@ -2,6 +2,8 @@
 
 Every service calls ``ensure_layout`` at start, so any of them can be the first one up. Creating an
 existing stream with the same config is a no-op; a changed config is applied with an update.
+Every stream, bucket and object store gets ``LayoutConfig.replicas`` copies (NATS_REPLICAS): an
+existing one with another count is scaled to it with ``update_stream`` (JetStream moves the data).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
 )
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, Error
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ SERVICE_LAYOUT: dict[str, frozenset[str]] = {
             subjects.FSM_BUCKET,
             subjects.ALBUMS_BUCKET,
             subjects.TELEGRAM_LIMITS_BUCKET,
+            subjects.GATEWAY_BUCKET,
             subjects.MEDIA_BUCKET,
             subjects.UPLOADS_BUCKET,
         }
@@ -76,6 +79,24 @@ class LayoutConfig:
     job_state_ttl_s: float = 3 * 24 * 3600
     llm_cache_ttl_s: float = 24 * 3600
     telegram_limits_ttl_s: float = 120
+    # Copies of every stream, bucket and object store: 3 on a three-node cluster (one node may be lost),
+    # 1 on a single nats-server (which refuses more).
+    replicas: int = 1
+
+
+class LayoutError(RuntimeError):
+    """A part of the layout could not be created or brought to its config (the message says which)."""
+
+
+def layout_streams(service: str | None = None) -> list[str]:
+    """The JetStream streams behind a service's part of the layout (all of it for ``None``): what its
+    placement report covers. Buckets and object stores are the streams ``KV_<name>`` / ``OBJ_<name>``."""
+    cfg = LayoutConfig()
+    wanted = SERVICE_LAYOUT.get(service or "")
+    names = [s.name for s in stream_configs(cfg) if s.name and (wanted is None or s.name in wanted)]
+    names += [f"KV_{kv.bucket}" for kv in kv_configs(cfg) if wanted is None or kv.bucket in wanted]
+    names += [f"OBJ_{o.bucket}" for o in object_store_configs(cfg) if wanted is None or o.bucket in wanted]
+    return names
 
 
 def stream_configs(cfg: LayoutConfig) -> list[StreamConfig]:
@@ -89,6 +110,7 @@ def stream_configs(cfg: LayoutConfig) -> list[StreamConfig]:
             max_msg_size=MAX_MESSAGE_BYTES,
             max_bytes=cfg.stream_max_bytes,
             discard=DiscardPolicy.NEW,
+            num_replicas=cfg.replicas,
         ),
         StreamConfig(
             name=subjects.EVENTS_STREAM,
@@ -99,6 +121,7 @@ def stream_configs(cfg: LayoutConfig) -> list[StreamConfig]:
             duplicate_window=DEDUP_WINDOW_S,
             max_msg_size=MAX_MESSAGE_BYTES,
             max_bytes=cfg.stream_max_bytes,
+            num_replicas=cfg.replicas,
         ),
         StreamConfig(
             name=subjects.ADVISORIES_STREAM,
@@ -107,6 +130,7 @@ def stream_configs(cfg: LayoutConfig) -> list[StreamConfig]:
             storage=StorageType.FILE,
             max_age=cfg.events_max_age_s,
             max_bytes=cfg.stream_max_bytes,
+            num_replicas=cfg.replicas,
         ),
     ]
 
@@ -118,49 +142,105 @@ def object_store_configs(cfg: LayoutConfig) -> list[ObjectStoreConfig]:
             ttl=cfg.media_ttl_s,
             max_bytes=cfg.media_max_bytes,
             storage=StorageType.FILE,
+            replicas=cfg.replicas,
         ),
         ObjectStoreConfig(
             bucket=subjects.UPLOADS_BUCKET,
             ttl=cfg.uploads_ttl_s,
             max_bytes=cfg.uploads_max_bytes,
             storage=StorageType.FILE,
+            replicas=cfg.replicas,
         ),
     ]
 
 
 def kv_configs(cfg: LayoutConfig) -> list[KeyValueConfig]:
+    file, memory = StorageType.FILE, StorageType.MEMORY
     return [
-        KeyValueConfig(bucket=subjects.FSM_BUCKET, ttl=cfg.fsm_ttl_s, storage=StorageType.FILE),
-        KeyValueConfig(bucket=subjects.ALBUMS_BUCKET, ttl=cfg.albums_ttl_s, storage=StorageType.FILE),
-        KeyValueConfig(bucket=subjects.SLOTS_BUCKET, ttl=cfg.slots_ttl_s, storage=StorageType.FILE),
-        KeyValueConfig(bucket=subjects.JOB_STATE_BUCKET, ttl=cfg.job_state_ttl_s, storage=StorageType.FILE),
-        KeyValueConfig(bucket=subjects.LLM_CACHE_BUCKET, ttl=cfg.llm_cache_ttl_s, storage=StorageType.FILE),
+        KeyValueConfig(bucket=subjects.FSM_BUCKET, ttl=cfg.fsm_ttl_s, storage=file, replicas=cfg.replicas),
+        KeyValueConfig(
+            bucket=subjects.ALBUMS_BUCKET, ttl=cfg.albums_ttl_s, storage=file, replicas=cfg.replicas
+        ),
+        KeyValueConfig(
+            bucket=subjects.SLOTS_BUCKET, ttl=cfg.slots_ttl_s, storage=file, replicas=cfg.replicas
+        ),
+        KeyValueConfig(
+            bucket=subjects.JOB_STATE_BUCKET, ttl=cfg.job_state_ttl_s, storage=file, replicas=cfg.replicas
+        ),
+        KeyValueConfig(
+            bucket=subjects.LLM_CACHE_BUCKET, ttl=cfg.llm_cache_ttl_s, storage=file, replicas=cfg.replicas
+        ),
+        # The gateway's shared records (status messages, delivery claims, launch claims) live as long
+        # as the events they refer to.
+        KeyValueConfig(
+            bucket=subjects.GATEWAY_BUCKET, ttl=cfg.events_max_age_s, storage=file, replicas=cfg.replicas
+        ),
         KeyValueConfig(
             bucket=subjects.TELEGRAM_LIMITS_BUCKET,
             ttl=cfg.telegram_limits_ttl_s,
-            storage=StorageType.MEMORY,
+            storage=memory,
+            replicas=cfg.replicas,
         ),
     ]
 
 
+def _refused(what: str, replicas: int, error: Error) -> LayoutError:
+    hint = " (a single nats-server holds one copy: NATS_REPLICAS=1)" if replicas > 1 else ""
+    return LayoutError(f"JetStream refused {what} with {replicas} replica(s): {error.description}{hint}")
+
+
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     try:
-        await js.add_stream(config)
-    except BadRequestError:
-        # Name in use with another config: bring it to ours (retention cannot change; that one raises).
-        await js.update_stream(config)
-        log.info("stream %s updated", config.name)
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            # Name in use with another config (another cap, another replica count): bring it to ours;
+            # retention cannot change, that one raises.
+            await js.update_stream(config)
+            log.info("stream %s updated (replicas %d)", config.name, config.num_replicas)
+    except Error as error:
+        raise _refused(f"stream {config.name}", config.num_replicas, error) from error
+
+
+async def _scale(js: JetStreamContext, stream: str, replicas: int) -> None:
+    """Bring an existing bucket's or object store's stream to ``replicas``; nothing else of its config
+    changes (a bucket keeps the TTL it was created with)."""
+    current = (await js.stream_info(stream)).config
+    if current.num_replicas != replicas:
+        await js.update_stream(dataclasses.replace(current, num_replicas=replicas))
+        log.info("stream %s scaled from %s to %d replicas", stream, current.num_replicas, replicas)
+
+
+async def _ensure_key_value(js: JetStreamContext, config: KeyValueConfig) -> None:
+    try:
+        try:
+            await js.create_key_value(config)
+        except BadRequestError:
+            log.info(
+                "kv bucket %s exists with another config; keeping it but its replica count", config.bucket
+            )
+            await _scale(js, f"KV_{config.bucket}", config.replicas)
+    except Error as error:
+        raise _refused(f"kv bucket {config.bucket}", config.replicas, error) from error
 
 
 async def _ensure_object_store(js: JetStreamContext, config: ObjectStoreConfig) -> None:
     try:
-        await js.create_object_store(config.bucket, config)
-    except BadRequestError:
-        # Created before with another TTL or cap: bring its stream to ours (nats-py has no update call).
-        stream = f"OBJ_{config.bucket}"
-        current = (await js.stream_info(stream)).config
-        await js.update_stream(dataclasses.replace(current, max_age=config.ttl, max_bytes=config.max_bytes))
-        log.info("object store %s updated", config.bucket)
+        try:
+            await js.create_object_store(config.bucket, config)
+        except BadRequestError:
+            # Created before with another TTL, cap or replica count: bring its stream to ours (nats-py
+            # has no update call).
+            stream = f"OBJ_{config.bucket}"
+            current = (await js.stream_info(stream)).config
+            await js.update_stream(
+                dataclasses.replace(
+                    current, max_age=config.ttl, max_bytes=config.max_bytes, num_replicas=config.replicas
+                )
+            )
+            log.info("object store %s updated", config.bucket)
+    except Error as error:
+        raise _refused(f"object store {config.bucket}", config.replicas, error) from error
 
 
 async def ensure_durable_consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> None:
@@ -182,12 +262,8 @@ async def ensure_layout(
         if wanted is None or stream.name in wanted:
             await _ensure_stream(js, stream)
     for kv in kv_configs(cfg):
-        if wanted is not None and kv.bucket not in wanted:
-            continue
-        try:
-            await js.create_key_value(kv)
-        except BadRequestError:
-            log.warning("kv bucket %s exists with another config; keeping it", kv.bucket)
+        if wanted is None or kv.bucket in wanted:
+            await _ensure_key_value(js, kv)
     for store in object_store_configs(cfg):
         if wanted is None or store.bucket in wanted:
             await _ensure_object_store(js, store)

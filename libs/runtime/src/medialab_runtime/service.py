@@ -25,8 +25,9 @@ from medialab_runtime.health import HealthServer
 from medialab_runtime.logs import secret_values, setup_logging
 from medialab_runtime.metrics import BUILD_INFO
 from medialab_runtime.nats_conn import ReconnectHooks, connect
-from medialab_runtime.provisioning import LayoutConfig, ensure_layout
-from medialab_runtime.settings import ServiceSettings
+from medialab_runtime.placement import PlacementReport
+from medialab_runtime.provisioning import LayoutConfig, ensure_layout, layout_streams
+from medialab_runtime.settings import ServiceSettings, UnsafeSettingsError
 from medialab_runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,11 @@ async def run_service(
     dist: str | None = None,
 ) -> None:
     setup_logging(name, settings.log_level, settings.log_format, secret_values(settings))
+    try:
+        settings.check_production()
+    except UnsafeSettingsError as refusal:
+        lifecycle.error("%s refuses to start: %s", name, refusal)
+        raise SystemExit(f"{name}: {refusal}") from None
     BUILD_INFO.labels(name, package_version(dist or f"medialab-{name}")).set(1)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -150,6 +156,9 @@ async def run_service(
         hooks.add(lambda: _reprovision(js, layout, name))
         ctx = ServiceContext(name, settings, nc, js, health, stopping, stack)
         stack.push_async_callback(ctx._cancel_tasks)
+        placement = PlacementReport(js, name, layout_streams(name))
+        health.add_detail("jetstream", placement.details)
+        ctx.spawn(placement.run(), "jetstream-placement")
         await setup(ctx)
         started.set()
         lifecycle.info("%s started", name)

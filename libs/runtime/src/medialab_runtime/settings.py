@@ -1,5 +1,7 @@
 """Settings every service shares; each service subclasses ``ServiceSettings`` with its own fields."""
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -14,6 +16,12 @@ from medialab_runtime.limits import (
 from medialab_runtime.provisioning import GIB, LayoutConfig
 
 MIB = 1024 * 1024
+# Copies a production deployment keeps of every stream: one node of three may be lost.
+PRODUCTION_REPLICAS = 3
+
+
+class UnsafeSettingsError(RuntimeError):
+    """Settings that would run production unsafely; the message says which and how to proceed."""
 
 
 class ServiceSettings(BaseSettings):
@@ -27,6 +35,13 @@ class ServiceSettings(BaseSettings):
     # The service's own NATS user (deploy/nats/permissions.yaml); the server refuses anonymous clients.
     nats_user: str | None = None
     nats_password: SecretStr | None = None
+    # Copies of every JetStream stream, bucket and object store (the layout's ``replicas``): 1 on a
+    # single nats-server, 3 on a three-node cluster. Provisioning scales existing streams to it.
+    nats_replicas: int = Field(default=1, ge=1, le=5)
+    # "production" refuses to start with fewer than PRODUCTION_REPLICAS copies (a lost node would take
+    # queued jobs, conversations and money-relevant events with it) unless ALLOW_FEW_REPLICAS says so.
+    environment: Literal["development", "production"] = "development"
+    allow_few_replicas: bool = False
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
@@ -56,8 +71,23 @@ class ServiceSettings(BaseSettings):
         """Pillow's own guard (``images.configure_pillow``), for services that open images."""
         return max(self.max_image_pixels, self.max_result_pixels)
 
+    def check_production(self) -> None:
+        """Raise ``UnsafeSettingsError`` for a production deployment without replicated streams."""
+        if (
+            self.environment == "production"
+            and self.nats_replicas < PRODUCTION_REPLICAS
+            and not self.allow_few_replicas
+        ):
+            raise UnsafeSettingsError(
+                f"ENVIRONMENT=production with NATS_REPLICAS={self.nats_replicas}: every stream would keep "
+                f"fewer than {PRODUCTION_REPLICAS} copies, and losing the nats-server that holds one loses "
+                f"its queued jobs and conversations. Run a three-node NATS cluster with "
+                f"NATS_REPLICAS={PRODUCTION_REPLICAS}, or set ALLOW_FEW_REPLICAS=true to accept that risk."
+            )
+
     def layout(self) -> LayoutConfig:
         return LayoutConfig(
+            replicas=self.nats_replicas,
             media_ttl_s=self.media_ttl_s,
             media_max_bytes=self.media_max_bytes,
             uploads_ttl_s=self.uploads_ttl_s,
