@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, HTTPException, Response
@@ -44,7 +45,7 @@ class WebChatView(BaseModel):
     chat_id: int
     version: int
     messages: list[WebMessage]
-    reply_keyboard: dict | None = None
+    reply_keyboard: dict[str, Any] | None = None
     action: str | None = None  # "typing", "upload_photo", ... while the bot shows one
 
 

@@ -239,7 +239,7 @@
       }
       const bubble = el("div", { class: "bubble" });
       const media = group.flatMap((message) => this.mediaOf(message));
-      if (media.length) bubble.append(el("div", { class: "media" }, ...media));
+      if (media.length) bubble.append(el("div", { class: media.length > 1 ? "media album" : "media" }, ...media));
       const last = group[group.length - 1];
       if (first.sticker) bubble.append(this.sticker(first.sticker));
       if (first.invoice) bubble.append(this.invoice(first));
