@@ -82,6 +82,10 @@ async def test_sandbox_stack_comes_up_answers_start_and_keeps_balances(tmp_path:
                 metrics = (await http.get(f"{url}/metrics")).text
                 families = {f.name for f in text_string_to_metric_families(metrics)}
                 assert "medialab_build_info" in families, name
+            web = re.search(r"^\s+(http://127\.0\.0\.1:\d+/_emu/\S+/webchat\?user=\d+)$", banner, re.M)
+            assert web, banner
+            page = await http.get(web.group(1))
+            assert page.status_code == 200 and 'id="webchat"' in page.text
         async with TelegramUserClient(api, SANDBOX_BOT_TOKEN, user_id=SANDBOX_USER_ID) as user:
             await user.send_command("start")
             menu = await user.wait_for_reply(lambda m: "MediaLab" in (m.text or ""), timeout=20)

@@ -91,6 +91,8 @@ async def test_standalone_emulator_serves_until_terminated() -> None:
     console = Console(process)
     try:
         url = (await console.expect(r"listening on (http://\S+)")).group(1)
+        web = (await console.expect(r"Web chat: (http://\S+)")).group(1)
+        assert web == f"{url}/_emu/4242/webchat"
         async with httpx.AsyncClient(base_url=url) as http:
             me = (await http.get(f"/bot{TOKEN}/getMe")).json()
             other = (await http.get(f"/bot{OTHER_TOKEN}/getMe")).json()

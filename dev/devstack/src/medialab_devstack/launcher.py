@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dotenv import dotenv_values
+from medialab_sandbox.telegram.webchat import webchat_url
 
 from medialab_devstack.nats_server import NatsCluster, NatsServer
 from medialab_devstack.ports import free_port
@@ -140,9 +141,12 @@ class Stack:
         lines += [f"  {p.name:<17} {p.health_url}/healthz  /readyz  /metrics" for p in self.services]
         lines += [f"  logs: {self.log_dir}"]
         if self.env.get("TG_BOT_TOKEN") == SANDBOX_BOT_TOKEN:
+            web = webchat_url(self.env["TELEGRAM_API_BASE"], SANDBOX_BOT_TOKEN, SANDBOX_USER_ID)
             lines += [
                 "",
-                "Talk to the bot (sandbox mode), in another terminal:",
+                "Talk to the bot (sandbox mode) in a browser:",
+                f"  {web}",
+                "or in another terminal:",
                 f"  {sys.executable} -m medialab_sandbox.telegram.chat "
                 f"--api {self.env['TELEGRAM_API_BASE']} --token {SANDBOX_BOT_TOKEN} "
                 f"--user-id {SANDBOX_USER_ID} --downloads {self.data_dir / 'downloads'}",

@@ -8,6 +8,7 @@ import logging
 
 from .config import EmulatorConfig, RateLimitConfig
 from .server import DEFAULT_TOKEN, TelegramEmulator
+from .webchat import webchat_url
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -38,6 +39,8 @@ async def _serve(args: argparse.Namespace) -> None:
     )
     await emulator.start()
     print(f"Telegram emulator listening on {emulator.base_url}", flush=True)
+    for token in tokens:
+        print(f"Web chat: {webchat_url(emulator.base_url, token)}", flush=True)
     await emulator.wait_stopped()
 
 

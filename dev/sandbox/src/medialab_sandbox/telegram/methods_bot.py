@@ -213,7 +213,8 @@ async def send_chat_action(ctx: MethodContext) -> bool:
     action = ctx.params.text("action")
     if action not in _CHAT_ACTIONS:
         raise bad_request("wrong parameter action in request")
-    chat.actions.append(ChatActionRecord(action=action, at=time.time()))
+    latest = max(chat.messages, default=0)
+    chat.actions.append(ChatActionRecord(action=action, at=time.time(), after_message_id=latest))
     chat.touch()
     return True
 

@@ -134,6 +134,7 @@ class TranscriptMessage(BaseModel):
 class ChatActionRecord(BaseModel):
     action: str
     at: float
+    after_message_id: int = 0  # the chat's latest message when the action was sent
 
 
 class Transcript(BaseModel):

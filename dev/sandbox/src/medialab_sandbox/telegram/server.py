@@ -16,6 +16,7 @@ from .faults import Faults
 from .schemas import RateLimitHit, RequestRecord
 from .state import BotState, EmulatorState
 from .user_api import build_user_router
+from .webchat import install_webchat
 
 DEFAULT_TOKEN = "123456789:SANDBOX-token-for-tests"
 
@@ -30,6 +31,7 @@ def create_app(world: EmulatorState) -> tuple[FastAPI, BotApi]:
     )
     app.include_router(api.router())
     app.include_router(build_user_router(world))
+    install_webchat(app, world)
     return app, api
 
 

@@ -63,26 +63,57 @@ def _user_errors() -> Iterator[None]:
         raise HTTPException(400, error.description) from None
 
 
+def find_bot(world: EmulatorState, token: str) -> BotState:
+    """The bot a user-side path names: by its token, or by its id alone (as a Telegram user knows
+    a bot: the web chat's address carries no secret)."""
+    bot = world.bots.get(token)
+    if bot is None and token.isdigit():
+        bot = next((each for each in world.bots.values() if each.id == int(token)), None)
+    if bot is None:
+        raise HTTPException(404, "unknown bot token")
+    return bot
+
+
+def _chat_for_reading(world: EmulatorState, bot: BotState, chat_id: int) -> ChatState:
+    if chat_id > 0:
+        return bot.private_chat(world.user(chat_id))
+    chat = bot.chats.get(chat_id)
+    if chat is None:
+        raise HTTPException(404, f"chat {chat_id} not found")
+    return chat
+
+
+async def read_chat(world: EmulatorState, token: str, chat_id: int, since: int, timeout: float) -> ChatState:
+    """The chat, once its version is past ``since`` or ``timeout`` (capped) has passed."""
+    chat = _chat_for_reading(world, find_bot(world, token), chat_id)
+    if chat.signal.version <= since:
+        await chat.signal.wait_past(since, min(timeout, MAX_WAIT_SECONDS), world.closing)
+    return chat
+
+
 def build_user_router(world: EmulatorState) -> APIRouter:
     router = APIRouter(prefix=PREFIX)
 
     def bot_for(token: str) -> BotState:
-        bot = world.bots.get(token)
-        if bot is None:
-            raise HTTPException(404, "unknown bot token")
-        return bot
-
-    def chat_for_reading(bot: BotState, chat_id: int) -> ChatState:
-        if chat_id > 0:
-            return bot.private_chat(world.user(chat_id))
-        chat = bot.chats.get(chat_id)
-        if chat is None:
-            raise HTTPException(404, f"chat {chat_id} not found")
-        return chat
+        return find_bot(world, token)
 
     @router.get("/health")
     async def health() -> dict[str, bool]:
         return {"ok": True}
+
+    @router.get("/users")
+    async def list_users() -> list[UserProfile]:
+        """Every user the emulator knows (registered, or acted once), by id."""
+        return [
+            UserProfile(
+                user_id=user.id,
+                first_name=user.first_name,
+                last_name=user.last_name,
+                username=user.username,
+                language_code=user.language_code,
+            )
+            for user in sorted(world.users.values(), key=lambda user: user.id)
+        ]
 
     @router.put("/users/{user_id}")
     async def register_user(user_id: int, profile: UserProfile) -> UserProfile:
@@ -197,9 +228,7 @@ def build_user_router(world: EmulatorState) -> APIRouter:
 
     @router.get("/{token}/chats/{chat_id}/transcript")
     async def transcript(token: str, chat_id: int, since: int = -1, timeout: float = 0.0) -> Transcript:
-        chat = chat_for_reading(bot_for(token), chat_id)
-        if chat.signal.version <= since:
-            await chat.signal.wait_past(since, min(timeout, MAX_WAIT_SECONDS), world.closing)
+        chat = await read_chat(world, token, chat_id, since, timeout)
         return Transcript(
             chat_id=chat.id,
             version=chat.signal.version,
