@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -55,6 +56,12 @@ def precheck(upload: Upload, max_bytes: int) -> None:
         raise NotAnImage(upload.mime_type)
     if upload.file_size is not None and upload.file_size > max_bytes:
         raise ImageTooLarge(max_bytes)
+
+
+class Intake(Protocol):
+    """What the handlers need to take an image in: ``ImageIntake``, or a fake one in flow tests."""
+
+    async def accept(self, bot: Bot, upload: Upload, owner: int, max_bytes: int) -> MediaRef: ...
 
 
 class ImageIntake:
