@@ -153,6 +153,7 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
 
 
 async def _ensure_object_store(js: JetStreamContext, config: ObjectStoreConfig) -> None:
+    assert config.bucket is not None  # every config of object_store_configs names its bucket
     try:
         await js.create_object_store(config.bucket, config)
     except BadRequestError:

@@ -37,7 +37,7 @@ BUSY_RETRY_S = 3.0
 
 
 def retry_delay(attempt: int) -> float:
-    return min(30.0, 1.0 * 2 ** max(0, attempt - 1))
+    return min(30.0, 2.0 ** max(0, attempt - 1))
 
 
 class DeliveryConsumer:

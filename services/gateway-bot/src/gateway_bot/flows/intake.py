@@ -82,7 +82,7 @@ class ImageIntake:
         except TelegramAPIError as error:
             log.warning("download of message %d failed: %s", upload.message_id, error.message)
             raise DownloadFailed(error.message) from error
-        data = buffer.getvalue() if buffer is not None else b""
+        data = buffer.read() if buffer is not None else b""  # aiogram rewinds it
         limits = dataclasses.replace(self._limits, max_bytes=min(max_bytes, self._limits.max_bytes))
         header = await asyncio.to_thread(check_header, data, limits)
         info = await self._decoding.run(header.width * header.height, check_image, data, limits)

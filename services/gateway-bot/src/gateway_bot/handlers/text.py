@@ -4,6 +4,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, User
+from annotated_types import MaxLen
 from medialab_contracts.catalog import Catalog
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.media import MediaRef
@@ -23,7 +24,7 @@ router = Router(name="text")
 
 def _limit(field: str) -> int:
     return next(
-        rule.max_length for rule in JobRequest.model_fields[field].metadata if hasattr(rule, "max_length")
+        rule.max_length for rule in JobRequest.model_fields[field].metadata if isinstance(rule, MaxLen)
     )
 
 
