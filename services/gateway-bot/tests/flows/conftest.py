@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import nats
 import pytest
 from aiogram import Bot
 from aiogram.types import User
@@ -16,9 +17,18 @@ from gateway_testkit import detach_routers
 from medialab_devstack.nats_server import NatsServer
 from medialab_runtime.nats_conn import connect
 from medialab_runtime.provisioning import ensure_layout
+from nats.js import JetStreamContext
 from test_gateway_handlers import RecordingSession
 
 USER = User(id=5, is_bot=False, first_name="Тест", username="tester")
+
+
+@pytest.fixture
+async def admin_js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    """The test's own client (admin), for what a runner would publish: a finished job's event."""
+    nc = await nats.connect(nats_url)
+    yield nc.jetstream()
+    await nc.close()
 
 
 @pytest.fixture

@@ -1,13 +1,18 @@
-"""M3 ✏️ Изменить: model → (format) → 1–4 images → the instruction (or a caption)."""
+"""M3 ✏️ Изменить: model → (format) → 1–4 images → the instruction (or a caption); «✏️ Редактировать»
+under a result starts it with that result as the first image."""
 
 from __future__ import annotations
 
 from gateway_bot import texts
+from gateway_bot.callbacks import ResultAction, ResultCb
 from gateway_bot.states import EditFlow
 from gateway_flowkit import Conversation, RecordingLauncher, buttons
 from medialab_contracts.catalog import DEFAULT_EDIT_SIZE, default_catalog
+from medialab_contracts.events import JobSucceeded, MediaOutput
+from medialab_contracts.ids import new_job_id
 from medialab_contracts.media import upload_owner
 from medialab_contracts.modes import Mode
+from nats.js import JetStreamContext
 
 CATALOG = default_catalog()
 
@@ -82,3 +87,29 @@ async def test_a_file_that_is_no_image_is_refused_and_the_step_stays(
     await chat.send("без картинки")
     assert chat.last().text == texts.NEED_IMAGE_FIRST
     assert launcher.orders == []
+
+
+async def test_edit_under_a_result_starts_with_that_result(
+    chat: Conversation, launcher: RecordingLauncher, admin_js: JetStreamContext
+) -> None:
+    job = new_job_id()
+    outputs = [
+        MediaOutput(object_name=f"results/{job}/{n}.png", content_type="image/png", width=1024, height=1024)
+        for n in range(2)
+    ]
+    done = JobSucceeded(
+        job_id=job, user_id=chat.user.id, chat_id=chat.chat.id, mode=Mode.create, outputs=outputs
+    )
+    await admin_js.publish(done.subject, done.model_dump_json().encode())
+
+    await chat.press(ResultCb(action=ResultAction.edit, job=job, n=1).pack())
+    assert chat.last().text == texts.EDIT_PRELOADED_CHOOSE_MODEL
+    await chat.press(buttons(chat.last().reply_markup)["Nano-Banana · 8 ₽"])
+    assert chat.step().text == texts.send_images(Mode.edit, CATALOG.by_key("nbe"), 1, 4)
+    assert "Уже загружено: 1." in chat.step().text
+
+    await chat.send("убери фон")
+    (order,) = launcher.orders
+    assert (order.mode, order.model.key, order.prompt) == (Mode.edit, "nbe", "убери фон")
+    assert [ref.object_name for ref in order.inputs] == [outputs[1].object_name]
+    assert chat.intake.accepted == []  # nothing was uploaded: the result is the input

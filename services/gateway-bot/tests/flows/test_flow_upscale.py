@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import nats
-import pytest
 from gateway_bot import texts
 from gateway_bot.callbacks import ResultAction, ResultCb
 from gateway_flowkit import BillingResponder, Conversation, RecordingLauncher, buttons
@@ -13,13 +9,6 @@ from medialab_contracts.events import JobSucceeded, MediaOutput
 from medialab_contracts.ids import new_job_id
 from medialab_contracts.modes import Mode
 from nats.js import JetStreamContext
-
-
-@pytest.fixture
-async def admin_js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(nats_url)
-    yield nc.jetstream()
-    await nc.close()
 
 
 async def test_an_image_is_upscaled(chat: Conversation, launcher: RecordingLauncher) -> None:
