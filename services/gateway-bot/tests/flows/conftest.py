@@ -46,7 +46,10 @@ async def billing(nats_server: NatsServer) -> AsyncIterator[BillingResponder]:
 async def chat(
     nats_server: NatsServer, billing: BillingResponder, launcher: RecordingLauncher
 ) -> AsyncIterator[Conversation]:
-    settings = GatewaySettings(tg_bot_token=f"{BOT_ID}:TEST", album_debounce_s=0.05, inputs_wait_s=10)
+    # Not from a developer's .env: prices and limits are the defaults the tests assert.
+    settings = GatewaySettings(
+        _env_file=None, tg_bot_token=f"{BOT_ID}:TEST", album_debounce_s=0.05, inputs_wait_s=10
+    )
     nc = await connect(
         nats_server.plain_url,
         "gateway-bot",
