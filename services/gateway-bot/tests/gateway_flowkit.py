@@ -41,8 +41,6 @@ from nats.micro.service import Service
 from pydantic import BaseModel
 from test_gateway_handlers import RecordingSession
 
-BOT_ID = 42
-
 
 class RecordingLauncher:
     """Takes the order a flow would start; nothing is reserved or published."""
@@ -175,7 +173,9 @@ class Conversation:
         size = PhotoSize(
             file_id=file_id, file_unique_id=file_id, width=width, height=height, file_size=file_size
         )
-        message = self._message(photo=[size], caption=caption, media_group_id=album)
+        # Album ids are Telegram's per chat; prefixed with the bot's, so tests sharing a server never meet.
+        group = f"{self.bot.id}-{album}" if album else None
+        message = self._message(photo=[size], caption=caption, media_group_id=group)
         return self._update(message=message)
 
     async def photo(self, width: int = 1024, height: int = 768, **fields: Any) -> None:

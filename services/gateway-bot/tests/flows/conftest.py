@@ -1,9 +1,22 @@
-"""A gateway dispatcher per test, built by the composition root's ``build_dispatcher`` on a private
-nats-server (the gateway's and billing's own NATS users), with a recording launcher and a fake intake."""
+"""A gateway dispatcher per test, built by the composition root's ``build_dispatcher``, with a recording
+launcher and a fake intake, on a private nats-server with the production permissions (the gateway's
+and billing's own NATS users).
+
+One nats-server serves every flow test of the session, its layout provisioned once as the gateway
+provisions it: starting a server and its JetStream assets per test would cost more than the
+conversations themselves. Each test is its own bot (a fresh bot id), and every key the gateway
+writes (conversation, seen updates, throttle) is per bot; flows, jobs and albums have fresh ids.
+A test that makes the server log a permission violation fails, as under the plugin's ``nats_server``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import itertools
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import nats
 import pytest
@@ -12,21 +25,64 @@ from aiogram.types import User
 from gateway_bot.app import Buckets, build_dispatcher
 from gateway_bot.clients.billing import BillingClient
 from gateway_bot.settings import GatewaySettings
-from gateway_flowkit import BOT_ID, BillingResponder, Conversation, FakeIntake, RecordingLauncher
+from gateway_flowkit import BillingResponder, Conversation, FakeIntake, RecordingLauncher
 from gateway_testkit import detach_routers
 from medialab_devstack.nats_server import NatsServer
 from medialab_runtime.nats_conn import connect
 from medialab_runtime.provisioning import ensure_layout
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from test_gateway_handlers import RecordingSession
 
+SERVICE = "gateway-bot"
 USER = User(id=5, is_bot=False, first_name="Тест", username="tester")
+_bot_ids = itertools.count(1000)
+
+
+async def _connect_as(server: NatsServer, user: str) -> Client:
+    return await connect(server.plain_url, user, user=user, password=server.passwords[user])
+
+
+def _settings(bot_id: int) -> GatewaySettings:
+    # Not from a developer's .env: prices and limits are the defaults the tests assert.
+    return GatewaySettings(_env_file=None, tg_bot_token=f"{bot_id}:TEST", album_debounce_s=0.05)
+
+
+async def _provision(server: NatsServer) -> None:
+    nc = await _connect_as(server, SERVICE)
+    js = nc.jetstream()
+    await ensure_layout(js, service=SERVICE)
+    await Buckets.open(js, _settings(0))  # creates the gateway's own bucket
+    await nc.close()
+
+
+@pytest.fixture(scope="session")
+def flows_nats() -> Iterator[NatsServer]:
+    store = Path(tempfile.mkdtemp(prefix="medialab-flows-nats-"))
+    server = NatsServer(store)
+    server.start()
+    try:
+        asyncio.run(_provision(server))
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(store, ignore_errors=True)
 
 
 @pytest.fixture
-async def admin_js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+def nats_server(flows_nats: NatsServer) -> Iterator[NatsServer]:
+    """The session's server; fails the test that made it log a permission violation."""
+    before = len(flows_nats.violations())
+    yield flows_nats
+    violations = flows_nats.violations()[before:]
+    if violations:
+        pytest.fail("NATS permission violations:\n" + "\n".join(dict.fromkeys(violations)), pytrace=False)
+
+
+@pytest.fixture
+async def admin_js(nats_server: NatsServer) -> AsyncIterator[JetStreamContext]:
     """The test's own client (admin), for what a runner would publish: a finished job's event."""
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_server.url)
     yield nc.jetstream()
     await nc.close()
 
@@ -46,21 +102,13 @@ async def billing(nats_server: NatsServer) -> AsyncIterator[BillingResponder]:
 async def chat(
     nats_server: NatsServer, billing: BillingResponder, launcher: RecordingLauncher
 ) -> AsyncIterator[Conversation]:
-    # Not from a developer's .env: prices and limits are the defaults the tests assert.
-    settings = GatewaySettings(
-        _env_file=None, tg_bot_token=f"{BOT_ID}:TEST", album_debounce_s=0.05, inputs_wait_s=10
-    )
-    nc = await connect(
-        nats_server.plain_url,
-        "gateway-bot",
-        user="gateway-bot",
-        password=nats_server.passwords["gateway-bot"],
-    )
+    bot_id = next(_bot_ids)
+    settings = _settings(bot_id)
+    nc = await _connect_as(nats_server, SERVICE)
     js = nc.jetstream()
-    await ensure_layout(js, service="gateway-bot")
     intake = FakeIntake()
     client = BillingClient(nc, settings.billing_timeout_s)
-    dp = build_dispatcher(settings, js, await Buckets.open(js, settings), BOT_ID, client, launcher, intake)
+    dp = build_dispatcher(settings, js, await Buckets.open(js, settings), bot_id, client, launcher, intake)
     session = RecordingSession()
     try:
         yield Conversation(
