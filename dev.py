@@ -2,13 +2,18 @@
 """MediaLab bootstrap: needs only Python 3.11+ and access to PyPI.
 
     python3 dev.py up      # install everything into .venv and run the whole stack
-    python3 dev.py test    # install everything into .venv and run the test suite
+    python3 dev.py test    # install everything into .venv, run the quality gates, then the test suite
     python3 dev.py smoke   # one cheapest call to each real provider, checked against its snapshot
 
 Installs a pinned uv into .medialab/tools, syncs .venv from uv.lock (all workspace packages,
 dev tools included), then hands over to the venv's Python. Extra arguments go to the
 launcher (`up`), to pytest (`test`) or to the smoke check (`smoke`, needs real keys in the
 environment or .env; see docs/providers/README.md).
+
+`test` first runs the quality gates, `ruff check`, `ruff format --check` and `mypy` (configured in
+pyproject.toml), and stops at the first that fails. They check the whole tree, so they run only for
+a whole-suite run: when the arguments name a test path (`dev.py test services/billing -k x`), only
+pytest runs; options alone (`dev.py test -x -m "not chaos"`) still run the gates first.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import venv
 from pathlib import Path
 
@@ -60,6 +66,31 @@ def sync(uv: Path) -> None:
     )
 
 
+# Each gate: its name and the module the venv's Python runs with these arguments.
+GATES = (
+    ("ruff check", ["ruff", "check", "."]),
+    ("ruff format --check", ["ruff", "format", "--check", "."]),
+    ("mypy", ["mypy"]),
+)
+
+
+def names_tests(args: list[str]) -> bool:
+    """Whether pytest's arguments name a test path or node id (not only options and their values)."""
+    return any(not arg.startswith("-") and Path(arg.split("::")[0]).exists() for arg in args)
+
+
+def run_gates(python: str) -> int:
+    for name, args in GATES:
+        started = time.monotonic()
+        result = subprocess.run([python, "-m", *args])
+        if result.returncode != 0:
+            command = " ".join(["python", "-m", *args])
+            print(f"[dev] quality gate '{name}' failed: fix what it printed ({command})", file=sys.stderr)
+            return result.returncode
+        print(f"[dev] {name}: ok ({time.monotonic() - started:.1f}s)", flush=True)
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs before any venv exists
         print("MediaLab needs Python 3.11 or newer", file=sys.stderr)
@@ -77,6 +108,10 @@ def main(argv: list[str]) -> int:
         os.execv(python, [python, "-m", "medialab_devstack", "up", *rest])
     if command == "smoke":
         os.execv(python, [python, "-m", "medialab_devstack.smoke", *rest])
+    if not names_tests(rest):
+        failed = run_gates(python)
+        if failed:
+            return failed
     result = subprocess.run([python, "-m", "pytest", *rest])
     if result.returncode == 5:
         print("[dev] pytest collected no tests: failing on purpose", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Helpers of the gateway's tests: a Telegram session that records what the bot asked."""
+"""Helpers of the gateway's tests: a Telegram session that records what the bot asked; routers let go."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
 from aiogram.client.session.base import BaseSession
 from aiogram.methods import SendMessage, TelegramMethod
 from aiogram.types import Chat, Message
@@ -37,3 +37,11 @@ class Telegram(BaseSession):
 
     def kinds(self) -> list[str]:
         return [type(method).__name__ for method in self.requests]
+
+
+def detach_routers(dp: Dispatcher) -> None:
+    """Let the gateway's routers go: they are module singletons, and aiogram attaches a router to one
+    parent for good, so each test that builds a dispatcher frees them for the next one."""
+    for router in dp.sub_routers:
+        router._parent_router = None
+    dp.sub_routers.clear()

@@ -6,7 +6,7 @@ in one place; these tests pin both down in milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ from gateway_bot.failures import TranslationFailed
 from gateway_bot.flows.launcher import Order
 from gateway_bot.handlers import get_routers
 from gateway_bot.settings import GatewaySettings
+from gateway_testkit import detach_routers
 from medialab_contracts.billing import BalanceView
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.errors import InsufficientFunds, MediaLabError, ServiceUnavailable
@@ -131,7 +132,7 @@ def bot(session: RecordingSession) -> Bot:
 
 
 @pytest.fixture(scope="module")
-def dispatcher() -> Dispatcher:
+def dispatcher() -> Iterator[Dispatcher]:
     # The routers are module singletons: they attach to one dispatcher per test module.
     settings = GatewaySettings(tg_bot_token="42:TEST", admin_ids="1")
     # Clients a test reaches are fakes set per test (``dp``); the rest fail or answer before that.
@@ -146,7 +147,8 @@ def dispatcher() -> Dispatcher:
         **clients,
     )
     dispatcher.include_routers(*get_routers())
-    return dispatcher
+    yield dispatcher
+    detach_routers(dispatcher)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -19,8 +20,9 @@ from fastapi import FastAPI
 class _HostOwnsSignals(uvicorn.Server):
     """uvicorn that leaves signal handling alone: the host process (pytest, a launcher) owns it."""
 
-    def capture_signals(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class HttpServer:

@@ -27,13 +27,13 @@ class SizeWord(StrEnum):
 
 class Position(StrEnum):
     top = "top"
-    center = "center"
+    center = "center"  # type: ignore[assignment]  # a member named like str.center: mypy objects
     bottom = "bottom"
 
 
 class Align(StrEnum):
     left = "left"
-    center = "center"
+    center = "center"  # type: ignore[assignment]  # a member named like str.center: mypy objects
     right = "right"
 
 

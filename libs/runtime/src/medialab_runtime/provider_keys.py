@@ -104,12 +104,12 @@ def parse_account_limits(raw: str) -> dict[str, int]:
                 raise KeySpecError(f"account limit {position} is not 'account=number'")
             pairs.append((name.strip(), int(value)))
     limits: dict[str, int] = {}
-    for position, (name, limit) in enumerate(pairs, start=1):
-        if not isinstance(name, str) or not _ACCOUNT_NAME.match(name):
+    for position, (account, limit) in enumerate(pairs, start=1):
+        if not isinstance(account, str) or not _ACCOUNT_NAME.match(account):
             raise KeySpecError(f"account limit {position} has a bad account name")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise KeySpecError(f"account limit {position} has a bad limit")
-        limits[name] = limit
+        limits[account] = limit
     return limits
 
 
@@ -164,7 +164,7 @@ def _parse_entry(item: object, position: int) -> _Entry:
     if not isinstance(item, str) or not item.strip():
         raise KeySpecError(f"key entry {position} is not a string")
     text = item.strip()
-    account: str | None = None
+    account = None
     named = _NAMED.match(text)
     # fal keys are ``<uuid>:<hex>``: an ``=`` before the first ``:`` can only end an account name.
     if named is not None:

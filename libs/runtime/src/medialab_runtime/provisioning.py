@@ -225,6 +225,7 @@ async def _ensure_key_value(js: JetStreamContext, config: KeyValueConfig) -> Non
 
 
 async def _ensure_object_store(js: JetStreamContext, config: ObjectStoreConfig) -> None:
+    assert config.bucket is not None  # every config of object_store_configs names its bucket
     try:
         try:
             await js.create_object_store(config.bucket, config)

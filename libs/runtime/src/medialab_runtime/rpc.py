@@ -36,9 +36,11 @@ Rep = TypeVar("Rep", bound=BaseModel)
 
 
 def _short_validation_message(error: ValidationError) -> str:
-    first = error.errors()[0] if error.errors() else {}
-    where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-    return f"invalid request: {where}: {first.get('msg', 'malformed')}"[:300]
+    errors = error.errors()
+    if not errors:
+        return "invalid request: body: malformed"
+    where = ".".join(str(p) for p in errors[0]["loc"]) or "body"
+    return f"invalid request: {where}: {errors[0]['msg']}"[:300]
 
 
 async def _respond_error(request: Request, error: MediaLabError) -> None:

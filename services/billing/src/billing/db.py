@@ -165,6 +165,6 @@ class Database:
     async def ping(self) -> bool:
         try:
             async with self.connection() as conn:
-                return await conn.fetchval("SELECT 1", timeout=2.0) == 1
+                return bool(await conn.fetchval("SELECT 1", timeout=2.0) == 1)
         except ServiceUnavailable:
             return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import cast
 
 from aiogram import Bot, Dispatcher
@@ -17,6 +18,8 @@ from medialab_runtime.decoding import PixelBudget
 from medialab_runtime.images import configure_pillow
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.service import ServiceContext
+from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
 
 from gateway_bot import texts
 from gateway_bot.clients.billing import BillingClient
@@ -27,8 +30,8 @@ from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.delivery.sender import ResultSender
 from gateway_bot.flows.albums import AlbumCollector
 from gateway_bot.flows.inputs import FlowInputs
-from gateway_bot.flows.intake import ImageIntake
-from gateway_bot.flows.launcher import JobLauncher
+from gateway_bot.flows.intake import ImageIntake, Intake
+from gateway_bot.flows.launcher import JobLauncher, Launcher
 from gateway_bot.handlers import get_routers
 from gateway_bot.middlewares.throttle import InboundThrottle, ThrottleMiddleware
 from gateway_bot.middlewares.updates import UpdateGateMiddleware
@@ -90,6 +93,64 @@ def build_bot(settings: GatewaySettings, limiter_middleware: RateLimitMiddleware
     )
 
 
+@dataclass(frozen=True)
+class Buckets:
+    """The KV buckets the conversation's shared state lives in (every replica sees the same)."""
+
+    gateway: KeyValue
+    fsm: KeyValue
+    albums: KeyValue
+    limits: KeyValue
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, settings: GatewaySettings) -> Buckets:
+        return cls(
+            gateway=await open_gateway_bucket(js, float(settings.events_max_age_s)),
+            fsm=await js.key_value(subjects.FSM_BUCKET),
+            albums=await js.key_value(subjects.ALBUMS_BUCKET),
+            limits=await js.key_value(subjects.TELEGRAM_LIMITS_BUCKET),
+        )
+
+
+def build_dispatcher(
+    settings: GatewaySettings,
+    js: JetStreamContext,
+    buckets: Buckets,
+    bot_id: int,
+    billing: BillingClient,
+    launcher: Launcher,
+    intake: Intake,
+) -> Dispatcher:
+    """The conversation: the routers, the middlewares before them and what their handlers are given.
+
+    The launcher (money and jobs) and the image intake (Telegram downloads, the upload store) come from
+    the caller: the flow tests pass recording ones and keep everything else as production has it.
+    """
+    dp = Dispatcher(
+        storage=KvStorage(buckets.fsm),
+        settings=settings,
+        catalog=default_catalog(settings.prices),
+        admin_ids=settings.admin_ids,
+        billing=billing,
+        jobs=JobsClient(js),
+        launcher=launcher,
+        intake=intake,
+        inputs=FlowInputs(buckets.gateway, settings.inputs_wait_s),
+        albums=AlbumCollector(buckets.albums, settings.album_debounce_s),
+        launch_claims=LaunchClaims(buckets.gateway),
+        orders=OrderRecords(buckets.gateway),
+        eraser=UserDataEraser(billing, js, buckets.gateway, buckets.fsm, buckets.albums, bot_id),
+    )
+    dp.update.outer_middleware(UpdateGateMiddleware(SeenUpdates(buckets.gateway, bot_id)))
+    inbound = Rate(settings.inbound_per_s, settings.inbound_burst)
+    dp.update.outer_middleware(ThrottleMiddleware(InboundThrottle(buckets.limits, bot_id, inbound)))
+    users = EnsureUserMiddleware(billing)
+    dp.message.outer_middleware(users)
+    dp.callback_query.outer_middleware(users)
+    dp.include_routers(*get_routers())
+    return dp
+
+
 async def setup(ctx: ServiceContext) -> None:
     settings = cast(GatewaySettings, ctx.settings)
     configure_pillow(settings.decode_pixel_limit)
@@ -97,51 +158,25 @@ async def setup(ctx: ServiceContext) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(TokenRedactor(token))
 
-    catalog = default_catalog(settings.prices)
-    gateway_kv = await open_gateway_bucket(ctx.js, float(settings.events_max_age_s))
-    fsm_kv = await ctx.js.key_value(subjects.FSM_BUCKET)
-    albums_kv = await ctx.js.key_value(subjects.ALBUMS_BUCKET)
-    limits_kv = await ctx.js.key_value(subjects.TELEGRAM_LIMITS_BUCKET)
+    buckets = await Buckets.open(ctx.js, settings)
     media = await MediaStore.open(ctx.js, settings.media_max_object_bytes)
     uploads = await MediaStore.open(ctx.js, settings.media_max_object_bytes, subjects.UPLOADS_BUCKET)
 
     bot_id = int(token.split(":", 1)[0])
-    limiter = TelegramLimiter(limits_kv, bot_id, build_limits(settings))
+    limiter = TelegramLimiter(buckets.limits, bot_id, build_limits(settings))
     bot = build_bot(settings, RateLimitMiddleware(limiter, settings.tg_max_retries))
     ctx.on_shutdown(bot.session.close)
 
     billing = BillingClient(ctx.nc, settings.billing_timeout_s)
     llm = LlmClient(ctx.nc, settings.translate_timeout_s)
-    jobs = JobsClient(ctx.js)
     progress = ProgressBoard(
-        StatusRecords(gateway_kv), settings.progress_interval_s, settings.progress_interval_group_s
+        StatusRecords(buckets.gateway), settings.progress_interval_s, settings.progress_interval_group_s
     )
-    orders = OrderRecords(gateway_kv)
+    orders = OrderRecords(buckets.gateway)
     launcher = JobLauncher(billing, llm, progress, media, uploads, orders)
-    quota = UploadQuota(gateway_kv, settings.uploads_per_hour)
-
-    dp = Dispatcher(
-        storage=KvStorage(fsm_kv),
-        settings=settings,
-        catalog=catalog,
-        admin_ids=settings.admin_ids,
-        billing=billing,
-        jobs=jobs,
-        launcher=launcher,
-        intake=ImageIntake(uploads, settings.image_limits, quota, PixelBudget(settings.max_image_pixels)),
-        inputs=FlowInputs(gateway_kv, settings.inputs_wait_s),
-        albums=AlbumCollector(albums_kv, settings.album_debounce_s),
-        launch_claims=LaunchClaims(gateway_kv),
-        orders=orders,
-        eraser=UserDataEraser(billing, ctx.js, gateway_kv, fsm_kv, albums_kv, bot_id),
-    )
-    dp.update.outer_middleware(UpdateGateMiddleware(SeenUpdates(gateway_kv, bot_id)))
-    inbound = Rate(settings.inbound_per_s, settings.inbound_burst)
-    dp.update.outer_middleware(ThrottleMiddleware(InboundThrottle(limits_kv, bot_id, inbound)))
-    users = EnsureUserMiddleware(billing)
-    dp.message.outer_middleware(users)
-    dp.callback_query.outer_middleware(users)
-    dp.include_routers(*get_routers())
+    quota = UploadQuota(buckets.gateway, settings.uploads_per_hour)
+    intake = ImageIntake(uploads, settings.image_limits, quota, PixelBudget(settings.max_image_pixels))
+    dp = build_dispatcher(settings, ctx.js, buckets, bot_id, billing, launcher, intake)
 
     commands = texts.commands(settings.referral_bonus_rub > 0)
     await bot.set_my_commands([BotCommand(command=name, description=text) for name, text in commands])
@@ -150,13 +185,13 @@ async def setup(ctx: ServiceContext) -> None:
         media,
         progress,
         billing,
-        SentParts(gateway_kv),
+        SentParts(buckets.gateway),
         orders,
         preview_min_bytes=settings.preview_min_bytes,
         preview_max_side=settings.preview_max_side,
         max_document_bytes=settings.max_document_bytes,
     )
-    marks = DeliveryMarks(gateway_kv, stale_after_s=settings.delivery_ack_wait_s * 2)
+    marks = DeliveryMarks(buckets.gateway, stale_after_s=settings.delivery_ack_wait_s * 2)
     delivery = DeliveryConsumer(
         ctx.js, bot, sender, progress, marks, settings.delivery_concurrency, settings.delivery_ack_wait_s
     )

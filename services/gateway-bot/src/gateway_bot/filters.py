@@ -16,7 +16,9 @@ class PlainText(Filter):
 
     async def __call__(self, message: Message) -> bool:
         text = message.text
-        return bool(text) and not text.startswith("/") and text not in texts.MENU_BUTTONS
+        if not text:
+            return False
+        return not text.startswith("/") and text not in texts.MENU_BUTTONS
 
 
 class HasImage(Filter):

@@ -61,8 +61,8 @@ def check_album(refs: Sequence[MediaRef], limits: images.ImageLimits) -> None:
 
 def downscale_png(data: bytes, max_side: int | None, max_pixels: int | None) -> tuple[bytes, int, int]:
     """The image shrunk (aspect kept) to fit both limits, as PNG, with its new size. CPU-bound."""
-    with Image.open(io.BytesIO(data)) as img:
-        img = ImageOps.exif_transpose(img)
+    with Image.open(io.BytesIO(data)) as opened:
+        img = ImageOps.exif_transpose(opened)
         factor = 1.0
         if max_side is not None:
             factor = min(factor, max_side / max(img.size))

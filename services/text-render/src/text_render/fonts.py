@@ -18,6 +18,9 @@ def get_font(size: int, bold: bool) -> ImageFont.FreeTypeFont:
     runs), so a line measured piece by piece is exactly as wide as it is drawn."""
     font = ImageFont.truetype(FONT_PATH, size, layout_engine=ImageFont.Layout.BASIC)
     weight = BOLD_WEIGHT if bold else REGULAR_WEIGHT
-    axes = [weight if axis["name"] == b"Weight" else axis["default"] for axis in font.get_variation_axes()]
+    # Pillow types an axis' default as optional; a variable font's axes all have one.
+    axes: list[float] = [
+        weight if axis["name"] == b"Weight" else axis["default"] or 0 for axis in font.get_variation_axes()
+    ]
     font.set_variation_by_axes(axes)
     return font

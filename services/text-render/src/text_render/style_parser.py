@@ -284,13 +284,13 @@ def parse_style(wish: str | None) -> TextStyle:
                 fields["size"] = size
                 break
 
-    vertical = [m.lastgroup for m in _POSITION.finditer(text)]
+    vertical = [m.lastgroup for m in _POSITION.finditer(text) if m.lastgroup]
     chosen = [Position(v) for v in vertical if v in ("top", "bottom")] or [Position(v) for v in vertical]
     if chosen:
         fields["position"] = chosen[-1]
     elif edge_position is not None:
         fields["position"] = edge_position
-    if aligns := [m.lastgroup for m in _ALIGN.finditer(text)]:
+    if aligns := [m.lastgroup for m in _ALIGN.finditer(text) if m.lastgroup]:
         fields["align"] = Align(aligns[-1])
 
     if bold := [m.lastgroup for m in _BOLD.finditer(text)]:

@@ -187,7 +187,7 @@ class WaveSpeedClient:
 
     async def find_task(
         self, model_id: str, arguments: dict[str, Any], since: datetime, deadline: float
-    ) -> TaskLookup:
+    ) -> TaskLookup | None:
         """Look our task up in the prediction list (docs: docs-common-api/predictions): tasks of
         ``model_id`` created since ``since`` whose inputs are ``arguments``. The list carries
         inputs only with ``include_inputs``, which WaveSpeed's CLI sends but the docs do not list;
@@ -314,9 +314,10 @@ class WaveSpeedClient:
                 )
             downloading = _DOWNLOADING.set(self._output_hosts)
             try:
-                return await self._send(
+                body: bytes = await self._send(
                     "download", "GET", reference, deadline, authorised=False, envelope=False, bounded=True
                 )
+                return body
             finally:
                 _DOWNLOADING.reset(downloading)
         payload = reference

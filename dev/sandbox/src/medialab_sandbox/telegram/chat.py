@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
 
 from .client import AlbumItem, EmulatorError, TelegramUserClient
 from .schemas import InlineButton, Transcript, TranscriptMessage
@@ -214,7 +214,7 @@ class ChatClient:
             sent = await self._user.send_document(data, file_name, caption=caption)
             self._confirm(f"document {file_name}", sent.message_id)
         elif name in ("album", "docs") and len(args) >= 2:
-            kind = "photo" if name == "album" else "document"
+            kind: Literal["photo", "document"] = "photo" if name == "album" else "document"
             loaded = [_load(arg) for arg in args]
             album = await self._user.send_album(
                 [AlbumItem(data, kind=kind, file_name=file_name) for file_name, data in loaded]

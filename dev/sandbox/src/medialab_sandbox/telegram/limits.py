@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from .config import RateLimitConfig
 
@@ -25,9 +26,12 @@ class _Bucket:
         return max(0.0, (cost - self.tokens) / self.rate)
 
 
+Scope = Literal["chat", "group", "global"]
+
+
 @dataclass(frozen=True)
 class Rejection:
-    scope: str  # "chat" | "group" | "global"
+    scope: Scope
     retry_after: int
 
 
@@ -52,7 +56,7 @@ class RateLimiter:
         if not self._config.enabled:
             return None
         now = self._clock()
-        wanted = [("chat", self._bucket("chat", chat_id, now), 1.0)]
+        wanted: list[tuple[Scope, _Bucket, float]] = [("chat", self._bucket("chat", chat_id, now), 1.0)]
         if chat_id < 0:
             wanted.append(("group", self._bucket("group", chat_id, now), 1.0))
         wanted.append(("global", self._bucket("global", 0, now), float(global_cost)))

@@ -279,10 +279,10 @@ class BotState:
             chat = self.private_chat(user)
             chat.started = True
             return chat
-        chat = self.chats.get(chat_id)
-        if chat is None or user_id not in chat.members:
+        group = self.chats.get(chat_id)
+        if group is None or user_id not in group.members:
             raise LookupError(f"user {user_id} is not in chat {chat_id}")
-        return chat
+        return group
 
     def add_message(
         self,

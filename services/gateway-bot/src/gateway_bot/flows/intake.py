@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -57,6 +58,12 @@ def precheck(upload: Upload, max_bytes: int) -> None:
         raise ImageTooLarge(max_bytes)
 
 
+class Intake(Protocol):
+    """What the handlers need to take an image in: ``ImageIntake``, or a fake one in flow tests."""
+
+    async def accept(self, bot: Bot, upload: Upload, owner: int, max_bytes: int) -> MediaRef: ...
+
+
 class ImageIntake:
     def __init__(
         self, uploads: MediaStore, limits: ImageLimits, quota: UploadQuota, decoding: PixelBudget
@@ -75,7 +82,7 @@ class ImageIntake:
         except TelegramAPIError as error:
             log.warning("download of message %d failed: %s", upload.message_id, error.message)
             raise DownloadFailed(error.message) from error
-        data = buffer.getvalue() if buffer is not None else b""
+        data = buffer.read() if buffer is not None else b""  # aiogram rewinds it
         limits = dataclasses.replace(self._limits, max_bytes=min(max_bytes, self._limits.max_bytes))
         header = await asyncio.to_thread(check_header, data, limits)
         info = await self._decoding.run(header.width * header.height, check_image, data, limits)

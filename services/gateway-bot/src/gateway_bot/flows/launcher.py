@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 from aiogram import Bot
 from medialab_contracts.catalog import DEFAULT_DEADLINE_S, ModelSpec
@@ -59,6 +60,12 @@ class Order(BaseModel):
     def price(self) -> int:
         """The job's price by the catalog's rule for its size, the one billing checks."""
         return 0 if self.rephrase_of is not None else self.model.price_for(self.size)
+
+
+class Launcher(Protocol):
+    """What the handlers need to start an order: ``JobLauncher``, or a recording one in flow tests."""
+
+    async def launch(self, bot: Bot, order: Order) -> object: ...
 
 
 class JobLauncher:

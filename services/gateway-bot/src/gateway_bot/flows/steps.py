@@ -12,7 +12,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from medialab_contracts.media import MediaRef
 
 from gateway_bot.failures import NotAnImage
-from gateway_bot.flows.intake import ImageIntake, upload_of
+from gateway_bot.flows.intake import Intake, upload_of
 
 
 async def begin(state: FSMContext, step: State, **data: Any) -> str:
@@ -23,7 +23,7 @@ async def begin(state: FSMContext, step: State, **data: Any) -> str:
     return flow
 
 
-async def take_image(message: Message, bot: Bot, intake: ImageIntake, max_bytes: int) -> MediaRef:
+async def take_image(message: Message, bot: Bot, intake: Intake, max_bytes: int) -> MediaRef:
     upload = upload_of(message)
     if upload is None or message.from_user is None:
         raise NotAnImage("no photo or document")

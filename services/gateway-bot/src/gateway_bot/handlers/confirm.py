@@ -9,7 +9,7 @@ from gateway_bot import texts
 from gateway_bot.callbacks import NavAction, NavCb
 from gateway_bot.filters import SameFlow
 from gateway_bot.flows.confirm import take
-from gateway_bot.flows.launcher import JobLauncher
+from gateway_bot.flows.launcher import Launcher
 from gateway_bot.flows.steps import show_step
 from gateway_bot.states import ConfirmFlow
 from gateway_bot.storage.records import LaunchClaims
@@ -23,7 +23,7 @@ async def launch(
     callback_data: NavCb,
     state: FSMContext,
     catalog: Catalog,
-    launcher: JobLauncher,
+    launcher: Launcher,
     launch_claims: LaunchClaims,
     bot: Bot,
 ) -> None:

@@ -18,7 +18,7 @@ from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.filters import PlainText, SameFlow
 from gateway_bot.flows.confirm import offer
-from gateway_bot.flows.launcher import JobLauncher, Order
+from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.results import owned_result
 from gateway_bot.flows.steps import begin, query_chat, show_step
 from gateway_bot.parsing import clean_prompt, is_extended_form, parse_extended
@@ -35,7 +35,7 @@ def _size(model: ModelSpec, format_key: str) -> ImageSize:
 
 
 async def _launch(
-    bot: Bot, state: FSMContext, launcher: JobLauncher, model: ModelSpec, user_id: int, chat_id: int
+    bot: Bot, state: FSMContext, launcher: Launcher, model: ModelSpec, user_id: int, chat_id: int
 ) -> None:
     data = await state.get_data()
     order = Order(
@@ -111,7 +111,7 @@ async def choose_format(
     callback_data: FormatCb,
     state: FSMContext,
     catalog: Catalog,
-    launcher: JobLauncher,
+    launcher: Launcher,
     bot: Bot,
 ) -> None:
     data = await state.get_data()
@@ -136,7 +136,7 @@ async def enter_prompt(
     message: Message,
     state: FSMContext,
     catalog: Catalog,
-    launcher: JobLauncher,
+    launcher: Launcher,
     bot: Bot,
     event_from_user: User,
 ) -> None:

@@ -19,8 +19,8 @@ from gateway_bot.failures import AlbumTooLarge, InputRejected, NotEnoughImages
 from gateway_bot.filters import HasImage, PlainText, SameFlow
 from gateway_bot.flows.albums import AlbumCollector, AlbumPart
 from gateway_bot.flows.inputs import FlowInputs
-from gateway_bot.flows.intake import ImageIntake
-from gateway_bot.flows.launcher import JobLauncher, Order
+from gateway_bot.flows.intake import Intake
+from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.results import owned_output
 from gateway_bot.flows.steps import begin, query_chat, show_step, take_image
 from gateway_bot.handlers.errors import describe
@@ -121,7 +121,7 @@ async def _launch(
     state: FSMContext,
     catalog: Catalog,
     inputs: FlowInputs,
-    launcher: JobLauncher,
+    launcher: Launcher,
     settings: GatewaySettings,
     user_id: int,
     chat_id: int,
@@ -159,7 +159,7 @@ async def _after_upload(
     state: FSMContext,
     catalog: Catalog,
     inputs: FlowInputs,
-    launcher: JobLauncher,
+    launcher: Launcher,
     settings: GatewaySettings,
     user_id: int,
     total: int,
@@ -177,10 +177,10 @@ async def album_part(
     bot: Bot,
     state: FSMContext,
     catalog: Catalog,
-    intake: ImageIntake,
+    intake: Intake,
     inputs: FlowInputs,
     albums: AlbumCollector,
-    launcher: JobLauncher,
+    launcher: Launcher,
     settings: GatewaySettings,
     event_from_user: User,
 ) -> None:
@@ -222,9 +222,9 @@ async def single_image(
     bot: Bot,
     state: FSMContext,
     catalog: Catalog,
-    intake: ImageIntake,
+    intake: Intake,
     inputs: FlowInputs,
-    launcher: JobLauncher,
+    launcher: Launcher,
     settings: GatewaySettings,
     event_from_user: User,
 ) -> None:
@@ -248,7 +248,7 @@ async def instruction(
     state: FSMContext,
     catalog: Catalog,
     inputs: FlowInputs,
-    launcher: JobLauncher,
+    launcher: Launcher,
     settings: GatewaySettings,
     event_from_user: User,
 ) -> None:

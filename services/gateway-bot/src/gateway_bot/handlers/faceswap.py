@@ -9,8 +9,8 @@ from medialab_contracts.modes import Mode
 
 from gateway_bot import keyboards, texts
 from gateway_bot.filters import HasImage
-from gateway_bot.flows.intake import ImageIntake
-from gateway_bot.flows.launcher import JobLauncher, Order
+from gateway_bot.flows.intake import Intake
+from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.steps import begin, take_image
 from gateway_bot.settings import GatewaySettings
 from gateway_bot.states import FaceSwapFlow
@@ -27,7 +27,7 @@ async def open_faceswap(message: Message, state: FSMContext, catalog: Catalog) -
 
 @router.message(FaceSwapFlow.face, HasImage(), F.media_group_id.is_(None))
 async def take_face(
-    message: Message, bot: Bot, state: FSMContext, intake: ImageIntake, settings: GatewaySettings
+    message: Message, bot: Bot, state: FSMContext, intake: Intake, settings: GatewaySettings
 ) -> None:
     data = await state.get_data()
     ref = await take_image(message, bot, intake, settings.max_image_bytes)
@@ -42,8 +42,8 @@ async def take_target(
     bot: Bot,
     state: FSMContext,
     catalog: Catalog,
-    intake: ImageIntake,
-    launcher: JobLauncher,
+    intake: Intake,
+    launcher: Launcher,
     settings: GatewaySettings,
     event_from_user: User,
 ) -> None:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from gateway_bot import keyboards, texts
 from gateway_bot.callbacks import RephraseCb
 from gateway_bot.filters import PlainText
-from gateway_bot.flows.launcher import JobLauncher, Order
+from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.steps import begin, query_chat
 from gateway_bot.parsing import clean_prompt
 from gateway_bot.states import RephraseFlow
@@ -56,7 +56,7 @@ async def rephrase(
 
 
 @router.message(RephraseFlow.prompt, PlainText())
-async def new_prompt(message: Message, bot: Bot, state: FSMContext, launcher: JobLauncher) -> None:
+async def new_prompt(message: Message, bot: Bot, state: FSMContext, launcher: Launcher) -> None:
     prompt = clean_prompt(message.text)
     order = Order.model_validate((await state.get_data())["order"])
     await launcher.launch(bot, order.model_copy(update={"prompt": prompt}))

@@ -10,8 +10,8 @@ from medialab_contracts.modes import Mode
 from gateway_bot import keyboards, prompts, texts
 from gateway_bot.callbacks import NavAction, NavCb, RetouchCb, RetouchKind
 from gateway_bot.filters import HasImage, PlainText, SameFlow
-from gateway_bot.flows.intake import ImageIntake
-from gateway_bot.flows.launcher import JobLauncher, Order
+from gateway_bot.flows.intake import Intake
+from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.steps import begin, query_chat, show_step, take_image
 from gateway_bot.parsing import clean_prompt
 from gateway_bot.settings import GatewaySettings
@@ -37,7 +37,7 @@ async def take_photo(
     bot: Bot,
     state: FSMContext,
     catalog: Catalog,
-    intake: ImageIntake,
+    intake: Intake,
     settings: GatewaySettings,
 ) -> None:
     flow = (await state.get_data())["flow"]
@@ -56,7 +56,7 @@ async def choose_kind(
     callback_data: RetouchCb,
     state: FSMContext,
     catalog: Catalog,
-    launcher: JobLauncher,
+    launcher: Launcher,
     bot: Bot,
 ) -> None:
     await state.update_data(kind=callback_data.kind.value)
@@ -75,7 +75,7 @@ async def _launch(
     bot: Bot,
     state: FSMContext,
     catalog: Catalog,
-    launcher: JobLauncher,
+    launcher: Launcher,
     user_id: int,
     chat_id: int,
     extra: str,
@@ -101,7 +101,7 @@ async def instruction(
     bot: Bot,
     state: FSMContext,
     catalog: Catalog,
-    launcher: JobLauncher,
+    launcher: Launcher,
     event_from_user: User,
 ) -> None:
     extra = clean_prompt(message.text)
@@ -110,7 +110,7 @@ async def instruction(
 
 @router.callback_query(RetouchFlow.instruction, NavCb.filter(F.action == NavAction.skip), SameFlow())
 async def skip_instruction(
-    query: CallbackQuery, state: FSMContext, catalog: Catalog, launcher: JobLauncher, bot: Bot
+    query: CallbackQuery, state: FSMContext, catalog: Catalog, launcher: Launcher, bot: Bot
 ) -> None:
     await query.answer()
     await show_step(bot, query, texts.RETOUCH_SKIPPED, None)

@@ -4,6 +4,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message, User
+from annotated_types import MaxLen
 from medialab_contracts.catalog import Catalog
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.media import MediaRef
@@ -12,8 +13,8 @@ from medialab_contracts.modes import Mode
 from gateway_bot import keyboards, texts
 from gateway_bot.failures import EmptyPrompt, PromptTooLong, TooManyPixels
 from gateway_bot.filters import HasImage, PlainText
-from gateway_bot.flows.intake import ImageIntake
-from gateway_bot.flows.launcher import JobLauncher, Order
+from gateway_bot.flows.intake import Intake
+from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.steps import begin, take_image
 from gateway_bot.settings import GatewaySettings
 from gateway_bot.states import TextFlow
@@ -23,7 +24,7 @@ router = Router(name="text")
 
 def _limit(field: str) -> int:
     return next(
-        rule.max_length for rule in JobRequest.model_fields[field].metadata if hasattr(rule, "max_length")
+        rule.max_length for rule in JobRequest.model_fields[field].metadata if isinstance(rule, MaxLen)
     )
 
 
@@ -42,7 +43,7 @@ async def open_text(message: Message, state: FSMContext, catalog: Catalog, setti
 
 @router.message(TextFlow.image, HasImage(), F.media_group_id.is_(None))
 async def take_photo(
-    message: Message, bot: Bot, state: FSMContext, intake: ImageIntake, settings: GatewaySettings
+    message: Message, bot: Bot, state: FSMContext, intake: Intake, settings: GatewaySettings
 ) -> None:
     data = await state.get_data()
     ref = await take_image(message, bot, intake, settings.max_text_image_bytes)
@@ -73,7 +74,7 @@ async def _launch(
     bot: Bot,
     state: FSMContext,
     catalog: Catalog,
-    launcher: JobLauncher,
+    launcher: Launcher,
     user_id: int,
     chat_id: int,
     wish: str | None,
@@ -99,7 +100,7 @@ async def skip_style(
     bot: Bot,
     state: FSMContext,
     catalog: Catalog,
-    launcher: JobLauncher,
+    launcher: Launcher,
     event_from_user: User,
 ) -> None:
     await _launch(bot, state, catalog, launcher, event_from_user.id, message.chat.id, None)
@@ -111,7 +112,7 @@ async def take_style(
     bot: Bot,
     state: FSMContext,
     catalog: Catalog,
-    launcher: JobLauncher,
+    launcher: Launcher,
     event_from_user: User,
 ) -> None:
     wish = (message.text or "").strip()

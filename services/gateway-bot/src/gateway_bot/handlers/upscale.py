@@ -17,8 +17,8 @@ from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.filters import HasImage
 from gateway_bot.flows.confirm import offer
-from gateway_bot.flows.intake import ImageIntake
-from gateway_bot.flows.launcher import JobLauncher, Order
+from gateway_bot.flows.intake import Intake
+from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.results import owned_output
 from gateway_bot.flows.steps import begin, query_chat, take_image
 from gateway_bot.settings import GatewaySettings
@@ -45,8 +45,8 @@ async def take_photo(
     bot: Bot,
     state: FSMContext,
     catalog: Catalog,
-    intake: ImageIntake,
-    launcher: JobLauncher,
+    intake: Intake,
+    launcher: Launcher,
     settings: GatewaySettings,
     event_from_user: User,
 ) -> None:

@@ -11,7 +11,7 @@ from medialab_contracts.modes import Mode
 from gateway_bot import keyboards, texts
 from gateway_bot.failures import PromptTooLong
 from gateway_bot.filters import PlainText
-from gateway_bot.flows.launcher import JobLauncher, Order
+from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.steps import begin
 from gateway_bot.parsing import clean_prompt
 from gateway_bot.states import WriteFlow
@@ -35,7 +35,7 @@ async def write_prompt(
     message: Message,
     state: FSMContext,
     catalog: Catalog,
-    launcher: JobLauncher,
+    launcher: Launcher,
     bot: Bot,
     event_from_user: User,
 ) -> None:

@@ -81,7 +81,8 @@ class RateLimitMiddleware(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Any:
-        if isinstance(method, GetUpdates):  # a long poll, not a message
+        long_poll = isinstance(method, GetUpdates)  # not a message; kept unnarrowed for make_request's type
+        if long_poll:
             return await make_request(bot, method)
         chat_id = chat_of(method)
         attempt = 0
