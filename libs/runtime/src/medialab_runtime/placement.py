@@ -44,7 +44,7 @@ async def stream_placement(js: JetStreamContext, stream: str) -> Placement:
         leader = cluster.leader if cluster is not None else None
         return Placement(stream=stream, replicas=replicas, leader=leader, current=1)
     followers = cluster.replicas or []
-    lagging = [peer.name for peer in followers if not peer.current or peer.offline]
+    lagging = [peer.name or "?" for peer in followers if not peer.current or peer.offline]
     current = (1 if cluster.leader else 0) + len(followers) - len(lagging)
     return Placement(
         stream=stream, replicas=replicas, leader=cluster.leader, current=current, lagging=lagging

@@ -199,7 +199,7 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
             await js.update_stream(config)
             log.info("stream %s updated (replicas %d)", config.name, config.num_replicas)
     except Error as error:
-        raise _refused(f"stream {config.name}", config.num_replicas, error) from error
+        raise _refused(f"stream {config.name}", config.num_replicas or 1, error) from error
 
 
 async def _scale(js: JetStreamContext, stream: str, replicas: int) -> None:
