@@ -56,6 +56,10 @@ class BillingSettings(ServiceSettings):
     stars_min_topup: int = Field(default=5_000, ge=1, le=MAX_AMOUNT)
     stars_max_topup: int = Field(default=1_000_000, ge=1, le=MAX_AMOUNT)
 
+    # YooKassa top-ups (kopecks): the amounts a user may pay at once.
+    yookassa_min_topup: int = Field(default=5_000, ge=100, le=MAX_AMOUNT)
+    yookassa_max_topup: int = Field(default=1_000_000, ge=100, le=MAX_AMOUNT)
+
     consistency_interval_s: float = Field(default=60.0, gt=0)
 
     # Stored jobs (prompts, input names, overlay texts) older than this lose their content; the
@@ -88,6 +92,8 @@ class BillingSettings(ServiceSettings):
             raise ValueError("STARS_MIN_TOPUP must not exceed STARS_MAX_TOPUP")
         if math.ceil(self.stars_max_topup / self.stars_rate_kopecks) > MAX_STARS_PER_INVOICE:
             raise ValueError(f"STARS_MAX_TOPUP needs more than {MAX_STARS_PER_INVOICE} Stars at this rate")
+        if self.yookassa_min_topup > self.yookassa_max_topup:
+            raise ValueError("YOOKASSA_MIN_TOPUP must not exceed YOOKASSA_MAX_TOPUP")
         return self
 
     def deadline_s(self, mode: Mode, requested: int | None) -> int:
