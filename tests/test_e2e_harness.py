@@ -186,7 +186,7 @@ class Stack:
             "YOOKASSA_SECRET_KEY": YOOKASSA_SECRET_KEY,
             "YOOKASSA_API_BASE": self.yookassa.url,
             "YOOKASSA_RETRY_BASE_S": "0.1",
-            "WEBHOOK_PORT": str(self.payments_webhook_port),
+            "YOOKASSA_WEBHOOK_PORT": str(self.payments_webhook_port),
             "RECONCILE_INTERVAL_S": "1",
             "RECONCILE_AFTER_S": "0",
             "SHUTDOWN_GRACE_S": "3",

@@ -35,7 +35,7 @@ from medialab_sandbox.yookassa import Delivery, Target, YooKassaEmulatorControl
 from nats.aio.client import Client
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_e2e_harness import ADMIN_ID, Stack, build_stack
+from test_e2e_harness import ADMIN_ID, Stack, balance_available, build_stack, contains, press, reply, text_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -50,6 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> 
         stack.start_billing()
         stack.start_yookassa()
         stack.start_payments()
+        stack.start_gateway(YOOKASSA_ENABLED="true")
 
     stack = build_stack(tmp_path_factory.mktemp("yookassa"), postgres_admin_url, build)
     yield stack
@@ -245,6 +246,50 @@ async def test_a_refund_debits_once(nc: Client, db: asyncpg.Connection, emu: Yoo
 
 async def _equals(value: Awaitable[object], expected: object) -> bool:
     return await value == expected
+
+
+async def test_topping_up_by_card_in_the_chat(stack: Stack, emu: YooKassaEmulatorControl) -> None:
+    """💳 Пополнить → 100 ₽ → Картой или СБП → the e-mail (asked once) → the link → paid → told."""
+    async with stack.user() as user:
+        await user.send_text("💳 Пополнить")
+        packs = await reply(user, contains("Выберите сумму"))
+        await press(user, packs, "100 ₽")
+        methods = await reply(user, contains("Как оплатить"))
+        await press(user, methods, "💳 Картой или СБП (ЮKassa)")
+        await reply(user, contains("нужен e-mail"))
+        await user.send_text("not an address")
+        await reply(user, contains("не похоже на e-mail"))
+        await user.send_text("chat-payer@example.com")
+        offer = await reply(user, contains("Счёт на 100 ₽ готов"))
+        [[button]] = (offer.reply_markup or {})["inline_keyboard"]
+        assert button["text"] == "Оплатить 100 ₽"
+        payment_id = button["url"].rsplit("/", 1)[1]
+        [payment] = [p for p in (await emu.state()).payments if p.id == payment_id]
+        assert (
+            payment.receipt is not None and payment.receipt["customer"]["email"] == "chat-payer@example.com"
+        )
+
+        await emu.pay(payment_id)
+        done = await reply(user, contains("Баланс пополнен"))
+        assert "Баланс пополнен на 100 ₽" in text_of(done)
+        assert await balance_available(user) == WELCOME + PACK
+
+        # The e-mail is remembered: the next top-up goes straight to the link.
+        await user.send_text("💳 Пополнить")
+        packs = await reply(user, contains("Выберите сумму"))
+        await press(user, packs, "300 ₽")
+        methods = await reply(user, contains("Как оплатить"))
+        await press(user, methods, "💳 Картой или СБП (ЮKassa)")
+        await reply(user, contains("Счёт на 300 ₽ готов"))
+
+        await user.send_command("history")
+        history = await reply(user, contains("История операций"))
+        assert "💳 пополнение картой или СБП +100 ₽ · баланс 130 ₽" in text_of(history)
+
+    async with stack.user(user_id=ADMIN_ID) as admin:
+        await admin.send_text(f"/refund_yookassa {payment_id}")
+        refunded = await reply(admin, contains("Возврат 100 ₽ через ЮKassa"))
+        assert str(user.user_id) in text_of(refunded)
 
 
 # ── the property: any interleaving, one credit per succeeded payment ─────────────────────────────

@@ -18,6 +18,7 @@ TEXT_RENDER_CONSUMER = "text-render"
 PROMPT_LLM_CONSUMER = "prompt-llm"  # M2 jobs (jobs.llm.prompt)
 BILLING_SAGA_CONSUMER = "billing-saga"
 GATEWAY_DELIVERY_CONSUMER = "gateway-delivery"
+GATEWAY_PAYMENTS_CONSUMER = "gateway-payments"  # credited YooKassa top-ups, told to the user
 
 # Object store and key-value buckets
 MEDIA_BUCKET = "media"

@@ -21,7 +21,9 @@ from gateway_bot import texts
 from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.clients.llm import LlmClient
+from gateway_bot.clients.payments import PaymentsClient
 from gateway_bot.delivery.consumer import DeliveryConsumer
+from gateway_bot.delivery.payments import PaymentNotices
 from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.delivery.sender import ResultSender
 from gateway_bot.flows.albums import AlbumCollector
@@ -109,6 +111,7 @@ async def setup(ctx: ServiceContext) -> None:
     ctx.on_shutdown(bot.session.close)
 
     billing = BillingClient(ctx.nc, settings.billing_timeout_s)
+    payments_client = PaymentsClient(ctx.nc, settings.payments_timeout_s)
     llm = LlmClient(ctx.nc, settings.translate_timeout_s)
     jobs = JobsClient(ctx.js)
     progress = ProgressBoard(
@@ -124,6 +127,7 @@ async def setup(ctx: ServiceContext) -> None:
         catalog=catalog,
         admin_ids=settings.admin_ids,
         billing=billing,
+        payments_client=payments_client,
         jobs=jobs,
         launcher=launcher,
         intake=ImageIntake(uploads, settings.image_limits, quota, PixelBudget(settings.max_image_pixels)),
@@ -159,6 +163,10 @@ async def setup(ctx: ServiceContext) -> None:
     )
     ctx.spawn(delivery.run(), name="delivery")
     ctx.on_shutdown(lambda: delivery.stop(settings.shutdown_grace_s))
+    if settings.yookassa_enabled:
+        notices = PaymentNotices(ctx.js, bot, settings.delivery_ack_wait_s)
+        ctx.spawn(notices.run(), name="payment-notices")
+        ctx.on_shutdown(lambda: notices.stop(settings.shutdown_grace_s))
 
     transport = Transport(ctx, bot, dp, settings)
     await transport.start()

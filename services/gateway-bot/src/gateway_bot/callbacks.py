@@ -64,8 +64,14 @@ class HistoryCb(CallbackData, prefix="h"):
     page: int
 
 
+class PayMethod(StrEnum):
+    stars = "s"
+    yookassa = "y"
+
+
 class TopupCb(CallbackData, prefix="top"):
     rub: int  # the pack chosen, whole rubles (one of TOPUP_PACKS_RUB)
+    method: PayMethod | None = None  # None: not chosen yet (asked when YooKassa is on)
 
 
 class DeleteMeAction(StrEnum):

@@ -44,6 +44,10 @@ class UpscaleFlow(StatesGroup):  # M7
     image = State()
 
 
+class TopupFlow(StatesGroup):  # a YooKassa top-up waits for the receipt's e-mail
+    email = State()
+
+
 class ConfirmFlow(StatesGroup):  # a priced order waits for «✅ Запустить» (extended form, 🔍 Upscale)
     launch = State()
 

@@ -58,7 +58,9 @@ async def setup(ctx: ServiceContext) -> None:
     )
 
     webhook = WebhookServer(
-        build_app(payments, settings.webhook_path), settings.webhook_host, settings.webhook_port
+        build_app(payments, settings.yookassa_webhook_path),
+        settings.yookassa_webhook_host,
+        settings.yookassa_webhook_port,
     )
     await webhook.start()
     lifecycle.info("webhook port %d", webhook.port)

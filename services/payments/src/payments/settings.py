@@ -28,9 +28,9 @@ class PaymentsSettings(ServiceSettings):
     receipt_payment_subject: Literal["service", "payment", "another"] = "service"
 
     # The HTTP endpoint YooKassa's notifications are sent to (its own port, apart from the health port).
-    webhook_host: str = "127.0.0.1"
-    webhook_port: int = Field(default=8088, ge=0, le=65535)
-    webhook_path: str = Field(default="/yookassa/webhook", pattern=r"^/[A-Za-z0-9/_.-]*$")
+    yookassa_webhook_host: str = "127.0.0.1"
+    yookassa_webhook_port: int = Field(default=8088, ge=0, le=65535)
+    yookassa_webhook_path: str = Field(default="/yookassa/webhook", pattern=r"^/[A-Za-z0-9/_.-]*$")
 
     # The reconcile: pending orders whose payment is at least this old are read from YooKassa, a batch
     # every interval, so a payment whose notification was lost is still credited.
