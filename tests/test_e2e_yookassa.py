@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
+import httpx
 import nats
 import pytest
 import pytest_asyncio
@@ -188,6 +190,18 @@ async def test_out_of_order_notifications(
     await eventually(lambda: _equals(available(nc, user), WELCOME + PACK))
     await eventually(lambda: settled(emu))
     assert (await credits(db, paid.payment_id), await credits(db, dropped.payment_id)) == (1, 0)
+
+
+async def test_the_webhook_reads_nothing_but_a_payment_id(stack: Stack) -> None:
+    url = f"http://127.0.0.1:{stack.payments_webhook_port}/yookassa/webhook"
+    async with httpx.AsyncClient() as client:
+        assert (await client.post(url, content=b"not json")).status_code == 400
+        bad_id = {"type": "notification", "event": "payment.succeeded", "object": {"id": "../../v3/refunds"}}
+        assert (await client.post(url, json=bad_id)).status_code == 400
+        refund = {"type": "notification", "event": "refund.succeeded", "object": {"id": str(uuid.uuid4())}}
+        assert (await client.post(url, json=refund)).status_code == 200
+        unknown = {"type": "notification", "event": "payment.succeeded", "object": {"id": str(uuid.uuid4())}}
+        assert (await client.post(url, json=unknown)).status_code == 200
 
 
 async def test_a_server_error_on_create_still_makes_one_payment(

@@ -63,6 +63,34 @@ class Outcome(StrEnum):
     foreign = "foreign"  # a payment of the shop not made by MediaLab (no order id in its metadata)
 
 
+def payment_body(order: YooKassaOrder, settings: PaymentsSettings) -> dict[str, Any]:
+    """The ``POST /v3/payments`` body of an order: its amount, the 54-FZ receipt to its e-mail, the
+    order id in metadata, captured at once, confirmed by a redirect to YooKassa's page."""
+    amount = Amount.rub(order.amount)
+    body: dict[str, Any] = {
+        "amount": amount,
+        "capture": True,
+        "confirmation": {"type": "redirect", "return_url": settings.yookassa_return_url},
+        "description": f"{settings.receipt_description} на {format_rub(order.amount)}"[:128],
+        "metadata": {ORDER_KEY: order.order_id},
+    }
+    if settings.receipts:
+        body["receipt"] = {
+            "customer": {"email": order.email},
+            "items": [
+                {
+                    "description": settings.receipt_description,
+                    "quantity": "1.00",
+                    "amount": amount,
+                    "vat_code": settings.receipt_vat_code,
+                    "payment_mode": settings.receipt_payment_mode,
+                    "payment_subject": settings.receipt_payment_subject,
+                }
+            ],
+        }
+    return body
+
+
 class Payments:
     def __init__(
         self, nc: Client, js: JetStreamContext, client: YooKassaClient, settings: PaymentsSettings
@@ -75,31 +103,6 @@ class Payments:
     async def _billing(self, subject: str, request: BaseModel, reply: type[Any]) -> Any:
         return await call(self._nc, subject, request, reply, timeout=10)
 
-    def _payment_body(self, order: YooKassaOrder) -> dict[str, Any]:
-        amount = Amount.rub(order.amount)
-        body: dict[str, Any] = {
-            "amount": amount,
-            "capture": True,
-            "confirmation": {"type": "redirect", "return_url": self._settings.yookassa_return_url},
-            "description": f"{self._settings.receipt_description} на {format_rub(order.amount)}"[:128],
-            "metadata": {ORDER_KEY: order.order_id},
-        }
-        if self._settings.receipts:
-            body["receipt"] = {
-                "customer": {"email": order.email},
-                "items": [
-                    {
-                        "description": self._settings.receipt_description,
-                        "quantity": "1.00",
-                        "amount": amount,
-                        "vat_code": self._settings.receipt_vat_code,
-                        "payment_mode": self._settings.receipt_payment_mode,
-                        "payment_subject": self._settings.receipt_payment_subject,
-                    }
-                ],
-            }
-        return body
-
     async def create(self, req: YooKassaTopupRequest) -> YooKassaTopupLink:
         """A pending order in billing, its YooKassa payment (keyed by the order id), the link to pay."""
         order = await self._billing(
@@ -107,7 +110,9 @@ class Payments:
             YooKassaOrderRequest(user_id=req.user_id, amount=req.amount, email=req.email),
             YooKassaOrder,
         )
-        payment = await _provider(self._client.create_payment(self._payment_body(order), order.order_id))
+        payment = await _provider(
+            self._client.create_payment(payment_body(order, self._settings), order.order_id)
+        )
         url = payment.confirmation.confirmation_url if payment.confirmation else None
         if url is None:
             raise ProviderError(f"YooKassa payment {payment.id} has no confirmation URL")
