@@ -212,6 +212,10 @@ async def test_paying_at_the_checkout_notifies_and_get_tells_the_truth(
     assert "confirmation" not in got
     again = await api.post(payment["confirmation"]["confirmation_url"], params={"action": "pay"})
     assert again.status_code == 409
+    browser = await api.post(
+        payment["confirmation"]["confirmation_url"], params={"action": "pay"}, headers={"Accept": "text/html"}
+    )
+    assert browser.status_code == 409 and "Платёж уже succeeded" in browser.text
 
     missing = await api.get("/v3/payments/00000000-0000-0000-0000-000000000000")
     assert missing.status_code == 404 and GET.error_errors(missing.json()) == []

@@ -10,7 +10,7 @@ import html
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from medialab_sandbox.yookassa.state import PaymentStatus, money
@@ -43,17 +43,28 @@ def checkout_router(emu: YooKassaEmulator) -> APIRouter:
             f'<form method="post" action="?action=cancel"><button>Отказаться</button></form>'
         )
 
-    @router.post("/{payment_id}")
-    async def act(payment_id: str, action: Action) -> JSONResponse:
+    @router.post("/{payment_id}", response_model=None)
+    async def act(payment_id: str, action: Action, request: Request) -> JSONResponse | HTMLResponse:
+        # A browser (the form above) gets a page; tests and scripts get JSON.
+        browser = "text/html" in request.headers.get("accept", "")
         payment = emu.payments.get(payment_id)
         if payment is None:
-            return JSONResponse({"error": "payment not found"}, 404)
+            return _answer(browser, 404, {"error": "payment not found"}, "Платёж не найден")
         if payment.status is not PaymentStatus.PENDING:
-            return JSONResponse({"error": f"payment is {payment.status.value}"}, 409)
+            status = payment.status.value
+            return _answer(browser, 409, {"error": f"payment is {status}"}, f"Платёж уже {status}")
         if action is Action.PAY:
             emu.pay(payment_id)
         else:
             emu.cancel(payment_id, party="yoo_kassa", reason="expired_on_confirmation")
-        return JSONResponse({"id": payment_id, "status": emu.payments[payment_id].status.value})
+        status = emu.payments[payment_id].status.value
+        done = "Оплачено" if action is Action.PAY else "Оплата отменена"
+        return _answer(browser, 200, {"id": payment_id, "status": status}, f"{done}. Вернитесь в Telegram.")
 
     return router
+
+
+def _answer(browser: bool, status: int, data: dict[str, str], text: str) -> JSONResponse | HTMLResponse:
+    if browser:
+        return HTMLResponse(f"<h1>{html.escape(text)}</h1>", status)
+    return JSONResponse(data, status)
