@@ -5,8 +5,9 @@ second HTTP stack (FastAPI, Starlette and uvicorn took ~15 MB per process, see r
 
 A notification is not signed, and its body is never believed: only ``object.id`` is read, and only
 for payment events; the payment is then read from YooKassa (``Payments.settle``). The answer is 200
-once the payment is booked (or there is nothing to book), and 503 while YooKassa or billing cannot be
-asked, so YooKassa delivers it again. YooKassa's published sender addresses are not checked: behind a
+once the payment is booked (or there is nothing to book, or billing refused it for good: a payment
+that fits no order is logged for an operator), and 503 while YooKassa or billing cannot be asked,
+so YooKassa delivers it again. YooKassa's published sender addresses are not checked: behind a
 proxy the peer address is the proxy's, and re-reading the payment makes a forgery harmless.
 """
 
@@ -16,7 +17,7 @@ import logging
 from typing import Literal
 
 from aiohttp import web
-from medialab_contracts.errors import MediaLabError
+from medialab_contracts.errors import Conflict, MediaLabError, UnknownOrder
 from medialab_contracts.payments import YOOKASSA_PAYMENT_ID_PATTERN
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -55,6 +56,13 @@ def build_app(payments: Payments, path: str) -> web.Application:
             return web.json_response({})
         try:
             outcome = await payments.settle(note.object.id)
+        except (Conflict, UnknownOrder) as error:
+            # Final: billing refused the payment and logged it for an operator; redelivery cannot help.
+            metrics.NOTIFICATIONS.labels("refused").inc()
+            log.error(
+                "notification %s of %s refused by billing: %s", note.event, note.object.id, error.message
+            )
+            return web.json_response({})
         except MediaLabError as error:
             metrics.NOTIFICATIONS.labels("retry").inc()
             log.warning("notification %s of %s not settled yet: %s", note.event, note.object.id, error)
