@@ -50,6 +50,7 @@ from payments.yookassa import Amount, YooKassaClient, YooKassaError, YooKassaUna
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R", bound=BaseModel)
 
 ORDER_KEY = "order_id"  # the metadata key the order id travels under
 
@@ -100,8 +101,8 @@ class Payments:
         self._client = client
         self._settings = settings
 
-    async def _billing(self, subject: str, request: BaseModel, reply: type[Any]) -> Any:
-        return await call(self._nc, subject, request, reply, timeout=10)
+    async def _billing(self, subject: str, request: BaseModel, reply: type[R]) -> R:
+        return await call(self._nc, subject, request, reply, timeout=self._settings.billing_timeout_s)
 
     async def create(self, req: YooKassaTopupRequest) -> YooKassaTopupLink:
         """A pending order in billing, its YooKassa payment (keyed by the order id), the link to pay."""
@@ -151,7 +152,7 @@ class Payments:
         paid = YooKassaPaidRequest(
             order_id=order_id, payment_id=payment.id, amount=kopecks, currency=payment.amount.currency
         )
-        settled: YooKassaSettled = await self._billing(subjects.BILLING_YOOKASSA_PAID, paid, YooKassaSettled)
+        settled = await self._billing(subjects.BILLING_YOOKASSA_PAID, paid, YooKassaSettled)
         if not settled.moved:
             return Outcome.already
         metrics.CREDITED.inc()
@@ -176,9 +177,7 @@ class Payments:
         ask = YooKassaPendingRequest(
             older_than_s=self._settings.reconcile_after_s, limit=self._settings.reconcile_batch
         )
-        reply: YooKassaPendingReply = await self._billing(
-            subjects.BILLING_YOOKASSA_PENDING, ask, YooKassaPendingReply
-        )
+        reply = await self._billing(subjects.BILLING_YOOKASSA_PENDING, ask, YooKassaPendingReply)
         for order in reply.orders:
             if order.payment_id is None:
                 continue
@@ -209,9 +208,7 @@ class Payments:
         """Debit first (billing checks the admin and that the user still has the money), then ask
         YooKassa to refund under a key of the payment, so repeating a refund that failed half-way
         refunds once."""
-        reply: YooKassaRefundReply = await self._billing(
-            subjects.BILLING_YOOKASSA_REFUND, req, YooKassaRefundReply
-        )
+        reply = await self._billing(subjects.BILLING_YOOKASSA_REFUND, req, YooKassaRefundReply)
         refund = await _provider(
             self._client.create_refund(req.payment_id, reply.order.amount, f"refund-{req.payment_id}")
         )

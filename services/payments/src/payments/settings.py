@@ -20,6 +20,9 @@ class PaymentsSettings(ServiceSettings):
     yookassa_attempts: int = Field(default=4, ge=1, le=20)
     yookassa_retry_base_s: float = Field(default=0.5, gt=0)
 
+    # A call to billing (orders, credits, the reconcile's list).
+    billing_timeout_s: float = Field(default=10.0, gt=0)
+
     # 54-FZ receipt of a top-up: one line, the amount paid. Defaults: an advance for services, no VAT.
     receipts: bool = True  # False only for a shop that does not send receipts through YooKassa
     receipt_description: str = Field(default="Пополнение баланса MediaLab", min_length=1, max_length=128)
