@@ -232,6 +232,10 @@ def test_each_service_gets_exactly_its_secrets(default_objects: list[dict[str, A
         "wavespeed-runner": {"WAVESPEED_API_KEY": ("medialab-wavespeed", "api-key")},
         "text-render": {},
         "prompt-llm": {},
+        "payments": {
+            "YOOKASSA_SHOP_ID": ("medialab-yookassa", "shop-id"),
+            "YOOKASSA_SECRET_KEY": ("medialab-yookassa", "secret-key"),
+        },
     }
     deployments = by_kind(default_objects, "Deployment")
     for name, secrets in expected.items():
@@ -295,6 +299,28 @@ def test_webhook_mode_wires_gateway_port_ingress_and_secret(production_objects: 
     assert path["backend"]["service"] == {"name": component("gateway-bot"), "port": {"name": "webhook"}}
     service_ports = by_kind(production_objects, "Service")[component("gateway-bot")]["spec"]["ports"]
     assert {"name": "webhook", "port": 8443, "targetPort": "webhook", "protocol": "TCP"} in service_ports
+
+
+def test_payments_gets_its_notification_port_ingress_and_the_gateway_offers_yookassa(
+    production_objects: list[dict[str, Any]],
+) -> None:
+    payments = by_kind(production_objects, "Deployment")[component("payments")]
+    (container,) = payments["spec"]["template"]["spec"]["containers"]
+    assert {"name": "yookassa", "containerPort": 8088, "protocol": "TCP"} in container["ports"]
+    config = by_kind(production_objects, "ConfigMap")[component("payments")]["data"]
+    assert (config["YOOKASSA_WEBHOOK_HOST"], config["YOOKASSA_WEBHOOK_PORT"]) == ("0.0.0.0", "8088")
+    assert config["YOOKASSA_WEBHOOK_PATH"] == "/yookassa/webhook"
+    assert (
+        by_kind(production_objects, "ConfigMap")[component("gateway-bot")]["data"]["YOOKASSA_ENABLED"]
+        == "true"
+    )
+    (rule,) = by_kind(production_objects, "Ingress")[component("payments")]["spec"]["rules"]
+    assert rule["host"] == "pay.example.com"
+    (path,) = rule["http"]["paths"]
+    assert path["path"] == "/yookassa/webhook"
+    assert path["backend"]["service"] == {"name": component("payments"), "port": {"name": "yookassa"}}
+    service_ports = by_kind(production_objects, "Service")[component("payments")]["spec"]["ports"]
+    assert {"name": "yookassa", "port": 8088, "targetPort": "yookassa", "protocol": "TCP"} in service_ports
 
 
 def test_autoscaled_runners_leave_replicas_to_the_hpa(production_objects: list[dict[str, Any]]) -> None:

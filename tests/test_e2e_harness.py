@@ -39,6 +39,8 @@ FAL_KEY = "e2e-key:e2e-secret"
 WAVESPEED_KEY = "e2e-wavespeed-key"
 ADMIN_ID = 777_000
 WEBHOOK_SECRET = "e2e-webhook-secret"
+YOOKASSA_SHOP_ID = "100500"
+YOOKASSA_SECRET_KEY = "test_e2e-yookassa-secret"
 _user_ids = itertools.count(100_001)
 NATS_NODES = int(os.environ.get("MEDIALAB_E2E_NATS_NODES", "1"))
 
@@ -101,6 +103,8 @@ class Stack:
     telegram: _Emulator = field(init=False)
     fal: _Emulator | None = None
     wavespeed: _Emulator | None = None
+    yookassa: _Emulator | None = None
+    payments_webhook_port: int | None = None
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     database_url: str | None = None
 
@@ -173,6 +177,35 @@ class Stack:
         }
         return self._start("wavespeed-runner", "wavespeed_runner", env)
 
+    def start_yookassa(self) -> None:
+        """The YooKassa emulator, sending its notifications to the payments service's webhook port."""
+        self.payments_webhook_port = free_port()
+        webhook = f"http://127.0.0.1:{self.payments_webhook_port}/yookassa/webhook"
+        self.yookassa = _Emulator(
+            [
+                "medialab_sandbox.yookassa",
+                *("--shop-id", YOOKASSA_SHOP_ID, "--secret-key", YOOKASSA_SECRET_KEY),
+                *("--webhook-url", webhook, "--webhook-retry-s", "0.2", "--log-level", "WARNING"),
+            ],
+            self.root / "yookassa-emulator.log",
+            free_port(),
+        )
+
+    def start_payments(self, **extra: str) -> ServiceProcess:
+        assert self.yookassa is not None and self.payments_webhook_port, "start_yookassa() first"
+        env = {
+            "YOOKASSA_SHOP_ID": YOOKASSA_SHOP_ID,
+            "YOOKASSA_SECRET_KEY": YOOKASSA_SECRET_KEY,
+            "YOOKASSA_API_BASE": self.yookassa.url,
+            "YOOKASSA_RETRY_BASE_S": "0.1",
+            "YOOKASSA_WEBHOOK_PORT": str(self.payments_webhook_port),
+            "RECONCILE_INTERVAL_S": "1",
+            "RECONCILE_AFTER_S": "0",
+            "SHUTDOWN_GRACE_S": "3",
+            **extra,
+        }
+        return self._start("payments", "payments", env)
+
     def start_full(self, **gateway_env: str) -> None:
         """Every service of the product, providers emulated."""
         self.start_billing()
@@ -210,7 +243,7 @@ class Stack:
     def close(self) -> None:
         for process in self.services.values():
             process.stop(timeout=15)
-        for emulator in (self.fal, self.wavespeed):
+        for emulator in (self.fal, self.wavespeed, self.yookassa):
             if emulator is not None:
                 emulator.stop()
         self.telegram.stop()

@@ -14,6 +14,7 @@ import nats
 import pytest
 from medialab_contracts import subjects
 from medialab_contracts.billing import TopupRequest
+from medialab_contracts.payments import YooKassaPaidRequest
 from medialab_devstack.nats_server import NatsServer
 from medialab_runtime.nats_conn import inbox_prefix
 from medialab_runtime.provisioning import ensure_layout
@@ -61,6 +62,38 @@ async def test_a_forged_topup_from_a_service_never_reaches_billing(
     try:
         await nc.publish(subjects.BILLING_TOPUP, FORGED_TOPUP.model_dump_json().encode())
         await refusals.refused(f'publish to "{subjects.BILLING_TOPUP}"')
+        await admin.flush()
+        assert received == []
+    finally:
+        await nc.close()
+        await admin.close()
+
+
+FORGED_YOOKASSA_CREDIT = YooKassaPaidRequest(
+    order_id="0" * 32, payment_id="2f8a1c3e-000f-5000-8000-1b2c3d4e5f60", amount=100_000_000, currency="RUB"
+)
+
+
+@pytest.mark.nats_violations
+@pytest.mark.parametrize(
+    ("user", "subject"),
+    [
+        *((user, subjects.BILLING_YOOKASSA_PAID) for user in ("gateway-bot", "fal-runner", "prompt-llm")),
+        # The payments service reports YooKassa payments and nothing else that moves money.
+        ("payments", subjects.BILLING_TOPUP),
+        ("payments", subjects.BILLING_STARS_PAID),
+        ("payments", subjects.job_subject("fal", "create")),  # type: ignore[arg-type]
+    ],
+)
+async def test_only_the_payments_service_reports_yookassa_payments(
+    nats_server: NatsServer, user: str, subject: str, connect_as: ConnectAs
+) -> None:
+    admin = await nats.connect(nats_server.url)
+    received = await listener(admin, subject)
+    nc, refusals = await connect_as(user)
+    try:
+        await nc.publish(subject, FORGED_YOOKASSA_CREDIT.model_dump_json().encode())
+        await refusals.refused(f'publish to "{subject}"')
         await admin.flush()
         assert received == []
     finally:

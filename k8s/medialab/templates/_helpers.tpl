@@ -55,6 +55,10 @@ app.kubernetes.io/component: {{ .name }}
 {{- end -}}
 {{- end -}}
 
+{{- define "medialab.paymentsWebhook" -}}
+{{- if eq .name "payments" -}}true{{- end -}}
+{{- end -}}
+
 {{- define "medialab.webhookMode" -}}
 {{- if and (eq .name "gateway-bot") .root.Values.gateway.webhook.enabled -}}true{{- end -}}
 {{- end -}}
@@ -93,6 +97,14 @@ config.extraEnv, then the service's env; the addresses the chart wires up always
 {{- $_ := set $fixed "WEBHOOK_HOST" "0.0.0.0" -}}
 {{- $_ := set $fixed "WEBHOOK_PORT" $v.gateway.webhook.port -}}
 {{- end -}}
+{{- if include "medialab.paymentsWebhook" . -}}
+{{- $_ := set $fixed "YOOKASSA_WEBHOOK_HOST" "0.0.0.0" -}}
+{{- $_ := set $fixed "YOOKASSA_WEBHOOK_PORT" $v.payments.webhook.port -}}
+{{- $_ := set $fixed "YOOKASSA_WEBHOOK_PATH" $v.payments.webhook.path -}}
+{{- end -}}
+{{- if and (eq .name "gateway-bot") $v.services.payments.enabled -}}
+{{- $_ := set $fixed "YOOKASSA_ENABLED" "true" -}}
+{{- end -}}
 {{- $env := merge $fixed (default dict .svc.env) $v.config.extraEnv $defaults -}}
 {{- range $key, $value := $env }}
 {{ $key }}: {{ include "medialab.envValue" $value | quote }}
@@ -122,5 +134,8 @@ config.extraEnv, then the service's env; the addresses the chart wires up always
 {{ include "medialab.secretEnv" (dict "env" "FAL_KEYS" "secret" $v.secrets.fal.existingSecret "key" $v.secrets.fal.keysKey) }}
 {{- else if eq .name "wavespeed-runner" }}
 {{ include "medialab.secretEnv" (dict "env" "WAVESPEED_API_KEY" "secret" $v.secrets.wavespeed.existingSecret "key" $v.secrets.wavespeed.apiKeyKey) }}
+{{- else if eq .name "payments" }}
+{{ include "medialab.secretEnv" (dict "env" "YOOKASSA_SHOP_ID" "secret" $v.secrets.yookassa.existingSecret "key" $v.secrets.yookassa.shopIdKey) }}
+{{ include "medialab.secretEnv" (dict "env" "YOOKASSA_SECRET_KEY" "secret" $v.secrets.yookassa.existingSecret "key" $v.secrets.yookassa.secretKeyKey) }}
 {{- end }}
 {{- end -}}

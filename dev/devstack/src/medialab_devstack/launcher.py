@@ -4,8 +4,10 @@
   ``--nats-cluster 3`` a three-node cluster on loopback instead (data in ``.medialab/nats-cluster``), every
   service given the three URLs and ``NATS_REPLICAS=3``.
 - ``DATABASE_URL`` unset → a private PostgreSQL (pgserver), data in ``.medialab/pg``.
-- ``TG_BOT_TOKEN`` / ``FAL_KEYS`` (or ``FAL_KEY``) / ``WAVESPEED_API_KEY`` unset → sandbox mode for
-  that provider: the project's emulator is started and the services are pointed at it.
+- ``TG_BOT_TOKEN`` / ``FAL_KEYS`` (or ``FAL_KEY``) / ``WAVESPEED_API_KEY`` /
+  ``YOOKASSA_SHOP_ID`` + ``YOOKASSA_SECRET_KEY`` unset → sandbox mode for that provider: the project's
+  emulator is started and the services are pointed at it (the YooKassa emulator's payment pages pay
+  with a click and notify the payments service).
 A second run reuses ``.medialab`` (balances survive). Ctrl-C or SIGTERM stops everything started.
 """
 
@@ -29,12 +31,22 @@ from medialab_devstack.stack import ServiceProcess
 SANDBOX_BOT_TOKEN = "100000001:SANDBOX-medialab-bot-token"
 SANDBOX_FAL_KEY = "sandbox-key-id:sandbox-key-secret"
 SANDBOX_WAVESPEED_KEY = "sandbox-wavespeed-key"
+SANDBOX_YOOKASSA_SHOP_ID = "100500"
+SANDBOX_YOOKASSA_SECRET_KEY = "test_sandbox-yookassa-secret"
 SANDBOX_USER_ID = 1001
 
 # Copies of every stream on a cluster of that many nodes: three at most (what production runs).
 MAX_REPLICAS = 3
 
-SERVICE_ORDER = ("billing", "fal-runner", "wavespeed-runner", "text-render", "prompt-llm", "gateway-bot")
+SERVICE_ORDER = (
+    "billing",
+    "fal-runner",
+    "wavespeed-runner",
+    "text-render",
+    "prompt-llm",
+    "payments",
+    "gateway-bot",
+)
 
 
 @dataclass
@@ -117,6 +129,20 @@ class Stack:
             env["WAVESPEED_API_BASE"] = ws.health_url
             env["WAVESPEED_OUTPUT_HOSTS"] = "127.0.0.1"
             self.notes.append(f"sandbox WaveSpeedAI: {ws.health_url}")
+        if not (env.get("YOOKASSA_SHOP_ID") and env.get("YOOKASSA_SECRET_KEY")):
+            port = int(env.get("YOOKASSA_WEBHOOK_PORT") or free_port())
+            webhook = f"http://127.0.0.1:{port}/yookassa/webhook"
+            shop = ["--shop-id", SANDBOX_YOOKASSA_SHOP_ID, "--secret-key", SANDBOX_YOOKASSA_SECRET_KEY]
+            yk = self._emulator(
+                "yookassa-emulator", "medialab_sandbox.yookassa", [*shop, "--webhook-url", webhook]
+            )
+            env["YOOKASSA_SHOP_ID"] = SANDBOX_YOOKASSA_SHOP_ID
+            env["YOOKASSA_SECRET_KEY"] = SANDBOX_YOOKASSA_SECRET_KEY
+            env["YOOKASSA_API_BASE"] = yk.health_url
+            env["YOOKASSA_WEBHOOK_PORT"] = str(port)
+            self.notes.append(f"sandbox YooKassa: {yk.health_url} (open a payment link to pay it)")
+        # Card and SBP top-ups are offered whenever the payments service has keys (real or sandbox).
+        env.setdefault("YOOKASSA_ENABLED", "true")
 
     def start_services(self, names: tuple[str, ...] = SERVICE_ORDER) -> None:
         for name in names:

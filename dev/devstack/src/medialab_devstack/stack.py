@@ -33,6 +33,7 @@ SERVICE_MODULES: dict[str, str] = {
     "text-render": "text_render",
     "prompt-llm": "prompt_llm",
     "gateway-bot": "gateway_bot",
+    "payments": "payments",
 }
 
 

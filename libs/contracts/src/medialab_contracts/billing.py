@@ -149,7 +149,7 @@ class HistoryKind(StrEnum):
     charge = "charge"  # a job done and paid
     release = "release"  # a job failed: nothing paid
     refund = "refund"  # a paid job whose result could not be delivered: the price back
-    payment = "payment"  # the user paid (Telegram Stars): the order's amount credited
+    payment = "payment"  # the user paid (Telegram Stars or YooKassa): the order's amount credited
     payment_refund = "payment_refund"  # that payment given back: the amount debited
     promo = "promo"  # a promo code redeemed: its amount credited
     referral = "referral"  # a user this one invited paid for the first time: the bonus credited
@@ -165,6 +165,7 @@ class HistoryEntry(BusMessage):
     mode: Mode | None = None
     model_id: str | None = None
     price: int | None = None
+    method: str | None = None  # payment rows: "stars" or "yookassa"
 
 
 class HistoryPage(BusMessage):

@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     unknown_order = "unknown_order"
     not_admin = "not_admin"
     bad_amount = "bad_amount"
+    email_required = "email_required"  # a YooKassa top-up needs the e-mail its receipt goes to
     conflict = "conflict"
     unavailable = "unavailable"
     timeout = "timeout"
@@ -106,6 +107,10 @@ class BadAmount(MediaLabError):
     code = ErrorCode.bad_amount
 
 
+class EmailRequired(MediaLabError):
+    code = ErrorCode.email_required
+
+
 class Conflict(MediaLabError):
     code = ErrorCode.conflict
 
@@ -149,6 +154,7 @@ _BY_CODE: dict[ErrorCode, type[MediaLabError]] = {
         UnknownOrder,
         NotAdmin,
         BadAmount,
+        EmailRequired,
         Conflict,
         ServiceUnavailable,
         Timeout,

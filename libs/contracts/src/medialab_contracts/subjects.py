@@ -18,6 +18,7 @@ TEXT_RENDER_CONSUMER = "text-render"
 PROMPT_LLM_CONSUMER = "prompt-llm"  # M2 jobs (jobs.llm.prompt)
 BILLING_SAGA_CONSUMER = "billing-saga"
 GATEWAY_DELIVERY_CONSUMER = "gateway-delivery"
+GATEWAY_PAYMENTS_CONSUMER = "gateway-payments"  # credited YooKassa top-ups, told to the user
 
 # Object store and key-value buckets
 MEDIA_BUCKET = "media"
@@ -55,12 +56,29 @@ BILLING_PROMO_CREATE = "billing.promo.create"
 BILLING_PROMO_REDEEM = "billing.promo.redeem"
 BILLING_REFERRAL = "billing.referral"
 BILLING_STATS = "billing.stats"
+# YooKassa top-ups: only the payments service calls these (it re-reads every payment from YooKassa).
+BILLING_YOOKASSA_ORDER = "billing.yookassa.order"
+BILLING_YOOKASSA_ATTACH = "billing.yookassa.attach"
+BILLING_YOOKASSA_PAID = "billing.yookassa.paid"
+BILLING_YOOKASSA_CANCEL = "billing.yookassa.cancel"
+BILLING_YOOKASSA_PENDING = "billing.yookassa.pending"
+BILLING_YOOKASSA_REFUND = "billing.yookassa.refund"
+# The payments service: a payment link for the gateway, an admin's refund.
+PAYMENTS_YOOKASSA_CREATE = "payments.yookassa.create"
+PAYMENTS_YOOKASSA_REFUND = "payments.yookassa.refund"
 LLM_WRITE_PROMPT = "llm.write_prompt"
 LLM_TRANSLATE = "llm.translate"
 LLM_PARSE_STYLE = "llm.parse_style"
 FAL_LLM = "fal.llm"
 
 EVENT_KINDS = ("accepted", "progress", "succeeded", "failed")
+# A top-up credited (YooKassa): the gateway tells the user. On the EVENTS stream, deduplicated by
+# the payment id, so a payment is announced once.
+PAYMENT_EVENTS_FILTER = "events.payment.>"
+
+
+def payment_credited_subject(user_id: int) -> str:
+    return f"events.payment.{user_id}.credited"
 
 
 def job_subject(runner: Runner, mode: Mode) -> str:

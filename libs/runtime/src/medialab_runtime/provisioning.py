@@ -40,6 +40,8 @@ _RUNNER_LAYOUT = frozenset(
 # client) provisions everything.
 SERVICE_LAYOUT: dict[str, frozenset[str]] = {
     "billing": frozenset({subjects.JOBS_STREAM, subjects.EVENTS_STREAM}),
+    # publishes a credited top-up's notice on EVENTS
+    "payments": frozenset({subjects.EVENTS_STREAM}),
     "gateway-bot": frozenset(
         {
             subjects.EVENTS_STREAM,

@@ -39,6 +39,16 @@ from medialab_contracts.payments import (
     StarsPaidRequest,
     StarsRefundReply,
     StarsRefundRequest,
+    YooKassaAttachRequest,
+    YooKassaCancelRequest,
+    YooKassaOrder,
+    YooKassaOrderRequest,
+    YooKassaPaidRequest,
+    YooKassaPendingReply,
+    YooKassaPendingRequest,
+    YooKassaRefundReply,
+    YooKassaRefundRequest,
+    YooKassaSettled,
 )
 from medialab_contracts.promo import (
     PromoCreateRequest,
@@ -59,7 +69,7 @@ from nats.js import JetStreamContext
 from nats.micro.service import Service
 from pydantic import BaseModel
 
-from billing import ledger, metrics, privacy, promo, stars, stats
+from billing import ledger, metrics, privacy, promo, stars, stats, yookassa
 from billing.db import Database
 from billing.handoff import publish_job
 from billing.settings import BillingSettings
@@ -323,6 +333,64 @@ class Billing:
             with metrics.DB_SECONDS.labels("stats").time():
                 return StatsReply(periods=await stats.periods(conn))
 
+    async def yookassa_order(self, req: YooKassaOrderRequest) -> YooKassaOrder:
+        low, high = self.settings.yookassa_min_topup, self.settings.yookassa_max_topup
+        if not low <= req.amount <= high:
+            raise BadAmount(f"a top-up is {format_rub(low)} to {format_rub(high)}")
+        async with self.db.connection() as conn:
+            order = await yookassa.create_order(conn, req)
+        log.info("YooKassa order %s: user %d, %d kopecks", order.order_id, req.user_id, req.amount)
+        return order
+
+    async def yookassa_attach(self, req: YooKassaAttachRequest) -> YooKassaOrder:
+        async with self.db.connection() as conn:
+            return await yookassa.attach(conn, req.order_id, req.payment_id)
+
+    async def yookassa_paid(self, req: YooKassaPaidRequest) -> YooKassaSettled:
+        async with self.db.connection() as conn:
+            with metrics.DB_SECONDS.labels("yookassa_paid").time():
+                settled = await yookassa.credit(conn, req)
+        if settled.moved:
+            metrics.PAYMENTS.labels("yookassa").inc()
+            metrics.PAYMENT_KOPECKS.labels("yookassa").inc(settled.order.amount)
+            log.info(
+                "order %s paid (YooKassa %s): user %d credited %d kopecks",
+                req.order_id,
+                req.payment_id,
+                settled.order.user_id,
+                settled.order.amount,
+            )
+        return settled
+
+    async def yookassa_cancel(self, req: YooKassaCancelRequest) -> YooKassaSettled:
+        async with self.db.connection() as conn:
+            settled = await yookassa.cancel(conn, req)
+        if settled.moved:
+            log.info("order %s cancelled (YooKassa %s canceled)", req.order_id, req.payment_id)
+        return settled
+
+    async def yookassa_pending(self, req: YooKassaPendingRequest) -> YooKassaPendingReply:
+        async with self.db.connection() as conn:
+            return YooKassaPendingReply(orders=await yookassa.due(conn, req.older_than_s, req.limit))
+
+    async def yookassa_refund(self, req: YooKassaRefundRequest) -> YooKassaRefundReply:
+        if req.admin_id not in self._admins:
+            log.warning("YooKassa refund refused: %d is not an admin", req.admin_id)
+            raise NotAdmin(f"{req.admin_id} may not refund payments")
+        async with self.db.connection() as conn:
+            with metrics.DB_SECONDS.labels("yookassa_refund").time():
+                order, debit = await yookassa.refund(conn, req.payment_id)
+        if debit.moved:
+            metrics.PAYMENT_REFUNDS.labels("yookassa").inc()
+            log.info(
+                "admin %d refunded YooKassa payment %s: user %d debited %d kopecks",
+                req.admin_id,
+                req.payment_id,
+                order.user_id,
+                order.amount,
+            )
+        return YooKassaRefundReply(order=order, balance=debit.balance, debited=debit.moved)
+
     def endpoints(self) -> list[tuple[str, type[BaseModel], Callable[[Any], Awaitable[BaseModel]]]]:
         return [
             (subjects.BILLING_ENSURE_USER, EnsureUserRequest, self.ensure_user),
@@ -343,6 +411,12 @@ class Billing:
             (subjects.BILLING_PROMO_REDEEM, PromoRedeemRequest, self.promo_redeem),
             (subjects.BILLING_REFERRAL, ReferralRequest, self.referral),
             (subjects.BILLING_STATS, StatsRequest, self.statistics),
+            (subjects.BILLING_YOOKASSA_ORDER, YooKassaOrderRequest, self.yookassa_order),
+            (subjects.BILLING_YOOKASSA_ATTACH, YooKassaAttachRequest, self.yookassa_attach),
+            (subjects.BILLING_YOOKASSA_PAID, YooKassaPaidRequest, self.yookassa_paid),
+            (subjects.BILLING_YOOKASSA_CANCEL, YooKassaCancelRequest, self.yookassa_cancel),
+            (subjects.BILLING_YOOKASSA_PENDING, YooKassaPendingRequest, self.yookassa_pending),
+            (subjects.BILLING_YOOKASSA_REFUND, YooKassaRefundRequest, self.yookassa_refund),
         ]
 
 

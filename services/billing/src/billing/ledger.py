@@ -226,8 +226,9 @@ _HISTORY_ROWS = """
 WITH rows AS (
     SELECT l.id, l.kind, l.created_at, l.delta_balance, l.job_id,
            sum(l.delta_balance) OVER (ORDER BY l.id) AS balance_after,
-           o.mode, o.model_id, o.price, o.status
+           o.mode, o.model_id, o.price, o.status, p.method
     FROM ledger l LEFT JOIN operations o ON o.job_id = l.job_id
+    LEFT JOIN payment_orders p ON p.charge_id = l.external_id AND l.kind IN ('payment', 'payment_refund')
     WHERE l.user_id = $1
 )
 SELECT * FROM rows WHERE kind <> 'hold' OR status = 'PENDING'
@@ -561,6 +562,7 @@ def _history_entry(row: asyncpg.Record) -> HistoryEntry:
         mode=Mode(row["mode"]) if row["mode"] else None,
         model_id=row["model_id"],
         price=row["price"],
+        method=row["method"],
     )
 
 

@@ -41,7 +41,7 @@ SELECT
     (SELECT count(*) FROM dropped) AS anonymised
 """
 
-_FORGET_NAMES = "UPDATE users SET username = NULL, first_name = NULL WHERE user_id = $1"
+_FORGET_NAMES = "UPDATE users SET username = NULL, first_name = NULL, email = NULL WHERE user_id = $1"
 
 _EXPIRE_JOBS = """
 WITH old AS (

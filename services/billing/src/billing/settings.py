@@ -65,6 +65,9 @@ class BillingSettings(ServiceSettings):
     # dollars at this rate (kopecks per US dollar), or an override in kopecks per job by model key.
     usd_rate_kopecks: int = Field(default=9_500, ge=1, le=1_000_000)
     provider_costs: dict[str, Annotated[int, Field(ge=0, le=MAX_AMOUNT)]] = Field(default_factory=dict)
+    # YooKassa top-ups (kopecks): the amounts a user may pay at once.
+    yookassa_min_topup: int = Field(default=5_000, ge=100, le=MAX_AMOUNT)
+    yookassa_max_topup: int = Field(default=1_000_000, ge=100, le=MAX_AMOUNT)
 
     consistency_interval_s: float = Field(default=60.0, gt=0)
 
@@ -98,6 +101,8 @@ class BillingSettings(ServiceSettings):
             raise ValueError("STARS_MIN_TOPUP must not exceed STARS_MAX_TOPUP")
         if math.ceil(self.stars_max_topup / self.stars_rate_kopecks) > MAX_STARS_PER_INVOICE:
             raise ValueError(f"STARS_MAX_TOPUP needs more than {MAX_STARS_PER_INVOICE} Stars at this rate")
+        if self.yookassa_min_topup > self.yookassa_max_topup:
+            raise ValueError("YOOKASSA_MIN_TOPUP must not exceed YOOKASSA_MAX_TOPUP")
         return self
 
     def deadline_s(self, mode: Mode, requested: int | None) -> int:

@@ -5,8 +5,7 @@ own rate). Paying it moves PENDING → PAID and credits the order's amount in on
 Telegram's ``telegram_payment_charge_id`` (the order row's ``charge_id`` and the ledger row's
 ``external_id``, both unique): a duplicate ``successful_payment`` — from a redelivery, or after a
 gateway restart — finds the order PAID with the same charge and moves nothing. A refund moves
-PAID → REFUNDED and debits the amount once, only while the user still has it available (the balance
-never goes below what running jobs hold, so never below zero).
+PAID → REFUNDED and debits the amount once (``orders.debit_refund``, shared with YooKassa).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from medialab_contracts.billing import BalanceView
-from medialab_contracts.errors import Conflict, InsufficientFunds, UnknownOrder, UnknownUser
+from medialab_contracts.errors import Conflict, UnknownOrder, UnknownUser
 from medialab_contracts.payments import (
     OrderStatus,
     StarsCheckRequest,
@@ -26,6 +25,7 @@ from medialab_contracts.payments import (
     StarsPaidRequest,
 )
 
+from billing import orders
 from billing.ledger import _retrying, balance
 
 log = logging.getLogger(__name__)
@@ -53,28 +53,6 @@ WITH ord AS (
     UPDATE accounts a SET balance = a.balance + ord.amount
     FROM ord WHERE a.user_id = ord.user_id
     RETURNING a.balance, a.reserved
-)
-SELECT ord.*, acct.balance, acct.reserved FROM ord, acct
-"""
-
-# The account is debited first, on the condition that the amount is still available: PostgreSQL
-# re-checks it on the latest row, so a concurrent reserve can never make the debit overdraw.
-_REFUND = f"""
-WITH target AS (
-    SELECT order_id, user_id, amount FROM payment_orders
-    WHERE charge_id = $1 AND status = 'PAID'
-    FOR UPDATE
-), acct AS (
-    UPDATE accounts a SET balance = a.balance - t.amount
-    FROM target t WHERE a.user_id = t.user_id AND a.balance - a.reserved >= t.amount
-    RETURNING a.balance, a.reserved, t.order_id
-), ord AS (
-    UPDATE payment_orders o SET status = 'REFUNDED', refunded_at = now()
-    FROM acct WHERE o.order_id = acct.order_id
-    RETURNING {", ".join(f"o.{column}" for column in _ORDER_COLUMNS.split(", "))}
-), debit AS (
-    INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved, external_id)
-    SELECT user_id, 'payment_refund', -amount, 0, charge_id FROM ord
 )
 SELECT ord.*, acct.balance, acct.reserved FROM ord, acct
 """
@@ -168,20 +146,8 @@ async def credit(conn: asyncpg.Connection, req: StarsPaidRequest) -> Payment:
 
 async def refund(conn: asyncpg.Connection, charge_id: str) -> Payment:
     """Debit a paid order's amount once; refused while the user does not have it available."""
-
-    async def attempt() -> Payment | None:
-        row = await conn.fetchrow(_REFUND, charge_id)
-        if row is not None:
-            return Payment(_order(row), _balance(row["user_id"], row), True)
-        found = await conn.fetchrow(_ORDER_BY_CHARGE, charge_id)
-        if found is None:
-            raise UnknownOrder(f"no payment with charge id {charge_id[:40]!r}")
-        order = _order(found)
-        account = await balance(conn, order.user_id)
-        if order.status == OrderStatus.refunded:
-            return Payment(order, account, False)
-        if account.available < order.amount:
-            raise InsufficientFunds(available=account.available, price=order.amount)
-        return None  # funds were freed between the two statements
-
-    return await _retrying(attempt)
+    debit = await orders.debit_refund(conn, charge_id, "stars")
+    found = await conn.fetchrow(_ORDER_BY_CHARGE, charge_id)
+    if found is None:  # debit_refund found it; only a concurrent /delete_me… never deletes orders
+        raise UnknownOrder(f"no payment with charge id {charge_id[:40]!r}")
+    return Payment(_order(found), debit.balance, debit.moved)

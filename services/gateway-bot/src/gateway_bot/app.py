@@ -25,7 +25,9 @@ from gateway_bot import texts
 from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.clients.llm import LlmClient
+from gateway_bot.clients.payments import PaymentsClient
 from gateway_bot.delivery.consumer import DeliveryConsumer
+from gateway_bot.delivery.payments import PaymentNotices
 from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.delivery.sender import ResultSender
 from gateway_bot.flows.albums import AlbumCollector
@@ -118,6 +120,7 @@ def build_dispatcher(
     buckets: Buckets,
     bot_id: int,
     billing: BillingClient,
+    payments: PaymentsClient,
     launcher: Launcher,
     intake: Intake,
 ) -> Dispatcher:
@@ -132,6 +135,7 @@ def build_dispatcher(
         catalog=default_catalog(settings.prices),
         admin_ids=settings.admin_ids,
         billing=billing,
+        payments_client=payments,
         jobs=JobsClient(js),
         launcher=launcher,
         intake=intake,
@@ -168,6 +172,7 @@ async def setup(ctx: ServiceContext) -> None:
     ctx.on_shutdown(bot.session.close)
 
     billing = BillingClient(ctx.nc, settings.billing_timeout_s)
+    payments_client = PaymentsClient(ctx.nc, settings.payments_timeout_s)
     llm = LlmClient(ctx.nc, settings.translate_timeout_s)
     progress = ProgressBoard(
         StatusRecords(buckets.gateway), settings.progress_interval_s, settings.progress_interval_group_s
@@ -176,7 +181,7 @@ async def setup(ctx: ServiceContext) -> None:
     launcher = JobLauncher(billing, llm, progress, media, uploads, orders)
     quota = UploadQuota(buckets.gateway, settings.uploads_per_hour)
     intake = ImageIntake(uploads, settings.image_limits, quota, PixelBudget(settings.max_image_pixels))
-    dp = build_dispatcher(settings, ctx.js, buckets, bot_id, billing, launcher, intake)
+    dp = build_dispatcher(settings, ctx.js, buckets, bot_id, billing, payments_client, launcher, intake)
 
     commands = texts.commands(settings.referral_bonus_rub > 0)
     await bot.set_my_commands([BotCommand(command=name, description=text) for name, text in commands])
@@ -197,6 +202,10 @@ async def setup(ctx: ServiceContext) -> None:
     )
     ctx.spawn(delivery.run(), name="delivery")
     ctx.on_shutdown(lambda: delivery.stop(settings.shutdown_grace_s))
+    if settings.yookassa_enabled:
+        notices = PaymentNotices(ctx.js, bot, settings.delivery_ack_wait_s)
+        ctx.spawn(notices.run(), name="payment-notices")
+        ctx.on_shutdown(lambda: notices.stop(settings.shutdown_grace_s))
 
     transport = Transport(ctx, bot, dp, settings)
     await transport.start()

@@ -64,8 +64,14 @@ class HistoryCb(CallbackData, prefix="h"):
     page: int
 
 
+class PayMethod(StrEnum):
+    stars = "s"
+    yookassa = "y"
+
+
 class TopupCb(CallbackData, prefix="top"):
     rub: int  # the amount chosen, whole rubles (a pack, or what a shortfall needs), within the limits
+    method: PayMethod | None = None  # None: not chosen yet (asked when YooKassa is on)
 
 
 class TopupOtherCb(CallbackData, prefix="topo"):

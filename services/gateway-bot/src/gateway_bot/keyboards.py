@@ -17,6 +17,7 @@ from gateway_bot.callbacks import (
     ModelCb,
     NavAction,
     NavCb,
+    PayMethod,
     RephraseCb,
     ResultAction,
     ResultCb,
@@ -148,6 +149,20 @@ def topup_packs(packs: Iterable[int]) -> InlineKeyboardMarkup:
         builder.button(text=texts.topup_button(rub), callback_data=TopupCb(rub=rub))
     builder.button(text=texts.BTN_TOPUP_OTHER, callback_data=TopupOtherCb())
     builder.adjust(3)
+    return builder.as_markup()
+
+
+def topup_methods(rub: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.BTN_PAY_STARS, callback_data=TopupCb(rub=rub, method=PayMethod.stars))
+    builder.button(text=texts.BTN_PAY_YOOKASSA, callback_data=TopupCb(rub=rub, method=PayMethod.yookassa))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def payment_link(url: str, amount: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.pay_link_button(amount), url=url)
     return builder.as_markup()
 
 

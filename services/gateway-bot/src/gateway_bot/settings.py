@@ -51,6 +51,10 @@ class GatewaySettings(ServiceSettings):
     # its own); 0 hides /invite.
     referral_bonus_rub: int = Field(default=0, ge=0, le=1_000_000)
     billing_timeout_s: float = Field(default=5.0, gt=0)
+    # «💳 Картой или СБП (ЮKassa)» beside Stars: on when the payments service runs with YooKassa keys.
+    yookassa_enabled: bool = False
+    # A payment link asks billing and YooKassa (with retries): longer than a billing call.
+    payments_timeout_s: float = Field(default=30.0, gt=0)
     translate_timeout_s: float = Field(default=60.0, gt=0)
 
     # Outbound Telegram limits, a little under Telegram's own (~30/s, 1/s per chat, 20/min per group).

@@ -36,8 +36,9 @@ class FaceSwapFlow(StatesGroup):  # M6
     target = State()
 
 
-class TopupFlow(StatesGroup):  # «✏️ Другая сумма»: the amount to top up by
-    amount = State()
+class TopupFlow(StatesGroup):
+    amount = State()  # «✏️ Другая сумма»: the amount to top up by
+    email = State()  # a YooKassa top-up waits for the receipt's e-mail
 
 
 class RephraseFlow(StatesGroup):  # a new prompt for an order a safety filter refused

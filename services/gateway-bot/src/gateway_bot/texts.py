@@ -579,6 +579,11 @@ HISTORY_TITLES: dict[HistoryKind, str] = {
     HistoryKind.promo: "🎟 промокод",
     HistoryKind.referral: "🤝 бонус за приглашённого друга",
 }
+# Payment rows paid through YooKassa (HistoryEntry.method) instead of Stars.
+YOOKASSA_HISTORY_TITLES: dict[HistoryKind, str] = {
+    HistoryKind.payment: "💳 пополнение картой или СБП",
+    HistoryKind.payment_refund: "↩️ возврат через ЮKassa",
+}
 
 
 def _signed(kopecks: int) -> str:
@@ -588,7 +593,9 @@ def _signed(kopecks: int) -> str:
 def _history_line(entry: HistoryEntry, model_titles: dict[str, str]) -> str:
     after = f"баланс {format_rub(entry.balance_after)}"
     if entry.mode is None or entry.model_id is None or entry.price is None:
-        return f"{moscow_time(entry.at)} · {HISTORY_TITLES[entry.kind]} {_signed(entry.delta)} · {after}"
+        yookassa = YOOKASSA_HISTORY_TITLES if entry.method == "yookassa" else {}
+        title = yookassa.get(entry.kind, HISTORY_TITLES[entry.kind])
+        return f"{moscow_time(entry.at)} · {title} {_signed(entry.delta)} · {after}"
     model = model_titles.get(entry.model_id, entry.model_id)
     return (
         f"{moscow_time(entry.at)} · {MODE_TITLES[entry.mode]} · {quote(model)} · "
@@ -647,6 +654,11 @@ TOPUP_CHOOSE = (
     "Выберите сумму: бот пришлёт счёт, оплатите его кнопкой в счёте. Деньги поступят на баланс сразу. "
     "Другую сумму можно указать сразу: <code>/topup 250</code>."
 )
+TOPUP_CHOOSE_ANY = (
+    "💳 Пополнение баланса\n"
+    "Выберите сумму, затем способ оплаты: звёзды Telegram или карта / СБП через ЮKassa. "
+    "Деньги поступят на баланс сразу после оплаты."
+)
 INVOICE_TITLE = "Пополнение баланса"
 BTN_TOPUP_OTHER = "✏️ Другая сумма"
 
@@ -667,6 +679,9 @@ def topup_out_of_limits(low_rub: int, high_rub: int) -> str:
         f"Пополнить можно на сумму {_topup_limits(low_rub, high_rub)}. "
         "Отправьте другую сумму или откройте «💳 Пополнить» и выберите сумму кнопкой."
     )
+
+
+TOPUP_UNKNOWN_PACK = "Такую сумму сейчас нельзя оплатить. Откройте «💳 Пополнить» и выберите сумму заново."
 
 
 def topup_button(rub: int) -> str:
@@ -709,6 +724,63 @@ PAYSUPPORT = (
     "Если платёж не зачислен или нужен возврат звёзд, напишите администратору бота и укажите ID платежа "
     "из сообщения о зачислении (или из чека Telegram). Звёзды возвращаются, если пополнение не потрачено."
 )
+# ── top-ups through YooKassa (card, SBP) ────────────────────────────────────────────────────────
+BTN_PAY_STARS = "⭐ Звёздами Telegram"
+BTN_PAY_YOOKASSA = "💳 Картой или СБП (ЮKassa)"
+
+
+def topup_method(rub: int) -> str:
+    return f"Пополнение на {rub} ₽. Как оплатить?"
+
+
+EMAIL_ASK = (
+    "📧 Для оплаты картой или СБП нужен e-mail: на него придёт кассовый чек (54-ФЗ). "
+    "Пришлите адрес одним сообщением — мы запомним его для следующих пополнений. /cancel — отмена."
+)
+EMAIL_INVALID = "Это не похоже на e-mail. Пришлите адрес вида name@example.com или /cancel для отмены."
+
+
+def pay_link_button(amount: int) -> str:
+    return f"Оплатить {format_rub(amount)}"
+
+
+def payment_link(amount: int) -> str:
+    return (
+        f"💳 Счёт на {format_rub(amount)} готов. Нажмите «Оплатить» и заплатите картой или через СБП "
+        "на странице ЮKassa. Баланс пополнится сразу после оплаты, бот напишет об этом."
+    )
+
+
+PAYMENT_LINK_UNAVAILABLE = (
+    "Не удалось создать платёж: ЮKassa или наш сервис оплаты сейчас недоступны. Деньги не списаны — "
+    "попробуйте через минуту или оплатите звёздами."
+)
+PAYMENT_LINK_REFUSED = (
+    "ЮKassa не приняла платёж (возможно, из-за e-mail для чека). Деньги не списаны — пришлите другой "
+    "e-mail через «💳 Пополнить» или оплатите звёздами."
+)
+REFUND_YOOKASSA_USAGE = "Использование: <code>/refund_yookassa &lt;ID платежа ЮKassa&gt;</code>."
+REFUND_YOOKASSA_UNFINISHED = (
+    "Возврат не завершён: ЮKassa или сервис оплаты сейчас недоступны. Повторите команду позже — "
+    "с баланса спишется и через ЮKassa вернётся ровно один раз."
+)
+
+
+def refund_yookassa_spent(available: int, amount: int) -> str:
+    return (
+        f"Возврат невозможен: пополнение {format_rub(amount)}, а у пользователя доступно "
+        f"{format_rub(available)}. Дождитесь окончания его задач или верните деньги в кабинете ЮKassa."
+    )
+
+
+def refund_yookassa_done(user_id: int, amount: int, debited: bool) -> str:
+    again = "" if debited else " (списание было сделано раньше)"
+    return (
+        f"↩️ Возврат {format_rub(amount)} через ЮKassa пользователю <code>{user_id}</code> оформлен; "
+        f"с баланса списано{again}."
+    )
+
+
 REFUND_USAGE = "Использование: <code>/refund_stars &lt;ID платежа&gt;</code> (telegram_payment_charge_id)."
 REFUND_UNKNOWN = "Платёж с таким ID не найден."
 

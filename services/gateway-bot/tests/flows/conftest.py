@@ -24,6 +24,7 @@ from aiogram import Bot
 from aiogram.types import User
 from gateway_bot.app import Buckets, build_dispatcher
 from gateway_bot.clients.billing import BillingClient
+from gateway_bot.clients.payments import PaymentsClient
 from gateway_bot.settings import GatewaySettings
 from gateway_flowkit import BillingResponder, Conversation, FakeIntake, RecordingLauncher
 from gateway_testkit import detach_routers
@@ -108,7 +109,9 @@ async def chat(
     js = nc.jetstream()
     intake = FakeIntake()
     client = BillingClient(nc, settings.billing_timeout_s)
-    dp = build_dispatcher(settings, js, await Buckets.open(js, settings), bot_id, client, launcher, intake)
+    payments = PaymentsClient(nc, settings.payments_timeout_s)
+    buckets = await Buckets.open(js, settings)
+    dp = build_dispatcher(settings, js, buckets, bot_id, client, payments, launcher, intake)
     session = RecordingSession()
     try:
         yield Conversation(

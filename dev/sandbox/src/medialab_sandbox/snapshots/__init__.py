@@ -1,4 +1,4 @@
-"""Schema snapshots of every outside endpoint MediaLab calls (fal, WaveSpeed, Telegram).
+"""Schema snapshots of every outside endpoint MediaLab calls (fal, WaveSpeed, Telegram, YooKassa).
 
 Each JSON file here records one endpoint as its provider documents it: request and response as
 JSON Schema, where the truth was read (``source``) and when (``checked``), notes where our
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 ROOT = Path(__file__).resolve().parent
 
-Provider = Literal["fal", "wavespeed", "telegram"]
+Provider = Literal["fal", "wavespeed", "telegram", "yookassa"]
 Kind = Literal["model", "api", "method", "removed"]
 
 

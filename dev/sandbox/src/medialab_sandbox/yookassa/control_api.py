@@ -1,0 +1,113 @@
+"""`/_emu/...`: knobs, faults and records over HTTP, for tests and launchers in another process."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from medialab_sandbox.yookassa.config import EmulatorConfig
+from medialab_sandbox.yookassa.faults import Delivery, PendingFaults, Target
+from medialab_sandbox.yookassa.state import PaymentStatus, PaymentView, view
+from medialab_sandbox.yookassa.webhooks import DeliveryRecord
+
+if TYPE_CHECKING:
+    from medialab_sandbox.yookassa.emulator import YooKassaEmulator
+
+CONTROL_PREFIX = "/_emu"
+
+
+class HttpFaultRequest(BaseModel):
+    status: int = Field(ge=400, le=599)
+    count: int = Field(default=1, ge=1)
+    after_create: bool = False
+
+
+class DeliveryFaultRequest(BaseModel):
+    mode: Delivery
+    count: int = Field(default=1, ge=1)
+
+
+class ForgeRequest(BaseModel):
+    payment_id: str | None = None  # None: a payment that does not exist
+    event: str = "payment.succeeded"
+
+
+class ReleaseRequest(BaseModel):
+    reverse: bool = True
+
+
+class EmulatorState(BaseModel):
+    config: EmulatorConfig
+    payments: list[PaymentView]
+    deliveries: list[DeliveryRecord]
+    held: int
+    lost: int
+    in_flight: int
+    gets: int
+    replays: int
+    faults: PendingFaults
+
+
+def control_router(emu: YooKassaEmulator) -> APIRouter:
+    router = APIRouter(prefix=CONTROL_PREFIX)
+
+    @router.get("/state")
+    async def state() -> EmulatorState:
+        return emu.state()
+
+    @router.patch("/config", response_model=None)
+    async def configure(changes: Annotated[dict[str, Any], Body()]) -> EmulatorConfig | JSONResponse:
+        try:
+            emu.configure(**changes)
+        except ValidationError as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        return emu.config
+
+    @router.post("/faults/http/{target}")
+    async def fail(target: Target, ask: HttpFaultRequest) -> EmulatorState:
+        emu.faults.fail(target, ask.status, ask.count, after_create=ask.after_create)
+        return emu.state()
+
+    @router.post("/faults/deliveries")
+    async def deliveries(ask: DeliveryFaultRequest) -> EmulatorState:
+        emu.faults.deliveries(ask.mode, ask.count)
+        return emu.state()
+
+    @router.post("/deliveries/release")
+    async def release(ask: ReleaseRequest) -> EmulatorState:
+        emu.notifier.release_held(reverse=ask.reverse)
+        return emu.state()
+
+    @router.post("/deliveries/forge")
+    async def forge(ask: ForgeRequest) -> EmulatorState:
+        emu.forge(ask.payment_id, ask.event)
+        return emu.state()
+
+    @router.post("/payments/{payment_id}/pay", response_model=None)
+    async def pay(payment_id: str) -> PaymentView | JSONResponse:
+        return _settle(emu, payment_id, PaymentStatus.SUCCEEDED)
+
+    @router.post("/payments/{payment_id}/cancel", response_model=None)
+    async def cancel(payment_id: str) -> PaymentView | JSONResponse:
+        return _settle(emu, payment_id, PaymentStatus.CANCELED)
+
+    @router.post("/reset")
+    async def reset() -> EmulatorState:
+        emu.reset()
+        return emu.state()
+
+    return router
+
+
+def _settle(emu: YooKassaEmulator, payment_id: str, status: PaymentStatus) -> PaymentView | JSONResponse:
+    payment = emu.payments.get(payment_id)
+    if payment is None or payment.status is not PaymentStatus.PENDING:
+        return JSONResponse({"error": f"payment {payment_id} is unknown or not pending"}, 409)
+    if status is PaymentStatus.SUCCEEDED:
+        emu.pay(payment_id)
+    else:
+        emu.cancel(payment_id, party="merchant", reason="canceled_by_merchant")
+    return view(emu.payments[payment_id])
