@@ -1,57 +1,52 @@
 """The end-to-end stack for gateway tests: real processes, real NATS, the Telegram emulator over HTTP.
 
-Each e2e module builds one ``Stack`` in a module-scoped fixture (processes are slow to start) and
-gives every test its own Telegram users, so tests of a module never see each other's chats.
-Imported by the other ``test_e2e_*`` modules; it holds no tests itself.
+``Stack`` is the dev launcher's (``medialab_devstack.launcher.Stack``) with short timings. Each e2e
+module builds one in a module-scoped fixture (processes are slow to start) and gives every test its
+own Telegram users, so tests of a module never see each other's chats.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import itertools
 import json
 import re
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import asyncpg
 import httpx
 from aiohttp import web
-from medialab_devstack.nats_server import NatsServer
+from medialab_devstack import launcher
 from medialab_devstack.ports import free_port, wait_for_port
 from medialab_devstack.postgres import fresh_database_name, with_database
-from medialab_devstack.stack import ServiceProcess
 from medialab_sandbox.telegram import EmulatorControl, TelegramUserClient, TranscriptMessage
-from PIL import Image
 
-TOKEN = "123456789:SANDBOX-token-for-tests"
-FAL_KEY = "e2e-key:e2e-secret"
-WAVESPEED_KEY = "e2e-wavespeed-key"
+# Re-exported: the e2e modules build their inputs from here.
+from medialab_testkit.images import is_png as is_png
+from medialab_testkit.images import jpeg_bytes as jpeg_bytes
+from medialab_testkit.images import png_bytes as png_bytes
+
+TOKEN = launcher.SANDBOX_BOT_TOKEN
 ADMIN_ID = 777_000
 WEBHOOK_SECRET = "e2e-webhook-secret"
 _user_ids = itertools.count(100_001)
 
-
-def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 60, 40)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, format="PNG")
-    return out.getvalue()
-
-
-def jpeg_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (40, 160, 90)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, format="JPEG")
-    return out.getvalue()
-
-
-def is_png(data: bytes) -> bool:
-    return data.startswith(b"\x89PNG\r\n\x1a\n") and Image.open(io.BytesIO(data)).format == "PNG"
+# Short timings of the services under test; a process's own settings go to ``Stack.launch``.
+E2E_ENV: dict[str, str] = {
+    "LOG_FORMAT": "text",
+    "ADMIN_IDS": str(ADMIN_ID),
+    "SHUTDOWN_GRACE_S": "3",
+    # billing
+    "SWEEPER_INTERVAL_S": "1",
+    # wavespeed-runner
+    "WAVESPEED_POLL_INTERVAL_S": "0.1",
+    # gateway
+    "ALBUM_DEBOUNCE_S": "0.5",
+    "PROGRESS_INTERVAL_S": "2",
+}
 
 
 async def create_database(admin_url: str) -> str:
@@ -64,154 +59,33 @@ async def create_database(admin_url: str) -> str:
     return with_database(admin_url, name)
 
 
-class _Emulator:
-    """A sandbox emulator run as its own process (``python -m medialab_sandbox.<kind>``)."""
-
-    def __init__(self, args: list[str], log_path: Path, port: int) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        with open(log_path, "ab") as log:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", *args, "--port", str(port)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_for_port(port, timeout=30)
-
-    def stop(self) -> None:
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-
-
-@dataclass
-class Stack:
-    root: Path
-    admin_pg_url: str
-    nats: NatsServer = field(init=False)
-    telegram: _Emulator = field(init=False)
-    fal: _Emulator | None = None
-    wavespeed: _Emulator | None = None
-    services: dict[str, ServiceProcess] = field(default_factory=dict)
-    database_url: str | None = None
-
-    def __post_init__(self) -> None:
-        self.nats = NatsServer(self.root / "nats")
-        self.nats.start()
-        self.telegram = _Emulator(
-            ["medialab_sandbox.telegram", "--token", TOKEN, "--log-level", "WARNING"],
-            self.root / "telegram-emulator.log",
-            free_port(),
-        )
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    def _start(self, name: str, module_name: str, env: dict[str, str]) -> ServiceProcess:
-        env = {"NATS_URL": self.nats.url, "LOG_FORMAT": "text", **env}
-        process = ServiceProcess(name, env, self.logs, module=module_name)
-        process.start()
-        self.services[f"{name}-{process.instance}"] = process
-        return process
-
-    def start_billing(self, **extra: str) -> ServiceProcess:
-        if self.database_url is None:
-            self.database_url = asyncio.run(create_database(self.admin_pg_url))
-        env = {
-            "DATABASE_URL": self.database_url,
-            "ADMIN_IDS": str(ADMIN_ID),
-            "SWEEPER_INTERVAL_S": "1",
-            **extra,
-        }
-        return self._start("billing", "billing", env)
-
-    def start_fal(self, run_seconds: float = 0.2) -> None:
-        self.fal = _Emulator(
-            ["medialab_sandbox.fal", "--keys", FAL_KEY, "--run-seconds", str(run_seconds)],
-            self.root / "fal-emulator.log",
-            free_port(),
-        )
-
-    def start_fal_runner(self) -> ServiceProcess:
-        assert self.fal is not None, "start_fal() first"
-        env = {
-            "FAL_KEYS": FAL_KEY,
-            "FAL_QUEUE_BASE": f"{self.fal.url}/queue",
-            "FAL_REST_BASE": f"{self.fal.url}/rest",
-            "FAL_OUTPUT_HOSTS": "127.0.0.1",
-        }
-        return self._start("fal-runner", "fal_runner", env)
-
-    def start_wavespeed(self) -> ServiceProcess:
-        self.wavespeed = _Emulator(
-            ["medialab_sandbox.wavespeed", "--keys", WAVESPEED_KEY, "--processing-seconds", "0.2"],
-            self.root / "wavespeed-emulator.log",
-            free_port(),
-        )
-        env = {
-            "WAVESPEED_API_KEY": WAVESPEED_KEY,
-            "WAVESPEED_API_BASE": self.wavespeed.url,
-            "WAVESPEED_OUTPUT_HOSTS": "127.0.0.1",
-            "WAVESPEED_POLL_INTERVAL_S": "0.1",
-        }
-        return self._start("wavespeed-runner", "wavespeed_runner", env)
-
-    def start_full(self, **gateway_env: str) -> None:
-        """Every service of the product, providers emulated."""
-        self.start_billing()
-        self.start_fal()
-        self.start_fal_runner()
-        self.start_wavespeed()
-        self._start("text-render", "text_render", {})
-        self._start("prompt-llm", "prompt_llm", {})
-        self.start_gateway(**gateway_env)
-
-    def gateway_env(self, **extra: str) -> dict[str, str]:
-        return {
-            "TG_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_BASE": self.telegram.url,
-            "ADMIN_IDS": str(ADMIN_ID),
-            "ALBUM_DEBOUNCE_S": "0.5",
-            "PROGRESS_INTERVAL_S": "2",
-            "SHUTDOWN_GRACE_S": "3",
-            **extra,
-        }
-
-    def start_gateway(self, **extra: str) -> ServiceProcess:
-        return self._start("gateway-bot", "gateway_bot", self.gateway_env(**extra))
-
-    def wait_ready(self) -> None:
-        for process in self.services.values():
-            process.wait_ready(timeout=90)
+class Stack(launcher.Stack):
+    """The launcher's stack, talked to as Telegram users."""
 
     def user(self, user_id: int | None = None, **profile: str) -> TelegramUserClient:
-        return TelegramUserClient(self.telegram.url, TOKEN, user_id=user_id or next(_user_ids), **profile)
+        return TelegramUserClient(self.telegram_url, TOKEN, user_id=user_id or next(_user_ids), **profile)
 
     def control(self) -> EmulatorControl:
-        return EmulatorControl(self.telegram.url, TOKEN)
-
-    def close(self) -> None:
-        for process in self.services.values():
-            process.stop(timeout=15)
-        for emulator in (self.fal, self.wavespeed):
-            if emulator is not None:
-                emulator.stop()
-        self.telegram.stop()
-        self.nats.stop()
+        return EmulatorControl(self.telegram_url, TOKEN)
 
 
 def build_stack(root: Path, admin_pg_url: str, build: Callable[[Stack], None]) -> Stack:
-    stack = Stack(root, admin_pg_url)
+    """A private nats-server, a fresh database, the Telegram emulator, then what ``build`` starts;
+    returns once every service is ready."""
+    database_url = asyncio.run(create_database(admin_pg_url))
+    stack = Stack(
+        data_dir=root,
+        env={**E2E_ENV, "DATABASE_URL": database_url},
+        fal_run_seconds=0.2,
+        wavespeed_processing_seconds=0.2,
+    )
     try:
+        stack.start_nats()
+        stack.start_telegram()
         build(stack)
         stack.wait_ready()
     except BaseException:
-        stack.close()
+        stack.stop()
         raise
     return stack
 
@@ -333,7 +207,6 @@ class RoundRobinProxy:
 
 async def script_llm(stack: Stack, *outputs: str) -> None:
     """The next answers of the emulated LLM (fal's openrouter/router), in order."""
-    assert stack.fal is not None
     async with httpx.AsyncClient() as client:
         items = {"items": [{"output": output} for output in outputs]}
-        (await client.post(f"{stack.fal.url}/_emu/llm/script", json=items)).raise_for_status()
+        (await client.post(f"{stack.fal_url}/_emu/llm/script", json=items)).raise_for_status()

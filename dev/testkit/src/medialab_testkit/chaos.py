@@ -46,7 +46,6 @@ from medialab_contracts.jobs import ImageSize, JobRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 from medialab_devstack.launcher import SANDBOX_BOT_TOKEN, Stack
-from medialab_devstack.nats_server import admin_url
 from medialab_devstack.stack import ServiceProcess
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
@@ -58,6 +57,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.errors import NoKeysError, NotFoundError
 from PIL import Image
+
+from medialab_testkit.images import png_bytes
+from medialab_testkit.waiting import eventually
 
 CATALOG = default_catalog()
 FLUX = CATALOG.by_key("flux")
@@ -113,22 +115,6 @@ def new_user_id() -> int:
     return next(_user_ids)
 
 
-def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 60, 40)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, format="PNG")
-    return out.getvalue()
-
-
-def photo_jpeg(size: tuple[int, int], seed: int = 0) -> bytes:
-    """A JPEG with some texture, so that decoding and rendering it takes measurable time."""
-    base = Image.linear_gradient("L").resize(size)
-    noise = Image.effect_noise(size, 20 + seed % 7)
-    photo = Image.merge("RGB", [base, noise, base.rotate(90)])
-    out = io.BytesIO()
-    photo.save(out, format="JPEG", quality=88)
-    return out.getvalue()
-
-
 def text_of(message: TranscriptMessage) -> str:
     return message.text or message.caption or ""
 
@@ -151,16 +137,6 @@ def final_messages(messages: Iterable[TranscriptMessage], job_id: str) -> list[T
         elif message.document is None and any(f":{job_id}:" in data for data in callback_data(message)):
             told.append(message)  # M2: the written prompt with «Создать по этому промпту»
     return told
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float, what: str, interval: float = 0.2
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f}s")
-        await asyncio.sleep(interval)
 
 
 async def _provision(nats_url: str) -> None:
@@ -194,45 +170,28 @@ class ChaosStack:
 
     # ----- where things are -------------------------------------------------------------------
     @property
-    def env(self) -> dict[str, str]:
-        return self.stack.env
-
-    @property
     def nats_url(self) -> str:
-        """The admin URL: the harness's own clients; the services connect as their own users."""
-        return admin_url(self.env["NATS_URL"])
+        return self.stack.nats_url
 
     @property
     def database_url(self) -> str:
-        return self.env["DATABASE_URL"]
-
-    @property
-    def telegram_url(self) -> str:
-        return self.env["TELEGRAM_API_BASE"]
-
-    @property
-    def fal_url(self) -> str:
-        return self.env["FAL_QUEUE_BASE"].removesuffix("/queue")
-
-    @property
-    def wavespeed_url(self) -> str:
-        return self.env["WAVESPEED_API_BASE"]
+        return self.stack.database_url
 
     def service(self, name: str) -> ServiceProcess:
-        (process,) = [p for p in self.stack.services if p.name == name]
-        return process
+        return self.stack.service(name)
 
     def user(self, user_id: int | None = None) -> TelegramUserClient:
-        return TelegramUserClient(self.telegram_url, SANDBOX_BOT_TOKEN, user_id=user_id or new_user_id())
+        user_id = user_id or new_user_id()
+        return TelegramUserClient(self.stack.telegram_url, SANDBOX_BOT_TOKEN, user_id=user_id)
 
     def telegram(self) -> EmulatorControl:
-        return EmulatorControl(self.telegram_url, SANDBOX_BOT_TOKEN)
+        return EmulatorControl(self.stack.telegram_url, SANDBOX_BOT_TOKEN)
 
     def fal(self) -> FalEmulatorControl:
-        return FalEmulatorControl(self.fal_url)
+        return FalEmulatorControl(self.stack.fal_url)
 
     def wavespeed(self) -> WaveSpeedEmulatorControl:
-        return WaveSpeedEmulatorControl(self.wavespeed_url)
+        return WaveSpeedEmulatorControl(self.stack.wavespeed_url)
 
     # ----- breaking and mending ---------------------------------------------------------------
     def kill(self, name: str) -> None:
