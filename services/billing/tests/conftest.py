@@ -1,4 +1,4 @@
-"""Fixtures of the billing tests; the helpers they share live in ``billing_testkit``."""
+"""Fixtures of the billing tests; the helpers they share live in ``medialab_testkit.billing``."""
 
 from __future__ import annotations
 
