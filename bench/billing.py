@@ -1,20 +1,12 @@
 """Billing throughput: reserve + settle pairs per second over NATS with 1, 8 and 64 concurrent clients.
 
-``python bench/billing.py`` starts its own nats-server and PostgreSQL (or uses ``DATABASE_URL``, in a
+``python -m bench.billing`` starts its own nats-server and PostgreSQL (or uses ``DATABASE_URL``, in a
 fresh database), runs the billing service in this process and drives it from a separate client
 process, as the gateway would be. Each figure is the median of three runs. ``run()`` returns the
 figures for an aggregate ``python -m bench``.
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-if __name__ == "__main__":
-    # Run as a script, this file's folder leads sys.path and "billing" would import this file.
-    _here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
 
 import asyncio
 import contextlib
@@ -27,6 +19,7 @@ import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 import nats

@@ -34,8 +34,7 @@ from medialab_contracts.catalog import default_catalog
 from medialab_contracts.events import JobFailed, parse_job_event
 from medialab_contracts.jobs import ImageSize, JobRequest
 from medialab_contracts.modes import Mode
-from medialab_devstack.nats_server import NatsServer
-from medialab_devstack.stack import ServiceProcess
+from medialab_devstack.launcher import Stack
 from medialab_runtime.provisioning import ensure_layout
 from medialab_sandbox.fal import FalEmulator
 from nats.aio.client import Client
@@ -92,37 +91,28 @@ class Bench:
 
 @asynccontextmanager
 async def _stack(workdir: Path) -> AsyncIterator[Bench]:
-    server = NatsServer(workdir / "nats")
-    server.start()
+    env = {
+        "FAL_ACCOUNT_LIMITS": ",".join(f"{name}={limit}" for name, limit in LIMITS.items()),
+        "LOG_LEVEL": "WARNING",
+    }
+    processes = Stack(data_dir=workdir, env=env)
+    processes.start_nats()
     try:
         async with FalEmulator([SMALL_KEY, LARGE_KEY]) as fal:
-            nc = await nats.connect(server.url)
-            await ensure_layout(nc.jetstream())
-            bench = Bench(nc, fal)
-            for final in subjects.FINAL_EVENTS_FILTERS:
-                await nc.subscribe(final, cb=bench.on_final)
-            runner = ServiceProcess(
-                "fal-runner",
-                env={
-                    "NATS_URL": server.url,
-                    "FAL_KEYS": f"small={SMALL_KEY},large={LARGE_KEY}",
-                    "FAL_ACCOUNT_LIMITS": ",".join(f"{name}={limit}" for name, limit in LIMITS.items()),
-                    "FAL_QUEUE_BASE": fal.queue_base,
-                    "FAL_REST_BASE": fal.rest_base,
-                    "FAL_OUTPUT_HOSTS": "127.0.0.1",
-                    "LOG_LEVEL": "WARNING",
-                },
-                log_dir=workdir / "logs",
-            )
-            runner.start()
+            processes.use_fal(fal.base_url, f"small={SMALL_KEY},large={LARGE_KEY}")
+            nc = await nats.connect(processes.nats_url)
             try:
-                await asyncio.to_thread(runner.wait_ready, 60)
+                await ensure_layout(nc.jetstream())
+                bench = Bench(nc, fal)
+                for final in subjects.FINAL_EVENTS_FILTERS:
+                    await nc.subscribe(final, cb=bench.on_final)
+                # Waiting for readiness blocks; the emulator serves from this event loop.
+                await asyncio.to_thread(processes.start_service, "fal-runner", 60)
                 yield bench
             finally:
-                await asyncio.to_thread(runner.stop)
                 await nc.close()
     finally:
-        server.stop()
+        await asyncio.to_thread(processes.stop)
 
 
 async def _utilisation(bench: Bench) -> dict[str, Any]:

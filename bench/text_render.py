@@ -1,6 +1,6 @@
 """text-render benchmark: 3 lines with 2 emoji on 1024², 2048² and 6000×4000 photos.
 
-Run ``python bench/text_render.py`` (prints a table) or call ``run()`` for the figures.
+Run ``python -m bench.text_render`` (prints a table) or call ``run()`` for the figures.
 Each size is measured in a fresh child process so that its peak RSS is the render's own
 (the parent makes the input pictures, which takes more memory than rendering them).
 Targets on a 2-core machine: < 150 ms at 2048², < 600 ms at 6000×4000, RSS < 400 MB. Wall
@@ -50,8 +50,7 @@ def _percentile(values: list[float], share: float) -> float:
 def _measure(path: str, repeats: int) -> dict[str, float]:
     """Child side: render ``repeats`` times (after a warm-up) and report times and peak RSS.
 
-    Imported here, in the child started with ``-P``: run as a script, this file's directory is
-    on ``sys.path`` and its own name would shadow the ``text_render`` package."""
+    Imported here, so the parent (which only makes the pictures) never loads the renderer."""
     from medialab_contracts.text_style import TextStyle
     from text_render.render import render
 
@@ -97,9 +96,9 @@ def run() -> dict[str, dict[str, float | bool]]:
         for size in SIZES:
             path = Path(tmp) / f"{size[0]}x{size[1]}.jpg"
             path.write_bytes(make_photo(size))
-            # -P: no script directory on sys.path, where this file would shadow the package.
             child = subprocess.run(
-                [sys.executable, "-P", __file__, "--child", str(path), str(REPEATS[size])],
+                [sys.executable, "-m", "bench.text_render", "--child", str(path), str(REPEATS[size])],
+                cwd=Path(__file__).resolve().parents[1],
                 check=True,
                 capture_output=True,
                 text=True,

@@ -11,18 +11,13 @@ import asyncio
 import io
 import random
 import re
-import sys
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
-from pathlib import Path
 
 import httpx
 import pytest
 from medialab_sandbox.telegram import TelegramUserClient
-from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_e2e_harness import (
+from medialab_testkit.e2e import (
     ADMIN_ID,
     Stack,
     balance_available,
@@ -36,6 +31,7 @@ from test_e2e_harness import (
     script_llm,
     text_of,
 )
+from PIL import Image
 
 pytestmark = pytest.mark.e2e
 
@@ -49,16 +45,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> 
     admins = f"{ADMIN_ID},{SMALL_ADMIN_ID}"
 
     def build(s: Stack) -> None:
-        s.start_billing(ADMIN_IDS=admins)
+        s.launch("billing", ADMIN_IDS=admins)
         s.start_fal()
-        s.start_fal_runner()
-        s._start("text-render", "text_render", {})
-        s._start("prompt-llm", "prompt_llm", {})
-        s.start_gateway(ADMIN_IDS=admins)
+        s.launch("fal-runner")
+        s.launch("text-render")
+        s.launch("prompt-llm")
+        s.launch("gateway-bot", ADMIN_IDS=admins)
 
     stack = build_stack(tmp_path_factory.mktemp("delivery"), postgres_admin_url, build)
     yield stack
-    stack.close()
+    stack.stop()
 
 
 def png_of(size: tuple[int, int], *, grainy: bool = False) -> bytes:
@@ -73,9 +69,8 @@ def png_of(size: tuple[int, int], *, grainy: bool = False) -> bytes:
 
 
 async def fal_grain(stack: Stack, grainy: bool) -> None:
-    assert stack.fal is not None
     async with httpx.AsyncClient() as client:
-        (await client.put(f"{stack.fal.url}/_emu/output-grain", json={"grainy": grainy})).raise_for_status()
+        (await client.put(f"{stack.fal_url}/_emu/output-grain", json={"grainy": grainy})).raise_for_status()
 
 
 async def calls(stack: Stack, method: str, chat_id: int) -> list[int]:
@@ -267,9 +262,8 @@ async def test_an_image_too_small_to_upscale_is_refused_before_any_charge(stack:
 
 
 async def fal_safety(stack: Stack, flagged: bool) -> None:
-    assert stack.fal is not None
     async with httpx.AsyncClient() as client:
-        (await client.put(f"{stack.fal.url}/_emu/safety", json={"flagged": flagged})).raise_for_status()
+        (await client.put(f"{stack.fal_url}/_emu/safety", json={"flagged": flagged})).raise_for_status()
 
 
 async def test_a_flagged_result_is_not_charged_and_offers_one_rephrase(stack: Stack) -> None:

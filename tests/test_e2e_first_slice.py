@@ -9,9 +9,7 @@ get 10 ₽ in this module.
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import nats
@@ -30,10 +28,7 @@ from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode
 from medialab_runtime.media_store import MediaStore
 from medialab_sandbox.telegram import TelegramUserClient
-from nats.js.errors import NotFoundError
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_e2e_harness import (
+from medialab_testkit.e2e import (
     ADMIN_ID,
     Stack,
     balance_available,
@@ -47,6 +42,7 @@ from test_e2e_harness import (
     reply,
     wait_document,
 )
+from nats.js.errors import NotFoundError
 
 pytestmark = pytest.mark.e2e
 
@@ -74,12 +70,12 @@ async def order_extended(user: TelegramUserClient, text: str) -> None:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
     def build(stack: Stack) -> None:
-        stack.start_billing(WELCOME_CREDIT="1000")
-        stack.start_gateway()
+        stack.launch("billing", WELCOME_CREDIT="1000")
+        stack.launch("gateway-bot")
 
     stack = build_stack(tmp_path_factory.mktemp("first-slice"), postgres_admin_url, build)
     yield stack
-    stack.close()
+    stack.stop()
 
 
 async def test_start_greets_with_guide_and_main_menu(stack: Stack) -> None:
@@ -110,7 +106,7 @@ async def test_ping_answers(stack: Stack) -> None:
         await user.send_command("ping")
         pong = await reply(user, contains("Понг"))
         assert pong.text.startswith("🏓")
-    (gateway,) = [p for key, p in stack.services.items() if key.startswith("gateway")]
+    gateway = stack.service("gateway-bot")
     async with httpx.AsyncClient() as client:
         metrics = (await client.get(f"{gateway.health_url}/metrics")).text
     assert 'medialab_gateway_updates_total{type="message"}' in metrics
@@ -123,7 +119,7 @@ async def test_bot_commands_are_set(stack: Stack) -> None:
 
 
 async def jobs_of(stack: Stack, user_id: int) -> list[JobRequest]:
-    nc = await nats.connect(stack.nats.url)
+    nc = await nats.connect(stack.nats_url)
     try:
         js = nc.jetstream()
         info = await js.stream_info(subjects.JOBS_STREAM)
@@ -283,7 +279,7 @@ async def test_translation_failure_is_told_and_reserves_nothing(stack: Stack) ->
 
 
 async def publish(stack: Stack, event: JobEventBase, msg_id: str | None = None) -> None:
-    nc = await nats.connect(stack.nats.url)
+    nc = await nats.connect(stack.nats_url)
     try:
         headers = {"Nats-Msg-Id": msg_id} if msg_id else None
         await nc.jetstream().publish(event.subject, event.model_dump_json().encode(), headers=headers)
@@ -320,12 +316,12 @@ async def test_progress_edits_are_throttled_and_a_failure_finalises_and_refunds(
 
 
 async def test_gateway_restart_loses_no_delivery_and_a_redelivered_event_sends_once(stack: Stack) -> None:
-    (gateway,) = [p for key, p in stack.services.items() if key.startswith("gateway")]
+    gateway = stack.service("gateway-bot")
     async with stack.user() as user:
         await user.send_command("ping")
         await reply(user, contains("Понг"))
         gateway.stop()
-        nc = await nats.connect(stack.nats.url)
+        nc = await nats.connect(stack.nats_url)
         try:
             media = await MediaStore.open(nc.jetstream())
             job_id = new_job_id()

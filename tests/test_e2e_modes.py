@@ -9,17 +9,12 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from medialab_sandbox.telegram import TelegramUserClient, TranscriptMessage
-from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_e2e_harness import (
+from medialab_testkit.e2e import (
     Stack,
     balance_available,
     build_stack,
@@ -35,6 +30,7 @@ from test_e2e_harness import (
     text_of,
     wait_document,
 )
+from PIL import Image
 
 pytestmark = pytest.mark.e2e
 
@@ -43,17 +39,22 @@ LAUNCH_BUTTONS = ["✅ Запустить", "❌ Отмена"]
 UPSCALE_MODEL = "fal-ai/recraft/upscale/crisp"
 
 
+def every_service(stack: Stack) -> None:
+    """Every service of the product, the providers emulated."""
+    stack.start_sandboxes()
+    stack.start_services()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
-    stack = build_stack(tmp_path_factory.mktemp("modes"), postgres_admin_url, lambda s: s.start_full())
+    stack = build_stack(tmp_path_factory.mktemp("modes"), postgres_admin_url, every_service)
     yield stack
-    stack.close()
+    stack.stop()
 
 
 async def fal_submits(stack: Stack, model: str) -> list[dict]:
-    assert stack.fal is not None
     async with httpx.AsyncClient() as client:
-        response = await client.get(f"{stack.fal.url}/_emu/submits", params={"model": model})
+        response = await client.get(f"{stack.fal_url}/_emu/submits", params={"model": model})
     return response.json()
 
 
@@ -75,17 +76,15 @@ WRITTEN_PROMPT = " ".join(
 
 
 async def llm_calls(stack: Stack) -> list[dict]:
-    assert stack.fal is not None
     async with httpx.AsyncClient() as client:
-        return (await client.get(f"{stack.fal.url}/_emu/llm/calls")).json()
+        return (await client.get(f"{stack.fal_url}/_emu/llm/calls")).json()
 
 
 async def script_llm_failure(stack: Stack) -> None:
     """The next LLM call fails in fal (its upstream provider broke)."""
-    assert stack.fal is not None
     failure = {"error": {"status_code": 500, "body": {"detail": "upstream provider failed"}}}
     async with httpx.AsyncClient() as client:
-        (await client.post(f"{stack.fal.url}/_emu/llm/script", json={"items": [failure]})).raise_for_status()
+        (await client.post(f"{stack.fal_url}/_emu/llm/script", json={"items": [failure]})).raise_for_status()
 
 
 async def press_launch(user: TelegramUserClient, offer: TranscriptMessage) -> str:
@@ -467,7 +466,6 @@ async def test_m7_upscale_and_status_command(stack: Stack) -> None:
 
 
 async def test_provider_failure_is_told_and_refunded(stack: Stack) -> None:
-    assert stack.fal is not None
     async with stack.user() as user:
         before = await balance_available(user)
         fault = {
@@ -478,7 +476,7 @@ async def test_provider_failure_is_told_and_refunded(stack: Stack) -> None:
             },
         }
         async with httpx.AsyncClient() as client:
-            (await client.post(f"{stack.fal.url}/_emu/faults/job", json=fault)).raise_for_status()
+            (await client.post(f"{stack.fal_url}/_emu/faults/job", json=fault)).raise_for_status()
         await choose(user, "⬆️ Улучшить")
         await user.send_photo(jpeg_bytes())
         failed = await user.wait_for_message(predicate=contains("не получилось"), timeout=40)

@@ -11,16 +11,12 @@ HTTP (its Stars payments).
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 from medialab_sandbox.telegram import TelegramUserClient, TranscriptMessage
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_e2e_harness import (
+from medialab_testkit.e2e import (
     ADMIN_ID,
     Stack,
     balance_available,
@@ -40,12 +36,12 @@ BONUS = 5000  # the referral bonus billing runs with here
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
     def build(stack: Stack) -> None:
-        stack.start_billing(REFERRAL_BONUS=str(BONUS))
-        stack.start_gateway(REFERRAL_BONUS_RUB=str(BONUS // 100))
+        stack.launch("billing", REFERRAL_BONUS=str(BONUS))
+        stack.launch("gateway-bot", REFERRAL_BONUS_RUB=str(BONUS // 100))
 
     stack = build_stack(tmp_path_factory.mktemp("promo"), postgres_admin_url, build)
     yield stack
-    stack.close()
+    stack.stop()
 
 
 def kopecks(text: str) -> int:

@@ -8,16 +8,12 @@ calls without Telegram's secret token.
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
 from medialab_devstack.ports import free_port
-from test_e2e_harness import (
+from medialab_testkit.e2e import (
     WEBHOOK_SECRET,
     RoundRobinProxy,
     Stack,
@@ -56,11 +52,12 @@ def stack(
     proxy, ports = proxy_and_ports
 
     def build(stack: Stack) -> None:
-        stack.start_billing()
+        stack.launch("billing")
         stack.start_fal()
-        stack.start_fal_runner()
+        stack.launch("fal-runner")
         for port in ports:
-            stack.start_gateway(
+            stack.launch(
+                "gateway-bot",
                 WEBHOOK_URL=f"{proxy.url}{WEBHOOK_PATH}",
                 WEBHOOK_SECRET=WEBHOOK_SECRET,
                 WEBHOOK_HOST="127.0.0.1",
@@ -69,7 +66,7 @@ def stack(
 
     stack = build_stack(tmp_path_factory.mktemp("replicas"), postgres_admin_url, build)
     yield stack
-    stack.close()
+    stack.stop()
 
 
 @pytest.fixture
@@ -125,10 +122,9 @@ async def test_album_split_over_replicas_is_one_job(stack: Stack, proxy: RoundRo
         assert len([m for m in await user.bot_messages() if "Изображений загружено" in text_of(m)]) == 1
         await user.send_text("сложи три картинки в коллаж")
         await wait_document(user, timeout=40)
-        assert stack.fal is not None
         async with httpx.AsyncClient() as client:
             submits = (
-                await client.get(f"{stack.fal.url}/_emu/submits", params={"model": "fal-ai/nano-banana/edit"})
+                await client.get(f"{stack.fal_url}/_emu/submits", params={"model": "fal-ai/nano-banana/edit"})
             ).json()
         assert [len(s["body"].get("image_urls", [])) for s in submits if "коллаж" in str(s["body"])] == [3]
 

@@ -8,15 +8,11 @@ HTTP (its Stars payments: pre-checkout, successful_payment, refundStarPayment).
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from medialab_sandbox.telegram import TelegramUserClient, TranscriptMessage
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_e2e_harness import (
+from medialab_testkit.e2e import (
     ADMIN_ID,
     Stack,
     balance_available,
@@ -37,12 +33,12 @@ PACK_STARS = 67  # billing's default rate: 150 kopecks per Star, rounded up
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
     def build(stack: Stack) -> None:
-        stack.start_billing()
-        stack.start_gateway()
+        stack.launch("billing")
+        stack.launch("gateway-bot")
 
     stack = build_stack(tmp_path_factory.mktemp("stars"), postgres_admin_url, build)
     yield stack
-    stack.close()
+    stack.stop()
 
 
 def is_invoice(message: TranscriptMessage) -> bool:
@@ -81,10 +77,7 @@ async def test_paying_with_stars_credits_once_across_duplicates_and_a_restart(st
         assert await balance_available(user) == WELCOME + PACK
 
         # ...and again after the gateway restarted (no memory of the first in the new process).
-        [(key, gateway)] = [(k, p) for k, p in stack.services.items() if k.startswith("gateway")]
-        gateway.stop(timeout=15)
-        del stack.services[key]
-        stack.start_gateway().wait_ready(timeout=90)
+        stack.service("gateway-bot").restart(timeout=90)
         await control.redeliver_payment(charge_id)
         await user.send_command("ping")
         await reply(user, contains("Понг"))

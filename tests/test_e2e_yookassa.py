@@ -10,11 +10,8 @@ interleavings of payments, notification faults, forgeries and payments-service r
 from __future__ import annotations
 
 import asyncio
-import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Iterator
 
 import asyncpg
 import httpx
@@ -34,10 +31,18 @@ from medialab_contracts.payments import (
 )
 from medialab_runtime.rpc import call
 from medialab_sandbox.yookassa import Delivery, Target, YooKassaEmulatorControl
+from medialab_testkit.e2e import (
+    ADMIN_ID,
+    Stack,
+    balance_available,
+    build_stack,
+    contains,
+    press,
+    reply,
+    text_of,
+)
+from medialab_testkit.waiting import eventually
 from nats.aio.client import Client
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_e2e_harness import ADMIN_ID, Stack, balance_available, build_stack, contains, press, reply, text_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -49,19 +54,19 @@ EMAIL = "payer@example.com"
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
     def build(stack: Stack) -> None:
-        stack.start_billing()
+        stack.launch("billing")
         stack.start_yookassa()
-        stack.start_payments()
-        stack.start_gateway(YOOKASSA_ENABLED="true")
+        stack.launch("payments")
+        stack.launch("gateway-bot", YOOKASSA_ENABLED="true")
 
     stack = build_stack(tmp_path_factory.mktemp("yookassa"), postgres_admin_url, build)
     yield stack
-    stack.close()
+    stack.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def nc(stack: Stack) -> AsyncIterator[Client]:
-    client = await nats.connect(stack.nats.url)
+    client = await nats.connect(stack.nats_url)
     yield client
     await client.drain()
 
@@ -76,8 +81,7 @@ async def db(stack: Stack) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def emu(stack: Stack) -> AsyncIterator[YooKassaEmulatorControl]:
-    assert stack.yookassa is not None
-    async with YooKassaEmulatorControl(stack.yookassa.url) as control:
+    async with YooKassaEmulatorControl(stack.yookassa_url) as control:
         yield control
 
 
@@ -112,13 +116,6 @@ async def order_status(db: asyncpg.Connection, payment_id: str) -> str:
     return str(await db.fetchval("SELECT status FROM payment_orders WHERE payment_id = $1", payment_id))
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)
-
-
 async def settled(emu: YooKassaEmulatorControl) -> bool:
     """No notification is held back or still being delivered."""
     state = await emu.state()
@@ -139,8 +136,8 @@ async def test_paying_credits_once_even_when_the_notification_comes_twice(
 
     await emu.deliveries(Delivery.DUPLICATE)
     await emu.pay(made.payment_id)
-    await eventually(lambda: _equals(available(nc, user), WELCOME + PACK))
-    await eventually(lambda: settled(emu))
+    await eventually(lambda: _equals(available(nc, user), WELCOME + PACK), timeout=30)
+    await eventually(lambda: settled(emu), timeout=30)
     assert await credits(db, made.payment_id) == 1
     assert await available(nc, user) == WELCOME + PACK
     # The e-mail is remembered for the next top-up.
@@ -156,7 +153,7 @@ async def test_forged_notifications_credit_nothing(
     await emu.forge(made.payment_id)  # "succeeded", but the payment is still pending
     await emu.forge(None)  # a payment YooKassa never had
     await emu.forge(made.payment_id, event="payment.canceled")
-    await eventually(lambda: settled(emu))
+    await eventually(lambda: settled(emu), timeout=30)
     state = await emu.state()
     assert sum(d.forged and d.status_code == 200 for d in state.deliveries) >= 3
     assert await credits(db, made.payment_id) == 0
@@ -171,7 +168,7 @@ async def test_a_lost_notification_is_caught_by_the_reconcile(
     made = await link(nc, user)
     await emu.deliveries(Delivery.LOST)
     await emu.pay(made.payment_id)
-    await eventually(lambda: _equals(available(nc, user), WELCOME + PACK))
+    await eventually(lambda: _equals(available(nc, user), WELCOME + PACK), timeout=30)
     assert (await emu.state()).lost >= 1
     assert await credits(db, made.payment_id) == 1
 
@@ -186,9 +183,9 @@ async def test_out_of_order_notifications(
     await emu.cancel(dropped.payment_id)
     await emu.forge(dropped.payment_id)  # a stale lie, delivered before the truth
     await emu.release_held(reverse=True)
-    await eventually(lambda: _equals(order_status(db, dropped.payment_id), "CANCELLED"))
-    await eventually(lambda: _equals(available(nc, user), WELCOME + PACK))
-    await eventually(lambda: settled(emu))
+    await eventually(lambda: _equals(order_status(db, dropped.payment_id), "CANCELLED"), timeout=30)
+    await eventually(lambda: _equals(available(nc, user), WELCOME + PACK), timeout=30)
+    await eventually(lambda: settled(emu), timeout=30)
     assert (await credits(db, paid.payment_id), await credits(db, dropped.payment_id)) == (1, 0)
 
 
@@ -220,7 +217,7 @@ async def test_a_refund_debits_once(nc: Client, db: asyncpg.Connection, emu: Yoo
     user = await new_user(nc)
     made = await link(nc, user)
     await emu.pay(made.payment_id)
-    await eventually(lambda: _equals(available(nc, user), WELCOME + PACK))
+    await eventually(lambda: _equals(available(nc, user), WELCOME + PACK), timeout=30)
     refund = YooKassaRefundRequest(admin_id=ADMIN_ID, payment_id=made.payment_id)
     with pytest.raises(NotAdmin):
         await call(
@@ -246,7 +243,7 @@ async def test_a_refund_debits_once(nc: Client, db: asyncpg.Connection, emu: Yoo
     spender = await new_user(nc)
     spent = await link(nc, spender)
     await emu.pay(spent.payment_id)
-    await eventually(lambda: _equals(available(nc, spender), WELCOME + PACK))
+    await eventually(lambda: _equals(available(nc, spender), WELCOME + PACK), timeout=30)
     await db.execute("UPDATE accounts SET reserved = balance WHERE user_id = $1", spender)
     try:
         with pytest.raises(InsufficientFunds):
@@ -350,7 +347,7 @@ async def test_any_interleaving_credits_each_succeeded_payment_once(
             case ("release", reverse):
                 await emu.release_held(reverse=reverse)
             case ("restart",):
-                [process] = [p for name, p in stack.services.items() if name.startswith("payments")]
+                process = stack.service("payments")
                 await asyncio.to_thread(process.restart, 60)
             case ("pause", seconds):
                 await asyncio.sleep(seconds)
@@ -364,7 +361,7 @@ async def test_any_interleaving_credits_each_succeeded_payment_once(
         )
 
     await eventually(booked, timeout=60)
-    await eventually(lambda: settled(emu))
+    await eventually(lambda: settled(emu), timeout=30)
     for made in links:
         assert await credits(db, made.payment_id) == (1 if made.payment_id in succeeded else 0)
     assert await available(nc, user) == WELCOME + PACK * len(succeeded)

@@ -7,7 +7,6 @@ way the gateway does (reserve first, then ``jobs.wavespeed.faceswap`` with ``Nat
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,20 +26,16 @@ from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_contracts.jobs import JobRequest
 from medialab_runtime.rpc import call
 from medialab_sandbox.wavespeed import TaskErrorCode
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_faceswap_harness import TARGET_SIZE, USER_ID, FaceSwapStack, faceswap_stack
+from medialab_testkit.faceswap import TARGET_SIZE, USER_ID, FaceSwapStack, faceswap_stack
 
 WELCOME = 3000
 
 
 @pytest.fixture
 async def stack(nats_url: str, database_url: str, tmp_path: Path) -> AsyncIterator[FaceSwapStack]:
-    async with faceswap_stack(nats_url, tmp_path / "logs") as stack:
+    async with faceswap_stack(nats_url, tmp_path) as stack:
         await asyncio.gather(
-            stack.start(
-                "billing", {"NATS_URL": nats_url, "DATABASE_URL": database_url, "LOG_FORMAT": "text"}
-            ),
+            stack.start("billing", DATABASE_URL=database_url),
             stack.start_runner(),
         )
         yield stack

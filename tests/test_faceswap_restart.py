@@ -4,16 +4,13 @@ same WaveSpeed task to the end: one upload per input, one submit, one final even
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import pytest
 from medialab_contracts.events import JobSucceeded
 from medialab_sandbox.wavespeed import TaskStatus
-from medialab_sandbox.wavespeed.testing import wait_until
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_faceswap_harness import TARGET_SIZE, faceswap_stack
+from medialab_testkit.faceswap import TARGET_SIZE, faceswap_stack
+from medialab_testkit.waiting import eventually
 
 pytestmark = pytest.mark.chaos
 
@@ -21,12 +18,12 @@ pytestmark = pytest.mark.chaos
 async def test_a_runner_killed_mid_poll_resumes_the_same_task_elsewhere(
     nats_url: str, tmp_path: Path
 ) -> None:
-    async with faceswap_stack(nats_url, tmp_path / "logs", processing_seconds=4.0) as stack:
+    async with faceswap_stack(nats_url, tmp_path, processing_seconds=4.0) as stack:
         # A short ack wait: the killed runner's message comes back within seconds.
         doomed = await stack.start_runner(ACK_WAIT_S="2")
         job = await stack.job("kill")
         await stack.publish(job)
-        await wait_until(lambda: bool(stack.emu.records.polls), timeout=15)
+        await eventually(lambda: bool(stack.emu.records.polls), timeout=15)
         [submit] = stack.emu.records.submits
         assert submit.task_id is not None
         task = stack.emu.task(submit.task_id)

@@ -25,11 +25,12 @@ from medialab_contracts.llm import (
     WritePromptRequest,
 )
 from medialab_contracts.modes import Mode, Runner
-from medialab_devstack.stack import ServiceProcess
+from medialab_devstack.launcher import Stack
 from medialab_runtime.provisioning import ensure_layout
 from medialab_runtime.rpc import call
 from medialab_sandbox.fal import FalEmulator
 from medialab_sandbox.fal.errors import infra_error
+from medialab_testkit.waiting import eventually
 from nats.aio.client import Client
 from prompt_llm.app import serve
 from prompt_llm.settings import PromptLlmSettings
@@ -54,7 +55,9 @@ LLM = LLM_ENDPOINT
 
 
 @dataclass
-class Stack:
+class Llm:
+    """prompt-llm's three operations called over NATS, and what the emulated LLM was asked."""
+
     nc: Client
     fal: FalEmulator
 
@@ -74,27 +77,7 @@ class Stack:
         return [c.prompt for c in self.fal.llm_calls]
 
 
-def fal_runner_env(nats_url: str, fal: FalEmulator, concurrency: int) -> dict[str, str]:
-    return {
-        "NATS_URL": nats_url,
-        "FAL_KEYS": KEY,
-        "FAL_CONCURRENCY_PER_ACCOUNT": str(concurrency),
-        "FAL_QUEUE_BASE": fal.queue_base,
-        "FAL_REST_BASE": fal.rest_base,
-        "SLOT_POLL_S": "0.2",
-        # Nothing is in flight when a test ends; don't let a slow stop hold the suite.
-        "SHUTDOWN_GRACE_S": "2",
-    }
-
-
-async def start_process(process: ServiceProcess) -> ServiceProcess:
-    process.start()
-    # wait_ready blocks; the emulator serves from this event loop, so wait in a thread.
-    await asyncio.to_thread(process.wait_ready, 60)
-    return process
-
-
-StartStack = Callable[..., Awaitable[Stack]]
+StartStack = Callable[..., Awaitable[Llm]]
 
 
 @pytest.fixture
@@ -103,43 +86,39 @@ async def start_stack(nats_url: str, tmp_path: Path) -> AsyncIterator[StartStack
     in this process (quick) or as its own process (``python -m prompt_llm``)."""
     async with contextlib.AsyncExitStack() as cleanup:
 
-        async def start(concurrency: int, *, prompt_llm_process: bool = False) -> Stack:
+        async def start(concurrency: int, *, prompt_llm_process: bool = False) -> Llm:
             fal = await cleanup.enter_async_context(FalEmulator([KEY]))
-            logs = tmp_path / "logs"
-            processes = [
-                ServiceProcess("fal-runner", env=fal_runner_env(nats_url, fal, concurrency), log_dir=logs)
-            ]
-            if prompt_llm_process:
-                processes.append(ServiceProcess("prompt-llm", env={"NATS_URL": nats_url}, log_dir=logs))
-            for process in processes:
-                cleanup.push_async_callback(asyncio.to_thread, process.stop)
+            env = {
+                "NATS_URL": nats_url,
+                "FAL_CONCURRENCY_PER_ACCOUNT": str(concurrency),
+                "SLOT_POLL_S": "0.2",
+                # Nothing is in flight when a test ends; don't let a slow stop hold the suite.
+                "SHUTDOWN_GRACE_S": "2",
+            }
+            processes = Stack(data_dir=tmp_path, env=env)
+            processes.use_fal(fal.base_url, KEY)
+            cleanup.push_async_callback(asyncio.to_thread, processes.stop)
             nc = await nats.connect(nats_url)
             cleanup.push_async_callback(nc.close)
             # prompt-llm in this process skips run_service, which creates its part of the layout.
             await ensure_layout(nc.jetstream())
-            await asyncio.gather(*(start_process(process) for process in processes))
+            names = ["fal-runner", "prompt-llm"] if prompt_llm_process else ["fal-runner"]
+            # Waiting for readiness blocks; the emulator serves from this event loop: wait in threads.
+            await asyncio.gather(*(asyncio.to_thread(processes.start_service, name) for name in names))
             if not prompt_llm_process:
                 running = await serve(nc, nc.jetstream(), PromptLlmSettings(nats_url=nats_url))
                 cleanup.push_async_callback(running.stop)
-            return Stack(nc, fal)
+            return Llm(nc, fal)
 
         yield start
 
 
 @pytest.fixture
-async def stack(start_stack: StartStack) -> Stack:
+async def stack(start_stack: StartStack) -> Llm:
     return await start_stack(4)
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            if condition():
-                return
-            await asyncio.sleep(0.02)
-
-
-async def test_write_prompt_repairs_each_kind_of_bad_answer_once(stack: Stack) -> None:
+async def test_write_prompt_repairs_each_kind_of_bad_answer_once(stack: Llm) -> None:
     stack.fal.script_llm(GOOD_PROMPT)
     reply = await stack.write("рыжий кот на окне")
     assert reply.prompt == GOOD_PROMPT and not reply.repaired
@@ -160,7 +139,7 @@ async def test_write_prompt_repairs_each_kind_of_bad_answer_once(stack: Stack) -
         assert len(stack.fal.llm_calls) == 4
 
 
-async def test_unscripted_answers_are_accepted_for_every_operation(stack: Stack) -> None:
+async def test_unscripted_answers_are_accepted_for_every_operation(stack: Llm) -> None:
     """What the emulated model answers by itself passes prompt-llm's checks: a validator that
     refused it would refuse a plausible real answer."""
     written = await stack.write("старый маяк на скале во время шторма")
@@ -173,7 +152,7 @@ async def test_unscripted_answers_are_accepted_for_every_operation(stack: Stack)
     assert len(calls) == 3 and {call.model for call in calls} == {LLM_MODEL_DEFAULT}
 
 
-async def test_translate_repairs_caches_and_passes_english_through(stack: Stack) -> None:
+async def test_translate_repairs_caches_and_passes_english_through(stack: Llm) -> None:
     stack.fal.script_llm(RU_TEXT, f"Here is the translation:\n{EN_TEXT}")
     reply = await stack.translate(RU_TEXT)
     assert reply.text == EN_TEXT and reply.translated and not reply.cached
@@ -192,7 +171,7 @@ async def test_translate_repairs_caches_and_passes_english_through(stack: Stack)
     assert len(stack.fal.llm_calls) == 4
 
 
-async def test_parse_style_repairs_caches_and_falls_back(stack: Stack) -> None:
+async def test_parse_style_repairs_caches_and_falls_back(stack: Llm) -> None:
     stack.fal.script_llm('{"size": "large", "color": ', f"```json\n{WISH_JSON}\n```")
     reply = await stack.parse(WISH)
     assert reply.style == WISH_STYLE and not reply.fallback
@@ -208,7 +187,7 @@ async def test_parse_style_repairs_caches_and_falls_back(stack: Stack) -> None:
     assert len(stack.fal.llm_calls) == 4
 
 
-async def test_llm_failures_arrive_as_typed_errors(stack: Stack) -> None:
+async def test_llm_failures_arrive_as_typed_errors(stack: Llm) -> None:
     stack.fal.script_llm(infra_error(500))
     with pytest.raises(MediaLabError) as failed:
         await stack.write("кот")
@@ -236,7 +215,7 @@ async def test_llm_calls_wait_for_the_same_provider_slots_as_image_jobs(start_st
             aspect_ratio="1:1",
         )
         await js.publish(job.subject, job.model_dump_json().encode(), headers={"Nats-Msg-Id": job.job_id})
-    await wait_until(lambda: fal.concurrency(KEY).in_flight == 2)
+    await eventually(lambda: fal.concurrency(KEY).in_flight == 2, timeout=15)
 
     fal.script_llm(EN_TEXT)
     translate = asyncio.create_task(stack.translate(RU_TEXT))
@@ -251,4 +230,4 @@ async def test_llm_calls_wait_for_the_same_provider_slots_as_image_jobs(start_st
     assert llm_job is not None and all(job is not None and job.completed_at for job in images)
     assert llm_job.submitted_at >= min(job.completed_at or 0 for job in images if job)
     assert fal.concurrency(KEY).max_in_flight == 2
-    await wait_until(lambda: fal.concurrency(KEY).in_flight == 0)
+    await eventually(lambda: fal.concurrency(KEY).in_flight == 0, timeout=15)

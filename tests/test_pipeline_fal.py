@@ -10,7 +10,7 @@ versus final refusals.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,12 @@ from medialab_contracts.catalog import default_catalog
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded, parse_job_event
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode
+from medialab_devstack.launcher import Stack
 from medialab_devstack.stack import ServiceProcess
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
 from medialab_runtime.rpc import call
 from medialab_sandbox.fal import FalEmulator, field_error, infra_error, model_error, rate_limited
+from medialab_testkit.waiting import eventually
 from nats.aio.client import Client
 from nats.js.errors import NoKeysError
 
@@ -58,9 +60,7 @@ def nano_job(user_id: int = 1) -> JobRequest:
 class Pipeline:
     nc: Client
     fal: FalEmulator
-    nats_url: str
-    log_dir: Path
-    processes: list[ServiceProcess] = field(default_factory=list)
+    processes: Stack
     finals: dict[str, Final] = field(default_factory=dict)
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -71,28 +71,12 @@ class Pipeline:
                 self.finals.setdefault(event.job_id, event)
                 self._arrived.notify_all()
 
-    async def start(self, name: str, env: dict[str, str]) -> ServiceProcess:
-        process = ServiceProcess(name, env={"NATS_URL": self.nats_url, **env}, log_dir=self.log_dir)
-        self.processes.append(process)
-        process.start()
-        await asyncio.to_thread(process.wait_ready, 60)  # blocking; the emulator serves this loop
-        return process
+    async def start(self, name: str, **env: str) -> ServiceProcess:
+        # Waiting for readiness blocks; the emulator serves from this event loop: wait in a thread.
+        return await asyncio.to_thread(self.processes.start_service, name, **env)
 
     async def start_runner(self, keys: str = KEY_A, **env: str) -> ServiceProcess:
-        settings = {
-            "FAL_KEYS": keys,
-            "FAL_QUEUE_BASE": self.fal.queue_base,
-            "FAL_REST_BASE": self.fal.rest_base,
-            "FAL_OUTPUT_HOSTS": "127.0.0.1",
-            "FAL_RETRY_BASE_S": "0.02",
-            "FAL_RETRY_MAX_S": "0.2",
-            "FAL_CONCURRENCY_PER_ACCOUNT": str(LIMIT),
-            "SLOT_LEASE_S": str(LEASE_S),
-            "SLOT_POLL_S": "0.25",
-            "SHUTDOWN_GRACE_S": "2",
-            **env,
-        }
-        return await self.start("fal-runner", settings)
+        return await self.start("fal-runner", FAL_KEYS=keys, **env)
 
     async def publish(self, *jobs: JobRequest) -> None:
         js = self.nc.jetstream()
@@ -128,18 +112,30 @@ class Pipeline:
         return sum(1 for record in self.fal.submits() if record.request_id is not None)
 
 
+RUNNER_ENV = {
+    "FAL_RETRY_BASE_S": "0.02",
+    "FAL_RETRY_MAX_S": "0.2",
+    "FAL_CONCURRENCY_PER_ACCOUNT": str(LIMIT),
+    "SLOT_LEASE_S": str(LEASE_S),
+    "SLOT_POLL_S": "0.25",
+    "SHUTDOWN_GRACE_S": "2",
+}
+
+
 @pytest.fixture
 async def pipeline(nats_url: str, tmp_path: Path) -> AsyncIterator[Pipeline]:
     async with FalEmulator([KEY_A, KEY_B, KEY_C]) as fal:
         nc = await nats.connect(nats_url)
         # Created here first, so the bucket's TTL — the lease — is the short one of these tests.
         await ensure_layout(nc.jetstream(), LayoutConfig(slots_ttl_s=LEASE_S))
-        pipe = Pipeline(nc, fal, nats_url, tmp_path / "logs")
+        processes = Stack(data_dir=tmp_path, env={"NATS_URL": nats_url, **RUNNER_ENV})
+        processes.use_fal(fal.base_url, KEY_A)
+        pipe = Pipeline(nc, fal, processes)
         await nc.subscribe(subjects.ALL_JOB_EVENTS_FILTER, cb=pipe.on_event)
         try:
             yield pipe
         finally:
-            await asyncio.gather(*(asyncio.to_thread(p.stop, 10) for p in pipe.processes))
+            await asyncio.to_thread(processes.stop)
             await nc.close()
 
 
@@ -220,22 +216,13 @@ async def bill(nc: Client, subject: str, request: Any, reply_type: type[Any]) ->
     return await call(nc, subject, request, reply_type, timeout=10)
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, every: float = 0.1) -> None:
-    """Poll a condition held elsewhere (billing, the slots bucket, the emulator)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            if await check():
-                return
-            await asyncio.sleep(every)
-
-
 @pytest.mark.chaos
 async def test_a_runner_killed_mid_job_hands_it_over_and_it_is_charged_once(
     pipeline: Pipeline, database_url: str
 ) -> None:
     fal = pipeline.fal
     fal.set_latency(run_seconds=3.0)
-    await pipeline.start("billing", {"DATABASE_URL": database_url, "SWEEPER_INTERVAL_S": "0.5"})
+    await pipeline.start("billing", DATABASE_URL=database_url, SWEEPER_INTERVAL_S="0.5")
     doomed = await pipeline.start_runner(ACK_WAIT_S="2")
     job = nano_job(user_id=4242)
     await bill(pipeline.nc, subjects.BILLING_ENSURE_USER, EnsureUserRequest(user_id=job.user_id), BalanceView)
@@ -245,7 +232,7 @@ async def test_a_runner_killed_mid_job_hands_it_over_and_it_is_charged_once(
     async def submitted() -> bool:
         return pipeline.accepted_submits() == 1
 
-    await wait_until(submitted, timeout=15, every=0.02)
+    await eventually(submitted, timeout=15, interval=0.02)
     await asyncio.sleep(0.3)  # past the moment the request id is remembered
     doomed.kill()
     assert await pipeline.slots_in_use() == 1  # the dead holder's lease, until it runs out
@@ -262,7 +249,7 @@ async def test_a_runner_killed_mid_job_hands_it_over_and_it_is_charged_once(
         view = await bill(pipeline.nc, subjects.BILLING_OPERATION, operation_request, OperationView)
         return bool(view.status == OperationStatus.charged)
 
-    await wait_until(charged, timeout=15)
+    await eventually(charged, timeout=15, interval=0.1)
     balance = await bill(
         pipeline.nc, subjects.BILLING_BALANCE, BalanceRequest(user_id=job.user_id), BalanceView
     )
@@ -271,7 +258,7 @@ async def test_a_runner_killed_mid_job_hands_it_over_and_it_is_charged_once(
     async def idle() -> bool:
         return await pipeline.slots_in_use() == 0
 
-    await wait_until(idle, timeout=LEASE_S + 3)  # the dead runner's lease expired by itself
+    await eventually(idle, timeout=LEASE_S + 3, interval=0.1)  # the dead runner's lease expired by itself
 
 
 async def test_bursts_of_429_and_5xx_are_retried_and_refusals_fail_with_a_reason(pipeline: Pipeline) -> None:

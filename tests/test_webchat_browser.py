@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,11 +30,9 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Update
 from medialab_sandbox.telegram import EmulatorConfig, RateLimitConfig, TelegramEmulator
 from medialab_sandbox.telegram.webchat import webchat_url
+from medialab_testkit.e2e import TOKEN, Stack, build_stack
 from PIL import Image
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_e2e_harness import TOKEN, Stack, build_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -80,14 +77,14 @@ def stack(
     chromium: Path, tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str
 ) -> Iterator[Stack]:
     def build(stack: Stack) -> None:
-        stack.start_billing()
+        stack.launch("billing")
         stack.start_fal()
-        stack.start_fal_runner()
-        stack.start_gateway()
+        stack.launch("fal-runner")
+        stack.launch("gateway-bot")
 
     stack = build_stack(tmp_path_factory.mktemp("webchat"), postgres_admin_url, build)
     yield stack
-    stack.close()
+    stack.stop()
 
 
 @asynccontextmanager
@@ -123,7 +120,7 @@ async def send(chat: Locator, text: str) -> None:
 
 
 async def test_create_an_image_in_the_web_chat(chromium: Path, stack: Stack, tmp_path: Path) -> None:
-    async with open_page(chromium, webchat_url(stack.telegram.url, TOKEN, USER_ID)) as page:
+    async with open_page(chromium, webchat_url(stack.telegram_url, TOKEN, USER_ID)) as page:
         chat = pane(page, USER_ID)
         await send(chat, "/start")
         await expect(bot_message(chat, "Привет")).to_be_visible()

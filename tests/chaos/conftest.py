@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-
-# Test dirs are not packages (importlib mode): make the uniquely named helper module importable.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from chaos_harness import Bus, ChaosStack, Oracle, bus
+from medialab_testkit.chaos import Bus, ChaosStack, Oracle, bus
 
 
 @pytest.fixture(scope="session")

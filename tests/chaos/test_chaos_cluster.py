@@ -27,24 +27,24 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from chaos_harness import (
+from medialab_contracts import subjects
+from medialab_contracts.jobs import JobRequest
+from medialab_devstack.nats_server import NatsCluster, NatsServer
+from medialab_runtime.placement import PlacementReport
+from medialab_runtime.provisioning import LayoutConfig, layout_streams, stream_configs
+from medialab_testkit.chaos import (
     EXTENDED_FLUX,
     JOB_ID,
     Bus,
     ChaosStack,
     Oracle,
     accepted,
-    eventually,
     flux_job,
     launch,
     price_shown,
     text_of,
 )
-from medialab_contracts import subjects
-from medialab_contracts.jobs import JobRequest
-from medialab_devstack.nats_server import NatsCluster, NatsServer
-from medialab_runtime.placement import PlacementReport
-from medialab_runtime.provisioning import LayoutConfig, layout_streams, stream_configs
+from medialab_testkit.waiting import eventually
 from nats.js import JetStreamContext
 
 pytestmark = pytest.mark.chaos

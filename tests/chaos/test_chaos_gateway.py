@@ -11,7 +11,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from chaos_harness import (
+from medialab_sandbox.telegram import TelegramUserClient, TranscriptMessage
+from medialab_testkit.chaos import (
     EXTENDED_FLUX,
     Bus,
     ChaosStack,
@@ -23,7 +24,6 @@ from chaos_harness import (
     price_shown,
     text_of,
 )
-from medialab_sandbox.telegram import TelegramUserClient, TranscriptMessage
 
 pytestmark = pytest.mark.chaos
 

@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sys
-from pathlib import Path
 
 import pytest
-from chaos_harness import Bus, ChaosStack, Oracle, text_of
 from gateway_bot import texts
 from medialab_contracts.catalog import default_catalog
 from medialab_sandbox.telegram import EmulatorError, TelegramUserClient, TranscriptMessage
+from medialab_testkit.chaos import Bus, ChaosStack, Oracle, text_of
+from medialab_testkit.fuzz import Hostile, corpus
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "fuzz"))
-from hostile_corpus import Hostile, corpus
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from chaos_harness import (
+from medialab_contracts.jobs import JobRequest
+from medialab_sandbox.wavespeed import TaskStatus
+from medialab_testkit.chaos import (
     FLUX,
     Bus,
     ChaosStack,
@@ -19,11 +21,9 @@ from chaos_harness import (
     eventually,
     faceswap_job,
     flux_job,
-    photo_jpeg,
     text_job,
 )
-from medialab_contracts.jobs import JobRequest
-from medialab_sandbox.wavespeed import TaskStatus
+from medialab_testkit.images import photo_jpeg
 
 pytestmark = pytest.mark.chaos
 

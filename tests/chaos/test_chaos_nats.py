@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from chaos_harness import Bus, ChaosStack, Oracle, faceswap_job, flux_job
 from medialab_contracts.jobs import JobRequest
+from medialab_testkit.chaos import Bus, ChaosStack, Oracle, faceswap_job, flux_job
 
 pytestmark = pytest.mark.chaos
 

@@ -9,11 +9,12 @@ into the concurrency limit for good.
 from __future__ import annotations
 
 import pytest
-from chaos_harness import Bus, ChaosStack, Oracle, eventually, faceswap_job, flux_job
 from medialab_contracts.events import FailureReason, JobFailed
 from medialab_contracts.jobs import JobRequest
 from medialab_sandbox.fal import Phase, infra_error, rate_limited
 from medialab_sandbox.wavespeed import Target
+from medialab_testkit.chaos import Bus, ChaosStack, Oracle, faceswap_job, flux_job
+from medialab_testkit.waiting import eventually
 
 pytestmark = pytest.mark.chaos
 

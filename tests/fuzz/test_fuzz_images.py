@@ -11,10 +11,8 @@ claim).
 from __future__ import annotations
 
 import io
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from gateway_bot.failures import InputRejected
@@ -23,12 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from medialab_contracts.text_style import TextStyle
 from medialab_runtime import images
+from medialab_testkit.fuzz import Hostile, corpus
 from PIL import Image
 from text_render.errors import RenderError
 from text_render.render import render
-
-sys.path.insert(0, str(Path(__file__).parent))
-from hostile_corpus import Hostile, corpus
 
 GATEWAY_LIMITS = images.ImageLimits()  # the gateway's defaults: 20 MB, 50 MP
 # Every refusal must come from the header or a small decode: far below a second on any machine.

@@ -8,16 +8,13 @@ pixels only. Whole stack: billing real, providers emulated.
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from medialab_testkit.e2e import Stack, build_stack, contains, press, reply, wait_document
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from test_e2e_harness import Stack, build_stack, contains, press, reply, wait_document
 
 pytestmark = pytest.mark.e2e
 
@@ -39,14 +36,14 @@ def photo_with_gps() -> bytes:
 @pytest.fixture
 def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
     def build(stack: Stack) -> None:
-        stack.start_billing()
+        stack.launch("billing")
         stack.start_fal()
-        stack.start_fal_runner()
-        stack.start_gateway()
+        stack.launch("fal-runner")
+        stack.launch("gateway-bot")
 
     stack = build_stack(tmp_path, postgres_admin_url, build)
     yield stack
-    stack.close()
+    stack.stop()
 
 
 async def test_gps_and_camera_exif_never_reach_the_provider(stack: Stack) -> None:
@@ -62,10 +59,9 @@ async def test_gps_and_camera_exif_never_reach_the_provider(stack: Stack) -> Non
         await reply(user, contains("Изображений загружено: 1 из 4"))
         await user.send_text("добавь радугу на небо")
         await wait_document(user)
-    assert stack.fal is not None
     async with httpx.AsyncClient() as client:
         submits = (
-            await client.get(f"{stack.fal.url}/_emu/submits", params={"model": "fal-ai/nano-banana/edit"})
+            await client.get(f"{stack.fal_url}/_emu/submits", params={"model": "fal-ai/nano-banana/edit"})
         ).json()
         (submit,) = submits
         (url,) = submit["body"]["image_urls"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,10 +26,8 @@ from medialab_runtime.nats_conn import inbox_prefix
 from medialab_runtime.rpc import call
 from medialab_sandbox.telegram import TelegramUserClient
 from medialab_sandbox.telegram.client import AlbumItem
+from medialab_testkit.e2e import Stack, build_stack, contains, press, reply
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from test_e2e_harness import Stack, build_stack, contains, press, reply
 
 pytestmark = pytest.mark.e2e
 
@@ -54,15 +51,15 @@ def png(size: tuple[int, int]) -> bytes:
 @pytest.fixture
 def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
     def build(stack: Stack) -> None:
-        stack.start_billing()
+        stack.launch("billing")
         stack.start_fal()
-        stack.start_fal_runner()
+        stack.launch("fal-runner")
         # A small album budget, so three small pictures show the album counted as a whole.
-        stack.start_gateway(MAX_IMAGE_PIXELS="5000000")
+        stack.launch("gateway-bot", MAX_IMAGE_PIXELS="5000000")
 
     stack = build_stack(tmp_path, postgres_admin_url, build)
     yield stack
-    stack.close()
+    stack.stop()
 
 
 async def _open_edit(user: TelegramUserClient) -> None:
@@ -74,8 +71,8 @@ async def _open_edit(user: TelegramUserClient) -> None:
 
 async def test_an_album_of_three_huge_pngs_is_refused_and_memory_stays_bounded(stack: Stack) -> None:
     huge = await asyncio.to_thread(png, (9400, 9400))  # 88 MP each: under Pillow's default guard
-    gateway = next(p for n, p in stack.services.items() if n.startswith("gateway-bot"))
-    runner = next(p for n, p in stack.services.items() if n.startswith("fal-runner"))
+    gateway = stack.service("gateway-bot")
+    runner = stack.service("fal-runner")
     async with stack.user() as user:
         await _open_edit(user)
         await user.send_album(
@@ -104,7 +101,7 @@ async def test_an_album_over_the_limit_as_a_whole_is_refused(stack: Stack) -> No
 async def run_as_attacker(stack: Stack, user_id: int, inputs: list[tuple[str, bytes]]) -> JobFailed:
     """Store ``inputs`` (name, bytes) and have billing queue an edit job of ``user_id`` on them, as a
     process holding the gateway's credentials could; the runner's verdict comes back as ``failed``."""
-    admin = await nats.connect(stack.nats.url)
+    admin = await nats.connect(stack.nats_url)
     gateway = await nats.connect(
         stack.nats.plain_url,
         user="gateway-bot",
@@ -132,9 +129,8 @@ async def run_as_attacker(stack: Stack, user_id: int, inputs: list[tuple[str, by
 
 
 async def no_provider_call(stack: Stack) -> None:
-    assert stack.fal is not None
     async with httpx.AsyncClient() as client:
-        assert (await client.get(f"{stack.fal.url}/_emu/submits")).json() == []
+        assert (await client.get(f"{stack.fal_url}/_emu/submits")).json() == []
 
 
 async def test_another_users_upload_in_a_job_is_refused(stack: Stack) -> None:

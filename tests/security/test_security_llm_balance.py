@@ -7,32 +7,29 @@ LLM nor the image model is ever called. Whole stack: billing real, providers emu
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from test_e2e_harness import Stack, build_stack, contains, press, reply
+from medialab_testkit.e2e import Stack, build_stack, contains, press, reply
 
 pytestmark = pytest.mark.e2e
 
 
 def zero_credit_stack(stack: Stack) -> None:
-    stack.start_billing(WELCOME_CREDIT="0")
+    stack.launch("billing", WELCOME_CREDIT="0")
     stack.start_fal()
-    stack.start_fal_runner()
-    stack._start("prompt-llm", "prompt_llm", {})
-    stack.start_gateway()
+    stack.launch("fal-runner")
+    stack.launch("prompt-llm")
+    stack.launch("gateway-bot")
 
 
 @pytest.fixture
 def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
     stack = build_stack(tmp_path, postgres_admin_url, zero_credit_stack)
     yield stack
-    stack.close()
+    stack.stop()
 
 
 async def test_a_user_at_zero_gets_no_translation_and_no_job(stack: Stack) -> None:
@@ -46,7 +43,6 @@ async def test_a_user_at_zero_gets_no_translation_and_no_job(stack: Stack) -> No
         await user.send_text("горный пейзаж на рассвете")
         refusal = await reply(user, contains("Недостаточно средств"), timeout=20)
         assert "доступно 0 ₽" in refusal.text
-    assert stack.fal is not None
     async with httpx.AsyncClient() as client:
-        calls = (await client.get(f"{stack.fal.url}/_emu/submits")).json()
+        calls = (await client.get(f"{stack.fal_url}/_emu/submits")).json()
     assert calls == []  # no LLM call, no image job

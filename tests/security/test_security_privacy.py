@@ -8,7 +8,6 @@ buckets and billing's PostgreSQL are read directly (as the admin, as an operator
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,11 +17,9 @@ import nats
 import pytest
 from medialab_contracts import subjects
 from medialab_sandbox.telegram import TelegramUserClient
+from medialab_testkit.e2e import Stack, build_stack, contains, press, reply, wait_document
 from nats.js.errors import NoKeysError, NotFoundError
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from test_e2e_harness import Stack, build_stack, contains, press, reply, wait_document
 
 pytestmark = pytest.mark.e2e
 
@@ -38,14 +35,14 @@ def photo(color: tuple[int, int, int]) -> bytes:
 @pytest.fixture
 def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
     def build(stack: Stack) -> None:
-        stack.start_billing()
+        stack.launch("billing")
         stack.start_fal()
-        stack.start_fal_runner()
-        stack.start_gateway()
+        stack.launch("fal-runner")
+        stack.launch("gateway-bot")
 
     stack = build_stack(tmp_path, postgres_admin_url, build)
     yield stack
-    stack.close()
+    stack.stop()
 
 
 async def edit_photo(user: TelegramUserClient, image: bytes, prompt: str) -> None:
@@ -126,9 +123,8 @@ async def stored_jobs(database_url: str, user_id: int) -> list[str]:
 
 
 async def test_delete_me_leaves_no_file_or_prompt_and_keeps_the_ledger(stack: Stack) -> None:
-    nc = await nats.connect(stack.nats.url)
+    nc = await nats.connect(stack.nats_url)
     stores = Stores(nc)
-    assert stack.database_url is not None
     mine, theirs = "замени небо на закат над морем", "добавь радугу над крышей"
     try:
         async with stack.user(first_name="Другой") as other:
@@ -180,11 +176,10 @@ async def test_delete_me_leaves_no_file_or_prompt_and_keeps_the_ledger(stack: St
 
 
 async def test_delete_me_waits_for_a_running_job_and_cancel_keeps_everything(stack: Stack) -> None:
-    assert stack.fal is not None
     async with httpx.AsyncClient() as client:
-        slow = await client.post(f"{stack.fal.url}/_emu/faults/slow", json={"run_seconds": 8})
+        slow = await client.post(f"{stack.fal_url}/_emu/faults/slow", json={"run_seconds": 8})
         slow.raise_for_status()
-    nc = await nats.connect(stack.nats.url)
+    nc = await nats.connect(stack.nats_url)
     stores = Stores(nc)
     try:
         async with stack.user() as user:
@@ -205,7 +200,7 @@ async def test_delete_me_waits_for_a_running_job_and_cancel_keeps_everything(sta
             await user.wait_for_message(predicate=contains("Дождитесь результата"), timeout=20)
             assert await stores.objects() >= uploaded
             assert any(
-                "сделай фон синим" in job for job in await stored_jobs(stack.database_url or "", user.user_id)
+                "сделай фон синим" in job for job in await stored_jobs(stack.database_url, user.user_id)
             )
 
             await wait_document(user, timeout=40)

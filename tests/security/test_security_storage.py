@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import nats
 import pytest
 from medialab_contracts import subjects
+from medialab_testkit.e2e import Stack, build_stack, contains, press, reply
 from PIL import Image
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from test_e2e_harness import Stack, build_stack, contains, press, reply
 
 pytestmark = pytest.mark.e2e
 
@@ -37,13 +34,13 @@ def photo(seed: int) -> bytes:
 @pytest.fixture
 def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
     def build(stack: Stack) -> None:
-        stack.start_billing()
+        stack.launch("billing")
         # The inbound rate raised, so 40 quick messages are all taken (answers still go at 1 per second).
-        stack.start_gateway(INBOUND_BURST="100", INBOUND_PER_S="50")
+        stack.launch("gateway-bot", INBOUND_BURST="100", INBOUND_PER_S="50")
 
     stack = build_stack(tmp_path, postgres_admin_url, build)
     yield stack
-    stack.close()
+    stack.stop()
 
 
 async def test_forty_uploads_hit_the_quota_and_storage_stays_bounded(stack: Stack) -> None:
@@ -67,7 +64,7 @@ async def test_forty_uploads_hit_the_quota_and_storage_stays_bounded(stack: Stac
         assert "не больше 30 изображений в час" in quota_messages[0]
         user_id = user.user_id
 
-    admin = await nats.connect(stack.nats.url)
+    admin = await nats.connect(stack.nats_url)
     try:
         js = admin.jetstream()
         uploads = await js.object_store(subjects.UPLOADS_BUCKET)

@@ -24,6 +24,7 @@ from medialab_sandbox.telegram import (
     TelegramEmulator,
     WebhookConfig,
 )
+from medialab_testkit.waiting import eventually
 
 WEBHOOK_CONFLICT = (
     "Conflict: can't use getUpdates method while webhook is active; "
@@ -50,15 +51,6 @@ async def bot(emulator: TelegramEmulator) -> AsyncIterator[Bot]:
     bot = Bot(emulator.token, session=session)
     yield bot
     await session.close()
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise TimeoutError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def test_long_poll_returns_as_soon_as_a_user_writes(bot: Bot, emulator: TelegramEmulator) -> None:

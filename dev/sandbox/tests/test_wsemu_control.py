@@ -25,8 +25,8 @@ from medialab_sandbox.wavespeed.testing import (
     plain_client,
     poll_result,
     sample_image,
-    wait_until,
 )
+from medialab_testkit.waiting import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -172,7 +172,7 @@ async def test_stop_lets_go_of_hanging_requests() -> None:
     emu.faults.hang(Target.POLL)
     async with api_client(emu, "k") as api:
         stuck = asyncio.create_task(api.get("/api/v3/predictions/x/result"))
-        await wait_until(lambda: len(emu.records.polls) == 1)
+        await eventually(lambda: len(emu.records.polls) == 1)
         await asyncio.wait_for(emu.stop(), timeout=5)
         assert (await stuck).status_code == 404
     with pytest.raises(RuntimeError, match="starts once"):

@@ -18,8 +18,8 @@ from medialab_sandbox.wavespeed.testing import (
     plain_client,
     poll_result,
     sample_image,
-    wait_until,
 )
+from medialab_testkit.waiting import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -100,7 +100,7 @@ async def test_hanging_requests_time_out_clients_and_are_released_by_reset(
 
     wsemu.faults.hang(Target.SUBMIT)  # until reset or stop
     stuck = asyncio.create_task(wsemu_api.post(SUBMIT, json=BODY))
-    await wait_until(lambda: len(wsemu.records.submits) == 1)
+    await eventually(lambda: len(wsemu.records.submits) == 1)
     await asyncio.sleep(0.02)
     assert not stuck.done()
     await wsemu.reset()

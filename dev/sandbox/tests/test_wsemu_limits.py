@@ -19,8 +19,8 @@ from medialab_sandbox.wavespeed.testing import (
     data_uri,
     poll_result,
     sample_image,
-    wait_until,
 )
+from medialab_testkit.waiting import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -52,7 +52,7 @@ async def test_tasks_beyond_the_limit_queue_as_created(
 ) -> None:
     wsemu.hold()
     ids = [await submit(wsemu_api) for _ in range(3)]
-    await wait_until(lambda: wsemu.records.processing_now(KEY) == 2)
+    await eventually(lambda: wsemu.records.processing_now(KEY) == 2)
     await asyncio.sleep(0.03)  # a free slot would have been taken by now
     assert [await status(wsemu_api, task_id) for task_id in ids] == ["processing", "processing", "created"]
     account = wsemu.state().accounts[KEY]
@@ -71,10 +71,10 @@ async def test_raising_the_limit_starts_queued_tasks(
     wsemu.set_limits(KEY, max_concurrency=1)
     wsemu.hold()
     first, second = await submit(wsemu_api), await submit(wsemu_api)
-    await wait_until(lambda: wsemu.records.processing_now(KEY) == 1)
+    await eventually(lambda: wsemu.records.processing_now(KEY) == 1)
     assert await status(wsemu_api, second) == "created"
     wsemu.set_limits(KEY, max_concurrency=2)
-    await wait_until(lambda: wsemu.records.processing_now(KEY) == 2)
+    await eventually(lambda: wsemu.records.processing_now(KEY) == 2)
     assert (await status(wsemu_api, first), await status(wsemu_api, second)) == ("processing", "processing")
 
 
@@ -84,7 +84,7 @@ async def test_accounts_do_not_share_slots(wsemu: WaveSpeedEmulator, wsemu_api: 
     await submit(wsemu_api)
     queued = await submit(wsemu_api)
     other = await submit(wsemu_api, OTHER_KEY)
-    await wait_until(lambda: wsemu.records.processing_now() == 2)
+    await eventually(lambda: wsemu.records.processing_now() == 2)
     assert await status(wsemu_api, queued) == "created"
     assert await status(wsemu_api, other, OTHER_KEY) == "processing"
     assert wsemu.records.max_processing_seen(OTHER_KEY) == 1
@@ -100,7 +100,7 @@ async def test_keys_of_one_account_share_its_limits() -> None:
     async with emu, api_client(emu) as api:
         emu.hold()
         first, second = await submit(api, "k-a"), await submit(api, "k-b")
-        await wait_until(lambda: emu.records.processing_now("team") == 1)
+        await eventually(lambda: emu.records.processing_now("team") == 1)
         assert await status(api, second, "k-b") == "created"
         # The task belongs to the account, so either key may poll it.
         assert await status(api, first, "k-b") == "processing"

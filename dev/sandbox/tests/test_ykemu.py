@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,6 +11,7 @@ import pytest_asyncio
 from aiohttp import web
 from medialab_sandbox.snapshots import snapshot
 from medialab_sandbox.yookassa import Delivery, EmulatorConfig, Target, YooKassaEmulator
+from medialab_testkit.waiting import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -108,13 +107,6 @@ async def create(api: httpx.AsyncClient, key: str, payload: dict[str, Any] | Non
     return await api.post("/v3/payments", json=payload or body(), headers={"Idempotence-Key": key})
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        await asyncio.sleep(0.01)
-
-
 async def test_a_payment_is_created_once_per_idempotence_key(
     api: httpx.AsyncClient, emu: YooKassaEmulator
 ) -> None:
@@ -202,7 +194,7 @@ async def test_paying_at_the_checkout_notifies_and_get_tells_the_truth(
     assert "Оплатить" in page.text
     paid = await api.post(payment["confirmation"]["confirmation_url"], params={"action": "pay"})
     assert paid.json()["status"] == "succeeded"
-    await wait_until(lambda: len(receiver.bodies) == 1)
+    await eventually(lambda: len(receiver.bodies) == 1)
     [note] = receiver.bodies
     assert NOTIFICATION.request_errors(note) == []
     assert (note["event"], note["object"]["id"]) == ("payment.succeeded", payment["id"])
@@ -226,7 +218,7 @@ async def test_cancelling_at_the_checkout(
 ) -> None:
     payment = (await create(api, "cancel-1")).json()
     await api.post(payment["confirmation"]["confirmation_url"], params={"action": "cancel"})
-    await wait_until(lambda: len(receiver.bodies) == 1)
+    await eventually(lambda: len(receiver.bodies) == 1)
     assert receiver.bodies[0]["event"] == "payment.canceled"
     got = (await api.get(f"/v3/payments/{payment['id']}")).json()
     assert (got["status"], got["paid"], got["cancellation_details"]["party"]) == (
@@ -249,13 +241,13 @@ async def test_delivery_faults_duplicate_lost_held_and_forged(
     assert [b["object"]["id"] for b in receiver.bodies] == [ids[0], ids[0]]
     assert emu.state().lost == 1 and emu.state().held == 2
     emu.notifier.release_held(reverse=True)
-    await wait_until(lambda: len(receiver.bodies) == 4)
+    await eventually(lambda: len(receiver.bodies) == 4)
     assert {b["object"]["id"] for b in receiver.bodies[2:]} == {ids[2], ids[3]}
 
     pending = (await create(api, "f-pending")).json()["id"]
     emu.forge(pending)
     emu.forge(None)
-    await wait_until(lambda: len(receiver.bodies) == 6)
+    await eventually(lambda: len(receiver.bodies) == 6)
     forged = receiver.bodies[4:]
     assert all(b["object"]["status"] == "succeeded" for b in forged)
     assert emu.payments[pending].status.value == "pending"
@@ -268,7 +260,7 @@ async def test_a_notification_is_delivered_again_until_answered_200(
     receiver.status = 503
     payment_id = (await create(api, "retry-1")).json()["id"]
     emu.pay(payment_id)
-    await wait_until(lambda: len(receiver.bodies) >= 2)
+    await eventually(lambda: len(receiver.bodies) >= 2)
     receiver.status = 200
     await emu.notifier.idle()
     assert emu.notifier.records[-1].status_code == 200
@@ -308,6 +300,6 @@ async def test_refunds_only_a_succeeded_payment_up_to_its_amount(
     assert repeat.json()["id"] == refund.json()["id"]
     more = await api.post("/v3/refunds", json=ask, headers={"Idempotence-Key": "r-2"})
     assert more.status_code == 400 and more.json()["parameter"] == "amount.value"
-    await wait_until(lambda: any(b["event"] == "refund.succeeded" for b in receiver.bodies))
+    await eventually(lambda: any(b["event"] == "refund.succeeded" for b in receiver.bodies))
     got = (await api.get(f"/v3/payments/{payment_id}")).json()
     assert (got["refunded_amount"]["value"], got["refundable"]) == ("100.00", False)

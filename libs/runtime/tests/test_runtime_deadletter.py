@@ -6,8 +6,7 @@ watcher starts only after the advisory fired, as when every replica was down at 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import nats
 import pytest
@@ -19,6 +18,7 @@ from medialab_runtime.deadletter import DeadLetterWatcher
 from medialab_runtime.events import EventPublisher
 from medialab_runtime.job_state import JobState
 from medialab_runtime.provisioning import ensure_layout
+from medialab_testkit.waiting import eventually
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
@@ -34,12 +34,6 @@ async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
     await ensure_layout(js)
     yield js
     await nc.close()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():  # noqa: ASYNC110 - polling NATS state, there is no event to wait on
-            await asyncio.sleep(0.05)
 
 
 async def test_an_advisory_fired_while_no_watcher_ran_still_fails_the_job(js: JetStreamContext) -> None:

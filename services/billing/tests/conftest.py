@@ -1,20 +1,14 @@
-"""Fixtures of the billing tests; the helpers they share live in ``billing_testkit``."""
+"""Fixtures of the billing tests; the helpers they share live in ``medialab_testkit.billing``."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import asyncpg
 import pytest
 from billing.db import migrate
 from billing.settings import BillingSettings
-
-# Test dirs are not packages (importlib mode): make the uniquely named helper module importable.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from billing_testkit import RunningBilling, make_settings, running_billing
+from medialab_testkit.billing import RunningBilling, make_settings, running_billing
 
 
 @pytest.fixture

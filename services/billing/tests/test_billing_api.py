@@ -10,7 +10,6 @@ import asyncpg
 import httpx
 import pytest
 from billing import ledger
-from billing_testkit import ADMIN_ID, RunningBilling, new_user, raw_error, reserve_request, table_counts
 from medialab_contracts import subjects
 from medialab_contracts.billing import (
     BalanceRequest,
@@ -39,6 +38,14 @@ from medialab_contracts.errors import (
 )
 from medialab_contracts.ids import new_job_id, new_request_id
 from medialab_contracts.money import MAX_AMOUNT
+from medialab_testkit.billing import (
+    ADMIN_ID,
+    RunningBilling,
+    new_user,
+    raw_error,
+    reserve_request,
+    table_counts,
+)
 from prometheus_client import REGISTRY
 
 WELCOME = 3000

@@ -13,13 +13,14 @@ import asyncpg
 import nats
 import pytest
 from billing.settings import BillingSettings
-from billing_testkit import eventually, new_user, operation_row, running_billing
 from medialab_contracts import subjects
 from medialab_contracts.billing import OperationView, ReleaseRequest, ReserveReply, ReserveRequest
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode, Runner
 from medialab_runtime.provisioning import ensure_layout
+from medialab_testkit.billing import new_user, operation_row, running_billing
+from medialab_testkit.waiting import eventually
 from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
 

@@ -6,7 +6,6 @@ import asyncpg
 import pytest
 from billing import ledger
 from billing.db import load_migrations, migrate
-from billing_testkit import reserve_request
 from medialab_contracts.billing import OperationStatus, TopupRequest
 from medialab_contracts.errors import (
     BadAmount,
@@ -17,6 +16,7 @@ from medialab_contracts.errors import (
     UnknownUser,
 )
 from medialab_contracts.ids import new_request_id
+from medialab_testkit.billing import reserve_request
 
 WELCOME = 3000
 DEADLINE_S = 600

@@ -9,18 +9,18 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import pytest
-from billing_testkit import (
+from medialab_contracts import subjects
+from medialab_contracts.billing import BalanceRequest, BalanceView, ReserveReply
+from medialab_contracts.errors import ServiceUnavailable, UnknownUser
+from medialab_testkit.billing import (
     RunningBilling,
-    eventually,
     new_user,
     operation_row,
     publish_event,
     reserve_request,
     succeeded,
 )
-from medialab_contracts import subjects
-from medialab_contracts.billing import BalanceRequest, BalanceView, ReserveReply
-from medialab_contracts.errors import ServiceUnavailable, UnknownUser
+from medialab_testkit.waiting import eventually
 
 pytestmark = pytest.mark.chaos
 

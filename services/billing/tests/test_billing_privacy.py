@@ -12,7 +12,6 @@ import asyncpg
 import nats
 import pytest
 from billing.settings import BillingSettings
-from billing_testkit import eventually, running_billing
 from medialab_contracts import subjects
 from medialab_contracts.billing import (
     BalanceView,
@@ -31,6 +30,8 @@ from medialab_contracts.jobs import JobRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode, Runner
 from medialab_runtime.provisioning import ensure_layout
+from medialab_testkit.billing import running_billing
+from medialab_testkit.waiting import eventually
 
 PROMPT = "the red car of my neighbour at 12 Baker Street"
 

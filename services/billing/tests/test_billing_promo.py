@@ -11,13 +11,6 @@ import asyncpg
 import pytest
 from billing import ledger
 from billing.settings import BillingSettings
-from billing_testkit import (
-    ADMIN_ID,
-    RunningBilling,
-    new_user,
-    reserve_request,
-    running_billing,
-)
 from medialab_contracts import subjects
 from medialab_contracts.billing import (
     BalanceRequest,
@@ -46,6 +39,13 @@ from medialab_contracts.promo import (
     ReferralRequest,
     StatsReply,
     StatsRequest,
+)
+from medialab_testkit.billing import (
+    ADMIN_ID,
+    RunningBilling,
+    new_user,
+    reserve_request,
+    running_billing,
 )
 
 WELCOME = 3000

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from billing_testkit import RunningBilling, eventually, failed, new_user, operation_row, publish_event
 from medialab_contracts import subjects
 from medialab_contracts.billing import ReserveReply, ReserveRequest
 from medialab_contracts.catalog import default_catalog
@@ -11,6 +10,8 @@ from medialab_contracts.errors import BadRequest
 from medialab_contracts.events import FailureReason
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode
+from medialab_testkit.billing import RunningBilling, failed, new_user, operation_row, publish_event
+from medialab_testkit.waiting import eventually
 
 CATALOG = default_catalog()
 

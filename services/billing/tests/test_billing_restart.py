@@ -12,20 +12,20 @@ from pathlib import Path
 
 import nats
 import pytest
-from billing_testkit import (
+from medialab_contracts import subjects
+from medialab_contracts.billing import BalanceRequest, BalanceView, EnsureUserRequest, ReserveReply
+from medialab_contracts.errors import ServiceUnavailable, UnknownUser
+from medialab_devstack.nats_server import service_credentials
+from medialab_runtime.rpc import call
+from medialab_testkit.billing import (
     ADMIN_ID,
-    eventually,
     ledger_kinds,
     operation_row,
     publish_event,
     reserve_request,
     succeeded,
 )
-from medialab_contracts import subjects
-from medialab_contracts.billing import BalanceRequest, BalanceView, EnsureUserRequest, ReserveReply
-from medialab_contracts.errors import ServiceUnavailable, UnknownUser
-from medialab_devstack.nats_server import service_credentials
-from medialab_runtime.rpc import call
+from medialab_testkit.waiting import eventually
 from nats.aio.client import Client
 
 pytestmark = pytest.mark.chaos

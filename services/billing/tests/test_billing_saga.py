@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from billing_testkit import (
+from medialab_contracts import subjects
+from medialab_contracts.billing import BalanceRequest, BalanceView, OperationView, ReserveReply, SettleRequest
+from medialab_contracts.events import FailureReason
+from medialab_contracts.ids import new_job_id
+from medialab_contracts.modes import Mode
+from medialab_testkit.billing import (
     RunningBilling,
-    eventually,
     failed,
     ledger_kinds,
     new_user,
@@ -13,11 +17,7 @@ from billing_testkit import (
     reserve_request,
     succeeded,
 )
-from medialab_contracts import subjects
-from medialab_contracts.billing import BalanceRequest, BalanceView, OperationView, ReserveReply, SettleRequest
-from medialab_contracts.events import FailureReason
-from medialab_contracts.ids import new_job_id
-from medialab_contracts.modes import Mode
+from medialab_testkit.waiting import eventually
 
 WELCOME = 3000
 

@@ -8,7 +8,6 @@ import asyncio
 import asyncpg
 import pytest
 from billing import ledger
-from billing_testkit import ADMIN_ID, RunningBilling, new_user, reserve_request
 from medialab_contracts import subjects
 from medialab_contracts.billing import (
     BalanceRequest,
@@ -29,6 +28,7 @@ from medialab_contracts.payments import (
     StarsRefundReply,
     StarsRefundRequest,
 )
+from medialab_testkit.billing import ADMIN_ID, RunningBilling, new_user, reserve_request
 
 WELCOME = 3000
 PACK = 10_000  # 100 ₽

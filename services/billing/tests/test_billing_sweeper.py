@@ -8,18 +8,18 @@ from collections.abc import Callable
 import asyncpg
 from billing import ledger
 from billing.settings import BillingSettings
-from billing_testkit import (
-    eventually,
+from medialab_contracts import subjects
+from medialab_contracts.billing import BalanceRequest, BalanceView, ReserveReply
+from medialab_contracts.events import FailureReason, JobFailed, parse_job_event
+from medialab_contracts.modes import Mode
+from medialab_testkit.billing import (
     ledger_kinds,
     new_user,
     operation_row,
     reserve_request,
     running_billing,
 )
-from medialab_contracts import subjects
-from medialab_contracts.billing import BalanceRequest, BalanceView, ReserveReply
-from medialab_contracts.events import FailureReason, JobFailed, parse_job_event
-from medialab_contracts.modes import Mode
+from medialab_testkit.waiting import eventually
 from nats.js.api import DeliverPolicy
 
 

@@ -10,7 +10,6 @@ import uuid
 import asyncpg
 import pytest
 from billing import ledger
-from billing_testkit import ADMIN_ID, RunningBilling, new_user, reserve_request
 from medialab_contracts import subjects
 from medialab_contracts.billing import BalanceRequest, BalanceView, ReserveReply
 from medialab_contracts.errors import (
@@ -34,6 +33,7 @@ from medialab_contracts.payments import (
     YooKassaRefundRequest,
     YooKassaSettled,
 )
+from medialab_testkit.billing import ADMIN_ID, RunningBilling, new_user, reserve_request
 
 WELCOME = 3000
 PACK = 10_000

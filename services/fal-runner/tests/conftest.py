@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,11 +13,7 @@ from medialab_devstack.in_process import InProcessServices
 from medialab_devstack.nats_server import service_settings
 from medialab_runtime.provisioning import LayoutConfig
 from medialab_sandbox.fal import FalEmulator
-
-# Test dirs are not packages (importlib mode): make the uniquely named helper module importable.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from falrunner_testkit import KEY, OTHER_KEY, THIRD_KEY, Bus, RunnerFactory
+from medialab_testkit.fal import KEY, OTHER_KEY, THIRD_KEY, Bus, RunnerFactory
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ import httpx
 import pytest
 from fal_runner.arguments import UnsupportedJob, build_arguments, closest_aspect
 from fal_runner.fal_api import app_path, classify, safe_detail
-from falrunner_testkit import make_job
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.events import FailureReason
 from medialab_contracts.jobs import ImageSize
 from medialab_contracts.media import MediaRef
+from medialab_testkit.fal import make_job
 
 URL = "https://v3.fal.media/files/x/in.png"
 REF = MediaRef(object_name="in/a.png")

@@ -7,7 +7,6 @@ import io
 
 import httpx
 from fal_runner.fal_api import OUTPUT_HOSTS
-from falrunner_testkit import KEY, OTHER_KEY, Bus, RunnerFactory, bomb_png, image_bytes, make_job
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_contracts.jobs import ImageSize
 from medialab_runtime.images import MAX_UPLOAD_BYTES
@@ -25,6 +24,8 @@ from medialab_sandbox.fal import (
     temporarily_disabled,
 )
 from medialab_sandbox.fal.testing import key_header
+from medialab_testkit.fal import KEY, OTHER_KEY, Bus, RunnerFactory, make_job
+from medialab_testkit.images import bomb_png, image_bytes
 from PIL import Image
 from prometheus_client import REGISTRY
 
@@ -86,8 +87,8 @@ async def test_edit_inputs_small_png_untouched_big_photo_recompressed(
     fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
 ) -> None:
     await start_runner()
-    small_png = image_bytes(820, 820, noisy=True)
-    big_photo = image_bytes(2900, 2100, "JPEG", noisy=True, quality=100)
+    small_png = image_bytes((820, 820), noisy=True)
+    big_photo = image_bytes((2900, 2100), fmt="JPEG", noisy=True, quality=100)
     assert len(small_png) < MAX_UPLOAD_BYTES < 11 * 1024 * 1024 < len(big_photo)
     inputs = [await bus.put_input("in/a.png", small_png), await bus.put_input("in/b.jpg", big_photo)]
     job = make_job("nbe", inputs=inputs, prompt="put them together")
@@ -109,7 +110,7 @@ async def test_upscale_sends_png_and_a_webp_result_arrives_as_png(
 ) -> None:
     await start_runner()
     fal.set_upscale_format("webp")
-    photo = await bus.put_input("in/photo.jpg", image_bytes(300, 200, "JPEG"))
+    photo = await bus.put_input("in/photo.jpg", image_bytes((300, 200), fmt="JPEG"))
     result = await bus.run(make_job("ups", inputs=[photo], prompt=""))
     assert isinstance(result, JobSucceeded), result
     [submit] = fal.submits()
@@ -127,7 +128,7 @@ async def test_bad_inputs_fail_with_reason_codes_and_never_reach_fal(
     await start_runner()
     text = await bus.put_input("in/notes.jpg", b"this is a shopping list, not a photo\n" * 20)
     bomb = await bus.put_input("in/bomb.png", bomb_png())
-    corrupt = await bus.put_input("in/cut.jpg", image_bytes(400, 400, "JPEG", noisy=True)[:5000])
+    corrupt = await bus.put_input("in/cut.jpg", image_bytes((400, 400), fmt="JPEG", noisy=True)[:5000])
     cases = {
         FailureReason.not_an_image: make_job("ret", inputs=[text]),
         FailureReason.image_too_large: make_job("ret", inputs=[bomb]),
@@ -190,7 +191,7 @@ async def test_a_key_fal_refuses_leaves_the_rotation_and_its_jobs_run_on_another
             break
     assert benched() == 1
     # From then on the key is out of the rotation: submits and uploads go to the other key.
-    photo = await bus.put_input("in/locked.png", image_bytes(64, 64))
+    photo = await bus.put_input("in/locked.png", image_bytes((64, 64)))
     jobs = [make_job("nb", prompt=f"owl {n}") for n in range(6)] + [make_job("nbe", inputs=[photo])]
     results = await asyncio.gather(*(bus.run(job, timeout=30) for job in jobs))
     assert all(isinstance(result, JobSucceeded) for result in results), results

@@ -7,13 +7,13 @@ import asyncio
 import time
 
 import pytest
-from falrunner_testkit import Bus, RunnerFactory, make_job
 from medialab_contracts import subjects
 from medialab_contracts.errors import ProviderBusy, ProviderError, ProviderRejected, Timeout
 from medialab_contracts.events import JobSucceeded
 from medialab_contracts.llm import FalLlmReply, FalLlmRequest
 from medialab_runtime.rpc import call
 from medialab_sandbox.fal import FalEmulator, content_policy_violation, model_error
+from medialab_testkit.fal import Bus, RunnerFactory, make_job
 
 
 async def ask(bus: Bus, request: FalLlmRequest) -> FalLlmReply:

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 
 import nats
 import pytest
-from falrunner_testkit import KEY, OTHER_KEY, THIRD_KEY, Bus, RunnerFactory, make_job
 from medialab_runtime.provider_keys import Account, ProviderKey
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
 from medialab_runtime.slots import SlotPool, SlotTimeout
 from medialab_sandbox.fal import FalEmulator
+from medialab_testkit.fal import KEY, OTHER_KEY, THIRD_KEY, Bus, RunnerFactory, make_job
 from nats.aio.client import Client
 
 SECRET_A = "key-a:secret-aaaaaaaa"

@@ -6,17 +6,14 @@ in one place; these tests pin both down in milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.base import BaseSession
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage, TelegramMethod
+from aiogram.methods import AnswerCallbackQuery, SendMessage
 from aiogram.types import (
     CallbackQuery,
     Chat,
@@ -33,53 +30,18 @@ from gateway_bot.failures import TranslationFailed
 from gateway_bot.flows.launcher import Order
 from gateway_bot.handlers import get_routers
 from gateway_bot.settings import GatewaySettings
-from gateway_testkit import detach_routers
 from medialab_contracts.billing import BalanceView
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.errors import InsufficientFunds, MediaLabError, ServiceUnavailable
 from medialab_contracts.events import JobSucceeded, MediaOutput
 from medialab_contracts.ids import new_job_id
 from medialab_contracts.modes import Mode
+from medialab_testkit.telegram import RecordingSession, detach_routers
 
 USER = User(id=5, is_bot=False, first_name="Тест")
 CHAT = Chat(id=5, type="private")
 CATALOG = default_catalog()
 EXTENDED = "Изображение маяк в тумане | model=flux | size=1024x768"
-
-
-class RecordingSession(BaseSession):
-    def __init__(self) -> None:
-        super().__init__()
-        self.requests: list[TelegramMethod[Any]] = []
-        self._answered: set[str] = set()
-
-    async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
-        self.requests.append(method)
-        if isinstance(method, AnswerCallbackQuery):
-            if method.callback_query_id in self._answered:  # as Telegram does
-                raise TelegramBadRequest(method, "query is too old or query ID is invalid")
-            self._answered.add(method.callback_query_id)
-        if isinstance(method, SendMessage):
-            return Message(message_id=len(self.requests), date=datetime.now(UTC), chat=CHAT, text=method.text)
-        return True
-
-    async def stream_content(self, *args: Any, **kwargs: Any) -> AsyncGenerator[bytes, None]:
-        yield b""
-
-    async def close(self) -> None:
-        pass
-
-    def sent_texts(self) -> list[str]:
-        return [m.text for m in self.requests if isinstance(m, SendMessage)]
-
-    def sent(self) -> list[SendMessage]:
-        return [m for m in self.requests if isinstance(m, SendMessage)]
-
-    def answers(self) -> list[str | None]:
-        return [m.text for m in self.requests if isinstance(m, AnswerCallbackQuery)]
-
-    def edits(self) -> list[str]:
-        return [m.text for m in self.requests if isinstance(m, EditMessageText)]
 
 
 class FakeBilling:

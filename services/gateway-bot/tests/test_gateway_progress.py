@@ -13,11 +13,11 @@ from aiogram import Bot
 from aiogram.methods import DeleteMessage, SendMessage
 from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.storage.records import StatusRecords, open_gateway_bucket
-from gateway_testkit import Telegram
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode
 from medialab_runtime.provisioning import ensure_layout
+from medialab_testkit.telegram import RecordingSession
 
 CHAT_ID = 777
 
@@ -32,12 +32,12 @@ async def records(nats_url: str) -> AsyncIterator[StatusRecords]:
 
 
 @pytest.fixture
-def telegram() -> Telegram:
-    return Telegram()
+def telegram() -> RecordingSession:
+    return RecordingSession()
 
 
 @pytest.fixture
-def bot(telegram: Telegram) -> Bot:
+def bot(telegram: RecordingSession) -> Bot:
     return Bot("123:ABC", session=telegram)
 
 
@@ -47,7 +47,7 @@ def job() -> JobRequest:
 
 
 async def test_status_shown_then_removed_with_the_result(
-    records: StatusRecords, telegram: Telegram, bot: Bot
+    records: StatusRecords, telegram: RecordingSession, bot: Bot
 ) -> None:
     board = ProgressBoard(records, 2.0, 6.0)
     started = job()
@@ -60,7 +60,7 @@ async def test_status_shown_then_removed_with_the_result(
 
 
 async def test_no_status_for_a_job_whose_result_is_out(
-    records: StatusRecords, telegram: Telegram, bot: Bot
+    records: StatusRecords, telegram: RecordingSession, bot: Bot
 ) -> None:
     board = ProgressBoard(records, 2.0, 6.0)
     started = job()
@@ -70,7 +70,7 @@ async def test_no_status_for_a_job_whose_result_is_out(
 
 
 async def test_a_status_that_crossed_its_failure_is_taken_back(
-    records: StatusRecords, telegram: Telegram, bot: Bot
+    records: StatusRecords, telegram: RecordingSession, bot: Bot
 ) -> None:
     board = ProgressBoard(records, 2.0, 6.0)
     started = job()

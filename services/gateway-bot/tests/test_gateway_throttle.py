@@ -22,9 +22,9 @@ from aiogram.types import (
 from gateway_bot import texts
 from gateway_bot.middlewares.throttle import TOLD_EVERY_S, Admission, InboundThrottle, ThrottleMiddleware
 from gateway_bot.telegram.limiter import Rate
-from gateway_testkit import Telegram
 from medialab_contracts import subjects
 from medialab_runtime.provisioning import ensure_layout
+from medialab_testkit.telegram import RecordingSession
 from nats.js.kv import KeyValue
 
 BURST = Rate(1.0, 3)
@@ -93,7 +93,7 @@ async def test_a_flood_reaches_no_handler_past_the_burst(kv: KeyValue) -> None:
     dp = Dispatcher()
     dp.update.outer_middleware(ThrottleMiddleware(InboundThrottle(kv, bot_id(), BURST)))
     dp.include_router(router)
-    telegram = Telegram()
+    telegram = RecordingSession()
     bot = Bot("42:TEST", session=telegram)
 
     for n in range(1, 11):
@@ -125,7 +125,7 @@ async def test_payment_updates_are_never_throttled(kv: KeyValue) -> None:
     dp = Dispatcher()
     dp.update.outer_middleware(ThrottleMiddleware(InboundThrottle(kv, bot_id(), BURST)))
     dp.include_router(router)
-    bot = Bot("42:TEST", session=Telegram())
+    bot = Bot("42:TEST", session=RecordingSession())
     user = User(id=5, is_bot=False, first_name="U")
     for n in range(1, 6):
         await dp.feed_update(bot, message_update(n, 5))  # the user is over the limit from now on

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,13 +11,9 @@ from medialab_devstack.in_process import InProcessServices
 from medialab_devstack.nats_server import service_settings
 from medialab_runtime.provisioning import LayoutConfig
 from medialab_sandbox.wavespeed import EmulatorConfig, WaveSpeedEmulator
+from medialab_testkit.wavespeed import KEY, Bus, RunnerFactory
 from wavespeed_runner.app import NAME, setup
 from wavespeed_runner.settings import WaveSpeedRunnerSettings
-
-# Test dirs are not packages (importlib mode): make the uniquely named helper module importable.
-sys.path.insert(0, str(Path(__file__).parent))
-
-from wsrunner_testkit import KEY, Bus, RunnerFactory
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import pytest
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_runtime.http_retry import Transient
 from medialab_sandbox.wavespeed import HttpFault, Target, TaskErrorCode, WaveSpeedEmulator
+from medialab_testkit.wavespeed import KEY, Bus, RunnerFactory, make_job
 from prometheus_client import REGISTRY
 from wavespeed_runner.api import WaveSpeedClient, parse_prediction
 from wavespeed_runner.errors import WaveSpeedRejected
-from wsrunner_testkit import KEY, Bus, RunnerFactory, make_job
 
 TASK_FAILURES = [
     (TaskErrorCode.CONTENT_MODERATION, None, FailureReason.moderation),

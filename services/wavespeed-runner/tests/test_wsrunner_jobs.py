@@ -12,12 +12,13 @@ from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_contracts.ids import new_job_id
 from medialab_runtime.output_hosts import HostAllowList
 from medialab_sandbox.wavespeed import HttpFault, Target, WaveSpeedEmulator
+from medialab_testkit.images import image_bytes, rotated_jpeg
+from medialab_testkit.wavespeed import KEY, TARGET_SIZE, Bus, RunnerFactory, make_job
 from PIL import Image
 from prometheus_client import REGISTRY
 from wavespeed_runner.api import OUTPUT_HOSTS, WaveSpeedClient
 from wavespeed_runner.errors import WaveSpeedError
 from wavespeed_runner.outputs import OutputStore
-from wsrunner_testkit import KEY, TARGET_SIZE, Bus, RunnerFactory, image_bytes, make_job, rotated_jpeg
 
 
 def sample(name: str, **labels: str) -> float:

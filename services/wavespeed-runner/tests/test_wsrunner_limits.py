@@ -8,10 +8,10 @@ from itertools import pairwise
 import pytest
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_sandbox.wavespeed import WaveSpeedEmulator
+from medialab_testkit.wavespeed import Bus, RunnerFactory, make_job
 from pydantic import ValidationError
 from wavespeed_runner.execution import PollPolicy
 from wavespeed_runner.settings import MissingApiKey, WaveSpeedRunnerSettings
-from wsrunner_testkit import Bus, RunnerFactory, make_job
 
 
 def test_settings_come_from_the_environment_with_wavespeeds_poll_floor(

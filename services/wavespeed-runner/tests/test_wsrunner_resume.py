@@ -8,9 +8,9 @@ import httpx
 from medialab_contracts.events import JobSucceeded
 from medialab_runtime.job_state import JobState
 from medialab_sandbox.wavespeed import WaveSpeedEmulator
+from medialab_testkit.wavespeed import KEY, Bus, RunnerFactory, make_job
 from wavespeed_runner.api import WaveSpeedClient
 from wavespeed_runner.jobs import arguments
-from wsrunner_testkit import KEY, Bus, RunnerFactory, make_job
 
 
 async def test_a_remembered_task_is_polled_again_instead_of_submitting(

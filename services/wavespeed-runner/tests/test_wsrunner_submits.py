@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_sandbox.wavespeed import Target, WaveSpeedEmulator
-from wsrunner_testkit import Bus, RunnerFactory, make_job
+from medialab_testkit.wavespeed import Bus, RunnerFactory, make_job
 
 EMU_WINDOW_S = 1.0
 # Ours is a little longer: a start is stamped here just before the request reaches WaveSpeed.

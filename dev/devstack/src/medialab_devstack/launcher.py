@@ -23,7 +23,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 from medialab_sandbox.telegram.webchat import webchat_url
 
-from medialab_devstack.nats_server import NatsCluster, NatsServer
+from medialab_devstack.nats_server import NatsCluster, NatsServer, admin_url
 from medialab_devstack.ports import free_port
 from medialab_devstack.postgres import EmbeddedPostgres
 from medialab_devstack.stack import ServiceProcess
@@ -51,8 +51,21 @@ SERVICE_ORDER = (
 
 @dataclass
 class Stack:
+    """The one way to start MediaLab's processes, for ``dev.py up``, the e2e and chaos suites and the
+    benchmarks.
+
+    ``env`` is what every process gets: settings already in it are used as they are (a configured
+    ``NATS_URL``, ``DATABASE_URL`` or provider key starts nothing), each ``start_*`` of an emulator
+    wires its provider's settings into it once, and ``launch``'s keyword arguments add settings of one
+    process only.
+    """
+
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    # How long the emulators' jobs take; None keeps each emulator's own default (1 s).
+    fal_run_seconds: float | None = None
+    wavespeed_processing_seconds: float | None = None
+    yookassa_webhook_retry_s: float | None = None
     # nats-server nodes to start when NATS_URL is unset: 1 a single server, more a cluster on loopback.
     nats_nodes: int = 1
     nats: NatsServer | NatsCluster | None = None
@@ -65,28 +78,38 @@ class Stack:
     def log_dir(self) -> Path:
         return self.data_dir / "logs"
 
+    # ----- infrastructure ---------------------------------------------------------------------
     def start_infrastructure(self) -> None:
-        if not self.env.get("NATS_URL"):
-            if self.nats_nodes > 1:
-                self.nats = NatsCluster(self.data_dir / "nats-cluster", self.nats_nodes)
-                self.env.setdefault("NATS_REPLICAS", str(min(self.nats_nodes, MAX_REPLICAS)))
-                kind = f"embedded {self.nats_nodes}-node nats cluster, {self.env['NATS_REPLICAS']} replicas"
-            else:
-                self.nats = NatsServer(self.data_dir / "nats")
-                kind = "embedded nats-server"
-            self.nats.start()
-            # Each service gets its own user from ServiceProcess; the admin password stays here.
-            self.env["NATS_URL"] = self.nats.plain_url
-            self.notes.append(
-                f"{kind}: {self.nats.plain_url} (data {self.nats.store_dir}; "
-                "no anonymous access, per-run passwords)"
-            )
-        if not self.env.get("DATABASE_URL"):
-            self.postgres = EmbeddedPostgres(self.data_dir / "pg")
-            self.postgres.start()
-            self.env["DATABASE_URL"] = self.postgres.url("postgres")
-            self.notes.append(f"embedded PostgreSQL: data {self.postgres.data_dir}")
+        self.start_nats()
+        self.start_postgres()
 
+    def start_nats(self) -> None:
+        if self.env.get("NATS_URL"):
+            return
+        if self.nats_nodes > 1:
+            self.nats = NatsCluster(self.data_dir / "nats-cluster", self.nats_nodes)
+            self.env.setdefault("NATS_REPLICAS", str(min(self.nats_nodes, MAX_REPLICAS)))
+            kind = f"embedded {self.nats_nodes}-node nats cluster, {self.env['NATS_REPLICAS']} replicas"
+        else:
+            self.nats = NatsServer(self.data_dir / "nats")
+            kind = "embedded nats-server"
+        self.nats.start()
+        # Each service gets its own user from ServiceProcess; the admin password stays here.
+        self.env["NATS_URL"] = self.nats.plain_url
+        self.notes.append(
+            f"{kind}: {self.nats.plain_url} (data {self.nats.store_dir}; "
+            "no anonymous access, per-run passwords)"
+        )
+
+    def start_postgres(self) -> None:
+        if self.env.get("DATABASE_URL"):
+            return
+        self.postgres = EmbeddedPostgres(self.data_dir / "pg")
+        self.postgres.start()
+        self.env["DATABASE_URL"] = self.postgres.url("postgres")
+        self.notes.append(f"embedded PostgreSQL: data {self.postgres.data_dir}")
+
+    # ----- the outside world, emulated ----------------------------------------------------------
     def _emulator(self, name: str, module: str, args: list[str]) -> ServiceProcess:
         port = free_port()
         proc = ServiceProcess(
@@ -102,55 +125,136 @@ class Stack:
         self.emulators.append(proc)
         return proc
 
+    def start_telegram(self, token: str = SANDBOX_BOT_TOKEN) -> None:
+        tg = self._emulator("telegram-emulator", "medialab_sandbox.telegram", ["--token", token])
+        self.use_telegram(tg.health_url, token)
+
+    def use_telegram(self, url: str, token: str) -> None:
+        """Point the gateway at a Telegram Bot API emulator, this stack's or one run elsewhere."""
+        self.env["TG_BOT_TOKEN"] = token
+        self.env["TELEGRAM_API_BASE"] = url
+        self.notes.append(f"sandbox Telegram Bot API: {url}")
+
+    def start_fal(self, key: str = SANDBOX_FAL_KEY) -> None:
+        args = ["--keys", key]
+        if self.fal_run_seconds is not None:
+            args += ["--run-seconds", str(self.fal_run_seconds)]
+        fal = self._emulator("fal-emulator", "medialab_sandbox.fal", args)
+        self.use_fal(fal.health_url, f'["{key}"]')
+
+    def use_fal(self, url: str, keys: str) -> None:
+        """Point fal-runner at a fal emulator (``url`` without /queue), ``keys`` in ``FAL_KEYS`` form."""
+        self.env["FAL_KEYS"] = keys
+        self.env["FAL_QUEUE_BASE"] = f"{url}/queue"
+        self.env["FAL_REST_BASE"] = f"{url}/rest"
+        self.env["FAL_OUTPUT_HOSTS"] = "127.0.0.1"  # outputs come from the emulator's own CDN
+        self.notes.append(f"sandbox fal.ai: {url}")
+
+    def start_wavespeed(self, key: str = SANDBOX_WAVESPEED_KEY) -> None:
+        args = ["--keys", key]
+        if self.wavespeed_processing_seconds is not None:
+            args += ["--processing-seconds", str(self.wavespeed_processing_seconds)]
+        ws = self._emulator("wavespeed-emulator", "medialab_sandbox.wavespeed", args)
+        self.use_wavespeed(ws.health_url, key)
+
+    def use_wavespeed(self, url: str, key: str) -> None:
+        self.env["WAVESPEED_API_KEY"] = key
+        self.env["WAVESPEED_API_BASE"] = url
+        self.env["WAVESPEED_OUTPUT_HOSTS"] = "127.0.0.1"
+        self.notes.append(f"sandbox WaveSpeedAI: {url}")
+
+    def start_yookassa(self) -> None:
+        """The YooKassa emulator, notifying the payments service's webhook port (chosen here)."""
+        port = int(self.env.get("YOOKASSA_WEBHOOK_PORT") or free_port())
+        webhook = f"http://127.0.0.1:{port}/yookassa/webhook"
+        args = ["--shop-id", SANDBOX_YOOKASSA_SHOP_ID, "--secret-key", SANDBOX_YOOKASSA_SECRET_KEY]
+        args += ["--webhook-url", webhook]
+        if self.yookassa_webhook_retry_s is not None:
+            args += ["--webhook-retry-s", str(self.yookassa_webhook_retry_s)]
+        yk = self._emulator("yookassa-emulator", "medialab_sandbox.yookassa", args)
+        self.env["YOOKASSA_SHOP_ID"] = SANDBOX_YOOKASSA_SHOP_ID
+        self.env["YOOKASSA_SECRET_KEY"] = SANDBOX_YOOKASSA_SECRET_KEY
+        self.env["YOOKASSA_API_BASE"] = yk.health_url
+        self.env["YOOKASSA_WEBHOOK_PORT"] = str(port)
+        self.notes.append(f"sandbox YooKassa: {yk.health_url} (open a payment link to pay it)")
+
     def start_sandboxes(self) -> None:
+        """An emulator for every provider not configured in ``env``."""
         env = self.env
         if not env.get("TG_BOT_TOKEN"):
-            tg = self._emulator(
-                "telegram-emulator", "medialab_sandbox.telegram", ["--token", SANDBOX_BOT_TOKEN]
-            )
-            env["TG_BOT_TOKEN"] = SANDBOX_BOT_TOKEN
-            env["TELEGRAM_API_BASE"] = tg.health_url
+            self.start_telegram()
             env.setdefault("ADMIN_IDS", f"[{SANDBOX_USER_ID}]")
-            self.notes.append(f"sandbox Telegram Bot API: {tg.health_url}")
         if not env.get("FAL_KEYS") and not env.get("FAL_KEY"):
-            fal = self._emulator("fal-emulator", "medialab_sandbox.fal", ["--keys", SANDBOX_FAL_KEY])
-            env["FAL_KEYS"] = f'["{SANDBOX_FAL_KEY}"]'
-            env["FAL_QUEUE_BASE"] = f"{fal.health_url}/queue"
-            env["FAL_REST_BASE"] = f"{fal.health_url}/rest"
-            env["FAL_OUTPUT_HOSTS"] = "127.0.0.1"  # outputs come from the emulator's own CDN
-            self.notes.append(f"sandbox fal.ai: {fal.health_url}")
+            self.start_fal()
         elif env.get("FAL_KEY") and not env.get("FAL_KEYS"):
             env["FAL_KEYS"] = f'["{env["FAL_KEY"]}"]'
         if not env.get("WAVESPEED_API_KEY"):
-            ws = self._emulator(
-                "wavespeed-emulator", "medialab_sandbox.wavespeed", ["--keys", SANDBOX_WAVESPEED_KEY]
-            )
-            env["WAVESPEED_API_KEY"] = SANDBOX_WAVESPEED_KEY
-            env["WAVESPEED_API_BASE"] = ws.health_url
-            env["WAVESPEED_OUTPUT_HOSTS"] = "127.0.0.1"
-            self.notes.append(f"sandbox WaveSpeedAI: {ws.health_url}")
+            self.start_wavespeed()
         if not (env.get("YOOKASSA_SHOP_ID") and env.get("YOOKASSA_SECRET_KEY")):
-            port = int(env.get("YOOKASSA_WEBHOOK_PORT") or free_port())
-            webhook = f"http://127.0.0.1:{port}/yookassa/webhook"
-            shop = ["--shop-id", SANDBOX_YOOKASSA_SHOP_ID, "--secret-key", SANDBOX_YOOKASSA_SECRET_KEY]
-            yk = self._emulator(
-                "yookassa-emulator", "medialab_sandbox.yookassa", [*shop, "--webhook-url", webhook]
-            )
-            env["YOOKASSA_SHOP_ID"] = SANDBOX_YOOKASSA_SHOP_ID
-            env["YOOKASSA_SECRET_KEY"] = SANDBOX_YOOKASSA_SECRET_KEY
-            env["YOOKASSA_API_BASE"] = yk.health_url
-            env["YOOKASSA_WEBHOOK_PORT"] = str(port)
-            self.notes.append(f"sandbox YooKassa: {yk.health_url} (open a payment link to pay it)")
+            self.start_yookassa()
         # Card and SBP top-ups are offered whenever the payments service has keys (real or sandbox).
         env.setdefault("YOOKASSA_ENABLED", "true")
 
+    # ----- services -----------------------------------------------------------------------------
+    def launch(self, name: str, **extra_env: str) -> ServiceProcess:
+        """Start one service process (another replica if it runs already) without waiting for it."""
+        proc = ServiceProcess(name, {**self.env, **extra_env}, self.log_dir)
+        proc.start()
+        self.services.append(proc)
+        return proc
+
+    def start_service(self, name: str, timeout: float = 90, **extra_env: str) -> ServiceProcess:
+        """``launch`` and wait until it is ready (blocking: from async code, in a thread)."""
+        proc = self.launch(name, **extra_env)
+        proc.wait_ready(timeout)
+        return proc
+
     def start_services(self, names: tuple[str, ...] = SERVICE_ORDER) -> None:
         for name in names:
-            proc = ServiceProcess(name, dict(self.env), self.log_dir)
-            proc.start()
-            self.services.append(proc)
+            self.launch(name)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 90) -> None:
         for proc in self.services:
-            proc.wait_ready(timeout=90)
+            proc.wait_ready(timeout=timeout)
+
+    def service(self, name: str) -> ServiceProcess:
+        """The one process of service ``name`` (several replicas: see ``replicas``)."""
+        (proc,) = self.replicas(name)
+        return proc
+
+    def replicas(self, name: str) -> list[ServiceProcess]:
+        return [proc for proc in self.services if proc.name == name]
+
+    # ----- where things are ---------------------------------------------------------------------
+    @property
+    def nats_url(self) -> str:
+        """The admin URL, for a test's or a tool's own clients; the services connect as their own users."""
+        return admin_url(self.env["NATS_URL"])
+
+    @property
+    def database_url(self) -> str:
+        return self.env["DATABASE_URL"]
+
+    @property
+    def telegram_url(self) -> str:
+        return self.env["TELEGRAM_API_BASE"]
+
+    @property
+    def fal_url(self) -> str:
+        return self.env["FAL_QUEUE_BASE"].removesuffix("/queue")
+
+    @property
+    def wavespeed_url(self) -> str:
+        return self.env["WAVESPEED_API_BASE"]
+
+    @property
+    def yookassa_url(self) -> str:
+        return self.env["YOOKASSA_API_BASE"]
+
+    @property
+    def payments_webhook_port(self) -> int:
+        return int(self.env["YOOKASSA_WEBHOOK_PORT"])
 
     def stop(self) -> None:
         for proc in reversed(self.services):

@@ -26,14 +26,13 @@ from gateway_bot.app import Buckets, build_dispatcher
 from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.payments import PaymentsClient
 from gateway_bot.settings import GatewaySettings
-from gateway_flowkit import BillingResponder, Conversation, FakeIntake, RecordingLauncher
-from gateway_testkit import detach_routers
 from medialab_devstack.nats_server import NatsServer
 from medialab_runtime.nats_conn import connect
 from medialab_runtime.provisioning import ensure_layout
+from medialab_testkit.gateway import BillingResponder, Conversation, FakeIntake, RecordingLauncher
+from medialab_testkit.telegram import RecordingSession, detach_routers
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from test_gateway_handlers import RecordingSession
 
 SERVICE = "gateway-bot"
 USER = User(id=5, is_bot=False, first_name="Тест", username="tester")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from gateway_bot import texts
 from gateway_bot.states import CreateFlow
-from gateway_flowkit import BillingResponder, Conversation, RecordingLauncher, buttons
 from medialab_contracts.billing import BalanceRequest, EnsureUserRequest
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.modes import Mode
+from medialab_testkit.gateway import BillingResponder, Conversation, RecordingLauncher, buttons
 
 CATALOG = default_catalog()
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from gateway_bot import texts
 from gateway_bot.callbacks import ResultAction, ResultCb
 from gateway_bot.states import EditFlow
-from gateway_flowkit import Conversation, RecordingLauncher, buttons
 from medialab_contracts.catalog import DEFAULT_EDIT_SIZE, default_catalog
 from medialab_contracts.events import JobSucceeded, MediaOutput
 from medialab_contracts.ids import new_job_id
 from medialab_contracts.media import upload_owner
 from medialab_contracts.modes import Mode
+from medialab_testkit.gateway import Conversation, RecordingLauncher, buttons
 from nats.js import JetStreamContext
 
 CATALOG = default_catalog()

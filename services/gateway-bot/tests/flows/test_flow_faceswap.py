@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from gateway_bot import texts
 from gateway_bot.states import FaceSwapFlow
-from gateway_flowkit import Conversation, RecordingLauncher, buttons
 from medialab_contracts.modes import Mode
+from medialab_testkit.gateway import Conversation, RecordingLauncher, buttons
 
 
 async def test_face_then_target(chat: Conversation, launcher: RecordingLauncher) -> None:

@@ -6,9 +6,9 @@ import asyncio
 
 from gateway_bot import texts
 from gateway_bot.states import EditFlow
-from gateway_flowkit import Conversation, RecordingLauncher, buttons
 from medialab_contracts.catalog import DEFAULT_EDIT_SIZE, default_catalog
 from medialab_contracts.modes import Mode
+from medialab_testkit.gateway import Conversation, RecordingLauncher, buttons
 
 CATALOG = default_catalog()
 

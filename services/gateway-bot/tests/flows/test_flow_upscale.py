@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from gateway_bot import texts
 from gateway_bot.callbacks import ResultAction, ResultCb
-from gateway_flowkit import BillingResponder, Conversation, RecordingLauncher, buttons
 from medialab_contracts.events import JobSucceeded, MediaOutput
 from medialab_contracts.ids import new_job_id
 from medialab_contracts.modes import Mode
+from medialab_testkit.gateway import BillingResponder, Conversation, RecordingLauncher, buttons
 from nats.js import JetStreamContext
 
 

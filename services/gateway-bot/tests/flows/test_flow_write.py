@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from gateway_bot import texts
 from gateway_bot.callbacks import ResultAction, ResultCb
-from gateway_flowkit import Conversation, RecordingLauncher, buttons
 from medialab_contracts.events import JobSucceeded
 from medialab_contracts.ids import new_job_id
 from medialab_contracts.modes import Mode
+from medialab_testkit.gateway import Conversation, RecordingLauncher, buttons
 from nats.js import JetStreamContext
 
 

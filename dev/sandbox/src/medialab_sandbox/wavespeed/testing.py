@@ -8,7 +8,6 @@ import functools
 import io
 import ssl
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -65,12 +64,3 @@ async def poll_result(
         if time.monotonic() > deadline:
             raise TimeoutError(f"task {task_id} still {data['status']} after {timeout}s")
         await asyncio.sleep(interval)
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait (on the emulator's own loop) until `condition()` holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        await asyncio.sleep(0.002)

@@ -1,8 +1,7 @@
-"""Helpers shared by wavespeed-runner's tests: face-swap jobs, images, and the NATS side (``Bus``)."""
+"""Helpers of wavespeed-runner's tests: the key, face-swap jobs, and the NATS side (``Bus``)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,27 +10,13 @@ from medialab_contracts.jobs import JobRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 from medialab_devstack.job_bus import JobBus
-from PIL import Image
 from wavespeed_runner.settings import WaveSpeedRunnerSettings
+
+from medialab_testkit.images import image_bytes
 
 KEY = "ws-runner-key-0123456789abcdef"
 FACE_SWAP = default_catalog().for_mode(Mode.faceswap)[0]
 TARGET_SIZE = (96, 64)
-
-
-def image_bytes(
-    size: tuple[int, int], color: tuple[int, int, int] = (200, 80, 40), fmt: str = "PNG", **params: Any
-) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, format=fmt, **params)
-    return buffer.getvalue()
-
-
-def rotated_jpeg(size: tuple[int, int]) -> bytes:
-    """A JPEG stored sideways with EXIF orientation 6 (turn 90° clockwise to view)."""
-    exif = Image.Exif()
-    exif[0x0112] = 6
-    return image_bytes(size, (30, 120, 200), "JPEG", exif=exif.tobytes())
 
 
 def make_job(inputs: list[MediaRef], **fields: Any) -> JobRequest:

@@ -1,10 +1,11 @@
-"""Helpers of the M6 cross-service tests (no tests here): wavespeed-runner and billing as processes
-configured by environment only, a real nats-server, the WaveSpeed emulator in this event loop."""
+"""Helpers of the M6 cross-service tests: wavespeed-runner and billing as processes of the dev
+launcher's ``Stack``, configured by environment only, on the test's nats-server; the WaveSpeed
+emulator in this event loop (the tests read its records)."""
 
 from __future__ import annotations
 
 import asyncio
-import io
+import functools
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,13 +17,15 @@ from medialab_contracts.catalog import default_catalog
 from medialab_contracts.events import JobFailed, JobSucceeded, parse_job_event
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode
+from medialab_devstack.launcher import Stack
 from medialab_devstack.stack import ServiceProcess
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
 from medialab_sandbox.wavespeed import EmulatorConfig, WaveSpeedEmulator
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from PIL import Image
+
+from medialab_testkit.images import png_bytes
 
 KEY = "faceswap-e2e-key-0123456789abcdef"
 USER_ID = 4242
@@ -30,34 +33,17 @@ FACE_SWAP = default_catalog().for_mode(Mode.faceswap)[0]
 TARGET_SIZE = (96, 64)
 
 
-def png(size: tuple[int, int], color: tuple[int, int, int]) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def runner_env(nats_url: str, emu: WaveSpeedEmulator, **extra: str) -> dict[str, str]:
-    """Everything wavespeed-runner needs, as a deployment would give it: environment variables."""
+def process_env(nats_url: str) -> dict[str, str]:
+    """The processes' settings, as a deployment would give them: environment variables."""
     return {
         "NATS_URL": nats_url,
         "LOG_FORMAT": "text",
-        "WAVESPEED_API_KEY": KEY,
-        "WAVESPEED_API_BASE": emu.base_url,
-        "WAVESPEED_OUTPUT_HOSTS": "127.0.0.1",
         "WAVESPEED_POLL_INTERVAL_S": "0.2",
         "WAVESPEED_POLL_MAX_S": "0.5",
         "WAVESPEED_RETRY_BASE_S": "0.05",
         "SLOT_POLL_S": "0.2",
         "SHUTDOWN_GRACE_S": "1",
-        **extra,
     }
-
-
-async def start_process(process: ServiceProcess) -> ServiceProcess:
-    process.start()
-    # wait_ready blocks; the emulator serves from this event loop, so wait in a thread.
-    await asyncio.to_thread(process.wait_ready, 60)
-    return process
 
 
 @dataclass
@@ -65,9 +51,7 @@ class FaceSwapStack:
     nc: Client
     emu: WaveSpeedEmulator
     media: MediaStore
-    logs: Path
-    nats_url: str
-    processes: list[ServiceProcess] = field(default_factory=list)
+    processes: Stack
     events: dict[str, list[JobSucceeded | JobFailed]] = field(default_factory=dict)
     _changed: asyncio.Condition = field(default_factory=asyncio.Condition)
 
@@ -78,17 +62,18 @@ class FaceSwapStack:
                 self.events.setdefault(event.job_id, []).append(event)
                 self._changed.notify_all()
 
-    async def start(self, name: str, env: dict[str, str]) -> ServiceProcess:
-        process = ServiceProcess(name, env, self.logs)
-        self.processes.append(process)
-        return await start_process(process)
+    async def start(self, name: str, **env: str) -> ServiceProcess:
+        # Waiting for readiness blocks; the emulator serves from this event loop, so wait in a thread.
+        return await asyncio.to_thread(functools.partial(self.processes.start_service, name, 90, **env))
 
     async def start_runner(self, **extra: str) -> ServiceProcess:
-        return await self.start("wavespeed-runner", runner_env(self.nats_url, self.emu, **extra))
+        return await self.start("wavespeed-runner", **extra)
 
     async def job(self, tag: str, **fields: object) -> JobRequest:
-        face = await self.media.put(f"in/{tag}-face.png", png((40, 40), (250, 220, 180)), "image/png")
-        target = await self.media.put(f"in/{tag}-target.png", png(TARGET_SIZE, (200, 80, 40)), "image/png")
+        face = await self.media.put(f"in/{tag}-face.png", png_bytes((40, 40), (250, 220, 180)), "image/png")
+        target = await self.media.put(
+            f"in/{tag}-target.png", png_bytes(TARGET_SIZE, (200, 80, 40)), "image/png"
+        )
         values = {
             "user_id": USER_ID,
             "chat_id": USER_ID,
@@ -122,7 +107,7 @@ class FaceSwapStack:
 
 @asynccontextmanager
 async def faceswap_stack(
-    nats_url: str, logs: Path, processing_seconds: float = 0.2
+    nats_url: str, data_dir: Path, processing_seconds: float = 0.2
 ) -> AsyncIterator[FaceSwapStack]:
     async with AsyncExitStack() as cleanup:
         emu = await cleanup.enter_async_context(
@@ -133,11 +118,9 @@ async def faceswap_stack(
         js = nc.jetstream()
         # Short leases: a killed runner's slot frees itself within seconds.
         await ensure_layout(js, LayoutConfig(slots_ttl_s=3))
-        stack = FaceSwapStack(nc, emu, await MediaStore.open(js), logs, nats_url)
+        processes = Stack(data_dir=data_dir, env=process_env(nats_url))
+        processes.use_wavespeed(emu.base_url, KEY)
+        cleanup.push_async_callback(asyncio.to_thread, processes.stop)
+        stack = FaceSwapStack(nc, emu, await MediaStore.open(js), processes)
         await nc.subscribe(subjects.ALL_JOB_EVENTS_FILTER, cb=stack._on_event)
-
-        async def stop_all() -> None:
-            await asyncio.gather(*(asyncio.to_thread(p.stop, 10) for p in stack.processes))
-
-        cleanup.push_async_callback(stop_all)
         yield stack

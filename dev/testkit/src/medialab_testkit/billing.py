@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -120,17 +120,6 @@ async def raw_error(client: Client, subject: str, data: bytes) -> ErrorReply:
     msg = await client.request(subject, data, timeout=10)
     assert msg.headers and ERROR_CODE_HEADER in msg.headers, msg.data
     return ErrorReply.model_validate_json(msg.data)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 10.0, what: str = "condition"
-) -> None:
-    """Poll ``check`` until it holds; the failure names what never happened."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 async def operation_row(database_url: str, job_id: str) -> asyncpg.Record | None:

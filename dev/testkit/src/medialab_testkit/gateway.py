@@ -39,7 +39,8 @@ from nats import micro
 from nats.aio.client import Client
 from nats.micro.service import Service
 from pydantic import BaseModel
-from test_gateway_handlers import RecordingSession
+
+from medialab_testkit.telegram import RecordingSession
 
 
 class RecordingLauncher:

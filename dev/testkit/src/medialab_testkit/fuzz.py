@@ -1,6 +1,6 @@
 """Hostile image files, made in memory (no fixtures on disk), for every image mode's validation path.
 
-Imported by ``test_fuzz_images.py`` (library paths) and by the chaos suite's end-to-end pass (sent to
+Used by ``tests/fuzz/test_fuzz_images.py`` (library paths) and by the chaos suite's end-to-end pass (sent to
 the bot as a user would). Each file says whether every path must refuse it (``must_refuse``) or may
 accept it as the odd but real picture it is.
 """

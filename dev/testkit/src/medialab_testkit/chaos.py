@@ -46,7 +46,6 @@ from medialab_contracts.jobs import ImageSize, JobRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 from medialab_devstack.launcher import SANDBOX_BOT_TOKEN, Stack
-from medialab_devstack.nats_server import admin_url
 from medialab_devstack.stack import ServiceProcess
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.nats_conn import server_urls
@@ -59,6 +58,9 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.errors import NoKeysError, NotFoundError
 from PIL import Image
+
+from medialab_testkit.images import png_bytes
+from medialab_testkit.waiting import eventually
 
 CATALOG = default_catalog()
 FLUX = CATALOG.by_key("flux")
@@ -114,22 +116,6 @@ def new_user_id() -> int:
     return next(_user_ids)
 
 
-def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, int, int] = (200, 60, 40)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, format="PNG")
-    return out.getvalue()
-
-
-def photo_jpeg(size: tuple[int, int], seed: int = 0) -> bytes:
-    """A JPEG with some texture, so that decoding and rendering it takes measurable time."""
-    base = Image.linear_gradient("L").resize(size)
-    noise = Image.effect_noise(size, 20 + seed % 7)
-    photo = Image.merge("RGB", [base, noise, base.rotate(90)])
-    out = io.BytesIO()
-    photo.save(out, format="JPEG", quality=88)
-    return out.getvalue()
-
-
 def text_of(message: TranscriptMessage) -> str:
     return message.text or message.caption or ""
 
@@ -154,16 +140,6 @@ def final_messages(messages: Iterable[TranscriptMessage], job_id: str) -> list[T
     return told
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float, what: str, interval: float = 0.2
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f}s")
-        await asyncio.sleep(interval)
-
-
 async def _provision(nats_url: str, replicas: int) -> None:
     """Create the layout before any service does, with short slot leases (a dead holder's slot is
     back within seconds); the services keep an existing bucket's config."""
@@ -184,7 +160,7 @@ class ChaosStack:
     def start(self) -> None:
         try:
             self.stack.start_infrastructure()
-            asyncio.run(_provision(self.nats_url, int(self.env.get("NATS_REPLICAS", "1"))))
+            asyncio.run(_provision(self.nats_url, int(self.stack.env.get("NATS_REPLICAS", "1"))))
             self.stack.start_sandboxes()
             self.stack.start_services()
         except BaseException:
@@ -196,45 +172,28 @@ class ChaosStack:
 
     # ----- where things are -------------------------------------------------------------------
     @property
-    def env(self) -> dict[str, str]:
-        return self.stack.env
-
-    @property
     def nats_url(self) -> str:
-        """The admin URL: the harness's own clients; the services connect as their own users."""
-        return admin_url(self.env["NATS_URL"])
+        return self.stack.nats_url
 
     @property
     def database_url(self) -> str:
-        return self.env["DATABASE_URL"]
-
-    @property
-    def telegram_url(self) -> str:
-        return self.env["TELEGRAM_API_BASE"]
-
-    @property
-    def fal_url(self) -> str:
-        return self.env["FAL_QUEUE_BASE"].removesuffix("/queue")
-
-    @property
-    def wavespeed_url(self) -> str:
-        return self.env["WAVESPEED_API_BASE"]
+        return self.stack.database_url
 
     def service(self, name: str) -> ServiceProcess:
-        (process,) = [p for p in self.stack.services if p.name == name]
-        return process
+        return self.stack.service(name)
 
     def user(self, user_id: int | None = None) -> TelegramUserClient:
-        return TelegramUserClient(self.telegram_url, SANDBOX_BOT_TOKEN, user_id=user_id or new_user_id())
+        user_id = user_id or new_user_id()
+        return TelegramUserClient(self.stack.telegram_url, SANDBOX_BOT_TOKEN, user_id=user_id)
 
     def telegram(self) -> EmulatorControl:
-        return EmulatorControl(self.telegram_url, SANDBOX_BOT_TOKEN)
+        return EmulatorControl(self.stack.telegram_url, SANDBOX_BOT_TOKEN)
 
     def fal(self) -> FalEmulatorControl:
-        return FalEmulatorControl(self.fal_url)
+        return FalEmulatorControl(self.stack.fal_url)
 
     def wavespeed(self) -> WaveSpeedEmulatorControl:
-        return WaveSpeedEmulatorControl(self.wavespeed_url)
+        return WaveSpeedEmulatorControl(self.stack.wavespeed_url)
 
     # ----- breaking and mending ---------------------------------------------------------------
     def kill(self, name: str) -> None:
@@ -355,7 +314,7 @@ class Bus:
 
     async def consumer_drained(self, stream: str, durable: str) -> bool:
         info = await self.nc.jetstream().consumer_info(stream, durable)
-        return info.num_pending == 0 and info.num_ack_pending == 0
+        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
 
     async def final_event(self, job_id: str) -> JobSucceeded | JobFailed:
         js = self.nc.jetstream()
