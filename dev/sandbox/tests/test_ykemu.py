@@ -47,11 +47,13 @@ def body(value: str = "100.00", **extra: Any) -> dict[str, Any]:
 
 
 class Receiver:
-    """The shop's webhook endpoint: records every notification, answers `status`."""
+    """The shop's webhook endpoint: records every notification, answers `status` (the first
+    `refuse_first` notifications with 503)."""
 
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
         self.status = 200
+        self.refuse_first = 0
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -71,7 +73,7 @@ class Receiver:
 
     async def _hook(self, request: web.Request) -> web.Response:
         self.bodies.append(await request.json())
-        return web.Response(status=self.status)
+        return web.Response(status=503 if len(self.bodies) <= self.refuse_first else self.status)
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
@@ -257,11 +259,10 @@ async def test_delivery_faults_duplicate_lost_held_and_forged(
 async def test_a_notification_is_delivered_again_until_answered_200(
     api: httpx.AsyncClient, emu: YooKassaEmulator, receiver: Receiver
 ) -> None:
-    receiver.status = 503
+    receiver.refuse_first = 2
     payment_id = (await create(api, "retry-1")).json()["id"]
     emu.pay(payment_id)
-    await eventually(lambda: len(receiver.bodies) >= 2)
-    receiver.status = 200
+    await eventually(lambda: len(receiver.bodies) >= 3)
     await emu.notifier.idle()
     assert emu.notifier.records[-1].status_code == 200
     assert all(b["object"]["id"] == payment_id for b in receiver.bodies)
