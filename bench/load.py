@@ -31,7 +31,6 @@ import random
 import re
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,7 +40,6 @@ from typing import Any
 import asyncpg
 import httpx
 import nats
-import psutil
 from billing.ledger import check_consistency
 from medialab_contracts import subjects
 from medialab_contracts.events import JobSucceeded, parse_job_event
@@ -52,6 +50,8 @@ from medialab_sandbox.telegram import EmulatorControl, EmulatorError, TelegramUs
 from medialab_sandbox.wavespeed import WaveSpeedEmulatorControl
 from nats.js.errors import NotFoundError
 from PIL import Image
+
+from bench.memory import MemorySampler, megabytes
 
 USERS = (50, 200)
 RATE_PER_S = 3.0
@@ -227,41 +227,6 @@ async def _place(order: Order, n: int, drain_until: float) -> None:
         order.error = _text(final)[:300]
 
 
-# ----- memory -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class RssSampler:
-    pids: dict[str, int]
-    first: dict[str, int] = field(default_factory=dict)
-    peak: dict[str, int] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def _sample(self) -> None:
-        for name, pid in self.pids.items():
-            try:
-                rss = psutil.Process(pid).memory_info().rss
-            except psutil.Error:
-                continue
-            self.first.setdefault(name, rss)
-            self.peak[name] = max(self.peak.get(name, 0), rss)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.2):
-            self._sample()
-
-    def __enter__(self) -> RssSampler:
-        self._sample()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-
-
 # ----- the run ------------------------------------------------------------------------------------------
 
 
@@ -359,7 +324,7 @@ async def _drive(
         async with EmulatorControl(api, SANDBOX_BOT_TOKEN) as control:
             await control.clear_rate_limit_hits()
             pids = {p.name: p.pid for p in stack.services if p.pid is not None}
-            with RssSampler(pids) as rss:
+            with MemorySampler(pids) as rss:
                 await _warm_up(api, think_s)
                 started = time.time()
                 drain_until = started + len(orders) / rate + DRAIN_S
@@ -399,8 +364,8 @@ async def _drive(
     last_delivery = max(sent_documents.values(), default=started)
     consistent, pending = await _ledger(stack.env["DATABASE_URL"])
     lost = sum(1 for o in orders if o.outcome == "lost")
-    peak_mb = {name: round(peak / 2**20, 1) for name, peak in rss.peak.items()}
-    start_mb = {name: round(first / 2**20, 1) for name, first in rss.first.items()}
+    peak_mb = {name: megabytes(peak) for name, peak in rss.peak.items()}
+    start_mb = {name: megabytes(first) for name, first in rss.first.items()}
     overhead = _percentiles(every)
     return {
         "users": users,

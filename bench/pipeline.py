@@ -53,14 +53,16 @@ MODEL = default_catalog().by_key("flux")
 TINY = ImageSize(width=64, height=64)
 
 
-def _job() -> JobRequest:
-    return MODEL.job(Mode.create, 1, 1, prompt="a lighthouse at dusk", size=TINY)
+def new_job(prompt: str = "a lighthouse at dusk") -> JobRequest:
+    """One job of the mix: flux/dev at 64×64 (a distinct ``prompt`` tells its request at fal apart)."""
+    return MODEL.job(Mode.create, 1, 1, prompt=prompt, size=TINY)
 
 
 @dataclass
 class Bench:
     nc: Client
     fal: FalEmulator
+    pids: dict[str, int]  # the pipeline's own processes: the runner and nats-server
     received: dict[str, float] = field(default_factory=dict)  # job id → monotonic time of its final event
     failed: int = 0
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -91,22 +93,21 @@ class Bench:
 
 
 @asynccontextmanager
-async def _stack(workdir: Path) -> AsyncIterator[Bench]:
+async def stack(workdir: Path, accounts: dict[str, tuple[str, int]]) -> AsyncIterator[Bench]:
+    """nats-server, the fal emulator (here) and one fal-runner with ``accounts``: name → (key, limit)."""
     server = NatsServer(workdir / "nats")
     server.start()
     try:
-        async with FalEmulator([SMALL_KEY, LARGE_KEY]) as fal:
+        async with FalEmulator([key for key, _ in accounts.values()]) as fal:
             nc = await nats.connect(server.url)
             await ensure_layout(nc.jetstream())
-            bench = Bench(nc, fal)
-            for final in subjects.FINAL_EVENTS_FILTERS:
-                await nc.subscribe(final, cb=bench.on_final)
+            limits = ",".join(f"{name}={limit}" for name, (_, limit) in accounts.items())
             runner = ServiceProcess(
                 "fal-runner",
                 env={
                     "NATS_URL": server.url,
-                    "FAL_KEYS": f"small={SMALL_KEY},large={LARGE_KEY}",
-                    "FAL_ACCOUNT_LIMITS": ",".join(f"{name}={limit}" for name, limit in LIMITS.items()),
+                    "FAL_KEYS": ",".join(f"{name}={key}" for name, (key, _) in accounts.items()),
+                    "FAL_ACCOUNT_LIMITS": limits,
                     "FAL_QUEUE_BASE": fal.queue_base,
                     "FAL_REST_BASE": fal.rest_base,
                     "FAL_OUTPUT_HOSTS": "127.0.0.1",
@@ -117,6 +118,10 @@ async def _stack(workdir: Path) -> AsyncIterator[Bench]:
             runner.start()
             try:
                 await asyncio.to_thread(runner.wait_ready, 60)
+                assert runner.pid is not None and server.pid is not None
+                bench = Bench(nc, fal, {"fal-runner": runner.pid, "nats-server": server.pid})
+                for final in subjects.FINAL_EVENTS_FILTERS:
+                    await nc.subscribe(final, cb=bench.on_final)
                 yield bench
             finally:
                 await asyncio.to_thread(runner.stop)
@@ -131,7 +136,7 @@ async def _utilisation(bench: Bench) -> dict[str, Any]:
     bench.fal.set_account("small", [SMALL_KEY])
     bench.fal.set_account("large", [LARGE_KEY])
     bench.fal.set_latency(run_seconds=LATENCY_S)
-    jobs = [_job() for _ in range(BACKLOG_JOBS)]
+    jobs = [new_job() for _ in range(BACKLOG_JOBS)]
     samples: list[dict[str, int]] = []
 
     async def sample() -> None:
@@ -176,7 +181,7 @@ async def _overhead(bench: Bench) -> dict[str, float]:
     to_submit: list[float] = []
     to_event: list[float] = []
     for _ in range(OVERHEAD_JOBS):
-        job = _job()
+        job = new_job()
         published = (await bench.publish([job]))[job.job_id]
         await bench.wait([job])
         record = [r for r in bench.fal.submits() if r.request_id][-1]  # jobs run one at a time here
@@ -196,7 +201,7 @@ async def _overhead(bench: Bench) -> dict[str, float]:
 
 async def _throughput(bench: Bench) -> dict[str, float]:
     bench.fal.set_latency(run_seconds=0.0)
-    jobs = [_job() for _ in range(THROUGHPUT_JOBS)]
+    jobs = [new_job() for _ in range(THROUGHPUT_JOBS)]
     started = time.monotonic()
     await bench.publish(jobs)
     await bench.wait(jobs)
@@ -206,7 +211,8 @@ async def _throughput(bench: Bench) -> dict[str, float]:
 
 async def _run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
-        async with _stack(Path(tmp)) as bench:
+        accounts = {"small": (SMALL_KEY, LIMITS["small"]), "large": (LARGE_KEY, LIMITS["large"])}
+        async with stack(Path(tmp), accounts) as bench:
             figures: dict[str, Any] = {}
             figures.update(await _utilisation(bench))
             figures.update(await _overhead(bench))
