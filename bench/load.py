@@ -54,6 +54,7 @@ from PIL import Image
 from bench.memory import MemorySampler, megabytes
 
 USERS = (50, 200)
+QUICK_USERS = 3  # ``python -m bench --quick``: the whole stack, a few orders (for tests)
 RATE_PER_S = 3.0
 PROVIDER_LATENCY_S = 2.0
 DRAIN_S = 90.0

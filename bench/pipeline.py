@@ -44,9 +44,17 @@ SMALL_KEY = "bench-small:bench-secret-1"
 LARGE_KEY = "bench-large:bench-secret-2"
 LIMITS = {"small": 2, "large": 10}
 LATENCY_S = 2.0  # a fast image model; the issue's "2-second job"
-BACKLOG_JOBS = 180  # ~30 s of backlog at 12 slots × 2 s
-OVERHEAD_JOBS = 200
-THROUGHPUT_JOBS = 300
+
+
+@dataclass(frozen=True)
+class Sizes:
+    backlog_jobs: int
+    overhead_jobs: int
+    throughput_jobs: int
+
+
+FULL = Sizes(backlog_jobs=180, overhead_jobs=200, throughput_jobs=300)  # backlog: ~30 s at 12 slots × 2 s
+QUICK = Sizes(backlog_jobs=24, overhead_jobs=3, throughput_jobs=10)  # ``--quick``, for tests
 # flux/dev at 64×64: the emulator renders every output with Pillow (≈70 ms for nano-banana's 1024²
 # PNG), which would be charged to the pipeline it shares this machine with.
 MODEL = default_catalog().by_key("flux")
@@ -130,13 +138,13 @@ async def stack(workdir: Path, accounts: dict[str, tuple[str, int]]) -> AsyncIte
         server.stop()
 
 
-async def _utilisation(bench: Bench) -> dict[str, Any]:
+async def _utilisation(bench: Bench, count: int) -> dict[str, Any]:
     """Each account's open requests at the emulator, sampled while jobs still wait to be submitted,
     from the moment every slot is busy (the ramp-up is no backlog), over the account's limit."""
     bench.fal.set_account("small", [SMALL_KEY])
     bench.fal.set_account("large", [LARGE_KEY])
     bench.fal.set_latency(run_seconds=LATENCY_S)
-    jobs = [new_job() for _ in range(BACKLOG_JOBS)]
+    jobs = [new_job() for _ in range(count)]
     samples: list[dict[str, int]] = []
 
     async def sample() -> None:
@@ -174,13 +182,13 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
     return round(cuts[49] * 1000, 2), round(cuts[98] * 1000, 2)
 
 
-async def _overhead(bench: Bench) -> dict[str, float]:
+async def _overhead(bench: Bench, count: int) -> dict[str, float]:
     bench.fal.set_latency(run_seconds=0.0)
     bench.fal.clear_faults()  # no accounts: the key is its own, without a limit at the emulator
     bench.fal.recorder.clear()
     to_submit: list[float] = []
     to_event: list[float] = []
-    for _ in range(OVERHEAD_JOBS):
+    for _ in range(count):
         job = new_job()
         published = (await bench.publish([job]))[job.job_id]
         await bench.wait([job])
@@ -199,9 +207,9 @@ async def _overhead(bench: Bench) -> dict[str, float]:
     }
 
 
-async def _throughput(bench: Bench) -> dict[str, float]:
+async def _throughput(bench: Bench, count: int) -> dict[str, float]:
     bench.fal.set_latency(run_seconds=0.0)
-    jobs = [new_job() for _ in range(THROUGHPUT_JOBS)]
+    jobs = [new_job() for _ in range(count)]
     started = time.monotonic()
     await bench.publish(jobs)
     await bench.wait(jobs)
@@ -209,20 +217,20 @@ async def _throughput(bench: Bench) -> dict[str, float]:
     return {"jobs_per_s_one_runner": round(len(jobs) / elapsed, 1)}
 
 
-async def _run() -> dict[str, Any]:
+async def _run(sizes: Sizes) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
         accounts = {"small": (SMALL_KEY, LIMITS["small"]), "large": (LARGE_KEY, LIMITS["large"])}
         async with stack(Path(tmp), accounts) as bench:
             figures: dict[str, Any] = {}
-            figures.update(await _utilisation(bench))
-            figures.update(await _overhead(bench))
-            figures.update(await _throughput(bench))
+            figures.update(await _utilisation(bench, sizes.backlog_jobs))
+            figures.update(await _overhead(bench, sizes.overhead_jobs))
+            figures.update(await _throughput(bench, sizes.throughput_jobs))
             figures["failed_jobs"] = bench.failed
             return figures
 
 
-def run() -> dict[str, Any]:
-    return asyncio.run(_run())
+def run(quick: bool = False) -> dict[str, Any]:
+    return asyncio.run(_run(QUICK if quick else FULL))
 
 
 def main() -> None:
