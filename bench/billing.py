@@ -183,7 +183,11 @@ async def _bench(
 
 
 async def _measure(
-    nats_url: str, settings: BillingSettings, concurrency_levels: tuple[int, ...], runs: int, seconds: float
+    nats_url: str,
+    settings: BillingSettings,
+    concurrency_levels: tuple[int, ...],
+    repeats: int,
+    seconds: float,
 ) -> dict[str, object]:
     loop = asyncio.get_running_loop()
     figures: dict[str, float] = {}
@@ -193,7 +197,7 @@ async def _measure(
         await loop.run_in_executor(clients, client_run, nats_url, 8, 1.0)  # warm-up
         for concurrency in concurrency_levels:
             rates, costs = [], []
-            for _ in range(runs):
+            for _ in range(repeats):
                 cpu_before = time.process_time()
                 rate = await loop.run_in_executor(clients, client_run, nats_url, concurrency, seconds)
                 rates.append(rate)
