@@ -2,9 +2,10 @@
 
 Parts: ``billing`` (reserve+settle pairs/s), ``text_render`` (M5 render time and memory),
 ``pipeline`` (fal slot utilisation per account, status polls per job, per-job overhead, one runner's
-throughput), ``load`` (K users end to end, see ``bench/load.py``; ``--users``, ``--rate``,
-``--latency``, ``--think`` apply to it) and ``compare`` (our fal pipeline beside the original
-design, see ``bench/compare.py``). No part named: all of them. ``--json PATH`` also writes every
+throughput), ``fairness`` (two accounts' slot use with uneven jobs and two runner replicas),
+``load`` (K users end to end, see ``bench/load.py``; ``--users``, ``--rate``, ``--latency``,
+``--think`` apply to it) and ``compare`` (our fal pipeline beside the original design, see
+``bench/compare.py``). No part named: all of them. ``--json PATH`` also writes every
 figure, with the machine and its load, for comparing runs; ``--quick`` runs every part at a tiny
 size (for tests: its figures mean nothing). Run from the repository root.
 
@@ -29,7 +30,7 @@ from typing import Any
 from bench import load
 from bench.figures import table
 
-PARTS = ("billing", "text_render", "pipeline", "load", "compare")
+PARTS = ("billing", "text_render", "pipeline", "fairness", "load", "compare")
 TOOLS = ("diff", "report")
 
 

@@ -17,6 +17,7 @@ Figures, per design and scenario:
 - per-job overhead: provider done (the emulator's completion) → result in hand (ours: the
   ``succeeded`` event, the image stored; the baseline: result fetched and image downloaded), p50/p99;
 - jobs/s over the backlog;
+- CPU per job: user + system seconds of the design's processes over the backlog ÷ its jobs;
 - peak memory: the sum of PSS over the design's processes (ours: the runner and nats-server, its queue;
   the baseline: its W workers, not its queue, which Redis would be), sampled every 0.2 s.
 Times come from one clock (``time.monotonic``, system-wide on Linux). The table prints each figure
@@ -42,7 +43,7 @@ from medialab_sandbox.fal.queue import JobStatus
 
 from bench import baseline, pipeline
 from bench.figures import format_value
-from bench.memory import MemorySampler, megabytes
+from bench.processes import ProcessSampler, megabytes
 
 ACCOUNT = "compare"
 KEY = "bench-compare:bench-secret"
@@ -119,7 +120,7 @@ async def _measure(
     jobs = [pipeline.new_job(f"a lighthouse at dusk, take {n}") for n in range(scenario.jobs)]
     watch = Watch(fal, len(jobs))
     stop = asyncio.Event()
-    with MemorySampler(pids, "pss") as memory:
+    with ProcessSampler(pids, "pss") as memory:
         watching = asyncio.create_task(watch.run(stop))
         started = time.monotonic()
         try:
@@ -155,6 +156,7 @@ async def _measure(
         "status_polls_per_job_median": polls_p50,
         "status_polls_per_job_p99": round(polls_p99, 1),
         "jobs_per_s": round(len(delivered) / max(1e-9, elapsed), 3),
+        "cpu_ms_per_job": round(sum(memory.cpu_seconds.values()) * 1000 / len(jobs), 1),
         "peak_pss_mb": megabytes(memory.peak_total),
         "peak_pss_mb_by_process": {name: megabytes(peak) for name, peak in memory.peak.items()},
     }
@@ -228,12 +230,15 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("status_polls_per_job_median", "status polls per job, median"),
     ("status_polls_per_job_p99", "status polls per job, p99"),
     ("jobs_per_s", "jobs/s"),
+    ("cpu_ms_per_job", "CPU per job, all processes, ms"),
     ("peak_pss_mb", "peak PSS, all processes, MB"),
     ("failed", "failed jobs"),
 )
 
 
-def ratio(ours: float, theirs: float) -> str:
+def ratio(ours: float | None, theirs: float | None) -> str:
+    if ours is None or theirs is None:  # a run recorded before the figure existed
+        return "—"
     if theirs == 0:
         return "—" if ours == 0 else "∞"
     return f"{ours / theirs:.2f}"
@@ -244,7 +249,7 @@ def table(result: dict[str, Any]) -> str:
     for scenario in result.get("scenarios", {}).values():
         label = f"W={scenario['workers']} {scenario['latency_s']:g} s limit {scenario['limit']}"
         for key, figure in FIGURES:
-            ours, theirs = scenario["ours"][key], scenario["baseline"][key]
+            ours, theirs = scenario["ours"].get(key), scenario["baseline"].get(key)
             ours_text, theirs_text = format_value(ours), format_value(theirs)
             lines.append(
                 f"{label:<26} {figure:<32} {ours_text:>10} {theirs_text:>10} {ratio(ours, theirs):>10}"

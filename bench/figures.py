@@ -103,6 +103,33 @@ def _pipeline_rows(_: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _fairness_rows(_: dict[str, Any]) -> list[Row]:
+    limits = importlib.import_module("bench.pipeline").LIMITS
+    rows = []
+    for name, limit in limits.items():
+        rows += [
+            Row(
+                f"{name} (limit {limit}): slot utilisation",
+                (f"utilisation_{name}_{limit}",),
+                "",
+                ">= 0.95",
+                _at_least(0.95),
+            ),
+            Row(
+                f"{name} (limit {limit}): most open at once",
+                (f"max_in_flight_{name}",),
+                "",
+                f"<= {limit}",
+                _at_most(limit),
+            ),
+        ]
+    return [
+        *rows,
+        Row("status polls per job, median", ("status_polls_per_job_median",)),
+        Row("failed jobs", ("failed_jobs",), "", "0", _equals(0)),
+    ]
+
+
 def _load_rows(result: dict[str, Any]) -> list[Row]:
     rows = []
     for run_name, figures in result.items():
@@ -126,6 +153,8 @@ def _load_rows(result: dict[str, Any]) -> list[Row]:
             Row(f"K={k}: overhead after it, p99", (run_name, "overhead_after_status_ms", "p99"), "ms"),
             Row(f"K={k}: ledger consistent", (run_name, "ledger_consistent"), "", "True", _equals(True)),
         ]
+        for service in figures.get("cpu_seconds", {}):
+            rows.append(Row(f"K={k}: CPU {service}", (run_name, "cpu_seconds", service), "s"))
         for service in figures.get("peak_rss_mb", {}):
             rows.append(
                 Row(
@@ -143,6 +172,7 @@ ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "billing": _billing_rows,
     "text_render": _text_render_rows,
     "pipeline": _pipeline_rows,
+    "fairness": _fairness_rows,
     "load": _load_rows,
 }
 

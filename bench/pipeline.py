@@ -70,7 +70,8 @@ def new_job(prompt: str = "a lighthouse at dusk") -> JobRequest:
 class Bench:
     nc: Client
     fal: FalEmulator
-    pids: dict[str, int]  # the pipeline's own processes: the runner and nats-server
+    accounts: dict[str, str]  # account → its key
+    pids: dict[str, int]  # the pipeline's own processes: the runners and nats-server
     received: dict[str, float] = field(default_factory=dict)  # job id → monotonic time of its final event
     failed: int = 0
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
@@ -101,70 +102,81 @@ class Bench:
 
 
 @asynccontextmanager
-async def stack(workdir: Path, accounts: dict[str, tuple[str, int]]) -> AsyncIterator[Bench]:
-    """nats-server, the fal emulator (here) and one fal-runner with ``accounts``: name → (key, limit)."""
+async def stack(
+    workdir: Path, accounts: dict[str, tuple[str, int]], replicas: int = 1
+) -> AsyncIterator[Bench]:
+    """nats-server, the fal emulator (here) and ``replicas`` fal-runners with ``accounts``: name →
+    (key, limit). The replicas share the accounts' slots, as in production (docs/provider-slots.md)."""
     server = NatsServer(workdir / "nats")
     server.start()
     try:
         async with FalEmulator([key for key, _ in accounts.values()]) as fal:
             nc = await nats.connect(server.url)
             await ensure_layout(nc.jetstream())
-            limits = ",".join(f"{name}={limit}" for name, (_, limit) in accounts.items())
-            runner = ServiceProcess(
-                "fal-runner",
-                env={
-                    "NATS_URL": server.url,
-                    "FAL_KEYS": ",".join(f"{name}={key}" for name, (key, _) in accounts.items()),
-                    "FAL_ACCOUNT_LIMITS": limits,
-                    "FAL_QUEUE_BASE": fal.queue_base,
-                    "FAL_REST_BASE": fal.rest_base,
-                    "FAL_OUTPUT_HOSTS": "127.0.0.1",
-                    "LOG_LEVEL": "WARNING",
-                },
-                log_dir=workdir / "logs",
-            )
-            runner.start()
+            env = {
+                "NATS_URL": server.url,
+                "FAL_KEYS": ",".join(f"{name}={key}" for name, (key, _) in accounts.items()),
+                "FAL_ACCOUNT_LIMITS": ",".join(f"{name}={limit}" for name, (_, limit) in accounts.items()),
+                "FAL_QUEUE_BASE": fal.queue_base,
+                "FAL_REST_BASE": fal.rest_base,
+                "FAL_OUTPUT_HOSTS": "127.0.0.1",
+                "LOG_LEVEL": "WARNING",
+            }
+            runners = [
+                ServiceProcess("fal-runner", env=env, log_dir=workdir / "logs") for _ in range(replicas)
+            ]
             try:
-                await asyncio.to_thread(runner.wait_ready, 60)
-                assert runner.pid is not None and server.pid is not None
-                bench = Bench(nc, fal, {"fal-runner": runner.pid, "nats-server": server.pid})
+                for runner in runners:
+                    runner.start()
+                for runner in runners:
+                    await asyncio.to_thread(runner.wait_ready, 60)
+                pids = {
+                    "fal-runner" if replicas == 1 else f"fal-runner-{n}": runner.pid
+                    for n, runner in enumerate(runners, 1)
+                    if runner.pid is not None
+                }
+                assert server.pid is not None
+                keys = {name: key for name, (key, _) in accounts.items()}
+                bench = Bench(nc, fal, keys, pids | {"nats-server": server.pid})
                 for final in subjects.FINAL_EVENTS_FILTERS:
                     await nc.subscribe(final, cb=bench.on_final)
                 yield bench
             finally:
-                await asyncio.to_thread(runner.stop)
+                for runner in runners:
+                    await asyncio.to_thread(runner.stop)
                 await nc.close()
     finally:
         server.stop()
 
 
-async def _utilisation(bench: Bench, count: int) -> dict[str, Any]:
-    """Each account's open requests at the emulator, sampled while jobs still wait to be submitted,
-    from the moment every slot is busy (the ramp-up is no backlog), over the account's limit."""
-    bench.fal.set_account("small", [SMALL_KEY])
-    bench.fal.set_account("large", [LARGE_KEY])
-    bench.fal.set_latency(run_seconds=LATENCY_S)
-    jobs = [new_job() for _ in range(count)]
+async def utilisation(bench: Bench, jobs: list[JobRequest], limits: dict[str, int]) -> dict[str, Any]:
+    """Each account's open requests at the emulator, sampled while ``jobs`` still wait to be
+    submitted, from the moment every slot is busy (the ramp-up is no backlog), over its limit.
+
+    The emulator holds the accounts to no limit: a request over one would show as a slot used past it
+    (``max_in_flight_<account>``)."""
+    for name, key in bench.accounts.items():
+        bench.fal.set_account(name, [key])
     samples: list[dict[str, int]] = []
 
     async def sample() -> None:
         while sum(1 for r in bench.fal.submits() if r.request_id) < len(jobs):
-            samples.append({name: bench.fal.concurrency(name).in_flight for name in LIMITS})
+            samples.append({name: bench.fal.concurrency(name).in_flight for name in limits})
             await asyncio.sleep(0.01)
 
     sampling = asyncio.create_task(sample())
     await bench.publish(jobs)
     await bench.wait(jobs, timeout=240)
     await sampling
-    full = sum(LIMITS.values())
+    full = sum(limits.values())
     first = next((i for i, s in enumerate(samples) if sum(s.values()) >= full), len(samples))
     backlog = samples[first:] or samples
     polls = sorted(bench.fal.status_polls().values())
     figures: dict[str, Any] = {
         f"utilisation_{name}_{limit}": round(statistics.mean(s[name] for s in backlog) / limit, 3)
-        for name, limit in LIMITS.items()
+        for name, limit in limits.items()
     }
-    figures |= {f"max_in_flight_{name}": bench.fal.concurrency(name).max_in_flight for name in LIMITS}
+    figures |= {f"max_in_flight_{name}": bench.fal.concurrency(name).max_in_flight for name in limits}
     figures |= {
         "status_polls_per_job_median": statistics.median(polls),
         "status_polls_per_job_p99": _percentile(polls, 99),
@@ -222,7 +234,9 @@ async def _run(sizes: Sizes) -> dict[str, Any]:
         accounts = {"small": (SMALL_KEY, LIMITS["small"]), "large": (LARGE_KEY, LIMITS["large"])}
         async with stack(Path(tmp), accounts) as bench:
             figures: dict[str, Any] = {}
-            figures.update(await _utilisation(bench, sizes.backlog_jobs))
+            bench.fal.set_latency(run_seconds=LATENCY_S)
+            backlog = [new_job() for _ in range(sizes.backlog_jobs)]
+            figures.update(await utilisation(bench, backlog, LIMITS))
             figures.update(await _overhead(bench, sizes.overhead_jobs))
             figures.update(await _throughput(bench, sizes.throughput_jobs))
             figures["failed_jobs"] = bench.failed

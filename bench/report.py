@@ -57,7 +57,7 @@ def _compare(result: dict[str, Any]) -> list[str]:
             *_header("W", "latency", "limit", "ours", "baseline", "ours ÷ baseline"),
         ]
         for s in scenarios:
-            ours, theirs = s["ours"][key], s["baseline"][key]
+            ours, theirs = s["ours"].get(key), s["baseline"].get(key)
             lines.append(
                 _row(
                     s["workers"],

@@ -114,7 +114,7 @@ def test_diff_names_the_change_of_every_kind_of_figure() -> None:
 
 @pytest.mark.parametrize(
     "part",
-    ["pipeline", "text_render", "billing", pytest.param("load", marks=pytest.mark.e2e)],
+    ["pipeline", "fairness", "text_render", "billing", pytest.param("load", marks=pytest.mark.e2e)],
 )
 def test_a_part_runs_at_its_quick_size(part: str, tmp_path: Path) -> None:
     run = _run(part, tmp_path)

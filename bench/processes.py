@@ -1,8 +1,9 @@
-"""Memory of the processes a benchmark runs, sampled in a thread every 0.2 s (psutil).
+"""Memory and CPU time of the processes a benchmark runs, sampled in a thread every 0.2 s (psutil).
 
 ``rss`` is what each process has resident; ``pss`` (proportional set size) splits every shared page
 among the processes that map it, so the PSS of several processes adds up to what they cost together
-(W copies of the same interpreter are not counted W times for the pages they share).
+(W copies of the same interpreter are not counted W times for the pages they share). CPU time is
+user + system seconds from the first sample to the last.
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ _READERS: dict[Measure, Callable[[psutil.Process], int]] = {
 
 
 @dataclass
-class MemorySampler:
-    """Per process (by name): its first and peak figure; and the peak of their sum at one sample."""
+class ProcessSampler:
+    """Per process (by name): its first and peak memory, the peak of their sum at one sample, and the
+    CPU seconds it used while sampled."""
 
     pids: dict[str, int]
     measure: Measure = "rss"
     first: dict[str, int] = field(default_factory=dict)
     peak: dict[str, int] = field(default_factory=dict)
     peak_total: int = 0
+    _cpu_first: dict[str, float] = field(default_factory=dict)
+    _cpu_last: dict[str, float] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _sample(self) -> None:
@@ -38,9 +42,13 @@ class MemorySampler:
         total = 0
         for name, pid in self.pids.items():
             try:
-                value = read(psutil.Process(pid))
+                process = psutil.Process(pid)
+                value = read(process)
+                cpu = process.cpu_times()
             except psutil.Error:
                 continue
+            self._cpu_first.setdefault(name, cpu.user + cpu.system)
+            self._cpu_last[name] = cpu.user + cpu.system
             total += value
             self.first.setdefault(name, value)
             self.peak[name] = max(self.peak.get(name, 0), value)
@@ -50,7 +58,7 @@ class MemorySampler:
         while not self._stop.wait(0.2):
             self._sample()
 
-    def __enter__(self) -> MemorySampler:
+    def __enter__(self) -> ProcessSampler:
         self._sample()
         self._thread = threading.Thread(target=self._run, name=f"{self.measure}-sampler", daemon=True)
         self._thread.start()
@@ -60,6 +68,10 @@ class MemorySampler:
         self._stop.set()
         self._thread.join()
         self._sample()
+
+    @property
+    def cpu_seconds(self) -> dict[str, float]:
+        return {name: round(last - self._cpu_first[name], 2) for name, last in self._cpu_last.items()}
 
 
 def megabytes(value: int) -> float:
