@@ -71,11 +71,29 @@ def _compare(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _cost_curve(result: dict[str, Any]) -> list[str]:
+    """The load part's cost per service as K grows: CPU seconds and peak RSS at each K."""
+    runs = {name.removeprefix("users_"): figures for name, figures in result.items()}
+    services = sorted({service for figures in runs.values() for service in figures.get("cpu_seconds", {})})
+    if not services:
+        return []
+    titles = [f"K={k} {what}" for k in runs for what in ("CPU s", "peak RSS MB")]
+    lines = ["", "**cost per service**", "", *_header("service", *titles)]
+    for service in services:
+        cells = [
+            format_value(figures.get(key, {}).get(service))
+            for figures in runs.values()
+            for key in ("cpu_seconds", "peak_rss_mb")
+        ]
+        lines.append(_row(service, *cells))
+    return lines
+
+
 def _part(part: str, result: dict[str, Any]) -> list[str]:
     lines = ["", *_header("figure", "value", "unit", "target", "verdict")]
     for f in part_figures(part, result):
         lines.append(_row(f.label, format_value(f.value), f.unit, f.target, f.verdict))
-    return lines
+    return lines + (_cost_curve(result) if part == "load" else [])
 
 
 def report(run: dict[str, Any], source: str) -> str:

@@ -82,6 +82,19 @@ def test_report_writes_the_run_between_the_markers(compare_run: dict[str, Any], 
     )
 
 
+def test_report_gives_the_load_cost_curve_per_service() -> None:
+    def run(cpu: float, rss: float) -> dict[str, Any]:
+        return {"lost": 0, "cpu_seconds": {"gateway-bot": cpu}, "peak_rss_mb": {"gateway-bot": rss}}
+
+    text = report.report(
+        {"results": {"load": {"users_100": run(12.5, 150.0), "users_300": run(30.0, 180.5)}}}, "x"
+    )
+
+    assert "| service | K=100 CPU s | K=100 peak RSS MB | K=300 CPU s | K=300 peak RSS MB |" in text
+    assert "| gateway-bot | 12.5 | 150.0 | 30.0 | 180.5 |" in text
+    assert "| K=300: lost orders | 0 |  | 0 | ok |" in text
+
+
 def test_report_refuses_a_document_without_markers() -> None:
     with pytest.raises(ValueError, match="BEGIN bench report"):
         report.into("# Performance\n", "figures\n")
