@@ -100,8 +100,8 @@ class Watch:
         return [s for s in self.samples[first:] if s[2] >= limit] or self.samples[first:]
 
 
-# What a design does with a batch: each job id → monotonic time its result was in hand, and failures.
-Deliver = Callable[[list[JobRequest], Scenario], Awaitable[tuple[dict[str, float], int]]]
+# What a design does with a batch: each succeeded job's id → monotonic time its result was in hand.
+Deliver = Callable[[list[JobRequest], Scenario], Awaitable[dict[str, float]]]
 
 
 def _pcts(values: list[float]) -> tuple[float, float]:
@@ -124,7 +124,7 @@ async def _measure(
         watching = asyncio.create_task(watch.run(stop))
         started = time.monotonic()
         try:
-            delivered, failed = await deliver(jobs, scenario)
+            delivered = await deliver(jobs, scenario)
         finally:
             stop.set()
             await watching
@@ -146,7 +146,7 @@ async def _measure(
     elapsed = max(delivered.values(), default=started) - started
     return {
         "jobs": len(jobs),
-        "failed": failed + len(jobs) - len(overheads),
+        "failed": len(jobs) - len(overheads),  # failed, or no result to match with fal's request
         "slot_utilisation": round(statistics.mean(s[0] for s in window) / scenario.limit, 3),
         "jobs_in_flight": round(statistics.mean(s[1] for s in window), 2),
         "max_in_flight": counts.max_in_flight,
@@ -163,23 +163,21 @@ async def _measure(
 
 
 def _ours(bench: pipeline.Bench) -> Deliver:
-    async def deliver(jobs: list[JobRequest], scenario: Scenario) -> tuple[dict[str, float], int]:
-        failed_before = bench.failed
+    async def deliver(jobs: list[JobRequest], scenario: Scenario) -> dict[str, float]:
         await bench.publish(jobs)
         await bench.wait(jobs, timeout=scenario.timeout_s)
-        return {job.job_id: bench.received[job.job_id] for job in jobs}, bench.failed - failed_before
+        return {job.job_id: bench.received[job.job_id] for job in jobs if job.job_id not in bench.failed_ids}
 
     return deliver
 
 
 def _baseline(pool: baseline.WorkerPool) -> Deliver:
-    async def deliver(jobs: list[JobRequest], scenario: Scenario) -> tuple[dict[str, float], int]:
+    async def deliver(jobs: list[JobRequest], scenario: Scenario) -> dict[str, float]:
         batch = [
             {"job_id": job.job_id, "model_id": job.model_id, "body": build_arguments(job, [])} for job in jobs
         ]
         records = await asyncio.to_thread(pool.run, batch, scenario.timeout_s)
-        delivered = {r["job_id"]: r["delivered_at"] for r in records if r["error"] is None}
-        return delivered, len(records) - len(delivered)
+        return {r["job_id"]: r["delivered_at"] for r in records if r["error"] is None}
 
     return deliver
 

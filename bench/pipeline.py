@@ -73,7 +73,7 @@ class Bench:
     accounts: dict[str, str]  # account → its key
     pids: dict[str, int]  # the pipeline's own processes: the runners and nats-server
     received: dict[str, float] = field(default_factory=dict)  # job id → monotonic time of its final event
-    failed: int = 0
+    failed_ids: set[str] = field(default_factory=set)
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def on_final(self, msg: Any) -> None:
@@ -82,8 +82,13 @@ class Bench:
         async with self._arrived:
             if event.job_id not in self.received:
                 self.received[event.job_id] = now
-                self.failed += isinstance(event, JobFailed)
+                if isinstance(event, JobFailed):
+                    self.failed_ids.add(event.job_id)
             self._arrived.notify_all()
+
+    @property
+    def failed(self) -> int:
+        return len(self.failed_ids)
 
     async def publish(self, jobs: list[JobRequest]) -> dict[str, float]:
         """Publish ``jobs``; returns each one's monotonic publish time."""
