@@ -127,8 +127,15 @@ def test_diff_names_the_change_of_every_kind_of_figure() -> None:
 
 @pytest.mark.parametrize(
     "part",
-    ["pipeline", "fairness", "text_render", "billing", pytest.param("load", marks=pytest.mark.e2e)],
+    ["pipeline", "fairness", "text_render", "billing"],
 )
 def test_a_part_runs_at_its_quick_size(part: str, tmp_path: Path) -> None:
     run = _run(part, tmp_path)
     assert run["results"][part]
+
+
+@pytest.mark.e2e
+def test_load_counts_cpu_and_memory_of_every_service(tmp_path: Path) -> None:
+    (figures,) = _run("load", tmp_path)["results"]["load"].values()
+    assert figures["lost"] == 0
+    assert set(figures["cpu_seconds"]) == set(figures["peak_rss_mb"]) >= {"gateway-bot", "fal-runner"}
