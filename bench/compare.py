@@ -120,7 +120,7 @@ async def _measure(
     jobs = [pipeline.new_job(f"a lighthouse at dusk, take {n}") for n in range(scenario.jobs)]
     watch = Watch(fal, len(jobs))
     stop = asyncio.Event()
-    with ProcessSampler(pids, "pss") as memory:
+    with ProcessSampler(pids, "pss") as processes:
         watching = asyncio.create_task(watch.run(stop))
         started = time.monotonic()
         try:
@@ -156,9 +156,9 @@ async def _measure(
         "status_polls_per_job_median": polls_p50,
         "status_polls_per_job_p99": round(polls_p99, 1),
         "jobs_per_s": round(len(delivered) / max(1e-9, elapsed), 3),
-        "cpu_ms_per_job": round(sum(memory.cpu_seconds.values()) * 1000 / len(jobs), 1),
-        "peak_pss_mb": megabytes(memory.peak_total),
-        "peak_pss_mb_by_process": {name: megabytes(peak) for name, peak in memory.peak.items()},
+        "cpu_ms_per_job": round(sum(processes.cpu_seconds.values()) * 1000 / len(jobs), 1),
+        "peak_pss_mb": megabytes(processes.peak_total),
+        "peak_pss_mb_by_process": {name: megabytes(peak) for name, peak in processes.peak.items()},
     }
 
 
