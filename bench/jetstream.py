@@ -58,20 +58,21 @@ async def _publishes_per_s(url: str, replicas: int) -> float:
         await nc.close()
 
 
-def _measure(url: str, replicas: int) -> float:
-    return statistics.median(asyncio.run(_publishes_per_s(url, replicas)) for _ in range(RUNS))
+def _measure(url: str, replicas: int, runs: int) -> float:
+    return statistics.median(asyncio.run(_publishes_per_s(url, replicas)) for _ in range(runs))
 
 
-def run() -> dict[str, float]:
+def run(quick: bool = False) -> dict[str, float]:
+    runs = 1 if quick else RUNS
     root = Path(tempfile.mkdtemp(prefix="medialab-bench-js-"))
     single = NatsServer(root / "single")
     cluster = NatsCluster(root / "cluster")
     try:
         single.start()
-        one = _measure(single.url, 1)
+        one = _measure(single.url, 1, runs)
         single.stop()
         cluster.start()
-        three = _measure(cluster.url, 3)
+        three = _measure(cluster.url, 3, runs)
     finally:
         single.stop()
         cluster.stop()

@@ -16,7 +16,8 @@ Figures:
 - jobs/s delivered, failed and lost orders (no final message within the drain time), internal errors;
 - Telegram 429s the emulator sent the bot (its limits are Telegram's: 30/s overall, 1/s per chat);
 - peak RSS of every service process (psutil, sampled every 0.2 s, from before a warm-up of one order per
-  mode: the measured orders start once every service has done its first job);
+  mode: the measured orders start once every service has done its first job), and the CPU seconds
+  each one used over the same span: with ``--users 100 --users 300 --users 1000``, the cost curve;
 - whether billing's ledger is consistent afterwards.
 Targets: 0 lost, 0 429s, p99 overhead < 250 ms at 200 users, every service < 200 MB.
 """
@@ -31,7 +32,6 @@ import random
 import re
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,7 +41,6 @@ from typing import Any
 import asyncpg
 import httpx
 import nats
-import psutil
 from billing.ledger import check_consistency
 from medialab_contracts import subjects
 from medialab_contracts.events import JobSucceeded, parse_job_event
@@ -53,7 +52,10 @@ from medialab_sandbox.wavespeed import WaveSpeedEmulatorControl
 from nats.js.errors import NotFoundError
 from PIL import Image
 
+from bench.processes import ProcessSampler, megabytes
+
 USERS = (50, 200)
+QUICK_USERS = 3  # ``python -m bench --quick``: the whole stack, a few orders (for tests)
 RATE_PER_S = 3.0
 PROVIDER_LATENCY_S = 2.0
 DRAIN_S = 90.0
@@ -227,41 +229,6 @@ async def _place(order: Order, n: int, drain_until: float) -> None:
         order.error = _text(final)[:300]
 
 
-# ----- memory -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class RssSampler:
-    pids: dict[str, int]
-    first: dict[str, int] = field(default_factory=dict)
-    peak: dict[str, int] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-
-    def _sample(self) -> None:
-        for name, pid in self.pids.items():
-            try:
-                rss = psutil.Process(pid).memory_info().rss
-            except psutil.Error:
-                continue
-            self.first.setdefault(name, rss)
-            self.peak[name] = max(self.peak.get(name, 0), rss)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.2):
-            self._sample()
-
-    def __enter__(self) -> RssSampler:
-        self._sample()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self._sample()
-
-
 # ----- the run ------------------------------------------------------------------------------------------
 
 
@@ -359,7 +326,7 @@ async def _drive(
         async with EmulatorControl(api, SANDBOX_BOT_TOKEN) as control:
             await control.clear_rate_limit_hits()
             pids = {p.name: p.pid for p in stack.services if p.pid is not None}
-            with RssSampler(pids) as rss:
+            with ProcessSampler(pids) as processes:
                 await _warm_up(api, think_s)
                 started = time.time()
                 drain_until = started + len(orders) / rate + DRAIN_S
@@ -399,8 +366,8 @@ async def _drive(
     last_delivery = max(sent_documents.values(), default=started)
     consistent, pending = await _ledger(stack.env["DATABASE_URL"])
     lost = sum(1 for o in orders if o.outcome == "lost")
-    peak_mb = {name: round(peak / 2**20, 1) for name, peak in rss.peak.items()}
-    start_mb = {name: round(first / 2**20, 1) for name, first in rss.first.items()}
+    peak_mb = {name: megabytes(peak) for name, peak in processes.peak.items()}
+    start_mb = {name: megabytes(first) for name, first in processes.first.items()}
     overhead = _percentiles(every)
     return {
         "users": users,
@@ -422,6 +389,7 @@ async def _drive(
         "telegram_429": len(hits),
         "peak_rss_mb": peak_mb,
         "rss_at_start_mb": start_mb,
+        "cpu_seconds": processes.cpu_seconds,
         "ledger_consistent": consistent,
         "errors": sorted({o.error for o in orders if o.error})[:10],
         "ok": lost == 0

@@ -43,25 +43,36 @@ SMALL_KEY = "bench-small:bench-secret-1"
 LARGE_KEY = "bench-large:bench-secret-2"
 LIMITS = {"small": 2, "large": 10}
 LATENCY_S = 2.0  # a fast image model; the issue's "2-second job"
-BACKLOG_JOBS = 180  # ~30 s of backlog at 12 slots × 2 s
-OVERHEAD_JOBS = 200
-THROUGHPUT_JOBS = 300
+
+
+@dataclass(frozen=True)
+class Sizes:
+    backlog_jobs: int
+    overhead_jobs: int
+    throughput_jobs: int
+
+
+FULL = Sizes(backlog_jobs=180, overhead_jobs=200, throughput_jobs=300)  # backlog: ~30 s at 12 slots × 2 s
+QUICK = Sizes(backlog_jobs=24, overhead_jobs=3, throughput_jobs=10)  # ``--quick``, for tests
 # flux/dev at 64×64: the emulator renders every output with Pillow (≈70 ms for nano-banana's 1024²
 # PNG), which would be charged to the pipeline it shares this machine with.
 MODEL = default_catalog().by_key("flux")
 TINY = ImageSize(width=64, height=64)
 
 
-def _job() -> JobRequest:
-    return MODEL.job(Mode.create, 1, 1, prompt="a lighthouse at dusk", size=TINY)
+def new_job(prompt: str = "a lighthouse at dusk") -> JobRequest:
+    """One job of the mix: flux/dev at 64×64 (a distinct ``prompt`` tells its request at fal apart)."""
+    return MODEL.job(Mode.create, 1, 1, prompt=prompt, size=TINY)
 
 
 @dataclass
 class Bench:
     nc: Client
     fal: FalEmulator
+    accounts: dict[str, str]  # account → its key
+    pids: dict[str, int]  # the pipeline's own processes: the runners and nats-server
     received: dict[str, float] = field(default_factory=dict)  # job id → monotonic time of its final event
-    failed: int = 0
+    failed_ids: set[str] = field(default_factory=set)
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def on_final(self, msg: Any) -> None:
@@ -70,8 +81,13 @@ class Bench:
         async with self._arrived:
             if event.job_id not in self.received:
                 self.received[event.job_id] = now
-                self.failed += isinstance(event, JobFailed)
+                if isinstance(event, JobFailed):
+                    self.failed_ids.add(event.job_id)
             self._arrived.notify_all()
+
+    @property
+    def failed(self) -> int:
+        return len(self.failed_ids)
 
     async def publish(self, jobs: list[JobRequest]) -> dict[str, float]:
         """Publish ``jobs``; returns each one's monotonic publish time."""
@@ -90,24 +106,36 @@ class Bench:
 
 
 @asynccontextmanager
-async def _stack(workdir: Path) -> AsyncIterator[Bench]:
+async def stack(
+    workdir: Path, accounts: dict[str, tuple[str, int]], replicas: int = 1
+) -> AsyncIterator[Bench]:
+    """nats-server, the fal emulator (here) and ``replicas`` fal-runners with ``accounts``: name →
+    (key, limit). The replicas share the accounts' slots, as in production (docs/provider-slots.md)."""
     env = {
-        "FAL_ACCOUNT_LIMITS": ",".join(f"{name}={limit}" for name, limit in LIMITS.items()),
+        "FAL_ACCOUNT_LIMITS": ",".join(f"{name}={limit}" for name, (_, limit) in accounts.items()),
         "LOG_LEVEL": "WARNING",
     }
     processes = Stack(data_dir=workdir, env=env)
     processes.start_nats()
     try:
-        async with FalEmulator([SMALL_KEY, LARGE_KEY]) as fal:
-            processes.use_fal(fal.base_url, f"small={SMALL_KEY},large={LARGE_KEY}")
+        async with FalEmulator([key for key, _ in accounts.values()]) as fal:
+            keys = {name: key for name, (key, _) in accounts.items()}
+            processes.use_fal(fal.base_url, ",".join(f"{name}={key}" for name, key in keys.items()))
             nc = await nats.connect(processes.nats_url)
             try:
                 await ensure_layout(nc.jetstream())
-                bench = Bench(nc, fal)
+                runners = [processes.launch("fal-runner") for _ in range(replicas)]
+                # Waiting for readiness blocks; the emulator serves from this event loop.
+                await asyncio.to_thread(processes.wait_ready, 60)
+                pids = {
+                    "fal-runner" if replicas == 1 else f"fal-runner-{n}": runner.pid
+                    for n, runner in enumerate(runners, 1)
+                    if runner.pid is not None
+                }
+                assert processes.nats is not None and processes.nats.pid is not None
+                bench = Bench(nc, fal, keys, pids | {"nats-server": processes.nats.pid})
                 for final in subjects.FINAL_EVENTS_FILTERS:
                     await nc.subscribe(final, cb=bench.on_final)
-                # Waiting for readiness blocks; the emulator serves from this event loop.
-                await asyncio.to_thread(processes.start_service, "fal-runner", 60)
                 yield bench
             finally:
                 await nc.close()
@@ -115,33 +143,34 @@ async def _stack(workdir: Path) -> AsyncIterator[Bench]:
         await asyncio.to_thread(processes.stop)
 
 
-async def _utilisation(bench: Bench) -> dict[str, Any]:
-    """Each account's open requests at the emulator, sampled while jobs still wait to be submitted,
-    from the moment every slot is busy (the ramp-up is no backlog), over the account's limit."""
-    bench.fal.set_account("small", [SMALL_KEY])
-    bench.fal.set_account("large", [LARGE_KEY])
-    bench.fal.set_latency(run_seconds=LATENCY_S)
-    jobs = [_job() for _ in range(BACKLOG_JOBS)]
+async def utilisation(bench: Bench, jobs: list[JobRequest], limits: dict[str, int]) -> dict[str, Any]:
+    """Each account's open requests at the emulator, sampled while ``jobs`` still wait to be
+    submitted, from the moment every slot is busy (the ramp-up is no backlog), over its limit.
+
+    The emulator holds the accounts to no limit: a request over one would show as a slot used past it
+    (``max_in_flight_<account>``)."""
+    for name, key in bench.accounts.items():
+        bench.fal.set_account(name, [key])
     samples: list[dict[str, int]] = []
 
     async def sample() -> None:
         while sum(1 for r in bench.fal.submits() if r.request_id) < len(jobs):
-            samples.append({name: bench.fal.concurrency(name).in_flight for name in LIMITS})
+            samples.append({name: bench.fal.concurrency(name).in_flight for name in limits})
             await asyncio.sleep(0.01)
 
     sampling = asyncio.create_task(sample())
     await bench.publish(jobs)
     await bench.wait(jobs, timeout=240)
     await sampling
-    full = sum(LIMITS.values())
+    full = sum(limits.values())
     first = next((i for i, s in enumerate(samples) if sum(s.values()) >= full), len(samples))
     backlog = samples[first:] or samples
     polls = sorted(bench.fal.status_polls().values())
     figures: dict[str, Any] = {
         f"utilisation_{name}_{limit}": round(statistics.mean(s[name] for s in backlog) / limit, 3)
-        for name, limit in LIMITS.items()
+        for name, limit in limits.items()
     }
-    figures |= {f"max_in_flight_{name}": bench.fal.concurrency(name).max_in_flight for name in LIMITS}
+    figures |= {f"max_in_flight_{name}": bench.fal.concurrency(name).max_in_flight for name in limits}
     figures |= {
         "status_polls_per_job_median": statistics.median(polls),
         "status_polls_per_job_p99": _percentile(polls, 99),
@@ -159,14 +188,14 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
     return round(cuts[49] * 1000, 2), round(cuts[98] * 1000, 2)
 
 
-async def _overhead(bench: Bench) -> dict[str, float]:
+async def _overhead(bench: Bench, count: int) -> dict[str, float]:
     bench.fal.set_latency(run_seconds=0.0)
     bench.fal.clear_faults()  # no accounts: the key is its own, without a limit at the emulator
     bench.fal.recorder.clear()
     to_submit: list[float] = []
     to_event: list[float] = []
-    for _ in range(OVERHEAD_JOBS):
-        job = _job()
+    for _ in range(count):
+        job = new_job()
         published = (await bench.publish([job]))[job.job_id]
         await bench.wait([job])
         record = [r for r in bench.fal.submits() if r.request_id][-1]  # jobs run one at a time here
@@ -184,9 +213,9 @@ async def _overhead(bench: Bench) -> dict[str, float]:
     }
 
 
-async def _throughput(bench: Bench) -> dict[str, float]:
+async def _throughput(bench: Bench, count: int) -> dict[str, float]:
     bench.fal.set_latency(run_seconds=0.0)
-    jobs = [_job() for _ in range(THROUGHPUT_JOBS)]
+    jobs = [new_job() for _ in range(count)]
     started = time.monotonic()
     await bench.publish(jobs)
     await bench.wait(jobs)
@@ -194,19 +223,22 @@ async def _throughput(bench: Bench) -> dict[str, float]:
     return {"jobs_per_s_one_runner": round(len(jobs) / elapsed, 1)}
 
 
-async def _run() -> dict[str, Any]:
+async def _run(sizes: Sizes) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
-        async with _stack(Path(tmp)) as bench:
+        accounts = {"small": (SMALL_KEY, LIMITS["small"]), "large": (LARGE_KEY, LIMITS["large"])}
+        async with stack(Path(tmp), accounts) as bench:
             figures: dict[str, Any] = {}
-            figures.update(await _utilisation(bench))
-            figures.update(await _overhead(bench))
-            figures.update(await _throughput(bench))
+            bench.fal.set_latency(run_seconds=LATENCY_S)
+            backlog = [new_job() for _ in range(sizes.backlog_jobs)]
+            figures.update(await utilisation(bench, backlog, LIMITS))
+            figures.update(await _overhead(bench, sizes.overhead_jobs))
+            figures.update(await _throughput(bench, sizes.throughput_jobs))
             figures["failed_jobs"] = bench.failed
             return figures
 
 
-def run() -> dict[str, Any]:
-    return asyncio.run(_run())
+def run(quick: bool = False) -> dict[str, Any]:
+    return asyncio.run(_run(QUICK if quick else FULL))
 
 
 def main() -> None:

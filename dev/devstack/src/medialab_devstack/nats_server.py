@@ -101,6 +101,10 @@ class NatsServer:
         return [m.group(0) for m in _VIOLATION.finditer(self.log_path.read_text(errors="replace"))]
 
     @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
