@@ -32,6 +32,11 @@ LLM_CACHE_BUCKET = "llmcache"
 TELEGRAM_LIMITS_BUCKET = "tglimits"
 # gateway-bot's own records: status messages, delivered jobs, seen updates, a flow's uploaded inputs
 GATEWAY_BUCKET = "gateway"
+# «🖼 Мои работы»: a record per delivered job (``work.<user_id>.<job_id>``: its order, price, seed and
+# the Telegram file_id of each output) and a copy of each output kept as long (WORKS_TTL_S), since
+# ``media`` keeps results only a week. Both are the gateway's; /delete_me empties them for the user.
+WORKS_BUCKET = "works"
+KEPT_BUCKET = "kept"
 
 # Request-reply (core NATS, nats.micro services)
 BILLING_ENSURE_USER = "billing.ensure_user"

@@ -46,6 +46,8 @@ SERVICE_LAYOUT: dict[str, frozenset[str]] = {
             subjects.TELEGRAM_LIMITS_BUCKET,
             subjects.MEDIA_BUCKET,
             subjects.UPLOADS_BUCKET,
+            subjects.WORKS_BUCKET,
+            subjects.KEPT_BUCKET,
         }
     ),
     "fal-runner": _RUNNER_LAYOUT | {subjects.SLOTS_BUCKET, subjects.MEDIA_BUCKET},
@@ -68,6 +70,9 @@ class LayoutConfig:
     media_max_bytes: int = 4 * GIB
     uploads_ttl_s: float = 3600
     uploads_max_bytes: int = 1 * GIB
+    # «🖼 Мои работы»: delivered results and their records, kept 30 days (issue 21).
+    works_ttl_s: float = 30 * 24 * 3600
+    works_max_bytes: int = 8 * GIB
     stream_max_bytes: int = GIB // 4
     events_max_age_s: float = 7 * 24 * 3600
     fsm_ttl_s: float = 7 * 24 * 3600
@@ -125,6 +130,12 @@ def object_store_configs(cfg: LayoutConfig) -> list[ObjectStoreConfig]:
             max_bytes=cfg.uploads_max_bytes,
             storage=StorageType.FILE,
         ),
+        ObjectStoreConfig(
+            bucket=subjects.KEPT_BUCKET,
+            ttl=cfg.works_ttl_s,
+            max_bytes=cfg.works_max_bytes,
+            storage=StorageType.FILE,
+        ),
     ]
 
 
@@ -134,6 +145,7 @@ def kv_configs(cfg: LayoutConfig) -> list[KeyValueConfig]:
         KeyValueConfig(bucket=subjects.ALBUMS_BUCKET, ttl=cfg.albums_ttl_s, storage=StorageType.FILE),
         KeyValueConfig(bucket=subjects.SLOTS_BUCKET, ttl=cfg.slots_ttl_s, storage=StorageType.FILE),
         KeyValueConfig(bucket=subjects.JOB_STATE_BUCKET, ttl=cfg.job_state_ttl_s, storage=StorageType.FILE),
+        KeyValueConfig(bucket=subjects.WORKS_BUCKET, ttl=cfg.works_ttl_s, storage=StorageType.FILE),
         KeyValueConfig(bucket=subjects.LLM_CACHE_BUCKET, ttl=cfg.llm_cache_ttl_s, storage=StorageType.FILE),
         KeyValueConfig(
             bucket=subjects.TELEGRAM_LIMITS_BUCKET,

@@ -45,6 +45,7 @@ from gateway_bot.storage.records import (
     StatusRecords,
     open_gateway_bucket,
 )
+from gateway_bot.storage.works import KeptWorks
 from gateway_bot.telegram.limiter import Limits, Rate, TelegramLimiter
 from gateway_bot.telegram.session import RateLimitMiddleware
 from gateway_bot.transport import Transport
@@ -102,6 +103,9 @@ async def setup(ctx: ServiceContext) -> None:
     limits_kv = await ctx.js.key_value(subjects.TELEGRAM_LIMITS_BUCKET)
     media = await MediaStore.open(ctx.js, settings.media_max_object_bytes)
     uploads = await MediaStore.open(ctx.js, settings.media_max_object_bytes, subjects.UPLOADS_BUCKET)
+    works_kv = await ctx.js.key_value(subjects.WORKS_BUCKET)
+    kept = await MediaStore.open(ctx.js, settings.media_max_object_bytes, subjects.KEPT_BUCKET)
+    works = KeptWorks(works_kv, kept, media, float(settings.works_ttl_s))
 
     bot_id = int(token.split(":", 1)[0])
     limiter = TelegramLimiter(limits_kv, bot_id, build_limits(settings))
@@ -131,7 +135,8 @@ async def setup(ctx: ServiceContext) -> None:
         albums=AlbumCollector(albums_kv, settings.album_debounce_s),
         launch_claims=LaunchClaims(gateway_kv),
         orders=orders,
-        eraser=UserDataEraser(billing, ctx.js, gateway_kv, fsm_kv, albums_kv, bot_id),
+        works=works,
+        eraser=UserDataEraser(billing, ctx.js, gateway_kv, fsm_kv, albums_kv, works_kv, bot_id),
     )
     dp.update.outer_middleware(UpdateGateMiddleware(SeenUpdates(gateway_kv, bot_id)))
     inbound = Rate(settings.inbound_per_s, settings.inbound_burst)
@@ -149,6 +154,7 @@ async def setup(ctx: ServiceContext) -> None:
         billing,
         SentParts(gateway_kv),
         orders,
+        works,
         preview_min_bytes=settings.preview_min_bytes,
         preview_max_side=settings.preview_max_side,
         max_document_bytes=settings.max_document_bytes,

@@ -23,6 +23,9 @@ from gateway_bot.callbacks import (
     RetouchCb,
     RetouchKind,
     TopupCb,
+    WorkAction,
+    WorkCb,
+    WorksPageCb,
 )
 
 
@@ -160,4 +163,36 @@ def delete_me() -> InlineKeyboardMarkup:
     builder.button(text=texts.BTN_DELETE_ME, callback_data=DeleteMeCb(action=DeleteMeAction.confirm))
     builder.button(text=texts.BTN_CANCEL, callback_data=DeleteMeCb(action=DeleteMeAction.cancel))
     builder.adjust(2)
+    return builder.as_markup()
+
+
+_WORK_BUTTONS = (
+    (WorkAction.original, texts.BTN_WORK_ORIGINAL),
+    (WorkAction.repeat, texts.BTN_WORK_REPEAT),
+    (WorkAction.edit, texts.BTN_WORK_EDIT),
+    (WorkAction.upscale, texts.BTN_WORK_UPSCALE),
+)
+
+
+def works_page(entries: Iterable[tuple[int, str, int]], page: int, pages: int) -> InlineKeyboardMarkup | None:
+    """Two rows of two per live entry (``number, job_id, output index``), then ◀ ▶ between pages."""
+    builder = InlineKeyboardBuilder()
+    sizes: list[int] = []
+    for number, job_id, index in entries:
+        for action, label in _WORK_BUTTONS:
+            builder.button(
+                text=texts.work_button(number, label),
+                callback_data=WorkCb(action=action, job=job_id, n=index),
+            )
+        sizes += [2, 2]
+    nav = 0
+    if page > 1:
+        builder.button(text=texts.BTN_PREV, callback_data=WorksPageCb(page=page - 1))
+        nav += 1
+    if page < pages:
+        builder.button(text=texts.BTN_NEXT, callback_data=WorksPageCb(page=page + 1))
+        nav += 1
+    if not sizes and not nav:
+        return None
+    builder.adjust(*sizes, *([nav] if nav else []))
     return builder.as_markup()

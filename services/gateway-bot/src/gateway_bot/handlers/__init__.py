@@ -20,6 +20,7 @@ from gateway_bot.handlers import (
     text,
     topup,
     upscale,
+    works,
     write,
 )
 
@@ -32,6 +33,7 @@ def get_routers() -> list[Router]:
         topup.router,
         status.router,
         privacy.router,  # /delete_me
+        works.router,  # «🖼 Мои работы»
         create.router,  # M1
         write.router,  # M2
         edit.router,  # M3 (and the steps M8 shares)
