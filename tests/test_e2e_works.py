@@ -1,6 +1,8 @@
 """«🖼 Мои работы» end to end: a delivered result is kept (across a gateway restart), its original is
 re-sent by file_id with no upload, 🔁 makes a new job with another seed at the full price, ✏️ starts
 an edit with the result loaded, another user cannot use the buttons, /delete_me empties the gallery.
+And ❌ Отменить under a job's status: while queued here it never reaches fal and costs nothing; while
+running at fal the request is cancelled there and the hold released.
 
 Billing, fal-runner and the gateway as subprocesses, a real nats-server and PostgreSQL, the Telegram
 and fal emulators over HTTP.
@@ -8,13 +10,18 @@ and fal emulators over HTTP.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
 from medialab_sandbox.telegram import TelegramUserClient, TranscriptMessage
+from nats.js.errors import NotFoundError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_e2e_harness import (
@@ -56,15 +63,37 @@ async def fal_submits(stack: Stack, model: str) -> list[dict]:
     return response.json()
 
 
-def restart_gateway(stack: Stack) -> None:
-    [(key, gateway)] = [(k, p) for k, p in stack.services.items() if k.startswith("gateway")]
-    gateway.stop(timeout=15)
+def stop_service(stack: Stack, name: str) -> None:
+    [(key, process)] = [(k, p) for k, p in stack.services.items() if k.startswith(name)]
+    process.stop(timeout=15)
     del stack.services[key]
+
+
+def restart_gateway(stack: Stack) -> None:
+    stop_service(stack, "gateway")
     stack.start_gateway().wait_ready(timeout=90)
 
 
-async def create_image(user: TelegramUserClient, prompt: str) -> TranscriptMessage:
-    """M1 with Nano-banana, square: the delivered document."""
+async def final_event(stack: Stack, job_id: str, timeout: float = 60) -> dict:
+    """The job's ``failed`` event from EVENTS, once some runner published it."""
+    nc = await nats.connect(stack.nats.url)
+    try:
+        js = nc.jetstream()
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                msg = await js.get_last_msg("EVENTS", f"events.job.{job_id}.failed")
+                return json.loads(msg.data or b"{}")
+            except NotFoundError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+    finally:
+        await nc.close()
+
+
+async def order_image(user: TelegramUserClient, prompt: str) -> int:
+    """M1 with Nano-banana, square, up to the prompt sent; the id of the step message before it."""
     await user.send_text("🎨 Создать")
     models = await reply(user, contains("Выберите модель"))
     await press(user, models, "Nano-banana")
@@ -72,7 +101,23 @@ async def create_image(user: TelegramUserClient, prompt: str) -> TranscriptMessa
     await press(user, formats, "Квадрат")
     await user.wait_for_message(predicate=contains("Напишите промпт"), timeout=10)
     await user.send_text(prompt)
-    return await user.wait_for_message(predicate=is_document, timeout=40, after=models.message_id)
+    return models.message_id
+
+
+async def start_job(user: TelegramUserClient, prompt: str) -> tuple[TranscriptMessage, str]:
+    """A job held back (queued or slow): its status message (with ❌ Отменить) and its id."""
+    after = await order_image(user, prompt)
+    status = await user.wait_for_message(predicate=contains("задача принята"), timeout=15, after=after)
+    assert button_texts(status) == ["❌ Отменить"]
+    found = re.search(r"ID: ([0-9a-f]{32})", text_of(status))
+    assert found, text_of(status)
+    return status, found.group(1)
+
+
+async def create_image(user: TelegramUserClient, prompt: str) -> TranscriptMessage:
+    """The delivered document (its status message may be gone already)."""
+    after = await order_image(user, prompt)
+    return await user.wait_for_message(predicate=is_document, timeout=40, after=after)
 
 
 async def open_works(user: TelegramUserClient) -> TranscriptMessage:
@@ -169,3 +214,69 @@ async def test_a_kept_result_is_resent_repeated_and_edited_from_the_gallery(stac
         query = await user.press_button(gallery.message_id, text="1 · ⬇️ Оригинал")
         answer = await user.callback_answer(query, timeout=15)
         assert answer.text is not None and "больше не хранится" in answer.text
+
+
+async def test_cancel_while_queued_never_reaches_fal_and_costs_nothing(stack: Stack) -> None:
+    stop_service(stack, "fal-runner")  # the job waits in our queue
+    try:
+        async with stack.user() as user:
+            before = await balance_available(user)
+            status, job_id = await start_job(user, "кот-космонавт ждёт в очереди")
+            assert await balance_available(user) == before - PRICE  # held
+
+            # Someone else's press is refused, and changes nothing.
+            (data,) = [b["callback_data"] for row in status.reply_markup["inline_keyboard"] for b in row]
+            async with stack.user() as stranger:
+                await stranger.send_command("ping")
+                pong = await reply(stranger, contains("Понг"))
+                query = await stranger.press_button(pong.message_id, data=data, forge=True)
+                assert (await stranger.callback_answer(query, timeout=15)).text == "Эта кнопка не ваша."
+
+            await press(user, status, "Отменить")
+            cancelled = await user.wait_for_message(
+                predicate=contains("задача отменена"), after=status.message_id - 1, timeout=15
+            )
+            assert cancelled.message_id == status.message_id and not button_texts(cancelled)
+            assert await balance_available(user) == before
+    finally:
+        stack.start_fal_runner().wait_ready(timeout=90)
+    # The runner takes the job now and drops it without calling fal.
+    event = await final_event(stack, job_id)
+    assert event["reason"] == "cancelled"
+    assert not [s for s in await fal_submits(stack, NANO) if "кот-космонавт" in str(s["body"])]
+    async with stack.user(user_id=user.user_id) as same:
+        assert await balance_available(same) == before
+
+
+async def test_cancel_while_running_cancels_at_fal_and_releases(stack: Stack) -> None:
+    assert stack.fal is not None
+    async with httpx.AsyncClient() as client:
+        slow = {"run_seconds": 60, "count": 1, "model": NANO}
+        (await client.post(f"{stack.fal.url}/_emu/faults/slow", json=slow)).raise_for_status()
+    async with stack.user() as user:
+        before = await balance_available(user)
+        status, job_id = await start_job(user, "медленный кот рисуется минуту")
+        # At fal: its request was submitted (and runs for a minute).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not [s for s in await fal_submits(stack, NANO) if "медленный кот" in str(s["body"])]:
+            assert loop.time() < deadline, "the job never reached fal"
+            await asyncio.sleep(0.3)
+        [submit] = [s for s in await fal_submits(stack, NANO) if "медленный кот" in str(s["body"])]
+
+        query = await user.press_button(status.message_id, text="❌ Отменить")
+        answer = await user.callback_answer(query, timeout=15)
+        assert answer.text is not None and "просим её остановить" in answer.text
+
+        cancelled = await user.wait_for_message(
+            predicate=contains("задача отменена"), after=status.message_id - 1, timeout=30
+        )
+        assert cancelled.message_id == status.message_id
+        async with httpx.AsyncClient() as client:
+            cancels = (await client.get(f"{stack.fal.url}/_emu/cancels")).json()
+        assert [c["status"] for c in cancels if c["request_id"] == submit["request_id"]] == [
+            "CANCELLATION_REQUESTED"
+        ]
+        assert (await final_event(stack, job_id))["reason"] == "cancelled"
+        assert await balance_available(user) == before
+        assert not [m for m in await user.bot_messages() if m.document is not None]

@@ -50,6 +50,10 @@ BILLING_TOPUP = "billing.topup"
 BILLING_OPERATION = "billing.operation"
 # /delete_me: the user's names and stored jobs dropped; ledger amounts kept.
 BILLING_FORGET = "billing.forget"
+# ❌ Отменить under a job's status: the gateway asks for its owner (checked there and here); billing
+# marks the job cancelled in ``jobstate`` and releases it at once if no runner has started it, or
+# leaves the cancel to the runner (at the provider) otherwise.
+BILLING_CANCEL = "billing.cancel"
 # Telegram Stars top-ups: the gateway orders, checks at pre-checkout, reports the payment, refunds.
 BILLING_STARS_ORDER = "billing.stars.order"
 BILLING_STARS_CHECK = "billing.stars.check"

@@ -37,7 +37,8 @@ _RUNNER_LAYOUT = frozenset(
 # checked by tests/test_deploy_nats.py). A name not listed here (operators' tools, the test kit's admin
 # client) provisions everything.
 SERVICE_LAYOUT: dict[str, frozenset[str]] = {
-    "billing": frozenset({subjects.JOBS_STREAM, subjects.EVENTS_STREAM}),
+    # jobstate: ❌ Отменить marks a job there (billing.cancel), where runners look before they start it.
+    "billing": frozenset({subjects.JOBS_STREAM, subjects.EVENTS_STREAM, subjects.JOB_STATE_BUCKET}),
     "gateway-bot": frozenset(
         {
             subjects.EVENTS_STREAM,

@@ -135,6 +135,7 @@ async def setup(ctx: ServiceContext) -> None:
         albums=AlbumCollector(albums_kv, settings.album_debounce_s),
         launch_claims=LaunchClaims(gateway_kv),
         orders=orders,
+        progress=progress,
         works=works,
         eraser=UserDataEraser(billing, ctx.js, gateway_kv, fsm_kv, albums_kv, works_kv, bot_id),
     )

@@ -56,6 +56,12 @@ class ResultCb(CallbackData, prefix="res"):
     n: int = 0  # index of the output
 
 
+class CancelJobCb(CallbackData, prefix="cj"):
+    """❌ Отменить under a job's status; only the job's owner may (the gateway and billing check)."""
+
+    job: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+
+
 class RephraseCb(CallbackData, prefix="rp"):
     job: str  # the job a safety filter refused
 

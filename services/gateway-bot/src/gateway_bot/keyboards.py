@@ -10,6 +10,7 @@ from medialab_contracts.catalog import ModelSpec
 
 from gateway_bot import texts
 from gateway_bot.callbacks import (
+    CancelJobCb,
     DeleteMeAction,
     DeleteMeCb,
     FormatCb,
@@ -109,6 +110,12 @@ def image_result(job_id: str, index: int) -> InlineKeyboardMarkup:
         callback_data=ResultCb(action=ResultAction.upscale, job=job_id, n=index),
     )
     builder.adjust(2)
+    return builder.as_markup()
+
+
+def job_status(job_id: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.BTN_CANCEL_JOB, callback_data=CancelJobCb(job=job_id))
     return builder.as_markup()
 
 

@@ -497,9 +497,26 @@ def rephrase_ask(previous: str) -> str:
 
 
 def job_failed(mode: Mode, reason: FailureReason, job_id: str) -> str:
+    if reason is FailureReason.cancelled:
+        return job_cancelled(mode, job_id)
     return (
         f"❌ {MODE_TITLES[mode]}: не получилось — {FAILURE_REASONS[reason]}.\n"
         f"Средства не списаны.\nID: <code>{job_id}</code>"
+    )
+
+
+BTN_CANCEL_JOB = "❌ Отменить"
+JOB_CANCEL_REQUESTED = (
+    "⏳ Задача уже у провайдера: просим её остановить. Если он остановит, средства не спишутся; "
+    "если результат успеет появиться, он придёт и будет оплачен."
+)
+JOB_CANCEL_TOO_LATE = "Задача уже завершилась: отменять нечего."
+
+
+def job_cancelled(mode: Mode, job_id: str) -> str:
+    return (
+        f"❌ {MODE_TITLES[mode]}: задача отменена.\nСредства не списаны. "
+        f"Запустите её заново из меню, когда захотите.\nID: <code>{job_id}</code>"
     )
 
 

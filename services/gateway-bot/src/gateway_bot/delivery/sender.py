@@ -86,6 +86,10 @@ class ResultSender:
 
     async def failed(self, bot: Bot, event: JobFailed) -> None:
         text = texts.job_failed(event.mode, event.reason, event.job_id)
+        if event.reason is FailureReason.cancelled:
+            # Its owner pressed ❌ Отменить under the status; that press may have said it already.
+            await self._progress.finalise(bot, event.job_id, text)
+            return
         order = await self._orders.load(event.job_id)
         if event.reason is FailureReason.moderation and order is not None and order.get("prompt"):
             # A new message, not the status turned: it carries the offer to rephrase.

@@ -5,6 +5,7 @@ from aiogram import Router
 from gateway_bot.handlers import (
     admin,
     balance,
+    cancel_job,
     common,
     confirm,
     create,
@@ -32,6 +33,7 @@ def get_routers() -> list[Router]:
         balance.router,
         topup.router,
         status.router,
+        cancel_job.router,  # ❌ Отменить under a job's status
         privacy.router,  # /delete_me
         works.router,  # «🖼 Мои работы»
         create.router,  # M1
