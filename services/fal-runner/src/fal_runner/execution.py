@@ -49,7 +49,8 @@ class DeadlineExceeded(Exception):
 
 
 class CancelledAtFal(Exception):
-    """We cancelled the request (its owner asked) and fal ended it without a result."""
+    """The owner cancelled the job: before its request was submitted, or fal ended it without a result
+    after we cancelled it there."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,9 @@ class FalExecutor:
                 started = time.monotonic()
                 if resume is not None:
                     submission = resume.submission
+                elif cancel_wanted is not None and await cancel_wanted():
+                    # Cancelled while it waited here for a slot: fal never sees it.
+                    raise CancelledAtFal("cancelled before it was submitted")
                 else:
                     try:
                         submission = await self.client.submit(lease.key, model_id, arguments, deadline)

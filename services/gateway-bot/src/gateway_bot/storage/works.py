@@ -17,7 +17,7 @@ from typing import Any
 
 from medialab_contracts.media import MediaRef
 from medialab_runtime.media_store import MediaNotFound, MediaStore
-from nats.js.errors import BadRequestError, ServiceUnavailableError
+from nats.js.errors import APIError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -92,7 +92,7 @@ class KeptWorks:
                 width=output.ref.width,
                 height=output.ref.height,
             )
-        except (BadRequestError, ServiceUnavailableError) as error:
+        except APIError as error:
             # ``kept`` full (it refuses new writes) or unavailable: «⬇️ Оригинал» still works by file_id.
             log.warning("result %s of %s not kept: %s", output.ref.object_name, job_id, error)
 
