@@ -107,3 +107,33 @@ def test_a_repeat_never_reuses_the_seed_of_its_work() -> None:
     base = Order(mode=Mode.create, model=model, user_id=1, chat_id=1, prompt="кот", seed=3)
     seeds = {base.reseeded(3).seed for _ in range(200)}
     assert 3 not in seeds and all(seed is not None and 0 <= seed < 2**31 for seed in seeds)
+
+
+async def test_a_works_inputs_are_kept_and_restored_for_a_repeat(nats_url: str, works: KeptWorks) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        media = await MediaStore.open(nc.jetstream())
+        photo = await media.put("uploads/701/" + "ab" * 16, b"photo-bytes", "image/jpeg")
+        job_id = new_job_id()
+        await works.keep(
+            user_id=701,
+            job_id=job_id,
+            created_at=datetime.now(UTC),
+            order=order(701, "сделай небо фиолетовым"),
+            price=800,
+            seed=7,
+            output=KeptOutput(
+                index=0,
+                ref=MediaRef(object_name=f"results/{job_id}/0.png", content_type="image/png"),
+                file_id="F",
+            ),
+            data=b"png-bytes",
+            inputs=[photo],
+        )
+        store = await nc.jetstream().object_store(subjects.MEDIA_BUCKET)
+        await store.delete(photo.object_name)  # media's week is over
+        assert not await media.exists(photo.object_name)
+        await works.restore([photo])
+        assert await media.get(photo.object_name) == b"photo-bytes"
+    finally:
+        await nc.close()

@@ -209,6 +209,7 @@ class ResultSender:
                     file_id=sent.document.file_id,
                 ),
                 data=data,
+                inputs=parsed.inputs,
             )
         except Exception:
             log.warning("result %d of %s not kept for «Мои работы»", index, event.job_id, exc_info=True)

@@ -173,6 +173,7 @@ async def repeat(
         return
     # Priced as new: today's catalog entry, and a free rephrase does not make its repeat free.
     again = order.model_copy(update={"model": model, "chat_id": query_chat(query), "rephrase_of": None})
+    await works.restore(again.inputs)
     await offer(bot, state, billing, again.reseeded(work.seed))
     await query.answer()
 

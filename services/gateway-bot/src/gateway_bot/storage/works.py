@@ -12,6 +12,7 @@ their entries after the same TTL; a record seen past it (the server sweeps with 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -82,8 +83,13 @@ class KeptWorks:
         seed: int | None,
         output: KeptOutput,
         data: bytes,
+        inputs: Sequence[MediaRef] = (),
     ) -> None:
-        """Record one delivered output (its copy first, so a record never names bytes never kept)."""
+        """Record one delivered output (its copy first, so a record never names bytes never kept).
+
+        The job's input images are kept too, so «🔁 Повторить» of an edit works for as long as the
+        work is kept, not only while ``media`` still has them.
+        """
         try:
             await self._kept.put(
                 output.ref.object_name,
@@ -92,9 +98,12 @@ class KeptWorks:
                 width=output.ref.width,
                 height=output.ref.height,
             )
-        except APIError as error:
-            # ``kept`` full (it refuses new writes) or unavailable: «⬇️ Оригинал» still works by file_id.
-            log.warning("result %s of %s not kept: %s", output.ref.object_name, job_id, error)
+            for ref in inputs:
+                if not await self._kept.exists(ref.object_name):
+                    await _copy(self._media, self._kept, ref)
+        except (APIError, MediaNotFound) as error:
+            # ``kept`` full (it refuses new writes) or an input gone: «⬇️ Оригинал» still works by file_id.
+            log.warning("result %s of %s not fully kept: %s", output.ref.object_name, job_id, error)
 
         def add(current: dict[str, Any] | None) -> dict[str, Any]:
             base = current or Work(
@@ -123,6 +132,16 @@ class KeptWorks:
     async def keys(self, user_id: int) -> list[str]:
         return await keys_matching(self._kv, self.user_pattern(user_id))
 
+    async def restore(self, refs: Sequence[MediaRef]) -> None:
+        """Put back into ``media`` the kept copies of ``refs`` it let go (a repeat's inputs); one not
+        kept is left for the launcher to refuse with a request to send it again."""
+        for ref in refs:
+            if not await self._media.exists(ref.object_name):
+                try:
+                    await _copy(self._kept, self._media, ref)
+                except MediaNotFound:
+                    log.info("input %s is no longer kept", ref.object_name)
+
     async def input_ref(self, work: Work, index: int) -> MediaRef:
         """The output as a job input: in ``media``, copied back from ``kept`` when ``media`` let it go."""
         output = work.output(index)
@@ -132,12 +151,16 @@ class KeptWorks:
         if await self._media.exists(ref.object_name):
             return ref
         try:
-            data = await self._kept.get(ref.object_name)
+            return await _copy(self._kept, self._media, ref)
         except MediaNotFound:
             raise WorkGone(ref.object_name) from None
-        return await self._media.put(
-            ref.object_name, data, ref.content_type, width=ref.width, height=ref.height
-        )
+
+
+async def _copy(source: MediaStore, target: MediaStore, ref: MediaRef) -> MediaRef:
+    data = await source.get(ref.object_name)
+    return await target.put(
+        ref.object_name, data, ref.content_type, width=ref.width, height=ref.height, file_name=ref.file_name
+    )
 
 
 def _parse(value: Any) -> Work | None:
