@@ -262,6 +262,10 @@ async def test_cancel_queued_request(falemu: FalEmulator, falemu_http: httpx.Asy
     assert result.status_code == 499
     assert again.status_code == 400
     assert again.json() == {"status": "ALREADY_COMPLETED"}
+    assert [(c.request_id, c.status) for c in falemu.recorder.cancels] == [
+        (queued["request_id"], "CANCELLATION_REQUESTED"),
+        (queued["request_id"], "ALREADY_COMPLETED"),
+    ]
     assert falemu.concurrency(KEY).in_flight == 1
 
 

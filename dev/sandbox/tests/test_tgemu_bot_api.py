@@ -108,6 +108,16 @@ async def test_aiogram_sends_edits_and_sees_not_modified(tgemu_bot: Bot, user: T
     assert final.edits[0].reply_markup == markup.model_dump(exclude_none=True)
 
 
+async def test_requests_record_uploads_but_not_a_resend_by_file_id(
+    tgemu: TelegramEmulator, tgemu_bot: Bot, user: TelegramUserClient
+) -> None:
+    first = await tgemu_bot.send_document(user.chat_id, BufferedInputFile(png(64, 48), "a.png"))
+    assert first.document is not None
+    await tgemu_bot.send_document(user.chat_id, first.document.file_id)
+    sends = [r for r in tgemu.requests if r.method == "sendDocument"]
+    assert [len(r.uploaded_files) for r in sends] == [1, 0]  # aiogram names its parts at random
+
+
 async def test_document_round_trip_is_byte_for_byte(tgemu_bot: Bot, user: TelegramUserClient) -> None:
     payload = os.urandom(300_000)
     sent = await tgemu_bot.send_document(

@@ -9,7 +9,7 @@ from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded, pa
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode, Runner
 from medialab_runtime.events import EventPublisher
-from medialab_runtime.job_state import JobState
+from medialab_runtime.job_state import CancelMark, JobState
 from medialab_runtime.jobs import ConsumerSettings, JobConsumer, JobControl, JobResult, RetryLater
 from medialab_runtime.provisioning import ensure_layout
 from nats.aio.client import Client
@@ -197,3 +197,39 @@ async def test_a_call_timing_out_inside_the_handler_is_retried_not_a_job_timeout
         events = await final_events(jsc, job.job_id)
     assert attempts == [1, 2]
     assert [type(e) for e in events] == [JobSucceeded]
+
+
+async def test_cancel_meets_the_runner_on_one_record_so_exactly_one_side_wins(js) -> None:
+    _, jsc = js
+    state = await JobState.open(jsc)
+    queued, running_job, ended = make_job(), make_job(), make_job()
+
+    assert await state.cancel(queued.job_id) is CancelMark.queued
+    assert await state.start(queued.job_id) is False  # cancelled first: it never starts
+    assert await state.cancel(queued.job_id) is CancelMark.queued  # a second press: same answer
+
+    assert await state.start(running_job.job_id) is True
+    assert await state.cancel(running_job.job_id) is CancelMark.requested
+    assert await state.cancel_requested(running_job.job_id)
+    assert await state.start(running_job.job_id) is True  # a redelivery resumes it (and cancels there)
+
+    await state.set_final_event(ended.job_id, "{}")
+    assert await state.cancel(ended.job_id) is None
+
+
+async def test_a_job_cancelled_before_it_started_fails_as_cancelled_without_running(js) -> None:
+    _, jsc = js
+    calls: list[str] = []
+
+    async def handler(job: JobRequest, control: JobControl) -> JobResult:
+        calls.append(job.job_id)
+        return control.succeeded([], text="ok")
+
+    job = make_job()
+    assert await (await JobState.open(jsc)).cancel(job.job_id) is CancelMark.queued
+    async with running(jsc, handler):
+        await jsc.publish(job.subject, job.model_dump_json().encode(), headers={"Nats-Msg-Id": job.job_id})
+        events = await final_events(jsc, job.job_id)
+    assert [(type(e), getattr(e, "reason", None)) for e in events] == [(JobFailed, FailureReason.cancelled)]
+    assert calls == []
+    assert await stream_size(jsc) == 0

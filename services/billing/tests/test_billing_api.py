@@ -14,6 +14,9 @@ from medialab_contracts import subjects
 from medialab_contracts.billing import (
     BalanceRequest,
     BalanceView,
+    CancelOutcome,
+    CancelReply,
+    CancelRequest,
     EnsureUserRequest,
     HistoryKind,
     HistoryPage,
@@ -38,6 +41,7 @@ from medialab_contracts.errors import (
 )
 from medialab_contracts.ids import new_job_id, new_request_id
 from medialab_contracts.money import MAX_AMOUNT
+from medialab_runtime.job_state import JobState
 from medialab_testkit.billing import (
     ADMIN_ID,
     RunningBilling,
@@ -289,3 +293,40 @@ async def test_insufficient_funds_reaches_the_caller_with_figures(billing: Runni
         await billing.call(subjects.BILLING_RESERVE, reserve_request(1, WELCOME + 1), ReserveReply)
     assert isinstance(refused.value, InsufficientFunds)
     assert (refused.value.available, refused.value.price) == (WELCOME, WELCOME + 1)
+
+
+async def test_cancel_releases_a_job_no_runner_started_and_leaves_a_running_one_to_its_runner(
+    billing: RunningBilling,
+) -> None:
+    await new_user(billing, 41)
+    await new_user(billing, 42)
+    state = await JobState.open(billing.client.jetstream())
+    queued, running_job = reserve_request(41, 800), reserve_request(41, 800)
+    for req in (queued, running_job):
+        await billing.call(subjects.BILLING_RESERVE, req, ReserveReply)
+    await state.start(running_job.job_id)  # a runner took this one to its provider
+
+    # Another user's cancel looks like a missing job and changes nothing.
+    with pytest.raises(UnknownJob):
+        await billing.call(
+            subjects.BILLING_CANCEL, CancelRequest(job_id=queued.job_id, user_id=42), CancelReply
+        )
+
+    reply = await billing.call(
+        subjects.BILLING_CANCEL, CancelRequest(job_id=queued.job_id, user_id=41), CancelReply
+    )
+    assert (reply.outcome, reply.operation.status) == (CancelOutcome.released, OperationStatus.failed)
+    assert not await state.start(queued.job_id)  # its runner will drop it
+
+    reply = await billing.call(
+        subjects.BILLING_CANCEL, CancelRequest(job_id=running_job.job_id, user_id=41), CancelReply
+    )
+    assert (reply.outcome, reply.operation.status) == (CancelOutcome.requested, OperationStatus.pending)
+    assert await state.cancel_requested(running_job.job_id)
+
+    again = await billing.call(
+        subjects.BILLING_CANCEL, CancelRequest(job_id=queued.job_id, user_id=41), CancelReply
+    )
+    assert again.outcome is CancelOutcome.finished  # released already: nothing more moves
+    view = await billing.call(subjects.BILLING_BALANCE, BalanceRequest(user_id=41), BalanceView)
+    assert (view.balance, view.reserved) == (WELCOME, 800)

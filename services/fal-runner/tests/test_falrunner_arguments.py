@@ -91,6 +91,15 @@ def test_edit_retouch_and_upscale_take_their_images() -> None:
     assert build_arguments(make_job("ups", inputs=[REF], prompt=""), [URL]) == {"image_url": URL}
 
 
+def test_the_gateways_seed_reaches_every_generating_model_but_not_the_upscaler() -> None:
+    for key in ("nbp", "nb", "sd", "flux"):
+        assert build_arguments(make_job(key, seed=1234), [])["seed"] == 1234
+    for key in ("nbe", "sde"):
+        assert build_arguments(make_job(key, inputs=[REF], prompt="x", seed=5), [URL])["seed"] == 5
+    assert "seed" not in build_arguments(make_job("ups", inputs=[REF], seed=5), [URL])
+    assert "seed" not in build_arguments(make_job("nb"), [])
+
+
 def test_negative_prompts_are_not_sent_to_models_without_the_field() -> None:
     for key in ("nb", "sd", "flux"):
         assert "negative_prompt" not in build_arguments(make_job(key, negative_prompt="blurry"), [])

@@ -352,3 +352,40 @@ async def test_an_output_off_fals_cdn_fails_the_job_unfetched(
     assert "127.0.0.1, not a fal CDN host: not fetched" in result.detail
     assert len(fal.submits()) == 1
     assert not await bus.media.exists(f"results/{job.job_id}/0.png")
+
+
+async def _cancel_while_at_fal(fal: FalEmulator, bus: Bus, job_id: str) -> None:
+    """Once the job's request is running at fal, its owner cancels it (what billing.cancel writes)."""
+    await bus.wait_until(lambda: bool(fal.submits()), timeout=15)
+    state = await JobState.open(bus.nc.jetstream())
+    assert await state.cancel(job_id) == "requested"
+
+
+async def test_a_job_cancelled_while_at_fal_is_cancelled_there_and_fails_as_cancelled(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner()
+    fal.slow_jobs(60)
+    job = make_job("nb", seed=42)
+    await bus.publish(job)
+    await _cancel_while_at_fal(fal, bus, job.job_id)
+    result = await bus.wait_final(job.job_id, timeout=30)
+    assert isinstance(result, JobFailed) and result.reason == FailureReason.cancelled, result
+    [submit] = fal.submits()
+    assert submit.body["seed"] == 42
+    assert [(c.request_id, c.status) for c in fal.recorder.cancels] == [
+        (submit.request_id, "CANCELLATION_REQUESTED")
+    ]
+
+
+async def test_with_fal_cancel_running_off_a_job_at_fal_runs_to_its_end(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner(fal_cancel_running=False)
+    fal.slow_jobs(2)
+    job = make_job("nb")
+    await bus.publish(job)
+    await _cancel_while_at_fal(fal, bus, job.job_id)
+    result = await bus.wait_final(job.job_id, timeout=30)
+    assert isinstance(result, JobSucceeded), result
+    assert fal.recorder.cancels == []

@@ -115,7 +115,7 @@ def test_main_menu_has_every_mode_button() -> None:
     markup = keyboards.main_menu()
     labels = [button.text for row in markup.keyboard for button in row]
     assert labels == [label for row in texts.MENU_LAYOUT for label in row]
-    assert len(labels) == 11 and len(set(labels)) == 11
+    assert len(labels) == 12 and len(set(labels)) == 12
 
 
 def test_model_keyboard_shows_prices_and_cancel() -> None:

@@ -192,6 +192,24 @@ class TopupReply(BusMessage):
     balance: BalanceView
 
 
+class CancelRequest(BusMessage):
+    """❌ Отменить: the job's owner asks to stop it; anyone else's job looks like a missing one."""
+
+    job_id: str = Field(pattern=JOB_ID_PATTERN)
+    user_id: TelegramId
+
+
+class CancelOutcome(StrEnum):
+    released = "released"  # no runner had started it: it never runs, its hold is released now
+    requested = "requested"  # running: the runner cancels it at the provider; the outcome event settles
+    finished = "finished"  # too late: it has ended (or ends now) and is charged or released as usual
+
+
+class CancelReply(BusMessage):
+    outcome: CancelOutcome
+    operation: OperationView
+
+
 class ForgetRequest(BusMessage):
     """``/delete_me``: drop what billing keeps of a user's content; the money rows stay."""
 

@@ -15,6 +15,7 @@ from medialab_contracts.subjects import job_subject
 TelegramId = Annotated[StrictInt, Field(ge=-(2**52), le=2**52)]
 MAX_PROMPT_CHARS = 4000
 MAX_INPUTS = 4
+MAX_SEED = 2**31 - 1  # every fal model of the catalog takes a 32-bit seed
 
 
 def utc_now() -> datetime:
@@ -47,6 +48,8 @@ class JobRequest(BusMessage):
     inputs: list[MediaRef] = Field(default_factory=list, max_length=MAX_INPUTS)
     overlay_text: str | None = Field(default=None, max_length=2000)
     style_wish: str | None = Field(default=None, max_length=1000)
+    # Passed to models that take one: the gateway picks it, so «🔁 Повторить» asks for another.
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     created_at: datetime = Field(default_factory=utc_now)
     deadline_s: int = Field(default=600, ge=5, le=3600)
 

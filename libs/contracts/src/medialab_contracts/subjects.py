@@ -33,6 +33,11 @@ LLM_CACHE_BUCKET = "llmcache"
 TELEGRAM_LIMITS_BUCKET = "tglimits"
 # gateway-bot's own records: status messages, delivered jobs, seen updates, a flow's uploaded inputs
 GATEWAY_BUCKET = "gateway"
+# «🖼 Мои работы»: a record per delivered job (``work.<user_id>.<job_id>``: its order, price, seed and
+# the Telegram file_id of each output) and a copy of each output kept as long (WORKS_TTL_S), since
+# ``media`` keeps results only a week. Both are the gateway's; /delete_me empties them for the user.
+WORKS_BUCKET = "works"
+KEPT_BUCKET = "kept"
 
 # Request-reply (core NATS, nats.micro services)
 BILLING_ENSURE_USER = "billing.ensure_user"
@@ -46,6 +51,10 @@ BILLING_TOPUP = "billing.topup"
 BILLING_OPERATION = "billing.operation"
 # /delete_me: the user's names and stored jobs dropped; ledger amounts kept.
 BILLING_FORGET = "billing.forget"
+# ❌ Отменить under a job's status: the gateway asks for its owner (checked there and here); billing
+# marks the job cancelled in ``jobstate`` and releases it at once if no runner has started it, or
+# leaves the cancel to the runner (at the provider) otherwise.
+BILLING_CANCEL = "billing.cancel"
 # Telegram Stars top-ups: the gateway orders, checks at pre-checkout, reports the payment, refunds.
 BILLING_STARS_ORDER = "billing.stars.order"
 BILLING_STARS_CHECK = "billing.stars.check"

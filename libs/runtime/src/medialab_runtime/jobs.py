@@ -4,6 +4,8 @@ A durable pull consumer on ``jobs.<runner>.>``. For each message:
 - a payload that is not a valid ``JobRequest`` is poison: ``term`` (never retried);
 - a job whose final event is already recorded (a redelivery after a crash) republishes that event,
   deduplicated on the stream, and is acked without touching the provider again;
+- a job its owner cancelled before any runner started it (``JobState.start``) fails as ``cancelled``
+  without touching the provider (billing released its hold when the cancel was asked);
 - otherwise the handler runs under an ``in_progress()`` heartbeat and the job's deadline; it returns
   ``JobSucceeded``/``JobFailed`` or raises ``RetryLater`` (→ ``nak(delay)``; on the last allowed
   delivery it becomes ``failed(dead_letter)``);
@@ -122,6 +124,10 @@ class JobControl:
 
     async def recall(self) -> dict[str, Any]:
         return await self.state.get(self.job.job_id)
+
+    async def cancel_requested(self) -> bool:
+        """Whether the owner cancelled the job while it runs (the runner then stops it at the provider)."""
+        return await self.state.cancel_requested(self.job.job_id)
 
     def succeeded(
         self, outputs: list[MediaOutput], *, text: str | None = None, provider_ms: int = 0
@@ -254,7 +260,11 @@ class JobConsumer:
             await self._events.publish(parse_job_event(recorded))
             await msg.ack()
             return
-        result = await self._run_handler(msg, job, attempt)
+        if await self._state.start(job.job_id):
+            result = await self._run_handler(msg, job, attempt)
+        else:
+            log.info("job cancelled by its owner before it started; not run")
+            result = failed_event(job, FailureReason.cancelled, "cancelled before it started")
         if result is None:
             return
         await self._state.set_final_event(job.job_id, result.model_dump_json())

@@ -39,7 +39,8 @@ _RUNNER_LAYOUT = frozenset(
 # checked by tests/test_deploy_nats.py). A name not listed here (operators' tools, the test kit's admin
 # client) provisions everything.
 SERVICE_LAYOUT: dict[str, frozenset[str]] = {
-    "billing": frozenset({subjects.JOBS_STREAM, subjects.EVENTS_STREAM}),
+    # jobstate: ❌ Отменить marks a job there (billing.cancel), where runners look before they start it.
+    "billing": frozenset({subjects.JOBS_STREAM, subjects.EVENTS_STREAM, subjects.JOB_STATE_BUCKET}),
     # publishes a credited top-up's notice on EVENTS
     "payments": frozenset({subjects.EVENTS_STREAM}),
     "gateway-bot": frozenset(
@@ -51,6 +52,8 @@ SERVICE_LAYOUT: dict[str, frozenset[str]] = {
             subjects.GATEWAY_BUCKET,
             subjects.MEDIA_BUCKET,
             subjects.UPLOADS_BUCKET,
+            subjects.WORKS_BUCKET,
+            subjects.KEPT_BUCKET,
         }
     ),
     "fal-runner": _RUNNER_LAYOUT | {subjects.SLOTS_BUCKET, subjects.MEDIA_BUCKET},
@@ -73,6 +76,9 @@ class LayoutConfig:
     media_max_bytes: int = 4 * GIB
     uploads_ttl_s: float = 3600
     uploads_max_bytes: int = 1 * GIB
+    # «🖼 Мои работы»: delivered results and their records, kept 30 days (issue 21).
+    works_ttl_s: float = 30 * 24 * 3600
+    works_max_bytes: int = 8 * GIB
     stream_max_bytes: int = GIB // 4
     events_max_age_s: float = 7 * 24 * 3600
     fsm_ttl_s: float = 7 * 24 * 3600
@@ -153,6 +159,13 @@ def object_store_configs(cfg: LayoutConfig) -> list[ObjectStoreConfig]:
             storage=StorageType.FILE,
             replicas=cfg.replicas,
         ),
+        ObjectStoreConfig(
+            bucket=subjects.KEPT_BUCKET,
+            ttl=cfg.works_ttl_s,
+            max_bytes=cfg.works_max_bytes,
+            storage=StorageType.FILE,
+            replicas=cfg.replicas,
+        ),
     ]
 
 
@@ -168,6 +181,9 @@ def kv_configs(cfg: LayoutConfig) -> list[KeyValueConfig]:
         ),
         KeyValueConfig(
             bucket=subjects.JOB_STATE_BUCKET, ttl=cfg.job_state_ttl_s, storage=file, replicas=cfg.replicas
+        ),
+        KeyValueConfig(
+            bucket=subjects.WORKS_BUCKET, ttl=cfg.works_ttl_s, storage=file, replicas=cfg.replicas
         ),
         KeyValueConfig(
             bucket=subjects.LLM_CACHE_BUCKET, ttl=cfg.llm_cache_ttl_s, storage=file, replicas=cfg.replicas

@@ -56,6 +56,9 @@ class ServiceSettings(BaseSettings):
     uploads_ttl_s: int = Field(default=3600, ge=60, le=3600)
     uploads_max_bytes: int = Field(default=1 * GIB, ge=MIB)
     stream_max_bytes: int = Field(default=GIB // 4, ge=MIB)
+    # «🖼 Мои работы»: how long a delivered result and its record are kept, and the copies' total bytes.
+    works_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
+    works_max_bytes: int = Field(default=8 * GIB, ge=MIB)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
     # Every image a service opens (issue 17 item 3): bytes and header pixels checked before decoding;
     # an album counts as a whole. Pillow's own guard is set to MAX_IMAGE_PIXELS at start.
@@ -93,6 +96,8 @@ class ServiceSettings(BaseSettings):
             uploads_ttl_s=self.uploads_ttl_s,
             uploads_max_bytes=self.uploads_max_bytes,
             stream_max_bytes=self.stream_max_bytes,
+            works_ttl_s=self.works_ttl_s,
+            works_max_bytes=self.works_max_bytes,
             events_max_age_s=self.events_max_age_s,
         )
 

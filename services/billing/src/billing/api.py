@@ -11,6 +11,9 @@ from medialab_contracts import subjects
 from medialab_contracts.billing import (
     BalanceRequest,
     BalanceView,
+    CancelOutcome,
+    CancelReply,
+    CancelRequest,
     EnsureUserRequest,
     ForgetReply,
     ForgetRequest,
@@ -29,6 +32,7 @@ from medialab_contracts.billing import (
 )
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.errors import BadAmount, BadRequest, MediaLabError, NotAdmin
+from medialab_contracts.events import FailureReason
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.money import format_rub
 from medialab_contracts.payments import (
@@ -61,6 +65,7 @@ from medialab_contracts.promo import (
     StatsReply,
     StatsRequest,
 )
+from medialab_runtime.job_state import CancelMark, JobState
 from medialab_runtime.logs import job_context
 from medialab_runtime.rpc import add_endpoint
 from nats import micro
@@ -92,6 +97,7 @@ class Billing:
         unknown = set(settings.provider_costs) - {model.key for model in self._catalog.models}
         if unknown:
             raise ValueError(f"PROVIDER_COSTS names unknown model keys: {sorted(unknown)}")
+        self._job_state: JobState | None = None
 
     def _check_terms(self, req: ReserveRequest) -> int | None:
         """Refuse terms the catalog does not give; the job's list price (None without a job)."""
@@ -212,6 +218,28 @@ class Billing:
     async def operation(self, req: OperationRequest) -> OperationView:
         async with self.db.connection() as conn:
             return await ledger.operation(conn, req.job_id, req.user_id)
+
+    async def cancel(self, req: CancelRequest) -> CancelReply:
+        """❌ Отменить: a job no runner started is released now and never runs; a running one is left
+        to its runner to stop at the provider (its final event then releases or charges it)."""
+        with job_context(req.job_id, req.trace_id):
+            async with self.db.connection() as conn:
+                op = await ledger.operation(conn, req.job_id, req.user_id)  # UnknownJob if not theirs
+            if op.status != OperationStatus.pending:
+                return CancelReply(outcome=CancelOutcome.finished, operation=op)
+            if self._job_state is None:
+                self._job_state = await JobState.open(self._js)
+            mark = await self._job_state.cancel(req.job_id)
+            if mark is None:
+                return CancelReply(outcome=CancelOutcome.finished, operation=op)
+            if mark is CancelMark.requested:
+                log.info("job %s cancel requested while it runs", req.job_id)
+                return CancelReply(outcome=CancelOutcome.requested, operation=op)
+            released = await self.release(
+                ReleaseRequest(job_id=req.job_id, reason=FailureReason.cancelled.value, trace_id=req.trace_id)
+            )
+            log.info("job %s cancelled before it started; released", req.job_id)
+            return CancelReply(outcome=CancelOutcome.released, operation=released)
 
     async def forget(self, req: ForgetRequest) -> ForgetReply:
         async with self.db.connection() as conn:
@@ -398,6 +426,7 @@ class Billing:
             (subjects.BILLING_SETTLE, SettleRequest, self.settle),
             (subjects.BILLING_RELEASE, ReleaseRequest, self.release),
             (subjects.BILLING_REFUND, RefundRequest, self.refund),
+            (subjects.BILLING_CANCEL, CancelRequest, self.cancel),
             (subjects.BILLING_BALANCE, BalanceRequest, self.balance),
             (subjects.BILLING_HISTORY, HistoryRequest, self.history),
             (subjects.BILLING_TOPUP, TopupRequest, self.topup),

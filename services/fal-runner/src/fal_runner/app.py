@@ -69,7 +69,9 @@ async def setup(ctx: ServiceContext) -> None:
 
     media = await MediaStore.open(ctx.js, settings.media_max_object_bytes)
     inputs = InputUploader(media, client, keys, settings.image_limits, PixelBudget(settings.max_image_pixels))
-    handler = FalJobHandler(executor, inputs, OutputStore(media, client))
+    handler = FalJobHandler(
+        executor, inputs, OutputStore(media, client), cancel_running=settings.fal_cancel_running
+    )
     jobs = await RunnerJobs.open(ctx, settings, Runner.fal, subjects.FAL_RUNNER_CONSUMER, handler)
 
     # Added between the two steps of ``jobs``, so a shutdown stops taking jobs (and lets those in

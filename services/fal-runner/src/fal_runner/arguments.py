@@ -104,6 +104,11 @@ def _prompt(job: JobRequest) -> str:
     return prompt
 
 
+def _seeded(job: JobRequest, arguments: dict[str, Any]) -> dict[str, Any]:
+    """Every generating model of the catalog takes ``seed`` (their snapshots); the upscaler does not."""
+    return arguments if job.seed is None else {**arguments, "seed": job.seed}
+
+
 def _nano(job: JobRequest, urls: list[str], *, pro: bool) -> dict[str, Any]:
     # limit_generations: one round of generation, ignoring a prompt that asks for several images
     # (fal bills each image).
@@ -119,7 +124,7 @@ def _nano(job: JobRequest, urls: list[str], *, pro: bool) -> dict[str, Any]:
         arguments["aspect_ratio"] = closest_aspect(ratio)
     if pro and (resolution := _resolution(job)) is not None:
         arguments["resolution"] = resolution
-    return arguments
+    return _seeded(job, arguments)
 
 
 def _seedream(job: JobRequest, urls: list[str]) -> dict[str, Any]:
@@ -128,7 +133,7 @@ def _seedream(job: JobRequest, urls: list[str]) -> dict[str, Any]:
         arguments["image_urls"] = urls
     if (size := _size(job, "seedream")) is not None:
         arguments["image_size"] = size
-    return arguments
+    return _seeded(job, arguments)
 
 
 def _flux(job: JobRequest, urls: list[str]) -> dict[str, Any]:
@@ -136,7 +141,7 @@ def _flux(job: JobRequest, urls: list[str]) -> dict[str, Any]:
     arguments: dict[str, Any] = {"prompt": _prompt(job), "num_images": 1, "output_format": "png"}
     if (size := _size(job, "flux")) is not None:
         arguments["image_size"] = size
-    return arguments
+    return _seeded(job, arguments)
 
 
 def _single_image(job: JobRequest, urls: list[str]) -> dict[str, Any]:

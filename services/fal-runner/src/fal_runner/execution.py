@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 OnSubmitted = Callable[[Submission, ProviderKey], Awaitable[None]]
 OnStatus = Callable[[QueueStatus], Awaitable[None]]
+# Asked between status polls (at most once per ``CANCEL_CHECK_S``): did the job's owner cancel it?
+CancelWanted = Callable[[], Awaitable[bool]]
+CANCEL_CHECK_S = 1.0
 
 
 class DeadlineExceeded(Exception):
@@ -43,6 +46,11 @@ class DeadlineExceeded(Exception):
         super().__init__(detail)
         self.detail = detail
         self.waiting_for_slot = waiting_for_slot
+
+
+class CancelledAtFal(Exception):
+    """The owner cancelled the job: before its request was submitted, or fal ended it without a result
+    after we cancelled it there."""
 
 
 @dataclass(frozen=True)
@@ -152,17 +160,20 @@ class FalExecutor:
         on_submitted: OnSubmitted | None = None,
         on_status: OnStatus = _nothing,
         on_position: OnPosition | None = None,
+        cancel_wanted: CancelWanted | None = None,
     ) -> FalResult:
         """Raises ``FalRejected`` / ``FalUnreachable`` (final), ``DeadlineExceeded``, and
         ``RequestGone`` when fal no longer knows the request to ``resume`` (submit it anew).
         ``on_position`` hears the job's place among those waiting for a slot here (0 = next).
+        ``cancel_wanted`` true: the request is cancelled at fal; ``CancelledAtFal`` if fal then ends
+        it without a result (one that completed anyway is returned as usual).
         """
         if resume is not None and self.slots.key(resume.key_fingerprint) is None:
             raise RequestGone("the key of the earlier request left the pool")
         while True:
             try:
                 return await self._run_on_a_key(
-                    model_id, arguments, deadline, resume, on_submitted, on_status, on_position
+                    model_id, arguments, deadline, resume, on_submitted, on_status, on_position, cancel_wanted
                 )
             except _KeyRefused:
                 continue
@@ -176,6 +187,7 @@ class FalExecutor:
         on_submitted: OnSubmitted | None,
         on_status: OnStatus,
         on_position: OnPosition | None,
+        cancel_wanted: CancelWanted | None,
     ) -> FalResult:
         try:
             async with self.slots.hold(
@@ -184,6 +196,9 @@ class FalExecutor:
                 started = time.monotonic()
                 if resume is not None:
                     submission = resume.submission
+                elif cancel_wanted is not None and await cancel_wanted():
+                    # Cancelled while it waited here for a slot: fal never sees it.
+                    raise CancelledAtFal("cancelled before it was submitted")
                 else:
                     try:
                         submission = await self.client.submit(lease.key, model_id, arguments, deadline)
@@ -195,15 +210,17 @@ class FalExecutor:
                         await on_submitted(submission, lease.key)
                 # A resumed request started before this delivery: its age is unknown, expect nothing.
                 window = None if resume else self._expected.window(model_id)
-                status, running_since = await self._wait_done(
-                    lease.key, submission, deadline, on_status, window, started
+                status, running_since, cancelled = await self._wait_done(
+                    lease.key, submission, deadline, on_status, window, started, cancel_wanted
                 )
         except SlotTimeout:
             raise DeadlineExceeded("no fal slot free before the deadline", waiting_for_slot=True) from None
         now = time.monotonic()
         provider_s = now - started
         PROVIDER_SECONDS.labels(model_id).observe(provider_s)
-        if status.error is None and resume is None:
+        if cancelled and status.error is not None:
+            raise CancelledAtFal(f"request {submission.request_id} cancelled: {status.error}")
+        if status.error is None and resume is None and not cancelled:
             self._expected.observe(model_id, now - running_since)
         body = await self._result(lease.key, submission, deadline, failed=status.error is not None)
         return FalResult(body, lease.key, int(provider_s * 1000))
@@ -224,11 +241,15 @@ class FalExecutor:
         on_status: OnStatus,
         window: tuple[float, float] | None,
         started: float,
-    ) -> tuple[QueueStatus, float]:
-        """The final status and when the request was first seen running (its run time's start)."""
+        cancel_wanted: CancelWanted | None,
+    ) -> tuple[QueueStatus, float, bool]:
+        """The final status, when the request was first seen running (its run time's start), and
+        whether we cancelled it."""
         running_since: float | None = None
         status: QueueStatus | None = None
         polls = 0
+        cancelled = False
+        next_cancel_check = 0.0
         while True:
             polls += 1
             try:
@@ -238,11 +259,18 @@ class FalExecutor:
                 log.warning("status of %s unavailable: %s", submission.request_id, error.detail)
             else:
                 if status.completed:
-                    return status, running_since or started
+                    return status, running_since or started, cancelled
                 if status.state != "IN_QUEUE" and running_since is None:
                     running_since = time.monotonic()
                 await on_status(status)
             now = time.monotonic()
+            if cancel_wanted is not None and not cancelled and now >= next_cancel_check:
+                next_cancel_check = now + CANCEL_CHECK_S
+                if await cancel_wanted():
+                    log.info("the owner cancelled the job: cancelling fal request %s", submission.request_id)
+                    await self.client.cancel(key, submission)
+                    cancelled = True
+                    continue  # look at once how fal ended it
             if now >= deadline:
                 await self.client.cancel(key, submission)
                 raise DeadlineExceeded("deadline passed while fal was working; request cancelled")

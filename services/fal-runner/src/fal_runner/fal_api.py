@@ -276,7 +276,8 @@ class FalClient:
         return _checked(response, "result")
 
     async def cancel(self, key: ProviderKey, submission: Submission) -> None:
-        """Best effort: one try, a short timeout, never raises."""
+        """Best effort: one try, a short timeout, never raises. fal answers 202 CANCELLATION_REQUESTED
+        or 400 ALREADY_COMPLETED (fal.md §3.4); either way the request's status tells how it ended."""
         try:
             response = await self._http.put(submission.cancel_url, headers=self._auth(key), timeout=2.0)
             log.info("cancelled fal request %s: HTTP %d", submission.request_id, response.status_code)

@@ -22,6 +22,8 @@ from medialab_runtime.slots import OnPosition
 
 from fal_runner.arguments import ModelInputs, UnsupportedJob, model_inputs
 from fal_runner.execution import (
+    CancelledAtFal,
+    CancelWanted,
     DeadlineExceeded,
     FalExecutor,
     FalResult,
@@ -55,10 +57,13 @@ def _resume(state: dict[str, Any]) -> Resume | None:
 
 
 class FalJobHandler:
-    def __init__(self, executor: FalExecutor, inputs: InputUploader, outputs: OutputStore) -> None:
+    def __init__(
+        self, executor: FalExecutor, inputs: InputUploader, outputs: OutputStore, *, cancel_running: bool
+    ) -> None:
         self._executor = executor
         self._inputs = inputs
         self._outputs = outputs
+        self._cancel_running = cancel_running
 
     async def _run(
         self,
@@ -69,6 +74,7 @@ class FalJobHandler:
         on_submitted: OnSubmitted,
         on_status: OnStatus,
         on_position: OnPosition,
+        cancel_wanted: CancelWanted | None,
     ) -> FalResult:
         """Poll the earlier delivery's request if there is one, else (or if fal forgot it) submit."""
         if resume is not None:
@@ -81,6 +87,7 @@ class FalJobHandler:
                     resume=resume,
                     on_status=on_status,
                     on_position=on_position,
+                    cancel_wanted=cancel_wanted,
                 )
             except RequestGone as gone:
                 log.warning("cannot resume (%s); submitting again", gone.detail)
@@ -92,6 +99,7 @@ class FalJobHandler:
             on_submitted=on_submitted,
             on_status=on_status,
             on_position=on_position,
+            cancel_wanted=cancel_wanted,
         )
 
     async def __call__(self, job: JobRequest, control: JobControl) -> JobResult:
@@ -129,8 +137,12 @@ class FalJobHandler:
             # Waiting for a slot of the account: the user sees their place in our queue.
             await control.progress("queued", ahead)
 
+        # FAL_CANCEL_RUNNING off: a job cancelled while at fal runs to its end, charged and delivered.
+        cancel_wanted = control.cancel_requested if self._cancel_running else None
         try:
-            done = await self._run(job, spec, deadline, resume, on_submitted, on_status, on_position)
+            done = await self._run(
+                job, spec, deadline, resume, on_submitted, on_status, on_position, cancel_wanted
+            )
             outputs = await self._outputs.store_all(job.job_id, done.body, deadline)
         except ImageRejected as error:
             return control.failed(error.reason, str(error))
@@ -141,6 +153,10 @@ class FalJobHandler:
         except FalError as error:
             log.warning("fal failed the job: %s (%s)", error.reason, error.detail)
             return control.failed(error.reason, error.detail)
+        except CancelledAtFal as error:
+            # fal ended it without a result: nothing to charge (fal.md §3.4: a cancelled queued
+            # request never runs; a running one is stopped by its app).
+            return control.failed(FailureReason.cancelled, str(error))
         except DeadlineExceeded as error:
             # Waiting in our queue for the account's slot means fal was busy, not that the job was slow.
             reason = FailureReason.provider_busy if error.waiting_for_slot else FailureReason.timeout

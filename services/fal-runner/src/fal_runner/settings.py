@@ -27,6 +27,12 @@ class FalRunnerSettings(RunnerSettings):
     fal_poll_min_s: float = Field(default=0.1, ge=0.1)
     fal_poll_max_s: float = Field(default=2.0, gt=0)
     fal_poll_ratio: float = Field(default=0.1, gt=0, le=1)
+    # ❌ Отменить on a job already at fal (the operator's choice, ARCHITECTURE.md "Cancelling a job"):
+    # true: its request is cancelled at fal and, if fal ends it without a result, the hold is released
+    # (fal runs a queued request never; a running one is stopped by its app, and fal does not say
+    # whether it bills that); one fal completed anyway is charged and delivered. false: it runs to its
+    # end, charged and delivered; only jobs still waiting in our queue are cancelled.
+    fal_cancel_running: bool = True
     # Lifetime of our uploads and of the outputs on fal's CDN (public URLs): users' faces must not stay.
     fal_object_expiry_s: int = Field(default=86_400, ge=1)
     # 429 / 5xx / network errors: exponential backoff with full jitter, bounded by the deadline.

@@ -51,6 +51,7 @@ from gateway_bot.storage.records import (
     StatusRecords,
     open_gateway_bucket,
 )
+from gateway_bot.storage.works import KeptWorks
 from gateway_bot.telegram.limiter import Limits, Rate, TelegramLimiter
 from gateway_bot.telegram.session import RateLimitMiddleware
 from gateway_bot.transport import Transport
@@ -103,6 +104,7 @@ class Buckets:
     fsm: KeyValue
     albums: KeyValue
     limits: KeyValue
+    works: KeyValue
 
     @classmethod
     async def open(cls, js: JetStreamContext, settings: GatewaySettings) -> Buckets:
@@ -111,6 +113,7 @@ class Buckets:
             fsm=await js.key_value(subjects.FSM_BUCKET),
             albums=await js.key_value(subjects.ALBUMS_BUCKET),
             limits=await js.key_value(subjects.TELEGRAM_LIMITS_BUCKET),
+            works=await js.key_value(subjects.WORKS_BUCKET),
         )
 
 
@@ -123,6 +126,9 @@ def build_dispatcher(
     payments: PaymentsClient,
     launcher: Launcher,
     intake: Intake,
+    *,
+    progress: ProgressBoard,
+    works: KeptWorks,
 ) -> Dispatcher:
     """The conversation: the routers, the middlewares before them and what their handlers are given.
 
@@ -143,7 +149,11 @@ def build_dispatcher(
         albums=AlbumCollector(buckets.albums, settings.album_debounce_s),
         launch_claims=LaunchClaims(buckets.gateway),
         orders=OrderRecords(buckets.gateway),
-        eraser=UserDataEraser(billing, js, buckets.gateway, buckets.fsm, buckets.albums, bot_id),
+        progress=progress,
+        works=works,
+        eraser=UserDataEraser(
+            billing, js, buckets.gateway, buckets.fsm, buckets.albums, buckets.works, bot_id
+        ),
     )
     dp.update.outer_middleware(UpdateGateMiddleware(SeenUpdates(buckets.gateway, bot_id)))
     inbound = Rate(settings.inbound_per_s, settings.inbound_burst)
@@ -165,6 +175,8 @@ async def setup(ctx: ServiceContext) -> None:
     buckets = await Buckets.open(ctx.js, settings)
     media = await MediaStore.open(ctx.js, settings.media_max_object_bytes)
     uploads = await MediaStore.open(ctx.js, settings.media_max_object_bytes, subjects.UPLOADS_BUCKET)
+    kept = await MediaStore.open(ctx.js, settings.media_max_object_bytes, subjects.KEPT_BUCKET)
+    works = KeptWorks(buckets.works, kept, media, float(settings.works_ttl_s))
 
     bot_id = int(token.split(":", 1)[0])
     limiter = TelegramLimiter(buckets.limits, bot_id, build_limits(settings))
@@ -181,7 +193,18 @@ async def setup(ctx: ServiceContext) -> None:
     launcher = JobLauncher(billing, llm, progress, media, uploads, orders)
     quota = UploadQuota(buckets.gateway, settings.uploads_per_hour)
     intake = ImageIntake(uploads, settings.image_limits, quota, PixelBudget(settings.max_image_pixels))
-    dp = build_dispatcher(settings, ctx.js, buckets, bot_id, billing, payments_client, launcher, intake)
+    dp = build_dispatcher(
+        settings,
+        ctx.js,
+        buckets,
+        bot_id,
+        billing,
+        payments_client,
+        launcher,
+        intake,
+        progress=progress,
+        works=works,
+    )
 
     commands = texts.commands(settings.referral_bonus_rub > 0)
     await bot.set_my_commands([BotCommand(command=name, description=text) for name, text in commands])
@@ -192,6 +215,7 @@ async def setup(ctx: ServiceContext) -> None:
         billing,
         SentParts(buckets.gateway),
         orders,
+        works,
         preview_min_bytes=settings.preview_min_bytes,
         preview_max_side=settings.preview_max_side,
         max_document_bytes=settings.max_document_bytes,

@@ -56,6 +56,12 @@ class ResultCb(CallbackData, prefix="res"):
     n: int = 0  # index of the output
 
 
+class CancelJobCb(CallbackData, prefix="cj"):
+    """❌ Отменить under a job's status; only the job's owner may (the gateway and billing check)."""
+
+    job: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+
+
 class RephraseCb(CallbackData, prefix="rp"):
     job: str  # the job a safety filter refused
 
@@ -76,6 +82,25 @@ class TopupCb(CallbackData, prefix="top"):
 
 class TopupOtherCb(CallbackData, prefix="topo"):
     """«✏️ Другая сумма»: the user types the amount."""
+
+
+class WorkAction(StrEnum):
+    original = "o"  # re-send the document by its file_id (free)
+    repeat = "r"  # the same order with a new seed, priced as new
+    edit = "e"  # ✏️ Изменить with this result as the input
+    upscale = "u"  # 🔍 Улучшить this result
+
+
+class WorkCb(CallbackData, prefix="w"):
+    """A kept work's button; the work is looked up under the presser's own id, so it acts on theirs only."""
+
+    action: WorkAction
+    job: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    n: int = Field(default=0, ge=0)  # index of the output
+
+
+class WorksPageCb(CallbackData, prefix="wp"):
+    page: int = Field(ge=1)
 
 
 class DeleteMeAction(StrEnum):

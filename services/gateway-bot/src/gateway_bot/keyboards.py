@@ -10,6 +10,7 @@ from medialab_contracts.catalog import ModelSpec
 
 from gateway_bot import texts
 from gateway_bot.callbacks import (
+    CancelJobCb,
     DeleteMeAction,
     DeleteMeCb,
     FormatCb,
@@ -25,6 +26,9 @@ from gateway_bot.callbacks import (
     RetouchKind,
     TopupCb,
     TopupOtherCb,
+    WorkAction,
+    WorkCb,
+    WorksPageCb,
 )
 
 
@@ -111,6 +115,12 @@ def image_result(job_id: str, index: int) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
+def job_status(job_id: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=texts.BTN_CANCEL_JOB, callback_data=CancelJobCb(job=job_id))
+    return builder.as_markup()
+
+
 def prompt_result(job_id: str) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
@@ -177,4 +187,36 @@ def delete_me() -> InlineKeyboardMarkup:
     builder.button(text=texts.BTN_DELETE_ME, callback_data=DeleteMeCb(action=DeleteMeAction.confirm))
     builder.button(text=texts.BTN_CANCEL, callback_data=DeleteMeCb(action=DeleteMeAction.cancel))
     builder.adjust(2)
+    return builder.as_markup()
+
+
+_WORK_BUTTONS = (
+    (WorkAction.original, texts.BTN_WORK_ORIGINAL),
+    (WorkAction.repeat, texts.BTN_WORK_REPEAT),
+    (WorkAction.edit, texts.BTN_WORK_EDIT),
+    (WorkAction.upscale, texts.BTN_WORK_UPSCALE),
+)
+
+
+def works_page(entries: Iterable[tuple[int, str, int]], page: int, pages: int) -> InlineKeyboardMarkup | None:
+    """Two rows of two per live entry (``number, job_id, output index``), then ◀ ▶ between pages."""
+    builder = InlineKeyboardBuilder()
+    sizes: list[int] = []
+    for number, job_id, index in entries:
+        for action, label in _WORK_BUTTONS:
+            builder.button(
+                text=texts.work_button(number, label),
+                callback_data=WorkCb(action=action, job=job_id, n=index),
+            )
+        sizes += [2, 2]
+    nav = 0
+    if page > 1:
+        builder.button(text=texts.BTN_PREV, callback_data=WorksPageCb(page=page - 1))
+        nav += 1
+    if page < pages:
+        builder.button(text=texts.BTN_NEXT, callback_data=WorksPageCb(page=page + 1))
+        nav += 1
+    if not sizes and not nav:
+        return None
+    builder.adjust(*sizes, *([nav] if nav else []))
     return builder.as_markup()

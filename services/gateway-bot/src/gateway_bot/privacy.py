@@ -9,7 +9,8 @@ every job id of the user and the input objects their stored jobs named. Then the
 - in ``gateway``: each job's records (``order`` holds the prompt, ``status``, ``delivered``,
   ``sent``, ``rephrase``), the user's ``launch`` claims and every uploads list naming their uploads;
 - in ``fsm``: their conversation state and draft (prompt, options) in every chat with the bot;
-- in ``albums``: the albums they sent in their private chat.
+- in ``albums``: the albums they sent in their private chat;
+- in ``works`` and ``kept``: their «🖼 Мои работы» records and the kept copies of their results.
 
 Each step is idempotent, so a user whose deletion failed half-way asks again and it completes.
 What stays: billing's money rows (amounts, no content), the user's Telegram id in them, and the
@@ -31,7 +32,8 @@ from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
 from gateway_bot.clients.billing import BillingClient
-from gateway_bot.storage.kv import read_json
+from gateway_bot.storage.kv import keys_matching, read_json
+from gateway_bot.storage.works import KeptWorks
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ _JOB_RECORDS = ("order", "status", "delivered", "rephrase")
 
 @dataclass(frozen=True)
 class Forgotten:
-    objects: int  # objects deleted from ``media`` and ``uploads``
+    objects: int  # objects deleted from ``media``, ``uploads`` and ``kept``
     records: int  # keys purged from the gateway's KV buckets
 
 
@@ -57,22 +59,6 @@ def object_names(value: Any) -> Iterator[str]:
             yield from object_names(item)
 
 
-async def _keys(kv: KeyValue, *patterns: str) -> list[str]:
-    """Keys matching subject patterns (``*``, ``>``). nats-py's ``keys(filters=…)`` matches substrings
-    on the client after reading every key, so ``watch`` takes the pattern to the server instead."""
-    found: list[str] = []
-    for pattern in patterns:
-        watcher = await kv.watch(pattern, meta_only=True, ignore_deletes=True)
-        try:
-            async for entry in watcher:
-                if entry is None:  # the marker after the keys present now
-                    break
-                found.append(entry.key)
-        finally:
-            await watcher.stop()
-    return found
-
-
 class UserDataEraser:
     def __init__(
         self,
@@ -81,6 +67,7 @@ class UserDataEraser:
         gateway_kv: KeyValue,
         fsm_kv: KeyValue,
         albums_kv: KeyValue,
+        works_kv: KeyValue,
         bot_id: int,
     ) -> None:
         self._billing = billing
@@ -88,6 +75,7 @@ class UserDataEraser:
         self._gateway = gateway_kv
         self._fsm = fsm_kv
         self._albums = albums_kv
+        self._works = works_kv
         self._bot_id = bot_id
 
     async def forget(self, user_id: int) -> Forgotten:
@@ -100,15 +88,15 @@ class UserDataEraser:
 
         # aiogram's keys: ``fsm.<bot>.<chat>.<user>``, with the topic before the user in forum chats.
         fsm_keys = (f"fsm.{self._bot_id}.*.{user_id}", f"fsm.{self._bot_id}.*.*.{user_id}")
-        for key in await _keys(self._fsm, *fsm_keys):
+        for key in await keys_matching(self._fsm, *fsm_keys):
             value, _ = await read_json(self._fsm, key)
             names.update(object_names(value))
             kv_keys.append((self._fsm, key))
 
-        kv_keys += [(self._gateway, key) for key in await _keys(self._gateway, f"launch.{user_id}.>")]
+        kv_keys += [(self._gateway, key) for key in await keys_matching(self._gateway, f"launch.{user_id}.>")]
         # A flow's uploads list is keyed by the flow alone; the user's are those naming their uploads.
         # Reading every list is O(flows of the last week), acceptable for a rare command.
-        for key in await _keys(self._gateway, "inputs.>"):
+        for key in await keys_matching(self._gateway, "inputs.>"):
             value, _ = await read_json(self._gateway, key)
             listed = set(object_names(value))
             if any(name.startswith(owned) for name in listed):
@@ -119,20 +107,27 @@ class UserDataEraser:
             order, _ = await read_json(self._gateway, f"order.{job_id}")
             names.update(object_names(order))
             job_keys = [f"{kind}.{job_id}" for kind in _JOB_RECORDS]
-            job_keys += await _keys(self._gateway, f"sent.{job_id}.>")
+            job_keys += await keys_matching(self._gateway, f"sent.{job_id}.>")
             kv_keys += [(self._gateway, key) for key in job_keys]
 
         # Album keys are ``<chat_id>.<media_group_id>``: the user's private chat has the user's id.
-        for key in await _keys(self._albums, f"{user_id}.>"):
+        for key in await keys_matching(self._albums, f"{user_id}.>"):
             value, _ = await read_json(self._albums, key)
             names.update(object_names(value))
             kv_keys.append((self._albums, key))
+
+        # Kept works are keyed by their owner; each names its results (copied in ``kept``) and inputs.
+        for key in await keys_matching(self._works, KeptWorks.user_pattern(user_id)):
+            value, _ = await read_json(self._works, key)
+            names.update(object_names(value))
+            kv_keys.append((self._works, key))
 
         # Uploads carry their owner in their name, in the uploads bucket and, once a job took them, in media.
         deleted = sum(
             [
                 await self._delete_objects(subjects.MEDIA_BUCKET, names, prefixes),
                 await self._delete_objects(subjects.UPLOADS_BUCKET, names, prefixes),
+                await self._delete_objects(subjects.KEPT_BUCKET, names, prefixes),
             ]
         )
         await asyncio.gather(*(kv.purge(key) for kv, key in kv_keys))

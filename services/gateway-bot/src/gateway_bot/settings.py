@@ -38,6 +38,8 @@ class GatewaySettings(ServiceSettings):
     progress_interval_s: float = Field(default=2.0, ge=0)
     progress_interval_group_s: float = Field(default=6.0, ge=0)
     history_page_size: int = Field(default=5, ge=1, le=50)
+    # Entries per page of «🖼 Мои работы»: each has four buttons, and a keyboard holds at most 100.
+    works_page_size: int = Field(default=3, ge=1, le=20)
     # The top-up amounts offered as buttons, whole rubles; billing prices each in Stars and checks its
     # own limits (STARS_MIN_TOPUP..STARS_MAX_TOPUP).
     topup_packs_rub: list[Annotated[int, Field(gt=0, le=1_000_000)]] = Field(

@@ -47,6 +47,7 @@ BTN_UPSCALE = "⬆️ Улучшить"
 BTN_BALANCE = "💰 Баланс"
 BTN_TOPUP = "💳 Пополнить"
 BTN_INFO = "ℹ️ Info"
+BTN_WORKS = "🖼 Мои работы"
 
 MENU_LAYOUT: tuple[tuple[str, ...], ...] = (
     (BTN_CREATE, BTN_WRITE),
@@ -54,7 +55,7 @@ MENU_LAYOUT: tuple[tuple[str, ...], ...] = (
     (BTN_RETOUCH, BTN_TEXT),
     (BTN_FACESWAP, BTN_UPSCALE),
     (BTN_BALANCE, BTN_TOPUP),
-    (BTN_INFO,),
+    (BTN_WORKS, BTN_INFO),
 )
 MENU_BUTTONS: frozenset[str] = frozenset(button for row in MENU_LAYOUT for button in row)
 MENU_PLACEHOLDER = "Выберите режим или напишите промпт"
@@ -101,6 +102,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("menu", "Главное меню"),
     ("balance", "Баланс"),
     ("history", "История операций"),
+    ("works", "Мои работы: готовые результаты за 30 дней"),
     ("topup", "Пополнить баланс звёздами Telegram"),
     ("promo", "Активировать промокод: /promo <код>"),
     ("paysupport", "Помощь с оплатой"),
@@ -130,6 +132,7 @@ GUIDE = (
     "Можно просто написать промпт — я предложу создать по нему изображение.\n"
     "Расширенный формат: <code>Изображение &lt;промпт&gt; | model=nano | size=1024x1024 | "
     "aspect_ratio=1:1 | negative=…</code>\n\n"
+    f"{BTN_WORKS} — ваши результаты за последние 30 дней: оригинал, повтор, правка.\n"
     f"{BTN_BALANCE} — баланс и история операций. Цена операции видна до запуска, "
     "деньги списываются только за успешный результат."
 )
@@ -503,9 +506,26 @@ def rephrase_ask(previous: str) -> str:
 
 
 def job_failed(mode: Mode, reason: FailureReason, job_id: str) -> str:
+    if reason is FailureReason.cancelled:
+        return job_cancelled(mode, job_id)
     return (
         f"❌ {MODE_TITLES[mode]}: не получилось — {FAILURE_REASONS[reason]}.\n"
         f"Средства не списаны.\nID: <code>{job_id}</code>"
+    )
+
+
+BTN_CANCEL_JOB = "❌ Отменить"
+JOB_CANCEL_REQUESTED = (
+    "⏳ Задача уже у провайдера: просим её остановить. Если он остановит, средства не спишутся; "
+    "если результат успеет появиться, он придёт и будет оплачен."
+)
+JOB_CANCEL_TOO_LATE = "Задача уже завершилась: отменять нечего."
+
+
+def job_cancelled(mode: Mode, job_id: str) -> str:
+    return (
+        f"❌ {MODE_TITLES[mode]}: задача отменена.\nСредства не списаны. "
+        f"Запустите её заново из меню, когда захотите.\nID: <code>{job_id}</code>"
     )
 
 
@@ -609,6 +629,71 @@ def history_page(page: HistoryPage, model_titles: dict[str, str]) -> str:
     lines = [f"📊 История операций — страница {page.page} из {page.pages}"]
     lines.extend(_history_line(entry, model_titles) for entry in page.items)
     return "\n".join(lines)
+
+
+# ── «🖼 Мои работы» ──────────────────────────────────────────────────────────────────────────────
+BTN_WORK_ORIGINAL = "⬇️ Оригинал"
+BTN_WORK_REPEAT = "🔁 Повторить"
+BTN_WORK_EDIT = "✏️ Изменить"
+BTN_WORK_UPSCALE = "🔍 Улучшить"
+WORK_GONE = (
+    "Эта работа больше не хранится: прошёл срок хранения или данные удалены. Откройте «🖼 Мои работы» заново."
+)
+WORK_MODEL_GONE = "Модели этой работы больше нет в каталоге: выберите режим в меню и запустите заново."
+WORK_PROMPT_EXCERPT = 80
+
+
+def works_empty(ttl_days: int) -> str:
+    return (
+        f"🖼 Здесь будут ваши работы: каждый готовый результат хранится {ttl_days} дн. "
+        "Выберите режим в меню, чтобы создать первую."
+    )
+
+
+def work_button(number: int, label: str) -> str:
+    return f"{number} · {label}"
+
+
+def _excerpt(prompt: str) -> str:
+    prompt = " ".join(prompt.split())
+    if len(prompt) <= WORK_PROMPT_EXCERPT:
+        return prompt
+    return prompt[: WORK_PROMPT_EXCERPT - 1].rstrip() + "…"
+
+
+def work_entry(
+    number: int,
+    mode: Mode,
+    model_title: str,
+    prompt: str,
+    created_at: datetime,
+    expires_at: datetime,
+    *,
+    part: tuple[int, int] | None,
+    expired: bool,
+) -> str:
+    """One gallery line: number, mode, model, date (Moscow), the prompt's start and how long it stays."""
+    suffix = f" ({part[0] + 1} из {part[1]})" if part is not None else ""
+    lines = [
+        f"<b>{number}.</b> {MODE_TITLES[mode]}{suffix} · {quote(model_title)} · {moscow_time(created_at)}"
+    ]
+    if prompt.strip():
+        lines.append(f"«{quote(_excerpt(prompt))}»")
+    if expired:
+        lines.append("⌛ Срок хранения истёк: кнопки этой работы больше не действуют.")
+    else:
+        lines.append(f"Хранится до {expires_at.astimezone(MOSCOW).strftime('%d.%m.%Y')}")
+    return "\n".join(lines)
+
+
+def works_page(entries: Iterable[str], page: int, pages: int, ttl_days: int) -> str:
+    header = f"🖼 Мои работы — страница {page} из {pages}. Результаты хранятся {ttl_days} дн."
+    hint = f"{BTN_WORK_ORIGINAL} — бесплатно; {BTN_WORK_REPEAT} — новый вариант по цене режима."
+    return "\n\n".join([header, *entries, hint])
+
+
+def work_original_caption(mode: Mode, created_at: datetime) -> str:
+    return f"⬇️ {MODE_TITLES[mode]} от {moscow_time(created_at)}: оригинал."
 
 
 # ── /status ──────────────────────────────────────────────────────────────────────────────────────

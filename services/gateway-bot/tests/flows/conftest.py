@@ -25,8 +25,13 @@ from aiogram.types import User
 from gateway_bot.app import Buckets, build_dispatcher
 from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.payments import PaymentsClient
+from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.settings import GatewaySettings
+from gateway_bot.storage.records import StatusRecords
+from gateway_bot.storage.works import KeptWorks
+from medialab_contracts import subjects
 from medialab_devstack.nats_server import NatsServer
+from medialab_runtime.media_store import MediaStore
 from medialab_runtime.nats_conn import connect
 from medialab_runtime.provisioning import ensure_layout
 from medialab_testkit.gateway import BillingResponder, Conversation, FakeIntake, RecordingLauncher
@@ -110,7 +115,15 @@ async def chat(
     client = BillingClient(nc, settings.billing_timeout_s)
     payments = PaymentsClient(nc, settings.payments_timeout_s)
     buckets = await Buckets.open(js, settings)
-    dp = build_dispatcher(settings, js, buckets, bot_id, client, payments, launcher, intake)
+    media = await MediaStore.open(js)
+    kept = await MediaStore.open(js, bucket=subjects.KEPT_BUCKET)
+    progress = ProgressBoard(
+        StatusRecords(buckets.gateway), settings.progress_interval_s, settings.progress_interval_group_s
+    )
+    works = KeptWorks(buckets.works, kept, media, float(settings.works_ttl_s))
+    dp = build_dispatcher(
+        settings, js, buckets, bot_id, client, payments, launcher, intake, progress=progress, works=works
+    )
     session = RecordingSession()
     try:
         yield Conversation(

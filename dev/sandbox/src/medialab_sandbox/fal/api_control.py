@@ -21,7 +21,7 @@ from medialab_sandbox.fal.control_models import (
 )
 from medialab_sandbox.fal.deps import Emulator
 from medialab_sandbox.fal.faults import HangFault, JobFault, PollFault, SlowJobs, SubmitFault
-from medialab_sandbox.fal.recorder import LlmCall, SubmitRecord, WebhookDelivery
+from medialab_sandbox.fal.recorder import CancelRecord, LlmCall, SubmitRecord, WebhookDelivery
 
 router = APIRouter(prefix="/_emu")
 
@@ -134,6 +134,11 @@ async def llm_calls(emu: Emulator) -> list[LlmCall]:
 @router.get("/submits")
 async def submits(emu: Emulator, model: str | None = None, key: str | None = None) -> list[SubmitRecord]:
     return emu.submits(model=model, key=key)
+
+
+@router.get("/cancels")
+async def cancels(emu: Emulator) -> list[CancelRecord]:
+    return emu.recorder.cancels
 
 
 @router.get("/stats")

@@ -22,7 +22,7 @@ from medialab_sandbox.fal.faults import Phase
 from medialab_sandbox.fal.inference import MODELS
 from medialab_sandbox.fal.llm import REMOVED_ENDPOINTS
 from medialab_sandbox.fal.queue import Job, JobStatus, app_id
-from medialab_sandbox.fal.recorder import SubmitRecord
+from medialab_sandbox.fal.recorder import CancelRecord, SubmitRecord
 
 router = APIRouter(prefix="/queue")
 
@@ -228,5 +228,7 @@ async def cancel(
     job = await _find_job(emu, app_path, request_id, Phase.CANCEL, CANCEL_NOT_FOUND)
     headers = {"x-fal-request-id": job.request_id}
     if emu.queue.cancel(job):
+        emu.recorder.cancels.append(CancelRecord(request_id=job.request_id, status="CANCELLATION_REQUESTED"))
         return JSONResponse({"status": "CANCELLATION_REQUESTED"}, status_code=202, headers=headers)
+    emu.recorder.cancels.append(CancelRecord(request_id=job.request_id, status="ALREADY_COMPLETED"))
     return JSONResponse({"status": "ALREADY_COMPLETED"}, status_code=400, headers=headers)

@@ -25,11 +25,12 @@ from medialab_sandbox.fal.errors import ErrorReply
 from medialab_sandbox.fal.faults import HangFault, JobFault, Phase, PollFault, SlowJobs, SubmitFault
 from medialab_sandbox.fal.images import ImageFormat
 from medialab_sandbox.fal.llm import ScriptedReply, as_scripted
-from medialab_sandbox.fal.recorder import KeyConcurrency, LlmCall, SubmitRecord, WebhookDelivery
+from medialab_sandbox.fal.recorder import CancelRecord, KeyConcurrency, LlmCall, SubmitRecord, WebhookDelivery
 from medialab_sandbox.lifecycle import Closable
 
 _SUBMITS = TypeAdapter(list[SubmitRecord])
 _LLM_CALLS = TypeAdapter(list[LlmCall])
+_CANCELS = TypeAdapter(list[CancelRecord])
 _WEBHOOKS = TypeAdapter(list[WebhookDelivery])
 
 
@@ -126,6 +127,9 @@ class FalEmulatorControl(Closable):
     async def submits(self, model: str | None = None, key: str | None = None) -> list[SubmitRecord]:
         params = {name: value for name, value in (("model", model), ("key", key)) if value}
         return _SUBMITS.validate_python(await self._send("GET", "/submits", params=params))
+
+    async def cancels(self) -> list[CancelRecord]:
+        return _CANCELS.validate_python(await self._send("GET", "/cancels"))
 
     async def stats(self) -> Stats:
         return Stats.model_validate(await self._send("GET", "/stats"))

@@ -1,4 +1,4 @@
-"""What tests inspect: submits, LLM calls, webhook deliveries and per-account concurrency.
+"""What tests inspect: submits, cancels, LLM calls, webhook deliveries and per-account concurrency.
 
 Concurrency is counted two ways per account (a key not assigned to one is its own account):
 - ``in_flight``: from an accepted submit until the request is COMPLETED or cancelled (what a
@@ -26,6 +26,12 @@ class SubmitRecord(BaseModel):
     # X-Fal-Request-Timeout (seconds to start) and X-Fal-Object-Lifecycle-Preference as sent.
     request_timeout_s: float | None = None
     lifecycle: dict[str, Any] | None = None
+    at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class CancelRecord(BaseModel):
+    request_id: str
+    status: str  # what the emulator answered: CANCELLATION_REQUESTED or ALREADY_COMPLETED
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -59,6 +65,7 @@ class Recorder:
         self.webhooks: list[WebhookDelivery] = []
         # X-Fal-Object-Lifecycle-Preference of each CDN upload, in order (None: not sent).
         self.upload_lifecycles: list[dict[str, Any] | None] = []
+        self.cancels: list[CancelRecord] = []
         self._concurrency: dict[str, KeyConcurrency] = {}
 
     def clear(self) -> None:
@@ -67,6 +74,7 @@ class Recorder:
         self.llm_calls.clear()
         self.webhooks.clear()
         self.upload_lifecycles.clear()
+        self.cancels.clear()
         self.reset_concurrency()
 
     def find_submits(self, model: str | None = None, key: str | None = None) -> list[SubmitRecord]:

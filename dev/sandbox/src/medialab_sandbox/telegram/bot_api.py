@@ -53,6 +53,7 @@ class BotApi:
                 chat_id=_chat_id_of(params),
                 status_code=status,
                 description=body.get("description") if status != 200 else None,
+                uploaded_files=sorted(params.files),
             )
         )
         log.debug("bot %s %s -> %s", bot.id, method, status)

@@ -180,6 +180,8 @@ class RequestRecord(BaseModel):
     chat_id: int | None = None
     status_code: int
     description: str | None = None
+    # Multipart file parts the call carried (new bytes uploaded); empty when files went by file_id or URL.
+    uploaded_files: list[str] = Field(default_factory=list)
 
 
 class FaultSpec(BaseModel):

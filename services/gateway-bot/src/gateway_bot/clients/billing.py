@@ -6,6 +6,8 @@ from medialab_contracts import subjects
 from medialab_contracts.billing import (
     BalanceRequest,
     BalanceView,
+    CancelReply,
+    CancelRequest,
     EnsureUserRequest,
     ForgetReply,
     ForgetRequest,
@@ -77,6 +79,10 @@ class BillingClient:
     async def operation(self, job_id: str, user_id: int) -> OperationView:
         request = OperationRequest(job_id=job_id, user_id=user_id)
         return await call(self._nc, subjects.BILLING_OPERATION, request, OperationView, self._timeout)
+
+    async def cancel(self, job_id: str, user_id: int) -> CancelReply:
+        request = CancelRequest(job_id=job_id, user_id=user_id)
+        return await call(self._nc, subjects.BILLING_CANCEL, request, CancelReply, self._timeout)
 
     async def forget(self, user_id: int) -> ForgetReply:
         request = ForgetRequest(user_id=user_id)

@@ -1,4 +1,5 @@
 """One status message per job: sent when the job starts, edited on progress, removed or finalised at the end.
+It carries «❌ Отменить» until then (``handlers.cancel_job``).
 
 The message's id lives in KV (``status.<job_id>``), so whichever replica gets an event can edit it.
 The job is published before its status is sent, so a fast job's result can be delivered first: then
@@ -15,7 +16,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from medialab_contracts.events import JobProgress
 from medialab_contracts.jobs import JobRequest
 
-from gateway_bot import texts
+from gateway_bot import keyboards, texts
 from gateway_bot.storage.records import StatusRecord, StatusRecords
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ class ProgressBoard:
         if await self._records.closed(job.job_id):
             return  # the job ended first: its result or failure is out already
         text = texts.job_status(job.mode, job.price, job.job_id, note=note)
-        message = await bot.send_message(job.chat_id, text)
+        message = await bot.send_message(job.chat_id, text, reply_markup=keyboards.job_status(job.job_id))
         record = StatusRecord(
             chat_id=job.chat_id,
             message_id=message.message_id,
@@ -59,7 +60,12 @@ class ProgressBoard:
             note=record.note,
         )
         try:
-            await bot.edit_message_text(text=text, chat_id=record.chat_id, message_id=record.message_id)
+            await bot.edit_message_text(
+                text=text,
+                chat_id=record.chat_id,
+                message_id=record.message_id,
+                reply_markup=keyboards.job_status(event.job_id),  # an edit without it drops the button
+            )
         except (TelegramBadRequest, TelegramForbiddenError) as error:
             log.info("status of %s not edited: %s", event.job_id, error.message)
 

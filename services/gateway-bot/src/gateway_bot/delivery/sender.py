@@ -1,7 +1,8 @@
 """Sending a finished job to its chat: PNG documents with their buttons, prompt text, or the failure.
 
 Each part of a result (its preview, its document) is recorded in KV once it is out, so a delivery
-retried after a failure half-way sends only what is missing. A result that cannot be delivered at all
+retried after a failure half-way sends only what is missing. Each document sent is kept for «🖼 Мои
+работы» with the job's order and the file_id Telegram gave it. A result that cannot be delivered at all
 (gone, unreadable, over Telegram's limit even downscaled, refused with 413) is final, never retried:
 the job is refunded and the user told why.
 """
@@ -10,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramEntityTooLarge
-from aiogram.types import BufferedInputFile
+from aiogram.types import BufferedInputFile, Message
 from medialab_contracts.errors import UnknownJob
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_contracts.media import MediaRef
@@ -24,8 +26,10 @@ from gateway_bot import keyboards, texts
 from gateway_bot.clients.billing import BillingClient
 from gateway_bot.delivery.fitting import Undeliverable, UnreadableResult, fit_document
 from gateway_bot.delivery.progress import ProgressBoard
+from gateway_bot.flows.launcher import Order
 from gateway_bot.imaging import preview_jpeg
 from gateway_bot.storage.records import OrderRecords, SentParts
+from gateway_bot.storage.works import KeptOutput, KeptWorks
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ class ResultSender:
         billing: BillingClient,
         parts: SentParts,
         orders: OrderRecords,
+        works: KeptWorks,
         *,
         preview_min_bytes: int,
         preview_max_side: int,
@@ -67,6 +72,7 @@ class ResultSender:
         self._billing = billing
         self._parts = parts
         self._orders = orders
+        self._works = works
         self._preview_min_bytes = preview_min_bytes
         self._preview_max_side = preview_max_side
         self._max_document_bytes = max_document_bytes
@@ -80,7 +86,12 @@ class ResultSender:
 
     async def failed(self, bot: Bot, event: JobFailed) -> None:
         text = texts.job_failed(event.mode, event.reason, event.job_id)
-        if event.reason is FailureReason.moderation and await self._orders.load(event.job_id) is not None:
+        if event.reason is FailureReason.cancelled:
+            # Its owner pressed ❌ Отменить under the status; that press may have said it already.
+            await self._progress.finalise(bot, event.job_id, text)
+            return
+        order = await self._orders.load(event.job_id)
+        if event.reason is FailureReason.moderation and order is not None and order.get("prompt"):
             # A new message, not the status turned: it carries the offer to rephrase.
             await self._progress.remove(bot, event.job_id)
             await bot.send_message(event.chat_id, text, reply_markup=keyboards.rephrase(event.job_id))
@@ -102,8 +113,10 @@ class ResultSender:
 
     async def _send_images(self, bot: Bot, event: JobSucceeded) -> None:
         total = len(event.outputs)
+        order = await self._orders.load(event.job_id)
         outcomes = [
-            await self._send_output(bot, event, index, output) for index, output in enumerate(event.outputs)
+            await self._send_output(bot, event, index, output, order)
+            for index, output in enumerate(event.outputs)
         ]
         lost = [(index, outcome) for index, outcome in enumerate(outcomes) if outcome is not None]
         limit_mb = self._max_document_bytes // (1024 * 1024)
@@ -117,19 +130,19 @@ class ResultSender:
             )
 
     async def _send_output(
-        self, bot: Bot, event: JobSucceeded, index: int, output: MediaRef
+        self, bot: Bot, event: JobSucceeded, index: int, output: MediaRef, order: dict[str, Any] | None
     ) -> Undeliverable | None:
         """Send one result (preview, then document) unless it is out already; why not, if it cannot be."""
         part = f"{index}.document"
         recorded = await self._parts.outcome(event.job_id, part)
         if recorded is not None:
             return None if recorded == SENT else Undeliverable(recorded)
-        outcome = await self._deliver_output(bot, event, index, output)
+        outcome = await self._deliver_output(bot, event, index, output, order)
         await self._parts.record(event.job_id, part, SENT if outcome is None else outcome.value)
         return outcome
 
     async def _deliver_output(
-        self, bot: Bot, event: JobSucceeded, index: int, output: MediaRef
+        self, bot: Bot, event: JobSucceeded, index: int, output: MediaRef, order: dict[str, Any] | None
     ) -> Undeliverable | None:
         try:
             data = await self._media.get(output.object_name)
@@ -151,7 +164,7 @@ class ResultSender:
             event.mode, index, total, fitted, self._max_document_bytes // (1024 * 1024)
         )
         try:
-            await bot.send_document(
+            sent = await bot.send_document(
                 event.chat_id,
                 BufferedInputFile(
                     fitted.data, filename=f"medialab-{event.job_id[:8]}-{index + 1}.{fitted.extension}"
@@ -164,7 +177,42 @@ class ResultSender:
             # Telegram's limit is below ours (a setting out of date): sending again cannot help.
             log.error("Telegram refused %d bytes of %s as too large", len(fitted.data), event.job_id)
             return Undeliverable.too_large
+        if order is not None:
+            await self._keep(event, index, output, order, data, sent)
         return None
+
+    async def _keep(
+        self,
+        event: JobSucceeded,
+        index: int,
+        output: MediaRef,
+        order: dict[str, Any],
+        data: bytes,
+        sent: Message,
+    ) -> None:
+        """Keep the output for «🖼 Мои работы»; never fails the delivery (the document is out already,
+        and a retry would send it twice), so a work not kept is only logged."""
+        if sent.document is None:
+            return
+        try:
+            parsed = Order.model_validate(order)
+            await self._works.keep(
+                user_id=event.user_id,
+                job_id=event.job_id,
+                created_at=event.at,
+                order=order,
+                price=parsed.price,
+                seed=parsed.seed,
+                output=KeptOutput(
+                    index=index,
+                    ref=MediaRef.model_validate(output.model_dump()),
+                    file_id=sent.document.file_id,
+                ),
+                data=data,
+                inputs=parsed.inputs,
+            )
+        except Exception:
+            log.warning("result %d of %s not kept for «Мои работы»", index, event.job_id, exc_info=True)
 
     async def _send_preview(self, bot: Bot, event: JobSucceeded, index: int, data: bytes) -> None:
         part = f"{index}.preview"

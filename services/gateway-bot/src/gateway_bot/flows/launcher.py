@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import Protocol
 
 from aiogram import Bot
 from medialab_contracts.catalog import DEFAULT_DEADLINE_S, ModelSpec
 from medialab_contracts.errors import InsufficientFunds, MediaLabError
-from medialab_contracts.jobs import MAX_PROMPT_CHARS, ImageSize, JobRequest
+from medialab_contracts.jobs import MAX_PROMPT_CHARS, MAX_SEED, ImageSize, JobRequest
 from medialab_contracts.media import MediaRef, upload_owner
 from medialab_contracts.modes import Mode
 from medialab_runtime.media_store import MediaNotFound, MediaStore
@@ -55,6 +56,15 @@ class Order(BaseModel):
     style_wish: str | None = None
     # The job a safety filter refused, which this order rephrases for free (billing checks it).
     rephrase_of: str | None = None
+    # None: a new one is drawn at launch; «🔁 Повторить» draws one other than its work's.
+    seed: int | None = None
+
+    def reseeded(self, previous: int | None) -> Order:
+        """The same order with a fresh seed, never ``previous`` (so a repeat is a new image)."""
+        seed = previous
+        while seed == previous:
+            seed = new_seed()
+        return self.model_copy(update={"seed": seed})
 
     @property
     def price(self) -> int:
@@ -66,6 +76,10 @@ class Launcher(Protocol):
     """What the handlers need to start an order: ``JobLauncher``, or a recording one in flow tests."""
 
     async def launch(self, bot: Bot, order: Order) -> object: ...
+
+
+def new_seed() -> int:
+    return secrets.randbelow(MAX_SEED + 1)
 
 
 class JobLauncher:
@@ -171,16 +185,18 @@ class JobLauncher:
             inputs=inputs,
             overlay_text=order.overlay_text,
             style_wish=order.style_wish,
+            seed=new_seed() if order.seed is None else order.seed,
             deadline_s=DEFAULT_DEADLINE_S[order.mode],
         )
         return job, "\n".join(notes) or None
 
     async def launch(self, bot: Bot, order: Order) -> JobRequest:
         job, note = await self.build(order)
-        if order.prompt:
-            # Kept for «Переформулировать» should a safety filter refuse the prompt; stored before
-            # the reservation, so a failure here moves no money.
-            await self._orders.save(job.job_id, order.model_dump(mode="json"))
+        # Kept for «Переформулировать» should a safety filter refuse the prompt, and for «🖼 Мои работы»
+        # once the result is out; stored before the reservation, so a failure here moves no money.
+        await self._orders.save(
+            job.job_id, order.model_copy(update={"seed": job.seed}).model_dump(mode="json")
+        )
         # Billing prices the job from its own catalog and queues it once the money is held: only
         # billing may publish jobs. InsufficientFunds goes up to the errors router.
         await self._billing.reserve(job, rephrase_of=order.rephrase_of)

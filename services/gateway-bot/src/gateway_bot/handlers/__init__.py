@@ -5,6 +5,7 @@ from aiogram import Router
 from gateway_bot.handlers import (
     admin,
     balance,
+    cancel_job,
     common,
     confirm,
     create,
@@ -21,6 +22,7 @@ from gateway_bot.handlers import (
     text,
     topup,
     upscale,
+    works,
     write,
 )
 
@@ -33,7 +35,9 @@ def get_routers() -> list[Router]:
         topup.router,
         promo.router,  # /promo, /promo_new
         status.router,
+        cancel_job.router,  # ❌ Отменить under a job's status
         privacy.router,  # /delete_me
+        works.router,  # «🖼 Мои работы»
         create.router,  # M1
         write.router,  # M2
         edit.router,  # M3 (and the steps M8 shares)

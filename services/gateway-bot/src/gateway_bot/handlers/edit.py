@@ -10,6 +10,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, User
 from medialab_contracts.catalog import DEFAULT_EDIT_SIZE, Catalog
 from medialab_contracts.jobs import MAX_INPUTS, ImageSize
+from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 
 from gateway_bot import keyboards, texts
@@ -55,11 +56,18 @@ async def edit_result(
     ref = await owned_output(query, callback_data, jobs)
     if ref is None:
         return
+    await query.answer()
+    await edit_with(bot, query_chat(query), state, catalog, inputs, ref)
+
+
+async def edit_with(
+    bot: Bot, chat_id: int, state: FSMContext, catalog: Catalog, inputs: FlowInputs, ref: MediaRef
+) -> None:
+    """Start M3 with ``ref`` as its image already (a result the user owns): no upload asked for."""
     flow = await begin(state, EditFlow.model, mode=Mode.edit.value)
     await inputs.preload(flow, [ref])
-    await query.answer()
     await bot.send_message(
-        query_chat(query),
+        chat_id,
         texts.EDIT_PRELOADED_CHOOSE_MODEL,
         reply_markup=keyboards.models(catalog.for_mode(Mode.edit), flow),
     )

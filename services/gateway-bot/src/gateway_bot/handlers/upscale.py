@@ -27,7 +27,7 @@ from gateway_bot.states import UpscaleFlow
 router = Router(name="upscale")
 
 
-def _order(catalog: Catalog, user_id: int, chat_id: int, image: MediaRef) -> Order:
+def upscale_order(catalog: Catalog, user_id: int, chat_id: int, image: MediaRef) -> Order:
     (model,) = catalog.for_mode(Mode.upscale)
     return Order(mode=Mode.upscale, model=model, user_id=user_id, chat_id=chat_id, inputs=(image,))
 
@@ -51,7 +51,7 @@ async def take_photo(
     event_from_user: User,
 ) -> None:
     image = await take_image(message, bot, intake, settings.max_image_bytes)
-    await launcher.launch(bot, _order(catalog, event_from_user.id, message.chat.id, image))
+    await launcher.launch(bot, upscale_order(catalog, event_from_user.id, message.chat.id, image))
     await state.clear()
 
 
@@ -68,5 +68,5 @@ async def upscale_result(
     image = await owned_output(query, callback_data, jobs)
     if image is None:
         return
-    await offer(bot, state, billing, _order(catalog, query.from_user.id, query_chat(query), image))
+    await offer(bot, state, billing, upscale_order(catalog, query.from_user.id, query_chat(query), image))
     await query.answer()

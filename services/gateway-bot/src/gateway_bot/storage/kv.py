@@ -57,3 +57,19 @@ async def claim(kv: KeyValue, key: str, value: JsonValue) -> bool:
     except KeyWrongLastSequenceError:
         return False
     return True
+
+
+async def keys_matching(kv: KeyValue, *patterns: str) -> list[str]:
+    """Keys matching subject patterns (``*``, ``>``). nats-py's ``keys(filters=…)`` matches substrings
+    on the client after reading every key, so ``watch`` takes the pattern to the server instead."""
+    found: list[str] = []
+    for pattern in patterns:
+        watcher = await kv.watch(pattern, meta_only=True, ignore_deletes=True)
+        try:
+            async for entry in watcher:
+                if entry is None:  # the marker after the keys present now
+                    break
+                found.append(entry.key)
+        finally:
+            await watcher.stop()
+    return found
