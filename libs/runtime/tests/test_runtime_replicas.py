@@ -39,10 +39,10 @@ async def wait_placed(report: PlacementReport, replicas: int, timeout: float = 3
 
 
 def test_layout_covers_jobs_events_advisories_buckets_and_object_stores() -> None:
-    assert {"JOBS", "EVENTS", "ADVISORIES", "KV_fsm", "KV_slots", "OBJ_media", "OBJ_uploads"} <= set(
+    assert {"JOBS", "EVENTS", "ADVISORIES", "KV_fsm", "KV_slots", "KV_works", "OBJ_media", "OBJ_kept"} <= set(
         ALL_STREAMS
     )
-    assert layout_streams("billing") == ["JOBS", "EVENTS"]
+    assert layout_streams("billing") == ["JOBS", "EVENTS", "KV_jobstate"]
 
 
 async def test_replicas_setting_reaches_every_stream_and_scales_existing_ones(
