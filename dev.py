@@ -14,6 +14,11 @@ environment or .env; see docs/providers/README.md).
 pyproject.toml), and stops at the first that fails. They check the whole tree, so they run only for
 a whole-suite run: when the arguments name a test path (`dev.py test services/billing -k x`), only
 pytest runs; options alone (`dev.py test -x -m "not chaos"`) still run the gates first.
+
+A whole-suite run spreads the test files over `MEDIALAB_TEST_WORKERS` pytest-xdist workers (default 3,
+each with its own nats-servers and PostgreSQL; a file's tests stay on one worker, which owns its
+module-scoped stack): the tests mostly wait on processes, so three workers fit two cores. `-n 0` (or any
+`-n`/`-p no:xdist` given) overrides it; a run of named paths stays in one process.
 """
 
 from __future__ import annotations
@@ -79,6 +84,13 @@ def names_tests(args: list[str]) -> bool:
     return any(not arg.startswith("-") and Path(arg.split("::")[0]).exists() for arg in args)
 
 
+def parallel(args: list[str]) -> list[str]:
+    """xdist options for a whole-suite run, unless the caller chose otherwise."""
+    if names_tests(args) or any(arg.startswith("-n") or arg == "no:xdist" for arg in args):
+        return []
+    return ["-n", os.environ.get("MEDIALAB_TEST_WORKERS", "3"), "--dist", "loadfile"]
+
+
 def run_gates(python: str) -> int:
     for name, args in GATES:
         started = time.monotonic()
@@ -112,7 +124,7 @@ def main(argv: list[str]) -> int:
         failed = run_gates(python)
         if failed:
             return failed
-    result = subprocess.run([python, "-m", "pytest", *rest])
+    result = subprocess.run([python, "-m", "pytest", *parallel(rest), *rest])
     if result.returncode == 5:
         print("[dev] pytest collected no tests: failing on purpose", file=sys.stderr)
         return 1

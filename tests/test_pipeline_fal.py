@@ -35,6 +35,7 @@ from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode
 from medialab_devstack.launcher import Stack
 from medialab_devstack.stack import ServiceProcess
+from medialab_runtime.job_state import JobState
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
 from medialab_runtime.rpc import call
 from medialab_sandbox.fal import FalEmulator, field_error, infra_error, model_error, rate_limited
@@ -233,7 +234,12 @@ async def test_a_runner_killed_mid_job_hands_it_over_and_it_is_charged_once(
         return pipeline.accepted_submits() == 1
 
     await eventually(submitted, timeout=15, interval=0.02)
-    await asyncio.sleep(0.3)  # past the moment the request id is remembered
+    state = await JobState.open(pipeline.nc.jetstream())
+
+    async def remembered() -> bool:
+        return "fal_request_id" in await state.get(job.job_id)
+
+    await eventually(remembered, timeout=15, what="the fal request id recorded")
     doomed.kill()
     assert await pipeline.slots_in_use() == 1  # the dead holder's lease, until it runs out
     await pipeline.start_runner(ACK_WAIT_S="2")
