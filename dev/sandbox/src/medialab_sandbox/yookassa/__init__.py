@@ -8,10 +8,10 @@ be duplicated, lost, held and released out of order, or forged.
 """
 
 from medialab_sandbox.yookassa.config import EmulatorConfig
-from medialab_sandbox.yookassa.control_api import EmulatorState
 from medialab_sandbox.yookassa.control_client import YooKassaEmulatorControl
-from medialab_sandbox.yookassa.emulator import YooKassaEmulator
+from medialab_sandbox.yookassa.control_models import EmulatorState
 from medialab_sandbox.yookassa.faults import Delivery, Target
+from medialab_sandbox.yookassa.server import YooKassaEmulator
 from medialab_sandbox.yookassa.state import PaymentStatus, PaymentView
 from medialab_sandbox.yookassa.webhooks import DeliveryRecord
 

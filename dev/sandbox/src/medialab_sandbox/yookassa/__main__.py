@@ -8,7 +8,7 @@ import logging
 import signal
 
 from medialab_sandbox.yookassa.config import EmulatorConfig
-from medialab_sandbox.yookassa.emulator import YooKassaEmulator
+from medialab_sandbox.yookassa.server import YooKassaEmulator
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -7,17 +7,16 @@ import binascii
 import json
 import uuid
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from medialab_sandbox.snapshots import snapshot
+from medialab_sandbox.yookassa.deps import Emulator
+from medialab_sandbox.yookassa.emulator import YooKassaBackend
 from medialab_sandbox.yookassa.faults import Target
 from medialab_sandbox.yookassa.state import PaymentStatus, Remembered
-
-if TYPE_CHECKING:
-    from medialab_sandbox.yookassa.emulator import YooKassaEmulator
 
 MAX_KEY_LENGTH = 64
 
@@ -51,40 +50,40 @@ class ApiError(Exception):
         return JSONResponse(self.body, self.status)
 
 
-def api_router(emu: YooKassaEmulator) -> APIRouter:
-    router = APIRouter(prefix="/v3")
+api_router = APIRouter(prefix="/v3")
 
-    @router.post("/payments")
-    async def create_payment(request: Request) -> Response:
-        _authenticate(emu, request)
-        key = _idempotence_key(request)
-        body = await _json(request)
-        return _once(emu, key, "/v3/payments", body, Target.CREATE, lambda: _create(emu, request, body))
 
-    @router.get("/payments/{payment_id}")
-    async def get_payment(payment_id: str, request: Request) -> Response:
-        _authenticate(emu, request)
-        emu.records.gets += 1
-        fault = emu.faults.next_http(Target.GET)
-        if fault is not None:
-            raise ApiError(fault.status, "Injected fault")
-        payment = emu.payments.get(payment_id)
-        if payment is None:
-            raise ApiError(404, "Payment not found or forbidden", "payment_id")
-        return JSONResponse(emu.payment_body(payment, _base(emu, request)))
+@api_router.post("/payments")
+async def create_payment(emu: Emulator, request: Request) -> Response:
+    _authenticate(emu, request)
+    key = _idempotence_key(request)
+    body = await _json(request)
+    return _once(emu, key, "/v3/payments", body, Target.CREATE, lambda: _create(emu, request, body))
 
-    @router.post("/refunds")
-    async def create_refund(request: Request) -> Response:
-        _authenticate(emu, request)
-        key = _idempotence_key(request)
-        body = await _json(request)
-        return _once(emu, key, "/v3/refunds", body, Target.REFUND, lambda: _refund(emu, body))
 
-    return router
+@api_router.get("/payments/{payment_id}")
+async def get_payment(emu: Emulator, payment_id: str, request: Request) -> Response:
+    _authenticate(emu, request)
+    emu.records.gets += 1
+    fault = emu.faults.next_http(Target.GET)
+    if fault is not None:
+        raise ApiError(fault.status, "Injected fault")
+    payment = emu.payments.get(payment_id)
+    if payment is None:
+        raise ApiError(404, "Payment not found or forbidden", "payment_id")
+    return JSONResponse(emu.payment_body(payment, _base(emu, request)))
+
+
+@api_router.post("/refunds")
+async def create_refund(emu: Emulator, request: Request) -> Response:
+    _authenticate(emu, request)
+    key = _idempotence_key(request)
+    body = await _json(request)
+    return _once(emu, key, "/v3/refunds", body, Target.REFUND, lambda: _refund(emu, body))
 
 
 def _once(
-    emu: YooKassaEmulator,
+    emu: YooKassaBackend,
     key: str,
     path: str,
     body: dict[str, Any],
@@ -112,7 +111,7 @@ def _once(
     return answer
 
 
-def _create(emu: YooKassaEmulator, request: Request, body: dict[str, Any]) -> dict[str, Any]:
+def _create(emu: YooKassaBackend, request: Request, body: dict[str, Any]) -> dict[str, Any]:
     _check_schema("yookassa create payment", body)
     amount = _amount(body["amount"], "amount")
     confirmation = body.get("confirmation")
@@ -135,7 +134,7 @@ def _create(emu: YooKassaEmulator, request: Request, body: dict[str, Any]) -> di
     return emu.payment_body(payment, _base(emu, request))
 
 
-def _refund(emu: YooKassaEmulator, body: dict[str, Any]) -> dict[str, Any]:
+def _refund(emu: YooKassaBackend, body: dict[str, Any]) -> dict[str, Any]:
     _check_schema("yookassa create refund", body)
     payment = emu.payments.get(body["payment_id"])
     if payment is None:
@@ -182,7 +181,7 @@ def _amount(amount: dict[str, Any], parameter: str) -> Decimal:
     return value
 
 
-def _authenticate(emu: YooKassaEmulator, request: Request) -> None:
+def _authenticate(emu: YooKassaBackend, request: Request) -> None:
     scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
     try:
         shop_id, _, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
@@ -214,5 +213,5 @@ async def _json(request: Request) -> dict[str, Any]:
     return body
 
 
-def _base(emu: YooKassaEmulator, request: Request) -> str:
+def _base(emu: YooKassaBackend, request: Request) -> str:
     return (emu.config.public_url or str(request.base_url)).rstrip("/")

@@ -31,3 +31,7 @@ class EmulatorConfig(BaseModel):
     def patched(self, changes: dict[str, Any]) -> EmulatorConfig:
         """A validated copy with `changes` applied; unknown keys are an error."""
         return EmulatorConfig.model_validate({**self.model_dump(), **changes})
+
+
+# Where the payment pages a confirmation_url points at are served.
+CHECKOUT_PREFIX = "/checkout"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from medialab_sandbox.lifecycle import Closable
-from medialab_sandbox.yookassa.control_api import EmulatorState
+from medialab_sandbox.yookassa.control_models import EmulatorState
 from medialab_sandbox.yookassa.faults import Delivery, Target
 from medialab_sandbox.yookassa.state import PaymentView
 

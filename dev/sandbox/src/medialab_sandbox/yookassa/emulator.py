@@ -1,4 +1,7 @@
-"""The emulator object: one shop's payments, refunds and Idempotence-Keys, faults, and its server."""
+"""The emulator's state and behaviour: one shop's payments, refunds and Idempotence-Keys, faults.
+
+``server.YooKassaEmulator`` serves it over HTTP; the route modules take it from the app's state.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from medialab_sandbox.http_server import HttpServer
-from medialab_sandbox.lifecycle import Lifecycle
-from medialab_sandbox.yookassa.checkout import CHECKOUT_PREFIX
-from medialab_sandbox.yookassa.config import EmulatorConfig
-from medialab_sandbox.yookassa.control_api import EmulatorState
+from medialab_sandbox.yookassa.config import CHECKOUT_PREFIX, EmulatorConfig
+from medialab_sandbox.yookassa.control_models import EmulatorState
 from medialab_sandbox.yookassa.faults import FaultPlan
-from medialab_sandbox.yookassa.server import build_app
 from medialab_sandbox.yookassa.state import (
     FINAL,
     Payment,
@@ -33,8 +32,8 @@ class Records:
     unauthorized: int = 0
 
 
-class YooKassaEmulator(Lifecycle):
-    """The YooKassa v3 API of one test shop on a local port.
+class YooKassaBackend:
+    """The YooKassa v3 API of one test shop, without the HTTP server (``server.YooKassaEmulator``).
 
     In process::
 
@@ -47,9 +46,7 @@ class YooKassaEmulator(Lifecycle):
     another process with ``YooKassaEmulatorControl(base_url)``.
     """
 
-    def __init__(
-        self, config: EmulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
-    ) -> None:
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
         # A private copy: knobs change it at run time, and callers may reuse their config.
         self.config = (config or EmulatorConfig()).model_copy()
         self._initial_config = self.config.model_copy()
@@ -59,33 +56,14 @@ class YooKassaEmulator(Lifecycle):
         self.payments: dict[str, Payment] = {}
         self.refunds: dict[str, Refund] = {}
         self.idempotence: dict[str, Remembered] = {}
-        self._host = host
-        self._server = HttpServer(host, port, log_config=None, timeout_graceful_shutdown=1)
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        if self._server.running:
-            raise RuntimeError("the emulator is already running")
-        await self._server.start(build_app(self))
-
-    async def stop(self) -> None:
-        if not self._server.running:
-            return
-        await self.notifier.close()
-        await self._server.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server.port is None:
-            raise RuntimeError("emulator not started")
-        return self._server.port
+        self._base_url: str | None = None  # where it is served, once it is
 
     @property
     def base_url(self) -> str:
         """What to put into `YOOKASSA_API_BASE` (the API is under `/v3`)."""
-        host = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host
-        return f"http://{host}:{self.port}"
+        if self._base_url is None:
+            raise RuntimeError("emulator not started")
+        return self._base_url
 
     # -- the shop's objects ------------------------------------------------------------------
 
