@@ -8,13 +8,11 @@ from medialab_contracts.catalog import DEFAULT_DEADLINE_S
 from medialab_contracts.modes import Mode
 from pydantic import ValidationError
 
-ADMIN_FORMS = [("[1, 22]", [1, 22]), ("1, 22", [1, 22]), ("7", [7]), ("", [])]
+ADMIN_FORMS = [("[1, 22]", {1, 22}), ("1, 22", {1, 22}), ("1 22", {1, 22}), ("7", {7}), ("", set())]
 
 
 @pytest.mark.parametrize(("raw", "expected"), ADMIN_FORMS)
-def test_admin_ids_from_json_or_commas(
-    monkeypatch: pytest.MonkeyPatch, raw: str, expected: list[int]
-) -> None:
+def test_admin_ids_from_json_or_commas(monkeypatch: pytest.MonkeyPatch, raw: str, expected: set[int]) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://db/billing")
     monkeypatch.setenv("ADMIN_IDS", raw)
     assert BillingSettings().admin_ids == expected

@@ -1,9 +1,9 @@
 """Settings every service shares; each service subclasses ``ServiceSettings`` with its own fields."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from medialab_runtime.limits import (
     MAX_ALBUM_BYTES,
@@ -18,6 +18,17 @@ from medialab_runtime.provisioning import GIB, LayoutConfig
 MIB = 1024 * 1024
 # Copies a production deployment keeps of every stream: one node of three may be lost.
 PRODUCTION_REPLICAS = 3
+
+
+def _telegram_ids(value: object) -> object:
+    """``ADMIN_IDS`` as ``1,2``, ``1 2`` or ``[1, 2]``."""
+    if isinstance(value, str):
+        return frozenset(int(part) for part in value.strip().strip("[]").replace(",", " ").split())
+    return value
+
+
+# The Telegram ids of the admins: each service that checks admin rights reads its own ADMIN_IDS.
+AdminIds = Annotated[frozenset[int], NoDecode, BeforeValidator(_telegram_ids)]
 
 
 class UnsafeSettingsError(RuntimeError):

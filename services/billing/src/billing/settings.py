@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Annotated, Self
 
@@ -11,16 +10,15 @@ from medialab_contracts.catalog import DEFAULT_DEADLINE_S
 from medialab_contracts.modes import Mode
 from medialab_contracts.money import MAX_AMOUNT
 from medialab_contracts.payments import MAX_STARS_PER_INVOICE
-from medialab_runtime.settings import ServiceSettings
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import NoDecode
+from medialab_runtime.settings import AdminIds, ServiceSettings
+from pydantic import Field, SecretStr, model_validator
 
 
 class BillingSettings(ServiceSettings):
     # A DSN usually carries a password: SecretStr keeps it out of reprs and logs.
     database_url: SecretStr
     # Telegram ids allowed to top up balances; env ADMIN_IDS as a JSON list "[1, 2]" or "1,2".
-    admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    admin_ids: AdminIds = frozenset()
 
     pool_min_size: int = Field(default=4, ge=0, le=200)
     # Every money movement is one statement whose cost is mostly the commit's WAL flush; PostgreSQL
@@ -82,18 +80,6 @@ class BillingSettings(ServiceSettings):
     saga_retry_delay_s: float = Field(default=2.0, gt=0)
     # How long one fetch waits for events; also how long a stop may wait for the saga.
     saga_fetch_timeout_s: float = Field(default=1.0, gt=0)
-
-    @field_validator("admin_ids", mode="before")
-    @classmethod
-    def _parse_admin_ids(cls, value: object) -> object:
-        if not isinstance(value, str):
-            return value
-        text = value.strip()
-        if not text:
-            return []
-        if text.startswith("["):
-            return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
 
     @model_validator(mode="after")
     def _stars_limits_fit_an_invoice(self) -> Self:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from medialab_runtime.settings import ServiceSettings
+from medialab_runtime.settings import AdminIds, ServiceSettings
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import NoDecode
 
 MB = 1024 * 1024
 
@@ -15,7 +14,7 @@ class GatewaySettings(ServiceSettings):
     tg_bot_token: SecretStr
     telegram_api_base: str = "https://api.telegram.org"
     # "1,2" or "[1, 2]"
-    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    admin_ids: AdminIds = frozenset()
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
@@ -73,14 +72,6 @@ class GatewaySettings(ServiceSettings):
 
     delivery_concurrency: int = Field(default=32, ge=1)
     delivery_ack_wait_s: float = Field(default=60.0, gt=0)
-
-    @field_validator("admin_ids", mode="before")
-    @classmethod
-    def _split_ids(cls, value: object) -> object:
-        if isinstance(value, str):
-            cleaned = value.strip().strip("[]")
-            return frozenset(int(part) for part in cleaned.replace(",", " ").split() if part)
-        return value
 
     @field_validator("topup_packs_rub")
     @classmethod
