@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import TypeVar
 
 from medialab_contracts import subjects
 from medialab_runtime.service import ServiceContext, run_service
@@ -16,6 +17,8 @@ from medialab_runtime.settings import ServiceSettings
 from medialab_runtime.tasks import cancel_and_wait
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+
+S = TypeVar("S", bound=ServiceSettings)
 
 
 class InProcessServices:
@@ -36,8 +39,8 @@ class InProcessServices:
     async def start_consumer(
         self,
         name: str,
-        settings: ServiceSettings,
-        setup: Callable[[ServiceContext], Awaitable[None]],
+        settings: S,
+        setup: Callable[[ServiceContext[S]], Awaitable[None]],
         durable: str,
         timeout: float = 10.0,
     ) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from medialab_contracts import subjects
 from medialab_contracts.modes import Runner
@@ -42,6 +43,9 @@ class RunnerSettings(JobServiceSettings):
         return dataclasses.replace(super().layout(), slots_ttl_s=self.slot_lease_s)
 
 
+R = TypeVar("R", bound=RunnerSettings)
+
+
 class RunnerJobs:
     """A service's ``jobs.<runner>.>`` consumer and its dead-letter watcher, in the service's lifecycle.
 
@@ -49,7 +53,9 @@ class RunnerJobs:
     late), ``start`` starts consuming (stopped early: in-flight jobs get the shutdown grace to finish).
     """
 
-    def __init__(self, ctx: ServiceContext, runner: Runner, consumer: JobConsumer, grace_s: float) -> None:
+    def __init__(
+        self, ctx: ServiceContext[Any], runner: Runner, consumer: JobConsumer, grace_s: float
+    ) -> None:
         self._ctx = ctx
         self._runner = runner
         self._consumer = consumer
@@ -58,7 +64,7 @@ class RunnerJobs:
     @classmethod
     async def open(
         cls,
-        ctx: ServiceContext,
+        ctx: ServiceContext[Any],
         settings: JobServiceSettings,
         runner: Runner,
         durable: str,
@@ -96,8 +102,8 @@ class RunnerJobs:
 
 def run_runner(
     name: str,
-    settings: RunnerSettings,
-    setup: Callable[[ServiceContext], Awaitable[None]],
+    settings: R,
+    setup: Callable[[ServiceContext[R]], Awaitable[None]],
     *,
     dist: str,
     check_keys: Callable[[], object],

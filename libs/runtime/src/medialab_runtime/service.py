@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -39,9 +39,9 @@ S = TypeVar("S", bound=ServiceSettings)
 
 
 @dataclass
-class ServiceContext:
+class ServiceContext(Generic[S]):
     name: str
-    settings: ServiceSettings
+    settings: S
     nc: Client
     js: JetStreamContext
     health: HealthServer
@@ -109,7 +109,7 @@ async def _reprovision(
 async def run_service(
     name: str,
     settings: S,
-    setup: Callable[[ServiceContext], Awaitable[None]],
+    setup: Callable[[ServiceContext[S]], Awaitable[None]],
     *,
     layout: LayoutConfig | None = None,
     dist: str | None = None,
@@ -170,7 +170,7 @@ async def run_service(
 def main(
     name: str,
     settings_type: type[S],
-    setup: Callable[[ServiceContext], Awaitable[None]],
+    setup: Callable[[ServiceContext[S]], Awaitable[None]],
     *,
     dist: str | None = None,
 ) -> None:

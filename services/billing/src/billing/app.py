@@ -21,10 +21,8 @@ log = logging.getLogger(__name__)
 DIST = "medialab-billing"
 
 
-async def setup(ctx: ServiceContext) -> None:
+async def setup(ctx: ServiceContext[BillingSettings]) -> None:
     settings = ctx.settings
-    if not isinstance(settings, BillingSettings):
-        raise TypeError("billing needs BillingSettings")
     db = Database(settings)
 
     async def postgres_ready() -> bool:

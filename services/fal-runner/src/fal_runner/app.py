@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import cast
 
 from medialab_contracts import subjects
 from medialab_contracts.llm import FalLlmRequest
@@ -50,8 +49,8 @@ def build_client(settings: FalRunnerSettings) -> FalClient:
     )
 
 
-async def setup(ctx: ServiceContext) -> None:
-    settings = cast(FalRunnerSettings, ctx.settings)
+async def setup(ctx: ServiceContext[FalRunnerSettings]) -> None:
+    settings = ctx.settings
     configure_pillow(settings.decode_pixel_limit)
     accounts = settings.provider_accounts()
     client = build_client(settings)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import cast
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -165,8 +164,8 @@ def build_dispatcher(
     return dp
 
 
-async def setup(ctx: ServiceContext) -> None:
-    settings = cast(GatewaySettings, ctx.settings)
+async def setup(ctx: ServiceContext[GatewaySettings]) -> None:
+    settings = ctx.settings
     configure_pillow(settings.decode_pixel_limit)
     token = settings.tg_bot_token.get_secret_value()
     for handler in logging.getLogger().handlers:

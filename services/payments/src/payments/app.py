@@ -24,10 +24,8 @@ SERVICE_NAME = "payments"
 DIST = "medialab-payments"
 
 
-async def setup(ctx: ServiceContext) -> None:
+async def setup(ctx: ServiceContext[PaymentsSettings]) -> None:
     settings = ctx.settings
-    if not isinstance(settings, PaymentsSettings):
-        raise TypeError("payments needs PaymentsSettings")
     client = YooKassaClient(settings)
     ctx.on_shutdown(client.aclose)
     payments = Payments(ctx.nc, ctx.js, client, settings)

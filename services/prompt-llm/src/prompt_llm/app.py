@@ -103,8 +103,7 @@ async def serve(nc: Client, js: JetStreamContext, settings: PromptLlmSettings) -
     return running
 
 
-async def setup(ctx: ServiceContext) -> None:
-    assert isinstance(ctx.settings, PromptLlmSettings)
+async def setup(ctx: ServiceContext[PromptLlmSettings]) -> None:
     running = await serve(ctx.nc, ctx.js, ctx.settings)
     ctx.on_shutdown(running.stop)
     jobs = await RunnerJobs.open(

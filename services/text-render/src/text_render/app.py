@@ -16,9 +16,7 @@ NAME = "text-render"
 DIST = "medialab-text-render"
 
 
-async def setup(ctx: ServiceContext) -> None:
-    if not isinstance(ctx.settings, TextRenderSettings):
-        raise TypeError("text-render needs TextRenderSettings")
+async def setup(ctx: ServiceContext[TextRenderSettings]) -> None:
     configure_pillow(ctx.settings.decode_pixel_limit)
     media = await MediaStore.open(ctx.js, ctx.settings.media_max_object_bytes)
     handler = TextJobHandler(ctx.nc, media, ctx.settings)

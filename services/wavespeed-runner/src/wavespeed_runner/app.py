@@ -4,7 +4,6 @@ the account's start rate."""
 from __future__ import annotations
 
 import logging
-from typing import cast
 
 from medialab_contracts import subjects
 from medialab_contracts.modes import Runner
@@ -65,8 +64,8 @@ def build_executor(
     return WaveSpeedExecutor(client, slots, submitter, poll, tasks)
 
 
-async def setup(ctx: ServiceContext) -> None:
-    settings = cast(WaveSpeedRunnerSettings, ctx.settings)
+async def setup(ctx: ServiceContext[WaveSpeedRunnerSettings]) -> None:
+    settings = ctx.settings
     configure_pillow(settings.decode_pixel_limit)
     account = settings.account()
     client = build_client(settings)
