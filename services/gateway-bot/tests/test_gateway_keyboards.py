@@ -49,7 +49,6 @@ from gateway_bot.failures import (
     UploadExpired,
     UploadQuotaReached,
 )
-from gateway_bot.handlers.errors import describe, describe_service_error
 from gateway_bot.payments import topup_for
 from medialab_contracts.billing import HistoryEntry, HistoryKind, HistoryPage, OperationStatus
 from medialab_contracts.catalog import default_catalog
@@ -298,8 +297,8 @@ def test_no_failure_text_is_used_for_two_different_causes() -> None:
     assert {type(error) for error in errors} == _subclasses(InputRejected)  # every input problem
     causes = {
         **{f"job:{reason}": texts.job_failed(Mode.create, reason, job) for reason in FailureReason},
-        **{f"input:{index}": describe(error) for index, error in enumerate(errors)},
-        **{f"service:{type(e).__name__}": describe_service_error(e) for e in SERVICE_ERRORS},
+        **{f"input:{index}": texts.describe_input(error) for index, error in enumerate(errors)},
+        **{f"service:{type(e).__name__}": texts.describe_service_error(e) for e in SERVICE_ERRORS},
         **{
             f"result:{cause}": texts.result_undeliverable(Mode.create, cause, job, 50)
             for cause in Undeliverable

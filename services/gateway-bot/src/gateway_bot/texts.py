@@ -21,12 +21,48 @@ from medialab_contracts.billing import (
     TopupReply,
 )
 from medialab_contracts.catalog import ImageFormat, ModelSpec
+from medialab_contracts.errors import (
+    BadAmount,
+    BadRequest,
+    MediaLabError,
+    NotAdmin,
+    TooManyJobs,
+    UnknownJob,
+    UnknownUser,
+)
 from medialab_contracts.events import FailureReason
 from medialab_contracts.modes import Mode
 from medialab_contracts.money import format_rub, rubles
 from medialab_contracts.promo import PromoView, StatsPeriod, StatsReply
 
 from gateway_bot.delivery.fitting import Fit, FittedResult, Undeliverable
+from gateway_bot.failures import (
+    AlbumNotAllowed,
+    AlbumTooLarge,
+    AnimatedImage,
+    BadImage,
+    DownloadFailed,
+    EmptyPrompt,
+    ExtendedFormError,
+    FormProblem,
+    ImageAspectUnsupported,
+    ImageTooLarge,
+    ImageTooSmall,
+    InputRejected,
+    NotAnImage,
+    NotEnoughImages,
+    PromoArgsError,
+    PromoProblem,
+    PromptTooLong,
+    StatusArgsError,
+    TooManyImages,
+    TooManyPixels,
+    TopupArgsError,
+    TopupOutOfLimits,
+    TopupProblem,
+    UploadExpired,
+    UploadQuotaReached,
+)
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -1011,3 +1047,103 @@ DELETE_ME_FAILED = (
     "⚠️ Не удалось удалить данные: сервис временно недоступен. "
     "Повторите /delete_me через минуту — удалённое уже не вернётся, остальное удалится."
 )
+
+
+# ----- typed errors → replies (the errors router and album parts answer with these) -----------------
+_TOPUP_TEXTS = {
+    TopupProblem.usage: TOPUP_USAGE,
+    TopupProblem.not_positive: TOPUP_NOT_POSITIVE,
+    TopupProblem.too_large: TOPUP_TOO_LARGE,
+    TopupProblem.bad_amount: TOPUP_BAD_AMOUNT,
+    TopupProblem.bad_user: TOPUP_BAD_USER,
+}
+_PROMO_TEXTS = {
+    PromoProblem.usage: PROMO_NEW_USAGE,
+    PromoProblem.bad_code: PROMO_BAD_CODE,
+    PromoProblem.bad_uses: PROMO_BAD_USES,
+    PromoProblem.bad_date: PROMO_BAD_DATE,
+    PromoProblem.past_date: PROMO_PAST_DATE,
+}
+
+
+def _describe_form(error: ExtendedFormError) -> str:
+    if error.problem is FormProblem.unknown_key:
+        return extended_unknown_key(error.value, error.accepted)
+    if error.problem is FormProblem.unknown_model:
+        return extended_unknown_model(error.value, error.accepted)
+    if error.problem is FormProblem.bad_size:
+        return extended_bad_size(error.value)
+    if error.problem is FormProblem.bad_ratio:
+        return extended_bad_ratio(error.value)
+    if error.problem is FormProblem.duplicate:
+        return extended_duplicate(error.value)
+    if error.problem is FormProblem.no_negative:
+        return extended_no_negative(error.value)
+    return extended_bad_part(error.value)
+
+
+def describe_input(error: InputRejected) -> str:
+    """The user-facing text of an input problem."""
+    match error:
+        case NotAnImage():
+            return NOT_AN_IMAGE
+        case BadImage():
+            return BAD_IMAGE
+        case DownloadFailed():
+            return DOWNLOAD_FAILED
+        case ImageTooLarge():
+            return image_too_large(error.limit_bytes)
+        case TooManyPixels():
+            return IMAGE_TOO_MANY_PIXELS
+        case AnimatedImage():
+            return ANIMATED_IMAGE
+        case AlbumTooLarge():
+            return album_too_large(error.limit_pixels, error.limit_bytes)
+        case UploadQuotaReached():
+            return upload_quota_reached(error.per_hour)
+        case UploadExpired():
+            return UPLOAD_EXPIRED
+        case ImageTooSmall():
+            return image_too_small(error.min_side)
+        case ImageAspectUnsupported():
+            return image_aspect_unsupported(error.max_aspect)
+        case TooManyImages():
+            return too_many_images(error.max_images)
+        case NotEnoughImages() if error.have == 0:
+            return NEED_IMAGE_FIRST
+        case NotEnoughImages():
+            return need_more_images(error.minimum, error.have)
+        case AlbumNotAllowed():
+            return ONE_IMAGE_ONLY
+        case EmptyPrompt():
+            return PROMPT_EMPTY
+        case PromptTooLong():
+            return prompt_too_long(error.limit)
+        case ExtendedFormError():
+            return _describe_form(error)
+        case TopupArgsError():
+            return _TOPUP_TEXTS[error.problem]
+        case TopupOutOfLimits():
+            return topup_out_of_limits(error.low_rub, error.high_rub)
+        case PromoArgsError():
+            return _PROMO_TEXTS[error.problem]
+        case StatusArgsError():
+            return STATUS_USAGE if error.missing else STATUS_BAD_ID
+    return INTERNAL_ERROR
+
+
+_SERVICE_TEXTS: tuple[tuple[type[MediaLabError], str], ...] = (
+    (NotAdmin, NOT_ADMIN),
+    (TooManyJobs, TOO_MANY_JOBS),
+    (UnknownJob, JOB_NOT_FOUND),
+    (UnknownUser, UNKNOWN_USER),
+    (BadAmount, BAD_AMOUNT),
+    (BadRequest, REQUEST_REFUSED),
+)
+
+
+def describe_service_error(error: MediaLabError) -> str:
+    for kind, text in _SERVICE_TEXTS:
+        if isinstance(error, kind):
+            return text
+    return SERVICE_UNAVAILABLE

@@ -24,7 +24,6 @@ from gateway_bot.flows.intake import Intake
 from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.results import owned_output
 from gateway_bot.flows.steps import begin, query_chat, show_step, take_image
-from gateway_bot.handlers.errors import describe
 from gateway_bot.imaging import check_album
 from gateway_bot.parsing import clean_prompt
 from gateway_bot.settings import GatewaySettings
@@ -202,7 +201,7 @@ async def album_part(
         ref = await take_image(message, bot, intake, settings.max_image_bytes)
         part = AlbumPart(message.message_id, ref=ref, caption=message.caption)
     except InputRejected as error:
-        part = AlbumPart(message.message_id, error=describe(error), caption=message.caption)
+        part = AlbumPart(message.message_id, error=texts.describe_input(error), caption=message.caption)
     parts = await albums.fill(key, part)
     if parts is None:
         return  # another part's handler answers for the album

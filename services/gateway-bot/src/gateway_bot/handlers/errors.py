@@ -1,4 +1,5 @@
-"""Typed errors → Russian replies, in one place (``dp.errors`` with ExceptionTypeFilter).
+"""Typed errors answered in one place (``dp.errors`` with ExceptionTypeFilter); the texts come from
+the catalog (``texts.describe_input``, ``texts.describe_service_error``).
 
 An input problem keeps the user in their step: they send a better input. Any other failure (the
 translation, the balance, a service, a bug) ends the flow: its buttons may be gone already, and a
@@ -16,150 +17,16 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import ErrorEvent, InlineKeyboardMarkup
-from medialab_contracts.errors import (
-    BadAmount,
-    BadRequest,
-    InsufficientFunds,
-    MediaLabError,
-    NotAdmin,
-    TooManyJobs,
-    UnknownJob,
-    UnknownUser,
-)
+from medialab_contracts.errors import InsufficientFunds, MediaLabError
 
 from gateway_bot import keyboards, texts
-from gateway_bot.failures import (
-    AlbumNotAllowed,
-    AlbumTooLarge,
-    AnimatedImage,
-    BadImage,
-    DownloadFailed,
-    EmptyPrompt,
-    ExtendedFormError,
-    FormProblem,
-    ImageAspectUnsupported,
-    ImageTooLarge,
-    ImageTooSmall,
-    InputRejected,
-    NotAnImage,
-    NotEnoughImages,
-    PromoArgsError,
-    PromoProblem,
-    PromptTooLong,
-    StatusArgsError,
-    TooManyImages,
-    TooManyPixels,
-    TopupArgsError,
-    TopupOutOfLimits,
-    TopupProblem,
-    TranslationFailed,
-    UploadExpired,
-    UploadQuotaReached,
-)
+from gateway_bot.failures import InputRejected, TranslationFailed
 from gateway_bot.metrics import JOBS_REFUSED
 from gateway_bot.payments import topup_for
 from gateway_bot.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 router = Router(name="errors")
-
-_TOPUP_TEXTS = {
-    TopupProblem.usage: texts.TOPUP_USAGE,
-    TopupProblem.not_positive: texts.TOPUP_NOT_POSITIVE,
-    TopupProblem.too_large: texts.TOPUP_TOO_LARGE,
-    TopupProblem.bad_amount: texts.TOPUP_BAD_AMOUNT,
-    TopupProblem.bad_user: texts.TOPUP_BAD_USER,
-}
-_PROMO_TEXTS = {
-    PromoProblem.usage: texts.PROMO_NEW_USAGE,
-    PromoProblem.bad_code: texts.PROMO_BAD_CODE,
-    PromoProblem.bad_uses: texts.PROMO_BAD_USES,
-    PromoProblem.bad_date: texts.PROMO_BAD_DATE,
-    PromoProblem.past_date: texts.PROMO_PAST_DATE,
-}
-
-
-def _describe_form(error: ExtendedFormError) -> str:
-    if error.problem is FormProblem.unknown_key:
-        return texts.extended_unknown_key(error.value, error.accepted)
-    if error.problem is FormProblem.unknown_model:
-        return texts.extended_unknown_model(error.value, error.accepted)
-    if error.problem is FormProblem.bad_size:
-        return texts.extended_bad_size(error.value)
-    if error.problem is FormProblem.bad_ratio:
-        return texts.extended_bad_ratio(error.value)
-    if error.problem is FormProblem.duplicate:
-        return texts.extended_duplicate(error.value)
-    if error.problem is FormProblem.no_negative:
-        return texts.extended_no_negative(error.value)
-    return texts.extended_bad_part(error.value)
-
-
-def describe(error: InputRejected) -> str:
-    """The user-facing text of an input problem."""
-    match error:
-        case NotAnImage():
-            return texts.NOT_AN_IMAGE
-        case BadImage():
-            return texts.BAD_IMAGE
-        case DownloadFailed():
-            return texts.DOWNLOAD_FAILED
-        case ImageTooLarge():
-            return texts.image_too_large(error.limit_bytes)
-        case TooManyPixels():
-            return texts.IMAGE_TOO_MANY_PIXELS
-        case AnimatedImage():
-            return texts.ANIMATED_IMAGE
-        case AlbumTooLarge():
-            return texts.album_too_large(error.limit_pixels, error.limit_bytes)
-        case UploadQuotaReached():
-            return texts.upload_quota_reached(error.per_hour)
-        case UploadExpired():
-            return texts.UPLOAD_EXPIRED
-        case ImageTooSmall():
-            return texts.image_too_small(error.min_side)
-        case ImageAspectUnsupported():
-            return texts.image_aspect_unsupported(error.max_aspect)
-        case TooManyImages():
-            return texts.too_many_images(error.max_images)
-        case NotEnoughImages() if error.have == 0:
-            return texts.NEED_IMAGE_FIRST
-        case NotEnoughImages():
-            return texts.need_more_images(error.minimum, error.have)
-        case AlbumNotAllowed():
-            return texts.ONE_IMAGE_ONLY
-        case EmptyPrompt():
-            return texts.PROMPT_EMPTY
-        case PromptTooLong():
-            return texts.prompt_too_long(error.limit)
-        case ExtendedFormError():
-            return _describe_form(error)
-        case TopupArgsError():
-            return _TOPUP_TEXTS[error.problem]
-        case TopupOutOfLimits():
-            return texts.topup_out_of_limits(error.low_rub, error.high_rub)
-        case PromoArgsError():
-            return _PROMO_TEXTS[error.problem]
-        case StatusArgsError():
-            return texts.STATUS_USAGE if error.missing else texts.STATUS_BAD_ID
-    return texts.INTERNAL_ERROR
-
-
-_SERVICE_TEXTS: tuple[tuple[type[MediaLabError], str], ...] = (
-    (NotAdmin, texts.NOT_ADMIN),
-    (TooManyJobs, texts.TOO_MANY_JOBS),
-    (UnknownJob, texts.JOB_NOT_FOUND),
-    (UnknownUser, texts.UNKNOWN_USER),
-    (BadAmount, texts.BAD_AMOUNT),
-    (BadRequest, texts.REQUEST_REFUSED),
-)
-
-
-def describe_service_error(error: MediaLabError) -> str:
-    for kind, text in _SERVICE_TEXTS:
-        if isinstance(error, kind):
-            return text
-    return texts.SERVICE_UNAVAILABLE
 
 
 async def reply(event: ErrorEvent, bot: Bot, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
@@ -180,7 +47,7 @@ async def reply(event: ErrorEvent, bot: Bot, text: str, markup: InlineKeyboardMa
 async def input_rejected(event: ErrorEvent, bot: Bot) -> None:
     assert isinstance(event.exception, InputRejected)
     log.info("input rejected: %s", event.exception)
-    await reply(event, bot, describe(event.exception))
+    await reply(event, bot, texts.describe_input(event.exception))
 
 
 async def end_flow(state: FSMContext | None) -> None:
@@ -216,7 +83,7 @@ async def service_error(event: ErrorEvent, bot: Bot, state: FSMContext | None = 
     assert isinstance(error, MediaLabError)
     log.warning("service error: %s %s", error.code, error.message)
     await end_flow(state)
-    await reply(event, bot, describe_service_error(error))
+    await reply(event, bot, texts.describe_service_error(error))
 
 
 @router.error()
