@@ -184,7 +184,7 @@ async def test_a_benched_key_leaves_its_account_on_the_others(nc: Client) -> Non
     keys = tuple(ProviderKey.of(s, "main") for s in (SECRET_A, SECRET_B))
     pool = await open_pool(nc, Account("main", 4, keys))
     try:
-        assert pool.bench(keys[0], 60)  # another key of the account is left
+        assert pool.rotation.bench(keys[0], 60)  # another key of the account is left
         leases = [await pool.acquire(timeout=1) for _ in range(4)]
         assert {lease.key for lease in leases} == {keys[1]}
         for lease in leases:

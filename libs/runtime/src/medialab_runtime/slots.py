@@ -39,6 +39,7 @@ from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
 from prometheus_client import Counter, Gauge, Histogram
 
+from medialab_runtime.key_bench import KeyBench
 from medialab_runtime.provider_keys import Account, ProviderKey
 from medialab_runtime.tasks import cancel_and_wait
 
@@ -142,11 +143,9 @@ class SlotPool:
         if not accounts:
             raise ValueError(f"no API keys for {provider}")
         self.provider = provider
-        self.accounts: tuple[Account, ...] = tuple(accounts)
-        self.keys: tuple[ProviderKey, ...] = tuple(key for account in self.accounts for key in account.keys)
+        self.rotation = KeyBench(accounts)
+        self.accounts = self.rotation.accounts
         self.lease_s = lease_s
-        self._by_fingerprint = {key.fingerprint: key for key in self.keys}
-        self._by_name = {account.name: account for account in self.accounts}
         self._js = js
         self._kv = kv
         self._subject_prefix = f"$KV.{subjects.SLOTS_BUCKET}."  # the KV wire format (NATS ADR-8)
@@ -156,7 +155,6 @@ class SlotPool:
         self._seen: dict[str, _SlotSeen] = {}
         self._claiming: set[str] = set()
         self._held: dict[str, Lease] = {}
-        self._benched_until: dict[str, float] = {}
         self._waiters: list[object] = []  # callers waiting here, in order of arrival
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -166,7 +164,7 @@ class SlotPool:
             for key in account.keys:
                 # Read at scrape time from the bench itself, so no code path has to keep it in step.
                 benched = self._metrics.benched.labels(account.name, key.fingerprint)
-                benched.set_function(partial(self._is_benched, key))
+                benched.set_function(partial(self.rotation.is_benched, key))
 
     @classmethod
     async def open(
@@ -186,30 +184,6 @@ class SlotPool:
 
     def slot_names(self, account: Account) -> list[str]:
         return [f"{self.provider}.{account.name}.{i}" for i in range(account.limit)]
-
-    def key(self, fingerprint_: str) -> ProviderKey | None:
-        return self._by_fingerprint.get(fingerprint_)
-
-    def bench(self, key: ProviderKey, seconds: float) -> bool:
-        """Keep ``key`` out of the rotation for ``seconds`` (the provider refused the key itself: locked,
-        no balance, revoked); True while another key is still in it. Local to this process: every
-        replica finds out for itself, at the cost of one refused call."""
-        self._benched_until[key.fingerprint] = time.monotonic() + seconds
-        return len(self.usable_keys()) < len(self.keys)
-
-    def _is_benched(self, key: ProviderKey) -> bool:
-        return self._benched_until.get(key.fingerprint, 0.0) > time.monotonic()
-
-    def usable_keys(self, account: Account | None = None) -> tuple[ProviderKey, ...]:
-        """The keys in rotation (of ``account``, or of the pool); all of them when every one is
-        benched (one may work again)."""
-        keys = account.keys if account is not None else self.keys
-        return tuple(key for key in keys if not self._is_benched(key)) or keys
-
-    def _usable_accounts(self) -> tuple[Account, ...]:
-        """Accounts with a key in rotation; all of them when none has one."""
-        usable = {key.account for key in self.keys if not self._is_benched(key)}
-        return tuple(a for a in self.accounts if a.name in usable) or self.accounts
 
     async def start(self) -> None:
         watcher = await self._watch()
@@ -250,7 +224,7 @@ class SlotPool:
     async def acquire(
         self, timeout: float, key: str | None = None, on_position: OnPosition | None = None
     ) -> Lease:
-        own = self._by_fingerprint.get(key) if key is not None else None
+        own = self.rotation.key(key) if key is not None else None
         if key is not None and own is None:
             raise ValueError("unknown key fingerprint")
         started = time.monotonic()
@@ -345,7 +319,9 @@ class SlotPool:
         """Slots worth a try, accounts with the most free slots first so pooled accounts fill evenly."""
         now = time.monotonic()
         per_account: list[tuple[int, float, Account, list[str]]] = []
-        rotation = (self._by_name[own.account],) if own is not None else self._usable_accounts()
+        rotation = (
+            (self.rotation.account(own.account),) if own is not None else self.rotation.usable_accounts()
+        )
         for account in rotation:
             free: list[str] = []
             stale: list[str] = []
@@ -370,7 +346,7 @@ class SlotPool:
             finally:
                 self._claiming.discard(name)
             if revision is not None:
-                lease = Lease(own or random.choice(self.usable_keys(account)), name, revision)
+                lease = Lease(own or random.choice(self.rotation.usable_keys(account)), name, revision)
                 self._held[name] = lease
                 self._seen[name] = _SlotSeen(True, revision, time.monotonic())
                 self._metrics.in_use.labels(account.name).inc()

@@ -168,7 +168,7 @@ class FalExecutor:
         ``cancel_wanted`` true: the request is cancelled at fal; ``CancelledAtFal`` if fal then ends
         it without a result (one that completed anyway is returned as usual).
         """
-        if resume is not None and self.slots.key(resume.key_fingerprint) is None:
+        if resume is not None and self.slots.rotation.key(resume.key_fingerprint) is None:
             raise RequestGone("the key of the earlier request left the pool")
         while True:
             try:

@@ -27,13 +27,13 @@ class KeyRotation:
 
     def pick(self) -> ProviderKey:
         """A key for calls that take no slot (uploads to fal's CDN)."""
-        return random.choice(self._slots.usable_keys())
+        return random.choice(self._slots.rotation.usable_keys())
 
     def try_another(self, key: ProviderKey, error: FalError) -> bool:
         """After ``error`` from a call on ``key``: True when it refused the key and another key is left."""
         if not isinstance(error, FalRejected) or not error.key_refused:
             return False
-        another = self._slots.bench(key, self._cooldown_s)
+        another = self._slots.rotation.bench(key, self._cooldown_s)
         log.warning(
             "fal refused key %s (%d); out of rotation for %.0fs%s",
             key.fingerprint,
