@@ -56,11 +56,11 @@ async def send_file(user: TelegramUserClient, hostile: Hostile) -> TranscriptMes
         await user.send_document(hostile.data, hostile.file_name, mime_type=hostile.mime_type)
     except EmulatorError:
         return None
-    return await user.wait_for_reply(answer_to_upload, timeout=30)
+    return await user.wait_for_reply(answer_to_upload, timeout=90)
 
 
 async def started(user: TelegramUserClient) -> tuple[str, bool]:
-    answer = await user.wait_for_reply(answer_to_upload, timeout=30)
+    answer = await user.wait_for_reply(answer_to_upload, timeout=90)
     return text_of(answer), STARTED in text_of(answer)
 
 

@@ -35,7 +35,7 @@ async def open_pool(nc: Client, *accounts: Account, poll_s: float = 0.2) -> Slot
 async def test_at_most_n_holders_across_pools_and_waiters_wake_on_release(nats_url: str, nc: Client) -> None:
     other_nc = await nats.connect(nats_url)
     key = Account.single(SECRET_A, 3)
-    pools = [await open_pool(nc, key, poll_s=5.0), await open_pool(other_nc, key, poll_s=5.0)]
+    pools = [await open_pool(nc, key, poll_s=30.0), await open_pool(other_nc, key, poll_s=30.0)]
     try:
         assert pools[0].lease_s == pytest.approx(1.5)
         holding = 0
@@ -51,8 +51,9 @@ async def test_at_most_n_holders_across_pools_and_waiters_wake_on_release(nats_u
 
         started = time.monotonic()
         await asyncio.gather(*(worker(pools[i % 2]) for i in range(24)))
-        # 24 holds of 50 ms through 3 slots: ~0.4 s when waiters wake on releases (the poll is 5 s).
-        assert time.monotonic() - started < 2.0
+        # 24 holds of 50 ms through 3 slots: ~0.4 s when waiters wake on releases; waiting for the
+        # 30 s poll instead, the seven rounds of waiters would take minutes.
+        assert time.monotonic() - started < 25
         assert peak == 3
         assert await pools[0].occupied() == {key.name: 0}
     finally:
@@ -103,9 +104,7 @@ async def test_a_dead_holders_slot_expires_and_a_live_holder_keeps_its_own(nats_
         kept = await pool.acquire(timeout=1)
         with pytest.raises(SlotTimeout):
             await pool.acquire(timeout=0.2)
-        started = time.monotonic()
         second = await pool.acquire(timeout=6)  # freed by expiry (lease 1.5 s), found by the poll
-        assert time.monotonic() - started < 4
         await asyncio.sleep(2.5)  # longer than the lease: only refreshes keep ours alive
         assert await pool.occupied() == {key.name: 2}
         assert not kept.lost and not second.lost

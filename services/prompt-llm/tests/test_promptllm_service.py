@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -68,6 +67,8 @@ class FakeFalLlm:
     delay_s: float = 0.0
     in_flight: set[asyncio.Task[None]] = field(default_factory=set)
     called: asyncio.Event = field(default_factory=asyncio.Event)
+    running: int = 0
+    peak: int = 0  # the most calls in progress at once
 
     def push(self, *items: Scripted) -> None:
         self.script.extend(items)
@@ -75,7 +76,12 @@ class FakeFalLlm:
     async def handle(self, request: FalLlmRequest) -> FalLlmReply:
         self.requests.append(request)
         self.called.set()
-        await asyncio.sleep(self.delay_s)
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            await asyncio.sleep(self.delay_s)
+        finally:
+            self.running -= 1
         if not self.script:
             raise AssertionError("an LLM call nobody scripted")
         item = self.script.popleft()
@@ -239,13 +245,13 @@ async def test_no_fal_runner_is_service_unavailable(nats_url: str) -> None:
 
 
 async def test_slow_calls_are_served_concurrently(harness: Harness) -> None:
-    harness.fal.delay_s = 0.5
+    # Six calls sent together overlap at a 1 s fal (the service's own timeout here is 2.5 s).
+    harness.fal.delay_s = 1.0
     harness.fal.push(*[EN_TEXT] * 6)
-    started = time.monotonic()
     texts = [f"{RU_TEXT} номер {i}" for i in range(6)]
     replies = await asyncio.gather(*(harness.translate(text) for text in texts))
     assert all(r.text == EN_TEXT for r in replies)
-    assert time.monotonic() - started < 1.5  # six 0.5 s calls side by side, not one after another
+    assert harness.fal.peak == 6  # side by side, not one after another
 
 
 async def test_stop_lets_requests_in_flight_finish(harness: Harness) -> None:
