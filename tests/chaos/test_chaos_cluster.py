@@ -62,7 +62,8 @@ RUN_SECONDS = 2.0
 @pytest.fixture(scope="module")
 def cluster_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosStack]:
     root = Path(tempfile.mkdtemp(prefix="medialab-chaos-cluster-"))
-    stack = ChaosStack(root, nats_nodes=3)
+    # Production's slot lease (30 s), longer than an election: see ChaosStack.
+    stack = ChaosStack(root, nats_nodes=3, slot_lease_s=30)
     stack.start()
     yield stack
     stack.stop()

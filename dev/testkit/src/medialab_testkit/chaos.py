@@ -140,12 +140,12 @@ def final_messages(messages: Iterable[TranscriptMessage], job_id: str) -> list[T
     return told
 
 
-async def _provision(nats_url: str, replicas: int) -> None:
-    """Create the layout before any service does, with short slot leases (a dead holder's slot is
-    back within seconds); the services keep an existing bucket's config."""
+async def _provision(nats_url: str, replicas: int, slot_lease_s: float) -> None:
+    """Create the layout before any service does, with the scenario's slot lease; the services keep
+    an existing bucket's config."""
     nc = await nats.connect(servers=server_urls(nats_url))
     try:
-        await ensure_layout(nc.jetstream(), LayoutConfig(slots_ttl_s=SLOT_LEASE_S, replicas=replicas))
+        await ensure_layout(nc.jetstream(), LayoutConfig(slots_ttl_s=slot_lease_s, replicas=replicas))
     finally:
         await nc.close()
 
@@ -154,13 +154,18 @@ class ChaosStack:
     """The launcher's stack plus what the scenarios need to break it and put it back; with
     ``nats_nodes=3`` on a three-node NATS cluster, every stream with three replicas."""
 
-    def __init__(self, root: Path, nats_nodes: int = 1) -> None:
+    def __init__(self, root: Path, nats_nodes: int = 1, slot_lease_s: float = SLOT_LEASE_S) -> None:
+        """``slot_lease_s``: short by default, so a killed holder's slot is back within seconds; a
+        scenario that moves NATS leadership needs a lease longer than an election (as production's
+        30 s is), or a live holder's lease runs out while it cannot refresh it."""
         self.stack = Stack(data_dir=root, env=dict(CHAOS_ENV), nats_nodes=nats_nodes)
+        self.slot_lease_s = slot_lease_s
 
     def start(self) -> None:
         try:
             self.stack.start_infrastructure()
-            asyncio.run(_provision(self.nats_url, int(self.stack.env.get("NATS_REPLICAS", "1"))))
+            replicas = int(self.stack.env.get("NATS_REPLICAS", "1"))
+            asyncio.run(_provision(self.nats_url, replicas, self.slot_lease_s))
             self.stack.start_sandboxes()
             self.stack.start_services()
         except BaseException:
