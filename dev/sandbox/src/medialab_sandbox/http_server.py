@@ -67,7 +67,10 @@ class HttpServer:
         """Serve ``app`` (binding first unless ``bind`` was called); return once it accepts."""
         sock = self._sock if self._sock is not None else self._bound_socket()
         self._sock = None
-        config = uvicorn.Config(app, lifespan="off", **self._options)
+        # Idle connections live longer here than in the clients' pools (httpx drops them after 5 s, as
+        # uvicorn did): a client reusing a connection the server is closing at that moment reads EOF.
+        options = {"timeout_keep_alive": 30, **self._options}
+        config = uvicorn.Config(app, lifespan="off", **options)
         server = uvicorn.Server(config) if self._capture_signals else _HostOwnsSignals(config)
         task = asyncio.create_task(server.serve(sockets=[sock]), name=self._task_name)
         self._server, self._task = server, task
