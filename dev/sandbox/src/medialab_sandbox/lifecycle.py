@@ -5,7 +5,10 @@ No heavy imports here: the terminal chat client uses ``Closable`` without the se
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Self
 
 
@@ -26,6 +29,18 @@ class Lifecycle(ABC):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+
+async def serve_until_signalled(emulator: Lifecycle, announce: Callable[[], str]) -> None:
+    """``python -m`` an emulator: serve until SIGINT or SIGTERM; ``announce()`` is printed once it
+    serves (it names the address, which is only known then when the port was 0)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with emulator:
+        print(announce(), flush=True)
+        await stop.wait()
 
 
 class Closable(ABC):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 
 from medialab_sandbox.fal.faults import Latency
 from medialab_sandbox.fal.server import FalEmulator
+from medialab_sandbox.lifecycle import serve_until_signalled
 
 
 def _parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,16 +48,7 @@ async def _serve(args: argparse.Namespace) -> None:
     )
     if args.upscale_webp:
         emulator.set_upscale_format("webp")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await emulator.start()
-    print(f"fal emulator ready: {emulator.base_url}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await emulator.stop()
+    await serve_until_signalled(emulator, lambda: f"fal emulator ready: {emulator.base_url}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 
+from medialab_sandbox.lifecycle import serve_until_signalled
 from medialab_sandbox.yookassa.config import EmulatorConfig
 from medialab_sandbox.yookassa.server import YooKassaEmulator
 
@@ -39,14 +39,7 @@ async def serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with emu:
-        # The launcher reads this line to learn the port when it asked for port 0.
-        print(f"yookassa emulator listening on {emu.base_url}", flush=True)
-        await stop.wait()
+    await serve_until_signalled(emu, lambda: f"yookassa emulator listening on {emu.base_url}")
 
 
 def main(argv: list[str] | None = None) -> None:
