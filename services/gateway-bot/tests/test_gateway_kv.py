@@ -18,6 +18,7 @@ from gateway_bot.flows.launcher import Order
 from gateway_bot.flows.steps import begin
 from gateway_bot.states import ConfirmFlow
 from gateway_bot.storage.fsm import KvStorage
+from gateway_bot.storage.kv import keys_matching
 from gateway_bot.storage.records import (
     Claim,
     DeliveryMarks,
@@ -75,6 +76,26 @@ async def test_fsm_concurrent_updates_lose_nothing(js: JetStreamContext) -> None
     data = await replicas[1].get_data(key())
     assert data == {f"field{i}": i for i in range(20)}
     assert await replicas[1].get_state(key()) == "Flow:step"
+
+
+async def test_keys_matching_lists_present_keys_by_pattern_at_once(js: JetStreamContext) -> None:
+    kv = await js.key_value(subjects.ALBUMS_BUCKET)
+    await kv.put("7001.a", b"1")
+    await kv.put("7001.b", b"1")
+    await kv.put("7001.gone", b"1")
+    await kv.delete("7001.gone")
+    await kv.put("7001.purged", b"1")
+    await kv.purge("7001.purged")
+    await kv.put("70011.c", b"1")
+    assert await keys_matching(kv, "7001.*") == ["7001.a", "7001.b"]
+    assert await keys_matching(kv, "7001.a", "7001.>") == ["7001.a", "7001.b"]
+    assert await keys_matching(kv, "7002.>") == []
+    # A key is listed the moment its write is acknowledged, however many are written together (a
+    # watch's end-of-keys marker could come before the last keys on a busy machine).
+    for round_ in range(20):
+        names = [f"7003.{round_}.{n}" for n in range(8)]
+        await asyncio.gather(*(kv.put(name, b"1") for name in names))
+        assert await keys_matching(kv, f"7003.{round_}.*") == sorted(names)
 
 
 def ref(n: int) -> MediaRef:
