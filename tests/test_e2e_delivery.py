@@ -295,7 +295,7 @@ async def test_a_flagged_result_is_not_charged_and_offers_one_rephrase(stack: St
         assert await balance_available(user) == before  # the rephrase is free
 
 
-FORMAT_BUTTONS = {"Nano-banana": 3, "Seedream": 6, "Nano Banana Pro": 9}
+FORMAT_BUTTONS = {"Nano-banana": 3, "Seedream": 9, "Nano Banana Pro": 9}  # Seedream: 3 marketplace cards
 
 
 async def order_format(user: TelegramUserClient, model: str, number: int) -> None:

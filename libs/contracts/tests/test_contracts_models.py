@@ -1,6 +1,12 @@
 import pytest
 from medialab_contracts.billing import ReserveRequest, TopupRequest
-from medialab_contracts.catalog import FORMATS, Catalog, UnknownModelName, default_catalog
+from medialab_contracts.catalog import (
+    FORMATS,
+    MARKETPLACE_FORMATS,
+    Catalog,
+    UnknownModelName,
+    default_catalog,
+)
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded, parse_job_event
 from medialab_contracts.ids import new_job_id
 from medialab_contracts.jobs import ImageSize, JobRequest
@@ -59,9 +65,27 @@ def test_a_size_is_priced_by_its_resolution_tier_and_each_tier_can_be_overridden
         assert all(
             model.resolution(ImageSize(width=f.width, height=f.height)).key == f.resolution
             for f in model.formats
+            if f.resolution is not None  # marketplace presets name no tier: the price shows it
         )
     with pytest.raises(ValueError, match="nbp@8K"):
         default_catalog({"nbp@8K": 1})
+
+
+def test_marketplace_presets_are_the_card_sizes_and_only_exact_models_offer_them() -> None:
+    sizes = {f.key: (f.width, f.height, f.size_label) for f in MARKETPLACE_FORMATS}
+    assert sizes == {
+        "wb": (900, 1200, "900×1200"),  # Wildberries: 3:4, at least 900×1200
+        "ozon": (1200, 1600, "1200×1600"),  # Ozon: 3:4
+        "ym": (1200, 1200, "1200×1200"),  # Yandex Market: sides of 600 px and more
+    }
+    catalog = default_catalog()
+    offering = {m.key for m in catalog.models if set(MARKETPLACE_FORMATS) <= set(m.formats)}
+    # Seedream takes any size of 960²…4096² pixels; M5 crops locally. Nano-banana's sizes are fixed.
+    assert offering == {"sd", "txt"}
+    assert all(960 * 960 <= f.width * f.height <= 4096 * 4096 for f in MARKETPLACE_FORMATS)
+    assert {m.key for m in catalog.for_mode(Mode.text)} == {"txt"}
+    sd = catalog.by_key("sd")
+    assert [sd.format_price(f) for f in MARKETPLACE_FORMATS] == [sd.price] * 3  # Seedream's one price
 
 
 def test_price_overrides_and_alias_resolution() -> None:

@@ -188,6 +188,23 @@ def test_exif_orientation_is_applied(to_bytes: Callable[..., bytes], open_png: C
     assert out.size == (200, 300)
 
 
+def test_a_marketplace_canvas_crops_the_centre_to_exact_pixels(
+    to_bytes: Callable[..., bytes], open_png: Callable
+) -> None:
+    """A 1600×1200 picture for a 900×1200 card: scaled to cover, the left and right edges cut off."""
+    picture = Image.new("RGB", (1600, 1200), (255, 0, 0))
+    picture.paste((0, 0, 255), (320, 0, 1280, 1200))  # a blue middle, red edges
+    rendered = render_detailed(
+        to_bytes(picture), "Новинка", TextStyle(position="top", **BARE), canvas=(900, 1200)
+    )
+    out = open_png(rendered.png)
+    assert out.size == rendered.size == (900, 1200)
+    assert out.getpixel((5, 1190)) == out.getpixel((894, 1190)) == (0, 0, 255)  # only the middle stays
+    assert rendered.text_box[2] <= 900  # the text is laid out on the card, not on the original
+    with pytest.raises(ImageTooLarge):
+        render_detailed(to_bytes(picture), "x", TextStyle(), Limits(max_pixels=1_000_000), (900, 1200))
+
+
 def test_transparency_and_colour_profile_survive(to_bytes: Callable[..., bytes], open_png: Callable) -> None:
     image = Image.new("RGBA", (W, H), (0, 0, 0, 0))
     profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()

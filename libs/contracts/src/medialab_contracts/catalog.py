@@ -74,8 +74,24 @@ def _tiered_formats(
     return tuple(formats)
 
 
+# Marketplace product-card presets (sources read 2026-12-07):
+# - Wildberries: vertical 3:4, at least 900×1200 px, no side over 8000 px
+#   (https://blog.promopult.ru/marketplejsy/kak-oformit-foto-dlya-kartochki-tovara-na-wildberries.html,
+#   https://sellerrocket.one/wildberries/oformleniyu-kartochek-tovara-razmer-format-forma.html);
+# - Ozon: 3:4 is the ratio its search shows whole, other ratios get stretched or margins
+#   (https://docs.ozon.com/global/en/products/upload/adding-content/images); 1200×1600 is our pick of
+#   a 3:4 size with every side a multiple of 8 (the "8-point grid" that page names);
+# - Yandex Market: no fixed ratio, sides of at least 600 px for the zoomed view
+#   (https://yandex.com/support/partnermarket/picture.html); a 1200×1200 square is our pick.
+# Only a model that can be asked for exactly these pixels offers them (Seedream, any size in its area
+# range), and M5 crops its picture to them locally; nano-banana's fixed sizes miss them (896×1200).
+MARKETPLACE_FORMATS: tuple[ImageFormat, ...] = (
+    ImageFormat(key="wb", title="Wildberries 3:4", width=900, height=1200),
+    ImageFormat(key="ozon", title="Ozon 3:4", width=1200, height=1600),
+    ImageFormat(key="ym", title="Яндекс Маркет 1:1", width=1200, height=1200),
+)
 NANO_PRO_FORMATS = _tiered_formats(_NANO_PRO_SIDES, {"1K": 1024, "2K": 2048, "4K": 4096})
-SEEDREAM_FORMATS = _tiered_formats(_SEEDREAM_SIDES, {"2K": 2048, "4K": 4096})
+SEEDREAM_FORMATS = _tiered_formats(_SEEDREAM_SIDES, {"2K": 2048, "4K": 4096}) + MARKETPLACE_FORMATS
 DEFAULT_EDIT_SIZE = (1024, 1024)
 
 
@@ -379,6 +395,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         modes=frozenset({Mode.text}),
         price=rubles(1),
         max_inputs=1,
+        # Optional: the picture is cropped to one of these before the text is drawn.
+        formats=MARKETPLACE_FORMATS,
     ),
 )
 

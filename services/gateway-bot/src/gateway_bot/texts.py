@@ -123,9 +123,11 @@ def model_button(model: ModelSpec) -> str:
 
 
 def format_button(model: ModelSpec, fmt: ImageFormat) -> str:
-    if fmt.resolution is None:
+    """A model priced by resolution shows each button's price (a marketplace preset names no tier)."""
+    if not model.resolutions:
         return f"{fmt.title} {fmt.size_label}"
-    return f"{fmt.title} · {fmt.resolution} {fmt.size_label} · {format_rub(model.format_price(fmt))}"
+    tier = f" · {fmt.resolution}" if fmt.resolution else ""
+    return f"{fmt.title}{tier} {fmt.size_label} · {format_rub(model.format_price(fmt))}"
 
 
 def retouch_button(title: str, price: int) -> str:
@@ -342,7 +344,19 @@ def text_send_image(price: int, max_bytes: int) -> str:
     )
 
 
-TEXT_ENTER = "Введите текст для изображения (можно в несколько строк и с эмодзи)."
+TEXT_ENTER = (
+    "Введите текст для изображения (можно в несколько строк и с эмодзи).\n"
+    "Для карточки маркетплейса сначала выберите формат ниже: фото будет обрезано по центру до его размера."
+)
+
+
+def text_format_chosen(fmt: ImageFormat) -> str:
+    return (
+        f"Формат: {fmt.title} {fmt.size_label} — фото будет обрезано по центру до этого размера.\n"
+        "Введите текст для изображения (можно в несколько строк и с эмодзи)."
+    )
+
+
 TEXT_STYLE = (
     "Опишите оформление, например: «Крупный белый текст в центре, на чёрной плашке», "
     "«Текст размером 72px снизу, расстояние от низа 10%», «без плашки».\n"

@@ -73,6 +73,35 @@ async def test_prompt_typed_at_the_menu_starts_on_the_format(
     )
 
 
+async def test_seedream_offers_marketplace_cards_at_their_exact_pixels(
+    chat: Conversation, launcher: RecordingLauncher
+) -> None:
+    """Seedream takes any size, so it can be asked for a card's pixels; nano-banana's sizes are fixed."""
+    await chat.send(texts.BTN_CREATE)
+    models = buttons(chat.last().reply_markup)
+    await chat.press(models["Seedream · 8 ₽"])
+    formats = buttons(chat.step().reply_markup)
+    assert list(formats)[-4:] == [
+        "Wildberries 3:4 900×1200 · 8 ₽",
+        "Ozon 3:4 1200×1600 · 8 ₽",
+        "Яндекс Маркет 1:1 1200×1200 · 8 ₽",
+        texts.BTN_CANCEL,
+    ]
+    await chat.press(formats["Wildberries 3:4 900×1200 · 8 ₽"])
+    assert chat.step().text == texts.enter_prompt(CATALOG.by_key("sd"))
+    await chat.send("белые кроссовки на светлом фоне")
+    (order,) = launcher.orders
+    assert order.size is not None
+    assert (order.model.key, order.size.width, order.size.height, order.price) == ("sd", 900, 1200, 800)
+
+
+async def test_nano_banana_offers_no_marketplace_card(chat: Conversation) -> None:
+    for model in ("Nano-banana · 8 ₽", "Nano Banana Pro · от 24 ₽"):
+        await chat.send(texts.BTN_CREATE)
+        await chat.press(buttons(chat.last().reply_markup)[model])
+        assert not any("Wildberries" in label for label in buttons(chat.step().reply_markup))
+
+
 async def test_extended_form_waits_in_kv_for_launch_under_its_price(
     chat: Conversation, launcher: RecordingLauncher, billing: BillingResponder
 ) -> None:

@@ -55,3 +55,14 @@ def load_image(
         return LoadedImage(_drawable(image), icc_profile or None)
     except _DECODE_ERRORS as exc:
         raise CorruptImage(f"cannot decode: {exc}") from exc
+
+
+def crop_to(image: Image.Image, size: tuple[int, int], max_pixels: int = MAX_INPUT_PIXELS) -> Image.Image:
+    """The picture scaled to cover ``size`` and cropped at the centre to exactly it (a marketplace
+    card's pixels): nothing is stretched, the edges of the longer side go."""
+    width, height = size
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"a {width}x{height} canvas is over {max_pixels} pixels")
+    if image.size == size:
+        return image
+    return ImageOps.fit(image, size, Image.Resampling.LANCZOS)

@@ -86,9 +86,10 @@ class TextJobHandler:
             return control.failed(FailureReason.bad_input, f"input {source.object_name} is gone")
         style = await resolve_style(job.style_wish, self._llm_asker(job.trace_id))
         started = time.perf_counter()
+        canvas = None if job.size is None else (job.size.width, job.size.height)
         try:
             rendered = await asyncio.to_thread(
-                render_detailed, data, job.overlay_text or "", style, self._limits
+                render_detailed, data, job.overlay_text or "", style, self._limits, canvas
             )
         except RenderError as error:
             log.info("render refused: %s (%s)", error.code, error)

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from text_render.contrast import RGB, ColorPlan, plan_colors, sample_pixels
 from text_render.emoji_source import emoji_image
 from text_render.errors import EmptyText, TextTooLong
-from text_render.image_io import MAX_INPUT_BYTES, MAX_INPUT_PIXELS, load_image
+from text_render.image_io import MAX_INPUT_BYTES, MAX_INPUT_PIXELS, crop_to, load_image
 from text_render.layout import MIN_FONT_SIZE, TextLayout, fit_text
 from text_render.png import encode_png
 
@@ -188,10 +188,17 @@ def _draw_text(
                 )
 
 
-def render_detailed(image_bytes: bytes, text: str, style: TextStyle, limits: Limits = Limits()) -> Rendered:
+def render_detailed(
+    image_bytes: bytes,
+    text: str,
+    style: TextStyle,
+    limits: Limits = Limits(),
+    canvas: tuple[int, int] | None = None,
+) -> Rendered:
+    """``canvas``: the size to crop the picture to before the text is laid out (a marketplace preset)."""
     text = normalize_text(text, limits.max_text_chars)
     loaded = load_image(image_bytes, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels)
-    image = loaded.image
+    image = loaded.image if canvas is None else crop_to(loaded.image, canvas, limits.max_pixels)
     width, height = image.size
     chrome = _Chrome(style)
     layout = fit_text(

@@ -1,21 +1,25 @@
-"""M5 📝 Добавить текст: an image → the text (multi-line, emoji) → a style wish or /skip; drawn locally."""
+"""M5 📝 Добавить текст: an image → the text (multi-line, emoji) → a style wish or /skip; drawn locally.
+
+Before the text a marketplace preset may be picked: text-render crops the picture to its size first.
+"""
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Message, User
+from aiogram.types import CallbackQuery, Message, User
 from annotated_types import MaxLen
 from medialab_contracts.catalog import Catalog
-from medialab_contracts.jobs import JobRequest
+from medialab_contracts.jobs import ImageSize, JobRequest
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 
 from gateway_bot import keyboards, texts
+from gateway_bot.callbacks import FormatCb
 from gateway_bot.failures import EmptyPrompt, PromptTooLong, TooManyPixels
-from gateway_bot.filters import HasImage, PlainText
+from gateway_bot.filters import HasImage, PlainText, SameFlow
 from gateway_bot.flows.intake import Intake
 from gateway_bot.flows.launcher import Launcher, Order
-from gateway_bot.flows.steps import begin, take_image
+from gateway_bot.flows.steps import begin, show_step, take_image
 from gateway_bot.settings import GatewaySettings
 from gateway_bot.states import TextFlow
 
@@ -43,7 +47,12 @@ async def open_text(message: Message, state: FSMContext, catalog: Catalog, setti
 
 @router.message(TextFlow.image, HasImage(), F.media_group_id.is_(None))
 async def take_photo(
-    message: Message, bot: Bot, state: FSMContext, intake: Intake, settings: GatewaySettings
+    message: Message,
+    bot: Bot,
+    state: FSMContext,
+    intake: Intake,
+    catalog: Catalog,
+    settings: GatewaySettings,
 ) -> None:
     data = await state.get_data()
     ref = await take_image(message, bot, intake, settings.max_text_image_bytes)
@@ -55,7 +64,22 @@ async def take_photo(
         raise TooManyPixels(f"{ref.width}x{ref.height} over {settings.max_text_image_pixels} pixels")
     await state.update_data(image=ref.model_dump(mode="json"))
     await state.set_state(TextFlow.text)
-    await message.answer(texts.TEXT_ENTER, reply_markup=keyboards.cancel(data["flow"]))
+    (model,) = catalog.for_mode(Mode.text)
+    await message.answer(texts.TEXT_ENTER, reply_markup=keyboards.formats(model, data["flow"]))
+
+
+@router.callback_query(TextFlow.text, FormatCb.filter(), SameFlow())
+async def choose_format(
+    query: CallbackQuery, callback_data: FormatCb, state: FSMContext, catalog: Catalog, bot: Bot
+) -> None:
+    (model,) = catalog.for_mode(Mode.text)
+    fmt = model.find_format(callback_data.fmt)
+    if fmt is None:  # drawn by an older catalog
+        await query.answer(texts.STALE_BUTTON)
+        return
+    await state.update_data(format=fmt.key)
+    await query.answer()
+    await show_step(bot, query, texts.text_format_chosen(fmt), keyboards.cancel(callback_data.flow))
 
 
 @router.message(TextFlow.text, PlainText())
@@ -81,6 +105,7 @@ async def _launch(
 ) -> None:
     data = await state.get_data()
     (model,) = catalog.for_mode(Mode.text)
+    fmt = model.find_format(data.get("format", ""))
     order = Order(
         mode=Mode.text,
         model=model,
@@ -89,6 +114,7 @@ async def _launch(
         inputs=(MediaRef.model_validate(data["image"]),),
         overlay_text=data["overlay"],
         style_wish=wish,
+        size=None if fmt is None else ImageSize(width=fmt.width, height=fmt.height),
     )
     await launcher.launch(bot, order)
     await state.clear()
