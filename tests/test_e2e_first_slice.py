@@ -298,8 +298,8 @@ async def test_progress_edits_are_throttled_and_a_failure_finalises_and_refunds(
         await reply(user, contains("Зарезервировано: 8 ₽"))
         common = {"job_id": job.job_id, "user_id": user.user_id, "chat_id": user.chat_id, "mode": job.mode}
         await asyncio.sleep(2.1)  # the status message was just sent: edits wait out the interval
-        await publish(stack, JobProgress(**common, stage="queued", queue_position=3, elapsed_s=1.0))
-        edited = await user.wait_for_message(predicate=contains("позиция в очереди: 3"), timeout=10)
+        await publish(stack, JobProgress(**common, stage="queued", queue_position=3, eta_s=38, elapsed_s=1.0))
+        edited = await user.wait_for_message(predicate=contains("в очереди: 4-й · примерно 40 с"), timeout=10)
         assert edited.message_id == status.message_id
         for n in range(5):  # a burst inside the 2 s window: at most one more edit
             await publish(stack, JobProgress(**common, stage="running", elapsed_s=2.0 + n))

@@ -341,6 +341,27 @@ async def test_waiting_for_a_slot_shows_the_place_in_our_queue(
     assert sorted(max(p, default=-1) for p in places)[1:] == [0, 1], places
 
 
+async def test_a_waiting_job_hears_an_estimate_from_the_models_recent_jobs(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner(fal_concurrency_per_account=1)
+    fal.set_latency(run_seconds=1.0)
+    warm = await bus.run(make_job("nb", prompt="warm-up"), timeout=30)  # one done: a hold time known
+    assert isinstance(warm, JobSucceeded), warm
+    jobs = [make_job("nb", prompt=f"owl {n}") for n in range(3)]
+    results = await asyncio.gather(*(bus.run(job, timeout=30) for job in jobs))
+    assert all(isinstance(result, JobSucceeded) for result in results), results
+    estimates = {
+        p.queue_position: p.eta_s
+        for job in jobs
+        for p in bus.progress(job.job_id)
+        if p.stage == "queued" and p.eta_s is not None
+    }
+    # The one slot turns over about once a second: next waits ~1 turn and runs, the one behind ~2.
+    assert set(estimates) >= {0, 1}, estimates
+    assert 2.0 <= estimates[0] < estimates[1] <= 3 * estimates[0] / 2 + 0.5, estimates
+
+
 async def test_an_output_off_fals_cdn_fails_the_job_unfetched(
     fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
 ) -> None:

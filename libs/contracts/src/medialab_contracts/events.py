@@ -54,8 +54,11 @@ class JobAccepted(JobEventBase):
 class JobProgress(JobEventBase):
     kind: Literal["progress"] = "progress"
     stage: Literal["queued", "running", "uploading", "downloading"] = "running"
+    # Jobs ahead of this one (0 = next): in fal's queue, or in ours while it waits for a provider slot.
     queue_position: int | None = Field(default=None, ge=0)
     elapsed_s: float = Field(default=0.0, ge=0)
+    # The runner's estimate of the seconds until the result (from its recent jobs); None: no estimate.
+    eta_s: float | None = Field(default=None, ge=0)
 
 
 class MediaOutput(MediaRef):

@@ -99,7 +99,9 @@ class JobControl:
     def remaining(self) -> float:
         return (self.job.deadline_at() - datetime.now(UTC)).total_seconds()
 
-    async def progress(self, stage: str = "running", queue_position: int | None = None) -> None:
+    async def progress(
+        self, stage: str = "running", queue_position: int | None = None, eta_s: float | None = None
+    ) -> None:
         """Publish a progress event, at most one per interval unless the stage or position changed."""
         now = time.monotonic()
         changed = queue_position != self._last_position or stage != self._last_stage
@@ -116,6 +118,7 @@ class JobControl:
                 stage=stage,  # type: ignore[arg-type]
                 queue_position=queue_position,
                 elapsed_s=round(self.elapsed(), 3),
+                eta_s=None if eta_s is None else round(eta_s, 1),
             )
         )
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from medialab_contracts.events import FailureReason
+from medialab_runtime.eta import RecentDurations, queue_eta
 from medialab_runtime.provider_keys import ProviderKey
 from medialab_runtime.slots import OnPosition, SlotPool, SlotTimeout
 
@@ -36,6 +37,9 @@ OnSubmitted = Callable[[Submission, ProviderKey], Awaitable[None]]
 OnStatus = Callable[[QueueStatus], Awaitable[None]]
 # Asked between status polls (at most once per ``CANCEL_CHECK_S``): did the job's owner cancel it?
 CancelWanted = Callable[[], Awaitable[bool]]
+# A job waiting here for a slot: the jobs ahead of it (0 = next) and the seconds until its result, if
+# the model's recent jobs tell.
+OnQueued = Callable[[int, float | None], Awaitable[None]]
 CANCEL_CHECK_S = 1.0
 
 
@@ -149,6 +153,7 @@ class FalExecutor:
         self._poll = poll
         self._keys = keys
         self._expected = Expectations()
+        self._holds = RecentDurations()  # slot-hold times per model: what a turn in our queue takes
 
     async def run(
         self,
@@ -159,12 +164,13 @@ class FalExecutor:
         resume: Resume | None = None,
         on_submitted: OnSubmitted | None = None,
         on_status: OnStatus = _nothing,
-        on_position: OnPosition | None = None,
+        on_position: OnQueued | None = None,
         cancel_wanted: CancelWanted | None = None,
     ) -> FalResult:
         """Raises ``FalRejected`` / ``FalUnreachable`` (final), ``DeadlineExceeded``, and
         ``RequestGone`` when fal no longer knows the request to ``resume`` (submit it anew).
-        ``on_position`` hears the job's place among those waiting for a slot here (0 = next).
+        ``on_position`` hears the job's place among those waiting for a slot here (0 = next) and an
+        estimate of the seconds until its result.
         ``cancel_wanted`` true: the request is cancelled at fal; ``CancelledAtFal`` if fal then ends
         it without a result (one that completed anyway is returned as usual).
         """
@@ -186,12 +192,14 @@ class FalExecutor:
         resume: Resume | None,
         on_submitted: OnSubmitted | None,
         on_status: OnStatus,
-        on_position: OnPosition | None,
+        on_position: OnQueued | None,
         cancel_wanted: CancelWanted | None,
     ) -> FalResult:
         try:
             async with self.slots.hold(
-                deadline - time.monotonic(), resume.key_fingerprint if resume else None, on_position
+                deadline - time.monotonic(),
+                resume.key_fingerprint if resume else None,
+                self._with_eta(model_id, on_position),
             ) as lease:
                 started = time.monotonic()
                 if resume is not None:
@@ -222,8 +230,20 @@ class FalExecutor:
             raise CancelledAtFal(f"request {submission.request_id} cancelled: {status.error}")
         if status.error is None and resume is None and not cancelled:
             self._expected.observe(model_id, now - running_since)
+            self._holds.observe(model_id, provider_s)
         body = await self._result(lease.key, submission, deadline, failed=status.error is not None)
         return FalResult(body, lease.key, int(provider_s * 1000))
+
+    def _with_eta(self, model_id: str, on_queued: OnQueued | None) -> OnPosition | None:
+        if on_queued is None:
+            return None
+        parallel = sum(account.limit for account in self.slots.accounts)
+
+        async def on_position(ahead: int) -> None:
+            typical = self._holds.median(model_id)
+            await on_queued(ahead, None if typical is None else queue_eta(typical, ahead, parallel))
+
+        return on_position
 
     async def _result(
         self, key: ProviderKey, submission: Submission, deadline: float, *, failed: bool

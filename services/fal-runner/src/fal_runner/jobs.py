@@ -18,7 +18,6 @@ from medialab_runtime.images import ImageRejected
 from medialab_runtime.jobs import JobControl, JobResult
 from medialab_runtime.media_store import MediaNotFound
 from medialab_runtime.provider_keys import ProviderKey
-from medialab_runtime.slots import OnPosition
 
 from fal_runner.arguments import ModelInputs, UnsupportedJob, model_inputs
 from fal_runner.execution import (
@@ -27,6 +26,7 @@ from fal_runner.execution import (
     DeadlineExceeded,
     FalExecutor,
     FalResult,
+    OnQueued,
     OnStatus,
     OnSubmitted,
     Resume,
@@ -73,7 +73,7 @@ class FalJobHandler:
         resume: Resume | None,
         on_submitted: OnSubmitted,
         on_status: OnStatus,
-        on_position: OnPosition,
+        on_position: OnQueued,
         cancel_wanted: CancelWanted | None,
     ) -> FalResult:
         """Poll the earlier delivery's request if there is one, else (or if fal forgot it) submit."""
@@ -133,9 +133,9 @@ class FalJobHandler:
             else:
                 await control.progress("running")
 
-        async def on_position(ahead: int) -> None:
-            # Waiting for a slot of the account: the user sees their place in our queue.
-            await control.progress("queued", ahead)
+        async def on_position(ahead: int, eta_s: float | None) -> None:
+            # Waiting for a slot of the account: the user sees their place in our queue and an estimate.
+            await control.progress("queued", ahead, eta_s)
 
         # FAL_CANCEL_RUNNING off: a job cancelled while at fal runs to its end, charged and delivered.
         cancel_wanted = control.cancel_requested if self._cancel_running else None

@@ -6,6 +6,7 @@ value that comes from a user or a provider goes through ``quote``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -485,6 +486,13 @@ STAGES: dict[str, str] = {
 }
 
 
+def about(seconds: float) -> str:
+    """A runner's estimate, rounded up so it reads as one: «примерно 45 с», «примерно 3 мин»."""
+    if seconds < 60:
+        return f"примерно {max(5, math.ceil(seconds / 5) * 5)} с"
+    return f"примерно {math.ceil(seconds / 60)} мин"
+
+
 def job_status(
     mode: Mode,
     price: int,
@@ -492,6 +500,7 @@ def job_status(
     *,
     stage: str | None = None,
     queue_position: int | None = None,
+    eta_s: float | None = None,
     elapsed_s: float | None = None,
     note: str | None = None,
 ) -> str:
@@ -501,10 +510,12 @@ def job_status(
         lines.append(note)
     if stage is not None:
         progress = STAGES.get(stage, stage)
-        if queue_position is not None and queue_position > 0:
-            progress += f", позиция в очереди: {queue_position}"
+        if queue_position is not None:  # the jobs ahead: 0 is the next one
+            progress += f": {queue_position + 1}-й"
+        if eta_s is not None:
+            progress += f" · {about(eta_s)}"
         if elapsed_s is not None:
-            progress += f", {int(elapsed_s)} с"
+            progress += f" · прошло {int(elapsed_s)} с"
         lines.append(f"Статус: {progress}")
     lines.append(f"ID: <code>{job_id}</code>")
     return "\n".join(lines)

@@ -56,6 +56,7 @@ class ProgressBoard:
             event.job_id,
             stage=event.stage,
             queue_position=event.queue_position,
+            eta_s=event.eta_s,
             elapsed_s=event.elapsed_s,
             note=record.note,
         )
