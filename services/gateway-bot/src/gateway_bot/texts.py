@@ -630,6 +630,7 @@ HISTORY_TITLES: dict[HistoryKind, str] = {
     HistoryKind.charge: STATUS_TITLES[OperationStatus.charged],
     HistoryKind.release: STATUS_TITLES[OperationStatus.failed],
     HistoryKind.refund: STATUS_TITLES[OperationStatus.refunded],
+    HistoryKind.partial_refund: "↩️ пришло меньше изображений, возвращено",
     HistoryKind.payment: "⭐ пополнение звёздами",
     HistoryKind.payment_refund: "↩️ возврат звёзд",
     HistoryKind.promo: "🎟 промокод",
@@ -653,9 +654,12 @@ def _history_line(entry: HistoryEntry, model_titles: dict[str, str]) -> str:
         title = yookassa.get(entry.kind, HISTORY_TITLES[entry.kind])
         return f"{moscow_time(entry.at)} · {title} {_signed(entry.delta)} · {after}"
     model = model_titles.get(entry.model_id, entry.model_id)
+    title = HISTORY_TITLES[entry.kind]
+    if entry.kind == HistoryKind.partial_refund:  # a part of the price: say how much
+        title = f"{title} {_signed(entry.delta)}"
     return (
         f"{moscow_time(entry.at)} · {MODE_TITLES[entry.mode]} · {quote(model)} · "
-        f"{format_rub(entry.price)} · {HISTORY_TITLES[entry.kind]} · {after}"
+        f"{format_rub(entry.price)} · {title} · {after}"
     )
 
 
