@@ -46,6 +46,20 @@ async def test_four_variants_chosen_under_the_formats_reach_the_order(
     assert (order.mode, order.model.key, order.images, order.price) == (Mode.create, "nb", 4, 3200)
 
 
+async def test_two_variants_of_an_edit_chosen_where_the_images_are_asked_for(
+    chat: Conversation, launcher: RecordingLauncher
+) -> None:
+    await chat.send(texts.BTN_EDIT)
+    await chat.press(buttons(chat.last().reply_markup)["Nano-Banana · 8 ₽"])
+    await chat.press(buttons(chat.step().reply_markup)["2 варианта · 16 ₽"])
+    step = chat.step()
+    assert "Вариантов: 2" in step.text and "✅ 2 варианта · 16 ₽" in buttons(step.reply_markup)
+    await chat.photo(1024, 768)
+    await chat.send("сделай фон синим")
+    (order,) = launcher.orders
+    assert (order.mode, order.model.key, order.images, order.price) == (Mode.edit, "nbe", 2, 1600)
+
+
 async def test_a_model_without_variants_offers_no_count_and_orders_one(
     chat: Conversation, launcher: RecordingLauncher
 ) -> None:
