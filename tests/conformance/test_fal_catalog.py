@@ -43,7 +43,8 @@ SEEDREAM_AREA = (960 * 960, 4096 * 4096)  # the seedream snapshots' note: not ex
 
 
 def _jobs(model: ModelSpec) -> Iterator[JobRequest]:
-    """Every shape of job the product sends to ``model``: input counts × sizes × aspect ratios."""
+    """Every shape of job the product sends to ``model``: input counts × (sizes, aspect ratios, image
+    counts)."""
     spec = RUNNER_MODELS[model.model_id]
     mode = min(model.modes, default=Mode.create)
     sizes = [None, ImageSize(width=DEFAULT_EDIT_SIZE[0], height=DEFAULT_EDIT_SIZE[1])]
@@ -58,6 +59,9 @@ def _jobs(model: ModelSpec) -> Iterator[JobRequest]:
         shapes += [{"aspect_ratio": aspect} for aspect in ASPECTS]
         for shape in shapes:
             yield model.job(mode, 1001, 1001, prompt="рыжая лиса в снегу", inputs=inputs, **shape)
+        # Variants: every image count its buttons offer is a num_images the snapshot allows.
+        for images in model.variant_choices:
+            yield model.job(mode, 1001, 1001, prompt="рыжая лиса в снегу", inputs=inputs, images=images)
 
 
 def catalog_body_errors(model: ModelSpec) -> list[str]:

@@ -220,3 +220,20 @@ async def test_reset_cancels_unfinished_requests(falemu: FalEmulator, falemu_htt
     assert status.status_code == 404
     assert falemu.concurrency(KEY).in_flight == 0
     assert falemu.submits() == []
+
+
+async def test_short_results_return_fewer_images_than_asked(
+    falemu: FalEmulator, falemu_http: httpx.AsyncClient
+) -> None:
+    falemu.short_results(1, model=NANO)
+    body = {"prompt": "a fox", "num_images": 4}
+    short = await run_request(falemu_http, falemu.queue_base, NANO, body, KEY)
+    full = await run_request(falemu_http, falemu.queue_base, NANO, body, KEY)
+    falemu.short_results(3, model=NANO)
+    one = await run_request(falemu_http, falemu.queue_base, NANO, {**body, "num_images": 1}, KEY)
+    at_least_one = await run_request(falemu_http, falemu.queue_base, NANO, {**body, "num_images": 2}, KEY)
+
+    assert len(short.json()["images"]) == 3
+    assert len(full.json()["images"]) == 4
+    assert len(one.json()["images"]) == 1  # a single image is not cut (nor is the fault used up)
+    assert len(at_least_one.json()["images"]) == 1

@@ -142,3 +142,10 @@ def test_classification_and_safe_details() -> None:
         "result", 422, {"detail": [{"loc": ["body", "prompt"], "type": "x", "input": "my secret prompt"}]}
     )
     assert detail == "result: HTTP 422 — prompt:x" and "secret" not in detail
+
+
+def test_variants_ask_the_model_for_that_many_images() -> None:
+    for key in ("nb", "sd"):
+        assert build_arguments(make_job(key, images=4), [])["num_images"] == 4
+    for key in ("nbe", "sde"):
+        assert build_arguments(make_job(key, inputs=[REF], images=2), [URL])["num_images"] == 2

@@ -59,6 +59,19 @@ async def test_text_to_image_stores_a_png_result_and_reports_progress(
     assert {p.stage for p in bus.progress(job.job_id)} >= {"queued", "running"}
 
 
+async def test_variants_return_every_image_fal_gave_even_fewer_than_asked(
+    fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    await start_runner()
+    four = await bus.run(make_job("nb", images=4))
+    fal.short_results(1)
+    three = await bus.run(make_job("nb", images=4))
+    assert isinstance(four, JobSucceeded) and isinstance(three, JobSucceeded), (four, three)
+    assert [s.body["num_images"] for s in fal.submits()] == [4, 4]
+    assert [o.object_name for o in four.outputs] == [f"results/{four.job_id}/{n}.png" for n in range(4)]
+    assert len(three.outputs) == 3  # billing returns the fourth image's price
+
+
 async def test_sizes_map_to_each_models_arguments(
     fal: FalEmulator, bus: Bus, start_runner: RunnerFactory
 ) -> None:

@@ -97,6 +97,9 @@ class ReserveRequest(BusMessage):
 
 class SettleRequest(BusMessage):
     job_id: str = Field(pattern=JOB_ID_PATTERN)
+    # Images the job delivered: fewer than it asked for (variants) and the missing ones' price is
+    # returned. None: all of them (a text result has no images).
+    delivered: int | None = Field(default=None, ge=1)
 
 
 class ReleaseRequest(BusMessage):
@@ -122,8 +125,10 @@ class OperationView(BusMessage):
     user_id: TelegramId
     mode: Mode
     model_id: str
-    price: int
+    price: int  # the whole job's: per image × images
     status: OperationStatus
+    images: int = Field(default=1, ge=1)  # asked for
+    delivered: int | None = None  # set when charged
     created_at: datetime
     updated_at: datetime
     failure_reason: str | None = None
@@ -149,6 +154,8 @@ class HistoryKind(StrEnum):
     charge = "charge"  # a job done and paid
     release = "release"  # a job failed: nothing paid
     refund = "refund"  # a paid job whose result could not be delivered: the price back
+    # A job asked for several images and got fewer: the missing ones' price back, with its charge.
+    partial_refund = "partial_refund"
     payment = "payment"  # the user paid (Telegram Stars or YooKassa): the order's amount credited
     payment_refund = "payment_refund"  # that payment given back: the amount debited
     promo = "promo"  # a promo code redeemed: its amount credited

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from medialab_contracts.jobs import ImageSize, JobRequest
+from medialab_contracts.jobs import MAX_VARIANTS, ImageSize, JobRequest
 from medialab_contracts.modes import Mode, Provider, Runner
 from medialab_contracts.money import Kopecks, rubles
 
@@ -140,6 +140,9 @@ class ModelSpec(BaseModel):
     # The longest side over the shortest an input may have: no downscale fixes it, so it is refused.
     max_input_aspect: float | None = None
 
+    # Variants: how many images one call may return (the provider's ``num_images``); 1: no choice.
+    max_variants: int = Field(default=1, ge=1, le=MAX_VARIANTS)
+
     # The formats its buttons offer, each labelled with what the model delivers for it.
     formats: tuple[ImageFormat, ...] = FORMATS
     # Price tiers by output size, smallest first; none: ``price`` for any size.
@@ -157,10 +160,18 @@ class ModelSpec(BaseModel):
     def tier_price(self, tier: Resolution) -> int:
         return tier.price if tier.price is not None else self.price * tier.factor
 
-    def price_for(self, size: ImageSize | None) -> int:
-        """What a job of this size costs: the one rule both the gateway (to show) and billing use."""
+    def price_for(self, size: ImageSize | None, images: int = 1) -> int:
+        """What a job of this size and this many images costs: the one rule both the gateway (to show)
+        and billing use. Each image is billed alike (fal bills per image)."""
         tier = self.resolution(size)
-        return self.price if tier is None else self.tier_price(tier)
+        return (self.price if tier is None else self.tier_price(tier)) * images
+
+    @property
+    def variant_choices(self) -> tuple[int, ...]:
+        """The image counts its buttons offer (1, 2, 4 within ``max_variants``); () for one image only."""
+        if self.max_variants == 1:
+            return ()
+        return tuple(n for n in (1, 2, 4) if n <= self.max_variants)
 
     def cost_for(self, size: ImageSize | None) -> int:
         """The provider's list price of a job of this size, micro-USD (the tier's factor applies)."""
@@ -206,7 +217,7 @@ class ModelSpec(BaseModel):
             runner=self.runner,
             model_key=self.key,
             model_id=self.model_id,
-            price=0 if free else self.price_for(fields.get("size")),
+            price=0 if free else self.price_for(fields.get("size"), fields.get("images", 1)),
             **fields,
         )
 
@@ -259,6 +270,7 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         # $0.039 per image (fal.md §5: the nano-banana model page)
         cost_micro_usd=39_000,
         aliases=("nano", "nano-banana"),
+        max_variants=4,  # num_images 1–4 (its snapshot)
         offers_formats=True,
         formats=NANO_FORMATS,
     ),
@@ -274,6 +286,7 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         cost_micro_usd=30_000,
         aliases=("seedream",),
         wants_english=True,
+        max_variants=4,  # num_images 1–6, separate generations (its snapshot)
         offers_formats=True,
         formats=SEEDREAM_FORMATS,
         resolutions=_SEEDREAM_TIERS,
@@ -317,6 +330,7 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         # $0.039 per image (fal.md §5)
         cost_micro_usd=39_000,
         max_inputs=4,
+        max_variants=4,  # num_images 1–4 (its snapshot)
     ),
     ModelSpec(
         key="sde",
@@ -330,6 +344,7 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         cost_micro_usd=30_000,
         wants_english=True,
         max_inputs=4,
+        max_variants=4,  # num_images 1–6, separate generations (its snapshot)
         # ByteDance's limits on Seedream 4.0 inputs (its snapshot): sides over 14 px, at most
         # 6000×6000 px in total, width/height within 1/3…3.
         min_input_side=15,

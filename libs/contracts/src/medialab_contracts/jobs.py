@@ -16,6 +16,7 @@ TelegramId = Annotated[StrictInt, Field(ge=-(2**52), le=2**52)]
 MAX_PROMPT_CHARS = 4000
 MAX_INPUTS = 4
 MAX_SEED = 2**31 - 1  # every fal model of the catalog takes a 32-bit seed
+MAX_VARIANTS = 4  # images one job may ask for (fal's num_images range on nano-banana)
 
 
 def utc_now() -> datetime:
@@ -40,7 +41,10 @@ class JobRequest(BusMessage):
     runner: Runner
     model_key: str = Field(max_length=12)
     model_id: str = Field(max_length=120)
+    # The whole job's price: the per-image price times ``images``.
     price: Kopecks
+    # Variants: how many images one call asks the model for (ModelSpec.max_variants caps it).
+    images: int = Field(default=1, ge=1, le=MAX_VARIANTS)
     prompt: str = Field(default="", max_length=MAX_PROMPT_CHARS)
     negative_prompt: str | None = Field(default=None, max_length=MAX_PROMPT_CHARS)
     size: ImageSize | None = None

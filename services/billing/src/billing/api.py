@@ -113,7 +113,9 @@ class Billing:
         # The mode is not checked: alias-only models (flux) serve a mode they are not listed under.
         if model is None or (job.model_id, job.runner) != (model.model_id, model.runner):
             raise BadRequest(f"job {job.job_id}: {job.model_key} is not the catalog's {job.model_id}")
-        price = model.price_for(job.size)  # the job's resolution tier, by the shared rule
+        if job.images > model.max_variants:
+            raise BadRequest(f"job {job.job_id}: {job.model_key} returns at most {model.max_variants} images")
+        price = model.price_for(job.size, job.images)  # its resolution tier and images, by the shared rule
         if req.rephrase_of is None and req.price != price:
             log.warning("reserve of job %s refused: price %d, catalog %d", job.job_id, req.price, price)
             raise BadRequest(f"job {job.job_id}: {job.model_key} costs {price} kopecks, not {req.price}")
@@ -127,7 +129,7 @@ class Billing:
         override = self.settings.provider_costs.get(job.model_key)
         if override is not None:
             return override
-        return -(-model.cost_for(job.size) * self.settings.usd_rate_kopecks // 1_000_000)
+        return -(-model.cost_for(job.size) * job.images * self.settings.usd_rate_kopecks // 1_000_000)
 
     def _check_admin(self, admin_id: int, what: str) -> None:
         if admin_id not in self._admins:
@@ -173,11 +175,19 @@ class Billing:
         with job_context(req.job_id, req.trace_id):
             async with self.db.connection() as conn:
                 with metrics.DB_SECONDS.labels("settle").time():
-                    result = await ledger.settle(conn, req.job_id)
+                    result = await ledger.settle(conn, req.job_id, req.delivered)
             if result.changed:
                 mode = result.operation.mode.value
                 metrics.CHARGES.labels(mode).inc()
-                metrics.CHARGED_KOPECKS.labels(mode).inc(result.operation.price)
+                metrics.CHARGED_KOPECKS.labels(mode).inc(result.operation.price - result.returned)
+                if result.returned:
+                    log.info(
+                        "job %s delivered %s of %d images: %d kopecks returned",
+                        req.job_id,
+                        result.operation.delivered,
+                        result.operation.images,
+                        result.returned,
+                    )
                 metrics.PROVIDER_COST_KOPECKS.labels(mode).inc(result.provider_cost)
             else:
                 log.info("job %s was already charged; nothing to do", req.job_id)

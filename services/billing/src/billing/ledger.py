@@ -14,13 +14,18 @@ hold        0               +price           a job is reserved (once per job: un
 release     0               −price           a job failed or timed out (the hold ends, no charge)
 charge      −price          −price           a job succeeded (the hold becomes the payment)
 refund      +price          0                a charged job's result could not be delivered
+                                             (only what is still charged after a partial_refund)
+partial_    +missing        0                a job asked for several images (variants) and got
+refund                                       fewer: with its charge, the missing images' price back
 payment     +amount         0                a payment is credited (once per payment: billing/stars.py)
 promo       +amount         0                a promo code is redeemed (once per code and user: promo.py)
 referral    +bonus          0                a referred user first pays (once per referred user: promo.py)
 ==========  ==============  ===============  =====================================================
 
 A job gets at most one of ``charge`` / ``release`` (unique index), so it is charged at most once, and
-at most one ``refund``, only after its ``charge``.
+at most one ``refund``, only after its ``charge``. A job's price is per image × ``images``; its charge
+and its ``partial_refund`` (at most one, unique index) are written by one statement, so the missing
+images are returned exactly when the job is charged and never again.
 
 Invariant (checked by ``check_consistency``, exported as a metric), for every account::
 
@@ -74,8 +79,11 @@ T = TypeVar("T")
 
 # Reads of an operation always return these columns, in this order.
 _OP_COLUMNS = (
-    "job_id, user_id, mode, model_id, price, status, created_at, updated_at, failure_reason, provider_cost"
+    "job_id, user_id, mode, model_id, price, status, images, delivered, created_at, updated_at, "
+    "failure_reason, provider_cost"
 )
+# What a charged operation got back for images it asked for and did not get (0 for one not charged).
+_RETURNED = "(o.images - coalesce(o.delivered, o.images)) * (o.price / o.images)"
 
 _ENSURE_USER = """
 WITH new_user AS (
@@ -103,8 +111,8 @@ WITH held AS (
     RETURNING user_id, balance, reserved
 ), op AS (
     INSERT INTO operations (job_id, user_id, chat_id, mode, model_id, price, deadline_at, job, rephrase_of,
-                            provider_cost)
-    SELECT $1, user_id, $4, $5, $6, $3, now() + make_interval(secs => $7), $8::jsonb, $9, $11 FROM held
+                            provider_cost, images)
+    SELECT $1, user_id, $4, $5, $6, $3, now() + make_interval(secs => $7), $8::jsonb, $9, $11, $12 FROM held
     RETURNING {_OP_COLUMNS}
 ), hold AS (
     INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved, job_id)
@@ -126,41 +134,51 @@ SELECT r.user_id = $2 AND r.model_id = $3 AND (r.price = $4 OR (r.price = 0 AND 
 FROM operations r WHERE r.job_id = $1
 """
 
-# Settle and release: the PENDING → final transition, the account update and the ledger row.
+# Settle and release: the PENDING → final transition, the account update and the ledger rows. A
+# charge records the images delivered ($4, None: all) and returns the missing ones' price at once.
 _FINISH = f"""
 WITH op AS (
-    UPDATE operations SET status = $2, failure_reason = $3, updated_at = now()
+    UPDATE operations SET status = $2, failure_reason = $3, updated_at = now(),
+                          delivered = CASE WHEN $2 = 'CHARGED'
+                                           THEN least(coalesce($4::int, images), images) END
     WHERE job_id = $1 AND status = 'PENDING'
     RETURNING {_OP_COLUMNS}
+), terms AS (
+    SELECT op.*, {_RETURNED.replace("o.", "op.")} AS returned FROM op
 ), acct AS (
-    UPDATE accounts a SET balance = a.balance - CASE WHEN $2 = 'CHARGED' THEN op.price ELSE 0 END,
-                          reserved = a.reserved - op.price
-    FROM op WHERE a.user_id = op.user_id
+    UPDATE accounts a SET balance = a.balance - CASE WHEN $2 = 'CHARGED' THEN t.price - t.returned ELSE 0 END,
+                          reserved = a.reserved - t.price
+    FROM terms t WHERE a.user_id = t.user_id
     RETURNING a.balance
 ), moved AS (
     INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved, job_id)
     SELECT user_id, CASE WHEN $2 = 'CHARGED' THEN 'charge' ELSE 'release' END,
            CASE WHEN $2 = 'CHARGED' THEN -price ELSE 0 END, -price, job_id
-    FROM op
+    FROM terms
+    UNION ALL
+    SELECT user_id, 'partial_refund', returned, 0, job_id FROM terms WHERE returned > 0
 )
-SELECT op.* FROM op, acct
+SELECT terms.* FROM terms, acct
 """
 
-# A CHARGED job's price back to the balance: CHARGED → REFUNDED and its ledger row, in one statement.
+# What a CHARGED job still holds of the balance back to it: CHARGED → REFUNDED and its ledger row, in
+# one statement (the missing images' part, if any, went back with the charge).
 _REFUND = f"""
 WITH op AS (
     UPDATE operations SET status = 'REFUNDED', failure_reason = $2, updated_at = now()
     WHERE job_id = $1 AND status = 'CHARGED'
     RETURNING {_OP_COLUMNS}
+), terms AS (
+    SELECT op.*, op.price - {_RETURNED.replace("o.", "op.")} AS charged FROM op
 ), acct AS (
-    UPDATE accounts a SET balance = a.balance + op.price
-    FROM op WHERE a.user_id = op.user_id
+    UPDATE accounts a SET balance = a.balance + t.charged
+    FROM terms t WHERE a.user_id = t.user_id
     RETURNING a.balance
 ), moved AS (
     INSERT INTO ledger (user_id, kind, delta_balance, delta_reserved, job_id)
-    SELECT user_id, 'refund', price, 0, job_id FROM op
+    SELECT user_id, 'refund', charged, 0, job_id FROM terms
 )
-SELECT op.* FROM op, acct
+SELECT terms.* FROM terms, acct
 """
 
 _EXPIRE_DUE = """
@@ -261,8 +279,10 @@ ORDER BY 1
 """
 
 # An operation's ledger rows must match its status: PENDING = hold; CHARGED = hold + charge;
-# FAILED = hold + release; REFUNDED = hold + charge + refund; each for exactly the operation's price.
-_OPERATION_MISMATCHES = """
+# FAILED = hold + release; REFUNDED = hold + charge + refund; each for exactly the operation's price,
+# plus a partial_refund of the missing images' price for a charged job that got fewer than it asked
+# (a refund then returns the rest).
+_OPERATION_MISMATCHES = f"""
 SELECT o.job_id FROM operations o LEFT JOIN ledger l ON l.job_id = o.job_id
 GROUP BY o.job_id
 HAVING count(*) FILTER (WHERE l.kind = 'hold' AND l.delta_reserved = o.price) <> 1
@@ -270,9 +290,11 @@ HAVING count(*) FILTER (WHERE l.kind = 'hold' AND l.delta_reserved = o.price) <>
        <> (o.status IN ('CHARGED', 'REFUNDED'))::int
     OR count(*) FILTER (WHERE l.kind = 'release' AND l.delta_reserved = -o.price)
        <> (o.status = 'FAILED')::int
-    OR count(*) FILTER (WHERE l.kind = 'refund' AND l.delta_balance = o.price)
+    OR count(*) FILTER (WHERE l.kind = 'partial_refund' AND l.delta_balance = {_RETURNED})
+       <> ({_RETURNED} > 0)::int
+    OR count(*) FILTER (WHERE l.kind = 'refund' AND l.delta_balance = o.price - {_RETURNED})
        <> (o.status = 'REFUNDED')::int
-    OR count(l.id) <> 1 + (o.status <> 'PENDING')::int + (o.status = 'REFUNDED')::int
+    OR count(l.id) <> 1 + (o.status <> 'PENDING')::int + (o.status = 'REFUNDED')::int + ({_RETURNED} > 0)::int
 ORDER BY 1
 """
 
@@ -295,6 +317,7 @@ class Transition:
     operation: OperationView
     changed: bool  # False: the operation already had this outcome, nothing moved
     provider_cost: int = 0  # kopecks the provider bills for the job (set when it moved)
+    returned: int = 0  # kopecks given back with the charge for images not delivered (set when it moved)
 
 
 @dataclass(frozen=True)
@@ -341,6 +364,8 @@ def _operation(row: asyncpg.Record) -> OperationView:
         model_id=row["model_id"],
         price=row["price"],
         status=OperationStatus(row["status"]),
+        images=row["images"],
+        delivered=row["delivered"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         failure_reason=row["failure_reason"],
@@ -430,6 +455,7 @@ async def reserve(
             req.rephrase_of,
             max_in_flight,
             provider_cost,
+            req.job.images if req.job is not None else 1,
         )
         if row is not None:
             return Reservation(_operation(row), _balance(req.user_id, row["balance"], row["reserved"]), True)
@@ -451,12 +477,16 @@ async def reserve(
 
 
 async def _finish(
-    conn: asyncpg.Connection, job_id: str, status: OperationStatus, reason: str | None
+    conn: asyncpg.Connection,
+    job_id: str,
+    status: OperationStatus,
+    reason: str | None,
+    delivered: int | None = None,
 ) -> Transition:
     async def attempt() -> Transition | None:
-        row = await conn.fetchrow(_FINISH, job_id, status.value, reason)
+        row = await conn.fetchrow(_FINISH, job_id, status.value, reason, delivered)
         if row is not None:
-            return Transition(_operation(row), True, row["provider_cost"])
+            return Transition(_operation(row), True, row["provider_cost"], row["returned"])
         existing = await conn.fetchrow(_OPERATION, job_id)
         if existing is None:
             raise UnknownJob(f"no operation for job {job_id}")
@@ -471,9 +501,14 @@ async def _finish(
     return await _retrying(attempt)
 
 
-async def settle(conn: asyncpg.Connection, job_id: str) -> Transition:
-    """Charge a PENDING job's hold; settling a CHARGED job again is a no-op, a FAILED one a Conflict."""
-    return await _finish(conn, job_id, OperationStatus.charged, None)
+async def settle(conn: asyncpg.Connection, job_id: str, delivered: int | None = None) -> Transition:
+    """Charge a PENDING job's hold; settling a CHARGED job again is a no-op, a FAILED one a Conflict.
+
+    ``delivered``: the images the job returned (None: all it asked for). Fewer than it asked for are
+    charged at the per-image price and the rest of the hold goes back in the same statement
+    (``Transition.returned``); a redelivered event finds the job CHARGED and moves nothing.
+    """
+    return await _finish(conn, job_id, OperationStatus.charged, None, delivered)
 
 
 async def release(conn: asyncpg.Connection, job_id: str, reason: str) -> Transition:

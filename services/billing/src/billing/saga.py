@@ -79,7 +79,11 @@ class Saga:
     async def _apply(self, event: object) -> str:
         try:
             if isinstance(event, JobSucceeded):
-                await self.billing.settle(SettleRequest(job_id=event.job_id, trace_id=event.trace_id))
+                # A text result (M2) has no outputs: all it asked for was delivered.
+                delivered = len(event.outputs) or None
+                await self.billing.settle(
+                    SettleRequest(job_id=event.job_id, delivered=delivered, trace_id=event.trace_id)
+                )
             elif isinstance(event, JobFailed):
                 await self.billing.release(
                     ReleaseRequest(job_id=event.job_id, reason=event.reason.value, trace_id=event.trace_id)

@@ -114,7 +114,7 @@ def _nano(job: JobRequest, urls: list[str], *, pro: bool) -> dict[str, Any]:
     # (fal bills each image).
     arguments: dict[str, Any] = {
         "prompt": _prompt(job),
-        "num_images": 1,
+        "num_images": job.images,  # variants: fal bills each image, billing held each
         "output_format": "png",
         "limit_generations": True,
     }
@@ -128,7 +128,9 @@ def _nano(job: JobRequest, urls: list[str], *, pro: bool) -> dict[str, Any]:
 
 
 def _seedream(job: JobRequest, urls: list[str]) -> dict[str, Any]:
-    arguments: dict[str, Any] = {"prompt": _prompt(job), "num_images": 1}
+    # num_images: separate generations, exactly that many images (max_images would let each
+    # generation return a varying number, which no price could be shown for).
+    arguments: dict[str, Any] = {"prompt": _prompt(job), "num_images": job.images}
     if urls:
         arguments["image_urls"] = urls
     if (size := _size(job, "seedream")) is not None:

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from aiogram.filters.callback_data import CallbackData
+from medialab_contracts.jobs import MAX_VARIANTS
 from pydantic import Field
 
 
@@ -43,6 +44,13 @@ class ModelCb(CallbackData, prefix="m"):
 class FormatCb(CallbackData, prefix="f"):
     flow: str
     fmt: Annotated[str, Field(pattern=r"^[a-z0-9]{1,12}$")]  # ImageFormat.key of the chosen model
+
+
+class VariantsCb(CallbackData, prefix="v"):
+    """How many images (variants) one job asks for, chosen on the step before the prompt."""
+
+    flow: str
+    n: int = Field(ge=1, le=MAX_VARIANTS)
 
 
 class RetouchCb(CallbackData, prefix="rt"):

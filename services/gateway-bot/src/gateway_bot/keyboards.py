@@ -26,6 +26,7 @@ from gateway_bot.callbacks import (
     RetouchKind,
     TopupCb,
     TopupOtherCb,
+    VariantsCb,
     WorkAction,
     WorkCb,
     WorksPageCb,
@@ -56,12 +57,49 @@ def models(choices: Iterable[ModelSpec], flow: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def formats(model: ModelSpec, flow: str) -> InlineKeyboardMarkup:
+def formats(model: ModelSpec, flow: str, images: int = 1) -> InlineKeyboardMarkup:
+    """The model's formats, one a row; for a model with variants, a row of image counts under them."""
     builder = InlineKeyboardBuilder()
     for fmt in model.formats:
         builder.button(text=texts.format_button(model, fmt), callback_data=FormatCb(flow=flow, fmt=fmt.key))
+    _variants_row(builder, model, flow, images)
     _cancel_row(builder, flow)
-    builder.adjust(1)
+    builder.adjust(
+        *[1] * len(model.formats), *([len(model.variant_choices)] if model.variant_choices else []), 1
+    )
+    return builder.as_markup()
+
+
+def with_variants(model: ModelSpec, flow: str, images: int = 1) -> InlineKeyboardMarkup:
+    """A step's «❌ Отмена», with the row of image counts above it for a model with variants."""
+    builder = InlineKeyboardBuilder()
+    _variants_row(builder, model, flow, images)
+    _cancel_row(builder, flow)
+    builder.adjust(*([len(model.variant_choices)] if model.variant_choices else []), 1)
+    return builder.as_markup()
+
+
+def _variants_row(builder: InlineKeyboardBuilder, model: ModelSpec, flow: str, images: int) -> None:
+    for n in model.variant_choices:
+        builder.button(
+            text=texts.variants_button(model, n, chosen=n == images), callback_data=VariantsCb(flow=flow, n=n)
+        )
+
+
+def variant_results(job_id: str, indexes: Iterable[int]) -> InlineKeyboardMarkup:
+    """Under an album of variants: a row per image, its number on each of the result buttons."""
+    builder = InlineKeyboardBuilder()
+    rows = 0
+    for index in indexes:
+        for action, label in (
+            (ResultAction.edit, texts.BTN_VARIANT_EDIT),
+            (ResultAction.upscale, texts.BTN_VARIANT_UPSCALE),
+        ):
+            builder.button(
+                text=f"{label} {index + 1}", callback_data=ResultCb(action=action, job=job_id, n=index)
+            )
+        rows += 1
+    builder.adjust(*[2] * rows)
     return builder.as_markup()
 
 

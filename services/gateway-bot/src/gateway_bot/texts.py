@@ -123,6 +123,44 @@ def model_button(model: ModelSpec) -> str:
     return f"{model.title} · {_model_price(model)}"
 
 
+def _variants_word(n: int) -> str:
+    return "вариант" if n == 1 else "варианта" if n < 5 else "вариантов"
+
+
+def variants_button(model: ModelSpec, n: int, *, chosen: bool) -> str:
+    """An image count with what it costs in all (at the model's base price; the formats show each)."""
+    mark = "✅ " if chosen else ""
+    return f"{mark}{n} {_variants_word(n)} · {format_rub(model.price_for(None, n))}"
+
+
+def priced_images(per_image: int, images: int) -> str:
+    """A price for one or several images: «8 ₽», or «32 ₽ (4 × 8 ₽)»."""
+    if images == 1:
+        return format_rub(per_image)
+    return f"{format_rub(per_image * images)} ({images} × {format_rub(per_image)})"
+
+
+def variants_note(model: ModelSpec, images: int) -> str:
+    """Under a step of a model with variants: how many images are asked for, and that each is paid."""
+    if not model.variant_choices:
+        return ""
+    return (
+        f"\nВариантов: {images}. Модель может вернуть до {model.max_variants} изображений за раз — "
+        "выберите число кнопкой ниже; оплата за каждое изображение, за недополученные деньги вернутся."
+    )
+
+
+BTN_VARIANT_EDIT = "✏️"
+BTN_VARIANT_UPSCALE = "🔍"
+
+
+def variants_buttons(count: int) -> str:
+    return (
+        f"🖼 {count} {_variants_word(count)} выше. "
+        "Кнопки с номером изображения: ✏️ — редактировать, 🔍 — Upscale."
+    )
+
+
 def format_button(model: ModelSpec, fmt: ImageFormat) -> str:
     """A model priced by resolution shows each button's price (a marketplace preset names no tier)."""
     if not model.resolutions:
@@ -193,24 +231,29 @@ CREATE_CHOOSE_MODEL = "🎨 Создать изображение. Выбери�
 DRAFT_CHOOSE_MODEL = "🎨 Создам изображение по вашему промпту. Выберите модель:"
 
 
-def choose_format(model: ModelSpec) -> str:
-    if any(fmt.resolution for fmt in model.formats):
-        return f"Модель: {quote(model.title)} · {_model_price(model)}\nВыберите формат и разрешение:"
-    return f"Модель: {quote(model.title)} · {_model_price(model)}\nВыберите формат:"
+def choose_format(model: ModelSpec, images: int = 1) -> str:
+    ask = (
+        "Выберите формат и разрешение:"
+        if any(fmt.resolution for fmt in model.formats)
+        else "Выберите формат:"
+    )
+    per_image = " за изображение" if model.variant_choices else ""
+    price = f"{_model_price(model)}{per_image}"
+    return f"Модель: {quote(model.title)} · {price}{variants_note(model, images)}\n{ask}"
 
 
-def choice_summary(model: ModelSpec, fmt: ImageFormat) -> str:
+def choice_summary(model: ModelSpec, fmt: ImageFormat, images: int = 1) -> str:
     tier = f" · {fmt.resolution}" if fmt.resolution else ""
     return (
-        f"Модель: {quote(model.title)} · {format_rub(model.format_price(fmt))}\n"
+        f"Модель: {quote(model.title)} · {priced_images(model.format_price(fmt), images)}\n"
         f"Формат: {fmt.title}{tier} {fmt.size_label}"
     )
 
 
-def enter_prompt(model: ModelSpec) -> str:
+def enter_prompt(model: ModelSpec, images: int = 1) -> str:
     note = "\nПромпт будет автоматически переведён на английский." if model.wants_english else ""
     return (
-        f"Модель: {quote(model.title)} · {format_rub(model.price)}\n"
+        f"Модель: {quote(model.title)} · {priced_images(model.price, images)}\n"
         f"Напишите промпт — что должно быть на изображении.{note}"
     )
 
@@ -655,6 +698,7 @@ HISTORY_TITLES: dict[HistoryKind, str] = {
     HistoryKind.charge: STATUS_TITLES[OperationStatus.charged],
     HistoryKind.release: STATUS_TITLES[OperationStatus.failed],
     HistoryKind.refund: STATUS_TITLES[OperationStatus.refunded],
+    HistoryKind.partial_refund: "↩️ пришло меньше изображений, возвращено",
     HistoryKind.payment: "⭐ пополнение звёздами",
     HistoryKind.payment_refund: "↩️ возврат звёзд",
     HistoryKind.promo: "🎟 промокод",
@@ -678,9 +722,12 @@ def _history_line(entry: HistoryEntry, model_titles: dict[str, str]) -> str:
         title = yookassa.get(entry.kind, HISTORY_TITLES[entry.kind])
         return f"{moscow_time(entry.at)} · {title} {_signed(entry.delta)} · {after}"
     model = model_titles.get(entry.model_id, entry.model_id)
+    title = HISTORY_TITLES[entry.kind]
+    if entry.kind == HistoryKind.partial_refund:  # a part of the price: say how much
+        title = f"{title} {_signed(entry.delta)}"
     return (
         f"{moscow_time(entry.at)} · {MODE_TITLES[entry.mode]} · {quote(model)} · "
-        f"{format_rub(entry.price)} · {HISTORY_TITLES[entry.kind]} · {after}"
+        f"{format_rub(entry.price)} · {title} · {after}"
     )
 
 

@@ -29,8 +29,14 @@ async def test_model_images_then_instruction(chat: Conversation, launcher: Recor
     ]
 
     await chat.press(models["Nano-Banana · 8 ₽"])  # no formats: straight to the images
-    assert chat.step().text == texts.send_images(Mode.edit, CATALOG.by_key("nbe"), 0, 4)
-    assert list(buttons(chat.step().reply_markup)) == [texts.BTN_CANCEL]
+    nbe = CATALOG.by_key("nbe")
+    assert chat.step().text == texts.send_images(Mode.edit, nbe, 0, 4) + texts.variants_note(nbe, 1)
+    assert list(buttons(chat.step().reply_markup)) == [  # variants: one image unless another is chosen
+        "✅ 1 вариант · 8 ₽",
+        "2 варианта · 16 ₽",
+        "4 варианта · 32 ₽",
+        texts.BTN_CANCEL,
+    ]
     assert await chat.state() == EditFlow.images.state
 
     await chat.photo(1024, 768)
@@ -105,7 +111,9 @@ async def test_edit_under_a_result_starts_with_that_result(
     await chat.press(ResultCb(action=ResultAction.edit, job=job, n=1).pack())
     assert chat.last().text == texts.EDIT_PRELOADED_CHOOSE_MODEL
     await chat.press(buttons(chat.last().reply_markup)["Nano-Banana · 8 ₽"])
-    assert chat.step().text == texts.send_images(Mode.edit, CATALOG.by_key("nbe"), 1, 4)
+    assert chat.step().text == texts.send_images(
+        Mode.edit, CATALOG.by_key("nbe"), 1, 4
+    ) + texts.variants_note(CATALOG.by_key("nbe"), 1)
     assert "Уже загружено: 1." in chat.step().text
 
     await chat.send("убери фон")

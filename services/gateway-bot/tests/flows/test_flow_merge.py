@@ -17,7 +17,9 @@ async def test_an_album_with_a_caption_is_one_merge(chat: Conversation, launcher
     await chat.send(texts.BTN_MERGE)
     assert chat.last().text == texts.MERGE_CHOOSE_MODEL
     await chat.press(buttons(chat.last().reply_markup)["Nano-Banana · 8 ₽"])
-    assert chat.step().text == texts.send_images(Mode.merge, CATALOG.by_key("nbe"), 0, 4)
+    assert chat.step().text == texts.send_images(
+        Mode.merge, CATALOG.by_key("nbe"), 0, 4
+    ) + texts.variants_note(CATALOG.by_key("nbe"), 1)
     assert "Отправьте от 2 до 4 изображений" in chat.step().text
 
     # Telegram delivers an album's parts together: each is announced before any is filled.

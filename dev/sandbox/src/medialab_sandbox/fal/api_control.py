@@ -20,7 +20,7 @@ from medialab_sandbox.fal.control_models import (
     UpscaleFormat,
 )
 from medialab_sandbox.fal.deps import Emulator
-from medialab_sandbox.fal.faults import HangFault, JobFault, PollFault, SlowJobs, SubmitFault
+from medialab_sandbox.fal.faults import HangFault, JobFault, PollFault, ShortResults, SlowJobs, SubmitFault
 from medialab_sandbox.fal.recorder import CancelRecord, LlmCall, SubmitRecord, WebhookDelivery
 
 router = APIRouter(prefix="/_emu")
@@ -71,6 +71,12 @@ async def hang(fault: HangFault, emu: Emulator) -> dict[str, bool]:
 
 @router.post("/faults/slow")
 async def slow_jobs(fault: SlowJobs, emu: Emulator) -> dict[str, bool]:
+    emu.arm(fault)
+    return OK
+
+
+@router.post("/faults/short")
+async def short_results(fault: ShortResults, emu: Emulator) -> dict[str, bool]:
     emu.arm(fault)
     return OK
 

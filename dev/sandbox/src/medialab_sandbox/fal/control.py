@@ -22,7 +22,15 @@ from medialab_sandbox.fal.control_models import (
     UpscaleFormat,
 )
 from medialab_sandbox.fal.errors import ErrorReply
-from medialab_sandbox.fal.faults import HangFault, JobFault, Phase, PollFault, SlowJobs, SubmitFault
+from medialab_sandbox.fal.faults import (
+    HangFault,
+    JobFault,
+    Phase,
+    PollFault,
+    ShortResults,
+    SlowJobs,
+    SubmitFault,
+)
 from medialab_sandbox.fal.images import ImageFormat
 from medialab_sandbox.fal.llm import ScriptedReply, as_scripted
 from medialab_sandbox.fal.recorder import CancelRecord, KeyConcurrency, LlmCall, SubmitRecord, WebhookDelivery
@@ -93,6 +101,12 @@ class FalEmulatorControl(Closable):
     async def slow_jobs(self, run_seconds: float, *, count: int | None = 1, model: str | None = None) -> None:
         fault = SlowJobs(run_seconds=run_seconds, count=count, model=model)
         await self._send("POST", "/faults/slow", fault)
+
+    async def short_results(
+        self, missing: int = 1, *, count: int | None = 1, model: str | None = None
+    ) -> None:
+        """The next jobs asking for several images return ``missing`` fewer."""
+        await self._send("POST", "/faults/short", ShortResults(missing=missing, count=count, model=model))
 
     async def set_latency(
         self, *, queue_seconds: float = 0.0, run_seconds: float = 0.0, model: str | None = None

@@ -31,6 +31,7 @@ from medialab_sandbox.fal.faults import (
     Latency,
     Phase,
     PollFault,
+    ShortResults,
     SlowJobs,
     SubmitFault,
 )
@@ -157,6 +158,9 @@ class FalBackend:
 
     def slow_jobs(self, run_seconds: float, *, count: int | None = 1, model: str | None = None) -> None:
         self.arm(SlowJobs(run_seconds=run_seconds, count=count, model=model))
+
+    def short_results(self, missing: int = 1, *, count: int | None = 1, model: str | None = None) -> None:
+        self.arm(ShortResults(missing=missing, count=count, model=model))
 
     def set_latency(
         self, *, queue_seconds: float = 0.0, run_seconds: float = 0.0, model: str | None = None

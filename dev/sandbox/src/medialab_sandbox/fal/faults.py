@@ -63,6 +63,13 @@ class SlowJobs(Fault):
     run_seconds: float = Field(ge=0)
 
 
+class ShortResults(Fault):
+    """The next completed jobs return ``missing`` fewer images than their ``num_images`` (at least one):
+    a model that delivered only part of a request for several."""
+
+    missing: int = Field(default=1, ge=1)
+
+
 class Latency(BaseModel):
     """Time a job spends IN_QUEUE before it may start, then IN_PROGRESS before completing."""
 
@@ -70,7 +77,7 @@ class Latency(BaseModel):
     run_seconds: float = Field(default=0.0, ge=0)
 
 
-AnyFault = SubmitFault | PollFault | JobFault | HangFault | SlowJobs
+AnyFault = SubmitFault | PollFault | JobFault | HangFault | SlowJobs | ShortResults
 F = TypeVar("F", bound=Fault)
 
 
@@ -116,6 +123,11 @@ class FaultBook:
     def take_slow(self, model_id: str) -> float | None:
         fault = self._take(SlowJobs, model_id)
         return fault.run_seconds if fault else None
+
+    def images_returned(self, model_id: str, asked: int) -> int:
+        """How many of ``asked`` images a job returns: all, unless a ShortResults fault takes some."""
+        fault = self._take(ShortResults, model_id) if asked > 1 else None
+        return asked if fault is None else max(1, asked - fault.missing)
 
     def _take(self, kind: type[F], model_id: str | None, phase: Phase | None = None) -> F | None:
         for fault in self._faults:

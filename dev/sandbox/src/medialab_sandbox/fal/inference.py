@@ -136,7 +136,9 @@ class RunContext:
     async def publish_images(
         self, count: int, size: tuple[int, int], image_format: ImageFormat, *, sync_mode: bool, seed_text: str
     ) -> list[dict[str, Any]]:
-        """``count`` images of one request, each seeded by ``seed_text`` and its index."""
+        """``count`` images of one request (fewer under a ShortResults fault), each seeded by
+        ``seed_text`` and its index."""
+        count = self.faults.images_returned(self.model_id, count)
         return [
             await self.publish_image(
                 size, image_format, sync_mode=sync_mode, seed_text=f"{seed_text}|{index}"
@@ -298,7 +300,7 @@ async def flux_dev(inp: FluxDevInput, ctx: RunContext) -> dict[str, Any]:
         "timings": {"inference": ctx.run_seconds},
         "seed": seed,
         # fal's safety checker blanks what it flags and says so here.
-        "has_nsfw_concepts": [ctx.faults.nsfw_flagged and inp.enable_safety_checker] * inp.num_images,
+        "has_nsfw_concepts": [ctx.faults.nsfw_flagged and inp.enable_safety_checker] * len(images),
         "prompt": inp.prompt,
     }
 

@@ -1,5 +1,8 @@
 """Sending a finished job to its chat: PNG documents with their buttons, prompt text, or the failure.
 
+Several images (variants) go out as one album of documents, followed by one message with a row of
+buttons per image: Telegram albums carry no inline keyboards.
+
 Each part of a result (its preview, its document) is recorded in KV once it is out, so a delivery
 retried after a failure half-way sends only what is missing. Each document sent is kept for «🖼 Мои
 работы» with the job's order and the file_id Telegram gave it. A result that cannot be delivered at all
@@ -15,7 +18,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramEntityTooLarge
-from aiogram.types import BufferedInputFile, Message
+from aiogram.types import BufferedInputFile, InputMediaDocument, MediaUnion, Message
 from medialab_contracts.errors import UnknownJob
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_contracts.media import MediaRef
@@ -24,7 +27,7 @@ from medialab_runtime.media_store import MediaNotFound, MediaStore
 
 from gateway_bot import keyboards, texts
 from gateway_bot.clients.billing import BillingClient
-from gateway_bot.delivery.fitting import Undeliverable, UnreadableResult, fit_document
+from gateway_bot.delivery.fitting import FittedResult, Undeliverable, UnreadableResult, fit_document
 from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.flows.launcher import Order
 from gateway_bot.imaging import preview_jpeg
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 
 TELEGRAM_TEXT_LIMIT = 4096
 SENT = "sent"  # the outcome recorded for a part that is out
+ALBUM_BUTTONS = "buttons"  # the part: the message of per-image buttons under an album
 
 
 def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
@@ -114,10 +118,13 @@ class ResultSender:
     async def _send_images(self, bot: Bot, event: JobSucceeded) -> None:
         total = len(event.outputs)
         order = await self._orders.load(event.job_id)
-        outcomes = [
-            await self._send_output(bot, event, index, output, order)
-            for index, output in enumerate(event.outputs)
-        ]
+        if total > 1:
+            outcomes = await self._send_album(bot, event, order)
+        else:
+            outcomes = [
+                await self._send_output(bot, event, index, output, order)
+                for index, output in enumerate(event.outputs)
+            ]
         lost = [(index, outcome) for index, outcome in enumerate(outcomes) if outcome is not None]
         limit_mb = self._max_document_bytes // (1024 * 1024)
         if total == 0 or len(lost) == total:
@@ -141,9 +148,81 @@ class ResultSender:
         await self._parts.record(event.job_id, part, SENT if outcome is None else outcome.value)
         return outcome
 
-    async def _deliver_output(
-        self, bot: Bot, event: JobSucceeded, index: int, output: MediaRef, order: dict[str, Any] | None
-    ) -> Undeliverable | None:
+    async def _send_album(
+        self, bot: Bot, event: JobSucceeded, order: dict[str, Any] | None
+    ) -> list[Undeliverable | None]:
+        """Variants: the deliverable results as one album (a single one as a plain result), then the
+        buttons; each result's outcome is recorded, so a retried delivery sends only what is missing."""
+        parts = [f"{index}.document" for index in range(len(event.outputs))]
+        recorded = [await self._parts.outcome(event.job_id, part) for part in parts]
+        if None in recorded:
+            outcomes = await self._deliver_album(bot, event, order)
+            for part, outcome in zip(parts, outcomes, strict=True):
+                await self._parts.record(event.job_id, part, SENT if outcome is None else outcome.value)
+        else:
+            outcomes = [None if outcome == SENT else Undeliverable(str(outcome)) for outcome in recorded]
+        delivered = [index for index, outcome in enumerate(outcomes) if outcome is None]
+        if len(delivered) > 1 and await self._parts.outcome(event.job_id, ALBUM_BUTTONS) is None:
+            await bot.send_message(
+                event.chat_id,
+                texts.variants_buttons(len(delivered)),
+                reply_markup=keyboards.variant_results(event.job_id, delivered),
+            )
+            await self._parts.record(event.job_id, ALBUM_BUTTONS, SENT)
+        return outcomes
+
+    async def _deliver_album(
+        self, bot: Bot, event: JobSucceeded, order: dict[str, Any] | None
+    ) -> list[Undeliverable | None]:
+        prepared = [await self._prepare(event, output) for output in event.outputs]
+        ready = {i: p for i, p in enumerate(prepared) if not isinstance(p, Undeliverable)}
+        outcomes = [p if isinstance(p, Undeliverable) else None for p in prepared]
+        if len(ready) == 1:
+            [(index, (data, fitted))] = ready.items()
+            outcomes[index] = await self._send_document(bot, event, index, data, fitted, order)
+        elif ready and not await self._send_media_group(bot, event, ready, order):
+            outcomes = [Undeliverable.too_large if i in ready else o for i, o in enumerate(outcomes)]
+        return outcomes
+
+    async def _send_media_group(
+        self,
+        bot: Bot,
+        event: JobSucceeded,
+        ready: dict[int, tuple[bytes, FittedResult]],
+        order: dict[str, Any] | None,
+    ) -> bool:
+        """One album of the ready results; False if Telegram refused it as too large."""
+        total = len(event.outputs)
+        media: list[MediaUnion] = [
+            InputMediaDocument(
+                media=BufferedInputFile(fitted.data, filename=self._file_name(event, index, fitted)),
+                caption=texts.result_caption(event.mode, index, total, fitted, self._limit_mb),
+                disable_content_type_detection=True,
+            )
+            for index, (_, fitted) in ready.items()
+        ]
+        try:
+            messages = await bot.send_media_group(event.chat_id, media=media)
+        except TelegramEntityTooLarge:
+            log.error("Telegram refused the album of %s as too large", event.job_id)
+            return False
+        if order is not None:
+            for (index, (data, _)), message in zip(ready.items(), messages, strict=False):
+                await self._keep(event, index, event.outputs[index], order, data, message)
+        return True
+
+    @property
+    def _limit_mb(self) -> int:
+        return self._max_document_bytes // (1024 * 1024)
+
+    @staticmethod
+    def _file_name(event: JobSucceeded, index: int, fitted: FittedResult) -> str:
+        return f"medialab-{event.job_id[:8]}-{index + 1}.{fitted.extension}"
+
+    async def _prepare(
+        self, event: JobSucceeded, output: MediaRef
+    ) -> tuple[bytes, FittedResult] | Undeliverable:
+        """The result's bytes and the document made of them, or why it cannot be sent."""
         try:
             data = await self._media.get(output.object_name)
         except MediaNotFound:
@@ -157,18 +236,34 @@ class ResultSender:
         if fitted is None:
             log.error("result %s of %s does not fit %d bytes", output.object_name, event.job_id, len(data))
             return Undeliverable.too_large
+        return data, fitted
+
+    async def _deliver_output(
+        self, bot: Bot, event: JobSucceeded, index: int, output: MediaRef, order: dict[str, Any] | None
+    ) -> Undeliverable | None:
+        prepared = await self._prepare(event, output)
+        if isinstance(prepared, Undeliverable):
+            return prepared
+        data, fitted = prepared
+        return await self._send_document(bot, event, index, data, fitted, order)
+
+    async def _send_document(
+        self,
+        bot: Bot,
+        event: JobSucceeded,
+        index: int,
+        data: bytes,
+        fitted: FittedResult,
+        order: dict[str, Any] | None,
+    ) -> Undeliverable | None:
+        """One result: its preview (when heavy), then its document with its buttons."""
         if len(data) >= self._preview_min_bytes:
             await self._send_preview(bot, event, index, data)
-        total = len(event.outputs)
-        caption = texts.result_caption(
-            event.mode, index, total, fitted, self._max_document_bytes // (1024 * 1024)
-        )
+        caption = texts.result_caption(event.mode, index, len(event.outputs), fitted, self._limit_mb)
         try:
             sent = await bot.send_document(
                 event.chat_id,
-                BufferedInputFile(
-                    fitted.data, filename=f"medialab-{event.job_id[:8]}-{index + 1}.{fitted.extension}"
-                ),
+                BufferedInputFile(fitted.data, filename=self._file_name(event, index, fitted)),
                 caption=caption,
                 disable_content_type_detection=True,
                 reply_markup=keyboards.image_result(event.job_id, index),
@@ -178,7 +273,7 @@ class ResultSender:
             log.error("Telegram refused %d bytes of %s as too large", len(fitted.data), event.job_id)
             return Undeliverable.too_large
         if order is not None:
-            await self._keep(event, index, output, order, data, sent)
+            await self._keep(event, index, event.outputs[index], order, data, sent)
         return None
 
     async def _keep(

@@ -16,11 +16,11 @@ from typing import Protocol
 from aiogram import Bot
 from medialab_contracts.catalog import DEFAULT_DEADLINE_S, ModelSpec
 from medialab_contracts.errors import InsufficientFunds, MediaLabError
-from medialab_contracts.jobs import MAX_PROMPT_CHARS, MAX_SEED, ImageSize, JobRequest
+from medialab_contracts.jobs import MAX_PROMPT_CHARS, MAX_SEED, MAX_VARIANTS, ImageSize, JobRequest
 from medialab_contracts.media import MediaRef, upload_owner
 from medialab_contracts.modes import Mode
 from medialab_runtime.media_store import MediaNotFound, MediaStore
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway_bot import texts
 from gateway_bot.clients.billing import BillingClient
@@ -58,6 +58,8 @@ class Order(BaseModel):
     rephrase_of: str | None = None
     # None: a new one is drawn at launch; «🔁 Повторить» draws one other than its work's.
     seed: int | None = None
+    # Variants: images asked for in one job, each paid (1 unless the model offers more).
+    images: int = Field(default=1, ge=1, le=MAX_VARIANTS)
 
     def reseeded(self, previous: int | None) -> Order:
         """The same order with a fresh seed, never ``previous`` (so a repeat is a new image)."""
@@ -69,7 +71,7 @@ class Order(BaseModel):
     @property
     def price(self) -> int:
         """The job's price by the catalog's rule for its size, the one billing checks."""
-        return 0 if self.rephrase_of is not None else self.model.price_for(self.size)
+        return 0 if self.rephrase_of is not None else self.model.price_for(self.size, self.images)
 
 
 class Launcher(Protocol):
@@ -186,6 +188,7 @@ class JobLauncher:
             overlay_text=order.overlay_text,
             style_wish=order.style_wish,
             seed=new_seed() if order.seed is None else order.seed,
+            images=order.images,
             deadline_s=DEFAULT_DEADLINE_S[order.mode],
         )
         return job, "\n".join(notes) or None

@@ -13,7 +13,7 @@ from medialab_contracts.jobs import MAX_PROMPT_CHARS, ImageSize
 from medialab_contracts.modes import Mode
 
 from gateway_bot import keyboards, texts
-from gateway_bot.callbacks import FormatCb, ModelCb, ResultAction, ResultCb
+from gateway_bot.callbacks import FormatCb, ModelCb, ResultAction, ResultCb, VariantsCb
 from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.filters import PlainText, SameFlow
@@ -45,6 +45,7 @@ async def _launch(
         chat_id=chat_id,
         prompt=data["draft"],
         size=_size(model, data["format"]),
+        images=data.get("images", 1),
     )
     await launcher.launch(bot, order)
     await state.clear()
@@ -122,13 +123,32 @@ async def choose_format(
         return
     data = await state.update_data(format=fmt.key)
     await query.answer()
+    images = data.get("images", 1)
     if data.get("draft"):
-        summary = texts.choice_summary(model, fmt)
+        summary = texts.choice_summary(model, fmt, images)
         await show_step(bot, query, summary, None)
         await _launch(bot, state, launcher, model, query.from_user.id, query_chat(query))
         return
     await state.set_state(CreateFlow.prompt)
-    await show_step(bot, query, texts.enter_prompt(model), keyboards.cancel(callback_data.flow))
+    await show_step(bot, query, texts.enter_prompt(model, images), keyboards.cancel(callback_data.flow))
+
+
+@router.callback_query(CreateFlow.format, VariantsCb.filter(), SameFlow())
+async def choose_variants(
+    query: CallbackQuery, callback_data: VariantsCb, state: FSMContext, catalog: Catalog, bot: Bot
+) -> None:
+    """An image count under the formats: kept for the job, the step drawn again with it chosen."""
+    data = await state.get_data()
+    model = catalog.by_key(data["model"])
+    if callback_data.n not in model.variant_choices:
+        await query.answer(texts.STALE_BUTTON)
+        return
+    await query.answer()
+    if data.get("images", 1) == callback_data.n:
+        return  # already chosen: Telegram refuses an edit that changes nothing
+    await state.update_data(images=callback_data.n)
+    markup = keyboards.formats(model, callback_data.flow, callback_data.n)
+    await show_step(bot, query, texts.choose_format(model, callback_data.n), markup)
 
 
 @router.message(CreateFlow.prompt, PlainText())

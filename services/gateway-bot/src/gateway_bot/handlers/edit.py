@@ -14,7 +14,7 @@ from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 
 from gateway_bot import keyboards, texts
-from gateway_bot.callbacks import FormatCb, ModelCb, ResultAction, ResultCb
+from gateway_bot.callbacks import FormatCb, ModelCb, ResultAction, ResultCb, VariantsCb
 from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.failures import AlbumTooLarge, InputRejected, NotEnoughImages
 from gateway_bot.filters import HasImage, PlainText, SameFlow
@@ -78,8 +78,29 @@ async def _ask_images(
     data = await state.get_data()
     await state.set_state(EditFlow.images)
     have = await inputs.count(data["flow"])
-    text = texts.send_images(Mode(data["mode"]), catalog.by_key(data["model"]), have, MAX_INPUTS)
-    await show_step(bot, query, text, keyboards.cancel(data["flow"]))
+    model, images = catalog.by_key(data["model"]), data.get("images", 1)
+    text = texts.send_images(Mode(data["mode"]), model, have, MAX_INPUTS) + texts.variants_note(model, images)
+    await show_step(bot, query, text, keyboards.with_variants(model, data["flow"], images))
+
+
+@router.callback_query(EditFlow.images, VariantsCb.filter(), SameFlow())
+async def choose_variants(
+    query: CallbackQuery,
+    callback_data: VariantsCb,
+    state: FSMContext,
+    catalog: Catalog,
+    inputs: FlowInputs,
+    bot: Bot,
+) -> None:
+    """An image count under the request for images: kept for the job, the step drawn again."""
+    data = await state.get_data()
+    if callback_data.n not in catalog.by_key(data["model"]).variant_choices:
+        await query.answer(texts.STALE_BUTTON)
+        return
+    await query.answer()
+    if data.get("images", 1) != callback_data.n:  # Telegram refuses an edit that changes nothing
+        await state.update_data(images=callback_data.n)
+        await _ask_images(bot, query, state, catalog, inputs)
 
 
 @router.callback_query(EditFlow.model, ModelCb.filter(), SameFlow())
@@ -155,6 +176,7 @@ async def _launch(
         prompt=prompt,
         size=size,
         inputs=tuple(refs),
+        images=data.get("images", 1),
     )
     await launcher.launch(bot, order)
     await state.clear()
