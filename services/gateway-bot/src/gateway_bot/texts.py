@@ -351,10 +351,10 @@ MERGE_CHOOSE_MODEL: str
 
 
 def send_images(mode: Mode, model: ModelSpec, have: int, max_images: int) -> str:
-    key = "send_images_merge" if mode is Mode.merge else "send_images"
+    ask = _t("send_images_merge") if mode is Mode.merge else _t("send_images")
     head = _model_line(model, format_rub(model.price))
     already = "\n" + _t("images_already").format(have=have) if have else ""
-    return f"{head}\n{_t(key).format(max_images=max_images)}{already}"
+    return f"{head}\n{ask.format(max_images=max_images)}{already}"
 
 
 def images_received(total: int, max_images: int) -> str:
