@@ -514,3 +514,36 @@ async def test_twenty_users_at_once_all_get_results_without_429(stack: Stack) ->
     finally:
         for user in users:
             await user.aclose()
+
+
+async def test_english_user_upscales_in_english_and_switches_to_russian(stack: Stack) -> None:
+    """Telegram in English: every message of a mode, its status and its delivered result are English
+    (the delivery reads the user's language from KV); /language then turns the bot Russian."""
+    async with stack.user(first_name="Test", language_code="en") as user:
+        await user.send_command("start")
+        await reply(user, contains("What I can do"))
+        await user.send_text("⬆️ Upscale")
+        await reply(user, contains("Price: 8 ₽"))
+        await user.send_photo(jpeg_bytes())
+        status = await reply(user, contains("task accepted, price 8 ₽"))
+        assert status.text.startswith("⏳ Upscale: ")
+        document = await user.wait_for_message(predicate=is_document, timeout=40)
+        assert text_of(document).startswith("✅ Upscale: done")
+        assert button_texts(document) == ["✏️ Edit", "🔍 Upscale"]
+        await user.send_command("history")
+        history = await reply(user, contains("Transaction history"))
+        assert "Upscale · Recraft Crisp ×2 · 8 ₽ · ✅ charged" in history.text
+        assert "(Moscow time)" in history.text
+        shown = [
+            text
+            for message in await user.bot_messages(include_deleted=True)
+            for text in (text_of(message), *button_texts(message))
+        ]
+        assert [text for text in shown if re.search("[А-Яа-яЁё]", text)] == []
+
+        await user.send_command("language")
+        ask = await reply(user, contains("Choose the bot's language"))
+        await press(user, ask, "Русский")
+        await reply(user, contains("Язык бота — русский"))
+        await user.send_text("⬆️ Улучшить")
+        await reply(user, contains("Стоимость: 8 ₽"))

@@ -38,6 +38,8 @@ GATEWAY_BUCKET = "gateway"
 # ``media`` keeps results only a week. Both are the gateway's; /delete_me empties them for the user.
 WORKS_BUCKET = "works"
 KEPT_BUCKET = "kept"
+# The gateway's per-user language (``locale.<user_id>``): /language or Telegram's language_code. No TTL.
+LOCALES_BUCKET = "locales"
 
 # Request-reply (core NATS, nats.micro services)
 BILLING_ENSURE_USER = "billing.ensure_user"

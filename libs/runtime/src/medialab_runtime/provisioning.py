@@ -54,6 +54,7 @@ SERVICE_LAYOUT: dict[str, frozenset[str]] = {
             subjects.UPLOADS_BUCKET,
             subjects.WORKS_BUCKET,
             subjects.KEPT_BUCKET,
+            subjects.LOCALES_BUCKET,
         }
     ),
     "fal-runner": _RUNNER_LAYOUT | {subjects.SLOTS_BUCKET, subjects.MEDIA_BUCKET},
@@ -185,6 +186,8 @@ def kv_configs(cfg: LayoutConfig) -> list[KeyValueConfig]:
         KeyValueConfig(
             bucket=subjects.WORKS_BUCKET, ttl=cfg.works_ttl_s, storage=file, replicas=cfg.replicas
         ),
+        # A user's language stays until they change it: no TTL.
+        KeyValueConfig(bucket=subjects.LOCALES_BUCKET, storage=file, replicas=cfg.replicas),
         KeyValueConfig(
             bucket=subjects.LLM_CACHE_BUCKET, ttl=cfg.llm_cache_ttl_s, storage=file, replicas=cfg.replicas
         ),

@@ -34,12 +34,15 @@ from gateway_bot.flows.inputs import FlowInputs
 from gateway_bot.flows.intake import ImageIntake, Intake
 from gateway_bot.flows.launcher import JobLauncher, Launcher
 from gateway_bot.handlers import get_routers
+from gateway_bot.i18n import DEFAULT_LOCALE, LOCALES
+from gateway_bot.middlewares.locale import LocaleMiddleware
 from gateway_bot.middlewares.throttle import InboundThrottle, ThrottleMiddleware
 from gateway_bot.middlewares.updates import UpdateGateMiddleware
 from gateway_bot.middlewares.users import EnsureUserMiddleware
 from gateway_bot.privacy import UserDataEraser
 from gateway_bot.settings import GatewaySettings
 from gateway_bot.storage.fsm import KvStorage
+from gateway_bot.storage.locales import UserLocales
 from gateway_bot.storage.quotas import UploadQuota
 from gateway_bot.storage.records import (
     DeliveryMarks,
@@ -104,6 +107,7 @@ class Buckets:
     albums: KeyValue
     limits: KeyValue
     works: KeyValue
+    locales: KeyValue
 
     @classmethod
     async def open(cls, js: JetStreamContext, settings: GatewaySettings) -> Buckets:
@@ -113,6 +117,7 @@ class Buckets:
             albums=await js.key_value(subjects.ALBUMS_BUCKET),
             limits=await js.key_value(subjects.TELEGRAM_LIMITS_BUCKET),
             works=await js.key_value(subjects.WORKS_BUCKET),
+            locales=await js.key_value(subjects.LOCALES_BUCKET),
         )
 
 
@@ -134,6 +139,7 @@ def build_dispatcher(
     The launcher (money and jobs) and the image intake (Telegram downloads, the upload store) come from
     the caller: the flow tests pass recording ones and keep everything else as production has it.
     """
+    locales = UserLocales(buckets.locales)
     dp = Dispatcher(
         storage=KvStorage(buckets.fsm),
         settings=settings,
@@ -150,11 +156,13 @@ def build_dispatcher(
         orders=OrderRecords(buckets.gateway),
         progress=progress,
         works=works,
+        locales=locales,
         eraser=UserDataEraser(
             billing, js, buckets.gateway, buckets.fsm, buckets.albums, buckets.works, bot_id
         ),
     )
     dp.update.outer_middleware(UpdateGateMiddleware(SeenUpdates(buckets.gateway, bot_id)))
+    dp.update.outer_middleware(LocaleMiddleware(locales))
     inbound = Rate(settings.inbound_per_s, settings.inbound_burst)
     dp.update.outer_middleware(ThrottleMiddleware(InboundThrottle(buckets.limits, bot_id, inbound)))
     users = EnsureUserMiddleware(billing)
@@ -162,6 +170,16 @@ def build_dispatcher(
     dp.callback_query.outer_middleware(users)
     dp.include_routers(*get_routers())
     return dp
+
+
+async def set_commands(bot: Bot, referrals_on: bool) -> None:
+    """The command menu in each language: Russian for every user without a list of their own."""
+    for locale in LOCALES:
+        with texts.use_locale(locale):
+            commands = [
+                BotCommand(command=name, description=text) for name, text in texts.commands(referrals_on)
+            ]
+        await bot.set_my_commands(commands, language_code=None if locale == DEFAULT_LOCALE else locale)
 
 
 async def setup(ctx: ServiceContext[GatewaySettings]) -> None:
@@ -205,8 +223,7 @@ async def setup(ctx: ServiceContext[GatewaySettings]) -> None:
         works=works,
     )
 
-    commands = texts.commands(settings.referral_bonus_rub > 0)
-    await bot.set_my_commands([BotCommand(command=name, description=text) for name, text in commands])
+    await set_commands(bot, settings.referral_bonus_rub > 0)
 
     sender = ResultSender(
         media,
@@ -220,13 +237,21 @@ async def setup(ctx: ServiceContext[GatewaySettings]) -> None:
         max_document_bytes=settings.max_document_bytes,
     )
     marks = DeliveryMarks(buckets.gateway, stale_after_s=settings.delivery_ack_wait_s * 2)
+    locales = UserLocales(buckets.locales)
     delivery = DeliveryConsumer(
-        ctx.js, bot, sender, progress, marks, settings.delivery_concurrency, settings.delivery_ack_wait_s
+        ctx.js,
+        bot,
+        sender,
+        progress,
+        marks,
+        locales,
+        settings.delivery_concurrency,
+        settings.delivery_ack_wait_s,
     )
     ctx.spawn(delivery.run(), name="delivery")
     ctx.on_shutdown(lambda: delivery.stop(settings.shutdown_grace_s))
     if settings.yookassa_enabled:
-        notices = PaymentNotices(ctx.js, bot, settings.delivery_ack_wait_s)
+        notices = PaymentNotices(ctx.js, bot, locales, settings.delivery_ack_wait_s)
         ctx.spawn(notices.run(), name="payment-notices")
         ctx.on_shutdown(lambda: notices.stop(settings.shutdown_grace_s))
 

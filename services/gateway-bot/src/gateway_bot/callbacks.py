@@ -120,3 +120,7 @@ class DeleteMeCb(CallbackData, prefix="del"):
     """The answer to /delete_me; it acts on the presser's own data only, whoever drew the button."""
 
     action: DeleteMeAction
+
+
+class LanguageCb(CallbackData, prefix="lang"):
+    locale: str  # one of i18n.LOCALES; the handler's filter refuses others

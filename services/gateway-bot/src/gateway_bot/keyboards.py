@@ -15,6 +15,7 @@ from gateway_bot.callbacks import (
     DeleteMeCb,
     FormatCb,
     HistoryCb,
+    LanguageCb,
     ModelCb,
     NavAction,
     NavCb,
@@ -31,6 +32,7 @@ from gateway_bot.callbacks import (
     WorkCb,
     WorksPageCb,
 )
+from gateway_bot.i18n import LOCALES
 
 
 def main_menu() -> ReplyKeyboardMarkup:
@@ -257,4 +259,12 @@ def works_page(entries: Iterable[tuple[int, str, int]], page: int, pages: int) -
     if not sizes and not nav:
         return None
     builder.adjust(*sizes, *([nav] if nav else []))
+    return builder.as_markup()
+
+
+def languages() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for locale in LOCALES:
+        builder.button(text=texts.LANGUAGE_NAMES[locale], callback_data=LanguageCb(locale=locale))
+    builder.adjust(len(LOCALES))
     return builder.as_markup()

@@ -27,6 +27,8 @@ from gateway_bot.failures import (
 from gateway_bot.texts import MOSCOW
 
 EXTENDED_PREFIX = "изображение"
+# English users' keyword; only with «|» options, since plenty of plain prompts start "Image of …".
+EXTENDED_PREFIX_EN = "image"
 EXTENDED_KEYS = ("model", "size", "aspect_ratio", "negative")
 DEFAULT_EXTENDED_MODEL = "nb"
 _SIZE = re.compile(r"^(\d{1,5})\s*[xх×*]\s*(\d{1,5})$", re.IGNORECASE)
@@ -52,9 +54,21 @@ def clean_prompt(text: str | None) -> str:
     return prompt
 
 
+def _starts_with_word(text: str, word: str) -> bool:
+    head = text.lstrip()[: len(word) + 1].lower()
+    return head.startswith(word) and (len(head) == len(word) or not head[-1].isalnum())
+
+
+def _extended_prefix(text: str) -> str | None:
+    if _starts_with_word(text, EXTENDED_PREFIX):
+        return EXTENDED_PREFIX
+    if "|" in text and _starts_with_word(text, EXTENDED_PREFIX_EN):
+        return EXTENDED_PREFIX_EN
+    return None
+
+
 def is_extended_form(text: str) -> bool:
-    head = text.lstrip()[: len(EXTENDED_PREFIX) + 1].lower()
-    return head.startswith(EXTENDED_PREFIX) and (len(head) == len(EXTENDED_PREFIX) or not head[-1].isalnum())
+    return _extended_prefix(text) is not None
 
 
 def _parse_size(value: str) -> ImageSize:
@@ -75,8 +89,8 @@ def _parse_ratio(value: str) -> str:
 
 
 def parse_extended(text: str, catalog: Catalog) -> ExtendedRequest:
-    """``Изображение <prompt> | model=… | size=WxH | aspect_ratio=W:H | negative=…``."""
-    body = text.lstrip()[len(EXTENDED_PREFIX) :]
+    """``Изображение <prompt> | model=… | size=WxH | aspect_ratio=W:H | negative=…`` (or ``Image …``)."""
+    body = text.lstrip()[len(_extended_prefix(text) or "") :]
     head, *parts = body.split("|")
     options: dict[str, str] = {}
     for part in parts:

@@ -1,17 +1,27 @@
-"""Every Russian string the bot shows, and the small functions that fill them in.
+"""Every string the bot shows, by name, and the small functions that fill them in.
 
-Handlers never hold user-facing text: they look it up here. Messages use HTML parse mode, so every
-value that comes from a user or a provider goes through ``quote``.
+Handlers never hold user-facing text: they look it up here. The words themselves live in the gettext
+catalogs ``locales/<locale>/LC_MESSAGES/messages.po`` (Russian, the default, and English), whose
+msgids are the names used here. A name that is only declared (``BTN_CREATE: str``) is read from the
+catalog of the current locale each time it is used (the module's ``__getattr__``), so
+``texts.BTN_CREATE`` is Russian or English by the user the update or delivery is for. Prices and
+dates are formatted per locale. Messages use HTML parse mode, so every value that comes from a user
+or a provider goes through ``quote``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.text_decorations import html_decoration
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
 from medialab_contracts.billing import (
     BalanceView,
     HistoryEntry,
@@ -21,7 +31,7 @@ from medialab_contracts.billing import (
     OperationView,
     TopupReply,
 )
-from medialab_contracts.catalog import ImageFormat, ModelSpec
+from medialab_contracts.catalog import MARKETPLACE_FORMATS, ImageFormat, ModelSpec
 from medialab_contracts.errors import (
     BadAmount,
     BadRequest,
@@ -33,7 +43,7 @@ from medialab_contracts.errors import (
 )
 from medialab_contracts.events import FailureReason
 from medialab_contracts.modes import Mode
-from medialab_contracts.money import format_rub, rubles
+from medialab_contracts.money import KOPECKS_PER_RUBLE, rubles
 from medialab_contracts.promo import PromoView, StatsPeriod, StatsReply
 
 from gateway_bot.delivery.fitting import Fit, FittedResult, Undeliverable
@@ -64,6 +74,7 @@ from gateway_bot.failures import (
     UploadExpired,
     UploadQuotaReached,
 )
+from gateway_bot.i18n import LOCALES, i18n
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 
@@ -72,51 +83,120 @@ def quote(value: str) -> str:
     return html_decoration.quote(value)
 
 
-# ── main menu buttons ────────────────────────────────────────────────────────────────────────────
-BTN_CREATE = "🎨 Создать"
-BTN_WRITE = "✍️ Написать"
-BTN_EDIT = "✏️ Изменить"
-BTN_MERGE = "🔗 Объединить"
-BTN_RETOUCH = "✨ Ретушь"
-BTN_TEXT = "📝 Добавить текст"
-BTN_FACESWAP = "🔄 Заменить лицо"
-BTN_UPSCALE = "⬆️ Улучшить"
-BTN_BALANCE = "💰 Баланс"
-BTN_TOPUP = "💳 Пополнить"
-BTN_INFO = "ℹ️ Info"
-BTN_WORKS = "🖼 Мои работы"
+def text(key: str) -> str:
+    """The catalog's text for ``key`` in the current locale."""
+    return i18n.gettext(key)
 
-MENU_LAYOUT: tuple[tuple[str, ...], ...] = (
-    (BTN_CREATE, BTN_WRITE),
-    (BTN_EDIT, BTN_MERGE),
-    (BTN_RETOUCH, BTN_TEXT),
-    (BTN_FACESWAP, BTN_UPSCALE),
-    (BTN_BALANCE, BTN_TOPUP),
-    (BTN_WORKS, BTN_INFO),
+
+_t = text
+
+
+def current_locale() -> str:
+    return i18n.current_locale
+
+
+def use_locale(locale: str) -> AbstractContextManager[None]:
+    """Speak ``locale`` within the block: for texts sent outside an update (deliveries, notices)."""
+    return i18n.use_locale(locale)
+
+
+def labels(key: str) -> frozenset[str]:
+    """A button's label in every locale: a keyboard sent before a /language switch still works."""
+    return frozenset(i18n.gettext(key, locale=locale) for locale in LOCALES)
+
+
+def format_rub(kopecks: int) -> str:
+    """``2400`` → «24 ₽», ``245050`` → «2 450,50 ₽» (ru) or «2,450.50 ₽» (en), ``-300`` → «−3 ₽»."""
+    sign = "−" if kopecks < 0 else ""
+    pattern = "#,##0.00" if kopecks % KOPECKS_PER_RUBLE else "#,##0"
+    amount = Decimal(abs(kopecks)) / KOPECKS_PER_RUBLE
+    number = format_decimal(amount, format=pattern, locale=current_locale())
+    return f"{sign}{number} ₽"
+
+
+def moscow_time(moment: datetime) -> str:
+    stamp = format_datetime(moment, _t("DATETIME_PATTERN"), tzinfo=MOSCOW, locale=current_locale())
+    return _t("moscow_time").format(time=stamp)
+
+
+def _moscow_date(moment: datetime) -> str:
+    return format_datetime(moment, _t("DATE_PATTERN"), tzinfo=MOSCOW, locale=current_locale())
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+class _Named(Mapping[K, str]):
+    """Titles of an enum's members (or of fixed values) in the current locale, read at each lookup:
+    ``MODE_TITLES[Mode.edit]`` is the catalog's ``MODE_edit``. ``aliases`` reuse another key."""
+
+    def __init__(self, prefix: str, members: Iterable[K], aliases: Mapping[K, str] | None = None) -> None:
+        self._prefix = prefix
+        self._members = tuple(members)
+        self._aliases = dict(aliases or {})
+
+    def key(self, member: K) -> str:
+        return self._aliases.get(member) or f"{self._prefix}_{getattr(member, 'name', member)}"
+
+    def __getitem__(self, member: K) -> str:
+        if member not in self._members:
+            raise KeyError(member)
+        return _t(self.key(member))
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+
+# ── main menu buttons ────────────────────────────────────────────────────────────────────────────
+BTN_CREATE: str
+BTN_WRITE: str
+BTN_EDIT: str
+BTN_MERGE: str
+BTN_RETOUCH: str
+BTN_TEXT: str
+BTN_FACESWAP: str
+BTN_UPSCALE: str
+BTN_BALANCE: str
+BTN_TOPUP: str
+BTN_INFO: str
+BTN_WORKS: str
+
+_MENU_KEYS: tuple[tuple[str, ...], ...] = (
+    ("BTN_CREATE", "BTN_WRITE"),
+    ("BTN_EDIT", "BTN_MERGE"),
+    ("BTN_RETOUCH", "BTN_TEXT"),
+    ("BTN_FACESWAP", "BTN_UPSCALE"),
+    ("BTN_BALANCE", "BTN_TOPUP"),
+    ("BTN_WORKS", "BTN_INFO"),
 )
-MENU_BUTTONS: frozenset[str] = frozenset(button for row in MENU_LAYOUT for button in row)
-MENU_PLACEHOLDER = "Выберите режим или напишите промпт"
+MENU_LAYOUT: tuple[tuple[str, ...], ...]  # the rows' labels in the current locale
+# Every language's labels: typed text that is a menu button in any of them is not a prompt.
+MENU_BUTTONS: frozenset[str] = frozenset(label for row in _MENU_KEYS for key in row for label in labels(key))
+MENU_PLACEHOLDER: str
 
 # ── inline buttons ───────────────────────────────────────────────────────────────────────────────
-BTN_CANCEL = "❌ Отмена"
-BTN_SKIP = "Пропустить"
-BTN_LAUNCH = "✅ Запустить"
-BTN_RESULT_EDIT = "✏️ Редактировать"
-BTN_RESULT_UPSCALE = "🔍 Upscale"
-BTN_CREATE_FROM_PROMPT = "🎨 Создать по этому промпту"
-BTN_HISTORY = "📊 История операций"
-BTN_PREV = "◀"
-BTN_NEXT = "▶"
-BTN_REPHRASE = "✏️ Переформулировать"
-BTN_DELETE_ME = "🗑 Да, удалить"
-BTN_RETOUCH_SOFT = "Мягкая ретушь"
-BTN_RETOUCH_ENHANCE = "Усилить черты"
+BTN_CANCEL: str
+BTN_SKIP: str
+BTN_LAUNCH: str
+BTN_RESULT_EDIT: str
+BTN_RESULT_UPSCALE: str
+BTN_CREATE_FROM_PROMPT: str
+BTN_HISTORY: str
+BTN_PREV: str
+BTN_NEXT: str
+BTN_REPHRASE: str
+BTN_DELETE_ME: str
+BTN_RETOUCH_SOFT: str
+BTN_RETOUCH_ENHANCE: str
 
 
 def _model_price(model: ModelSpec) -> str:
     """Its price, or «от …» for a model whose resolutions cost differently (the buttons say each)."""
     lowest = format_rub(model.lowest_price)
-    return f"от {lowest}" if model.varies_in_price else lowest
+    return _t("price_from").format(price=lowest) if model.varies_in_price else lowest
 
 
 def model_button(model: ModelSpec) -> str:
@@ -124,7 +204,9 @@ def model_button(model: ModelSpec) -> str:
 
 
 def _variants_word(n: int) -> str:
-    return "вариант" if n == 1 else "варианта" if n < 5 else "вариантов"
+    if n == 1:
+        return _t("variants_one")
+    return _t("variants_few") if n < 5 else _t("variants_many")
 
 
 def variants_button(model: ModelSpec, n: int, *, chosen: bool) -> str:
@@ -144,10 +226,7 @@ def variants_note(model: ModelSpec, images: int) -> str:
     """Under a step of a model with variants: how many images are asked for, and that each is paid."""
     if not model.variant_choices:
         return ""
-    return (
-        f"\nВариантов: {images}. Модель может вернуть до {model.max_variants} изображений за раз — "
-        "выберите число кнопкой ниже; оплата за каждое изображение, за недополученные деньги вернутся."
-    )
+    return "\n" + _t("variants_note").format(images=images, max=model.max_variants)
 
 
 BTN_VARIANT_EDIT = "✏️"
@@ -155,18 +234,28 @@ BTN_VARIANT_UPSCALE = "🔍"
 
 
 def variants_buttons(count: int) -> str:
-    return (
-        f"🖼 {count} {_variants_word(count)} выше. "
-        "Кнопки с номером изображения: ✏️ — редактировать, 🔍 — Upscale."
+    return _t("variants_buttons").format(count=count, word=_variants_word(count))
+
+
+def _format_title(fmt: ImageFormat) -> str:
+    """The catalog's format title in the current locale: its orientation's word, then the aspect
+    ratio the catalog's (Russian) title carries («Квадрат 1:1» → «Square 1:1»); a marketplace card
+    by its marketplace's name («Wildberries 3:4»)."""
+    if fmt in MARKETPLACE_FORMATS:
+        return _t(f"FORMAT_{fmt.key}")
+    orientation = (
+        "square" if fmt.width == fmt.height else "vertical" if fmt.width < fmt.height else "horizontal"
     )
+    _word, _, ratio = fmt.title.partition(" ")
+    return " ".join(part for part in (_t(f"FORMAT_{orientation}"), ratio) if part)
 
 
 def format_button(model: ModelSpec, fmt: ImageFormat) -> str:
     """A model priced by resolution shows each button's price (a marketplace preset names no tier)."""
     if not model.resolutions:
-        return f"{fmt.title} {fmt.size_label}"
+        return f"{_format_title(fmt)} {fmt.size_label}"
     tier = f" · {fmt.resolution}" if fmt.resolution else ""
-    return f"{fmt.title}{tier} {fmt.size_label} · {format_rub(model.format_price(fmt))}"
+    return f"{_format_title(fmt)}{tier} {fmt.size_label} · {format_rub(model.format_price(fmt))}"
 
 
 def retouch_button(title: str, price: int) -> str:
@@ -174,366 +263,273 @@ def retouch_button(title: str, price: int) -> str:
 
 
 # ── commands (setMyCommands) ─────────────────────────────────────────────────────────────────────
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("start", "Запуск бота и инструкция"),
-    ("menu", "Главное меню"),
-    ("balance", "Баланс"),
-    ("history", "История операций"),
-    ("works", "Мои работы: готовые результаты за 30 дней"),
-    ("topup", "Пополнить баланс звёздами Telegram"),
-    ("promo", "Активировать промокод: /promo <код>"),
-    ("paysupport", "Помощь с оплатой"),
-    ("status", "Статус задачи: /status <id>"),
-    ("ping", "Проверка работы бота"),
-    ("delete_me", "Удалить мои данные"),
+_COMMAND_NAMES = (
+    "start",
+    "menu",
+    "balance",
+    "history",
+    "works",
+    "topup",
+    "promo",
+    "paysupport",
+    "status",
+    "language",
+    "ping",
+    "delete_me",
 )
-INVITE_COMMAND = ("invite", "Пригласить друга и получить бонус")
+COMMANDS: tuple[tuple[str, str], ...]  # (command, its description in the current locale)
+INVITE_COMMAND: tuple[str, str]
 
 
 def commands(referrals_on: bool) -> tuple[tuple[str, str], ...]:
     """The command menu; /invite only while referral bonuses are paid."""
-    return (*COMMANDS, INVITE_COMMAND) if referrals_on else COMMANDS
+    listed = tuple((name, _t(f"CMD_{name}")) for name in _COMMAND_NAMES)
+    return (*listed, ("invite", _t("CMD_invite"))) if referrals_on else listed
 
 
 # ── greeting, menu, info ─────────────────────────────────────────────────────────────────────────
-GUIDE = (
-    "Что я умею:\n"
-    f"{BTN_CREATE} — изображение по описанию (Nano Banana Pro, Nano-banana, Seedream)\n"
-    f"{BTN_WRITE} — подробный промпт из пары слов\n"
-    f"{BTN_EDIT} — изменить 1–4 изображения по инструкции\n"
-    f"{BTN_MERGE} — объединить 2–4 изображения в одну сцену\n"
-    f"{BTN_RETOUCH} — деликатная ретушь портрета\n"
-    f"{BTN_TEXT} — надпись и эмодзи на изображении\n"
-    f"{BTN_FACESWAP} — замена лица на фотографии\n"
-    f"{BTN_UPSCALE} — увеличение разрешения ×2\n\n"
-    "Можно просто написать промпт — я предложу создать по нему изображение.\n"
-    "Расширенный формат: <code>Изображение &lt;промпт&gt; | model=nano | size=1024x1024 | "
-    "aspect_ratio=1:1 | negative=…</code>\n\n"
-    f"{BTN_WORKS} — ваши результаты за последние 30 дней: оригинал, повтор, правка.\n"
-    f"{BTN_BALANCE} — баланс и история операций. Цена операции видна до запуска, "
-    "деньги списываются только за успешный результат."
-)
-START = "👋 Привет! Я MediaLab — бот для генерации и обработки изображений.\n\n" + GUIDE
-MENU = "Главное меню. Выберите режим или напишите промпт."
-INFO = "ℹ️ Текущий режим сброшен.\n\n" + GUIDE
-PONG = "🏓 Понг! Бот работает."
-CANCELLED = "Отменено. Выберите режим в главном меню."
+GUIDE: str  # the modes by their menu buttons: filled in below
+START: str
+MENU: str
+INFO: str
+PONG: str
+CANCELLED: str
+
+
+def _guide() -> str:
+    buttons = {key.removeprefix("BTN_").lower(): _t(key) for row in _MENU_KEYS for key in row}
+    return _t("GUIDE").format(**buttons)
+
+
+# ── /language ────────────────────────────────────────────────────────────────────────────────────
+LANGUAGE_ASK: str
+LANGUAGE_SET: str
+LANGUAGE_NAMES: Mapping[str, str] = _Named("LANGUAGE", LOCALES)
 
 # ── stale or foreign buttons ─────────────────────────────────────────────────────────────────────
-STALE_BUTTON = "Эта кнопка устарела. Откройте режим заново из меню."
-TOO_FAST = "⏳ Слишком много сообщений подряд. Подождите немного и повторите."
-FOREIGN_BUTTON = "Эта кнопка не ваша."
-RESULT_GONE = "Этот результат больше недоступен."
-REPHRASE_GONE = "Этот запрос больше недоступен: выберите режим в меню и напишите промпт заново."
+STALE_BUTTON: str
+TOO_FAST: str
+FOREIGN_BUTTON: str
+RESULT_GONE: str
+REPHRASE_GONE: str
 
 # ── M1 create ────────────────────────────────────────────────────────────────────────────────────
-CREATE_CHOOSE_MODEL = "🎨 Создать изображение. Выберите модель:"
-DRAFT_CHOOSE_MODEL = "🎨 Создам изображение по вашему промпту. Выберите модель:"
+CREATE_CHOOSE_MODEL: str
+DRAFT_CHOOSE_MODEL: str
+
+
+def _model_line(model: ModelSpec, price: str) -> str:
+    return _t("model_line").format(model=quote(model.title), price=price)
 
 
 def choose_format(model: ModelSpec, images: int = 1) -> str:
-    ask = (
-        "Выберите формат и разрешение:"
-        if any(fmt.resolution for fmt in model.formats)
-        else "Выберите формат:"
-    )
-    per_image = " за изображение" if model.variant_choices else ""
+    tiers = any(fmt.resolution for fmt in model.formats)
+    ask = _t("choose_format_tier") if tiers else _t("choose_format")
+    per_image = _t("per_image") if model.variant_choices else ""
     price = f"{_model_price(model)}{per_image}"
-    return f"Модель: {quote(model.title)} · {price}{variants_note(model, images)}\n{ask}"
+    return f"{_model_line(model, price)}{variants_note(model, images)}\n{ask}"
 
 
 def choice_summary(model: ModelSpec, fmt: ImageFormat, images: int = 1) -> str:
     tier = f" · {fmt.resolution}" if fmt.resolution else ""
-    return (
-        f"Модель: {quote(model.title)} · {priced_images(model.format_price(fmt), images)}\n"
-        f"Формат: {fmt.title}{tier} {fmt.size_label}"
-    )
+    chosen = _t("format_line").format(format=f"{_format_title(fmt)}{tier} {fmt.size_label}")
+    return f"{_model_line(model, priced_images(model.format_price(fmt), images))}\n{chosen}"
 
 
 def enter_prompt(model: ModelSpec, images: int = 1) -> str:
-    note = "\nПромпт будет автоматически переведён на английский." if model.wants_english else ""
-    return (
-        f"Модель: {quote(model.title)} · {priced_images(model.price, images)}\n"
-        f"Напишите промпт — что должно быть на изображении.{note}"
-    )
+    note = "\n" + _t("prompt_translated_note") if model.wants_english else ""
+    return f"{_model_line(model, priced_images(model.price, images))}\n{_t('enter_prompt')}{note}"
 
 
-PROMPT_EMPTY = "Промпт пустой. Напишите, что должно быть на изображении."
+PROMPT_EMPTY: str
 
 
 def prompt_too_long(limit: int) -> str:
-    return f"Промпт слишком длинный: не больше {limit} символов."
+    return _t("prompt_too_long").format(limit=limit)
 
 
 # ── extended form ────────────────────────────────────────────────────────────────────────────────
 def extended_unknown_key(key: str, accepted: Iterable[str]) -> str:
-    return (
-        f"Неизвестный параметр «{quote(key)}». Допустимые параметры: {quote(', '.join(accepted))}.\n"
-        "Пример: <code>Изображение кот в шляпе | model=nano | size=1024x1024</code>"
-    )
+    return _t("extended_unknown_key").format(key=quote(key), accepted=quote(", ".join(accepted)))
 
 
 def extended_unknown_model(name: str, accepted: Iterable[str]) -> str:
-    return f"Неизвестная модель «{quote(name)}». Доступные модели: {quote(', '.join(accepted))}."
+    return _t("extended_unknown_model").format(name=quote(name), accepted=quote(", ".join(accepted)))
 
 
 def extended_bad_size(value: str) -> str:
-    return (
-        f"Неверный размер «{quote(value)}». Укажите ширину и высоту от 64 до 8192 пикселей, "
-        "например <code>size=1024x1024</code>."
-    )
+    return _t("extended_bad_size").format(value=quote(value))
 
 
 def extended_bad_ratio(value: str) -> str:
-    return f"Неверное соотношение сторон «{quote(value)}». Пример: <code>aspect_ratio=16:9</code>."
+    return _t("extended_bad_ratio").format(value=quote(value))
 
 
 def extended_no_negative(model_title: str) -> str:
-    return (
-        f"Модель {quote(model_title)} не поддерживает <code>negative=</code>: "
-        "она не читает негативный промпт. Уберите <code>negative=…</code> и опишите желаемое в самом промпте."
-    )
+    return _t("extended_no_negative").format(model=quote(model_title))
 
 
 def extended_bad_part(part: str) -> str:
-    return f"Не понимаю часть «{quote(part)}». Параметры пишутся как <code>ключ=значение</code> через «|»."
+    return _t("extended_bad_part").format(part=quote(part))
 
 
 def extended_duplicate(key: str) -> str:
-    return f"Параметр «{quote(key)}» указан дважды."
+    return _t("extended_duplicate").format(key=quote(key))
 
 
 # ── M2 write ─────────────────────────────────────────────────────────────────────────────────────
 def write_ask(price: int) -> str:
-    return (
-        "✍️ Опишите желаемое изображение простыми словами (например: «красивая девушка на пляже»).\n"
-        f"Я напишу подробный промпт. Стоимость: {format_rub(price)}."
-    )
+    return _t("write_ask").format(price=format_rub(price))
 
 
-WRITE_RESULT_HEADER = "✍️ Готовый промпт:"
-WRITE_RESULT_FOOTER = "Нажмите «🎨 Создать по этому промпту», чтобы создать изображение."
+WRITE_RESULT_HEADER: str
+WRITE_RESULT_FOOTER: str
 
 # ── M3 edit / M8 merge ───────────────────────────────────────────────────────────────────────────
-EDIT_CHOOSE_MODEL = (
-    "✏️ Изменить изображение. Выберите модель:\n"
-    "Nano Banana Pro и Nano-Banana понимают русский; для Seedream промпт переводится автоматически."
-)
-EDIT_PRELOADED_CHOOSE_MODEL = "✏️ Редактирую этот результат. Выберите модель:"
-MERGE_CHOOSE_MODEL = "🔗 Объединить изображения в одну сцену. Выберите модель:"
+EDIT_CHOOSE_MODEL: str
+EDIT_PRELOADED_CHOOSE_MODEL: str
+MERGE_CHOOSE_MODEL: str
 
 
 def send_images(mode: Mode, model: ModelSpec, have: int, max_images: int) -> str:
-    price = format_rub(model.price)
-    if mode is Mode.merge:
-        head = f"Модель: {quote(model.title)} · {price}\nОтправьте от 2 до {max_images} изображений"
-    else:
-        head = f"Модель: {quote(model.title)} · {price}\nОтправьте от 1 до {max_images} изображений"
-    tail = " (фото, файлом или альбомом), затем опишите, что изменить."
-    already = f"\nУже загружено: {have}." if have else ""
-    return head + tail + already
+    ask = _t("send_images_merge") if mode is Mode.merge else _t("send_images")
+    head = _model_line(model, format_rub(model.price))
+    already = "\n" + _t("images_already").format(have=have) if have else ""
+    return f"{head}\n{ask.format(max_images=max_images)}{already}"
 
 
 def images_received(total: int, max_images: int) -> str:
-    return (
-        f"Изображений загружено: {total} из {max_images}. "
-        "Отправьте ещё или опишите, что нужно сделать (например: «объедини в одну сцену»)."
-    )
+    return _t("images_received").format(total=total, max_images=max_images)
 
 
 def too_many_images(max_images: int) -> str:
-    return (
-        f"Можно не больше {max_images} изображений. Эти не добавлены; опишите изменения или отправьте /menu."
-    )
+    return _t("too_many_images").format(max_images=max_images)
 
 
-NEED_IMAGE_FIRST = "Сначала отправьте изображение (фото или файлом)."
+NEED_IMAGE_FIRST: str
 
 
 def need_more_images(minimum: int, have: int) -> str:
-    return f"Для объединения нужно минимум {minimum} изображения, сейчас {have}. Отправьте ещё."
+    return _t("need_more_images").format(minimum=minimum, have=have)
 
 
 # ── M4 retouch ───────────────────────────────────────────────────────────────────────────────────
 def retouch_send(max_mb: int) -> str:
-    return f"✨ Ретушь. Отправьте фото лица (как фото или файлом, до {max_mb} МБ)."
+    return _t("retouch_send").format(max_mb=max_mb)
 
 
-RETOUCH_CHOOSE_KIND = (
-    "Выберите режим:\n"
-    "• Мягкая ретушь — убирает мелкие дефекты, выравнивает тон, сохраняет текстуру кожи\n"
-    "• Усилить черты — чёткость черт и кожи, чуть ярче глаза; возраст, губы и пропорции не меняются"
-)
+RETOUCH_CHOOSE_KIND: str
 
 
 def retouch_instruction(price: int) -> str:
-    return (
-        "Можно добавить инструкцию (например: «убери прыщи на лбу») или нажмите «Пропустить».\n"
-        f"Стоимость: {format_rub(price)}."
-    )
+    return _t("retouch_instruction").format(price=format_rub(price))
 
 
-RETOUCH_SKIPPED = "Без дополнительной инструкции."
+RETOUCH_SKIPPED: str
 
 
 def retouch_no_instruction(price: int) -> str:
-    return f"Мягкая ретушь работает без инструкций: запускаю. Стоимость: {format_rub(price)}."
+    return _t("retouch_no_instruction").format(price=format_rub(price))
 
 
 # ── M5 add text ──────────────────────────────────────────────────────────────────────────────────
 def text_send_image(price: int, max_bytes: int) -> str:
-    return (
-        f"📝 Добавить текст. Отправьте изображение (PNG/JPEG, до {max_bytes // (1024 * 1024)} МБ). "
-        f"Стоимость: {format_rub(price)}."
-    )
+    return _t("text_send_image").format(max_mb=max_bytes // (1024 * 1024), price=format_rub(price))
 
 
-TEXT_ENTER = (
-    "Введите текст для изображения (можно в несколько строк и с эмодзи).\n"
-    "Для карточки маркетплейса сначала выберите формат ниже: фото будет обрезано по центру до его размера."
-)
+TEXT_ENTER: str
 
 
 def text_format_chosen(fmt: ImageFormat) -> str:
-    return (
-        f"Формат: {fmt.title} {fmt.size_label} — фото будет обрезано по центру до этого размера.\n"
-        "Введите текст для изображения (можно в несколько строк и с эмодзи)."
-    )
+    return _t("text_format_chosen").format(format=f"{_format_title(fmt)} {fmt.size_label}")
 
 
-TEXT_STYLE = (
-    "Опишите оформление, например: «Крупный белый текст в центре, на чёрной плашке», "
-    "«Текст размером 72px снизу, расстояние от низа 10%», «без плашки».\n"
-    "Или отправьте /skip для настроек по умолчанию."
-)
+TEXT_STYLE: str
 
 
 # ── M6 face swap ─────────────────────────────────────────────────────────────────────────────────
 def faceswap_send_face(price: int) -> str:
-    return f"🔄 Заменить лицо. Отправьте портрет с лицом (источник). Стоимость: {format_rub(price)}."
+    return _t("faceswap_send_face").format(price=format_rub(price))
 
 
-FACESWAP_SEND_TARGET = "Теперь отправьте фото, на котором нужно заменить лицо."
+FACESWAP_SEND_TARGET: str
 
 
 # ── M7 upscale ───────────────────────────────────────────────────────────────────────────────────
 def upscale_send(price: int) -> str:
-    return (
-        f"⬆️ Улучшить. Отправьте изображение (как фото или файлом), увеличу его в 2 раза. "
-        f"Стоимость: {format_rub(price)}."
-    )
+    return _t("upscale_send").format(price=format_rub(price))
 
 
 # ── images ───────────────────────────────────────────────────────────────────────────────────────
-DOWNLOAD_FAILED = "Не удалось получить файл у Telegram. Отправьте фото ещё раз."
+DOWNLOAD_FAILED: str
 
 
 def album_part_refused(index: int, total: int, problem: str) -> str:
-    return (
-        f"Фото {index + 1} из {total} в альбоме не принято. {problem}\n"
-        "Альбом не сохранён: отправьте его снова, заменив или убрав это фото."
-    )
+    return _t("album_part_refused").format(number=index + 1, total=total, problem=problem)
 
 
-EXPECTED_IMAGE = "Жду изображение: отправьте фото или файл-изображение (JPEG, PNG, WEBP)."
-EXPECTED_BUTTON = "Выберите вариант кнопкой в сообщении выше или вернитесь в /menu."
-EXPECTED_TEXT = "Жду текст. Напишите сообщение или вернитесь в /menu."
-NOT_AN_IMAGE = "Это не изображение. Отправьте фото или файл в формате JPEG, PNG или WEBP."
-BAD_IMAGE = (
-    "Не удалось прочитать изображение: файл повреждён или формат не поддерживается "
-    "(нужен JPEG, PNG или WEBP)."
-)
-ONE_IMAGE_ONLY = "Здесь нужно одно изображение, а не альбом. Отправьте одно фото."
+EXPECTED_IMAGE: str
+EXPECTED_BUTTON: str
+EXPECTED_TEXT: str
+NOT_AN_IMAGE: str
+BAD_IMAGE: str
+ONE_IMAGE_ONLY: str
 
 
 def image_too_large(limit_bytes: int) -> str:
-    return (
-        f"Файл слишком большой: максимум {limit_bytes // (1024 * 1024)} МБ. Уменьшите его и отправьте снова."
-    )
+    return _t("image_too_large").format(max_mb=limit_bytes // (1024 * 1024))
 
 
 def image_too_small(min_side: int) -> str:
-    return (
-        f"Изображение слишком маленькое для модели: нужно не меньше {min_side} px по каждой стороне. "
-        "Отправьте изображение побольше."
-    )
+    return _t("image_too_small").format(min_side=min_side)
 
 
 def image_aspect_unsupported(max_aspect: float) -> str:
-    return (
-        f"Изображение слишком вытянутое для модели: одна сторона может быть длиннее другой не больше чем "
-        f"в {max_aspect:g} раза. Обрежьте его или выберите другую модель."
-    )
+    return _t("image_aspect_unsupported").format(max_aspect=f"{max_aspect:g}")
 
 
 def input_downscaled(width: int, height: int, model: ModelSpec) -> str:
     limits = []
     if model.max_input_side is not None:
-        limits.append(f"до {model.max_input_side} px по стороне")
+        limits.append(_t("limit_side").format(side=model.max_input_side))
     if model.max_input_pixels is not None:
-        limits.append(f"до {model.max_input_pixels / 1_000_000:g} МП")
-    return f"Изображение уменьшено до {width}×{height}: {quote(model.title)} принимает {' и '.join(limits)}."
-
-
-IMAGE_TOO_MANY_PIXELS = "Изображение слишком большое по разрешению. Уменьшите его и отправьте снова."
-ANIMATED_IMAGE = "Анимированные изображения не принимаются. Отправьте обычное фото или один кадр (PNG, JPEG)."
-
-
-def upload_quota_reached(per_hour: int) -> str:
-    return (
-        f"Лимит загрузок исчерпан: не больше {per_hour} изображений в час. "
-        "Подождите немного и отправьте изображение снова."
+        limits.append(_t("limit_megapixels").format(mp=f"{model.max_input_pixels / 1_000_000:g}"))
+    return _t("input_downscaled").format(
+        width=width, height=height, model=quote(model.title), limits=_t("and").join(limits)
     )
 
 
-TOO_MANY_JOBS = (
-    "Слишком много задач выполняется одновременно. Дождитесь результата одной из них и запустите снова. "
-    "Средства не списаны."
-)
-UPLOAD_EXPIRED = (
-    "Загруженные изображения хранятся только час и уже удалены. Начните заново из /menu и отправьте их снова."
-)
+IMAGE_TOO_MANY_PIXELS: str
+ANIMATED_IMAGE: str
+
+
+def upload_quota_reached(per_hour: int) -> str:
+    return _t("upload_quota_reached").format(per_hour=per_hour)
+
+
+TOO_MANY_JOBS: str
+UPLOAD_EXPIRED: str
 
 
 def album_too_large(limit_pixels: int, limit_bytes: int) -> str:
-    return (
-        "Альбом слишком большой: все изображения вместе — не больше "
-        f"{limit_pixels / 1_000_000:g} МП и {limit_bytes // (1024 * 1024)} МБ. "
-        "Уменьшите изображения или отправьте меньше и попробуйте снова."
+    return _t("album_too_large").format(
+        mp=f"{limit_pixels / 1_000_000:g}", max_mb=limit_bytes // (1024 * 1024)
     )
 
 
 # ── jobs ─────────────────────────────────────────────────────────────────────────────────────────
-MODE_TITLES: dict[Mode, str] = {
-    Mode.create: "Создание",
-    Mode.prompt: "Промпт",
-    Mode.edit: "Изменение",
-    Mode.retouch: "Ретушь",
-    Mode.text: "Текст",
-    Mode.faceswap: "Замена лица",
-    Mode.upscale: "Улучшение",
-    Mode.merge: "Объединение",
-}
+MODE_TITLES: Mapping[Mode, str] = _Named("MODE", Mode)
 
-TRANSLATED_NOTE = "🌐 Промпт переведён на английский для этой модели."
-TRANSLATE_FAILED = (
-    "Не удалось перевести промпт на английский для этой модели. Средства не списаны.\n"
-    "Через минуту начните заново: из меню или просто отправьте промпт. "
-    "Nano Banana перевод не нужен."
-)
-STAGES: dict[str, str] = {
-    "queued": "в очереди",
-    "running": "выполняется",
-    "uploading": "загрузка",
-    "downloading": "получение результата",
-}
+TRANSLATED_NOTE: str
+TRANSLATE_FAILED: str
+STAGES: Mapping[str, str] = _Named("STAGE", ("queued", "running", "uploading", "downloading"))
 
 
 def about(seconds: float) -> str:
     """A runner's estimate, rounded up so it reads as one: «примерно 45 с», «примерно 3 мин»."""
     if seconds < 60:
-        return f"примерно {max(5, math.ceil(seconds / 5) * 5)} с"
-    return f"примерно {math.ceil(seconds / 60)} мин"
+        return _t("about_seconds").format(seconds=max(5, math.ceil(seconds / 5) * 5))
+    return _t("about_minutes").format(minutes=math.ceil(seconds / 60))
 
 
 def job_status(
@@ -547,168 +543,122 @@ def job_status(
     elapsed_s: float | None = None,
     note: str | None = None,
 ) -> str:
-    cost = f"стоимость {format_rub(price)}" if price else "бесплатно (переформулировка после отказа фильтра)"
-    lines = [f"⏳ {MODE_TITLES[mode]}: задача принята, {cost}."]
+    cost = _t("job_cost").format(price=format_rub(price)) if price else _t("job_free")
+    lines = [_t("job_accepted").format(mode=MODE_TITLES[mode], cost=cost)]
     if note:
         lines.append(note)
     if stage is not None:
         progress = STAGES.get(stage, stage)
         if queue_position is not None:  # the jobs ahead: 0 is the next one
-            progress += f": {queue_position + 1}-й"
+            progress += _t("job_queue_position").format(position=queue_position + 1)
         if eta_s is not None:
             progress += f" · {about(eta_s)}"
         if elapsed_s is not None:
-            progress += f" · прошло {int(elapsed_s)} с"
-        lines.append(f"Статус: {progress}")
+            progress += _t("job_elapsed").format(seconds=int(elapsed_s))
+        lines.append(_t("job_stage").format(progress=progress))
     lines.append(f"ID: <code>{job_id}</code>")
     return "\n".join(lines)
 
 
 def order_price(mode: Mode, model: ModelSpec, price: int) -> str:
-    return f"{MODE_TITLES[mode]} · {quote(model.title)}\nСтоимость: {format_rub(price)}."
+    cost = _t("price_line").format(price=format_rub(price))
+    return f"{MODE_TITLES[mode]} · {quote(model.title)}\n{cost}"
 
 
 def confirm_launch(mode: Mode, model: ModelSpec, price: int) -> str:
-    return f"{order_price(mode, model, price)} Запустить?"
+    return f"{order_price(mode, model, price)} {_t('confirm_launch')}"
 
 
 def insufficient_funds(price: int, available: int) -> str:
-    return (
-        f"Недостаточно средств: стоимость {format_rub(price)}, доступно {format_rub(available)}.\n"
-        f"Не хватает {format_rub(price - max(available, 0))}: пополните баланс кнопкой ниже на эту сумму "
-        "или больше (баланс и история — «💰 Баланс») и начните заново из меню. Задача не запущена."
+    return _t("insufficient_funds").format(
+        price=format_rub(price),
+        available=format_rub(available),
+        missing=format_rub(price - max(available, 0)),
     )
 
 
 # Each names the cause, then the user's next step (the job_failed text adds that nothing was charged).
-FAILURE_REASONS: dict[FailureReason, str] = {
-    FailureReason.not_an_image: "файл не является изображением — отправьте фото в JPEG или PNG",
-    FailureReason.bad_image: "изображение повреждено или в неподдерживаемом формате — пересохраните его в "
-    "JPEG или PNG и отправьте снова",
-    FailureReason.image_too_large: "изображение слишком большое для модели — уменьшите его и отправьте снова",
-    FailureReason.bad_input: "запрос не подходит модели — измените промпт или выберите другую модель",
-    FailureReason.provider_rejected: "модель отклонила запрос — попробуйте изменить промпт или изображение",
-    FailureReason.moderation: "запрос отклонён фильтром безопасности модели — переформулируйте промпт",
-    FailureReason.no_face: "на изображении не найдено лицо — отправьте фото, где лицо видно крупно и анфас",
-    FailureReason.provider_error: "сервис генерации вернул ошибку — попробуйте ещё раз через минуту",
-    FailureReason.provider_unavailable: "модель временно недоступна — попробуйте другую",
-    FailureReason.provider_busy: "сервис генерации перегружен и не принял задачу — попробуйте через минуту",
-    FailureReason.timeout: "задача не успела выполниться вовремя — попробуйте ещё раз через минуту",
-    FailureReason.dead_letter: "задачу не удалось выполнить после нескольких попыток — попробуйте позже",
-    FailureReason.cancelled: "задача отменена — запустите её заново из меню",
-    FailureReason.internal: "внутренняя ошибка бота — попробуйте ещё раз; если повторится, "
-    "пришлите /status с ID задачи",
-}
+FAILURE_REASONS: Mapping[FailureReason, str] = _Named("FAILURE", FailureReason)
 
 
 def rephrase_ask(previous: str) -> str:
-    return (
-        f"Прежний промпт:\n<code>{quote(previous)}</code>\n\n"
-        "Напишите новый: уберите или замените то, что мог отклонить фильтр безопасности модели. "
-        "Эта попытка бесплатна."
-    )
+    return _t("rephrase_ask").format(previous=quote(previous))
 
 
 def job_failed(mode: Mode, reason: FailureReason, job_id: str) -> str:
     if reason is FailureReason.cancelled:
         return job_cancelled(mode, job_id)
-    return (
-        f"❌ {MODE_TITLES[mode]}: не получилось — {FAILURE_REASONS[reason]}.\n"
-        f"Средства не списаны.\nID: <code>{job_id}</code>"
-    )
+    return _t("job_failed").format(mode=MODE_TITLES[mode], reason=FAILURE_REASONS[reason], job_id=job_id)
 
 
-BTN_CANCEL_JOB = "❌ Отменить"
-JOB_CANCEL_REQUESTED = (
-    "⏳ Задача уже у провайдера: просим её остановить. Если он остановит, средства не спишутся; "
-    "если результат успеет появиться, он придёт и будет оплачен."
-)
-JOB_CANCEL_TOO_LATE = "Задача уже завершилась: отменять нечего."
+BTN_CANCEL_JOB: str
+JOB_CANCEL_REQUESTED: str
+JOB_CANCEL_TOO_LATE: str
 
 
 def job_cancelled(mode: Mode, job_id: str) -> str:
-    return (
-        f"❌ {MODE_TITLES[mode]}: задача отменена.\nСредства не списаны. "
-        f"Запустите её заново из меню, когда захотите.\nID: <code>{job_id}</code>"
-    )
+    return _t("job_cancelled").format(mode=MODE_TITLES[mode], job_id=job_id)
 
 
 def result_caption(mode: Mode, index: int, total: int, fitted: FittedResult, limit_mb: int) -> str:
     suffix = f" ({index + 1}/{total})" if total > 1 else ""
-    caption = f"✅ {MODE_TITLES[mode]}: готово{suffix}."
+    caption = _t("result_ready").format(mode=MODE_TITLES[mode], part=suffix)
     if fitted.fit is Fit.jpeg:
-        caption += f"\nPNG больше {limit_mb} МБ (лимит Telegram), поэтому файл — JPEG высокого качества."
+        caption += "\n" + _t("result_jpeg").format(limit_mb=limit_mb)
     elif fitted.fit is Fit.downscaled:
-        caption += (
-            f"\nPNG больше {limit_mb} МБ (лимит Telegram), поэтому файл — JPEG, "
-            f"уменьшенный до {fitted.width}×{fitted.height}."
+        caption += "\n" + _t("result_downscaled").format(
+            limit_mb=limit_mb, width=fitted.width, height=fitted.height
         )
     return caption
 
 
 def _undeliverable_cause(cause: Undeliverable, limit_mb: int) -> str:
     if cause is Undeliverable.missing:
-        return "файл результата пропал из хранилища"
+        return _t("undeliverable_missing")
     if cause is Undeliverable.unreadable:
-        return "модель вернула повреждённый файл"
-    return f"файл не помещается в лимит Telegram ({limit_mb} МБ) даже после сжатия"
+        return _t("undeliverable_unreadable")
+    return _t("undeliverable_too_large").format(limit_mb=limit_mb)
 
 
 def result_undeliverable(mode: Mode, cause: Undeliverable, job_id: str, limit_mb: int) -> str:
-    return (
-        f"❌ {MODE_TITLES[mode]}: результат не удалось отправить — {_undeliverable_cause(cause, limit_mb)}.\n"
-        f"Средства возвращены на баланс. Запустите задачу ещё раз.\nID: <code>{job_id}</code>"
+    return _t("result_undeliverable").format(
+        mode=MODE_TITLES[mode], cause=_undeliverable_cause(cause, limit_mb), job_id=job_id
     )
 
 
 def result_part_undeliverable(index: int, total: int, cause: Undeliverable, limit_mb: int) -> str:
-    return (
-        f"⚠️ Изображение {index + 1} из {total} не отправлено — {_undeliverable_cause(cause, limit_mb)}. "
-        "Остальные отправлены выше; чтобы получить и это, запустите задачу ещё раз."
+    return _t("result_part_undeliverable").format(
+        number=index + 1, total=total, cause=_undeliverable_cause(cause, limit_mb)
     )
 
 
 # ── balance and history ──────────────────────────────────────────────────────────────────────────
 def balance(view: BalanceView) -> str:
-    return (
-        "💰 Баланс\n"
-        f"На счёте: {format_rub(view.balance)}\n"
-        f"Зарезервировано: {format_rub(view.reserved)}\n"
-        f"Доступно: {format_rub(view.available)}"
+    return _t("balance").format(
+        balance=format_rub(view.balance),
+        reserved=format_rub(view.reserved),
+        available=format_rub(view.available),
     )
 
 
-STATUS_TITLES: dict[OperationStatus, str] = {
-    OperationStatus.pending: "⏳ в работе",
-    OperationStatus.charged: "✅ списано",
-    OperationStatus.failed: "❌ ошибка, не списано",
-    OperationStatus.refunded: "↩️ не доставлено, возвращено",
-}
-HISTORY_EMPTY = "📊 История операций пуста."
+STATUS_TITLES: _Named[OperationStatus] = _Named("STATUS", OperationStatus)
+HISTORY_EMPTY: str
 
 
-def moscow_time(moment: datetime) -> str:
-    return moment.astimezone(MOSCOW).strftime("%d.%m.%Y %H:%M") + " (Мск)"
-
-
-HISTORY_TITLES: dict[HistoryKind, str] = {
-    HistoryKind.welcome: "🎁 приветственный бонус",
-    HistoryKind.topup: "💳 пополнение",
-    HistoryKind.hold: STATUS_TITLES[OperationStatus.pending],
-    HistoryKind.charge: STATUS_TITLES[OperationStatus.charged],
-    HistoryKind.release: STATUS_TITLES[OperationStatus.failed],
-    HistoryKind.refund: STATUS_TITLES[OperationStatus.refunded],
-    HistoryKind.partial_refund: "↩️ пришло меньше изображений, возвращено",
-    HistoryKind.payment: "⭐ пополнение звёздами",
-    HistoryKind.payment_refund: "↩️ возврат звёзд",
-    HistoryKind.promo: "🎟 промокод",
-    HistoryKind.referral: "🤝 бонус за приглашённого друга",
-}
+HISTORY_TITLES: Mapping[HistoryKind, str] = _Named(
+    "HISTORY",
+    HistoryKind,
+    aliases={
+        HistoryKind.hold: STATUS_TITLES.key(OperationStatus.pending),
+        HistoryKind.charge: STATUS_TITLES.key(OperationStatus.charged),
+        HistoryKind.release: STATUS_TITLES.key(OperationStatus.failed),
+        HistoryKind.refund: STATUS_TITLES.key(OperationStatus.refunded),
+    },
+)
 # Payment rows paid through YooKassa (HistoryEntry.method) instead of Stars.
-YOOKASSA_HISTORY_TITLES: dict[HistoryKind, str] = {
-    HistoryKind.payment: "💳 пополнение картой или СБП",
-    HistoryKind.payment_refund: "↩️ возврат через ЮKassa",
-}
+YOOKASSA_HISTORY_TITLES: Mapping[HistoryKind, str] = _Named(
+    "YOOKASSA_HISTORY", (HistoryKind.payment, HistoryKind.payment_refund)
+)
 
 
 def _signed(kopecks: int) -> str:
@@ -716,9 +666,9 @@ def _signed(kopecks: int) -> str:
 
 
 def _history_line(entry: HistoryEntry, model_titles: dict[str, str]) -> str:
-    after = f"баланс {format_rub(entry.balance_after)}"
+    after = _t("history_balance_after").format(balance=format_rub(entry.balance_after))
     if entry.mode is None or entry.model_id is None or entry.price is None:
-        yookassa = YOOKASSA_HISTORY_TITLES if entry.method == "yookassa" else {}
+        yookassa: Mapping[HistoryKind, str] = YOOKASSA_HISTORY_TITLES if entry.method == "yookassa" else {}
         title = yookassa.get(entry.kind, HISTORY_TITLES[entry.kind])
         return f"{moscow_time(entry.at)} · {title} {_signed(entry.delta)} · {after}"
     model = model_titles.get(entry.model_id, entry.model_id)
@@ -733,29 +683,24 @@ def _history_line(entry: HistoryEntry, model_titles: dict[str, str]) -> str:
 
 def history_page(page: HistoryPage, model_titles: dict[str, str]) -> str:
     if not page.items:
-        return HISTORY_EMPTY if page.total == 0 else f"📊 Страница {page.page} пуста."
-    lines = [f"📊 История операций — страница {page.page} из {page.pages}"]
+        return _t("HISTORY_EMPTY") if page.total == 0 else _t("history_page_empty").format(page=page.page)
+    lines = [_t("history_page").format(page=page.page, pages=page.pages)]
     lines.extend(_history_line(entry, model_titles) for entry in page.items)
     return "\n".join(lines)
 
 
 # ── «🖼 Мои работы» ──────────────────────────────────────────────────────────────────────────────
-BTN_WORK_ORIGINAL = "⬇️ Оригинал"
-BTN_WORK_REPEAT = "🔁 Повторить"
-BTN_WORK_EDIT = "✏️ Изменить"
-BTN_WORK_UPSCALE = "🔍 Улучшить"
-WORK_GONE = (
-    "Эта работа больше не хранится: прошёл срок хранения или данные удалены. Откройте «🖼 Мои работы» заново."
-)
-WORK_MODEL_GONE = "Модели этой работы больше нет в каталоге: выберите режим в меню и запустите заново."
+BTN_WORK_ORIGINAL: str
+BTN_WORK_REPEAT: str
+BTN_WORK_EDIT: str
+BTN_WORK_UPSCALE: str
+WORK_GONE: str
+WORK_MODEL_GONE: str
 WORK_PROMPT_EXCERPT = 80
 
 
 def works_empty(ttl_days: int) -> str:
-    return (
-        f"🖼 Здесь будут ваши работы: каждый готовый результат хранится {ttl_days} дн. "
-        "Выберите режим в меню, чтобы создать первую."
-    )
+    return _t("works_empty").format(days=ttl_days)
 
 
 def work_button(number: int, label: str) -> str:
@@ -781,360 +726,292 @@ def work_entry(
     expired: bool,
 ) -> str:
     """One gallery line: number, mode, model, date (Moscow), the prompt's start and how long it stays."""
-    suffix = f" ({part[0] + 1} из {part[1]})" if part is not None else ""
+    suffix = " " + _t("work_part").format(number=part[0] + 1, total=part[1]) if part is not None else ""
     lines = [
         f"<b>{number}.</b> {MODE_TITLES[mode]}{suffix} · {quote(model_title)} · {moscow_time(created_at)}"
     ]
     if prompt.strip():
         lines.append(f"«{quote(_excerpt(prompt))}»")
     if expired:
-        lines.append("⌛ Срок хранения истёк: кнопки этой работы больше не действуют.")
+        lines.append(_t("work_expired"))
     else:
-        lines.append(f"Хранится до {expires_at.astimezone(MOSCOW).strftime('%d.%m.%Y')}")
+        lines.append(_t("work_kept_until").format(date=_moscow_date(expires_at)))
     return "\n".join(lines)
 
 
 def works_page(entries: Iterable[str], page: int, pages: int, ttl_days: int) -> str:
-    header = f"🖼 Мои работы — страница {page} из {pages}. Результаты хранятся {ttl_days} дн."
-    hint = f"{BTN_WORK_ORIGINAL} — бесплатно; {BTN_WORK_REPEAT} — новый вариант по цене режима."
+    header = _t("works_page").format(page=page, pages=pages, days=ttl_days)
+    hint = _t("works_hint").format(original=_t("BTN_WORK_ORIGINAL"), repeat=_t("BTN_WORK_REPEAT"))
     return "\n\n".join([header, *entries, hint])
 
 
 def work_original_caption(mode: Mode, created_at: datetime) -> str:
-    return f"⬇️ {MODE_TITLES[mode]} от {moscow_time(created_at)}: оригинал."
+    return _t("work_original_caption").format(mode=MODE_TITLES[mode], time=moscow_time(created_at))
 
 
 # ── /status ──────────────────────────────────────────────────────────────────────────────────────
-STATUS_USAGE = "Укажите ID задачи: <code>/status &lt;job_id&gt;</code>. ID есть в сообщении о задаче."
-STATUS_BAD_ID = "Неверный ID задачи: это 32 символа 0-9 и a-f."
-JOB_NOT_FOUND = "Задача не найдена."
+STATUS_USAGE: str
+STATUS_BAD_ID: str
+JOB_NOT_FOUND: str
 
 
 def operation_status(op: OperationView, model_title: str) -> str:
-    return (
-        f"Задача <code>{op.job_id}</code>\n"
-        f"{MODE_TITLES[op.mode]} · {quote(model_title)} · {format_rub(op.price)}\n"
-        f"Создана: {moscow_time(op.created_at)}\n"
-        f"Статус: {STATUS_TITLES[op.status]}"
+    return _t("operation_status").format(
+        job_id=op.job_id,
+        mode=MODE_TITLES[op.mode],
+        model=quote(model_title),
+        price=format_rub(op.price),
+        created=moscow_time(op.created_at),
+        status=STATUS_TITLES[op.status],
     )
 
 
 # ── /add_balance ─────────────────────────────────────────────────────────────────────────────────
-NOT_ADMIN = "Команда доступна только администраторам."
-TOPUP_USAGE = (
-    "Использование: <code>/add_balance &lt;сумма&gt;</code> или "
-    "<code>/add_balance &lt;user_id&gt; &lt;сумма&gt;</code>, сумма в рублях, например 500 или 99,50."
-)
-TOPUP_NOT_POSITIVE = "Сумма должна быть больше нуля."
-TOPUP_TOO_LARGE = "Слишком большая сумма."
-TOPUP_BAD_AMOUNT = (
-    "Не понимаю сумму. Укажите рубли, например 500 или 99,50 (не больше двух знаков после запятой)."
-)
-TOPUP_BAD_USER = "Неверный user_id: нужно положительное целое число."
+NOT_ADMIN: str
+TOPUP_USAGE: str
+TOPUP_NOT_POSITIVE: str
+TOPUP_TOO_LARGE: str
+TOPUP_BAD_AMOUNT: str
+TOPUP_BAD_USER: str
 
 
 def topup_done(reply: TopupReply) -> str:
-    return (
-        f"✅ Баланс пользователя <code>{reply.target_user_id}</code> "
-        f"пополнен на {format_rub(reply.amount)}.\n"
-        f"Теперь доступно: {format_rub(reply.balance.available)}."
+    return _t("topup_done").format(
+        user_id=reply.target_user_id,
+        amount=format_rub(reply.amount),
+        available=format_rub(reply.balance.available),
     )
 
 
 # ── top-ups with Telegram Stars ──────────────────────────────────────────────────────────────────
-TOPUP_CHOOSE = (
-    "💳 Пополнение баланса звёздами Telegram\n"
-    "Выберите сумму: бот пришлёт счёт, оплатите его кнопкой в счёте. Деньги поступят на баланс сразу. "
-    "Другую сумму можно указать сразу: <code>/topup 250</code>."
-)
-TOPUP_CHOOSE_ANY = (
-    "💳 Пополнение баланса\n"
-    "Выберите сумму, затем способ оплаты: звёзды Telegram или карта / СБП через ЮKassa. "
-    "Деньги поступят на баланс сразу после оплаты."
-)
-INVOICE_TITLE = "Пополнение баланса"
-BTN_TOPUP_OTHER = "✏️ Другая сумма"
+TOPUP_CHOOSE: str
+TOPUP_CHOOSE_ANY: str
+INVOICE_TITLE: str
+BTN_TOPUP_OTHER: str
 
 
 def _topup_limits(low_rub: int, high_rub: int) -> str:
-    return f"от {format_rub(rubles(low_rub))} до {format_rub(rubles(high_rub))}"
+    return _t("topup_limits").format(low=format_rub(rubles(low_rub)), high=format_rub(rubles(high_rub)))
 
 
 def topup_ask_amount(low_rub: int, high_rub: int) -> str:
-    return (
-        f"Введите сумму пополнения в рублях — {_topup_limits(low_rub, high_rub)}, например 250. "
-        "Отмена — /cancel."
-    )
+    return _t("topup_ask_amount").format(limits=_topup_limits(low_rub, high_rub))
 
 
 def topup_out_of_limits(low_rub: int, high_rub: int) -> str:
-    return (
-        f"Пополнить можно на сумму {_topup_limits(low_rub, high_rub)}. "
-        "Отправьте другую сумму или откройте «💳 Пополнить» и выберите сумму кнопкой."
-    )
+    return _t("topup_out_of_limits").format(limits=_topup_limits(low_rub, high_rub))
 
 
-TOPUP_UNKNOWN_PACK = "Такую сумму сейчас нельзя оплатить. Откройте «💳 Пополнить» и выберите сумму заново."
+TOPUP_UNKNOWN_PACK: str
 
 
 def topup_button(rub: int) -> str:
-    return f"{rub} ₽"
+    return format_rub(rubles(rub))
 
 
 def topup_missing_button(rub: int) -> str:
-    return f"{BTN_TOPUP} на {rub} ₽"
+    return _t("topup_missing_button").format(amount=format_rub(rubles(rub)))
 
 
 def invoice_description(amount: int) -> str:
-    return f"{format_rub(amount)} на баланс MediaLab. Оплата звёздами Telegram."
+    return _t("invoice_description").format(amount=format_rub(amount))
 
 
 def invoice_label(amount: int) -> str:
-    return f"Пополнение на {format_rub(amount)}"
+    return _t("invoice_label").format(amount=format_rub(amount))
 
 
 # Shown by Telegram in the payment window when the pre-checkout answers "no".
-CHECKOUT_NOT_PAYABLE = "Этот счёт уже оплачен или устарел. Откройте «💳 Пополнить» и выберите сумму заново."
-CHECKOUT_UNAVAILABLE = (
-    "Не удалось проверить счёт: сервис временно недоступен. Попробуйте оплатить через минуту."
-)
+CHECKOUT_NOT_PAYABLE: str
+CHECKOUT_UNAVAILABLE: str
 
 
 def payment_credited(amount: int, available: int) -> str:
-    return f"✅ Баланс пополнен на {format_rub(amount)}.\nДоступно: {format_rub(available)}."
+    return _t("payment_credited").format(amount=format_rub(amount), available=format_rub(available))
 
 
 def payment_not_credited(charge_id: str) -> str:
-    return (
-        "⚠️ Платёж получен, но зачислить его на баланс не удалось. Звёзды не пропадут: отправьте "
-        f"/paysupport и сообщите ID платежа <code>{quote(charge_id)}</code>."
-    )
+    return _t("payment_not_credited").format(charge_id=quote(charge_id))
 
 
-PAYSUPPORT = (
-    "💳 Помощь с оплатой\n"
-    "Пополнение звёздами Telegram зачисляется на баланс сразу после оплаты; история — в /history.\n"
-    "Если платёж не зачислен или нужен возврат звёзд, напишите администратору бота и укажите ID платежа "
-    "из сообщения о зачислении (или из чека Telegram). Звёзды возвращаются, если пополнение не потрачено."
-)
+PAYSUPPORT: str
 # ── top-ups through YooKassa (card, SBP) ────────────────────────────────────────────────────────
-BTN_PAY_STARS = "⭐ Звёздами Telegram"
-BTN_PAY_YOOKASSA = "💳 Картой или СБП (ЮKassa)"
+BTN_PAY_STARS: str
+BTN_PAY_YOOKASSA: str
 
 
 def topup_method(rub: int) -> str:
-    return f"Пополнение на {rub} ₽. Как оплатить?"
+    return _t("topup_method").format(amount=format_rub(rubles(rub)))
 
 
-EMAIL_ASK = (
-    "📧 Для оплаты картой или СБП нужен e-mail: на него придёт кассовый чек (54-ФЗ). "
-    "Пришлите адрес одним сообщением — мы запомним его для следующих пополнений. /cancel — отмена."
-)
-EMAIL_INVALID = "Это не похоже на e-mail. Пришлите адрес вида name@example.com или /cancel для отмены."
+EMAIL_ASK: str
+EMAIL_INVALID: str
 
 
 def pay_link_button(amount: int) -> str:
-    return f"Оплатить {format_rub(amount)}"
+    return _t("pay_link_button").format(amount=format_rub(amount))
 
 
 def payment_link(amount: int) -> str:
-    return (
-        f"💳 Счёт на {format_rub(amount)} готов. Нажмите «Оплатить» и заплатите картой или через СБП "
-        "на странице ЮKassa. Баланс пополнится сразу после оплаты, бот напишет об этом."
-    )
+    return _t("payment_link").format(amount=format_rub(amount))
 
 
-PAYMENT_LINK_UNAVAILABLE = (
-    "Не удалось создать платёж: ЮKassa или наш сервис оплаты сейчас недоступны. Деньги не списаны — "
-    "попробуйте через минуту или оплатите звёздами."
-)
-PAYMENT_LINK_REFUSED = (
-    "ЮKassa не приняла платёж (возможно, из-за e-mail для чека). Деньги не списаны — пришлите другой "
-    "e-mail через «💳 Пополнить» или оплатите звёздами."
-)
-REFUND_YOOKASSA_USAGE = "Использование: <code>/refund_yookassa &lt;ID платежа ЮKassa&gt;</code>."
-REFUND_YOOKASSA_UNFINISHED = (
-    "Возврат не завершён: ЮKassa или сервис оплаты сейчас недоступны. Повторите команду позже — "
-    "с баланса спишется и через ЮKassa вернётся ровно один раз."
-)
+PAYMENT_LINK_UNAVAILABLE: str
+PAYMENT_LINK_REFUSED: str
+REFUND_YOOKASSA_USAGE: str
+REFUND_YOOKASSA_UNFINISHED: str
 
 
 def refund_yookassa_spent(available: int, amount: int) -> str:
-    return (
-        f"Возврат невозможен: пополнение {format_rub(amount)}, а у пользователя доступно "
-        f"{format_rub(available)}. Дождитесь окончания его задач или верните деньги в кабинете ЮKassa."
-    )
+    return _t("refund_yookassa_spent").format(amount=format_rub(amount), available=format_rub(available))
+
+
+def _debited_before(debited: bool) -> str:
+    return "" if debited else " " + _t("refund_debited_before")
 
 
 def refund_yookassa_done(user_id: int, amount: int, debited: bool) -> str:
-    again = "" if debited else " (списание было сделано раньше)"
-    return (
-        f"↩️ Возврат {format_rub(amount)} через ЮKassa пользователю <code>{user_id}</code> оформлен; "
-        f"с баланса списано{again}."
+    return _t("refund_yookassa_done").format(
+        amount=format_rub(amount), user_id=user_id, again=_debited_before(debited)
     )
 
 
-REFUND_USAGE = "Использование: <code>/refund_stars &lt;ID платежа&gt;</code> (telegram_payment_charge_id)."
-REFUND_UNKNOWN = "Платёж с таким ID не найден."
+REFUND_USAGE: str
+REFUND_UNKNOWN: str
 
 
 def refund_spent(available: int, amount: int) -> str:
-    return (
-        f"Возврат невозможен: пополнение {format_rub(amount)}, а у пользователя доступно "
-        f"{format_rub(available)}. Дождитесь окончания его задач или верните звёзды вручную."
-    )
+    return _t("refund_spent").format(amount=format_rub(amount), available=format_rub(available))
 
 
 def refund_done(user_id: int, amount: int, stars: int, debited: bool) -> str:
-    again = "" if debited else " (списание было сделано раньше)"
-    return (
-        f"↩️ Возвращено {stars} ⭐ пользователю <code>{user_id}</code>; "
-        f"с баланса списано {format_rub(amount)}{again}."
+    return _t("refund_done").format(
+        stars=stars, user_id=user_id, amount=format_rub(amount), again=_debited_before(debited)
     )
 
 
 def refund_telegram_failed(reason: str) -> str:
-    return (
-        f"⚠️ Баланс списан, но Telegram не вернул звёзды: {quote(reason)}. "
-        "Повторите команду: повтор ничего не спишет дважды."
-    )
+    return _t("refund_telegram_failed").format(reason=quote(reason))
 
 
-PAYMENT_REFUNDED = "↩️ Звёзды за пополнение возвращены, сумма списана с баланса."
+PAYMENT_REFUNDED: str
 
 
 # ── promo codes ──────────────────────────────────────────────────────────────────────────────────
-PROMO_USAGE = "Отправьте промокод после команды, например: <code>/promo SPRING25</code>."
-PROMO_UNKNOWN = "Такого промокода нет. Проверьте написание и отправьте <code>/promo КОД</code> ещё раз."
-PROMO_EXPIRED = "Срок действия этого промокода истёк. Баланс не изменился."
-PROMO_USED_UP = "Этот промокод уже использован максимальное число раз. Баланс не изменился."
-PROMO_ALREADY_USED = "Вы уже активировали этот промокод: каждый код действует один раз. Баланс не изменился."
+PROMO_USAGE: str
+PROMO_UNKNOWN: str
+PROMO_EXPIRED: str
+PROMO_USED_UP: str
+PROMO_ALREADY_USED: str
 
 
 def promo_credited(amount: int, available: int) -> str:
-    return f"🎟 Промокод активирован: +{format_rub(amount)}.\nДоступно: {format_rub(available)}."
+    return _t("promo_credited").format(amount=format_rub(amount), available=format_rub(available))
 
 
-PROMO_NEW_USAGE = (
-    "Использование: <code>/promo_new КОД СУММА [ЧИСЛО_АКТИВАЦИЙ] [ДО_ДАТЫ]</code>, например "
-    "<code>/promo_new SPRING25 100 50 31.12.2026</code>: 100 ₽ каждому, 50 активаций всего, "
-    "действует по 31.12.2026 включительно (Мск). По умолчанию одна активация и без срока."
-)
-PROMO_BAD_CODE = "Код — от 3 до 32 символов: латинские буквы, цифры, «_» и «-»."
-PROMO_BAD_USES = "Число активаций — целое число от 1 до 1 000 000."
-PROMO_BAD_DATE = "Не понимаю дату. Укажите её как 31.12.2026 или 2026-12-31."
-PROMO_PAST_DATE = "Эта дата уже прошла: укажите сегодняшнюю или более позднюю."
+PROMO_NEW_USAGE: str
+PROMO_BAD_CODE: str
+PROMO_BAD_USES: str
+PROMO_BAD_DATE: str
+PROMO_PAST_DATE: str
 
 
 def _promo_terms(view: PromoView) -> str:
-    until = f"до {moscow_time(view.expires_at)}" if view.expires_at else "без срока"
-    return (
-        f"<code>{quote(view.code)}</code>: {format_rub(view.amount)} каждому, "
-        f"активаций {view.uses} из {view.max_uses}, {until}"
+    until = (
+        _t("promo_until").format(time=moscow_time(view.expires_at))
+        if view.expires_at
+        else _t("promo_no_expiry")
+    )
+    return _t("promo_terms").format(
+        code=quote(view.code),
+        amount=format_rub(view.amount),
+        uses=view.uses,
+        max_uses=view.max_uses,
+        until=until,
     )
 
 
 def promo_created(view: PromoView) -> str:
     if view.created:
-        return f"✅ Промокод создан — {_promo_terms(view)}.\nПользователи вводят: /promo {quote(view.code)}"
-    return f"Такой промокод уже есть, его условия не изменены — {_promo_terms(view)}."
+        return _t("promo_created").format(terms=_promo_terms(view), code=quote(view.code))
+    return _t("promo_exists").format(terms=_promo_terms(view))
 
 
 def invite(link: str, bonus_rub: int) -> str:
-    return (
-        f"🤝 Пригласите друга по ссылке:\n{link}\n\n"
-        f"Когда он впервые пополнит баланс, вы получите {format_rub(rubles(bonus_rub))}. "
-        "Бонус начисляется один раз за каждого нового пользователя."
-    )
+    return _t("invite").format(link=link, bonus=format_rub(rubles(bonus_rub)))
 
 
-INVITE_OFF = "Приглашения с бонусом сейчас не действуют."
+INVITE_OFF: str
 
 
 # ── /stats ───────────────────────────────────────────────────────────────────────────────────────
-_STATS_PERIODS = {1: "Сегодня", 7: "7 дней", 30: "30 дней"}
-_REVENUE_METHODS = {"stars": "звёзды", "yookassa": "ЮKassa"}
-_CREDIT_SOURCES = {
-    "promo": "промокоды",
-    "referral": "рефералы",
-    "welcome": "приветственные",
-    "admin": "админ",
-}
+_REVENUE_METHODS: Mapping[str, str] = _Named("REVENUE", ("stars", "yookassa"))
+_CREDIT_SOURCES: Mapping[str, str] = _Named("CREDIT", ("promo", "referral", "welcome", "admin"))
 
 
-def _amounts(amounts: dict[str, int], names: dict[str, str]) -> str:
+def _amounts(amounts: dict[str, int], names: Mapping[str, str]) -> str:
     if not amounts:
-        return "0 ₽"
+        return format_rub(0)
     return ", ".join(f"{names.get(key, key)} {format_rub(value)}" for key, value in sorted(amounts.items()))
 
 
 def _stats_period(period: StatsPeriod) -> str:
     jobs = ", ".join(f"{MODE_TITLES[mode]} {count}" for mode, count in sorted(period.jobs.items()))
-    title = _STATS_PERIODS.get(period.days, f"{period.days} дн.")
-    return (
-        f"<b>{title}</b> (с {moscow_time(period.since)})\n"
-        f"Пользователи: новых {period.new_users}, активных {period.active_users}, "
-        f"заплатили {period.paid_users}\n"
-        f"Задачи: {sum(period.jobs.values())}" + (f" ({jobs})" if jobs else "") + "\n"
-        f"Выручка: {format_rub(period.total_revenue)} ({_amounts(period.revenue, _REVENUE_METHODS)})\n"
-        f"Начисления не за деньги: {_amounts(period.credits, _CREDIT_SOURCES)}\n"
-        f"Списано за задачи: {format_rub(period.charged)}\n"
-        f"Себестоимость (прайс провайдеров): {format_rub(period.provider_cost)}\n"
-        f"Маржа: выручка − себестоимость {format_rub(period.margin)}; "
-        f"задачи − себестоимость {format_rub(period.jobs_margin)}"
+    title = _t("stats_today") if period.days == 1 else _t("stats_days").format(days=period.days)
+    return _t("stats_period").format(
+        title=title,
+        since=moscow_time(period.since),
+        new=period.new_users,
+        active=period.active_users,
+        paid=period.paid_users,
+        jobs=sum(period.jobs.values()),
+        by_mode=f" ({jobs})" if jobs else "",
+        revenue=format_rub(period.total_revenue),
+        by_method=_amounts(period.revenue, _REVENUE_METHODS),
+        credits=_amounts(period.credits, _CREDIT_SOURCES),
+        charged=format_rub(period.charged),
+        cost=format_rub(period.provider_cost),
+        margin=format_rub(period.margin),
+        jobs_margin=format_rub(period.jobs_margin),
     )
 
 
 def stats(reply: StatsReply) -> str:
-    return "📈 Статистика\n\n" + "\n\n".join(_stats_period(period) for period in reply.periods)
+    return _t("stats") + "\n\n" + "\n\n".join(_stats_period(period) for period in reply.periods)
 
 
 # ── generic errors and fallbacks ─────────────────────────────────────────────────────────────────
-SERVICE_UNAVAILABLE = (
-    "⚠️ Сервис временно недоступен. Средства не списаны. Через минуту начните заново из меню."
-)
-UNKNOWN_USER = "Не удалось найти ваш счёт. Отправьте /start и попробуйте снова."
-INTERNAL_ERROR = "⚠️ Что-то пошло не так. Средства не списаны. Начните заново из меню."
-REQUEST_REFUSED = "⚠️ Сервис не принял запрос. Начните заново из меню. Средства не списаны."
-BAD_AMOUNT = "Неверная сумма."
-UNKNOWN_MESSAGE = "Я понимаю текст, фото и файлы-изображения. Выберите режим в меню или напишите промпт."
-UNSUPPORTED_AT_MENU = (
-    "Чтобы обработать изображение, сначала выберите режим в меню: например, «✏️ Изменить» или «⬆️ Улучшить»."
-)
+SERVICE_UNAVAILABLE: str
+UNKNOWN_USER: str
+INTERNAL_ERROR: str
+REQUEST_REFUSED: str
+BAD_AMOUNT: str
+UNKNOWN_MESSAGE: str
+UNSUPPORTED_AT_MENU: str
 
 
 # ── /delete_me ───────────────────────────────────────────────────────────────────────────────────
-DELETE_ME_ASK = (
-    "🗑 Удалить ваши данные?\n\n"
-    "Будут удалены ваши фото, результаты, черновики и промпты. В истории операций останутся только "
-    "суммы: баланс не изменится. Отменить удаление нельзя."
-)
-DELETE_ME_DONE = (
-    "✅ Ваши фото, результаты, черновики и промпты удалены, баланс сохранён. "
-    "Сообщения в этом чате удалите в Telegram, если нужно. Меню работает как прежде."
-)
-DELETE_ME_CANCELLED = "Удаление отменено, ваши данные на месте."
-DELETE_ME_BUSY = "⏳ Сейчас выполняется ваша задача. Дождитесь результата и повторите /delete_me."
-DELETE_ME_FAILED = (
-    "⚠️ Не удалось удалить данные: сервис временно недоступен. "
-    "Повторите /delete_me через минуту — удалённое уже не вернётся, остальное удалится."
-)
+DELETE_ME_ASK: str
+DELETE_ME_DONE: str
+DELETE_ME_CANCELLED: str
+DELETE_ME_BUSY: str
+DELETE_ME_FAILED: str
 
 
 # ----- typed errors → replies (the errors router and album parts answer with these) -----------------
 _TOPUP_TEXTS = {
-    TopupProblem.usage: TOPUP_USAGE,
-    TopupProblem.not_positive: TOPUP_NOT_POSITIVE,
-    TopupProblem.too_large: TOPUP_TOO_LARGE,
-    TopupProblem.bad_amount: TOPUP_BAD_AMOUNT,
-    TopupProblem.bad_user: TOPUP_BAD_USER,
+    TopupProblem.usage: "TOPUP_USAGE",
+    TopupProblem.not_positive: "TOPUP_NOT_POSITIVE",
+    TopupProblem.too_large: "TOPUP_TOO_LARGE",
+    TopupProblem.bad_amount: "TOPUP_BAD_AMOUNT",
+    TopupProblem.bad_user: "TOPUP_BAD_USER",
 }
 _PROMO_TEXTS = {
-    PromoProblem.usage: PROMO_NEW_USAGE,
-    PromoProblem.bad_code: PROMO_BAD_CODE,
-    PromoProblem.bad_uses: PROMO_BAD_USES,
-    PromoProblem.bad_date: PROMO_BAD_DATE,
-    PromoProblem.past_date: PROMO_PAST_DATE,
+    PromoProblem.usage: "PROMO_NEW_USAGE",
+    PromoProblem.bad_code: "PROMO_BAD_CODE",
+    PromoProblem.bad_uses: "PROMO_BAD_USES",
+    PromoProblem.bad_date: "PROMO_BAD_DATE",
+    PromoProblem.past_date: "PROMO_PAST_DATE",
 }
 
 
@@ -1158,23 +1035,23 @@ def describe_input(error: InputRejected) -> str:
     """The user-facing text of an input problem."""
     match error:
         case NotAnImage():
-            return NOT_AN_IMAGE
+            return _t("NOT_AN_IMAGE")
         case BadImage():
-            return BAD_IMAGE
+            return _t("BAD_IMAGE")
         case DownloadFailed():
-            return DOWNLOAD_FAILED
+            return _t("DOWNLOAD_FAILED")
         case ImageTooLarge():
             return image_too_large(error.limit_bytes)
         case TooManyPixels():
-            return IMAGE_TOO_MANY_PIXELS
+            return _t("IMAGE_TOO_MANY_PIXELS")
         case AnimatedImage():
-            return ANIMATED_IMAGE
+            return _t("ANIMATED_IMAGE")
         case AlbumTooLarge():
             return album_too_large(error.limit_pixels, error.limit_bytes)
         case UploadQuotaReached():
             return upload_quota_reached(error.per_hour)
         case UploadExpired():
-            return UPLOAD_EXPIRED
+            return _t("UPLOAD_EXPIRED")
         case ImageTooSmall():
             return image_too_small(error.min_side)
         case ImageAspectUnsupported():
@@ -1182,40 +1059,65 @@ def describe_input(error: InputRejected) -> str:
         case TooManyImages():
             return too_many_images(error.max_images)
         case NotEnoughImages() if error.have == 0:
-            return NEED_IMAGE_FIRST
+            return _t("NEED_IMAGE_FIRST")
         case NotEnoughImages():
             return need_more_images(error.minimum, error.have)
         case AlbumNotAllowed():
-            return ONE_IMAGE_ONLY
+            return _t("ONE_IMAGE_ONLY")
         case EmptyPrompt():
-            return PROMPT_EMPTY
+            return _t("PROMPT_EMPTY")
         case PromptTooLong():
             return prompt_too_long(error.limit)
         case ExtendedFormError():
             return _describe_form(error)
         case TopupArgsError():
-            return _TOPUP_TEXTS[error.problem]
+            return _t(_TOPUP_TEXTS[error.problem])
         case TopupOutOfLimits():
             return topup_out_of_limits(error.low_rub, error.high_rub)
         case PromoArgsError():
-            return _PROMO_TEXTS[error.problem]
+            return _t(_PROMO_TEXTS[error.problem])
         case StatusArgsError():
-            return STATUS_USAGE if error.missing else STATUS_BAD_ID
-    return INTERNAL_ERROR
+            return _t("STATUS_USAGE") if error.missing else _t("STATUS_BAD_ID")
+    return _t("INTERNAL_ERROR")
 
 
 _SERVICE_TEXTS: tuple[tuple[type[MediaLabError], str], ...] = (
-    (NotAdmin, NOT_ADMIN),
-    (TooManyJobs, TOO_MANY_JOBS),
-    (UnknownJob, JOB_NOT_FOUND),
-    (UnknownUser, UNKNOWN_USER),
-    (BadAmount, BAD_AMOUNT),
-    (BadRequest, REQUEST_REFUSED),
+    (NotAdmin, "NOT_ADMIN"),
+    (TooManyJobs, "TOO_MANY_JOBS"),
+    (UnknownJob, "JOB_NOT_FOUND"),
+    (UnknownUser, "UNKNOWN_USER"),
+    (BadAmount, "BAD_AMOUNT"),
+    (BadRequest, "REQUEST_REFUSED"),
 )
 
 
 def describe_service_error(error: MediaLabError) -> str:
-    for kind, text in _SERVICE_TEXTS:
+    for kind, key in _SERVICE_TEXTS:
         if isinstance(error, kind):
-            return text
-    return SERVICE_UNAVAILABLE
+            return _t(key)
+    return _t("SERVICE_UNAVAILABLE")
+
+
+# ----- names read per locale (see the module's docstring) -------------------------------------------
+_COMPUTED: dict[str, Callable[[], Any]] = {
+    "MENU_LAYOUT": lambda: tuple(tuple(_t(key) for key in row) for row in _MENU_KEYS),
+    "COMMANDS": lambda: commands(referrals_on=False),
+    "INVITE_COMMAND": lambda: ("invite", _t("CMD_invite")),
+    "GUIDE": _guide,
+    "START": lambda: _t("START") + "\n\n" + _guide(),
+    "INFO": lambda: _t("INFO") + "\n\n" + _guide(),
+}
+# Declared names (``NAME: str``) without a value: each is its catalog entry. The catalog test reads this.
+CATALOG_NAMES: frozenset[str] = frozenset(
+    name for name, kind in __annotations__.items() if kind == "str" and name not in _COMPUTED
+)
+
+if not TYPE_CHECKING:  # mypy checks the declared names themselves, not a catch-all
+
+    def __getattr__(name: str) -> Any:
+        computed = _COMPUTED.get(name)
+        if computed is not None:
+            return computed()
+        if name in CATALOG_NAMES:
+            return _t(name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,7 @@ import itertools
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import nats
@@ -42,6 +43,7 @@ from nats.js import JetStreamContext
 SERVICE = "gateway-bot"
 USER = User(id=5, is_bot=False, first_name="Тест", username="tester")
 _bot_ids = itertools.count(1000)
+_english_ids = itertools.count(900_000)
 
 
 async def _connect_as(server: NatsServer, user: str) -> Client:
@@ -103,13 +105,13 @@ async def billing(nats_server: NatsServer) -> AsyncIterator[BillingResponder]:
         yield responder
 
 
-@pytest.fixture
-async def chat(
-    nats_server: NatsServer, billing: BillingResponder, launcher: RecordingLauncher
+@asynccontextmanager
+async def _conversation(
+    server: NatsServer, launcher: RecordingLauncher, user: User
 ) -> AsyncIterator[Conversation]:
     bot_id = next(_bot_ids)
     settings = _settings(bot_id)
-    nc = await _connect_as(nats_server, SERVICE)
+    nc = await _connect_as(server, SERVICE)
     js = nc.jetstream()
     intake = FakeIntake()
     client = BillingClient(nc, settings.billing_timeout_s)
@@ -127,8 +129,26 @@ async def chat(
     session = RecordingSession()
     try:
         yield Conversation(
-            dp, Bot(settings.tg_bot_token.get_secret_value(), session=session), session, intake, USER
+            dp, Bot(settings.tg_bot_token.get_secret_value(), session=session), session, intake, user
         )
     finally:
         detach_routers(dp)
         await nc.close()
+
+
+@pytest.fixture
+async def chat(
+    nats_server: NatsServer, billing: BillingResponder, launcher: RecordingLauncher
+) -> AsyncIterator[Conversation]:
+    async with _conversation(nats_server, launcher, USER) as conversation:
+        yield conversation
+
+
+@pytest.fixture
+async def english_chat(
+    nats_server: NatsServer, billing: BillingResponder, launcher: RecordingLauncher
+) -> AsyncIterator[Conversation]:
+    """A user whose Telegram is in English (a user id of their own: the language is kept per user)."""
+    user = User(id=next(_english_ids), is_bot=False, first_name="Test", language_code="en-GB")
+    async with _conversation(nats_server, launcher, user) as conversation:
+        yield conversation

@@ -23,10 +23,12 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
+from gateway_bot import texts
 from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.delivery.sender import ResultSender
 from gateway_bot.locks import KeyedLocks
 from gateway_bot.metrics import DELIVERIES, DELIVERY_LATENCY
+from gateway_bot.storage.locales import UserLocales
 from gateway_bot.storage.records import Claim, DeliveryMarks
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class DeliveryConsumer:
         sender: ResultSender,
         progress: ProgressBoard,
         marks: DeliveryMarks,
+        locales: UserLocales,
         concurrency: int,
         ack_wait_s: float,
     ) -> None:
@@ -54,6 +57,7 @@ class DeliveryConsumer:
         self._sender = sender
         self._progress = progress
         self._marks = marks
+        self._locales = locales
         self._concurrency = concurrency
         self._ack_wait_s = ack_wait_s
         self._chat_locks = KeyedLocks()
@@ -87,7 +91,9 @@ class DeliveryConsumer:
             return
         with job_context(event.job_id, event.trace_id):
             async with self._chat_locks.hold(event.chat_id):
-                await self._handle(msg, event)
+                # No update here to carry a language: the user's stored one (status, result, failure).
+                with texts.use_locale(await self._locales.of(event.user_id)):
+                    await self._handle(msg, event)
 
     async def _handle(self, msg: Msg, event: JobAccepted | JobProgress | JobSucceeded | JobFailed) -> None:
         if isinstance(event, JobAccepted):

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from gateway_bot import texts
 from gateway_bot.delivery.consumer import RETRY_BASE_S, RETRY_MAX_S
+from gateway_bot.storage.locales import UserLocales
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,9 @@ CONCURRENCY = 4
 
 
 class PaymentNotices:
-    def __init__(self, js: JetStreamContext, bot: Bot, ack_wait_s: float) -> None:
+    def __init__(self, js: JetStreamContext, bot: Bot, locales: UserLocales, ack_wait_s: float) -> None:
         self._bot = bot
+        self._locales = locales
         self._consumer = DurableConsumer(
             js,
             subjects.EVENTS_STREAM,
@@ -59,9 +61,9 @@ class PaymentNotices:
             await msg.term()
             return
         try:
-            await self._bot.send_message(
-                notice.user_id, texts.payment_credited(notice.amount, notice.available)
-            )
+            with texts.use_locale(await self._locales.of(notice.user_id)):
+                text = texts.payment_credited(notice.amount, notice.available)
+            await self._bot.send_message(notice.user_id, text)
         except (TelegramForbiddenError, TelegramBadRequest, TelegramNotFound) as error:
             log.warning("payment notice to %d refused: %s", notice.user_id, error.message)
         except Exception:

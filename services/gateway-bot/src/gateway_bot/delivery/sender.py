@@ -307,7 +307,7 @@ class ResultSender:
                 inputs=parsed.inputs,
             )
         except Exception:
-            log.warning("result %d of %s not kept for «Мои работы»", index, event.job_id, exc_info=True)
+            log.warning("result %d of %s not kept in the works bucket", index, event.job_id, exc_info=True)
 
     async def _send_preview(self, bot: Bot, event: JobSucceeded, index: int, data: bytes) -> None:
         part = f"{index}.preview"

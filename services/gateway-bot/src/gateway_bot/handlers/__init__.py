@@ -13,6 +13,7 @@ from gateway_bot.handlers import (
     errors,
     faceswap,
     fallback,
+    language,
     merge,
     privacy,
     promo,
@@ -30,6 +31,7 @@ from gateway_bot.handlers import (
 def get_routers() -> list[Router]:
     return [
         common.router,
+        language.router,  # /language
         admin.router,
         balance.router,
         topup.router,

@@ -14,7 +14,7 @@ router = Router(name="balance")
 
 
 @router.message(Command("balance"))
-@router.message(F.text == texts.BTN_BALANCE)
+@router.message(F.text.in_(texts.labels("BTN_BALANCE")))
 async def show_balance(message: Message, event_from_user: User, billing: BillingClient) -> None:
     view = await billing.balance(event_from_user.id)
     await message.answer(texts.balance(view), reply_markup=keyboards.balance())

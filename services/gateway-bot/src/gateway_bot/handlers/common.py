@@ -42,7 +42,7 @@ async def menu(message: Message, state: FSMContext) -> None:
     await message.answer(texts.MENU, reply_markup=keyboards.main_menu())
 
 
-@router.message(F.text == texts.BTN_INFO)
+@router.message(F.text.in_(texts.labels("BTN_INFO")))
 async def info(message: Message, state: FSMContext) -> None:
     await state.clear()
     await message.answer(texts.INFO, reply_markup=keyboards.main_menu())

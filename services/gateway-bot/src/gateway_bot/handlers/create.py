@@ -51,7 +51,7 @@ async def _launch(
     await state.clear()
 
 
-@router.message(F.text == texts.BTN_CREATE)
+@router.message(F.text.in_(texts.labels("BTN_CREATE")))
 async def open_create(message: Message, state: FSMContext, catalog: Catalog) -> None:
     flow = await begin(state, CreateFlow.model)
     await message.answer(

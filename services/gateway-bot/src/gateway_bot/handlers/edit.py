@@ -34,7 +34,7 @@ router = Router(name="edit")
 MIN_IMAGES = {Mode.edit: 1, Mode.merge: 2}
 
 
-@router.message(F.text == texts.BTN_EDIT)
+@router.message(F.text.in_(texts.labels("BTN_EDIT")))
 async def open_edit(message: Message, state: FSMContext, catalog: Catalog) -> None:
     flow = await begin(state, EditFlow.model, mode=Mode.edit.value)
     await message.answer(

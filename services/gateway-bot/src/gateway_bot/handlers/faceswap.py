@@ -18,7 +18,7 @@ from gateway_bot.states import FaceSwapFlow
 router = Router(name="faceswap")
 
 
-@router.message(F.text == texts.BTN_FACESWAP)
+@router.message(F.text.in_(texts.labels("BTN_FACESWAP")))
 async def open_faceswap(message: Message, state: FSMContext, catalog: Catalog) -> None:
     flow = await begin(state, FaceSwapFlow.face)
     (model,) = catalog.for_mode(Mode.faceswap)

@@ -13,7 +13,7 @@ from gateway_bot.states import EditFlow
 router = Router(name="merge")
 
 
-@router.message(F.text == texts.BTN_MERGE)
+@router.message(F.text.in_(texts.labels("BTN_MERGE")))
 async def open_merge(message: Message, state: FSMContext, catalog: Catalog) -> None:
     flow = await begin(state, EditFlow.model, mode=Mode.merge.value)
     await message.answer(

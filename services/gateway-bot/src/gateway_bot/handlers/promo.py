@@ -16,11 +16,11 @@ from gateway_bot.settings import GatewaySettings
 
 router = Router(name="promo")
 
-_REFUSALS = {
-    PromoOutcome.unknown: texts.PROMO_UNKNOWN,
-    PromoOutcome.expired: texts.PROMO_EXPIRED,
-    PromoOutcome.used_up: texts.PROMO_USED_UP,
-    PromoOutcome.already_used: texts.PROMO_ALREADY_USED,
+_REFUSALS = {  # catalog names: read in the user's language when answering
+    PromoOutcome.unknown: "PROMO_UNKNOWN",
+    PromoOutcome.expired: "PROMO_EXPIRED",
+    PromoOutcome.used_up: "PROMO_USED_UP",
+    PromoOutcome.already_used: "PROMO_ALREADY_USED",
 }
 
 
@@ -36,7 +36,7 @@ async def redeem(
     if reply.outcome == PromoOutcome.credited and reply.balance is not None:
         await message.answer(texts.promo_credited(reply.amount, reply.balance.available))
     else:
-        await message.answer(_REFUSALS[reply.outcome])
+        await message.answer(texts.text(_REFUSALS[reply.outcome]))
 
 
 @router.message(Command("invite"))

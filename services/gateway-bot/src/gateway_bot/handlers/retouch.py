@@ -23,7 +23,7 @@ MODEL_KEYS = {RetouchKind.soft: "ret", RetouchKind.enhance: "sde"}
 FIXED_PROMPTS = {RetouchKind.soft: prompts.RETOUCH_SOFT, RetouchKind.enhance: prompts.RETOUCH_ENHANCE}
 
 
-@router.message(F.text == texts.BTN_RETOUCH)
+@router.message(F.text.in_(texts.labels("BTN_RETOUCH")))
 async def open_retouch(message: Message, state: FSMContext, settings: GatewaySettings) -> None:
     flow = await begin(state, RetouchFlow.image)
     await message.answer(

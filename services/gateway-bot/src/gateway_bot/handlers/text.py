@@ -36,7 +36,7 @@ MAX_OVERLAY_CHARS = _limit("overlay_text")
 MAX_WISH_CHARS = _limit("style_wish")
 
 
-@router.message(F.text == texts.BTN_TEXT)
+@router.message(F.text.in_(texts.labels("BTN_TEXT")))
 async def open_text(message: Message, state: FSMContext, catalog: Catalog, settings: GatewaySettings) -> None:
     flow = await begin(state, TextFlow.image)
     (model,) = catalog.for_mode(Mode.text)

@@ -51,7 +51,7 @@ async def topup_command(
     await pay_amount(bot, billing, settings, message.chat.id, event_from_user.id, amount)
 
 
-@router.message(F.text == texts.BTN_TOPUP)
+@router.message(F.text.in_(texts.labels("BTN_TOPUP")))
 async def show_packs(message: Message, settings: GatewaySettings, state: FSMContext) -> None:
     await state.clear()
     intro = texts.TOPUP_CHOOSE_ANY if settings.yookassa_enabled else texts.TOPUP_CHOOSE

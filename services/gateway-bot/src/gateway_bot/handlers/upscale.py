@@ -32,7 +32,7 @@ def upscale_order(catalog: Catalog, user_id: int, chat_id: int, image: MediaRef)
     return Order(mode=Mode.upscale, model=model, user_id=user_id, chat_id=chat_id, inputs=(image,))
 
 
-@router.message(F.text == texts.BTN_UPSCALE)
+@router.message(F.text.in_(texts.labels("BTN_UPSCALE")))
 async def open_upscale(message: Message, state: FSMContext, catalog: Catalog) -> None:
     flow = await begin(state, UpscaleFlow.image)
     (model,) = catalog.for_mode(Mode.upscale)

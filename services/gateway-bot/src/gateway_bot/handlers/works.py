@@ -84,7 +84,7 @@ async def render_page(
 
 
 @router.message(Command("works"))
-@router.message(F.text == texts.BTN_WORKS)
+@router.message(F.text.in_(texts.labels("BTN_WORKS")))
 async def open_works(
     message: Message,
     state: FSMContext,

@@ -23,7 +23,7 @@ MAX_WORDS_CHARS = next(
 )
 
 
-@router.message(F.text == texts.BTN_WRITE)
+@router.message(F.text.in_(texts.labels("BTN_WRITE")))
 async def open_write(message: Message, state: FSMContext, catalog: Catalog) -> None:
     flow = await begin(state, WriteFlow.words)
     (model,) = catalog.for_mode(Mode.prompt)
