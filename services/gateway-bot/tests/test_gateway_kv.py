@@ -13,6 +13,7 @@ from aiogram.fsm.storage.base import StorageKey
 from gateway_bot.failures import TooManyImages
 from gateway_bot.flows.albums import AlbumCollector, AlbumPart
 from gateway_bot.flows.confirm import take
+from gateway_bot.flows.drafts import OrderDraft, new_flow
 from gateway_bot.flows.inputs import FlowInputs
 from gateway_bot.flows.launcher import Order
 from gateway_bot.flows.steps import begin
@@ -180,7 +181,7 @@ async def test_waiting_order_is_taken_by_one_press_on_any_replica(js: JetStreamC
         inputs=(ref(1),),
     )
     flow = await begin(
-        FSMContext(replicas[0][0], key()), ConfirmFlow.launch, order=order.model_dump(mode="json")
+        FSMContext(replicas[0][0], key()), ConfirmFlow.launch, OrderDraft(flow=new_flow(), order=order)
     )
     presses = [
         take(FSMContext(storage, key()), catalog, claims, 42, flow) for storage, claims in replicas * 2

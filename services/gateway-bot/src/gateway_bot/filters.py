@@ -9,6 +9,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 
 from gateway_bot import texts
+from gateway_bot.flows.drafts import Draft, StaleDraft, read
 
 
 class PlainText(Filter):
@@ -27,11 +28,23 @@ class HasImage(Filter):
 
 
 class SameFlow(Filter):
-    """The pressed button belongs to the conversation the user is in now (by the flow id it carries)."""
+    """The pressed button belongs to the conversation the user is in now (by the flow id it carries);
+    the handler gets its draft, read as ``kind``, as ``draft``. A button of no draft is stale."""
 
-    async def __call__(self, event: Any, state: FSMContext, callback_data: Any = None) -> bool:
+    def __init__(self, kind: type[Draft] = Draft) -> None:
+        self.kind = kind
+
+    async def __call__(
+        self, event: Any, state: FSMContext, callback_data: Any = None
+    ) -> bool | dict[str, Any]:
         flow = getattr(callback_data, "flow", None)
-        return flow is not None and flow == (await state.get_data()).get("flow")
+        if flow is None:
+            return False
+        try:
+            draft = await read(state, self.kind)
+        except StaleDraft:
+            return False
+        return {"draft": draft} if draft.flow == flow else False
 
 
 class IsAdmin(Filter):

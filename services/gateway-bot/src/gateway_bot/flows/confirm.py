@@ -11,10 +11,10 @@ from aiogram import Bot
 from aiogram.fsm.context import FSMContext
 from medialab_contracts.catalog import Catalog
 from medialab_contracts.errors import InsufficientFunds
-from pydantic import ValidationError
 
 from gateway_bot import keyboards, texts
 from gateway_bot.clients.billing import BillingClient
+from gateway_bot.flows.drafts import OrderDraft, StaleDraft, new_flow, read
 from gateway_bot.flows.launcher import Order
 from gateway_bot.flows.steps import begin
 from gateway_bot.states import ConfirmFlow
@@ -27,7 +27,7 @@ async def offer(bot: Bot, state: FSMContext, billing: BillingClient, order: Orde
     account = await billing.balance(order.user_id)
     if account.available < price:
         raise InsufficientFunds(available=account.available, price=price)
-    flow = await begin(state, ConfirmFlow.launch, order=order.model_dump(mode="json"))
+    flow = await begin(state, ConfirmFlow.launch, OrderDraft(flow=new_flow(), order=order))
     await bot.send_message(
         order.chat_id,
         texts.confirm_launch(order.mode, order.model, price),
@@ -41,12 +41,12 @@ async def take(
     """The flow's waiting order, for one press only; None if another press took it or it went stale."""
     if not await claims.first(user_id, flow):
         return None
-    data = await state.get_data()
-    await state.clear()
     try:
-        order = Order.model_validate(data.get("order"))
-    except ValidationError:
+        order = (await read(state, OrderDraft)).order
+    except StaleDraft:
         return None  # written by a gateway version with another order shape
+    finally:
+        await state.clear()
     if catalog.get(order.model.key) != order.model:
         return None  # the price list changed after this price was shown
     return order

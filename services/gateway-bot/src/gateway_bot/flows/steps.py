@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-from typing import Any
-
 from aiogram import Bot
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State
@@ -12,15 +9,16 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from medialab_contracts.media import MediaRef
 
 from gateway_bot.failures import NotAnImage
+from gateway_bot.flows.drafts import Draft
 from gateway_bot.flows.intake import Intake, upload_of
 
 
-async def begin(state: FSMContext, step: State, **data: Any) -> str:
-    """Start a new conversation: a fresh flow id, so buttons of older ones stop working."""
-    flow = secrets.token_hex(4)
-    await state.set_data({"flow": flow, **data})
+async def begin(state: FSMContext, step: State, draft: Draft) -> str:
+    """Start a new conversation with ``draft`` (its flow id fresh from ``new_flow``, so buttons of
+    older ones stop working); the flow id comes back for the step's buttons."""
+    await state.set_data(draft.model_dump(mode="json"))
     await state.set_state(step)
-    return flow
+    return draft.flow
 
 
 async def take_image(message: Message, bot: Bot, intake: Intake, max_bytes: int) -> MediaRef:

@@ -13,6 +13,7 @@ from medialab_contracts.errors import MediaLabError
 from gateway_bot import keyboards, texts
 from gateway_bot.callbacks import NavAction, NavCb
 from gateway_bot.clients.billing import BillingClient
+from gateway_bot.filters import SameFlow
 from gateway_bot.flows.steps import query_chat
 from gateway_bot.parsing import parse_referral
 
@@ -59,11 +60,8 @@ async def cancel_command(message: Message, state: FSMContext) -> None:
     await message.answer(texts.CANCELLED, reply_markup=keyboards.main_menu())
 
 
-@router.callback_query(NavCb.filter(F.action == NavAction.cancel))
-async def cancel_button(query: CallbackQuery, callback_data: NavCb, state: FSMContext, bot: Bot) -> None:
-    if (await state.get_data()).get("flow") != callback_data.flow:
-        await query.answer(texts.STALE_BUTTON)
-        return
+@router.callback_query(NavCb.filter(F.action == NavAction.cancel), SameFlow())
+async def cancel_button(query: CallbackQuery, state: FSMContext, bot: Bot) -> None:
     await state.clear()
     await query.answer()
     if query.message is not None:

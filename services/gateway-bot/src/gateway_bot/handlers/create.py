@@ -8,7 +8,7 @@ from aiogram import Bot, F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, User
-from medialab_contracts.catalog import Catalog, ModelSpec, format_by_key
+from medialab_contracts.catalog import Catalog, ImageFormat, ModelSpec, format_by_key
 from medialab_contracts.jobs import MAX_PROMPT_CHARS, ImageSize
 from medialab_contracts.modes import Mode
 
@@ -18,6 +18,7 @@ from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.filters import PlainText, SameFlow
 from gateway_bot.flows.confirm import offer
+from gateway_bot.flows.drafts import CreateDraft, CreateWithFormat, CreateWithModel, new_flow, read, update
 from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.results import owned_result
 from gateway_bot.flows.steps import begin, query_chat, show_step
@@ -29,23 +30,25 @@ router = Router(name="create")
 _SQUARE = format_by_key("square")  # the extended form's size when it names none
 
 
-def _size(model: ModelSpec, format_key: str) -> ImageSize:
-    fmt = model.format(format_key)
-    return ImageSize(width=fmt.width, height=fmt.height)
-
-
 async def _launch(
-    bot: Bot, state: FSMContext, launcher: Launcher, model: ModelSpec, user_id: int, chat_id: int
+    bot: Bot,
+    state: FSMContext,
+    launcher: Launcher,
+    model: ModelSpec,
+    fmt: ImageFormat,
+    prompt: str,
+    images: int,
+    user_id: int,
+    chat_id: int,
 ) -> None:
-    data = await state.get_data()
     order = Order(
         mode=Mode.create,
         model=model,
         user_id=user_id,
         chat_id=chat_id,
-        prompt=data["draft"],
-        size=_size(model, data["format"]),
-        images=data.get("images", 1),
+        prompt=prompt,
+        size=ImageSize(width=fmt.width, height=fmt.height),
+        images=images,
     )
     await launcher.launch(bot, order)
     await state.clear()
@@ -53,7 +56,7 @@ async def _launch(
 
 @router.message(F.text.in_(texts.labels("BTN_CREATE")))
 async def open_create(message: Message, state: FSMContext, catalog: Catalog) -> None:
-    flow = await begin(state, CreateFlow.model)
+    flow = await begin(state, CreateFlow.model, CreateDraft(flow=new_flow()))
     await message.answer(
         texts.CREATE_CHOOSE_MODEL, reply_markup=keyboards.models(catalog.for_mode(Mode.create), flow)
     )
@@ -86,67 +89,78 @@ async def prompt_at_menu(
         )
         await offer(bot, state, billing, order)
         return
-    flow = await begin(state, CreateFlow.model, draft=clean_prompt(text))
+    flow = await begin(state, CreateFlow.model, CreateDraft(flow=new_flow(), prompt=clean_prompt(text)))
     await message.answer(
         texts.DRAFT_CHOOSE_MODEL, reply_markup=keyboards.models(catalog.for_mode(Mode.create), flow)
     )
 
 
-@router.callback_query(CreateFlow.model, ModelCb.filter(), SameFlow())
+@router.callback_query(CreateFlow.model, ModelCb.filter(), SameFlow(CreateDraft))
 async def choose_model(
-    query: CallbackQuery, callback_data: ModelCb, state: FSMContext, catalog: Catalog, bot: Bot
+    query: CallbackQuery,
+    callback_data: ModelCb,
+    draft: CreateDraft,
+    state: FSMContext,
+    catalog: Catalog,
+    bot: Bot,
 ) -> None:
     model = catalog.get(callback_data.model)
     if model is None or Mode.create not in model.modes:
         await query.answer(texts.STALE_BUTTON)
         return
-    await state.update_data(model=model.key)
+    await update(state, draft, CreateWithModel, model=model.key)
     await state.set_state(CreateFlow.format)
     await query.answer()
     await show_step(bot, query, texts.choose_format(model), keyboards.formats(model, callback_data.flow))
 
 
-@router.callback_query(CreateFlow.format, FormatCb.filter(), SameFlow())
+@router.callback_query(CreateFlow.format, FormatCb.filter(), SameFlow(CreateWithModel))
 async def choose_format(
     query: CallbackQuery,
     callback_data: FormatCb,
+    draft: CreateWithModel,
     state: FSMContext,
     catalog: Catalog,
     launcher: Launcher,
     bot: Bot,
 ) -> None:
-    data = await state.get_data()
-    model = catalog.by_key(data["model"])
+    model = catalog.by_key(draft.model)
     fmt = model.find_format(callback_data.fmt)
     if fmt is None:  # drawn for another model or by an older catalog
         await query.answer(texts.STALE_BUTTON)
         return
-    data = await state.update_data(format=fmt.key)
+    await update(state, draft, CreateWithModel, format=fmt.key)
     await query.answer()
-    images = data.get("images", 1)
-    if data.get("draft"):
+    images = draft.images
+    if draft.prompt:
         summary = texts.choice_summary(model, fmt, images)
         await show_step(bot, query, summary, None)
-        await _launch(bot, state, launcher, model, query.from_user.id, query_chat(query))
+        await _launch(
+            bot, state, launcher, model, fmt, draft.prompt, images, query.from_user.id, query_chat(query)
+        )
         return
     await state.set_state(CreateFlow.prompt)
     await show_step(bot, query, texts.enter_prompt(model, images), keyboards.cancel(callback_data.flow))
 
 
-@router.callback_query(CreateFlow.format, VariantsCb.filter(), SameFlow())
+@router.callback_query(CreateFlow.format, VariantsCb.filter(), SameFlow(CreateWithModel))
 async def choose_variants(
-    query: CallbackQuery, callback_data: VariantsCb, state: FSMContext, catalog: Catalog, bot: Bot
+    query: CallbackQuery,
+    callback_data: VariantsCb,
+    draft: CreateWithModel,
+    state: FSMContext,
+    catalog: Catalog,
+    bot: Bot,
 ) -> None:
     """An image count under the formats: kept for the job, the step drawn again with it chosen."""
-    data = await state.get_data()
-    model = catalog.by_key(data["model"])
+    model = catalog.by_key(draft.model)
     if callback_data.n not in model.variant_choices:
         await query.answer(texts.STALE_BUTTON)
         return
     await query.answer()
-    if data.get("images", 1) == callback_data.n:
+    if draft.images == callback_data.n:
         return  # already chosen: Telegram refuses an edit that changes nothing
-    await state.update_data(images=callback_data.n)
+    await update(state, draft, CreateWithModel, images=callback_data.n)
     markup = keyboards.formats(model, callback_data.flow, callback_data.n)
     await show_step(bot, query, texts.choose_format(model, callback_data.n), markup)
 
@@ -160,8 +174,20 @@ async def enter_prompt(
     bot: Bot,
     event_from_user: User,
 ) -> None:
-    data = await state.update_data(draft=clean_prompt(message.text))
-    await _launch(bot, state, launcher, catalog.by_key(data["model"]), event_from_user.id, message.chat.id)
+    draft = await read(state, CreateWithFormat)
+    model = catalog.by_key(draft.model)
+    prompt = clean_prompt(message.text)
+    await _launch(
+        bot,
+        state,
+        launcher,
+        model,
+        model.format(draft.format),
+        prompt,
+        draft.images,
+        event_from_user.id,
+        message.chat.id,
+    )
 
 
 @router.callback_query(ResultCb.filter(F.action == ResultAction.create))
@@ -176,7 +202,8 @@ async def create_from_prompt(
     event = await owned_result(query, callback_data, jobs)
     if event is None:
         return
-    flow = await begin(state, CreateFlow.model, draft=(event.text or "")[:MAX_PROMPT_CHARS])
+    draft = CreateDraft(flow=new_flow(), prompt=(event.text or "")[:MAX_PROMPT_CHARS])
+    flow = await begin(state, CreateFlow.model, draft)
     await query.answer()
     await bot.send_message(
         query_chat(query),

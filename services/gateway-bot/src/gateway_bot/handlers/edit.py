@@ -19,6 +19,7 @@ from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.failures import AlbumTooLarge, InputRejected, NotEnoughImages
 from gateway_bot.filters import HasImage, PlainText, SameFlow
 from gateway_bot.flows.albums import AlbumCollector, AlbumPart
+from gateway_bot.flows.drafts import Draft, EditDraft, EditWithModel, new_flow, read, update
 from gateway_bot.flows.inputs import FlowInputs
 from gateway_bot.flows.intake import Intake
 from gateway_bot.flows.launcher import Launcher, Order
@@ -36,7 +37,7 @@ MIN_IMAGES = {Mode.edit: 1, Mode.merge: 2}
 
 @router.message(F.text.in_(texts.labels("BTN_EDIT")))
 async def open_edit(message: Message, state: FSMContext, catalog: Catalog) -> None:
-    flow = await begin(state, EditFlow.model, mode=Mode.edit.value)
+    flow = await begin(state, EditFlow.model, EditDraft(flow=new_flow(), mode=Mode.edit))
     await message.answer(
         texts.EDIT_CHOOSE_MODEL, reply_markup=keyboards.models(catalog.for_mode(Mode.edit), flow)
     )
@@ -63,7 +64,7 @@ async def edit_with(
     bot: Bot, chat_id: int, state: FSMContext, catalog: Catalog, inputs: FlowInputs, ref: MediaRef
 ) -> None:
     """Start M3 with ``ref`` as its image already (a result the user owns): no upload asked for."""
-    flow = await begin(state, EditFlow.model, mode=Mode.edit.value)
+    flow = await begin(state, EditFlow.model, EditDraft(flow=new_flow(), mode=Mode.edit))
     await inputs.preload(flow, [ref])
     await bot.send_message(
         chat_id,
@@ -73,75 +74,79 @@ async def edit_with(
 
 
 async def _ask_images(
-    bot: Bot, query: CallbackQuery, state: FSMContext, catalog: Catalog, inputs: FlowInputs
+    bot: Bot,
+    query: CallbackQuery,
+    state: FSMContext,
+    catalog: Catalog,
+    inputs: FlowInputs,
+    draft: EditWithModel,
 ) -> None:
-    data = await state.get_data()
     await state.set_state(EditFlow.images)
-    have = await inputs.count(data["flow"])
-    model, images = catalog.by_key(data["model"]), data.get("images", 1)
-    text = texts.send_images(Mode(data["mode"]), model, have, MAX_INPUTS) + texts.variants_note(model, images)
-    await show_step(bot, query, text, keyboards.with_variants(model, data["flow"], images))
+    have = await inputs.count(draft.flow)
+    model, images = catalog.by_key(draft.model), draft.images
+    text = texts.send_images(draft.mode, model, have, MAX_INPUTS) + texts.variants_note(model, images)
+    await show_step(bot, query, text, keyboards.with_variants(model, draft.flow, images))
 
 
-@router.callback_query(EditFlow.images, VariantsCb.filter(), SameFlow())
+@router.callback_query(EditFlow.images, VariantsCb.filter(), SameFlow(EditWithModel))
 async def choose_variants(
     query: CallbackQuery,
     callback_data: VariantsCb,
+    draft: EditWithModel,
     state: FSMContext,
     catalog: Catalog,
     inputs: FlowInputs,
     bot: Bot,
 ) -> None:
     """An image count under the request for images: kept for the job, the step drawn again."""
-    data = await state.get_data()
-    if callback_data.n not in catalog.by_key(data["model"]).variant_choices:
+    if callback_data.n not in catalog.by_key(draft.model).variant_choices:
         await query.answer(texts.STALE_BUTTON)
         return
     await query.answer()
-    if data.get("images", 1) != callback_data.n:  # Telegram refuses an edit that changes nothing
-        await state.update_data(images=callback_data.n)
-        await _ask_images(bot, query, state, catalog, inputs)
+    if draft.images != callback_data.n:  # Telegram refuses an edit that changes nothing
+        draft = await update(state, draft, EditWithModel, images=callback_data.n)
+        await _ask_images(bot, query, state, catalog, inputs, draft)
 
 
-@router.callback_query(EditFlow.model, ModelCb.filter(), SameFlow())
+@router.callback_query(EditFlow.model, ModelCb.filter(), SameFlow(EditDraft))
 async def choose_model(
     query: CallbackQuery,
     callback_data: ModelCb,
+    draft: EditDraft,
     state: FSMContext,
     catalog: Catalog,
     inputs: FlowInputs,
     bot: Bot,
 ) -> None:
-    data = await state.get_data()
     model = catalog.get(callback_data.model)
-    if model is None or Mode(data["mode"]) not in model.modes:
+    if model is None or draft.mode not in model.modes:
         await query.answer(texts.STALE_BUTTON)
         return
-    await state.update_data(model=model.key)
+    chosen = await update(state, draft, EditWithModel, model=model.key)
     await query.answer()
     if model.offers_formats:
         await state.set_state(EditFlow.format)
         await show_step(bot, query, texts.choose_format(model), keyboards.formats(model, callback_data.flow))
         return
-    await _ask_images(bot, query, state, catalog, inputs)
+    await _ask_images(bot, query, state, catalog, inputs, chosen)
 
 
-@router.callback_query(EditFlow.format, FormatCb.filter(), SameFlow())
+@router.callback_query(EditFlow.format, FormatCb.filter(), SameFlow(EditWithModel))
 async def choose_format(
     query: CallbackQuery,
     callback_data: FormatCb,
+    draft: EditWithModel,
     state: FSMContext,
     catalog: Catalog,
     inputs: FlowInputs,
     bot: Bot,
 ) -> None:
-    data = await state.get_data()
-    if catalog.by_key(data["model"]).find_format(callback_data.fmt) is None:
+    if catalog.by_key(draft.model).find_format(callback_data.fmt) is None:
         await query.answer(texts.STALE_BUTTON)  # drawn for another model or by an older catalog
         return
-    await state.update_data(format=callback_data.fmt)
+    draft = await update(state, draft, EditWithModel, format=callback_data.fmt)
     await query.answer()
-    await _ask_images(bot, query, state, catalog, inputs)
+    await _ask_images(bot, query, state, catalog, inputs, draft)
 
 
 async def _launch(
@@ -155,16 +160,16 @@ async def _launch(
     chat_id: int,
     instruction: str | None,
 ) -> None:
-    data = await state.get_data()
-    mode = Mode(data["mode"])
-    refs = await inputs.collected(data["flow"])
+    draft = await read(state, EditWithModel)
+    mode = draft.mode
+    refs = await inputs.collected(draft.flow)
     if len(refs) < MIN_IMAGES[mode]:
         raise NotEnoughImages(MIN_IMAGES[mode], len(refs))
     check_album(refs, settings.image_limits)  # single photos and albums of one job, as a whole
     prompt = clean_prompt(instruction)
-    model = catalog.by_key(data["model"])
-    if data.get("format"):
-        fmt = model.format(data["format"])
+    model = catalog.by_key(draft.model)
+    if draft.format:
+        fmt = model.format(draft.format)
         size = ImageSize(width=fmt.width, height=fmt.height)
     else:
         size = ImageSize(width=DEFAULT_EDIT_SIZE[0], height=DEFAULT_EDIT_SIZE[1])
@@ -176,7 +181,7 @@ async def _launch(
         prompt=prompt,
         size=size,
         inputs=tuple(refs),
-        images=data.get("images", 1),
+        images=draft.images,
     )
     await launcher.launch(bot, order)
     await state.clear()
@@ -213,7 +218,7 @@ async def album_part(
     settings: GatewaySettings,
     event_from_user: User,
 ) -> None:
-    flow = (await state.get_data())["flow"]
+    flow = (await read(state, Draft)).flow
     key = AlbumCollector.key(message.chat.id, message.media_group_id or "")
     if not await albums.announce(key, message.message_id):
         await single_image(message, bot, state, catalog, intake, inputs, launcher, settings, event_from_user)
@@ -257,7 +262,7 @@ async def single_image(
     settings: GatewaySettings,
     event_from_user: User,
 ) -> None:
-    flow = (await state.get_data())["flow"]
+    flow = (await read(state, Draft)).flow
     await inputs.expect(flow)
     try:
         ref = await take_image(message, bot, intake, settings.max_image_bytes)

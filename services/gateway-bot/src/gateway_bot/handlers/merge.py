@@ -7,6 +7,7 @@ from medialab_contracts.catalog import Catalog
 from medialab_contracts.modes import Mode
 
 from gateway_bot import keyboards, texts
+from gateway_bot.flows.drafts import EditDraft, new_flow
 from gateway_bot.flows.steps import begin
 from gateway_bot.states import EditFlow
 
@@ -15,7 +16,7 @@ router = Router(name="merge")
 
 @router.message(F.text.in_(texts.labels("BTN_MERGE")))
 async def open_merge(message: Message, state: FSMContext, catalog: Catalog) -> None:
-    flow = await begin(state, EditFlow.model, mode=Mode.merge.value)
+    flow = await begin(state, EditFlow.model, EditDraft(flow=new_flow(), mode=Mode.merge))
     await message.answer(
         texts.MERGE_CHOOSE_MODEL, reply_markup=keyboards.models(catalog.for_mode(Mode.merge), flow)
     )

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from gateway_bot import keyboards, texts
 from gateway_bot.callbacks import RephraseCb
 from gateway_bot.filters import PlainText
+from gateway_bot.flows.drafts import OrderDraft, new_flow, read
 from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.steps import begin, query_chat
 from gateway_bot.parsing import clean_prompt
@@ -44,7 +45,7 @@ async def rephrase(
         await query.answer(texts.STALE_BUTTON)
         return
     free = order.model_copy(update={"rephrase_of": callback_data.job})
-    flow = await begin(state, RephraseFlow.prompt, order=free.model_dump(mode="json"))
+    flow = await begin(state, RephraseFlow.prompt, OrderDraft(flow=new_flow(), order=free))
     await query.answer()
     if query.message is not None:
         with suppress(TelegramBadRequest):  # the offer is taken: its button goes
@@ -58,6 +59,6 @@ async def rephrase(
 @router.message(RephraseFlow.prompt, PlainText())
 async def new_prompt(message: Message, bot: Bot, state: FSMContext, launcher: Launcher) -> None:
     prompt = clean_prompt(message.text)
-    order = Order.model_validate((await state.get_data())["order"])
+    order = (await read(state, OrderDraft)).order
     await launcher.launch(bot, order.model_copy(update={"prompt": prompt}))
     await state.clear()

@@ -4,12 +4,12 @@ from aiogram import Bot, F, Router
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message, User
 from medialab_contracts.catalog import Catalog
-from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 
 from gateway_bot import keyboards, prompts, texts
 from gateway_bot.callbacks import NavAction, NavCb, RetouchCb, RetouchKind
 from gateway_bot.filters import HasImage, PlainText, SameFlow
+from gateway_bot.flows.drafts import RetouchDraft, RetouchReady, new_flow, read, update
 from gateway_bot.flows.intake import Intake
 from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.steps import begin, query_chat, show_step, take_image
@@ -25,7 +25,7 @@ FIXED_PROMPTS = {RetouchKind.soft: prompts.RETOUCH_SOFT, RetouchKind.enhance: pr
 
 @router.message(F.text.in_(texts.labels("BTN_RETOUCH")))
 async def open_retouch(message: Message, state: FSMContext, settings: GatewaySettings) -> None:
-    flow = await begin(state, RetouchFlow.image)
+    flow = await begin(state, RetouchFlow.image, RetouchDraft(flow=new_flow()))
     await message.answer(
         texts.retouch_send(settings.max_retouch_bytes // (1024 * 1024)), reply_markup=keyboards.cancel(flow)
     )
@@ -40,26 +40,29 @@ async def take_photo(
     intake: Intake,
     settings: GatewaySettings,
 ) -> None:
-    flow = (await state.get_data())["flow"]
+    draft = await read(state, RetouchDraft)
     ref = await take_image(message, bot, intake, settings.max_retouch_bytes)
-    await state.update_data(image=ref.model_dump(mode="json"))
+    await update(state, draft, RetouchDraft, image=ref)
     await state.set_state(RetouchFlow.kind)
     soft, enhance = (
         catalog.by_key(MODEL_KEYS[kind]).price for kind in (RetouchKind.soft, RetouchKind.enhance)
     )
-    await message.answer(texts.RETOUCH_CHOOSE_KIND, reply_markup=keyboards.retouch_kinds(flow, soft, enhance))
+    await message.answer(
+        texts.RETOUCH_CHOOSE_KIND, reply_markup=keyboards.retouch_kinds(draft.flow, soft, enhance)
+    )
 
 
-@router.callback_query(RetouchFlow.kind, RetouchCb.filter(), SameFlow())
+@router.callback_query(RetouchFlow.kind, RetouchCb.filter(), SameFlow(RetouchDraft))
 async def choose_kind(
     query: CallbackQuery,
     callback_data: RetouchCb,
+    draft: RetouchDraft,
     state: FSMContext,
     catalog: Catalog,
     launcher: Launcher,
     bot: Bot,
 ) -> None:
-    await state.update_data(kind=callback_data.kind.value)
+    await update(state, draft, RetouchDraft, kind=callback_data.kind)
     await query.answer()
     model = catalog.by_key(MODEL_KEYS[callback_data.kind])
     if not model.takes_prompt:
@@ -80,8 +83,8 @@ async def _launch(
     chat_id: int,
     extra: str,
 ) -> None:
-    data = await state.get_data()
-    kind = RetouchKind(data["kind"])
+    draft = await read(state, RetouchReady)
+    kind = draft.kind
     order = Order(
         mode=Mode.retouch,
         model=catalog.by_key(MODEL_KEYS[kind]),
@@ -89,7 +92,7 @@ async def _launch(
         chat_id=chat_id,
         prompt=extra,
         fixed_prompt=FIXED_PROMPTS[kind],
-        inputs=(MediaRef.model_validate(data["image"]),),
+        inputs=(draft.image,),
     )
     await launcher.launch(bot, order)
     await state.clear()

@@ -10,13 +10,13 @@ from aiogram.types import CallbackQuery, Message, User
 from annotated_types import MaxLen
 from medialab_contracts.catalog import Catalog
 from medialab_contracts.jobs import ImageSize, JobRequest
-from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 
 from gateway_bot import keyboards, texts
 from gateway_bot.callbacks import FormatCb
 from gateway_bot.failures import EmptyPrompt, PromptTooLong, TooManyPixels
 from gateway_bot.filters import HasImage, PlainText, SameFlow
+from gateway_bot.flows.drafts import TextDraft, TextReady, new_flow, read, update
 from gateway_bot.flows.intake import Intake
 from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.steps import begin, show_step, take_image
@@ -38,7 +38,7 @@ MAX_WISH_CHARS = _limit("style_wish")
 
 @router.message(F.text.in_(texts.labels("BTN_TEXT")))
 async def open_text(message: Message, state: FSMContext, catalog: Catalog, settings: GatewaySettings) -> None:
-    flow = await begin(state, TextFlow.image)
+    flow = await begin(state, TextFlow.image, TextDraft(flow=new_flow()))
     (model,) = catalog.for_mode(Mode.text)
     await message.answer(
         texts.text_send_image(model.price, settings.max_text_image_bytes), reply_markup=keyboards.cancel(flow)
@@ -54,7 +54,7 @@ async def take_photo(
     catalog: Catalog,
     settings: GatewaySettings,
 ) -> None:
-    data = await state.get_data()
+    draft = await read(state, TextDraft)
     ref = await take_image(message, bot, intake, settings.max_text_image_bytes)
     if (
         ref.width is not None
@@ -62,22 +62,27 @@ async def take_photo(
         and ref.width * ref.height > settings.max_text_image_pixels
     ):
         raise TooManyPixels(f"{ref.width}x{ref.height} over {settings.max_text_image_pixels} pixels")
-    await state.update_data(image=ref.model_dump(mode="json"))
+    await update(state, draft, TextDraft, image=ref)
     await state.set_state(TextFlow.text)
     (model,) = catalog.for_mode(Mode.text)
-    await message.answer(texts.TEXT_ENTER, reply_markup=keyboards.formats(model, data["flow"]))
+    await message.answer(texts.TEXT_ENTER, reply_markup=keyboards.formats(model, draft.flow))
 
 
-@router.callback_query(TextFlow.text, FormatCb.filter(), SameFlow())
+@router.callback_query(TextFlow.text, FormatCb.filter(), SameFlow(TextDraft))
 async def choose_format(
-    query: CallbackQuery, callback_data: FormatCb, state: FSMContext, catalog: Catalog, bot: Bot
+    query: CallbackQuery,
+    callback_data: FormatCb,
+    draft: TextDraft,
+    state: FSMContext,
+    catalog: Catalog,
+    bot: Bot,
 ) -> None:
     (model,) = catalog.for_mode(Mode.text)
     fmt = model.find_format(callback_data.fmt)
     if fmt is None:  # drawn by an older catalog
         await query.answer(texts.STALE_BUTTON)
         return
-    await state.update_data(format=fmt.key)
+    await update(state, draft, TextDraft, format=fmt.key)
     await query.answer()
     await show_step(bot, query, texts.text_format_chosen(fmt), keyboards.cancel(callback_data.flow))
 
@@ -89,9 +94,9 @@ async def take_text(message: Message, state: FSMContext) -> None:
         raise EmptyPrompt("empty overlay text")
     if len(overlay) > MAX_OVERLAY_CHARS:
         raise PromptTooLong(MAX_OVERLAY_CHARS)
-    data = await state.update_data(overlay=overlay)
+    draft = await update(state, await read(state, TextDraft), TextDraft, overlay=overlay)
     await state.set_state(TextFlow.style)
-    await message.answer(texts.TEXT_STYLE, reply_markup=keyboards.cancel(data["flow"]))
+    await message.answer(texts.TEXT_STYLE, reply_markup=keyboards.cancel(draft.flow))
 
 
 async def _launch(
@@ -103,16 +108,16 @@ async def _launch(
     chat_id: int,
     wish: str | None,
 ) -> None:
-    data = await state.get_data()
+    draft = await read(state, TextReady)
     (model,) = catalog.for_mode(Mode.text)
-    fmt = model.find_format(data.get("format", ""))
+    fmt = model.find_format(draft.format or "")
     order = Order(
         mode=Mode.text,
         model=model,
         user_id=user_id,
         chat_id=chat_id,
-        inputs=(MediaRef.model_validate(data["image"]),),
-        overlay_text=data["overlay"],
+        inputs=(draft.image,),
+        overlay_text=draft.overlay,
         style_wish=wish,
         size=None if fmt is None else ImageSize(width=fmt.width, height=fmt.height),
     )

@@ -25,6 +25,7 @@ from gateway_bot.callbacks import PayMethod, TopupCb, TopupOtherCb
 from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.payments import PaymentsClient
 from gateway_bot.filters import IsAdmin, PlainText
+from gateway_bot.flows.drafts import PendingTopup, StaleDraft, read
 from gateway_bot.flows.steps import query_chat
 from gateway_bot.parsing import parse_topup_amount
 from gateway_bot.settings import GatewaySettings
@@ -134,7 +135,7 @@ async def send_payment_link(
         made = await payments_client.yookassa_link(user_id, rubles(rub), email)
     except EmailRequired:
         await state.set_state(TopupFlow.email)
-        await state.update_data(topup_rub=rub)
+        await state.update_data(PendingTopup(topup_rub=rub).model_dump())
         await bot.send_message(chat_id, texts.EMAIL_ASK)
         return
     except BadAmount:
@@ -163,11 +164,15 @@ async def receipt_email(
     if len(email) > MAX_EMAIL_LENGTH or re.fullmatch(EMAIL_PATTERN, email) is None:
         await message.answer(texts.EMAIL_INVALID)
         return
-    rub = (await state.get_data()).get("topup_rub")
+    try:
+        pending: PendingTopup | None = await read(state, PendingTopup)
+    except StaleDraft:
+        pending = None
     await state.clear()
-    if not isinstance(rub, int):
+    if pending is None:
         await message.answer(texts.TOPUP_UNKNOWN_PACK)
         return
+    rub = pending.topup_rub
     await send_payment_link(bot, payments_client, state, message.chat.id, event_from_user.id, rub, email)
 
 

@@ -17,6 +17,7 @@ from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.jobs import JobsClient
 from gateway_bot.filters import HasImage
 from gateway_bot.flows.confirm import offer
+from gateway_bot.flows.drafts import Draft, new_flow
 from gateway_bot.flows.intake import Intake
 from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.results import owned_output
@@ -34,7 +35,7 @@ def upscale_order(catalog: Catalog, user_id: int, chat_id: int, image: MediaRef)
 
 @router.message(F.text.in_(texts.labels("BTN_UPSCALE")))
 async def open_upscale(message: Message, state: FSMContext, catalog: Catalog) -> None:
-    flow = await begin(state, UpscaleFlow.image)
+    flow = await begin(state, UpscaleFlow.image, Draft(flow=new_flow()))
     (model,) = catalog.for_mode(Mode.upscale)
     await message.answer(texts.upscale_send(model.price), reply_markup=keyboards.cancel(flow))
 

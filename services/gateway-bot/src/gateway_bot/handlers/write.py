@@ -11,6 +11,7 @@ from medialab_contracts.modes import Mode
 from gateway_bot import keyboards, texts
 from gateway_bot.failures import PromptTooLong
 from gateway_bot.filters import PlainText
+from gateway_bot.flows.drafts import Draft, new_flow
 from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.steps import begin
 from gateway_bot.parsing import clean_prompt
@@ -25,7 +26,7 @@ MAX_WORDS_CHARS = next(
 
 @router.message(F.text.in_(texts.labels("BTN_WRITE")))
 async def open_write(message: Message, state: FSMContext, catalog: Catalog) -> None:
-    flow = await begin(state, WriteFlow.words)
+    flow = await begin(state, WriteFlow.words, Draft(flow=new_flow()))
     (model,) = catalog.for_mode(Mode.prompt)
     await message.answer(texts.write_ask(model.price), reply_markup=keyboards.cancel(flow))
 
