@@ -88,7 +88,9 @@ def parallel(args: list[str]) -> list[str]:
     """xdist options for a whole-suite run, unless the caller chose otherwise."""
     if names_tests(args) or any(arg.startswith("-n") or arg == "no:xdist" for arg in args):
         return []
-    return ["-n", os.environ.get("MEDIALAB_TEST_WORKERS", "3"), "--dist", "loadfile"]
+    # The plugin orders the files (process stacks first); xdist's own reorder would undo it.
+    workers = os.environ.get("MEDIALAB_TEST_WORKERS", "3")
+    return ["-n", workers, "--dist", "loadfile", "--no-loadscope-reorder"]
 
 
 def run_gates(python: str) -> int:
