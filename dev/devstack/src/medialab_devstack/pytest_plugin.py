@@ -39,16 +39,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _starts_processes(item: pytest.Item) -> bool:
-    return any(item.get_closest_marker(name) for name in ("e2e", "chaos"))
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files that start process stacks (marked ``e2e`` or ``chaos``) first, those with more tests
-    first: a parallel run hands out files in this order, so the long files start at once and the
-    many short ones fill the workers' gaps at the end. A file's tests keep their order."""
+    """Files that start process stacks (a test marked ``e2e`` or ``chaos``) first, those with more
+    tests first: a parallel run hands out files in this order, so the long files start at once and
+    the many short ones fill the workers' gaps at the end. A file's tests keep their order."""
     per_file = Counter(item.path for item in items)
-    items.sort(key=lambda item: (not _starts_processes(item), -per_file[item.path], str(item.path)))
+    stacks = {
+        item.path for item in items if item.get_closest_marker("e2e") or item.get_closest_marker("chaos")
+    }
+    items.sort(key=lambda item: (item.path not in stacks, -per_file[item.path], str(item.path)))
 
 
 @pytest.fixture(autouse=True)
