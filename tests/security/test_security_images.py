@@ -48,8 +48,8 @@ def png(size: tuple[int, int]) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture
-def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
     def build(stack: Stack) -> None:
         stack.launch("billing")
         stack.start_fal()
@@ -57,7 +57,7 @@ def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
         # A small album budget, so three small pictures show the album counted as a whole.
         stack.launch("gateway-bot", MAX_IMAGE_PIXELS="5000000")
 
-    stack = build_stack(tmp_path, postgres_admin_url, build)
+    stack = build_stack(tmp_path_factory.mktemp("images"), postgres_admin_url, build)
     yield stack
     stack.stop()
 

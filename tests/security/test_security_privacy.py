@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -32,15 +31,15 @@ def photo(color: tuple[int, int, int]) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture
-def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
     def build(stack: Stack) -> None:
         stack.launch("billing")
         stack.start_fal()
         stack.launch("fal-runner")
         stack.launch("gateway-bot")
 
-    stack = build_stack(tmp_path, postgres_admin_url, build)
+    stack = build_stack(tmp_path_factory.mktemp("privacy"), postgres_admin_url, build)
     yield stack
     stack.stop()
 
