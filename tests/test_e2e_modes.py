@@ -1,7 +1,9 @@
 """Every mode M1–M8 end to end as a user sees it, on the whole stack (providers emulated, billing real).
 
 Each test: the right buttons and texts, the result as a valid PNG document (text for M2) with its
-buttons, and the balance down by exactly the mode's price.
+buttons, and the balance down by exactly the mode's price. A user whose Telegram is in English goes
+through every mode too, and nothing the bot sends them is Russian (but the prompt M2 writes, Russian by
+the spec).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import httpx
 import pytest
 from medialab_sandbox.telegram import TelegramUserClient, TranscriptMessage
 from medialab_testkit.e2e import (
+    ADMIN_ID,
     Stack,
     balance_available,
     build_stack,
@@ -35,6 +38,8 @@ from PIL import Image
 pytestmark = pytest.mark.e2e
 
 RESULT_BUTTONS = ["✏️ Редактировать", "🔍 Upscale"]
+EN_RESULT_BUTTONS = ["✏️ Edit", "🔍 Upscale"]
+CYRILLIC = re.compile("[А-Яа-яЁё]")
 LAUNCH_BUTTONS = ["✅ Запустить", "❌ Отмена"]
 UPSCALE_MODEL = "fal-ai/recraft/upscale/crisp"
 
@@ -98,9 +103,11 @@ async def press_launch(user: TelegramUserClient, offer: TranscriptMessage) -> st
     return await user.press_button(offer.message_id, data=data, forge=True)
 
 
-async def expect_png_result(user: TelegramUserClient, after: int = 0) -> TranscriptMessage:
+async def expect_png_result(
+    user: TelegramUserClient, after: int = 0, buttons: list[str] = RESULT_BUTTONS
+) -> TranscriptMessage:
     document = await user.wait_for_message(predicate=is_document, timeout=40, after=after)
-    assert button_texts(document) == RESULT_BUTTONS
+    assert button_texts(document) == buttons
     assert is_png(await user.download(document.document.file_id))
     return document
 
@@ -112,6 +119,19 @@ async def choose(user: TelegramUserClient, menu_button: str, model: str | None =
     if model is not None:
         await press(user, step, model)
     return step
+
+
+async def english_result(user: TelegramUserClient, sent: TranscriptMessage, mode: str) -> None:
+    """The job ``sent`` started ends in a PNG document with an English caption and buttons."""
+    document = await expect_png_result(user, after=sent.message_id, buttons=EN_RESULT_BUTTONS)
+    assert text_of(document).startswith(f"✅ {mode}: done")
+
+
+async def next_screen(
+    user: TelegramUserClient, screen: TranscriptMessage, fragment: str
+) -> TranscriptMessage:
+    """The step after a button pressed on ``screen``: that message edited, or a newer one."""
+    return await user.wait_for_message(predicate=contains(fragment), after=screen.message_id - 1, timeout=10)
 
 
 async def test_m1_create_by_buttons(stack: Stack) -> None:
@@ -539,7 +559,7 @@ async def test_english_user_upscales_in_english_and_switches_to_russian(stack: S
             for message in await user.bot_messages(include_deleted=True)
             for text in (text_of(message), *button_texts(message))
         ]
-        assert [text for text in shown if re.search("[А-Яа-яЁё]", text)] == []
+        assert [text for text in shown if CYRILLIC.search(text)] == []
 
         await user.send_command("language")
         ask = await reply(user, contains("Choose the bot's language"))
@@ -547,3 +567,80 @@ async def test_english_user_upscales_in_english_and_switches_to_russian(stack: S
         await reply(user, contains("Язык бота — русский"))
         await user.send_text("⬆️ Улучшить")
         await reply(user, contains("Стоимость: 8 ₽"))
+
+
+async def test_english_user_runs_every_other_mode_in_english(stack: Stack) -> None:
+    """M1–M6 and M8 through delivery for a user whose Telegram is in English: every screen, button,
+    status and result caption is English. The prompt M2 writes is the one exception: Russian by the spec."""
+    async with stack.user(first_name="Alice", language_code="en") as user:
+        await user.send_command("start")
+        await reply(user, contains("What I can do"))
+        async with stack.user(user_id=ADMIN_ID) as admin:  # the welcome 30 ₽ don't cover the 40 ₽ below
+            await admin.send_command("add_balance", f"{user.user_id} 20")
+            await reply(admin, contains("пополнен"))
+
+        models = await choose(user, "🎨 Create", "Nano-banana")  # M1
+        assert models.text == "🎨 Create an image. Choose a model:"
+        formats = await next_screen(user, models, "Choose a format")
+        await press(user, formats, "Square 1:1")
+        await next_screen(user, models, "Type a prompt")
+        await english_result(user, await user.send_text("a small dog in a hat, studio light"), "Create")
+
+        ask = await choose(user, "✍️ Write")  # M2, the emulated LLM answering on its own
+        assert "Price: 3 ₽" in ask.text
+        await user.send_text("an old lighthouse on a cliff in a storm")
+        written = await user.wait_for_reply(
+            lambda m: "🎨 Create from this prompt" in button_texts(m), timeout=60
+        )
+        assert text_of(written).startswith("✍️ Your prompt is ready:\n\n")
+        assert text_of(written).endswith("\n\nTap «🎨 Create from this prompt» to create the image.")
+
+        models = await choose(user, "✏️ Edit", "Nano-Banana")  # M3
+        await next_screen(user, models, "Send 1 to 4 images")
+        await user.send_photo(jpeg_bytes())
+        await reply(user, contains("Images uploaded: 1 of 4"))
+        await english_result(user, await user.send_text("add a rainbow to the sky"), "Edit")
+
+        await choose(user, "✨ Retouch")  # M4
+        photo = await user.send_photo(jpeg_bytes())
+        kinds = await reply(user, contains("Choose a mode"))
+        assert button_texts(kinds)[:2] == ["Soft retouch · 8 ₽", "Enhance features · 8 ₽"]
+        await press(user, kinds, "Enhance features")
+        await press(user, await next_screen(user, kinds, "Skip"), "Skip")
+        await english_result(user, photo, "Retouch")
+
+        await choose(user, "📝 Add text")  # M5
+        await user.send_document(png_bytes((320, 200)), "card.png", mime_type="image/png")
+        await reply(user, contains("Type the text"))
+        await user.send_text("Summer sale")
+        await reply(user, contains("/skip"))
+        await english_result(user, await user.send_command("skip"), "Text")
+
+        await choose(user, "🔄 Swap face")  # M6
+        await user.send_photo(jpeg_bytes(color=(200, 170, 150)))
+        await reply(user, contains("where the face should be replaced"))
+        await english_result(user, await user.send_photo(jpeg_bytes(color=(90, 70, 60))), "Face swap")
+
+        models = await choose(user, "🔗 Merge", "Nano-Banana")  # M8
+        await next_screen(user, models, "Send 2 to 4 images")
+        await user.send_photo(jpeg_bytes(color=(10, 10, 200)))
+        await reply(user, contains("Images uploaded: 1 of 4"))
+        await user.send_document(png_bytes(), "second.png", mime_type="image/png")
+        await reply(user, contains("Images uploaded: 2 of 4"))
+        await english_result(user, await user.send_text("seat them both on one bench"), "Merge")
+
+        await user.send_command("balance")
+        await reply(user, contains("Available: 10 ₽"))  # 50 ₽ less the seven modes' 40 ₽
+        sent = await user.bot_messages(include_deleted=True)
+        accepted = [text_of(m).split(":")[0] for m in sent if "task accepted" in text_of(m)]
+        assert accepted == [
+            f"⏳ {mode}" for mode in ("Create", "Prompt", "Edit", "Retouch", "Text", "Face swap", "Merge")
+        ]
+        shown = [
+            text
+            for message in sent
+            # the prompt M2 wrote is the model's Russian words, between the checked English header and footer
+            for text in ((text_of(message),) if message.message_id != written.message_id else ())
+            + tuple(button_texts(message))
+        ]
+        assert [text for text in shown if CYRILLIC.search(text)] == []
