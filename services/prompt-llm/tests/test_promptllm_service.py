@@ -219,7 +219,8 @@ async def test_the_operation_deadline_bounds_both_calls(nats_url: str) -> None:
         with pytest.raises(LlmBadOutput):  # 0.4 s left after the first answer: no repair
             await call(nc, subjects.LLM_WRITE_PROMPT, WritePromptRequest(text="кот"), WritePromptReply, 5)
         [only] = fal.requests
-        assert only.timeout_s == pytest.approx(1.0, abs=0.05)  # the operation's budget, not the 5 s
+        # The operation's budget (what is left of 1 s once the call is made), not the call's 5 s.
+        assert 0.5 < only.timeout_s <= 1.0
     finally:
         await running.stop()
         await fal_service.stop()
