@@ -21,13 +21,13 @@ from medialab_testkit.e2e import (
     ADMIN_ID,
     Stack,
     balance_available,
-    build_stack,
     button_texts,
     contains,
     is_document,
     jpeg_bytes,
     press,
     reply,
+    running_stack,
     script_llm,
     text_of,
 )
@@ -52,9 +52,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> 
         s.launch("prompt-llm")
         s.launch("gateway-bot", ADMIN_IDS=admins)
 
-    stack = build_stack(tmp_path_factory.mktemp("delivery"), postgres_admin_url, build)
-    yield stack
-    stack.stop()
+    with running_stack(tmp_path_factory.mktemp("delivery"), postgres_admin_url, build) as stack:
+        yield stack
 
 
 def png_of(size: tuple[int, int], *, grainy: bool = False) -> bytes:

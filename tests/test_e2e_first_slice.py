@@ -32,7 +32,6 @@ from medialab_testkit.e2e import (
     ADMIN_ID,
     Stack,
     balance_available,
-    build_stack,
     button_texts,
     contains,
     jpeg_bytes,
@@ -40,6 +39,7 @@ from medialab_testkit.e2e import (
     png_bytes,
     press,
     reply,
+    running_stack,
     wait_document,
 )
 from nats.js.errors import NotFoundError
@@ -74,9 +74,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> 
         stack.launch("billing", WELCOME_CREDIT="1000")
         stack.launch("gateway-bot")
 
-    stack = build_stack(tmp_path_factory.mktemp("first-slice"), postgres_admin_url, build)
-    yield stack
-    stack.stop()
+    with running_stack(tmp_path_factory.mktemp("first-slice"), postgres_admin_url, build) as stack:
+        yield stack
 
 
 async def test_start_greets_with_guide_and_main_menu(stack: Stack) -> None:

@@ -20,7 +20,6 @@ from medialab_testkit.e2e import (
     ADMIN_ID,
     Stack,
     balance_available,
-    build_stack,
     button_texts,
     contains,
     is_document,
@@ -29,6 +28,7 @@ from medialab_testkit.e2e import (
     png_bytes,
     press,
     reply,
+    running_stack,
     script_llm,
     text_of,
     wait_document,
@@ -52,15 +52,8 @@ def every_service(stack: Stack) -> None:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
-    stack = build_stack(tmp_path_factory.mktemp("modes"), postgres_admin_url, every_service)
-    yield stack
-    stack.stop()
-
-
-async def fal_submits(stack: Stack, model: str) -> list[dict]:
-    async with httpx.AsyncClient() as client:
-        response = await client.get(f"{stack.fal_url}/_emu/submits", params={"model": model})
-    return response.json()
+    with running_stack(tmp_path_factory.mktemp("modes"), postgres_admin_url, every_service) as stack:
+        yield stack
 
 
 WRITTEN_PROMPT = " ".join(
@@ -160,7 +153,7 @@ async def test_m1_create_by_buttons(stack: Stack) -> None:
         with Image.open(io.BytesIO(await user.download(document.document.file_id))) as image:
             assert image.size == (1024, 1024)  # the pixels the button promised
         assert await balance_available(user) == before - 800
-        (submit,) = [s for s in await fal_submits(stack, "fal-ai/nano-banana") if "собака" in str(s["body"])]
+        (submit,) = [s for s in await stack.fal_submits("fal-ai/nano-banana") if "собака" in str(s["body"])]
         assert submit["body"]["aspect_ratio"] == "1:1"  # the square format reached the provider
         assert submit["body"]["prompt"] == "маленькая собака в шляпе, студийный свет"  # Russian, as typed
         await user.send_command("history")
@@ -187,7 +180,7 @@ async def test_m1_prompt_typed_at_menu_and_extended_form(stack: Stack) -> None:
         offer = await reply(user, contains("Запустить?"))
         assert offer.text == "Создание · FLUX.1 [dev]\nСтоимость: 8 ₽. Запустить?"
         assert button_texts(offer) == LAUNCH_BUTTONS
-        assert await fal_submits(stack, "fal-ai/flux/dev") == []  # the price comes before any job
+        assert await stack.fal_submits("fal-ai/flux/dev") == []  # the price comes before any job
         assert await balance_available(user) == before - 800  # and nothing is reserved for it yet
 
         presses = await asyncio.gather(*(press_launch(user, offer) for _ in range(2)))  # a double tap
@@ -199,7 +192,7 @@ async def test_m1_prompt_typed_at_menu_and_extended_form(stack: Stack) -> None:
         await user.wait_for_message(predicate=contains("Создание: задача принята"), after=offer.message_id)
         await expect_png_result(user, after=offer.message_id)
         assert await balance_available(user) == before - 1600
-        (flux,) = await fal_submits(stack, "fal-ai/flux/dev")
+        (flux,) = await stack.fal_submits("fal-ai/flux/dev")
         assert "1024" in str(flux["body"]) and "768" in str(flux["body"])
         started = [m for m in await user.bot_messages(include_deleted=True) if "задача принята" in text_of(m)]
         assert len(started) == 2  # the menu prompt's job and one for the double tap
@@ -211,9 +204,7 @@ async def test_m1_prompt_typed_at_menu_and_extended_form(stack: Stack) -> None:
         assert f"стоимость 24 ₽, доступно {(before - 1600) // 100} ₽" in refusal.text
         assert button_texts(refusal) == ["💳 Пополнить на 100 ₽"]  # the smallest pack covers it
         assert await balance_available(user) == before - 1600
-        assert not [
-            s for s in await fal_submits(stack, "fal-ai/nano-banana-pro") if "ночью" in str(s["body"])
-        ]
+        assert not [s for s in await stack.fal_submits("fal-ai/nano-banana-pro") if "ночью" in str(s["body"])]
 
 
 async def test_m1_seedream_prompt_is_translated(stack: Stack) -> None:
@@ -229,7 +220,7 @@ async def test_m1_seedream_prompt_is_translated(stack: Stack) -> None:
         assert "Промпт переведён на английский" in status.text
         await expect_png_result(user)
         assert models.message_id < status.message_id
-        submits = await fal_submits(stack, "fal-ai/bytedance/seedream/v4/text-to-image")
+        submits = await stack.fal_submits("fal-ai/bytedance/seedream/v4/text-to-image")
         prompts = [s["body"]["prompt"] for s in submits]
         assert "mountain landscape at dawn" in prompts  # English reached the provider
         assert not any("горный" in prompt for prompt in prompts)
@@ -246,7 +237,7 @@ async def test_m1_seedream_russian_prompt_with_an_unscripted_llm(stack: Stack) -
         status = await reply(user, contains("задача принята"), timeout=30)
         assert "Промпт переведён на английский" in status.text
         await expect_png_result(user)
-        submits = await fal_submits(stack, "fal-ai/bytedance/seedream/v4/text-to-image")
+        submits = await stack.fal_submits("fal-ai/bytedance/seedream/v4/text-to-image")
         (prompt,) = [s["body"]["prompt"] for s in submits if "cat" in s["body"]["prompt"]]
         assert not re.search("[а-яё]", prompt, re.IGNORECASE)
 
@@ -302,22 +293,22 @@ async def test_m3_edit_photo_then_edit_and_upscale_the_result(stack: Stack) -> N
         await user.send_text("сделай небо фиолетовым")
         edited = await expect_png_result(user, after=result.message_id)
         edits = [
-            s for s in await fal_submits(stack, "fal-ai/nano-banana/edit") if "фиолетовым" in str(s["body"])
+            s for s in await stack.fal_submits("fal-ai/nano-banana/edit") if "фиолетовым" in str(s["body"])
         ]
         assert len(edits) == 1
 
         # 🔍 Upscale: M7 on that result, once its price is confirmed
-        upscales = len(await fal_submits(stack, UPSCALE_MODEL))
+        upscales = len(await stack.fal_submits(UPSCALE_MODEL))
         await press(user, edited, "Upscale")
         offer = await user.wait_for_message(predicate=contains("Запустить?"), after=edited.message_id)
         assert offer.text == "Улучшение · Recraft Crisp ×2\nСтоимость: 8 ₽. Запустить?"
         assert button_texts(offer) == LAUNCH_BUTTONS
-        assert len(await fal_submits(stack, UPSCALE_MODEL)) == upscales  # nothing started before the press
+        assert len(await stack.fal_submits(UPSCALE_MODEL)) == upscales  # nothing started before the press
         assert not [m for m in await user.bot_messages() if "задача принята" in text_of(m)]
         await press(user, offer, "Запустить")
         await user.wait_for_message(predicate=contains("Улучшение: задача принята"), after=offer.message_id)
         await expect_png_result(user, after=offer.message_id)
-        assert len(await fal_submits(stack, UPSCALE_MODEL)) == upscales + 1
+        assert len(await stack.fal_submits(UPSCALE_MODEL)) == upscales + 1
         assert await balance_available(user) == before - 2400
 
 
@@ -335,7 +326,7 @@ async def test_m3_album_of_three_is_one_job_with_three_inputs(stack: Stack) -> N
         await script_llm(stack, "combine the three colours into one flag")
         await user.send_text("объедини три цвета в флаг")
         await expect_png_result(user)
-        submits = await fal_submits(stack, "fal-ai/bytedance/seedream/v4/edit")
+        submits = await stack.fal_submits("fal-ai/bytedance/seedream/v4/edit")
         assert [len(s["body"].get("image_urls", [])) for s in submits].count(3) == 1
 
 
@@ -372,7 +363,7 @@ async def test_m4_retouch_enhance_without_instruction(stack: Stack) -> None:
         await press(user, skip, "Пропустить")
         await expect_png_result(user)
         assert await balance_available(user) == before - 800
-        submits = await fal_submits(stack, "fal-ai/bytedance/seedream/v4/edit")
+        submits = await stack.fal_submits("fal-ai/bytedance/seedream/v4/edit")
         assert len([s for s in submits if "lips" in str(s["body"])]) == 1  # the fixed «Усилить черты» prompt
 
 
@@ -388,7 +379,7 @@ async def test_m4_enhance_features_with_a_russian_wish(stack: Stack) -> None:
         status = await reply(user, contains("задача принята"), timeout=30)
         assert "Промпт переведён на английский" in status.text
         await expect_png_result(user)
-        submits = await fal_submits(stack, "fal-ai/bytedance/seedream/v4/edit")
+        submits = await stack.fal_submits("fal-ai/bytedance/seedream/v4/edit")
         (prompt,) = [s["body"]["prompt"] for s in submits if "cheekbones" in s["body"]["prompt"]]
         assert "lips" in prompt and not re.search("[а-яё]", prompt, re.IGNORECASE)
 

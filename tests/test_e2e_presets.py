@@ -16,12 +16,12 @@ from medialab_sandbox.telegram import TelegramUserClient
 from medialab_testkit.e2e import (
     Stack,
     balance_available,
-    build_stack,
     contains,
     is_document,
     png_bytes,
     press,
     reply,
+    running_stack,
 )
 from PIL import Image
 
@@ -41,9 +41,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> 
         stack.launch("text-render")
         stack.launch("gateway-bot")
 
-    stack = build_stack(tmp_path_factory.mktemp("presets"), postgres_admin_url, build)
-    yield stack
-    stack.stop()
+    with running_stack(tmp_path_factory.mktemp("presets"), postgres_admin_url, build) as stack:
+        yield stack
 
 
 async def document_size(user: TelegramUserClient, after: int) -> tuple[int, int]:

@@ -20,10 +20,10 @@ from medialab_testkit.e2e import (
     ADMIN_ID,
     Stack,
     balance_available,
-    build_stack,
     contains,
     press,
     reply,
+    running_stack,
     text_of,
 )
 
@@ -39,9 +39,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> 
         stack.launch("billing", REFERRAL_BONUS=str(BONUS))
         stack.launch("gateway-bot", REFERRAL_BONUS_RUB=str(BONUS // 100))
 
-    stack = build_stack(tmp_path_factory.mktemp("promo"), postgres_admin_url, build)
-    yield stack
-    stack.stop()
+    with running_stack(tmp_path_factory.mktemp("promo"), postgres_admin_url, build) as stack:
+        yield stack
 
 
 def kopecks(text: str) -> int:

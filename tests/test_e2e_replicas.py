@@ -18,13 +18,13 @@ from medialab_testkit.e2e import (
     RoundRobinProxy,
     Stack,
     balance_available,
-    build_stack,
     button_texts,
     contains,
     is_png,
     jpeg_bytes,
     press,
     reply,
+    running_stack,
     text_of,
     wait_document,
 )
@@ -64,9 +64,8 @@ def stack(
                 WEBHOOK_PORT=str(port),
             )
 
-    stack = build_stack(tmp_path_factory.mktemp("replicas"), postgres_admin_url, build)
-    yield stack
-    stack.stop()
+    with running_stack(tmp_path_factory.mktemp("replicas"), postgres_admin_url, build) as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ from medialab_testkit.e2e import (
     ADMIN_ID,
     Stack,
     balance_available,
-    build_stack,
     contains,
     press,
     reply,
+    running_stack,
     text_of,
 )
 
@@ -36,9 +36,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> 
         stack.launch("billing")
         stack.launch("gateway-bot")
 
-    stack = build_stack(tmp_path_factory.mktemp("stars"), postgres_admin_url, build)
-    yield stack
-    stack.stop()
+    with running_stack(tmp_path_factory.mktemp("stars"), postgres_admin_url, build) as stack:
+        yield stack
 
 
 def is_invoice(message: TranscriptMessage) -> bool:

@@ -16,12 +16,13 @@ from medialab_sandbox.telegram import TelegramUserClient, TranscriptMessage
 from medialab_testkit.e2e import (
     Stack,
     balance_available,
-    build_stack,
     button_texts,
     contains,
+    fal_and_gateway,
     is_document,
     press,
     reply,
+    running_stack,
     text_of,
 )
 from medialab_testkit.waiting import eventually
@@ -35,21 +36,9 @@ WELCOME = 10_000  # enough for 4 + 4 images
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
-    def build(stack: Stack) -> None:
-        stack.launch("billing", WELCOME_CREDIT=str(WELCOME))
-        stack.start_fal()
-        stack.launch("fal-runner")
-        stack.launch("gateway-bot")
-
-    stack = build_stack(tmp_path_factory.mktemp("variants"), postgres_admin_url, build)
-    yield stack
-    stack.stop()
-
-
-async def fal_submits(stack: Stack, model: str) -> list[dict]:
-    async with httpx.AsyncClient() as client:
-        response = await client.get(f"{stack.fal_url}/_emu/submits", params={"model": model})
-    return response.json()
+    build = fal_and_gateway(billing_env={"WELCOME_CREDIT": str(WELCOME)})
+    with running_stack(tmp_path_factory.mktemp("variants"), postgres_admin_url, build) as stack:
+        yield stack
 
 
 async def fal_returns_one_image_fewer(stack: Stack) -> None:
@@ -101,7 +90,7 @@ async def test_four_variants_are_charged_four_times_and_arrive_as_one_album(stac
         assert button_texts(buttons) == [f"{icon} {n}" for n in range(1, 5) for icon in ("✏️", "🔍")]
         groups = [r for r in await control.requests() if r.method == "sendMediaGroup"]
         assert len(groups) == 1 and groups[0].status_code == 200
-        (submit,) = [s["body"] for s in await fal_submits(stack, NANO) if "четыре маяка" in str(s["body"])]
+        (submit,) = [s["body"] for s in await stack.fal_submits(NANO) if "четыре маяка" in str(s["body"])]
         assert submit["num_images"] == 4
         assert await balance_available(user) == before - 4 * PRICE
 

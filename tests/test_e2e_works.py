@@ -22,12 +22,13 @@ from medialab_sandbox.telegram import TelegramUserClient, TranscriptMessage
 from medialab_testkit.e2e import (
     Stack,
     balance_available,
-    build_stack,
     button_texts,
     contains,
+    fal_and_gateway,
     is_document,
     press,
     reply,
+    running_stack,
     text_of,
 )
 from nats.js.errors import NotFoundError
@@ -41,21 +42,8 @@ PRICE = 800  # Nano-banana
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
-    def build(stack: Stack) -> None:
-        stack.launch("billing")
-        stack.start_fal()
-        stack.launch("fal-runner")
-        stack.launch("gateway-bot")
-
-    stack = build_stack(tmp_path_factory.mktemp("works"), postgres_admin_url, build)
-    yield stack
-    stack.stop()
-
-
-async def fal_submits(stack: Stack, model: str) -> list[dict]:
-    async with httpx.AsyncClient() as client:
-        response = await client.get(f"{stack.fal_url}/_emu/submits", params={"model": model})
-    return response.json()
+    with running_stack(tmp_path_factory.mktemp("works"), postgres_admin_url, fal_and_gateway()) as stack:
+        yield stack
 
 
 def stop_service(stack: Stack, name: str) -> None:
@@ -158,7 +146,7 @@ async def test_a_kept_result_is_resent_repeated_and_edited_from_the_gallery(stac
         assert "Создание · Nano-banana\nСтоимость: 8 ₽." in text_of(offer)
         await press(user, offer, "Запустить")
         await user.wait_for_message(predicate=is_document, timeout=40, after=offer.message_id)
-        runs = [s["body"] for s in await fal_submits(stack, NANO) if "рыжий кот" in str(s["body"])]
+        runs = [s["body"] for s in await stack.fal_submits(NANO) if "рыжий кот" in str(s["body"])]
         assert len(runs) == 2
         assert runs[0]["prompt"] == runs[1]["prompt"]
         assert isinstance(runs[0]["seed"], int) and runs[0]["seed"] != runs[1]["seed"]
@@ -173,7 +161,7 @@ async def test_a_kept_result_is_resent_repeated_and_edited_from_the_gallery(stac
         await user.wait_for_message(predicate=contains("Уже загружено: 1"), after=models.message_id - 1)
         await user.send_text("надень на кота шляпу")
         await user.wait_for_message(predicate=is_document, timeout=40, after=models.message_id)
-        (edit,) = [s["body"] for s in await fal_submits(stack, NANO_EDIT) if "шляп" in str(s["body"])]
+        (edit,) = [s["body"] for s in await stack.fal_submits(NANO_EDIT) if "шляп" in str(s["body"])]
         assert len(edit["image_urls"]) == 1
         chat = (await user.transcript()).messages
         assert not [m for m in chat if not m.from_bot and (m.photo or m.document)]
@@ -238,7 +226,7 @@ async def test_cancel_while_queued_never_reaches_fal_and_costs_nothing(stack: St
     # The runner takes the job now and drops it without calling fal.
     event = await final_event(stack, job_id)
     assert event["reason"] == "cancelled"
-    assert not [s for s in await fal_submits(stack, NANO) if "кот-космонавт" in str(s["body"])]
+    assert not [s for s in await stack.fal_submits(NANO) if "кот-космонавт" in str(s["body"])]
     async with stack.user(user_id=user.user_id) as same:
         assert await balance_available(same) == before
 
@@ -253,10 +241,10 @@ async def test_cancel_while_running_cancels_at_fal_and_releases(stack: Stack) ->
         # At fal: its request was submitted (and runs for a minute).
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 30
-        while not [s for s in await fal_submits(stack, NANO) if "медленный кот" in str(s["body"])]:
+        while not [s for s in await stack.fal_submits(NANO) if "медленный кот" in str(s["body"])]:
             assert loop.time() < deadline, "the job never reached fal"
             await asyncio.sleep(0.3)
-        [submit] = [s for s in await fal_submits(stack, NANO) if "медленный кот" in str(s["body"])]
+        [submit] = [s for s in await stack.fal_submits(NANO) if "медленный кот" in str(s["body"])]
 
         query = await user.press_button(status.message_id, text="❌ Отменить")
         answer = await user.callback_answer(query, timeout=15)

@@ -35,10 +35,10 @@ from medialab_testkit.e2e import (
     ADMIN_ID,
     Stack,
     balance_available,
-    build_stack,
     contains,
     press,
     reply,
+    running_stack,
     text_of,
 )
 from medialab_testkit.waiting import eventually
@@ -59,9 +59,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> 
         stack.launch("payments")
         stack.launch("gateway-bot", YOOKASSA_ENABLED="true")
 
-    stack = build_stack(tmp_path_factory.mktemp("yookassa"), postgres_admin_url, build)
-    yield stack
-    stack.stop()
+    with running_stack(tmp_path_factory.mktemp("yookassa"), postgres_admin_url, build) as stack:
+        yield stack
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

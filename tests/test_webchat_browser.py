@@ -30,7 +30,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, LabeledPrice, Update
 from medialab_sandbox.telegram import EmulatorConfig, RateLimitConfig, TelegramEmulator
 from medialab_sandbox.telegram.webchat import webchat_url
-from medialab_testkit.e2e import TOKEN, Stack, build_stack
+from medialab_testkit.e2e import TOKEN, Stack, fal_and_gateway, running_stack
 from PIL import Image
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
@@ -76,15 +76,8 @@ def chromium() -> Path:
 def stack(
     chromium: Path, tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str
 ) -> Iterator[Stack]:
-    def build(stack: Stack) -> None:
-        stack.launch("billing")
-        stack.start_fal()
-        stack.launch("fal-runner")
-        stack.launch("gateway-bot")
-
-    stack = build_stack(tmp_path_factory.mktemp("webchat"), postgres_admin_url, build)
-    yield stack
-    stack.stop()
+    with running_stack(tmp_path_factory.mktemp("webchat"), postgres_admin_url, fal_and_gateway()) as stack:
+        yield stack
 
 
 @asynccontextmanager

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from medialab_testkit.e2e import Stack, build_stack, contains, press, reply, wait_document
+from medialab_testkit.e2e import Stack, contains, fal_and_gateway, press, reply, running_stack, wait_document
 from PIL import Image
 
 pytestmark = pytest.mark.e2e
@@ -33,17 +32,10 @@ def photo_with_gps() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture
-def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
-    def build(stack: Stack) -> None:
-        stack.launch("billing")
-        stack.start_fal()
-        stack.launch("fal-runner")
-        stack.launch("gateway-bot")
-
-    stack = build_stack(tmp_path, postgres_admin_url, build)
-    yield stack
-    stack.stop()
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("exif"), postgres_admin_url, fal_and_gateway()) as stack:
+        yield stack
 
 
 async def test_gps_and_camera_exif_never_reach_the_provider(stack: Stack) -> None:

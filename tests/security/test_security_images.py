@@ -26,7 +26,7 @@ from medialab_runtime.nats_conn import inbox_prefix
 from medialab_runtime.rpc import call
 from medialab_sandbox.telegram import TelegramUserClient
 from medialab_sandbox.telegram.client import AlbumItem
-from medialab_testkit.e2e import Stack, build_stack, contains, press, reply
+from medialab_testkit.e2e import Stack, contains, fal_and_gateway, press, reply, running_stack
 from PIL import Image
 
 pytestmark = pytest.mark.e2e
@@ -50,16 +50,10 @@ def png(size: tuple[int, int]) -> bytes:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
-    def build(stack: Stack) -> None:
-        stack.launch("billing")
-        stack.start_fal()
-        stack.launch("fal-runner")
-        # A small album budget, so three small pictures show the album counted as a whole.
-        stack.launch("gateway-bot", MAX_IMAGE_PIXELS="5000000")
-
-    stack = build_stack(tmp_path_factory.mktemp("images"), postgres_admin_url, build)
-    yield stack
-    stack.stop()
+    # A small album budget, so three small pictures show the album counted as a whole.
+    build = fal_and_gateway(gateway_env={"MAX_IMAGE_PIXELS": "5000000"})
+    with running_stack(tmp_path_factory.mktemp("images"), postgres_admin_url, build) as stack:
+        yield stack
 
 
 async def _open_edit(user: TelegramUserClient) -> None:

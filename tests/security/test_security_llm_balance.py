@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from medialab_testkit.e2e import Stack, build_stack, contains, press, reply
+from medialab_testkit.e2e import Stack, contains, press, reply, running_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -27,9 +27,8 @@ def zero_credit_stack(stack: Stack) -> None:
 
 @pytest.fixture
 def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
-    stack = build_stack(tmp_path, postgres_admin_url, zero_credit_stack)
-    yield stack
-    stack.stop()
+    with running_stack(tmp_path, postgres_admin_url, zero_credit_stack) as stack:
+        yield stack
 
 
 async def test_a_user_at_zero_gets_no_translation_and_no_job(stack: Stack) -> None:

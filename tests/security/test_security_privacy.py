@@ -16,7 +16,7 @@ import nats
 import pytest
 from medialab_contracts import subjects
 from medialab_sandbox.telegram import TelegramUserClient
-from medialab_testkit.e2e import Stack, build_stack, contains, press, reply, wait_document
+from medialab_testkit.e2e import Stack, contains, fal_and_gateway, press, reply, running_stack, wait_document
 from nats.js.errors import NoKeysError, NotFoundError
 from PIL import Image
 
@@ -33,15 +33,8 @@ def photo(color: tuple[int, int, int]) -> bytes:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> Iterator[Stack]:
-    def build(stack: Stack) -> None:
-        stack.launch("billing")
-        stack.start_fal()
-        stack.launch("fal-runner")
-        stack.launch("gateway-bot")
-
-    stack = build_stack(tmp_path_factory.mktemp("privacy"), postgres_admin_url, build)
-    yield stack
-    stack.stop()
+    with running_stack(tmp_path_factory.mktemp("privacy"), postgres_admin_url, fal_and_gateway()) as stack:
+        yield stack
 
 
 async def edit_photo(user: TelegramUserClient, image: bytes, prompt: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import nats
 import pytest
 from medialab_contracts import subjects
-from medialab_testkit.e2e import Stack, build_stack, contains, press, reply
+from medialab_testkit.e2e import Stack, contains, press, reply, running_stack
 from PIL import Image
 
 pytestmark = pytest.mark.e2e
@@ -40,9 +40,8 @@ def stack(tmp_path: Path, postgres_admin_url: str) -> Iterator[Stack]:
         # The inbound rate raised, so the quick messages are all taken (answers still go at 1 per second).
         stack.launch("gateway-bot", INBOUND_BURST="100", INBOUND_PER_S="50", UPLOADS_PER_HOUR=str(PER_HOUR))
 
-    stack = build_stack(tmp_path, postgres_admin_url, build)
-    yield stack
-    stack.stop()
+    with running_stack(tmp_path, postgres_admin_url, build) as stack:
+        yield stack
 
 
 async def test_uploads_over_the_hourly_quota_are_refused_and_storage_stays_bounded(stack: Stack) -> None:

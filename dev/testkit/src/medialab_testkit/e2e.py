@@ -16,8 +16,10 @@ import json
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -90,6 +92,13 @@ class Stack(launcher.Stack):
     def control(self) -> EmulatorControl:
         return EmulatorControl(self.telegram_url, TOKEN)
 
+    async def fal_submits(self, model: str) -> list[dict[str, Any]]:
+        """The requests the fal emulator took for ``model``, oldest first."""
+        async with httpx.AsyncClient() as client:
+            response = await client.get(f"{self.fal_url}/_emu/submits", params={"model": model})
+        submits: list[dict[str, Any]] = response.json()
+        return submits
+
 
 def build_stack(root: Path, admin_pg_url: str, build: Callable[[Stack], None]) -> Stack:
     """A private nats-server, a fresh database, the Telegram emulator, then what ``build`` starts;
@@ -112,6 +121,30 @@ def build_stack(root: Path, admin_pg_url: str, build: Callable[[Stack], None]) -
         stack.stop()
         raise
     return stack
+
+
+@contextmanager
+def running_stack(root: Path, admin_pg_url: str, build: Callable[[Stack], None]) -> Iterator[Stack]:
+    """``build_stack`` for a fixture: the stack, stopped when the block ends."""
+    stack = build_stack(root, admin_pg_url, build)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def fal_and_gateway(
+    billing_env: dict[str, str] | None = None, gateway_env: dict[str, str] | None = None
+) -> Callable[[Stack], None]:
+    """The stack most gateway tests need: billing, the fal emulator, fal-runner and the gateway."""
+
+    def build(stack: Stack) -> None:
+        stack.launch("billing", **(billing_env or {}))
+        stack.start_fal()
+        stack.launch("fal-runner")
+        stack.launch("gateway-bot", **(gateway_env or {}))
+
+    return build
 
 
 # ── talking to the bot as a user ─────────────────────────────────────────────────────────────────
