@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import pytest
 from medialab_runtime import images
@@ -45,3 +46,25 @@ def test_inspect_refuses_a_truncated_jpeg_like_a_full_decode() -> None:
         _full_decode(truncated)
     with pytest.raises(images.BadImage):
         images.inspect(truncated)
+
+
+def _tiff_with_rational_strip_offsets() -> bytes:
+    """An uncompressed TIFF whose StripOffsets entry claims the RATIONAL type: Pillow then seeks to an
+    IFDRational and raises TypeError (found by the fuzz suite)."""
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), (8, 8, 8)).save(out, format="TIFF")
+    data = bytearray(out.getvalue())
+    (ifd,) = struct.unpack_from("<I", data, 4)
+    (count,) = struct.unpack_from("<H", data, ifd)
+    for entry in range(ifd + 2, ifd + 2 + 12 * count, 12):
+        if struct.unpack_from("<H", data, entry)[0] == 0x0111:  # StripOffsets
+            struct.pack_into("<H", data, entry + 2, 5)  # RATIONAL
+    return bytes(data)
+
+
+def test_a_tiff_that_makes_pillow_raise_type_error_is_refused_as_bad() -> None:
+    data = _tiff_with_rational_strip_offsets()
+    with Image.open(io.BytesIO(data)) as image, pytest.raises(TypeError):
+        image.load()
+    with pytest.raises(images.BadImage):
+        images.inspect(data)

@@ -49,7 +49,8 @@ async def test_replicas_setting_reaches_every_stream_and_scales_existing_ones(
     nats_cluster: NatsCluster,
 ) -> None:
     nc = await nats.connect(servers=server_urls(nats_cluster.url))
-    js = nc.jetstream()
+    # A new cluster's first stream waits for its meta leader: seconds on a busy machine.
+    js = nc.jetstream(timeout=30)
     report = PlacementReport(js, "probe", ALL_STREAMS)
     try:
         await ensure_layout(js, LayoutConfig(replicas=1))

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -129,6 +130,12 @@ def _max_pixels() -> int | None:
     return Image.MAX_IMAGE_PIXELS
 
 
+# What Pillow's decoders raise on hostile bytes besides OSError: a mangled TIFF tag of the wrong type
+# gives a TypeError (an IFDRational where an offset belongs), others an IndexError, KeyError or
+# struct.error. Each means "not a readable image", never a crash of the caller.
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, TypeError, IndexError, KeyError, struct.error)
+
+
 def _open(data: bytes, max_bytes: int, max_pixels: int | None = None) -> Image.Image:
     """Open ``data`` lazily, refusing oversized files, unknown formats and decompression bombs."""
     if len(data) > max_bytes:
@@ -141,7 +148,7 @@ def _open(data: bytes, max_bytes: int, max_pixels: int | None = None) -> Image.I
         raise DecompressionBomb("more pixels than allowed (decompression bomb)") from None
     except UnidentifiedImageError:
         raise NotAnImage("not an image in an accepted format") from None
-    except (OSError, SyntaxError, ValueError) as error:
+    except DECODE_ERRORS as error:
         raise BadImage(f"unreadable image header: {type(error).__name__}") from None
     limit = _max_pixels() if max_pixels is None else max_pixels
     if limit is not None and image.width * image.height > limit:
@@ -222,7 +229,7 @@ def _load(image: Image.Image) -> None:
         image.load()
     except Image.DecompressionBombError:
         raise DecompressionBomb("more pixels than allowed (decompression bomb)") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
+    except DECODE_ERRORS as error:
         raise BadImage(f"corrupt or truncated image: {type(error).__name__}") from None
 
 
@@ -276,7 +283,7 @@ def to_png(data: bytes, *, max_bytes: int = 64 * 1024 * 1024) -> EncodedImage:
             width, height = image.size
             try:
                 image.verify()  # reads every chunk (an eXIf one included) and checks their CRCs
-            except (OSError, SyntaxError, ValueError) as error:
+            except DECODE_ERRORS as error:
                 raise BadImage(f"corrupt PNG: {type(error).__name__}") from None
             if _exif_orientation(image.info.get("exif")) == 1:
                 return EncodedImage(data, "image/png", width, height, untouched=True)

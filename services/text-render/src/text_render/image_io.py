@@ -2,7 +2,6 @@
 full decode of something too big: the runtime's shared header check (type, bytes, pixels, frames)
 comes first."""
 
-import struct
 from dataclasses import dataclass
 from io import BytesIO
 
@@ -14,7 +13,6 @@ from text_render.errors import CorruptImage, DecompressionBomb, ImageTooLarge, N
 MAX_INPUT_BYTES = 10 * 1024 * 1024
 MAX_INPUT_PIXELS = 40_000_000
 ACCEPTED_FORMATS = images.ACCEPTED_FORMATS
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError)
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ def load_image(
         icc_profile = image.info.get("icc_profile") if image.mode in ("RGB", "RGBA") else None
         ImageOps.exif_transpose(image, in_place=True)
         return LoadedImage(_drawable(image), icc_profile or None)
-    except _DECODE_ERRORS as exc:
+    except images.DECODE_ERRORS as exc:
         raise CorruptImage(f"cannot decode: {exc}") from exc
 
 

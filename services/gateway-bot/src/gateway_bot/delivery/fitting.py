@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from enum import StrEnum
 
+from medialab_runtime import images
 from PIL import Image
 
 JPEG_QUALITY = 95
@@ -76,7 +77,7 @@ def fit_document(data: bytes, max_bytes: int) -> FittedResult | None:
                 return FittedResult(data, Fit.png, image.width, image.height)
             image.load()
             rgb = _opaque(image)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+    except (*images.DECODE_ERRORS, Image.DecompressionBombError) as error:
         raise UnreadableResult(str(error)) from error
     encoded = _jpeg(rgb)
     if len(encoded) <= max_bytes:
