@@ -233,3 +233,18 @@ async def test_a_job_cancelled_before_it_started_fails_as_cancelled_without_runn
     assert [(type(e), getattr(e, "reason", None)) for e in events] == [(JobFailed, FailureReason.cancelled)]
     assert calls == []
     assert await stream_size(jsc) == 0
+
+
+async def test_progress_cancel_flag_and_provider_handle_survive_nats_away(
+    js: tuple[Client, JetStreamContext],
+) -> None:
+    """With NATS away (an election), a job at the provider goes on: its progress is skipped, its cancel
+    flag reads as not yet, its handle stays unremembered; only what the job cannot do without fails."""
+    nc, stream = js
+    control = JobControl(make_job(), 1, await JobState.open(stream), EventPublisher(stream, "probe"), 0.0)
+    await nc.close()
+    await control.progress("running")
+    assert await control.cancel_requested() is False
+    await control.remember_handle(fal_request_id="r-1")
+    with pytest.raises(nats.errors.Error):
+        await control.remember(output="kept")

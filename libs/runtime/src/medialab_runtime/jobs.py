@@ -34,6 +34,7 @@ from medialab_contracts.events import (
 )
 from medialab_contracts.jobs import JobRequest
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
@@ -108,6 +109,14 @@ class JobControl:
         if not changed and now - self._last_progress < self._progress_interval:
             return
         self._last_progress, self._last_position, self._last_stage = now, queue_position, stage
+        try:
+            await self._publish_progress(stage, queue_position, eta_s)
+        except NatsError as error:
+            # Progress only informs the user: one lost in a NATS election must not fail the job, which
+            # would hand its provider slot back while the provider still works on the request.
+            log.warning("progress of %s not published: %r", self.job.job_id, error)
+
+    async def _publish_progress(self, stage: str, queue_position: int | None, eta_s: float | None) -> None:
         await self._events.publish(
             JobProgress(
                 job_id=self.job.job_id,
@@ -125,12 +134,26 @@ class JobControl:
     async def remember(self, **fields: Any) -> None:
         await self.state.update(self.job.job_id, **fields)
 
+    async def remember_handle(self, **fields: Any) -> None:
+        """Remember a provider's handle of a submitted request, so a redelivery resumes it. With NATS
+        away (an election), the request already runs at the provider and holds its slot: the job
+        sees it through, and only this process dying before the end would submit it again."""
+        try:
+            await self.remember(**fields)
+        except NatsError as error:
+            log.warning("provider handle of %s not remembered: %r", self.job.job_id, error)
+
     async def recall(self) -> dict[str, Any]:
         return await self.state.get(self.job.job_id)
 
     async def cancel_requested(self) -> bool:
-        """Whether the owner cancelled the job while it runs (the runner then stops it at the provider)."""
-        return await self.state.cancel_requested(self.job.job_id)
+        """Whether the owner cancelled the job while it runs (the runner then stops it at the provider).
+        Unknown while NATS is away (an election): not yet, and the runner asks again at its next poll."""
+        try:
+            return await self.state.cancel_requested(self.job.job_id)
+        except NatsError as error:
+            log.warning("cancel flag of %s not read: %r", self.job.job_id, error)
+            return False
 
     def succeeded(
         self, outputs: list[MediaOutput], *, text: str | None = None, provider_ms: int = 0

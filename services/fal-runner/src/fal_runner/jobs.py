@@ -119,7 +119,7 @@ class FalJobHandler:
         resume = _resume(state)
 
         async def on_submitted(submission: Submission, key: ProviderKey) -> None:
-            await control.remember(
+            await control.remember_handle(
                 fal_request_id=submission.request_id,
                 fal_status_url=submission.status_url,
                 fal_response_url=submission.response_url,

@@ -86,7 +86,7 @@ class FaceSwapHandler:
         resume = _remembered_task(state)
 
         async def on_submitted(task: Submitted) -> None:
-            await control.remember(
+            await control.remember_handle(
                 wavespeed_task_id=task.task_id,
                 wavespeed_task_attempt=task.attempt,
                 wavespeed_submitted_at=task.submitted_at,
