@@ -39,11 +39,11 @@ async def test_fifteen_submits_with_a_limit_of_ten(
     falemu: FalEmulator, falemu_http: httpx.AsyncClient
 ) -> None:
     falemu.set_concurrency_limit(KEY, 10)
-    falemu.set_latency(run_seconds=0.4)
+    # Long enough that none ends while the statuses are read, even on a busy machine.
+    falemu.set_latency(run_seconds=2.0)
 
     submitted = await asyncio.gather(*(submit(falemu, falemu_http) for _ in range(15)))
-    await asyncio.sleep(0.05)
-    statuses = [await status_of(falemu_http, urls) for urls in submitted]
+    statuses = await asyncio.gather(*(status_of(falemu_http, urls) for urls in submitted))
     await asyncio.gather(*(wait_completed(falemu_http, u["status_url"], KEY) for u in submitted))
 
     running = [s for s in statuses if s["status"] == "IN_PROGRESS"]
@@ -70,7 +70,7 @@ async def test_queued_requests_start_in_fifo_order(
 
 async def test_limits_are_per_key(falemu: FalEmulator, falemu_http: httpx.AsyncClient) -> None:
     falemu.set_concurrency_limit(KEY, 1)
-    falemu.set_latency(run_seconds=0.3)
+    falemu.set_latency(run_seconds=2.0)  # none ends before its status is read, however busy the machine
 
     mine = [await submit(falemu, falemu_http, KEY) for _ in range(2)]
     theirs = [await submit(falemu, falemu_http, OTHER) for _ in range(2)]
