@@ -79,7 +79,8 @@ async def test_a_task_past_the_deadline_times_out_and_frees_its_slot(
     late = await bus.run(make_job(await bus.face_and_target("a"), deadline_s=5), timeout=15)
     assert isinstance(late, JobFailed) and late.reason == FailureReason.timeout, late
     assert "deadline" in late.detail
-    result = await bus.run(make_job(await bus.face_and_target("b")), timeout=5)
+    # A bound, not a figure: the slot is free at once, but a busy machine is slow to run the job.
+    result = await bus.run(make_job(await bus.face_and_target("b")), timeout=30)
     assert isinstance(result, JobSucceeded), result
 
 
