@@ -89,12 +89,14 @@ async def test_no_slot_free_before_the_deadline_is_busy_not_a_timeout(
 ) -> None:
     await start_runner(wavespeed_max_in_progress=1)
     emu.faults.slow_tasks(60)
-    holder = make_job(await bus.face_and_target("a"), deadline_s=9)  # holds the only slot
-    waiter = make_job(await bus.face_and_target("b"), deadline_s=5)
+    # The holder keeps the only slot past the waiter's deadline; the waiter's deadline leaves its
+    # uploads time enough on a busy machine to reach the wait for the slot.
+    holder = make_job(await bus.face_and_target("a"), deadline_s=20)
+    waiter = make_job(await bus.face_and_target("b"), deadline_s=12)
     await bus.publish(holder)
     await bus.wait_until(lambda: len(emu.records.submits) == 1)
     await bus.publish(waiter)
-    waited = await bus.wait_final(waiter.job_id, timeout=15)
-    held = await bus.wait_final(holder.job_id, timeout=15)
+    waited = await bus.wait_final(waiter.job_id, timeout=30)
+    held = await bus.wait_final(holder.job_id, timeout=30)
     assert isinstance(waited, JobFailed) and waited.reason == FailureReason.provider_busy, waited
     assert isinstance(held, JobFailed) and held.reason == FailureReason.timeout, held
