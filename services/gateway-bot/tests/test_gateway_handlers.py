@@ -26,7 +26,7 @@ from aiogram.types import (
 )
 from gateway_bot import texts
 from gateway_bot.callbacks import FormatCb, ModelCb, NavAction, NavCb
-from gateway_bot.failures import TranslationFailed
+from gateway_bot.failures import TranslationFailed, UploadExpired
 from gateway_bot.flows.launcher import Order
 from gateway_bot.handlers import get_routers
 from gateway_bot.settings import GatewaySettings
@@ -57,7 +57,7 @@ class FakeLauncher:
 
     def __init__(self) -> None:
         self.orders: list[Order] = []
-        self.refusal: MediaLabError | TranslationFailed | None = None
+        self.refusal: MediaLabError | TranslationFailed | UploadExpired | None = None
 
     async def launch(self, bot: Bot, order: Order) -> None:
         if self.refusal is not None:
@@ -341,15 +341,16 @@ async def test_a_format_of_another_model_is_stale_and_launches_nothing(
         (TranslationFailed("llm_bad_output"), texts.TRANSLATE_FAILED),
         (InsufficientFunds(available=300, price=800), texts.insufficient_funds(800, 300)),
         (ServiceUnavailable("billing down"), texts.SERVICE_UNAVAILABLE),
+        (UploadExpired("uploads/1/gone"), texts.describe_input(UploadExpired())),
     ],
-    ids=["translation", "funds", "service"],
+    ids=["translation", "funds", "service", "upload-expired"],
 )
 async def test_a_job_that_cannot_start_ends_the_flow_and_the_next_prompt_is_understood(
     dp: Dispatcher,
     bot: Bot,
     session: RecordingSession,
     launcher: FakeLauncher,
-    refusal: MediaLabError | TranslationFailed,
+    refusal: MediaLabError | TranslationFailed | UploadExpired,
     told: str,
 ) -> None:
     launcher.refusal = refusal

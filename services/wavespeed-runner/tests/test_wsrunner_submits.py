@@ -106,3 +106,28 @@ async def test_a_job_that_cannot_get_a_start_before_its_deadline_fails_busy_with
     assert isinstance(late, JobFailed) and late.reason is FailureReason.provider_busy, late
     assert "start" in late.detail
     assert len(emu.records.submits) == 1
+
+
+async def test_jobs_waiting_for_a_start_or_a_slot_hear_their_place_in_our_queue(
+    emu: WaveSpeedEmulator, bus: Bus, start_runner: RunnerFactory
+) -> None:
+    # One start per window and one task at a time: of three jobs sent together, one starts at once
+    # and the other two wait in our queue (for the next start, then for the slot), hearing their place.
+    emu.configure(rate_window_seconds=EMU_WINDOW_S, processing_seconds=0.3)
+    await start_runner(
+        wavespeed_max_in_progress=1, wavespeed_starts_per_minute=1, wavespeed_start_window_s=RUNNER_WINDOW_S
+    )
+    jobs = [make_job(await bus.face_and_target(f"q{i}")) for i in range(3)]
+    results = await asyncio.gather(*(bus.run(job, timeout=60) for job in jobs))
+    assert all(isinstance(r, JobSucceeded) for r in results), results
+    places = [
+        [
+            p.queue_position
+            for p in bus.progress(job.job_id)
+            if p.stage == "queued" and p.queue_position is not None
+        ]
+        for job in jobs
+    ]
+    waited = [job_places for job_places in places if job_places]
+    assert len(waited) >= 2, places
+    assert 1 in {place for job_places in waited for place in job_places}, places  # one heard it was 2nd

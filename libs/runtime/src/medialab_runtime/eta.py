@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import statistics
 from collections import deque
+from collections.abc import Awaitable, Callable
+
+# A job's place in our queue (0 = next) and the seconds until its result, when there is an estimate.
+OnQueued = Callable[[int, float | None], Awaitable[None]]
 
 
 class RecentDurations:
@@ -31,3 +35,17 @@ def queue_eta(typical_s: float, ahead: int, parallel: int) -> float:
     if ahead < 0 or parallel < 1:
         raise ValueError("ahead must be ≥ 0 and parallel ≥ 1")
     return typical_s * (1 + (ahead + 1) / parallel)
+
+
+def slot_waiter(
+    holds: RecentDurations, model_id: str, parallel: int, on_queued: OnQueued | None
+) -> Callable[[int], Awaitable[None]] | None:
+    """A slot pool's ``on_position`` that tells ``on_queued`` the place and the estimate from it."""
+    if on_queued is None:
+        return None
+
+    async def on_position(ahead: int) -> None:
+        typical = holds.median(model_id)
+        await on_queued(ahead, None if typical is None else queue_eta(typical, ahead, parallel))
+
+    return on_position

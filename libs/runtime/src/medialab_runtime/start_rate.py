@@ -28,6 +28,7 @@ import json
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from medialab_contracts import subjects
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 KEY_PREFIX = "starts"
 # Re-read at least this often while waiting: a changed window setting or a clock step shows up.
 _MAX_PAUSE_S = 5.0
+
+
+# A waiter's place among this process's waiters for a start (0 = next) and the seconds until its start.
+OnStartWait = Callable[[int, float], Awaitable[None]]
 
 
 class StartTimeout(TimeoutError):
@@ -82,6 +87,7 @@ class StartLimiter:
         self._refresh_s = refresh_s
         self._seen: tuple[float, ...] = ()  # the newest log this process read or wrote
         self._task: asyncio.Task[None] | None = None
+        self._waiters: list[object] = []  # callers of ``ready`` still waiting, oldest first
 
     @classmethod
     async def open(
@@ -102,17 +108,31 @@ class StartLimiter:
             await cancel_and_wait([self._task])
             self._task = None
 
-    async def ready(self, timeout: float) -> None:
+    async def ready(self, timeout: float, on_wait: OnStartWait | None = None) -> None:
         """Wait until a start is free, without taking it: a caller can then take a slot and ``take``
         the start right before the request, so it neither sits on a slot through a full window nor
-        records a start long before it happens. Raises ``StartTimeout``."""
+        records a start long before it happens. Raises ``StartTimeout``.
+
+        ``on_wait`` hears the caller's place among this process's waiters and an estimate of the
+        seconds until its start whenever the place changes (the waiters before it take the next
+        starts, ``limit`` per window)."""
         deadline = time.monotonic() + timeout
-        while True:
-            current = await self._read()
-            wait = self._wait(current.starts, time.time())
-            if wait <= 0:
-                return
-            await self._pause(wait, deadline, timeout)
+        ticket = object()
+        self._waiters.append(ticket)
+        told: int | None = None
+        try:
+            while True:
+                current = await self._read()
+                wait = self._wait(current.starts, time.time())
+                if wait <= 0:
+                    return
+                ahead = self._waiters.index(ticket)
+                if on_wait is not None and ahead != told:
+                    told = ahead
+                    await on_wait(ahead, wait + (ahead // self.rate.limit) * self.rate.window_s)
+                await self._pause(wait, deadline, timeout)
+        finally:
+            self._waiters.remove(ticket)
 
     async def take(self, timeout: float) -> float:
         """Record one start now (wall-clock time, returned); waits while the window is full.

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from medialab_contracts.events import FailureReason
-from medialab_runtime.eta import RecentDurations, queue_eta
+from medialab_runtime.eta import OnQueued, RecentDurations, slot_waiter
 from medialab_runtime.provider_keys import ProviderKey
-from medialab_runtime.slots import OnPosition, SlotPool, SlotTimeout
+from medialab_runtime.slots import SlotPool, SlotTimeout
 
 from fal_runner.fal_api import FalClient, FalRejected, FalUnreachable, QueueStatus, RequestGone, Submission
 from fal_runner.key_rotation import KeyRotation
@@ -37,9 +37,6 @@ OnSubmitted = Callable[[Submission, ProviderKey], Awaitable[None]]
 OnStatus = Callable[[QueueStatus], Awaitable[None]]
 # Asked between status polls (at most once per ``CANCEL_CHECK_S``): did the job's owner cancel it?
 CancelWanted = Callable[[], Awaitable[bool]]
-# A job waiting here for a slot: the jobs ahead of it (0 = next) and the seconds until its result, if
-# the model's recent jobs tell.
-OnQueued = Callable[[int, float | None], Awaitable[None]]
 CANCEL_CHECK_S = 1.0
 
 
@@ -155,6 +152,9 @@ class FalExecutor:
         self._expected = Expectations()
         self._holds = RecentDurations()  # slot-hold times per model: what a turn in our queue takes
 
+    def _parallel(self) -> int:
+        return sum(account.limit for account in self.slots.accounts)
+
     async def run(
         self,
         model_id: str,
@@ -199,7 +199,7 @@ class FalExecutor:
             async with self.slots.hold(
                 deadline - time.monotonic(),
                 resume.key_fingerprint if resume else None,
-                self._with_eta(model_id, on_position),
+                slot_waiter(self._holds, model_id, self._parallel(), on_position),
             ) as lease:
                 started = time.monotonic()
                 if resume is not None:
@@ -233,17 +233,6 @@ class FalExecutor:
             self._holds.observe(model_id, provider_s)
         body = await self._result(lease.key, submission, deadline, failed=status.error is not None)
         return FalResult(body, lease.key, int(provider_s * 1000))
-
-    def _with_eta(self, model_id: str, on_queued: OnQueued | None) -> OnPosition | None:
-        if on_queued is None:
-            return None
-        parallel = sum(account.limit for account in self.slots.accounts)
-
-        async def on_position(ahead: int) -> None:
-            typical = self._holds.median(model_id)
-            await on_queued(ahead, None if typical is None else queue_eta(typical, ahead, parallel))
-
-        return on_position
 
     async def _result(
         self, key: ProviderKey, submission: Submission, deadline: float, *, failed: bool

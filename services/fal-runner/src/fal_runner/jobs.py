@@ -14,6 +14,7 @@ from typing import Any
 
 from medialab_contracts.events import FailureReason
 from medialab_contracts.jobs import JobRequest
+from medialab_runtime.eta import OnQueued
 from medialab_runtime.images import ImageRejected
 from medialab_runtime.jobs import JobControl, JobResult
 from medialab_runtime.media_store import MediaNotFound
@@ -26,7 +27,6 @@ from fal_runner.execution import (
     DeadlineExceeded,
     FalExecutor,
     FalResult,
-    OnQueued,
     OnStatus,
     OnSubmitted,
     Resume,

@@ -18,9 +18,10 @@ from typing import Any
 
 from medialab_contracts.events import FailureReason
 from medialab_runtime.backoff import retry_delay
+from medialab_runtime.eta import OnQueued, RecentDurations, slot_waiter
 from medialab_runtime.http_retry import Transient
 from medialab_runtime.slots import SlotPool, SlotTimeout
-from medialab_runtime.start_rate import StartTimeout
+from medialab_runtime.start_rate import OnStartWait, StartTimeout
 
 from wavespeed_runner.api import TERMINAL_STATUSES, Prediction, WaveSpeedClient
 from wavespeed_runner.errors import TaskOutcome, WaveSpeedRejected, task_outcome
@@ -116,6 +117,7 @@ class WaveSpeedExecutor:
         self._submitter = submitter
         self._poll = poll
         self._tasks = tasks
+        self._holds = RecentDurations()  # slot-hold times per model: what a turn in our queue takes
 
     async def run(
         self,
@@ -126,8 +128,11 @@ class WaveSpeedExecutor:
         resume: Submitted | None = None,
         on_submitted: OnSubmitted,
         on_status: OnStatus = _nothing,
+        on_position: OnQueued | None = None,
     ) -> SwapDone:
-        """Raises ``TaskFailed``, ``WaveSpeedError`` (final HTTP answers) or ``DeadlineExceeded``."""
+        """Raises ``TaskFailed``, ``WaveSpeedError`` (final HTTP answers) or ``DeadlineExceeded``.
+        ``on_position`` hears the job's place in our queue (0 = next) and an estimate of the seconds
+        until its result while it waits for a task start or a slot of the account."""
         try:
             if resume is None:
                 # Wait for a free start before the slot and take it under the slot, right before the
@@ -135,14 +140,33 @@ class WaveSpeedExecutor:
                 # slot: the request could then come much later than its stamp and bunch up with
                 # later starts inside one window, which WaveSpeed refuses. Waiting for it while
                 # holding the slot would keep an in-progress place idle for up to a whole window.
-                await self._submitter.ready(deadline - time.monotonic())
-            async with self.slots.hold(deadline - time.monotonic()):
-                return await self._run(model_id, arguments, deadline, resume, on_submitted, on_status)
+                await self._submitter.ready(
+                    deadline - time.monotonic(), self._start_waiter(model_id, on_position)
+                )
+            parallel = sum(account.limit for account in self.slots.accounts)
+            async with self.slots.hold(
+                deadline - time.monotonic(), None, slot_waiter(self._holds, model_id, parallel, on_position)
+            ):
+                started = time.monotonic()
+                done = await self._run(model_id, arguments, deadline, resume, on_submitted, on_status)
+                if resume is None:
+                    self._holds.observe(model_id, time.monotonic() - started)
+                return done
         except SlotTimeout:
             raise DeadlineExceeded("no WaveSpeed slot free before the deadline", waiting=True) from None
         except StartTimeout as error:
             detail = f"no WaveSpeed task start free before the deadline: {error}"
             raise DeadlineExceeded(detail, waiting=True) from None
+
+    def _start_waiter(self, model_id: str, on_queued: OnQueued | None) -> OnStartWait | None:
+        if on_queued is None:
+            return None
+
+        async def on_wait(ahead: int, start_in_s: float) -> None:
+            typical = self._holds.median(model_id)
+            await on_queued(ahead, None if typical is None else start_in_s + typical)
+
+        return on_wait
 
     async def _run(
         self,

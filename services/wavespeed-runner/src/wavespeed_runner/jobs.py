@@ -95,6 +95,10 @@ class FaceSwapHandler:
         async def on_status(prediction: Prediction) -> None:
             await control.progress("queued" if prediction.status == "created" else "running")
 
+        async def on_position(ahead: int, eta_s: float | None) -> None:
+            # Waiting for a start or a slot of the account: the user sees their place in our queue.
+            await control.progress("queued", ahead, eta_s)
+
         try:
             urls = _remembered_inputs(state)
             if urls is None:
@@ -111,6 +115,7 @@ class FaceSwapHandler:
                 resume=resume,
                 on_submitted=on_submitted,
                 on_status=on_status,
+                on_position=on_position,
             )
             await control.progress("downloading")
             output = await self._outputs.store(job.job_id, done.output, deadline)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from medialab_runtime.http_retry import RetryPolicy, Transient
-from medialab_runtime.start_rate import StartLimiter
+from medialab_runtime.start_rate import OnStartWait, StartLimiter
 
 from wavespeed_runner.api import Prediction, WaveSpeedClient
 from wavespeed_runner.errors import (
@@ -58,9 +58,9 @@ class Submitter:
         self._retry = retry
         self._lookup = lookup
 
-    async def ready(self, timeout: float) -> None:
+    async def ready(self, timeout: float, on_wait: OnStartWait | None = None) -> None:
         """Wait until a start is free (``StartTimeout`` if not in time), taking none."""
-        await self._starts.ready(timeout)
+        await self._starts.ready(timeout, on_wait)
 
     async def submit(self, model_id: str, arguments: dict[str, Any], deadline: float) -> Prediction:
         """Raises ``StartTimeout``, ``WaveSpeedUnreachable``, ``WaveSpeedRejected``, ``SubmitUnresolved``."""

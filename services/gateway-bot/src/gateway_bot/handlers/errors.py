@@ -3,8 +3,9 @@ the catalog (``texts.describe_input``, ``texts.describe_service_error``).
 
 An input problem keeps the user in their step: they send a better input. Any other failure (the
 translation, the balance, a service, a bug) ends the flow: its buttons may be gone already, and a
-step left waiting for them would answer the next message «choose with a button». Back at the menu,
-the next prompt or menu button is understood; each reply says what to do next.
+step left waiting for them would answer the next message «choose with a button». An expired upload
+ends it too: the step holds the upload, so every next message would hit the same expired one. Back
+at the menu, the next prompt or menu button is understood; each reply says what to do next.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from aiogram.types import ErrorEvent, InlineKeyboardMarkup
 from medialab_contracts.errors import InsufficientFunds, MediaLabError
 
 from gateway_bot import keyboards, texts
-from gateway_bot.failures import InputRejected, TranslationFailed
+from gateway_bot.failures import InputRejected, TranslationFailed, UploadExpired
 from gateway_bot.metrics import JOBS_REFUSED
 from gateway_bot.payments import topup_for
 from gateway_bot.settings import GatewaySettings
@@ -43,17 +44,25 @@ async def reply(event: ErrorEvent, bot: Bot, text: str, markup: InlineKeyboardMa
         await bot.send_message(chat_id, text, reply_markup=markup)
 
 
+async def end_flow(state: FSMContext | None) -> None:
+    """Back to the menu; ``state`` is None only for an update with no chat and user to keep one for."""
+    if state is not None:
+        await state.clear()
+
+
+# Registered before ``input_rejected``: the first error handler whose filter matches answers.
+@router.error(ExceptionTypeFilter(UploadExpired))
+async def upload_expired(event: ErrorEvent, bot: Bot, state: FSMContext | None = None) -> None:
+    log.info("upload expired: %s", event.exception)
+    await end_flow(state)
+    await reply(event, bot, texts.describe_input(UploadExpired()))
+
+
 @router.error(ExceptionTypeFilter(InputRejected))
 async def input_rejected(event: ErrorEvent, bot: Bot) -> None:
     assert isinstance(event.exception, InputRejected)
     log.info("input rejected: %s", event.exception)
     await reply(event, bot, texts.describe_input(event.exception))
-
-
-async def end_flow(state: FSMContext | None) -> None:
-    """Back to the menu; ``state`` is None only for an update with no chat and user to keep one for."""
-    if state is not None:
-        await state.clear()
 
 
 @router.error(ExceptionTypeFilter(TranslationFailed))
