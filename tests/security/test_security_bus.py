@@ -20,6 +20,7 @@ from medialab_runtime.nats_conn import inbox_prefix
 from medialab_runtime.provisioning import ensure_layout
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
+from nats.js.api import RePublish, SubjectTransform
 
 # tests/security/conftest.py: a client of one user and the permission errors the server sent it.
 ConnectAs = Callable[[str], Awaitable[tuple[Client, Any]]]
@@ -166,6 +167,49 @@ async def test_no_service_can_create_or_change_a_stream_it_does_not_use(
         await refusals.refused("$JS.API.STREAM.CREATE.STEAL")
     finally:
         await nc.close()
+
+
+# Each service with one stream it may create: changing it afterwards could add a republish or a
+# subject transform, and the server would copy messages onto subjects the service may not publish to.
+STREAM_OF = {
+    "billing": subjects.JOBS_STREAM,
+    "gateway-bot": f"KV_{subjects.FSM_BUCKET}",
+    "payments": subjects.EVENTS_STREAM,
+    "fal-runner": f"KV_{subjects.JOB_STATE_BUCKET}",
+    "wavespeed-runner": subjects.ADVISORIES_STREAM,
+    "text-render": subjects.JOBS_STREAM,
+    "prompt-llm": f"KV_{subjects.LLM_CACHE_BUCKET}",
+}
+
+
+@pytest.mark.nats_violations
+@pytest.mark.parametrize("change", ["republish", "transform"])
+@pytest.mark.parametrize("user", sorted(STREAM_OF))
+async def test_no_service_can_make_a_stream_copy_messages_onto_other_subjects(
+    nats_server: NatsServer, user: str, change: str, connect_as: ConnectAs
+) -> None:
+    """A stream update with ``republish`` → ``billing.topup`` or a transform into ``jobs.fal.edit``
+    once let text-render credit 1,000,000 ₽ and queue an unreserved job: no service may update one."""
+    admin = await nats.connect(nats_server.url)
+    await ensure_layout(admin.jetstream())
+    stream = STREAM_OF[user]
+    before = (await admin.jetstream().stream_info(stream)).config
+    nc, refusals = await connect_as(user)
+    try:
+        js = nc.jetstream(timeout=1)
+        config = (await js.stream_info(stream)).config
+        if change == "republish":
+            config.republish = RePublish(src=">", dest=subjects.BILLING_TOPUP)
+        else:
+            config.subjects = [*(config.subjects or []), "llm.parse_style"]
+            config.subject_transform = SubjectTransform(src="llm.parse_style", dest="jobs.fal.edit")
+        with pytest.raises(Exception):  # noqa: B017 - refused requests time out in nats-py
+            await js.update_stream(config)
+        await refusals.refused(f"$JS.API.STREAM.UPDATE.{stream}")
+        assert (await admin.jetstream().stream_info(stream)).config == before
+    finally:
+        await nc.close()
+        await admin.close()
 
 
 @pytest.mark.parametrize("user", ["gateway-bot", "fal-runner", "wavespeed-runner", "text-render"])

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nats
 import pytest
 from medialab_contracts import subjects
@@ -43,6 +44,7 @@ from medialab_devstack.stack import ServiceProcess
 from medialab_runtime.nats_conn import inbox_prefix
 from medialab_runtime.rpc import call
 from nats.aio.client import Client
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 # tests/security/conftest.py: a client of one user and the permission errors the server sent it.
 ConnectAs = Callable[[str], Awaitable[tuple[Client, Any]]]
@@ -53,7 +55,9 @@ WELCOME = 3000
 
 
 @pytest.fixture
-async def billing(nats_server: NatsServer, database_url: str, tmp_path: Path) -> AsyncIterator[None]:
+async def billing(
+    nats_server: NatsServer, database_url: str, tmp_path: Path
+) -> AsyncIterator[ServiceProcess]:
     process = ServiceProcess(
         "billing",
         {"NATS_URL": nats_server.url, "DATABASE_URL": database_url, "ADMIN_IDS": f"[{ADMIN_ID}]"},
@@ -62,13 +66,13 @@ async def billing(nats_server: NatsServer, database_url: str, tmp_path: Path) ->
     process.start()
     try:
         await asyncio.to_thread(process.wait_ready)
-        yield
+        yield process
     finally:
         process.stop()
 
 
 @pytest.fixture
-async def gateway(nats_server: NatsServer, billing: None) -> AsyncIterator[Client]:
+async def gateway(nats_server: NatsServer, billing: ServiceProcess) -> AsyncIterator[Client]:
     """A client holding the gateway's credentials: the strongest position an attacker on the bus gets."""
     nc = await nats.connect(
         nats_server.plain_url,
@@ -155,6 +159,46 @@ async def test_the_gateway_cannot_queue_a_job_billing_did_not_reserve(
     await nc.publish(job.subject, job.model_dump_json().encode())
     await refusals.refused(f'publish to "{job.subject}"')
     assert await queued_jobs(nats_server) == 0
+
+
+async def billing_dropped(billing: ServiceProcess, subject: str) -> None:
+    """Wait until billing has dropped a message on ``subject`` that was no client's request."""
+    wanted = ('service="billing"', f'endpoint="{subject}"', 'outcome="not_a_request"')
+    async with httpx.AsyncClient() as http, asyncio.timeout(20):
+        while True:
+            metrics = (await http.get(f"{billing.health_url}/metrics")).text
+            counts = [line for line in metrics.splitlines() if line.startswith("medialab_rpc_seconds_count{")]
+            if any(all(label in line for label in wanted) for line in counts):
+                return
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("user", ["fal-runner", "text-render", "prompt-llm"])
+async def test_a_topup_a_push_consumer_delivers_to_billing_is_not_a_request(
+    billing: ServiceProcess, gateway: Client, connect_as: ConnectAs, user: str
+) -> None:
+    """A service may write its KV bucket and read it through a push consumer, whose deliveries go to
+    any subject its creator names — past its publish permissions (nats-server issue #8274). Billing
+    answers only requests a client sent: a top-up naming a real admin, delivered so, credits nothing."""
+    nc, _ = await connect_as(user)
+    js = nc.jetstream()
+    bucket = subjects.JOB_STATE_BUCKET  # every runner's: it records its jobs' progress there
+    forged = TopupRequest(
+        request_id=f"deputy-{user}", admin_id=ADMIN_ID, target_user_id=USER, amount=100_000_000
+    )
+    await (await js.key_value(bucket)).put("forged", forged.model_dump_json().encode())
+    await js.add_consumer(
+        f"KV_{bucket}",
+        ConsumerConfig(
+            deliver_subject=subjects.BILLING_TOPUP,
+            deliver_group="billing",  # the queue group billing's endpoints listen in
+            deliver_policy=DeliverPolicy.LAST,
+            ack_policy=AckPolicy.NONE,
+            filter_subject=f"$KV.{bucket}.forged",
+        ),
+    )
+    await billing_dropped(billing, subjects.BILLING_TOPUP)
+    assert (await balance(gateway)).available == WELCOME
 
 
 async def test_a_forged_topup_naming_a_non_admin_is_refused(gateway: Client) -> None:

@@ -67,7 +67,10 @@ def password_variable(user: str) -> str:
 
 
 def _stream_api(stream: str) -> list[str]:
-    return [f"$JS.API.STREAM.{op}.{stream}" for op in ("INFO", "CREATE", "UPDATE")]
+    # No UPDATE: a stream update can add a republish or a subject transform, and the server would
+    # then copy messages onto any subject past this user's publish permissions. A service creates
+    # what is missing; the admin brings existing streams to a new config (provisioning.ensure_layout).
+    return [f"$JS.API.STREAM.{op}.{stream}" for op in ("INFO", "CREATE")]
 
 
 def _stream_reads(stream: str) -> list[str]:

@@ -1,9 +1,12 @@
 """Idempotent creation of the JetStream layout (ARCHITECTURE.md "NATS layout").
 
-Every service calls ``ensure_layout`` at start, so any of them can be the first one up. Creating an
-existing stream with the same config is a no-op; a changed config is applied with an update.
-Every stream, bucket and object store gets ``LayoutConfig.replicas`` copies (NATS_REPLICAS): an
-existing one with another count is scaled to it with ``update_stream`` (JetStream moves the data).
+Every service calls ``ensure_layout`` at start for its part, so any of them can be the first one up:
+it creates what is missing and keeps what exists. Only the admin (``service`` None: provisioning and
+operators' tools) brings an existing stream, bucket or object store to the config — its caps, TTLs and
+``LayoutConfig.replicas`` copies (NATS_REPLICAS; JetStream moves the data) — with a stream update.
+A service's NATS user may not update streams: an update can add a republish or a subject transform,
+with which the server itself would copy messages onto any subject (a top-up to ``billing.topup``, a
+job to ``jobs.>``) past the publish permissions of the user who asked for it.
 """
 
 from __future__ import annotations
@@ -210,11 +213,14 @@ def _refused(what: str, replicas: int, error: Error) -> LayoutError:
     return LayoutError(f"JetStream refused {what} with {replicas} replica(s): {error.description}{hint}")
 
 
-async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig, *, admin: bool) -> None:
     try:
         try:
             await js.add_stream(config)
         except BadRequestError:
+            if not admin:
+                log.info("stream %s exists with another config; kept (provisioning updates it)", config.name)
+                return
             # Name in use with another config (another cap, another replica count): bring it to ours;
             # retention cannot change, that one raises.
             await js.update_stream(config)
@@ -232,7 +238,7 @@ async def _scale(js: JetStreamContext, stream: str, replicas: int) -> None:
         log.info("stream %s scaled from %s to %d replicas", stream, current.num_replicas, replicas)
 
 
-async def _ensure_key_value(js: JetStreamContext, config: KeyValueConfig) -> None:
+async def _ensure_key_value(js: JetStreamContext, config: KeyValueConfig, *, admin: bool) -> None:
     try:
         try:
             await js.create_key_value(config)
@@ -240,17 +246,21 @@ async def _ensure_key_value(js: JetStreamContext, config: KeyValueConfig) -> Non
             log.info(
                 "kv bucket %s exists with another config; keeping it but its replica count", config.bucket
             )
-            await _scale(js, f"KV_{config.bucket}", config.replicas)
+            if admin:
+                await _scale(js, f"KV_{config.bucket}", config.replicas)
     except Error as error:
         raise _refused(f"kv bucket {config.bucket}", config.replicas, error) from error
 
 
-async def _ensure_object_store(js: JetStreamContext, config: ObjectStoreConfig) -> None:
+async def _ensure_object_store(js: JetStreamContext, config: ObjectStoreConfig, *, admin: bool) -> None:
     assert config.bucket is not None  # every config of object_store_configs names its bucket
     try:
         try:
             await js.create_object_store(config.bucket, config)
         except BadRequestError:
+            if not admin:
+                log.info("object store %s exists with another config; kept", config.bucket)
+                return
             # Created before with another TTL, cap or replica count: bring its stream to ours (nats-py
             # has no update call).
             stream = f"OBJ_{config.bucket}"
@@ -277,15 +287,17 @@ async def ensure_durable_consumer(js: JetStreamContext, stream: str, config: Con
 async def ensure_layout(
     js: JetStreamContext, cfg: LayoutConfig | None = None, service: str | None = None
 ) -> None:
-    """Create the layout, or with ``service`` the part that service uses (``SERVICE_LAYOUT``)."""
+    """Create the layout and bring it to ``cfg``; with ``service``, create only what is missing of
+    the part that service uses (``SERVICE_LAYOUT``) and keep what exists."""
     cfg = cfg or LayoutConfig()
+    admin = service is None
     wanted = SERVICE_LAYOUT.get(service or "")
     for stream in stream_configs(cfg):
         if wanted is None or stream.name in wanted:
-            await _ensure_stream(js, stream)
+            await _ensure_stream(js, stream, admin=admin)
     for kv in kv_configs(cfg):
         if wanted is None or kv.bucket in wanted:
-            await _ensure_key_value(js, kv)
+            await _ensure_key_value(js, kv, admin=admin)
     for store in object_store_configs(cfg):
         if wanted is None or store.bucket in wanted:
-            await _ensure_object_store(js, store)
+            await _ensure_object_store(js, store, admin=admin)

@@ -48,6 +48,16 @@ async def _respond_error(request: Request, error: MediaLabError) -> None:
     await request.respond_error(reply.code.value, reply.message[:200], data=reply.model_dump_json().encode())
 
 
+def _from_a_client(request: Request) -> bool:
+    """A request a client sent asks for its answer in a client inbox (``_INBOX`` or a service's own
+    ``_INBOX_<user>``). JetStream can be made to hand a message to any subject past the publish
+    permissions of the user who set it up: a push consumer delivers to whatever ``deliver_subject``
+    its creator named (nats-server issue #8274), with a ``$JS.ACK…`` reply; such a message is
+    stored data replayed by the server, never a request, and is refused."""
+    reply = request._msg.reply  # nats.micro's Request does not expose it
+    return reply.startswith("_INBOX")
+
+
 async def add_endpoint(
     service: Service,
     service_name: str,
@@ -57,7 +67,8 @@ async def add_endpoint(
     *,
     in_flight: set[asyncio.Task[None]] | None = None,
 ) -> None:
-    """Serve ``subject`` with ``handler``; the queue group spreads calls over replicas.
+    """Serve ``subject`` with ``handler``; the queue group spreads calls over replicas. Only requests
+    a client sent are answered (``_from_a_client``).
 
     nats-py runs one subscription's callbacks one after another. With ``in_flight`` every request
     runs in its own task, kept in that set until it is answered: slow handlers then serve many
@@ -69,6 +80,14 @@ async def add_endpoint(
         started = time.perf_counter()
         outcome = "ok"
         MESSAGES.labels(service_name, subject, "in").inc()
+        if not _from_a_client(request):
+            log.warning(
+                "%s: dropped a message that is not a client's request (reply %r)",
+                subject,
+                request._msg.reply[:40],
+            )
+            RPC_LATENCY.labels(service_name, subject, "not_a_request").observe(time.perf_counter() - started)
+            return
         try:
             try:
                 payload = request_type.model_validate_json(request.data)
