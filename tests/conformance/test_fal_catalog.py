@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 from fal_runner import arguments as fal_arguments
+from fal_runner import llm as fal_llm
+from fal_runner import outputs as fal_outputs
 from fal_runner.arguments import MODELS as RUNNER_MODELS
 from fal_runner.arguments import build_arguments
 from fal_runner.fal_api import FalClient, FalRejected
@@ -30,7 +32,7 @@ from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode, Provider, Runner
 from medialab_runtime.provider_keys import ProviderKey
 from medialab_sandbox.snapshots import Snapshot, all_snapshots, of_provider, snapshot
-from pydantic import ValidationError
+from pydantic import ValidationError, create_model
 
 CATALOG = default_catalog()
 IMAGE_MODELS = [m for m in CATALOG.models if m.runner is Runner.fal]
@@ -110,11 +112,40 @@ def test_a_misspelt_field_in_the_catalog_fails_the_conformance_check(monkeypatch
 IMAGE_SNAPSHOTS = [s for s in of_provider("fal", "model") if s.endpoint in RUNNER_MODELS]
 
 
-@pytest.mark.parametrize("snap", IMAGE_SNAPSHOTS, ids=lambda s: s.endpoint)
-def test_runner_reads_the_output_urls_of_every_example(snap: Snapshot) -> None:
+def output_reading_problems(snap: Snapshot) -> list[str]:
+    """Where fal-runner's reading of result images (the function OutputStore calls) misses the
+    images of ``snap``'s example answers."""
+    problems: list[str] = []
     for body in snap.examples.response:
         files = body["images"] if "images" in body else [body["image"]]
-        assert output_urls(body) == [f["url"] for f in files]
+        expected = [f["url"] for f in files]
+        read = fal_outputs.output_urls(body)
+        if read != expected:
+            problems.append(f"{snap.endpoint}: read {read}, the answer has {expected}")
+    return problems
+
+
+@pytest.mark.parametrize("snap", IMAGE_SNAPSHOTS, ids=lambda s: s.endpoint)
+def test_runner_reads_the_output_urls_of_every_example(snap: Snapshot) -> None:
+    assert output_reading_problems(snap) == []
+
+
+def test_a_renamed_field_in_the_result_parser_fails_the_conformance_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The guard works on the runner's parser: read ``images`` under another name and the check
+    reports every model that answers with ``images``, and only those."""
+
+    def renamed(body: dict[str, Any]) -> list[str]:
+        files = body.get("image_list")
+        if not isinstance(files, list):
+            files = [body.get("image")]
+        return [str(f["url"]) for f in files if isinstance(f, dict) and isinstance(f.get("url"), str)]
+
+    monkeypatch.setattr(fal_outputs, "output_urls", renamed)
+    failing = {snap.endpoint for snap in IMAGE_SNAPSHOTS if output_reading_problems(snap)}
+    answering_images = {s.endpoint for s in IMAGE_SNAPSHOTS if "images" in s.examples.response[0]}
+    assert answering_images and failing == answering_images
 
 
 @pytest.mark.parametrize(
@@ -214,7 +245,7 @@ async def test_runner_refuses_storage_answers_the_snapshots_refuse(broken: str) 
     await client.aclose()
 
 
-ANY_LLM = re.compile(r"fal-ai/any-llm")
+ANY_LLM = re.compile(r"any[-_]llm", re.IGNORECASE)  # in code or in a comment: both went stale
 ALLOWED = (
     REPO / "dev/sandbox/src/medialab_sandbox/snapshots",  # the record of its removal
     REPO / "dev/sandbox/src/medialab_sandbox/fal",  # the emulator's refusal of it
@@ -244,12 +275,39 @@ def test_runner_llm_bodies_match_the_router_snapshot() -> None:
         assert router.request_errors(llm_arguments(request)) == []
 
 
+def router_reading_problems(answer: dict[str, Any]) -> list[str]:
+    """Where fal-runner's parser of the router's answer (the model FalLlm validates with) misreads
+    ``answer``."""
+    try:
+        parsed = fal_llm.RouterOutput.model_validate(answer)
+    except ValidationError as error:
+        return [f"refused: {error}"]
+    read = (parsed.output, parsed.usage.input_tokens, parsed.usage.output_tokens)
+    usage = answer["usage"]
+    expected = (answer["output"], usage["prompt_tokens"], usage["completion_tokens"])
+    return [] if read == expected else [f"read {read}, the answer has {expected}"]
+
+
 @pytest.mark.parametrize("answer", snapshot("openrouter/router").examples.response)
 def test_runner_reads_the_router_examples(answer: dict[str, Any]) -> None:
-    parsed = RouterOutput.model_validate(answer)
-    assert parsed.output == answer["output"]
-    assert parsed.usage.input_tokens == answer["usage"]["prompt_tokens"]
-    assert parsed.usage.output_tokens == answer["usage"]["completion_tokens"]
+    assert router_reading_problems(answer) == []
+
+
+def test_a_renamed_field_in_the_router_parser_fails_the_conformance_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The guard works on the LLM parser: rename its ``output`` field and every example is reported."""
+    honest = fal_llm.RouterOutput
+    fields: dict[str, Any] = {
+        ("text" if name == "output" else name): (info.annotation, info)
+        for name, info in honest.model_fields.items()
+    }
+    renamed = create_model("RouterOutput", __config__=honest.model_config, **fields)
+    monkeypatch.setattr(fal_llm, "RouterOutput", renamed)
+    answers = snapshot("openrouter/router").examples.response
+    problems = [problem for answer in answers for problem in router_reading_problems(answer)]
+    assert len(problems) == len(answers)
+    assert all(p.startswith("refused") and "text" in p for p in problems)
 
 
 def test_runner_refuses_a_router_answer_without_output() -> None:

@@ -222,8 +222,8 @@ class ModelSpec(BaseModel):
         )
 
 
-# fal's LLM endpoint: OpenRouter behind fal's queue. It replaced fal's older any-llm endpoint, which fal
-# deprecated; ``model`` is a free OpenRouter model string (fal.ai/models/openrouter/router/api).
+# fal's LLM endpoint, openrouter/router: OpenRouter behind fal's queue, ``model`` a free OpenRouter model
+# string (fal.ai/models/openrouter/router/api; docs/providers/fal-llm.md has what it replaced).
 LLM_ENDPOINT = "openrouter/router"
 # A current model from fal's own examples for the router: fast and cheap, and good at Russian.
 LLM_MODEL_DEFAULT = "google/gemini-2.5-flash"
@@ -387,7 +387,8 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         runner=Runner.llm,
         modes=frozenset({Mode.prompt}),
         price=rubles(3),
-        # any-llm bills by tokens (fal.md §7): a fraction of a cent; PROVIDER_COSTS may set it.
+        # fal bills openrouter/router by input and output tokens (its model page): a fraction of a cent
+        # per prompt; PROVIDER_COSTS may set it.
     ),
     ModelSpec(
         key="fs",

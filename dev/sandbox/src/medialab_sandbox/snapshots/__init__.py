@@ -118,8 +118,9 @@ def invalid_requests(
 ) -> list[tuple[str, dict[str, Any]]]:
     """Bodies the snapshot refuses, each ``example`` with one thing broken, named by what broke.
 
-    Only faults every provider refuses are made (a missing required field, a value outside an
-    enum or range, a wrong type); unknown fields are not, as fal and Telegram ignore those.
+    Only faults every provider refuses are made (a missing required field, one of a set of fields
+    an ``anyOf`` requires, a value outside an enum or range, a wrong type); unknown fields are not,
+    as fal and Telegram ignore those.
     ``missing_only``: just the missing fields, for Telegram, which turns numbers into text and
     clamps ranges rather than refusing them.
     """
@@ -128,8 +129,10 @@ def invalid_requests(
         return []
     properties: dict[str, Any] = schema.get("properties", {})
     variants: list[tuple[str, dict[str, Any]]] = []
-    for name in schema.get("required", []):
-        variants.append((f"without {name}", {k: v for k, v in example.items() if k != name}))
+    alternatives = [name for option in schema.get("anyOf", []) for name in option.get("required", [])]
+    for name in dict.fromkeys([*schema.get("required", []), *alternatives]):
+        if name in example:
+            variants.append((f"without {name}", {k: v for k, v in example.items() if k != name}))
     for name, prop in {} if missing_only else properties.items():
         for label, value in _bad_values(prop):
             variants.append((f"{name} {label}", {**copy.deepcopy(example), name: value}))
