@@ -302,6 +302,7 @@ def test_no_failure_text_is_used_for_two_different_causes() -> None:
         **{
             f"result:{cause}": texts.result_undeliverable(Mode.create, cause, job, 50)
             for cause in Undeliverable
+            if cause is not Undeliverable.chat_refused  # a chat that refuses the bot is told nothing
         },
         "funds": texts.insufficient_funds(2400, 1000),
         "translation": texts.TRANSLATE_FAILED,

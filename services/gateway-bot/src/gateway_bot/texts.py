@@ -613,10 +613,16 @@ def result_caption(mode: Mode, index: int, total: int, fitted: FittedResult, lim
 
 
 def _undeliverable_cause(cause: Undeliverable, limit_mb: int) -> str:
+    if cause is Undeliverable.chat_refused:
+        raise ValueError("a chat that refuses the bot is told nothing")
     if cause is Undeliverable.missing:
         return _t("undeliverable_missing")
     if cause is Undeliverable.unreadable:
         return _t("undeliverable_unreadable")
+    if cause is Undeliverable.rejected:
+        return _t("undeliverable_rejected")
+    if cause is Undeliverable.attempts_exhausted:
+        return _t("undeliverable_attempts_exhausted")
     return _t("undeliverable_too_large").format(limit_mb=limit_mb)
 
 
