@@ -3,7 +3,7 @@
 A result over Telegram's document limit still arrives, in one attempt; a result Telegram refuses is
 refunded and explained; a result for a chat that blocked the bot, or one Telegram fails on every
 attempt, is refunded; M5 checks its photo on arrival; /add_balance works for any Telegram id;
-a cancelled step's buttons are gone or stale.
+a cancelled step's buttons are gone or stale; a safety refusal of a photo offers another photo.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack
 
 import httpx
 import pytest
+from medialab_sandbox.fal import content_policy_violation
 from medialab_sandbox.telegram import TelegramUserClient
 from medialab_testkit.e2e import (
     ADMIN_ID,
@@ -323,6 +324,25 @@ async def test_an_image_too_small_to_upscale_is_refused_before_any_charge(stack:
 async def fal_safety(stack: Stack, flagged: bool) -> None:
     async with httpx.AsyncClient() as client:
         (await client.put(f"{stack.fal_url}/_emu/safety", json={"flagged": flagged})).raise_for_status()
+
+
+async def test_a_safety_refusal_of_an_upscale_offers_another_photo_not_a_rephrase(stack: Stack) -> None:
+    """An upscale has no prompt of the user's to rephrase: the image was refused."""
+    fault = {
+        "model": "fal-ai/recraft/upscale/crisp",
+        "error": content_policy_violation().model_dump(mode="json"),
+    }
+    async with stack.user() as user:
+        before = await balance_available(user)
+        async with httpx.AsyncClient() as client:
+            (await client.post(f"{stack.fal_url}/_emu/faults/job", json=fault)).raise_for_status()
+        await upscale(user, png_of((64, 48)))
+        refused = await user.wait_for_message(predicate=contains("не получилось"), timeout=60)
+        assert "отклонил изображение — попробуйте другое фото" in refused.text
+        assert "промпт" not in refused.text and "Средства не списаны" in refused.text
+        assert button_texts(refused) == []
+        await asyncio.sleep(0.5)
+        assert await balance_available(user) == before
 
 
 async def test_a_flagged_result_is_not_charged_and_offers_one_rephrase(stack: Stack) -> None:

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 TELEGRAM_TEXT_LIMIT = 4096
 SENT = "sent"  # the outcome recorded for a part that is out
 ALBUM_BUTTONS = "buttons"  # the part: the message of per-image buttons under an album
+# Modes whose orders never carry the user's words (M6 face swap, M7 upscale).
+PROMPTLESS_MODES = frozenset({Mode.faceswap, Mode.upscale})
 
 
 def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
@@ -91,13 +93,14 @@ class ResultSender:
         await self._progress.remove(bot, event.job_id)
 
     async def failed(self, bot: Bot, event: JobFailed) -> None:
-        text = texts.job_failed(event.mode, event.reason, event.job_id)
         if event.reason is FailureReason.cancelled:
             # Its owner pressed ❌ Отменить under the status; that press may have said it already.
-            await self._progress.finalise(bot, event.job_id, text)
+            await self._progress.finalise(bot, event.job_id, texts.job_cancelled(event.mode, event.job_id))
             return
         order = await self._orders.load(event.job_id)
-        if event.reason is FailureReason.moderation and order is not None and order.get("prompt"):
+        prompted = _has_prompt(event.mode, order)
+        text = texts.job_failed(event.mode, event.reason, event.job_id, prompted=prompted)
+        if event.reason is FailureReason.moderation and prompted and order is not None:
             # A new message, not the status turned: it carries the offer to rephrase.
             await self._progress.remove(bot, event.job_id)
             await bot.send_message(event.chat_id, text, reply_markup=keyboards.rephrase(event.job_id))
@@ -378,3 +381,11 @@ class ResultSender:
             return
         log.info("job %s refunded: its result is undeliverable (%s)", event.job_id, cause)
         UNDELIVERED_REFUNDS.labels(cause.value).inc()
+
+
+def _has_prompt(mode: Mode, order: dict[str, Any] | None) -> bool:
+    """Whether the user wrote a prompt for the job, which a refusal can ask to rephrase. Without its
+    order (expired), only the modes that never take one are known to have none."""
+    if order is not None:
+        return bool(order.get("prompt"))
+    return mode not in PROMPTLESS_MODES
