@@ -1,8 +1,9 @@
 """Honest outcomes end to end (gateway + runners + emulators over HTTP, billing real).
 
 A result over Telegram's document limit still arrives, in one attempt; a result Telegram refuses is
-refunded and explained; M5 checks its photo on arrival; /add_balance works for any Telegram id;
-a cancelled step's buttons are gone or stale.
+refunded and explained; a result for a chat that blocked the bot, or one Telegram fails on every
+attempt, is refunded; M5 checks its photo on arrival; /add_balance works for any Telegram id;
+a cancelled step's buttons are gone or stale; a safety refusal of a photo offers another photo.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from contextlib import AsyncExitStack
 
 import httpx
 import pytest
+from medialab_sandbox.fal import content_policy_violation
 from medialab_sandbox.telegram import TelegramUserClient
 from medialab_testkit.e2e import (
     ADMIN_ID,
@@ -31,6 +33,7 @@ from medialab_testkit.e2e import (
     script_llm,
     text_of,
 )
+from medialab_testkit.waiting import eventually
 from PIL import Image
 
 pytestmark = pytest.mark.e2e
@@ -38,6 +41,9 @@ pytestmark = pytest.mark.e2e
 MB = 1024 * 1024
 STALE = "Эта кнопка устарела. Откройте режим заново из меню."
 SMALL_ADMIN_ID = 7  # "tg-7-1" was too short for billing's request ids
+# The gateway's attempts at one result: few, so a result Telegram always fails is given up quickly.
+DELIVERY_ATTEMPTS = 3
+REFUNDED = "Улучшение · Recraft Crisp ×2 · 8 ₽ · ↩️ не доставлено, возвращено · баланс 30 ₽"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +56,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, postgres_admin_url: str) -> 
         s.launch("fal-runner")
         s.launch("text-render")
         s.launch("prompt-llm")
-        s.launch("gateway-bot", ADMIN_IDS=admins)
+        s.launch("gateway-bot", ADMIN_IDS=admins, DELIVERY_MAX_DELIVER=str(DELIVERY_ATTEMPTS))
 
     with running_stack(tmp_path_factory.mktemp("delivery"), postgres_admin_url, build) as stack:
         yield stack
@@ -127,11 +133,66 @@ async def test_a_result_telegram_refuses_as_too_large_is_refunded_once(stack: St
             await asyncio.sleep(0.5)
         assert await balance_available(user) == before
         assert not [m for m in await user.bot_messages() if is_document(m)]
-        await user.send_command("history")
-        history = await reply(user, contains("История операций"))
-        assert (
-            "Улучшение · Recraft Crisp ×2 · 8 ₽ · ↩️ не доставлено, возвращено · баланс 30 ₽" in history.text
-        )
+        assert await refunds(user) == 1
+
+
+async def refunds(user: TelegramUserClient) -> int:
+    """How many jobs of the user's /history were given back: their one upscale's 8 ₽, from 30 ₽."""
+    await user.send_command("history")
+    history = await reply(user, contains("История операций"))
+    lines = [line for line in history.text.splitlines() if "возвращено" in line]
+    assert all(REFUNDED in line for line in lines), lines
+    return len(lines)
+
+
+async def back_to(user: TelegramUserClient, balance: int) -> None:
+    """Until the available balance is ``balance``: the charge (billing's saga) and the refund may land
+    in either order."""
+
+    async def returned() -> bool:
+        return await balance_available(user) == balance
+
+    await eventually(returned, timeout=30, what="the money returned", interval=0.5)
+
+
+async def test_a_result_for_a_chat_that_blocked_the_bot_is_refunded_at_once(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        async with stack.control() as control:
+            await control.inject_fault(
+                "sendDocument", status=403, description="Forbidden: bot was blocked by the user"
+            )
+        await upscale(user, png_of((64, 48)))
+
+        async def refused() -> bool:
+            return await calls(stack, "sendDocument", user.user_id) == [403]
+
+        await eventually(refused, timeout=60, what="the result refused by the chat", interval=0.2)
+        await back_to(user, before)
+        await asyncio.sleep(1.0)
+        assert await calls(stack, "sendDocument", user.user_id) == [403]  # final: never retried
+        assert not [m for m in await user.bot_messages() if "не удалось отправить" in text_of(m)]
+        assert await refunds(user) == 1
+
+
+async def test_a_result_telegram_fails_on_every_attempt_is_refunded_once_and_told(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        async with stack.control() as control:
+            await control.inject_fault("sendDocument", count=10 * DELIVERY_ATTEMPTS, status=502)
+        try:
+            await upscale(user, png_of((64, 48)))
+            told = await user.wait_for_message(predicate=contains("не удалось отправить"), timeout=90)
+        finally:
+            async with stack.control() as control:
+                await control.clear_faults()
+        assert "Telegram отвечал ошибкой на каждую попытку отправки" in told.text
+        assert "Средства возвращены" in told.text and "Запустите задачу ещё раз" in told.text
+        await back_to(user, before)
+        await asyncio.sleep(1.0)
+        assert await calls(stack, "sendDocument", user.user_id) == [502] * DELIVERY_ATTEMPTS
+        assert await balance_available(user) == before
+        assert await refunds(user) == 1
 
 
 async def test_text_mode_checks_the_photo_when_it_arrives(stack: Stack) -> None:
@@ -263,6 +324,25 @@ async def test_an_image_too_small_to_upscale_is_refused_before_any_charge(stack:
 async def fal_safety(stack: Stack, flagged: bool) -> None:
     async with httpx.AsyncClient() as client:
         (await client.put(f"{stack.fal_url}/_emu/safety", json={"flagged": flagged})).raise_for_status()
+
+
+async def test_a_safety_refusal_of_an_upscale_offers_another_photo_not_a_rephrase(stack: Stack) -> None:
+    """An upscale has no prompt of the user's to rephrase: the image was refused."""
+    fault = {
+        "model": "fal-ai/recraft/upscale/crisp",
+        "error": content_policy_violation().model_dump(mode="json"),
+    }
+    async with stack.user() as user:
+        before = await balance_available(user)
+        async with httpx.AsyncClient() as client:
+            (await client.post(f"{stack.fal_url}/_emu/faults/job", json=fault)).raise_for_status()
+        await upscale(user, png_of((64, 48)))
+        refused = await user.wait_for_message(predicate=contains("не получилось"), timeout=60)
+        assert "отклонил изображение — попробуйте другое фото" in refused.text
+        assert "промпт" not in refused.text and "Средства не списаны" in refused.text
+        assert button_texts(refused) == []
+        await asyncio.sleep(0.5)
+        assert await balance_available(user) == before
 
 
 async def test_a_flagged_result_is_not_charged_and_offers_one_rephrase(stack: Stack) -> None:

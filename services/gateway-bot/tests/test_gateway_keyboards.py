@@ -297,11 +297,16 @@ def test_no_failure_text_is_used_for_two_different_causes() -> None:
     assert {type(error) for error in errors} == _subclasses(InputRejected)  # every input problem
     causes = {
         **{f"job:{reason}": texts.job_failed(Mode.create, reason, job) for reason in FailureReason},
+        # A safety refusal of a job without a prompt: no words to rephrase, the image was refused.
+        "job:moderation:no-prompt": texts.job_failed(
+            Mode.create, FailureReason.moderation, job, prompted=False
+        ),
         **{f"input:{index}": texts.describe_input(error) for index, error in enumerate(errors)},
         **{f"service:{type(e).__name__}": texts.describe_service_error(e) for e in SERVICE_ERRORS},
         **{
             f"result:{cause}": texts.result_undeliverable(Mode.create, cause, job, 50)
             for cause in Undeliverable
+            if cause is not Undeliverable.chat_refused  # a chat that refuses the bot is told nothing
         },
         "funds": texts.insufficient_funds(2400, 1000),
         "translation": texts.TRANSLATE_FAILED,

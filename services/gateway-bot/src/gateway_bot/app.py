@@ -247,6 +247,7 @@ async def setup(ctx: ServiceContext[GatewaySettings]) -> None:
         locales,
         settings.delivery_concurrency,
         settings.delivery_ack_wait_s,
+        settings.delivery_max_deliver,
     )
     ctx.spawn(delivery.run(), name="delivery")
     ctx.on_shutdown(lambda: delivery.stop(settings.shutdown_grace_s))

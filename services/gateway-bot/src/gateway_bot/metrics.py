@@ -18,6 +18,11 @@ DELIVERY_LATENCY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
 DELIVERIES = Counter("medialab_gateway_deliveries_total", "Final events delivered, by outcome", ["outcome"])
+UNDELIVERED_REFUNDS = Counter(
+    "medialab_gateway_undelivered_refunds_total",
+    "Jobs refunded because their result could not be delivered, by cause (too_large, chat_refused, ...)",
+    ["cause"],
+)
 TELEGRAM_ERRORS = Counter(
     "medialab_gateway_telegram_errors_total", "Telegram API errors by method and code", ["method", "code"]
 )

@@ -72,6 +72,9 @@ class GatewaySettings(ServiceSettings):
 
     delivery_concurrency: int = Field(default=32, ge=1)
     delivery_ack_wait_s: float = Field(default=60.0, gt=0)
+    # Attempts at delivering a final event (the delivery consumer's max_deliver); a charged result still
+    # undelivered at the last one is refunded. Read from the consumer itself when it exists already.
+    delivery_max_deliver: int = Field(default=30, ge=1)
 
     @field_validator("topup_packs_rub")
     @classmethod

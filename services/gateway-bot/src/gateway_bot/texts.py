@@ -585,10 +585,15 @@ def rephrase_ask(previous: str) -> str:
     return _t("rephrase_ask").format(previous=quote(previous))
 
 
-def job_failed(mode: Mode, reason: FailureReason, job_id: str) -> str:
+def job_failed(mode: Mode, reason: FailureReason, job_id: str, *, prompted: bool = True) -> str:
+    """``prompted``: the user wrote a prompt for the job. Without one a safety refusal cannot be
+    rephrased: it was the image that was refused, so its text says so and offers another photo."""
     if reason is FailureReason.cancelled:
         return job_cancelled(mode, job_id)
-    return _t("job_failed").format(mode=MODE_TITLES[mode], reason=FAILURE_REASONS[reason], job_id=job_id)
+    cause = FAILURE_REASONS[reason]
+    if reason is FailureReason.moderation and not prompted:
+        cause = _t("FAILURE_moderation_no_prompt")
+    return _t("job_failed").format(mode=MODE_TITLES[mode], reason=cause, job_id=job_id)
 
 
 BTN_CANCEL_JOB: str
@@ -613,10 +618,16 @@ def result_caption(mode: Mode, index: int, total: int, fitted: FittedResult, lim
 
 
 def _undeliverable_cause(cause: Undeliverable, limit_mb: int) -> str:
+    if cause is Undeliverable.chat_refused:
+        raise ValueError("a chat that refuses the bot is told nothing")
     if cause is Undeliverable.missing:
         return _t("undeliverable_missing")
     if cause is Undeliverable.unreadable:
         return _t("undeliverable_unreadable")
+    if cause is Undeliverable.rejected:
+        return _t("undeliverable_rejected")
+    if cause is Undeliverable.attempts_exhausted:
+        return _t("undeliverable_attempts_exhausted")
     return _t("undeliverable_too_large").format(limit_mb=limit_mb)
 
 

@@ -32,6 +32,10 @@ class Undeliverable(StrEnum):
     missing = "missing"  # gone from the media store
     unreadable = "unreadable"  # not an image we can open
     too_large = "too_large"  # over the limit even downscaled, or Telegram said 413
+    # Of the whole delivery, never of one part:
+    rejected = "rejected"  # Telegram refused the message for good (400 other than a missing chat)
+    chat_refused = "chat_refused"  # the bot is blocked or the chat is gone: nobody can be told
+    attempts_exhausted = "attempts_exhausted"  # an error that lasted through every delivery attempt
 
 
 class UnreadableResult(Exception):

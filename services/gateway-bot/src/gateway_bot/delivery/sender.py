@@ -7,7 +7,8 @@ Each part of a result (its preview, its document) is recorded in KV once it is o
 retried after a failure half-way sends only what is missing. Each document sent is kept for «🖼 Мои
 работы» with the job's order and the file_id Telegram gave it. A result that cannot be delivered at all
 (gone, unreadable, over Telegram's limit even downscaled, refused with 413) is final, never retried:
-the job is refunded and the user told why.
+the job is refunded and the user told why. So is one the consumer gives up on (``undelivered``): the
+chat refuses the bot, Telegram refuses the message for good, or an error lasted through every attempt.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gateway_bot.delivery.fitting import FittedResult, Undeliverable, Unreadable
 from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.flows.launcher import Order
 from gateway_bot.imaging import preview_jpeg
+from gateway_bot.metrics import UNDELIVERED_REFUNDS
 from gateway_bot.storage.records import OrderRecords, SentParts
 from gateway_bot.storage.works import KeptOutput, KeptWorks
 
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 TELEGRAM_TEXT_LIMIT = 4096
 SENT = "sent"  # the outcome recorded for a part that is out
 ALBUM_BUTTONS = "buttons"  # the part: the message of per-image buttons under an album
+# Modes whose orders never carry the user's words (M6 face swap, M7 upscale).
+PROMPTLESS_MODES = frozenset({Mode.faceswap, Mode.upscale})
 
 
 def split_text(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
@@ -89,18 +93,56 @@ class ResultSender:
         await self._progress.remove(bot, event.job_id)
 
     async def failed(self, bot: Bot, event: JobFailed) -> None:
-        text = texts.job_failed(event.mode, event.reason, event.job_id)
         if event.reason is FailureReason.cancelled:
             # Its owner pressed ❌ Отменить under the status; that press may have said it already.
-            await self._progress.finalise(bot, event.job_id, text)
+            await self._progress.finalise(bot, event.job_id, texts.job_cancelled(event.mode, event.job_id))
             return
         order = await self._orders.load(event.job_id)
-        if event.reason is FailureReason.moderation and order is not None and order.get("prompt"):
+        prompted = _has_prompt(event.mode, order)
+        text = texts.job_failed(event.mode, event.reason, event.job_id, prompted=prompted)
+        if event.reason is FailureReason.moderation and prompted and order is not None:
             # A new message, not the status turned: it carries the offer to rephrase.
             await self._progress.remove(bot, event.job_id)
             await bot.send_message(event.chat_id, text, reply_markup=keyboards.rephrase(event.job_id))
             return
         await self._tell(bot, event.chat_id, event.job_id, text)
+
+    async def undelivered(self, bot: Bot, event: JobSucceeded, cause: Undeliverable) -> None:
+        """Give back a result that will never reach its chat, and say so once if the chat still takes
+        messages (a failure to tell is only logged: the money is back either way). A result of which a
+        document is out already is paid for, as when one image of several is lost; a failed refund
+        raises, for the caller to try again."""
+        out = [
+            index
+            for index in range(len(event.outputs))
+            if await self._parts.outcome(event.job_id, f"{index}.document") == SENT
+        ]
+        if out:
+            log.warning(
+                "job %s undelivered (%s) after %d result(s) went out: not refunded",
+                event.job_id,
+                cause,
+                len(out),
+            )
+            return
+        await self._give_back(event, cause)
+        if cause is Undeliverable.chat_refused:
+            return
+        try:
+            await self._tell(
+                bot,
+                event.chat_id,
+                event.job_id,
+                texts.result_undeliverable(event.mode, cause, event.job_id, self._limit_mb),
+            )
+        except Exception:
+            log.warning(
+                "job %s refunded (%s); telling chat %s failed",
+                event.job_id,
+                cause,
+                event.chat_id,
+                exc_info=True,
+            )
 
     async def _tell(self, bot: Bot, chat_id: int, job_id: str, text: str) -> None:
         """The final word on a job: in its status message, or a new one when there is none."""
@@ -126,14 +168,13 @@ class ResultSender:
                 for index, output in enumerate(event.outputs)
             ]
         lost = [(index, outcome) for index, outcome in enumerate(outcomes) if outcome is not None]
-        limit_mb = self._max_document_bytes // (1024 * 1024)
         if total == 0 or len(lost) == total:
             cause = lost[0][1] if lost else Undeliverable.missing
             await self._refund(bot, event, cause)
             return
         for index, cause in lost:
             await bot.send_message(
-                event.chat_id, texts.result_part_undeliverable(index, total, cause, limit_mb)
+                event.chat_id, texts.result_part_undeliverable(index, total, cause, self._limit_mb)
             )
 
     async def _send_output(
@@ -323,14 +364,28 @@ class ResultSender:
         await self._parts.record(event.job_id, part, SENT)
 
     async def _refund(self, bot: Bot, event: JobSucceeded, cause: Undeliverable) -> None:
-        try:
-            await self._billing.refund(event.job_id, f"undeliverable_{cause.value}", event.trace_id)
-        except UnknownJob:
-            log.warning("job %s has no reservation: nothing to refund", event.job_id)
-        limit_mb = self._max_document_bytes // (1024 * 1024)
+        await self._give_back(event, cause)
         await self._tell(
             bot,
             event.chat_id,
             event.job_id,
-            texts.result_undeliverable(event.mode, cause, event.job_id, limit_mb),
+            texts.result_undeliverable(event.mode, cause, event.job_id, self._limit_mb),
         )
+
+    async def _give_back(self, event: JobSucceeded, cause: Undeliverable) -> None:
+        """Refund the job (billing moves its money at most once, however often this is asked)."""
+        try:
+            await self._billing.refund(event.job_id, f"undeliverable_{cause.value}", event.trace_id)
+        except UnknownJob:
+            log.warning("job %s has no reservation: nothing to refund", event.job_id)
+            return
+        log.info("job %s refunded: its result is undeliverable (%s)", event.job_id, cause)
+        UNDELIVERED_REFUNDS.labels(cause.value).inc()
+
+
+def _has_prompt(mode: Mode, order: dict[str, Any] | None) -> bool:
+    """Whether the user wrote a prompt for the job, which a refusal can ask to rephrase. Without its
+    order (expired), only the modes that never take one are known to have none."""
+    if order is not None:
+        return bool(order.get("prompt"))
+    return mode not in PROMPTLESS_MODES
