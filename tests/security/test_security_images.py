@@ -132,5 +132,6 @@ async def test_another_users_upload_in_a_job_is_refused(stack: Stack) -> None:
     stolen = upload_name(owner)
     assert stolen.startswith(f"uploads/{owner}/") and len(stolen) == len(f"uploads/{owner}/") + 32
     event = await run_as_attacker(stack, attacker, [(stolen, png((64, 64)))])
-    assert event.reason == FailureReason.bad_input and "not an upload of user" in event.detail, event.detail
+    assert event.reason == FailureReason.foreign_input, event
+    assert "not an upload of user" in event.detail, event.detail
     await no_provider_call(stack)

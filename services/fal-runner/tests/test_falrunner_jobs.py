@@ -150,9 +150,12 @@ async def test_bad_inputs_fail_with_reason_codes_and_never_reach_fal(
     for reason, job in cases.items():
         result = await bus.run(job)
         assert isinstance(result, JobFailed) and result.reason == reason, result
+    # An input no longer stored (it expired) is told apart: the user sends it again.
     missing = make_job("nbe", inputs=[text.model_copy(update={"object_name": "in/nowhere.png"})])
+    gone = await bus.run(missing)
+    assert isinstance(gone, JobFailed) and gone.reason == FailureReason.input_gone, gone
     unknown_model = make_job("nb", model_id="fal-ai/does-not-exist")
-    for job in (missing, unknown_model, make_job("nb", prompt="  ")):
+    for job in (unknown_model, make_job("nb", prompt="  ")):
         result = await bus.run(job)
         assert isinstance(result, JobFailed) and result.reason == FailureReason.bad_input, result
     assert fal.submits() == []

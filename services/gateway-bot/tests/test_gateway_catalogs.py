@@ -31,7 +31,7 @@ def _keys_used() -> set[str]:
     used = set(texts.CATALOG_NAMES) | set(_LITERAL_KEY.findall((PACKAGE / "texts.py").read_text()))
     # Mappings to keys, read with ``texts.text`` when they answer.
     used.update(texts._TOPUP_TEXTS.values(), texts._PROMO_TEXTS.values(), promo._REFUSALS.values())
-    used.update(key for _, key in texts._SERVICE_TEXTS)
+    used.update(texts.SERVICE_ERROR_TEXTS.values())
     for value in vars(texts).values():
         if isinstance(value, texts._Named):
             used.update(value.key(member) for member in value)

@@ -52,14 +52,7 @@ from gateway_bot.failures import (
 from gateway_bot.payments import topup_for
 from medialab_contracts.billing import HistoryEntry, HistoryKind, HistoryPage, OperationStatus
 from medialab_contracts.catalog import default_catalog
-from medialab_contracts.errors import (
-    BadAmount,
-    BadRequest,
-    NotAdmin,
-    ServiceUnavailable,
-    UnknownJob,
-    UnknownUser,
-)
+from medialab_contracts.errors import ErrorCode, ErrorReply, MediaLabError
 from medialab_contracts.events import FailureReason
 from medialab_contracts.ids import new_job_id
 from medialab_contracts.modes import Mode
@@ -246,16 +239,21 @@ def test_texts_module_holds_no_latin_only_user_sentences() -> None:
             assert re.search("[а-яА-ЯёЁ]", value), name
 
 
-# One of each cause a service reports; its "cannot answer now" family (unavailable, timeout, a lost
-# race) is one cause to the user: try again in a minute.
-SERVICE_ERRORS = [
-    NotAdmin("x"),
-    UnknownJob("x"),
-    UnknownUser("x"),
-    BadAmount("x"),
-    BadRequest("x"),
-    ServiceUnavailable("x"),
-]
+def _service_error(code: ErrorCode) -> MediaLabError:
+    """The error a caller raises for ``code``, as ``rpc.call`` makes it from the service's reply."""
+    extra = {
+        ErrorCode.insufficient_funds: {"available": 1000, "price": 2400},
+        ErrorCode.too_many_jobs: {"limit": 3},
+    }
+    return MediaLabError.from_reply(ErrorReply(code=code, message="x", **extra.get(code, {})))
+
+
+def _service_error_groups() -> dict[str, list[ErrorCode]]:
+    """The codes by the catalog text they are told with: one group is one cause for the user."""
+    groups: dict[str, list[ErrorCode]] = {}
+    for code, key in texts.SERVICE_ERROR_TEXTS.items():
+        groups.setdefault(key, []).append(code)
+    return groups
 
 
 def _input_errors() -> list[InputRejected]:
@@ -292,6 +290,9 @@ def _subclasses(kind: type) -> set[type]:
 
 
 def test_no_failure_text_is_used_for_two_different_causes() -> None:
+    # Every code a service can answer with has its entry: a new code without one fails here, instead
+    # of being told to the user as some other cause.
+    assert set(texts.SERVICE_ERROR_TEXTS) == set(ErrorCode)
     job = new_job_id()
     errors = _input_errors()
     assert {type(error) for error in errors} == _subclasses(InputRejected)  # every input problem
@@ -302,18 +303,40 @@ def test_no_failure_text_is_used_for_two_different_causes() -> None:
             Mode.create, FailureReason.moderation, job, prompted=False
         ),
         **{f"input:{index}": texts.describe_input(error) for index, error in enumerate(errors)},
-        **{f"service:{type(e).__name__}": texts.describe_service_error(e) for e in SERVICE_ERRORS},
+        **{
+            f"service:{'|'.join(codes)}": texts.describe_service_error(_service_error(codes[0]))
+            for codes in _service_error_groups().values()
+        },
         **{
             f"result:{cause}": texts.result_undeliverable(Mode.create, cause, job, 50)
             for cause in Undeliverable
             if cause is not Undeliverable.chat_refused  # a chat that refuses the bot is told nothing
         },
-        "funds": texts.insufficient_funds(2400, 1000),
         "translation": texts.TRANSLATE_FAILED,
-        "unexpected": texts.INTERNAL_ERROR,
         "stale": texts.STALE_BUTTON,
     }
     assert len(set(causes.values())) == len(causes), sorted(causes.items(), key=lambda item: item[1])
+    # The errors router's own answers are those of their group: funds short, and a bug of ours.
+    funds = texts.describe_service_error(_service_error(ErrorCode.insufficient_funds))
+    assert funds == texts.insufficient_funds(2400, 1000)
+    assert texts.describe_service_error(_service_error(ErrorCode.internal)) == texts.INTERNAL_ERROR
+
+
+def test_a_gone_input_a_long_text_and_a_foreign_upload_are_told_apart_from_a_bad_request() -> None:
+    job = new_job_id()
+    told = {reason: texts.job_failed(Mode.text, reason, job) for reason in FailureReason}
+    assert "больше не хранится" in told[FailureReason.input_gone]
+    assert "отправьте фото снова" in told[FailureReason.input_gone]
+    assert (
+        "слишком длинный" in told[FailureReason.text_too_long]
+        and "сократите" in told[FailureReason.text_too_long]
+    )
+    assert "другим пользователем" in told[FailureReason.foreign_input]
+    assert "своё фото" in told[FailureReason.foreign_input]
+    assert "измените промпт" in told[FailureReason.bad_input]
+    with texts.use_locale("en"):
+        assert "send the photo again" in texts.job_failed(Mode.text, FailureReason.input_gone, job)
+        assert "shorten it" in texts.job_failed(Mode.text, FailureReason.text_too_long, job)
 
 
 def test_insufficient_funds_says_how_much_is_missing_and_how_to_top_up() -> None:

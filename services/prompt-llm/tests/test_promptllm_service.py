@@ -315,12 +315,14 @@ async def test_m2_job_is_retried_when_every_provider_slot_was_busy(m2: tuple[Job
     assert len(fal.requests) == 2
 
 
-async def test_m2_job_with_words_over_the_limit_is_refused_without_a_call(
+async def test_m2_job_with_words_over_the_limit_or_none_is_refused_without_a_call(
     m2: tuple[JobBus, FakeFalLlm],
 ) -> None:
     bus, fal = m2
     final = await bus.run(m2_job("кот " * 600), timeout=10)
-    assert isinstance(final, JobFailed) and final.reason is FailureReason.bad_input
+    assert isinstance(final, JobFailed) and final.reason is FailureReason.text_too_long, final
+    blank = await bus.run(m2_job("   "), timeout=10)
+    assert isinstance(blank, JobFailed) and blank.reason is FailureReason.bad_input, blank
     assert fal.requests == []
 
 

@@ -73,10 +73,17 @@ async def fake_prompt_llm(
 
 
 async def submit(
-    js: JetStreamContext, picture: bytes, text: str, wish: str | None, name: str = "inputs/test/picture.png"
+    js: JetStreamContext,
+    picture: bytes | None,
+    text: str,
+    wish: str | None,
+    name: str = "inputs/test/picture.png",
 ) -> JobRequest:
-    media = await MediaStore.open(js)
-    ref: MediaRef = await media.put(name, picture, "image/png")
+    """Stores ``picture`` as ``name`` and publishes a job on it; with None, the job names a missing object."""
+    if picture is None:
+        ref = MediaRef(object_name=name, content_type="image/png")
+    else:
+        ref = await (await MediaStore.open(js)).put(name, picture, "image/png")
     job = JobRequest(
         user_id=1,
         chat_id=1,
@@ -186,4 +193,30 @@ async def test_another_users_upload_is_refused_unread(bus) -> None:
         job = await submit(js, white_png(), "Текст", None, name=upload_name(2))  # the job is user 1's
         event = await final_event(js, job.job_id)
     assert isinstance(event, JobFailed)
-    assert event.reason is FailureReason.bad_input and "not an upload of user 1" in event.detail
+    assert event.reason is FailureReason.foreign_input and "not an upload of user 1" in event.detail
+
+
+async def test_a_picture_gone_from_the_store_fails_as_input_gone(bus) -> None:
+    nc, js = bus
+    async with text_render(nc, js, style_llm_enabled=False):
+        # Never stored, as if it expired before the job was read: the user is asked to send it again.
+        job = await submit(js, None, "Текст", None, name="inputs/test/expired.png")
+        event = await final_event(js, job.job_id)
+    assert isinstance(event, JobFailed), event
+    assert event.reason is FailureReason.input_gone and "inputs/test/expired.png" in event.detail
+
+
+@pytest.mark.parametrize(
+    ("words", "why"),
+    [
+        ("слово " * 200, "characters > 1000"),  # over the limit of characters
+        ("Длинное-предлинное-слово " * 30, "does not fit"),  # within it, but too much for this picture
+    ],
+)
+async def test_text_too_long_to_draw_fails_as_text_too_long(bus, words: str, why: str) -> None:
+    nc, js = bus
+    async with text_render(nc, js, style_llm_enabled=False):
+        job = await submit(js, white_png(), words, None)
+        event = await final_event(js, job.job_id)
+    assert isinstance(event, JobFailed), event
+    assert event.reason is FailureReason.text_too_long and why in event.detail, event.detail

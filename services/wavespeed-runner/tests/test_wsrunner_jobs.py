@@ -120,7 +120,7 @@ async def test_bad_inputs_fail_with_reason_codes_and_never_reach_a_task(
     cases = [
         (make_job([face, text]), FailureReason.not_an_image),
         (make_job([corrupt, target]), FailureReason.bad_image),
-        (make_job([face, missing]), FailureReason.bad_input),
+        (make_job([face, missing]), FailureReason.input_gone),
         (make_job([face]), FailureReason.bad_input),
         (make_job([face, target], mode="edit"), FailureReason.bad_input),
     ]

@@ -20,7 +20,12 @@ class FailureReason(StrEnum):
     not_an_image = "not_an_image"
     bad_image = "bad_image"  # corrupt, truncated, unsupported
     image_too_large = "image_too_large"  # bytes or pixels over the limit, decompression bomb
-    bad_input = "bad_input"  # anything else the request got wrong
+    # An input is no longer in the media store: stored for a limited time, it expired before the job read it.
+    input_gone = "input_gone"
+    foreign_input = "foreign_input"  # an input is another user's upload (a forged job); never read
+    text_too_long = "text_too_long"  # the words to write or draw exceed the limit, or do not fit the picture
+    # Anything else the request got wrong: a job its model cannot take, parameters the provider refused.
+    bad_input = "bad_input"
     provider_rejected = "provider_rejected"  # 4xx validation from the provider
     moderation = "moderation"  # content policy
     no_face = "no_face"

@@ -28,9 +28,9 @@ class ObjectTooLarge(ImageRejected):
 
 
 class ForeignInput(ImageRejected):
-    """A job names an upload of another user: refused as a bad input, never read."""
+    """A job names an upload of another user: refused, never read."""
 
-    reason = FailureReason.bad_input
+    reason = FailureReason.foreign_input
 
 
 def check_owner(refs: Sequence[MediaRef], user_id: int) -> None:

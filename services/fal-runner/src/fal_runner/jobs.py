@@ -147,7 +147,7 @@ class FalJobHandler:
         except ImageRejected as error:
             return control.failed(error.reason, str(error))
         except MediaNotFound:
-            return control.failed(FailureReason.bad_input, "an input image is not in the media store")
+            return control.failed(FailureReason.input_gone, "an input image is not in the media store")
         except UnsupportedJob as error:
             return control.failed(FailureReason.bad_input, str(error))
         except FalError as error:

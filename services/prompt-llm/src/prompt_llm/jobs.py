@@ -50,7 +50,11 @@ class PromptJobHandler:
         try:
             request = WritePromptRequest(text=job.prompt.strip(), trace_id=job.trace_id)
         except ValidationError as error:
-            return control.failed(FailureReason.bad_input, f"words refused: {error.errors()[0]['msg']}")
+            first = error.errors()[0]
+            # Too many words the user can shorten; none at all is a job the gateway should not have sent.
+            too_long = first["type"] == "string_too_long"
+            reason = FailureReason.text_too_long if too_long else FailureReason.bad_input
+            return control.failed(reason, f"words refused: {first['msg']}")
         started = time.perf_counter()
         try:
             reply = await self._operations.write_prompt(request)

@@ -24,6 +24,7 @@ from text_render.errors import (
     NotAnImage,
     RenderError,
     TextInputError,
+    TextTooLong,
 )
 from text_render.render import Limits, render_detailed
 from text_render.settings import TextRenderSettings
@@ -35,6 +36,7 @@ _REASONS: tuple[tuple[type[RenderError], FailureReason], ...] = (
     (NotAnImage, FailureReason.not_an_image),
     (CorruptImage, FailureReason.bad_image),
     (ImageTooLarge, FailureReason.image_too_large),  # decompression bombs included
+    (TextTooLong, FailureReason.text_too_long),  # before its base class: the user can shorten it
     (TextInputError, FailureReason.bad_input),
 )
 
@@ -83,7 +85,7 @@ class TextJobHandler:
         try:
             data = await self._media.get(source.object_name)
         except MediaNotFound:
-            return control.failed(FailureReason.bad_input, f"input {source.object_name} is gone")
+            return control.failed(FailureReason.input_gone, f"input {source.object_name} is gone")
         style = await resolve_style(job.style_wish, self._llm_asker(job.trace_id))
         started = time.perf_counter()
         canvas = None if job.size is None else (job.size.width, job.size.height)

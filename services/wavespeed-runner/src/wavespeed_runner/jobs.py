@@ -122,7 +122,7 @@ class FaceSwapHandler:
         except ImageRejected as error:
             return control.failed(error.reason, str(error))
         except MediaNotFound:
-            return control.failed(FailureReason.bad_input, "an input image is not in the media store")
+            return control.failed(FailureReason.input_gone, "an input image is not in the media store")
         except TaskFailed as error:
             log.warning("WaveSpeed failed the task: %s (%s)", error.reason, error.detail)
             return control.failed(error.reason, error.detail)
