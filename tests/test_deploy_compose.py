@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 import re
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from medialab_devstack import nats_auth
 from medialab_devstack.launcher import SERVICE_ORDER
 from medialab_devstack.stack import SERVICE_MODULES, SERVICE_PROCESS_ENV
 from medialab_runtime.settings import ServiceSettings
+from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -298,18 +300,50 @@ def test_compose_prometheus_scrapes_every_service_and_loads_the_rules() -> None:
 
 # ----- secrets and the closed bus ----------------------------------------------------------------------
 
-# Each secret of .env and the one service that may receive it.
-SECRET_OWNERS = {
-    "TG_BOT_TOKEN": "gateway-bot",
-    "WEBHOOK_SECRET": "gateway-bot",
-    "FAL_KEYS": "fal-runner",
-    "FAL_KEY": None,
-    "WAVESPEED_API_KEY": "wavespeed-runner",
-    "DATABASE_URL": "billing",
-    "POSTGRES_PASSWORD": None,
-    "GRAFANA_ADMIN_PASSWORD": None,
-    **{nats_auth.password_variable(user): None for user in nats_auth.load().users},
-}
+
+def is_secret(info: FieldInfo) -> bool:
+    """A ``SecretStr`` field, optional or not."""
+    annotation = info.annotation
+    return annotation is SecretStr or SecretStr in typing.get_args(annotation)
+
+
+def service_secrets() -> dict[str, str]:
+    """Each secret a service reads (a ``SecretStr`` field of its own settings) → that service.
+
+    Derived, so a secret added to any settings class is covered here without a list to update. The
+    common settings' secret (``NATS_PASSWORD``) is checked apart: compose gives each service its own.
+    """
+    owners: dict[str, str] = {}
+    for name in SERVICE_ORDER:
+        for variable, (_, info) in own_fields(settings_class(name)).items():
+            if is_secret(info):
+                assert variable not in owners, f"{variable} is read by {owners[variable]} and {name}"
+                owners[variable] = name
+    return owners
+
+
+# Secrets in .env that no service reads: every service container gets them blanked.
+UNOWNED_SECRETS = (
+    "FAL_KEY",  # fal's client library would pick it up: fal-runner reads FAL_KEYS
+    "POSTGRES_PASSWORD",
+    "GRAFANA_ADMIN_PASSWORD",
+    *(nats_auth.password_variable(user) for user in nats_auth.load().users),
+)
+SECRET_OWNERS: dict[str, str | None] = {**service_secrets(), **dict.fromkeys(UNOWNED_SECRETS)}
+
+
+def test_the_secret_owners_come_from_the_settings_classes() -> None:
+    # The derivation finds every service's secrets (the YooKassa pair was once missing from a list).
+    assert {
+        "TG_BOT_TOKEN": "gateway-bot",
+        "WEBHOOK_SECRET": "gateway-bot",
+        "FAL_KEYS": "fal-runner",
+        "WAVESPEED_API_KEY": "wavespeed-runner",
+        "DATABASE_URL": "billing",
+        "YOOKASSA_SHOP_ID": "payments",
+        "YOOKASSA_SECRET_KEY": "payments",
+    }.items() <= service_secrets().items()
+    assert "NATS_PASSWORD" not in service_secrets()
 
 
 @pytest.mark.parametrize("name", SERVICE_ORDER)

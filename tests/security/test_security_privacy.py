@@ -1,12 +1,15 @@
 """/delete_me leaves no file or prompt of the user, keeps every kopeck, and leaves others alone.
 
-Two users each edit a photo on the whole stack (billing real, fal emulated); the first also leaves a
-draft with an uploaded photo. After the first one's /delete_me, the object store, the gateway's KV
-buckets and billing's PostgreSQL are read directly (as the admin, as an operator would).
+Two users each edit a photo on the whole stack (billing real, fal emulated), so each has a kept work
+(«🖼 Мои работы»: a record in KV ``works``, copies of its result and input in the object store
+``kept``); the first also leaves a draft with an uploaded photo. After the first one's /delete_me, the
+object stores, the gateway's KV buckets and billing's PostgreSQL are read directly (as the admin, as
+an operator would).
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 from collections.abc import Iterator
 
@@ -22,7 +25,8 @@ from PIL import Image
 
 pytestmark = pytest.mark.e2e
 
-KV_BUCKETS = (subjects.FSM_BUCKET, subjects.GATEWAY_BUCKET, subjects.ALBUMS_BUCKET)
+KV_BUCKETS = (subjects.FSM_BUCKET, subjects.GATEWAY_BUCKET, subjects.ALBUMS_BUCKET, subjects.WORKS_BUCKET)
+OBJECT_STORES = (subjects.MEDIA_BUCKET, subjects.UPLOADS_BUCKET, subjects.KEPT_BUCKET)
 
 
 def photo(color: tuple[int, int, int]) -> bytes:
@@ -68,15 +72,30 @@ class Stores:
         self._js = nc.jetstream()
 
     async def objects(self) -> set[str]:
-        """Names in ``media`` and ``uploads`` (an upload a job took is in both, under one name)."""
+        """``<bucket>:<name>`` of every object in ``media``, ``uploads`` and ``kept`` (one name may be in
+        several: an upload a job took is in ``uploads`` and ``media``, a kept result in ``media`` and
+        ``kept``)."""
         names: set[str] = set()
-        for bucket in (subjects.MEDIA_BUCKET, subjects.UPLOADS_BUCKET):
+        for bucket in OBJECT_STORES:
             store = await self._js.object_store(bucket)
             try:
-                names.update(info.name for info in await store.list(ignore_deletes=True))
+                names.update(f"{bucket}:{info.name}" for info in await store.list(ignore_deletes=True))
             except NotFoundError:
                 pass
         return names
+
+    async def kept_work(self, user_id: int, timeout: float = 30) -> None:
+        """Wait until a work of the user is kept. The result's caption («…готово») goes out before it is
+        kept, and its record is written after its copies in ``kept``: once it is there, all of it is."""
+        kv = await self._js.key_value(subjects.WORKS_BUCKET)
+        watcher = await kv.watch(f"work.{user_id}.*")
+        try:
+            async with asyncio.timeout(timeout):
+                async for entry in watcher:
+                    if entry is not None and entry.value:
+                        return
+        finally:
+            await watcher.stop()
 
     async def records(self) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -121,14 +140,26 @@ async def test_delete_me_leaves_no_file_or_prompt_and_keeps_the_ledger(stack: St
     try:
         async with stack.user(first_name="Другой") as other:
             await edit_photo(other, photo((10, 200, 30)), theirs)
+        await stores.kept_work(other.user_id)
         others_objects = await stores.objects()
         async with stack.user(first_name="Анна", username="anna_private") as user:
             await edit_photo(user, photo((200, 30, 10)), mine)
+            await stores.kept_work(user.user_id)
             await leave_a_draft(user, photo((90, 90, 200)))
             user_objects = await stores.objects() - others_objects
-            assert any(name.startswith("results/") for name in user_objects)
-            assert len([name for name in user_objects if name.startswith(f"uploads/{user.user_id}/")]) == 2
+            assert any(name.startswith(f"{subjects.MEDIA_BUCKET}:results/") for name in user_objects)
+            uploads = f"{subjects.UPLOADS_BUCKET}:uploads/{user.user_id}/"
+            assert len([name for name in user_objects if name.startswith(uploads)]) == 2
+            # The result is kept for «🖼 Мои работы» with its input; its record holds the prompt.
+            kept = f"{subjects.KEPT_BUCKET}:"
+            assert any(name.startswith(f"{kept}results/") for name in user_objects)
+            assert any(name.startswith(f"{kept}uploads/{user.user_id}/") for name in user_objects)
             records = await stores.records()
+            work = f"{subjects.WORKS_BUCKET}:work.{user.user_id}."
+            assert [v for k, v in records.items() if k.startswith(work) and mine in v]
+            others_work = f"{subjects.WORKS_BUCKET}:work.{other.user_id}."
+            assert [v for k, v in records.items() if k.startswith(others_work) and theirs in v]
+            assert any(name.startswith(f"{kept}uploads/{other.user_id}/") for name in others_objects)
             assert any(mine in value for value in records.values())  # the prompt is stored before
             assert any(mine in job for job in await stored_jobs(stack.database_url, user.user_id))
             money_before = await money(stack.database_url, user.user_id)
@@ -144,8 +175,11 @@ async def test_delete_me_leaves_no_file_or_prompt_and_keeps_the_ledger(stack: St
             assert not left & user_objects, left & user_objects
             assert others_objects <= left
             records = await stores.records()
-            leaks = {k: v for k, v in records.items() if mine in v or any(n in v for n in user_objects)}
+            names = {name.split(":", 1)[1] for name in user_objects}
+            leaks = {k: v for k, v in records.items() if mine in v or any(n in v for n in names)}
             assert not leaks, leaks
+            assert not [k for k in records if k.startswith(work)]
+            assert not [name for name in left if name.startswith(kept) and name.split(":", 1)[1] in names]
             assert not [
                 k
                 for k in records
@@ -184,7 +218,9 @@ async def test_delete_me_waits_for_a_running_job_and_cancel_keeps_everything(sta
             await user.send_text("сделай фон синим")
             await reply(user, contains("задача принята"))
             uploaded = await stores.objects()
-            assert any(name.startswith(f"uploads/{user.user_id}/") for name in uploaded)
+            assert any(
+                name.startswith(f"{subjects.UPLOADS_BUCKET}:uploads/{user.user_id}/") for name in uploaded
+            )
 
             await user.send_command("delete_me")
             question = await reply(user, contains("Удалить ваши данные?"))

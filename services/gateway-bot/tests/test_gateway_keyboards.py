@@ -46,6 +46,7 @@ from gateway_bot.failures import (
     TopupArgsError,
     TopupOutOfLimits,
     TopupProblem,
+    UploadBytesQuotaReached,
     UploadExpired,
     UploadQuotaReached,
 )
@@ -266,6 +267,7 @@ def _input_errors() -> list[InputRejected]:
         AnimatedImage("x"),
         AlbumTooLarge(50_000_000, 40 * 1024 * 1024),
         UploadQuotaReached(30),
+        UploadBytesQuotaReached(200 * 1024 * 1024, 190 * 1024 * 1024, 12),
         UploadExpired("x"),
         ImageTooSmall(32),
         ImageAspectUnsupported(3.0),

@@ -35,6 +35,19 @@ def test_webhook_needs_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
         GatewaySettings()
 
 
+def test_the_hourly_upload_bytes_hold_at_least_one_file_of_the_size_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TG_BOT_TOKEN", TOKEN)
+    assert GatewaySettings(_env_file=None).upload_bytes_per_hour == 200 * 1024 * 1024
+    monkeypatch.setenv("MAX_IMAGE_BYTES", str(20 * 1024 * 1024))
+    monkeypatch.setenv("UPLOAD_BYTES_PER_HOUR", str(20 * 1024 * 1024))
+    assert GatewaySettings(_env_file=None).upload_bytes_per_hour == 20 * 1024 * 1024
+    monkeypatch.setenv("UPLOAD_BYTES_PER_HOUR", str(20 * 1024 * 1024 - 1))
+    with pytest.raises(ValidationError, match="UPLOAD_BYTES_PER_HOUR must be at least MAX_IMAGE_BYTES"):
+        GatewaySettings(_env_file=None)
+
+
 def test_token_is_redacted_from_log_lines() -> None:
     record = logging.LogRecord(
         "x", logging.ERROR, __file__, 1, "GET https://api/bot%s/getMe failed", (TOKEN,), None

@@ -208,7 +208,7 @@ async def setup(ctx: ServiceContext[GatewaySettings]) -> None:
     )
     orders = OrderRecords(buckets.gateway)
     launcher = JobLauncher(billing, llm, progress, media, uploads, orders)
-    quota = UploadQuota(buckets.gateway, settings.uploads_per_hour)
+    quota = UploadQuota(buckets.gateway, settings.uploads_per_hour, settings.upload_bytes_per_hour)
     intake = ImageIntake(uploads, settings.image_limits, quota, PixelBudget(settings.max_image_pixels))
     dp = build_dispatcher(
         settings,

@@ -55,6 +55,17 @@ class UploadQuotaReached(InputRejected):
         self.per_hour = per_hour
 
 
+class UploadBytesQuotaReached(InputRejected):
+    """The file does not fit in what is left of the user's upload bytes of this hour
+    (UPLOAD_BYTES_PER_HOUR); the hour's quota renews in ``retry_in_min`` minutes."""
+
+    def __init__(self, limit_bytes: int, used_bytes: int, retry_in_min: int) -> None:
+        super().__init__(f"{used_bytes} of {limit_bytes} upload bytes used this hour")
+        self.limit_bytes = limit_bytes
+        self.used_bytes = used_bytes
+        self.retry_in_min = retry_in_min
+
+
 class UploadExpired(InputRejected):
     """An upload no job took within UPLOADS_TTL_S is gone."""
 

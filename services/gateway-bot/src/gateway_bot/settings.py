@@ -24,6 +24,9 @@ class GatewaySettings(ServiceSettings):
 
     # Per-user quota (issue 17 item 4): images taken in per clock hour, refused ones included.
     uploads_per_hour: int = Field(default=30, ge=1)
+    # ... and their bytes (Telegram's file_size, before the download): 30 files of 20 MB from a few
+    # users would fill the shared ``uploads`` bucket (UPLOADS_MAX_BYTES) and block everyone's uploads.
+    upload_bytes_per_hour: int = Field(default=200 * MB, ge=MB)
     max_retouch_bytes: int = Field(default=10 * MB, ge=1)
     # text-render's own input limits: checked when the photo arrives, before the user types the text.
     max_text_image_bytes: int = Field(default=10 * MB, ge=1)
@@ -90,6 +93,15 @@ class GatewaySettings(ServiceSettings):
             <= self.topup_max_rub
         ):
             raise ValueError("TOPUP_PACKS_RUB must lie within TOPUP_MIN_RUB..TOPUP_MAX_RUB")
+        return self
+
+    @model_validator(mode="after")
+    def _one_file_fits_the_hour(self) -> GatewaySettings:
+        if self.upload_bytes_per_hour < self.max_image_bytes:
+            raise ValueError(
+                "UPLOAD_BYTES_PER_HOUR must be at least MAX_IMAGE_BYTES: a file within the size limit "
+                "would otherwise never fit in an hour's quota"
+            )
         return self
 
     @model_validator(mode="after")

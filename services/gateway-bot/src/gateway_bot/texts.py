@@ -63,6 +63,7 @@ from gateway_bot.failures import (
     TopupArgsError,
     TopupOutOfLimits,
     TopupProblem,
+    UploadBytesQuotaReached,
     UploadExpired,
     UploadQuotaReached,
 )
@@ -497,6 +498,13 @@ ANIMATED_IMAGE: str
 
 def upload_quota_reached(per_hour: int) -> str:
     return _t("upload_quota_reached").format(per_hour=per_hour)
+
+
+def upload_bytes_quota_reached(limit_bytes: int, used_bytes: int, retry_in_min: int) -> str:
+    mb = 1024 * 1024
+    return _t("upload_bytes_quota_reached").format(
+        max_mb=limit_bytes // mb, used_mb=f"{round(used_bytes / mb, 1):g}", minutes=retry_in_min
+    )
 
 
 TOO_MANY_JOBS: str
@@ -1059,6 +1067,8 @@ def describe_input(error: InputRejected) -> str:
             return album_too_large(error.limit_pixels, error.limit_bytes)
         case UploadQuotaReached():
             return upload_quota_reached(error.per_hour)
+        case UploadBytesQuotaReached():
+            return upload_bytes_quota_reached(error.limit_bytes, error.used_bytes, error.retry_in_min)
         case UploadExpired():
             return _t("UPLOAD_EXPIRED")
         case ImageTooSmall():

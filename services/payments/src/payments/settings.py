@@ -9,8 +9,9 @@ from pydantic import Field, SecretStr
 
 
 class PaymentsSettings(ServiceSettings):
-    # YooKassa's shop id and secret key (Basic auth); the key never leaves this process's memory.
-    yookassa_shop_id: str = Field(min_length=1)
+    # YooKassa's shop id and secret key (Basic auth): the two together are the credentials, so neither
+    # leaves this process's memory (nor reaches a repr, a log or another service's container).
+    yookassa_shop_id: SecretStr = Field(min_length=1)
     yookassa_secret_key: SecretStr
     yookassa_api_base: str = "https://api.yookassa.ru"
     # Where YooKassa sends the user after paying: the bot's t.me link.

@@ -94,7 +94,9 @@ class YooKassaClient:
         self._base_s = settings.yookassa_retry_base_s
         self._http = httpx.AsyncClient(
             base_url=settings.yookassa_api_base.rstrip("/") + "/v3",
-            auth=httpx.BasicAuth(settings.yookassa_shop_id, settings.yookassa_secret_key.get_secret_value()),
+            auth=httpx.BasicAuth(
+                settings.yookassa_shop_id.get_secret_value(), settings.yookassa_secret_key.get_secret_value()
+            ),
             timeout=settings.yookassa_timeout_s,
         )
 

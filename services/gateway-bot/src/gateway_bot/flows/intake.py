@@ -1,6 +1,7 @@
 """Taking an image from a message: Telegram's metadata first, then the bytes, then into ``uploads``.
 
-Each upload counts against the user's hourly quota; the file is downloaded here through getFile (the
+Each upload counts against the user's hourly quotas (files and bytes, the bytes from Telegram's
+``file_size`` before anything is downloaded); the file is downloaded here through getFile (the
 token never leaves the gateway), checked (header first, nothing decoded before its pixels passed) and
 only then stored, in the ``uploads`` bucket (expiring within the hour unless a job takes it) as
 ``upload_name(owner)``: ``uploads/<owner's Telegram id>/<128 random bits>``. Nobody can guess another
@@ -76,13 +77,15 @@ class ImageIntake:
     async def accept(self, bot: Bot, upload: Upload, owner: int, max_bytes: int) -> MediaRef:
         """Check, then store in the ``uploads`` bucket, where it expires unless a job takes it."""
         precheck(upload, max_bytes)
-        await self._quota.take(owner)
+        await self._quota.take(owner, upload.file_size)
         try:
             buffer = await bot.download(upload.file_id)
         except TelegramAPIError as error:
             log.warning("download of message %d failed: %s", upload.message_id, error.message)
             raise DownloadFailed(error.message) from error
         data = buffer.read() if buffer is not None else b""  # aiogram rewinds it
+        if upload.file_size is None:
+            await self._quota.add_bytes(owner, len(data))
         limits = dataclasses.replace(self._limits, max_bytes=min(max_bytes, self._limits.max_bytes))
         header = await asyncio.to_thread(check_header, data, limits)
         info = await self._decoding.run(header.width * header.height, check_image, data, limits)
