@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from medialab_sandbox.telegram import TelegramUserClient, TranscriptMessage
+from medialab_contracts.catalog import default_catalog
+from medialab_sandbox.telegram import AlbumItem, TelegramUserClient, TranscriptMessage
 from medialab_testkit.e2e import (
     ADMIN_ID,
     Stack,
@@ -494,6 +495,35 @@ async def test_provider_failure_is_told_and_refunded(stack: Stack) -> None:
         assert "Средства не списаны" in failed.text
         await asyncio.sleep(0.5)
         assert await balance_available(user) == before
+
+
+async def test_a_file_telegram_does_not_hand_over_is_told_and_costs_nothing(stack: Stack) -> None:
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await choose(user, "⬆️ Улучшить")
+        await user.wait_for_message(predicate=contains("Отправьте изображение"), timeout=10)
+        async with stack.control() as control:
+            await control.inject_fault("getFile", status=500, description="Internal Server Error")
+        await user.send_photo(jpeg_bytes())
+        told = await reply(user, contains("Не удалось получить файл у Telegram"))
+        assert "Отправьте фото ещё раз" in text_of(told)
+        # Still in the step: the photo sent again is taken and upscaled.
+        await user.send_photo(jpeg_bytes())
+        await expect_png_result(user)
+        assert await balance_available(user) == before - default_catalog().by_key("ups").price
+
+
+async def test_an_unreadable_photo_of_an_album_is_named_and_nothing_is_kept(stack: Stack) -> None:
+    async with stack.user() as user:
+        await choose(user, "✏️ Изменить", "Seedream")
+        await user.wait_for_message(predicate=contains("Отправьте от 1 до 4"), timeout=10)
+        broken = AlbumItem(
+            b"\x89PNG\r\n\x1a\n" + b"not really a png" * 64, kind="document", file_name="b.png"
+        )
+        await user.send_album([jpeg_bytes(color=(255, 0, 0)), broken, jpeg_bytes(color=(0, 0, 255))])
+        told = await reply(user, contains("в альбоме не принято"))
+        assert "Фото 2 из 3" in text_of(told) and "Альбом не сохранён" in text_of(told)
+        assert not [m for m in await user.bot_messages() if "Изображений загружено" in text_of(m)]
 
 
 async def test_twenty_users_at_once_all_get_results_without_429(stack: Stack) -> None:
