@@ -312,6 +312,30 @@ async def test_a_6000_by_1500_png_to_upscale_is_clamped_and_succeeds(stack: Stac
         assert await balance_available(user) == before - 800
 
 
+async def test_a_noisy_png_to_upscale_reaches_fal_at_the_size_the_note_names(stack: Stack) -> None:
+    """A photo-like PNG over the 4 MB upload budget even at 4096×1024: what fal gets is what the user
+    is told, and fal-runner sends the gateway's bytes as they are."""
+    crisp = "fal-ai/recraft/upscale/crisp"
+    earlier = len(await stack.fal_submits(crisp))
+    async with stack.user() as user:
+        before = await balance_available(user)
+        await upscale(user, png_of((4600, 1150), grainy=True))  # ~16 MB, over the 4096 px side too
+        status = await reply(user, contains("задача принята"), timeout=60)
+        named = re.search(r"Изображение уменьшено до (\d+)×(\d+)", status.text)
+        assert named is not None, status.text
+        note_size = (int(named[1]), int(named[2]))
+        document = await user.wait_for_message(predicate=is_document, timeout=60)
+        with Image.open(io.BytesIO(await user.download(document.document.file_id))) as image:
+            assert image.size == (note_size[0] * 2, note_size[1] * 2)
+        assert await balance_available(user) == before - 800
+    (submit,) = (await stack.fal_submits(crisp))[earlier:]
+    async with httpx.AsyncClient() as client:
+        sent = (await client.get(submit["body"]["image_url"])).raise_for_status().content
+    assert len(sent) <= 4 * MB
+    with Image.open(io.BytesIO(sent)) as image:
+        assert (image.format, image.size) == ("PNG", note_size)
+
+
 async def test_an_image_too_small_to_upscale_is_refused_before_any_charge(stack: Stack) -> None:
     async with stack.user() as user:
         before = await balance_available(user)

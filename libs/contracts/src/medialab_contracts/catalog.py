@@ -139,6 +139,12 @@ class ModelSpec(BaseModel):
     max_input_pixels: int | None = None
     # The longest side over the shortest an input may have: no downscale fixes it, so it is refused.
     max_input_aspect: float | None = None
+    # A model that reads PNG inputs only, and the bytes one input may have as sent: the gateway fits
+    # such inputs (downscaled if PNG needs it) before the job, so the user's note names the size the
+    # provider gets, and fal-runner sends them as they are. None: the runners' own 4 MB rule
+    # (``medialab_runtime.images.MAX_UPLOAD_BYTES``, JPEG quality first), which keeps the pixels.
+    input_png_only: bool = False
+    max_input_bytes: int | None = Field(default=None, gt=0)
 
     # Variants: how many images one call may return (the provider's ``num_images``); 1: no choice.
     max_variants: int = Field(default=1, ge=1, le=MAX_VARIANTS)
@@ -374,10 +380,13 @@ _DEFAULT_MODELS: tuple[ModelSpec, ...] = (
         # $0.004 per request (Recraft's API pricing for crisp upscale; fal's page not stored)
         cost_micro_usd=4_000,
         max_inputs=1,
-        # Recraft's limits (fal.md): sides 32–4096 px, at most 16 MP.
+        # Recraft's limits (fal.md): sides 32–4096 px, at most 16 MP, PNG only, under 10 MB; we send
+        # at most the runners' 4 MB (``MAX_UPLOAD_BYTES``), well inside it.
         min_input_side=32,
         max_input_side=4096,
         max_input_pixels=16_000_000,
+        input_png_only=True,
+        max_input_bytes=4 * 1024 * 1024,
     ),
     ModelSpec(
         key="llm",

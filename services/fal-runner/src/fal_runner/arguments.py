@@ -18,6 +18,7 @@ from typing import Any
 
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.jobs import JobRequest
+from medialab_runtime.images import MAX_UPLOAD_BYTES
 
 NANO_ASPECTS = ("21:9", "16:9", "3:2", "4:3", "5:4", "1:1", "4:5", "3:4", "2:3", "9:16")
 SEEDREAM_MIN_AREA = 960 * 960
@@ -38,12 +39,21 @@ Builder = Callable[[JobRequest, list[str]], dict[str, Any]]
 
 @dataclass(frozen=True)
 class ModelInputs:
-    """How a model takes images: ``image_urls`` (0 = none), ``image_url`` (1), PNG only or not."""
+    """How a model takes images: ``image_urls`` (0 = none), ``image_url`` (1); PNG only or not and the
+    bytes one may have as sent come from the catalog (``ModelSpec``), the rule the gateway fitted
+    the inputs by, so what it told the user is what is sent."""
 
     min_images: int
     max_images: int
-    png_only: bool
     build: Builder
+    png_only: bool
+    max_bytes: int
+
+
+def _inputs(model_id: str, min_images: int, max_images: int, build: Builder) -> ModelInputs:
+    (model,) = (m for m in _CATALOG.models if m.model_id == model_id)
+    budget = model.max_input_bytes or MAX_UPLOAD_BYTES
+    return ModelInputs(min_images, max_images, build, model.input_png_only, budget)
 
 
 def _ratio(aspect: str) -> float:
@@ -150,17 +160,18 @@ def _single_image(job: JobRequest, urls: list[str]) -> dict[str, Any]:
     return {"image_url": urls[0]}
 
 
-MODELS: dict[str, ModelInputs] = {
-    "fal-ai/nano-banana": ModelInputs(0, 0, False, lambda job, urls: _nano(job, urls, pro=False)),
-    "fal-ai/nano-banana-pro": ModelInputs(0, 0, False, lambda job, urls: _nano(job, urls, pro=True)),
-    "fal-ai/bytedance/seedream/v4/text-to-image": ModelInputs(0, 0, False, _seedream),
-    "fal-ai/flux/dev": ModelInputs(0, 0, False, _flux),
-    "fal-ai/nano-banana/edit": ModelInputs(1, 4, False, lambda job, urls: _nano(job, urls, pro=False)),
-    "fal-ai/nano-banana-pro/edit": ModelInputs(1, 4, False, lambda job, urls: _nano(job, urls, pro=True)),
-    "fal-ai/bytedance/seedream/v4/edit": ModelInputs(1, 4, False, _seedream),
-    "fal-ai/retoucher": ModelInputs(1, 1, False, _single_image),
-    "fal-ai/recraft/upscale/crisp": ModelInputs(1, 1, True, _single_image),
+_MODELS: dict[str, tuple[int, int, Builder]] = {
+    "fal-ai/nano-banana": (0, 0, lambda job, urls: _nano(job, urls, pro=False)),
+    "fal-ai/nano-banana-pro": (0, 0, lambda job, urls: _nano(job, urls, pro=True)),
+    "fal-ai/bytedance/seedream/v4/text-to-image": (0, 0, _seedream),
+    "fal-ai/flux/dev": (0, 0, _flux),
+    "fal-ai/nano-banana/edit": (1, 4, lambda job, urls: _nano(job, urls, pro=False)),
+    "fal-ai/nano-banana-pro/edit": (1, 4, lambda job, urls: _nano(job, urls, pro=True)),
+    "fal-ai/bytedance/seedream/v4/edit": (1, 4, _seedream),
+    "fal-ai/retoucher": (1, 1, _single_image),
+    "fal-ai/recraft/upscale/crisp": (1, 1, _single_image),
 }
+MODELS: dict[str, ModelInputs] = {model_id: _inputs(model_id, *shape) for model_id, shape in _MODELS.items()}
 
 
 def model_inputs(job: JobRequest) -> ModelInputs:

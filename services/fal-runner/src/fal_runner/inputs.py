@@ -31,23 +31,38 @@ class InputUploader:
         self._limits = limits
         self._decoding = decoding
 
-    async def upload_all(self, job: JobRequest, *, png_only: bool, deadline: float) -> list[str]:
-        """URLs of the job's inputs in order; raises ``ImageRejected``, ``MediaNotFound``, ``FalError``."""
+    async def upload_all(
+        self, job: JobRequest, *, png_only: bool, max_bytes: int, deadline: float
+    ) -> list[str]:
+        """URLs of the job's inputs in order; raises ``ImageRejected``, ``MediaNotFound``, ``FalError``.
+
+        An input the gateway already fitted to ``png_only`` and ``max_bytes`` (by this same
+        ``prepare_upload``) is sent byte for byte.
+        """
         inputs = await self._media.get_inputs(job.inputs, job.user_id, self._limits)
         return list(
             await asyncio.gather(
                 *(
-                    self._upload(job, index, data, info, png_only, deadline)
+                    self._upload(job, index, data, info, png_only, max_bytes, deadline)
                     for index, (data, info) in enumerate(inputs)
                 )
             )
         )
 
     async def _upload(
-        self, job: JobRequest, index: int, data: bytes, info: ImageInfo, png_only: bool, deadline: float
+        self,
+        job: JobRequest,
+        index: int,
+        data: bytes,
+        info: ImageInfo,
+        png_only: bool,
+        max_bytes: int,
+        deadline: float,
     ) -> str:
         pixels = info.width * info.height
-        prepared = await self._decoding.run(pixels, prepare_upload, data, require_png=png_only)
+        prepared = await self._decoding.run(
+            pixels, prepare_upload, data, require_png=png_only, max_bytes=max_bytes
+        )
         name = f"{job.job_id}-{index}.{prepared.extension}"
         while True:
             # CDN uploads do not count against a key's concurrency: any key in rotation will do.

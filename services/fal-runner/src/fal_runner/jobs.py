@@ -91,7 +91,9 @@ class FalJobHandler:
                 )
             except RequestGone as gone:
                 log.warning("cannot resume (%s); submitting again", gone.detail)
-        urls = await self._inputs.upload_all(job, png_only=spec.png_only, deadline=deadline)
+        urls = await self._inputs.upload_all(
+            job, png_only=spec.png_only, max_bytes=spec.max_bytes, deadline=deadline
+        )
         return await self._executor.run(
             job.model_id,
             spec.build(job, urls),

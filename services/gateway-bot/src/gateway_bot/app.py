@@ -207,9 +207,11 @@ async def setup(ctx: ServiceContext[GatewaySettings]) -> None:
         StatusRecords(buckets.gateway), settings.progress_interval_s, settings.progress_interval_group_s
     )
     orders = OrderRecords(buckets.gateway)
-    launcher = JobLauncher(billing, llm, progress, media, uploads, orders)
+    # One bound on the pixels the process decodes at once, whether taking an image in or fitting it.
+    decoding = PixelBudget(settings.max_image_pixels)
+    launcher = JobLauncher(billing, llm, progress, media, uploads, orders, decoding)
     quota = UploadQuota(buckets.gateway, settings.uploads_per_hour, settings.upload_bytes_per_hour)
-    intake = ImageIntake(uploads, settings.image_limits, quota, PixelBudget(settings.max_image_pixels))
+    intake = ImageIntake(uploads, settings.image_limits, quota, decoding)
     dp = build_dispatcher(
         settings,
         ctx.js,

@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+from medialab_contracts.catalog import ModelSpec
 from medialab_contracts.media import MediaRef
 from medialab_runtime import images
 from PIL import Image, ImageOps
@@ -73,6 +74,31 @@ def downscale_png(data: bytes, max_side: int | None, max_pixels: int | None) -> 
     out = io.BytesIO()
     resized.save(out, format="PNG")
     return out.getvalue(), resized.width, resized.height
+
+
+def fit_input(data: bytes, width: int, height: int, model: ModelSpec) -> images.EncodedImage | None:
+    """``data`` (``width``×``height`` upright) as ``model`` is to be sent it; None when unchanged.
+
+    Shrunk first to the model's side and pixel limits; then, for a model that reads PNG only, made
+    by ``prepare_upload``, the very rule fal-runner applies with the same budget: its result is
+    final, sent byte for byte, and its size the one to tell the user. CPU-bound.
+    """
+    fitted: images.EncodedImage | None = None
+    if not model.input_fits(width, height):
+        png, width, height = downscale_png(data, model.max_input_side, model.max_input_pixels)
+        data = png
+        fitted = images.EncodedImage(png, "image/png", width, height, untouched=False)
+    if model.input_png_only:
+        prepared = images.prepare_upload(
+            data,
+            require_png=True,
+            max_bytes=model.max_input_bytes or images.MAX_UPLOAD_BYTES,
+            # Checked on arrival, or made here: a PNG of a 16 MP photo may outweigh any upload.
+            max_input_bytes=len(data),
+        )
+        if not prepared.untouched:
+            return prepared
+    return fitted
 
 
 def preview_jpeg(data: bytes, max_side: int) -> bytes:

@@ -8,7 +8,6 @@ is released. The status message comes last and is only a courtesy; the job runs 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from typing import Protocol
@@ -19,6 +18,7 @@ from medialab_contracts.errors import InsufficientFunds, MediaLabError
 from medialab_contracts.jobs import MAX_PROMPT_CHARS, MAX_SEED, MAX_VARIANTS, ImageSize, JobRequest
 from medialab_contracts.media import MediaRef, upload_owner
 from medialab_contracts.modes import Mode
+from medialab_runtime.decoding import PixelBudget
 from medialab_runtime.media_store import MediaNotFound, MediaStore
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +27,7 @@ from gateway_bot.clients.billing import BillingClient
 from gateway_bot.clients.llm import LlmClient
 from gateway_bot.delivery.progress import ProgressBoard
 from gateway_bot.failures import ImageAspectUnsupported, ImageTooSmall, TranslationFailed, UploadExpired
-from gateway_bot.imaging import downscale_png
+from gateway_bot.imaging import fit_input
 from gateway_bot.metrics import JOBS_REFUSED, JOBS_STARTED
 from gateway_bot.storage.records import OrderRecords
 
@@ -93,8 +93,10 @@ class JobLauncher:
         media: MediaStore,
         uploads: MediaStore,
         orders: OrderRecords,
+        decoding: PixelBudget,
     ) -> None:
         self._media = media
+        self._decoding = decoding
         self._uploads = uploads
         self._orders = orders
         self._billing = billing
@@ -132,22 +134,35 @@ class JobLauncher:
         )
 
     async def _fit_input(self, model: ModelSpec, ref: MediaRef) -> tuple[MediaRef, str | None]:
-        """The input within the model's documented limits (downscaled, with a note) or refused."""
+        """The input within the model's documented limits (downscaled, with a note naming the size the
+        provider will get) or refused."""
         if ref.width is None or ref.height is None:
             return ref, None
         if min(ref.width, ref.height) < model.min_input_side:
             raise ImageTooSmall(model.min_input_side)
         if model.max_input_aspect is not None and not model.aspect_fits(ref.width, ref.height):
             raise ImageAspectUnsupported(model.max_input_aspect)
-        if model.input_fits(ref.width, ref.height):
+        if model.input_fits(ref.width, ref.height) and not model.input_png_only:
             return ref, None
+        # A PNG-only model's input is always prepared here, by the runner's own rule: a PNG over the
+        # byte budget, a JPEG, or one with metadata would otherwise be re-encoded (and maybe
+        # shrunk) by the runner after the user was told a size.
         data = await self._media.get(ref.object_name)
-        png, width, height = await asyncio.to_thread(
-            downscale_png, data, model.max_input_side, model.max_input_pixels
+        prepared = await self._decoding.run(
+            ref.width * ref.height, fit_input, data, ref.width, ref.height, model
         )
+        if prepared is None:
+            return ref, None
+        width, height = prepared.width, prepared.height
         fitted = await self._media.put(
-            f"{ref.object_name}-fit{width}x{height}", png, "image/png", width=width, height=height
+            f"{ref.object_name}-fit{width}x{height}",
+            prepared.data,
+            prepared.content_type,
+            width=width,
+            height=height,
         )
+        if (width, height) == (ref.width, ref.height):
+            return fitted, None
         log.info("input %s downscaled to %dx%d for %s", ref.object_name, width, height, model.model_id)
         return fitted, texts.input_downscaled(width, height, model)
 
