@@ -118,7 +118,8 @@ async def test_cancel_frees_the_slot(falemu: FalEmulator, falemu_http: httpx.Asy
 async def test_reset_concurrency_restarts_the_maxima(
     falemu: FalEmulator, falemu_http: httpx.AsyncClient
 ) -> None:
-    falemu.set_latency(run_seconds=0.1)
+    # Long enough that every request is still running when the last arrives, even on a busy machine.
+    falemu.set_latency(run_seconds=2.0)
     first = await asyncio.gather(*(submit(falemu, falemu_http) for _ in range(5)))
     await asyncio.gather(*(wait_completed(falemu_http, u["status_url"], KEY) for u in first))
     assert falemu.concurrency(KEY).max_in_flight == 5
