@@ -1,10 +1,10 @@
 """Billing's signature on a job: runners run only the jobs billing reserved (issue 17, "closed bus").
 
-Only billing may publish to ``jobs.>``, yet nats-server lets any user that may create consumers on a
-stream of its own create a push consumer delivering that stream's messages to any subject
-(``deliver_subject``, nats-server issue #8274), and the JOBS stream stores what arrives on
-``jobs.>``. Permissions alone cannot keep an unpaid job off the queue, so billing signs every job it
-queues and the job consumers run only jobs with a valid signature.
+Only billing's NATS user may publish to ``jobs.>``, but permissions do not cover every way onto the
+queue: billing's NATS password alone (leaked, without billing's process), an operator's admin tools,
+or the server itself delivering past the permissions (a push consumer's ``deliver_subject``,
+nats-server issue #8274). So billing signs every job it queues and the job consumers run only jobs
+with a valid signature.
 
 The signature is HMAC-SHA256 of the message's exact bytes under ``JOB_SIGNING_KEY``, a secret that
 only billing and the job consumers hold, in hex in the ``Medialab-Job-Signature`` header.

@@ -280,7 +280,8 @@ class JobConsumer:
             await msg.term()
             return
         if self._signing_key is not None and msg.subject != job.subject:
-            # A signed job replayed onto another runner's subject (the same push-consumer route).
+            # The signature covers the bytes, not the subject: a copy of a signed job put on another
+            # runner's subject would run there (another provider, other keys).
             await self._refuse(msg, "wrong_subject", f"signed for {job.subject}")
             return
         with job_context(job.job_id, job.trace_id):

@@ -153,8 +153,8 @@ class JobSigningSettings(ServiceSettings):
         return None if self.job_signing_key is None else self.job_signing_key.get_secret_value().encode()
 
     def check_production(self) -> None:
-        """Besides the replicas: production never runs without the key, or a service that may create
-        a push consumer could queue a job nobody paid for (nats-server issue #8274)."""
+        """Besides the replicas: production never runs without the key, or a job put on JOBS past
+        billing (billing's NATS password alone, an admin's ``nats pub``) would run unpaid."""
         super().check_production()
         if self.environment == "production" and self.job_signing_key is None:
             raise UnsafeSettingsError(

@@ -1,7 +1,8 @@
 """Reserved but maybe never published: billing hands such jobs to the JOBS stream again.
 
-Billing queues a job itself right after reserving it (only billing may publish to ``jobs.>``, so
-nothing runs without a reservation), with ``Nats-Msg-Id = job_id``. A billing that died or lost
+Billing queues a job itself right after reserving it (only billing may publish to ``jobs.>``, and
+runners run only jobs billing signed, so nothing runs without a reservation), with
+``Nats-Msg-Id = job_id``. A billing that died or lost
 NATS between the two would leave the money held and the user untold until the job's deadline. So each
 reservation still PENDING ``handoff_after_s`` after it was made has its job published once more with
 the same msg id: the stream drops the copy of a job that was published (its dedup window, an hour, is
@@ -12,7 +13,7 @@ publishing fails, the next pass tries again.
 
 Every job billing queues, first or handed over, carries billing's signature (``JOB_SIGNING_KEY``,
 ``medialab_contracts.signing``): runners run nothing else, so a job that reached the stream past
-billing (a push consumer delivering onto ``jobs.>``, nats-server issue #8274) is never run.
+billing is never run.
 """
 
 from __future__ import annotations
