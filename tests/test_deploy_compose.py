@@ -307,19 +307,18 @@ def is_secret(info: FieldInfo) -> bool:
     return annotation is SecretStr or SecretStr in typing.get_args(annotation)
 
 
-def service_secrets() -> dict[str, str]:
-    """Each secret a service reads (a ``SecretStr`` field of its own settings) → that service.
+def service_secrets() -> dict[str, frozenset[str]]:
+    """Each secret a service reads (a ``SecretStr`` field of its own settings) → the services reading it.
 
     Derived, so a secret added to any settings class is covered here without a list to update. The
     common settings' secret (``NATS_PASSWORD``) is checked apart: compose gives each service its own.
     """
-    owners: dict[str, str] = {}
+    owners: dict[str, set[str]] = {}
     for name in SERVICE_ORDER:
         for variable, (_, info) in own_fields(settings_class(name)).items():
             if is_secret(info):
-                assert variable not in owners, f"{variable} is read by {owners[variable]} and {name}"
-                owners[variable] = name
-    return owners
+                owners.setdefault(variable, set()).add(name)
+    return {variable: frozenset(names) for variable, names in owners.items()}
 
 
 # Secrets in .env that no service reads: every service container gets them blanked.
@@ -329,32 +328,47 @@ UNOWNED_SECRETS = (
     "GRAFANA_ADMIN_PASSWORD",
     *(nats_auth.password_variable(user) for user in nats_auth.load().users),
 )
-SECRET_OWNERS: dict[str, str | None] = {**service_secrets(), **dict.fromkeys(UNOWNED_SECRETS)}
+SECRET_OWNERS: dict[str, frozenset[str]] = {
+    **service_secrets(),
+    **dict.fromkeys(UNOWNED_SECRETS, frozenset()),
+}
+JOB_CONSUMERS = frozenset({"fal-runner", "wavespeed-runner", "text-render", "prompt-llm"})
 
 
 def test_the_secret_owners_come_from_the_settings_classes() -> None:
     # The derivation finds every service's secrets (the YooKassa pair was once missing from a list).
     assert {
-        "TG_BOT_TOKEN": "gateway-bot",
-        "WEBHOOK_SECRET": "gateway-bot",
-        "FAL_KEYS": "fal-runner",
-        "WAVESPEED_API_KEY": "wavespeed-runner",
-        "DATABASE_URL": "billing",
-        "YOOKASSA_SHOP_ID": "payments",
-        "YOOKASSA_SECRET_KEY": "payments",
+        "TG_BOT_TOKEN": {"gateway-bot"},
+        "WEBHOOK_SECRET": {"gateway-bot"},
+        "FAL_KEYS": {"fal-runner"},
+        "WAVESPEED_API_KEY": {"wavespeed-runner"},
+        "DATABASE_URL": {"billing"},
+        "YOOKASSA_SHOP_ID": {"payments"},
+        "YOOKASSA_SECRET_KEY": {"payments"},
+        # The one secret shared: billing signs jobs with it, the job consumers check them.
+        "JOB_SIGNING_KEY": {"billing", *JOB_CONSUMERS},
     }.items() <= service_secrets().items()
     assert "NATS_PASSWORD" not in service_secrets()
 
 
 @pytest.mark.parametrize("name", SERVICE_ORDER)
 def test_each_service_gets_only_its_own_secrets(name: str) -> None:
-    """.env reaches every container (env_file); every secret in it is blanked unless it is the service's."""
+    """.env reaches every container (env_file); every secret in it is blanked unless the service reads it."""
     env = compose()["services"][name]["environment"]
-    for secret, owner in SECRET_OWNERS.items():
+    for secret, owners in SECRET_OWNERS.items():
         assert secret in env, f"{secret} of .env reaches {name}"
-        assert bool(env[secret]) == (owner == name), (name, secret)
+        assert bool(env[secret]) == (name in owners), (name, secret)
     assert env["NATS_USER"] == name
     assert env["NATS_PASSWORD"] == "${" + nats_auth.password_variable(name) + "}"
+
+
+def test_compose_requires_one_job_signing_key_for_billing_and_the_job_consumers() -> None:
+    """Compose runs development settings: without the key jobs would go unsigned and unchecked."""
+    services = compose()["services"]
+    keys = {name: services[name]["environment"]["JOB_SIGNING_KEY"] for name in SERVICE_ORDER}
+    (required,) = {keys[name] for name in {"billing", *JOB_CONSUMERS}}
+    assert required.startswith("${JOB_SIGNING_KEY:?"), required
+    assert not any(keys[name] for name in set(SERVICE_ORDER) - {"billing", *JOB_CONSUMERS})
 
 
 def test_compose_nats_refuses_anonymous_clients() -> None:

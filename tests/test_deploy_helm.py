@@ -35,6 +35,7 @@ SECRET_ENV = {
     "FAL_KEYS",
     "WAVESPEED_API_KEY",
     "NATS_PASSWORD",
+    "JOB_SIGNING_KEY",
 }
 
 _STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
@@ -237,6 +238,9 @@ def test_each_service_gets_exactly_its_secrets(default_objects: list[dict[str, A
             "YOOKASSA_SECRET_KEY": ("medialab-yookassa", "secret-key"),
         },
     }
+    # Billing signs every job with JOB_SIGNING_KEY, the job consumers check it: each from its own Secret.
+    for name in ("billing", "fal-runner", "wavespeed-runner", "text-render", "prompt-llm"):
+        expected[name]["JOB_SIGNING_KEY"] = (f"medialab-job-signing-{name}", "key")
     deployments = by_kind(default_objects, "Deployment")
     for name, secrets in expected.items():
         (container,) = deployments[component(name)]["spec"]["template"]["spec"]["containers"]

@@ -23,7 +23,8 @@ import httpx
 import nats
 import psutil
 import pytest
-from medialab_devstack.launcher import SANDBOX_BOT_TOKEN, SANDBOX_USER_ID, SERVICE_ORDER
+from medialab_devstack.launcher import JOB_SIGNING_SERVICES, SANDBOX_BOT_TOKEN, SANDBOX_USER_ID, SERVICE_ORDER
+from medialab_devstack.stack import SERVICE_MODULES
 from medialab_sandbox.telegram import TelegramUserClient
 from nats.errors import Error as NatsError
 from prometheus_client.parser import text_string_to_metric_families
@@ -35,7 +36,11 @@ UNSET = ("NATS_URL", "DATABASE_URL", "TG_BOT_TOKEN", "FAL_KEYS", "FAL_KEY", "WAV
 
 @contextmanager
 def launcher(data_dir: Path, *args: str) -> Iterator[tuple[str, dict[str, str], str]]:
-    env = {k: v for k, v in os.environ.items() if k not in UNSET and k != "NATS_REPLICAS"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in UNSET and k not in {"NATS_REPLICAS", "JOB_SIGNING_KEY"}
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "medialab_devstack", "up", "--data-dir", str(data_dir), *args],
         env=env,
@@ -66,9 +71,28 @@ def launcher(data_dir: Path, *args: str) -> Iterator[tuple[str, dict[str, str], 
     assert alive == [], f"left running: {[c.cmdline() for c in alive]}"
 
 
+def signing_keys() -> dict[str, str | None]:
+    """Each service process under this test → the JOB_SIGNING_KEY in its environment."""
+    modules = {module: name for name, module in SERVICE_MODULES.items()}
+    keys: dict[str, str | None] = {}
+    for child in psutil.Process().children(recursive=True):
+        command = child.cmdline()
+        module = command[command.index("-m") + 1] if "-m" in command[:-1] else None
+        if module in modules:
+            keys[modules[module]] = child.environ().get("JOB_SIGNING_KEY")
+    return keys
+
+
 async def test_sandbox_stack_comes_up_answers_start_and_keeps_balances(tmp_path: Path) -> None:
     data_dir = tmp_path / "stack"
     with launcher(data_dir) as (api, health, banner):
+        # Billing signs jobs and the consumers check them with one key made for this run; no other
+        # service holds it.
+        keys = signing_keys()
+        assert set(keys) == set(SERVICE_ORDER)
+        (key,) = {keys[name] for name in JOB_SIGNING_SERVICES}
+        assert key is not None and len(key) == 64
+        assert all(keys[name] is None for name in set(SERVICE_ORDER) - JOB_SIGNING_SERVICES)
         # The embedded nats-server runs with the production permissions: no anonymous client.
         nats_url = re.search(r"embedded nats-server: (nats://127\.0\.0\.1:\d+)", banner)
         assert nats_url, banner

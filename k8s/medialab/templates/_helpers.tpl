@@ -123,6 +123,10 @@ config.extraEnv, then the service's env; the addresses the chart wires up always
 {{- define "medialab.secretEnvs" -}}
 {{- $v := .root.Values -}}
 {{ include "medialab.secretEnv" (dict "env" "NATS_PASSWORD" "secret" (printf "%s%s" $v.nats.passwordSecretPrefix .name) "key" $v.nats.passwordKey) }}
+{{- /* Either end of the JOBS stream: billing signs every job, the job consumers run only signed ones. */}}
+{{- if has .name (list "billing" "fal-runner" "wavespeed-runner" "text-render" "prompt-llm") }}
+{{ include "medialab.secretEnv" (dict "env" "JOB_SIGNING_KEY" "secret" (printf "%s%s" $v.secrets.jobSigning.secretPrefix .name) "key" $v.secrets.jobSigning.key) }}
+{{- end }}
 {{- if eq .name "gateway-bot" }}
 {{ include "medialab.secretEnv" (dict "env" "TG_BOT_TOKEN" "secret" $v.secrets.telegram.existingSecret "key" $v.secrets.telegram.tokenKey) }}
 {{- if include "medialab.webhookMode" . }}

@@ -8,12 +8,14 @@ from medialab_contracts import subjects
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded, parse_job_event
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode, Runner
+from medialab_contracts.signing import JOB_SIGNATURE_HEADER, sign_job
 from medialab_runtime.events import EventPublisher
 from medialab_runtime.job_state import CancelMark, JobState
 from medialab_runtime.jobs import ConsumerSettings, JobConsumer, JobControl, JobResult, RetryLater
 from medialab_runtime.provisioning import ensure_layout
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from prometheus_client import REGISTRY
 
 
 @pytest.fixture
@@ -53,7 +55,9 @@ async def final_events(js: JetStreamContext, job_id: str, timeout: float = 5.0) 
 
 
 @contextlib.asynccontextmanager
-async def running(js: JetStreamContext, handler, **settings: object) -> AsyncIterator[JobConsumer]:
+async def running(
+    js: JetStreamContext, handler, signing_key: bytes | None = None, **settings: object
+) -> AsyncIterator[JobConsumer]:
     config = ConsumerSettings(
         durable="probe",
         filter_subject="jobs.text.>",
@@ -62,7 +66,9 @@ async def running(js: JetStreamContext, handler, **settings: object) -> AsyncIte
         backoff_max_s=0.1,
         **settings,  # type: ignore[arg-type]
     )
-    consumer = JobConsumer(js, "probe", config, handler, EventPublisher(js, "probe"), await JobState.open(js))
+    consumer = JobConsumer(
+        js, "probe", config, handler, EventPublisher(js, "probe"), await JobState.open(js), signing_key
+    )
     task = asyncio.create_task(consumer.run())
     try:
         yield consumer
@@ -111,6 +117,67 @@ async def test_poison_message_is_terminated_not_retried(js) -> None:
             await asyncio.sleep(0.05)
     assert await stream_size(jsc) == 0
     assert calls == []
+
+
+def refused(reason: str) -> float:
+    return (
+        REGISTRY.get_sample_value("medialab_jobs_refused_total", {"service": "probe", "reason": reason}) or 0
+    )
+
+
+async def test_with_a_key_only_jobs_billing_signed_run(js, caplog: pytest.LogCaptureFixture) -> None:
+    """A job on JOBS that billing did not sign (queued past billing, issue 17) is termed unrun."""
+    _, jsc = js
+    key, other_key = b"billing-key-" * 4, b"another-key-" * 4
+    calls: list[str] = []
+
+    async def handler(job: JobRequest, control: JobControl) -> JobResult:
+        calls.append(job.job_id)
+        return control.succeeded([], text="ok")
+
+    async def publish(job: JobRequest, signature: str | None = None, subject: str | None = None) -> None:
+        headers = {"Nats-Msg-Id": job.job_id}
+        if signature is not None:
+            headers[JOB_SIGNATURE_HEADER] = signature
+        await jsc.publish(subject or job.subject, job.model_dump_json().encode(), headers=headers)
+
+    unsigned, foreign, tampered, elsewhere, signed = (make_job() for _ in range(5))
+    body = tampered.model_dump_json().encode()
+    before = {reason: refused(reason) for reason in ("unsigned", "wrong_subject")}
+    # One at a time, in stream order: the signed job's event comes after every refusal.
+    async with running(jsc, handler, signing_key=key, concurrency=1):
+        await publish(unsigned)
+        await publish(foreign, sign_job(other_key, foreign.model_dump_json().encode()))
+        cheaper = body.replace(b'"price":100', b'"price":1')
+        await jsc.publish(tampered.subject, cheaper, headers={JOB_SIGNATURE_HEADER: sign_job(key, body)})
+        await publish(elsewhere, sign_job(key, elsewhere.model_dump_json().encode()), "jobs.text.edit")
+        await publish(signed, sign_job(key, signed.model_dump_json().encode()))
+        events = await final_events(jsc, signed.job_id)
+    assert [type(e) for e in events] == [JobSucceeded]
+    assert calls == [signed.job_id]
+    assert await stream_size(jsc) == 0  # termed, not left to come back
+    info = await jsc.stream_info(subjects.EVENTS_STREAM, subjects_filter="events.>")
+    assert set(info.state.subjects or {}) == {f"events.job.{signed.job_id}.succeeded"}
+    assert refused("unsigned") - before["unsigned"] == 3
+    assert refused("wrong_subject") - before["wrong_subject"] == 1
+    assert not any(key.decode() in r.getMessage() or "billing-key" in r.getMessage() for r in caplog.records)
+    assert any("refused unrun (unsigned)" in r.getMessage() for r in caplog.records)
+
+
+async def test_without_a_key_jobs_are_not_checked(js) -> None:
+    """The harnesses that queue jobs themselves (the dev JobBus, the benchmarks) run keyless runners."""
+    _, jsc = js
+
+    async def handler(job: JobRequest, control: JobControl) -> JobResult:
+        return control.succeeded([], text="ok")
+
+    job = make_job()
+    async with running(jsc, handler):
+        await jsc.publish(
+            job.subject, job.model_dump_json().encode(), headers={JOB_SIGNATURE_HEADER: "0" * 64}
+        )
+        events = await final_events(jsc, job.job_id)
+    assert [type(e) for e in events] == [JobSucceeded]
 
 
 async def test_retry_later_then_success(js) -> None:

@@ -10,14 +10,19 @@ from medialab_contracts.catalog import default_catalog
 from medialab_contracts.events import JobSucceeded
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode, Runner
+from medialab_contracts.signing import JOB_SIGNATURE_HEADER, sign_job
 from medialab_devstack.in_process import InProcessServices
 from medialab_devstack.job_bus import JobBus
 from medialab_runtime.jobs import JobControl, JobHandler, JobResult
 from medialab_runtime.provisioning import LayoutConfig
 from medialab_runtime.runner import RunnerJobs, RunnerSettings, run_runner
-from medialab_runtime.service import ServiceContext
+from medialab_runtime.service import ServiceContext, run_service
+from medialab_runtime.settings import UnsafeSettingsError
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
 
 DURABLE = "probe-runner"
+SIGNING_KEY = "0123456789abcdef" * 4
 
 
 def make_job() -> JobRequest:
@@ -83,6 +88,56 @@ async def test_runner_jobs_consume_with_the_settings_of_the_runner(nats_url: str
         assert (info.config.ack_wait, info.config.max_deliver) == (7, 3)
         final = await bus.run(make_job(), timeout=10)
         assert isinstance(final, JobSucceeded) and final.text == "done"
+
+
+def test_the_job_signing_key_is_read_checked_and_required_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert RunnerSettings(_env_file=None).job_signing_secret is None
+    monkeypatch.setenv("JOB_SIGNING_KEY", "")  # the line of .env.example left empty: no key
+    assert RunnerSettings(_env_file=None).job_signing_key is None
+    monkeypatch.setenv("JOB_SIGNING_KEY", SIGNING_KEY)
+    assert RunnerSettings(_env_file=None).job_signing_secret == SIGNING_KEY.encode()
+    monkeypatch.setenv("JOB_SIGNING_KEY", "short-key")
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        RunnerSettings(_env_file=None)
+    monkeypatch.delenv("JOB_SIGNING_KEY")
+
+    RunnerSettings(_env_file=None, environment="development").check_production()  # a warning only
+    RunnerSettings(_env_file=None, environment="production", nats_replicas=3, job_signing_key=SIGNING_KEY)
+    with pytest.raises(UnsafeSettingsError, match="without JOB_SIGNING_KEY"):
+        RunnerSettings(_env_file=None, environment="production", nats_replicas=3).check_production()
+
+
+async def test_a_job_consumer_in_production_without_the_key_does_not_start() -> None:
+    async def setup(_ctx: ServiceContext) -> None:
+        raise AssertionError("setup must not run")
+
+    bare = settings("nats://127.0.0.1:1", environment="production", nats_replicas=3)
+    with pytest.raises(SystemExit, match="probe-runner: ENVIRONMENT=production without JOB_SIGNING_KEY"):
+        await run_service("probe-runner", bare, setup)
+
+
+async def test_runner_jobs_with_a_key_run_only_signed_jobs(nats_url: str) -> None:
+    async def succeed(job: JobRequest, control: JobControl) -> JobResult:
+        return control.succeeded([], text="done")
+
+    async with (
+        JobBus.connect(nats_url, LayoutConfig()) as bus,
+        InProcessServices(bus.nc.jetstream()) as services,
+    ):
+        runner = settings(nats_url, job_signing_key=SIGNING_KEY, consumer_concurrency=1)
+        await services.start_consumer("probe-runner", runner, probe_setup(succeed, []), DURABLE)
+        unsigned, signed = make_job(), make_job()
+        await bus.publish(unsigned)  # as the test harnesses queue jobs: unsigned
+        body = signed.model_dump_json().encode()
+        signature = sign_job(SIGNING_KEY.encode(), body)
+        await bus.nc.jetstream().publish(signed.subject, body, headers={JOB_SIGNATURE_HEADER: signature})
+        final = await bus.wait_final(signed.job_id, timeout=10)
+        assert isinstance(final, JobSucceeded)
+        assert bus.events.get(unsigned.job_id) is None
+        with pytest.raises(NotFoundError):  # the unsigned job (the stream's first message) was termed
+            await bus.nc.jetstream().get_msg(subjects.JOBS_STREAM, 1)
 
 
 async def test_on_shutdown_jobs_stop_before_what_was_added_between_the_steps(nats_url: str) -> None:

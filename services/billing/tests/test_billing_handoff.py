@@ -18,6 +18,7 @@ from medialab_contracts.billing import OperationView, ReleaseRequest, ReserveRep
 from medialab_contracts.catalog import default_catalog
 from medialab_contracts.jobs import JobRequest
 from medialab_contracts.modes import Mode, Runner
+from medialab_contracts.signing import JOB_SIGNATURE_HEADER, job_signature_valid
 from medialab_runtime.provisioning import ensure_layout
 from medialab_testkit.billing import new_user, operation_row, running_billing
 from medialab_testkit.waiting import eventually
@@ -25,6 +26,7 @@ from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
 
 HANDED_OVER = "medialab_billing_jobs_handed_over_total"
+SIGNING_KEY = "billing-signs-jobs-" * 3
 
 
 def flux_job(user_id: int) -> JobRequest:
@@ -60,6 +62,13 @@ async def empty_create_subject(nats_url: str, database_url: str) -> AsyncIterato
     await nc.close()
 
 
+async def signed_by_billing(js: JetStreamContext, subject: str) -> bool:
+    """Whether the job on ``subject`` carries billing's signature of its exact bytes (runners check it)."""
+    last = await js.get_last_msg(subjects.JOBS_STREAM, subject)
+    signature = (last.headers or {}).get(JOB_SIGNATURE_HEADER)
+    return job_signature_valid(SIGNING_KEY.encode(), last.data or b"", signature)
+
+
 async def handoff_checked(database_url: str, job_id: str) -> bool:
     connection = await asyncpg.connect(database_url)
     try:
@@ -73,7 +82,7 @@ async def handoff_checked(database_url: str, job_id: str) -> bool:
 async def test_billing_queues_the_job_it_reserved_once(
     settings_factory: Callable[..., BillingSettings], database_url: str, empty_create_subject: str
 ) -> None:
-    settings = settings_factory(handoff_after_s=0.3, sweeper_interval_s=0.1)
+    settings = settings_factory(handoff_after_s=0.3, sweeper_interval_s=0.1, job_signing_key=SIGNING_KEY)
     before = handed_over()
     async with running_billing(settings) as billing:
         await new_user(billing, 30)
@@ -84,6 +93,7 @@ async def test_billing_queues_the_job_it_reserved_once(
         assert await stored(js, empty_create_subject) == [job]
         last = await js.get_last_msg(subjects.JOBS_STREAM, empty_create_subject)
         assert last.headers and last.headers["Nats-Msg-Id"] == job.job_id
+        assert await signed_by_billing(js, empty_create_subject)
 
         async def checked() -> bool:
             return await handoff_checked(database_url, job.job_id)
@@ -96,7 +106,7 @@ async def test_billing_queues_the_job_it_reserved_once(
 async def test_a_job_whose_queueing_failed_is_handed_over_by_billing(
     settings_factory: Callable[..., BillingSettings], database_url: str, empty_create_subject: str
 ) -> None:
-    settings = settings_factory(handoff_after_s=0.5, sweeper_interval_s=0.1)
+    settings = settings_factory(handoff_after_s=0.5, sweeper_interval_s=0.1, job_signing_key=SIGNING_KEY)
     before = handed_over()
     async with running_billing(settings) as billing:
         await new_user(billing, 31)
@@ -113,6 +123,7 @@ async def test_a_job_whose_queueing_failed_is_handed_over_by_billing(
         await eventually(on_the_stream, what="the job published by billing's hand-over")
         (published,) = await stored(js, empty_create_subject)
         assert published == job
+        assert await signed_by_billing(js, empty_create_subject)  # the hand-over signs as well
         assert handed_over() == before + 1
         assert (await operation_row(database_url, job.job_id))["status"] == "PENDING"  # type: ignore[index]
 

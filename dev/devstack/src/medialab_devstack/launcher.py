@@ -8,12 +8,15 @@
   ``YOOKASSA_SHOP_ID`` + ``YOOKASSA_SECRET_KEY`` unset → sandbox mode for that provider: the project's
   emulator is started and the services are pointed at it (the YooKassa emulator's payment pages pay
   with a click and notify the payments service).
+- ``JOB_SIGNING_KEY`` unset → a random one for this run, given to billing (which signs every job it
+  queues) and the job consumers (which run only signed jobs), as production has them.
 A second run reuses ``.medialab`` (balances survive). Ctrl-C or SIGTERM stops everything started.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -47,6 +50,8 @@ SERVICE_ORDER = (
     "payments",
     "gateway-bot",
 )
+# Either end of the JOBS stream: billing signs every job it queues, the consumers run only signed jobs.
+JOB_SIGNING_SERVICES = frozenset({"billing", "fal-runner", "wavespeed-runner", "text-render", "prompt-llm"})
 
 
 @dataclass
@@ -68,6 +73,8 @@ class Stack:
     yookassa_webhook_retry_s: float | None = None
     # nats-server nodes to start when NATS_URL is unset: 1 a single server, more a cluster on loopback.
     nats_nodes: int = 1
+    # Set by ``sign_jobs``: the key billing and the job consumers get; None leaves jobs unsigned.
+    job_signing_key: str | None = None
     nats: NatsServer | NatsCluster | None = None
     postgres: EmbeddedPostgres | None = None
     emulators: list[ServiceProcess] = field(default_factory=list)
@@ -100,6 +107,15 @@ class Stack:
             f"{kind}: {self.nats.plain_url} (data {self.nats.store_dir}; "
             "no anonymous access, per-run passwords)"
         )
+
+    def sign_jobs(self) -> None:
+        """Billing signs the jobs it queues and the job consumers run only signed ones, as in production,
+        with ``JOB_SIGNING_KEY`` from ``env`` or a key made for this run (like the NATS passwords).
+
+        Not for stacks whose tests queue jobs on JOBS themselves (``JobBus``, the benchmarks): their
+        runners get no key and run what they are given."""
+        self.job_signing_key = self.env.get("JOB_SIGNING_KEY") or secrets.token_hex(32)
+        self.notes.append("jobs signed by billing, checked by the runners (JOB_SIGNING_KEY of this run)")
 
     def start_postgres(self) -> None:
         if self.env.get("DATABASE_URL"):
@@ -198,7 +214,10 @@ class Stack:
     # ----- services -----------------------------------------------------------------------------
     def launch(self, name: str, **extra_env: str) -> ServiceProcess:
         """Start one service process (another replica if it runs already) without waiting for it."""
-        proc = ServiceProcess(name, {**self.env, **extra_env}, self.log_dir)
+        env = {**self.env, **extra_env}
+        if self.job_signing_key is not None and name in JOB_SIGNING_SERVICES:
+            env.setdefault("JOB_SIGNING_KEY", self.job_signing_key)  # the others never see it
+        proc = ServiceProcess(name, env, self.log_dir)
         proc.start()
         self.services.append(proc)
         return proc
@@ -295,6 +314,7 @@ def up(data_dir: Path, nats_nodes: int = 1) -> int:
     stack = Stack(data_dir=data_dir, env={k: v for k, v in configured.items() if v}, nats_nodes=nats_nodes)
     try:
         stack.start_infrastructure()
+        stack.sign_jobs()
         stack.start_sandboxes()
         stack.start_services()
         print(stack.banner(), flush=True)

@@ -102,7 +102,8 @@ class Stack(launcher.Stack):
 
 def build_stack(root: Path, admin_pg_url: str, build: Callable[[Stack], None]) -> Stack:
     """A private nats-server, a fresh database, the Telegram emulator, then what ``build`` starts;
-    returns once every service is ready."""
+    returns once every service is ready. Billing signs jobs and the runners check them (a per-stack
+    ``JOB_SIGNING_KEY``)."""
     database_url = asyncio.run(create_database(admin_pg_url))
     stack = Stack(
         data_dir=root,
@@ -114,6 +115,7 @@ def build_stack(root: Path, admin_pg_url: str, build: Callable[[Stack], None]) -
     )
     try:
         stack.start_nats()
+        stack.sign_jobs()  # jobs reach the runners only through billing, signed, as in production
         stack.start_telegram()
         build(stack)
         stack.wait_ready()

@@ -1,6 +1,9 @@
 """The job-consumer loop every runner shares (fal-runner, wavespeed-runner, text-render).
 
 A durable pull consumer on ``jobs.<runner>.>``. For each message:
+- with a signing key, a message without billing's valid signature (``medialab_contracts.signing``), or
+  a signed job on another subject than its own, is never run: ``term``, a warning and
+  ``medialab_jobs_refused_total``, no event (nothing was reserved for it, so nobody waits for one);
 - a payload that is not a valid ``JobRequest`` is poison: ``term`` (never retried);
 - a job whose final event is already recorded (a redelivery after a crash) republishes that event,
   deduplicated on the stream, and is acked without touching the provider again;
@@ -33,6 +36,7 @@ from medialab_contracts.events import (
     parse_job_event,
 )
 from medialab_contracts.jobs import JobRequest
+from medialab_contracts.signing import JOB_SIGNATURE_HEADER, job_signature_valid
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
@@ -50,6 +54,7 @@ from medialab_runtime.metrics import (
     JOB_REDELIVERIES,
     JOBS_IN_FLIGHT,
     JOBS_PROCESSED,
+    JOBS_REFUSED,
     MESSAGES,
 )
 from medialab_runtime.tasks import cancel_and_wait
@@ -214,8 +219,11 @@ class JobConsumer:
         handler: JobHandler,
         events: EventPublisher,
         state: JobState,
+        signing_key: bytes | None = None,
     ) -> None:
+        """``signing_key``: run only jobs billing signed with it; None runs every job (no check)."""
         self._js = js
+        self._signing_key = signing_key
         self._service = service
         self._settings = settings
         self._handler = handler
@@ -260,11 +268,21 @@ class JobConsumer:
 
     async def process(self, msg: Msg) -> None:
         MESSAGES.labels(self._service, self._settings.filter_subject, "in").inc()
+        if self._signing_key is not None and not job_signature_valid(
+            self._signing_key, msg.data, (msg.headers or {}).get(JOB_SIGNATURE_HEADER)
+        ):
+            await self._refuse(msg, "unsigned", "no valid billing signature")
+            return
         try:
             job = JobRequest.model_validate_json(msg.data)
         except ValidationError as error:
             log.error("poison job message on %s: %s", msg.subject, error.errors()[:1])
             await msg.term()
+            return
+        if self._signing_key is not None and msg.subject != job.subject:
+            # The signature covers the bytes, not the subject: a copy of a signed job put on another
+            # runner's subject would run there (another provider, other keys).
+            await self._refuse(msg, "wrong_subject", f"signed for {job.subject}")
             return
         with job_context(job.job_id, job.trace_id):
             try:
@@ -275,6 +293,15 @@ class JobConsumer:
                 log.warning(
                     "job left unanswered (%s: %s); redelivered after ack_wait", type(error).__name__, error
                 )
+
+    async def _refuse(self, msg: Msg, reason: str, why: str) -> None:
+        """Never run it, never answer it: billing reserved nothing for it, so nobody waits for an
+        event, and an event would let a forger make the gateway talk to any chat."""
+        log.warning(
+            "job message on %s refused unrun (%s): %s; %d bytes", msg.subject, reason, why, len(msg.data)
+        )
+        JOBS_REFUSED.labels(self._service, reason).inc()
+        await msg.term()
 
     async def _process_job(self, msg: Msg, job: JobRequest) -> None:
         attempt = msg.metadata.num_delivered

@@ -25,6 +25,12 @@ JOB_DURATION = Histogram(
     ["service", "mode"],
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600),
 )
+JOBS_REFUSED = Counter(
+    "medialab_jobs_refused_total",
+    "Job messages a consumer terminated unrun: unsigned (no valid billing signature) or wrong_subject "
+    "(signed for another runner's subject)",
+    ["service", "reason"],
+)
 JOB_REDELIVERIES = Counter("medialab_job_redeliveries_total", "Job messages seen more than once", ["service"])
 JOBS_IN_FLIGHT = Gauge("medialab_jobs_in_flight", "Jobs being processed now", ["service"])
 NATS_CONNECTED = Gauge("medialab_nats_connected", "1 while the NATS connection is up", ["service"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -21,11 +22,14 @@ from medialab_runtime.job_state import JobState
 from medialab_runtime.jobs import ConsumerSettings, JobConsumer, JobHandler
 from medialab_runtime.provisioning import LayoutConfig
 from medialab_runtime.service import ServiceContext, run_service
-from medialab_runtime.settings import ServiceSettings
+from medialab_runtime.settings import JobSigningSettings
+
+log = logging.getLogger(__name__)
 
 
-class JobServiceSettings(ServiceSettings):
-    """The settings a service that consumes jobs adds to every service's: its job consumer."""
+class JobServiceSettings(JobSigningSettings):
+    """The settings a service that consumes jobs adds to every service's: its job consumer, and the
+    key it checks billing's signature on every job with."""
 
     consumer_concurrency: int = Field(default=32, ge=1)
     ack_wait_s: float = Field(default=30.0, ge=1)
@@ -85,7 +89,13 @@ class RunnerJobs:
             handler,
             events,
             state,
+            signing_key=settings.job_signing_secret,
         )
+        if settings.job_signing_key is None:
+            log.warning(
+                "JOB_SIGNING_KEY is not set: jobs are run without checking billing's signature, so a job "
+                "queued past billing would run unpaid; set billing's key here (production requires it)"
+            )
         deadletters = DeadLetterWatcher(ctx.js, events, state, durable)
         await deadletters.start()
         ctx.on_shutdown(deadletters.stop)

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from medialab_runtime.limits import (
@@ -33,6 +33,30 @@ AdminIds = Annotated[frozenset[int], NoDecode, BeforeValidator(_telegram_ids)]
 
 class UnsafeSettingsError(RuntimeError):
     """Settings that would run production unsafely; the message says which and how to proceed."""
+
+
+# `openssl rand -hex 32` gives 64; a short key could be guessed from the signed jobs a runner sees.
+MIN_JOB_SIGNING_KEY_CHARS = 32
+
+
+def _blank_is_unset(value: object) -> object:
+    """``JOB_SIGNING_KEY=`` (the line of .env.example left empty) is no key, not an empty one."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _long_enough(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and len(value.get_secret_value()) < MIN_JOB_SIGNING_KEY_CHARS:
+        raise ValueError(
+            f"JOB_SIGNING_KEY must have at least {MIN_JOB_SIGNING_KEY_CHARS} characters "
+            "(e.g. openssl rand -hex 32)"
+        )
+    return value
+
+
+# The secret billing signs jobs with and job consumers check them with (medialab_contracts.signing).
+JobSigningKey = Annotated[SecretStr | None, BeforeValidator(_blank_is_unset), AfterValidator(_long_enough)]
 
 
 class ServiceSettings(BaseSettings):
@@ -115,3 +139,27 @@ class ServiceSettings(BaseSettings):
     @property
     def image_limits(self) -> ImageLimits:
         return ImageLimits(self.max_image_bytes, self.max_image_pixels, self.max_album_bytes)
+
+
+class JobSigningSettings(ServiceSettings):
+    """A service on either end of the JOBS stream: billing signs the jobs it queues, the job consumers
+    run only signed ones. Both must hold the same ``JOB_SIGNING_KEY``."""
+
+    # Unset: jobs are neither signed nor checked (a warning at start); production refuses to start.
+    job_signing_key: JobSigningKey = None
+
+    @property
+    def job_signing_secret(self) -> bytes | None:
+        return None if self.job_signing_key is None else self.job_signing_key.get_secret_value().encode()
+
+    def check_production(self) -> None:
+        """Besides the replicas: production never runs without the key, or a job put on JOBS past
+        billing (billing's NATS password alone, an admin's ``nats pub``) would run unpaid."""
+        super().check_production()
+        if self.environment == "production" and self.job_signing_key is None:
+            raise UnsafeSettingsError(
+                "ENVIRONMENT=production without JOB_SIGNING_KEY: jobs on the JOBS stream would run "
+                "unchecked, and a job queued past billing would run unpaid. Give billing and every job "
+                "consumer (fal-runner, wavespeed-runner, text-render, prompt-llm) the same key, e.g. "
+                "`openssl rand -hex 32`."
+            )

@@ -166,7 +166,7 @@ class Billing:
                 metrics.RESERVED_KOPECKS.labels(req.mode.value).inc(req.price)
             if req.job is not None and result.operation.status == OperationStatus.pending:
                 try:
-                    await publish_job(self._js, req.job)
+                    await publish_job(self._js, req.job, self.settings.job_signing_secret)
                 except Exception as error:  # NATS down or slow: the reservation keeps the job
                     log.warning("job %s not queued yet (%r); the hand-over will", req.job_id, error)
             return ReserveReply(operation=result.operation, balance=result.balance)

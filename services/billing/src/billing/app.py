@@ -68,4 +68,9 @@ async def setup(ctx: ServiceContext[BillingSettings]) -> None:
 
     ctx.on_shutdown(finish_loops)
     ctx.on_shutdown(stop_serving)
+    if settings.job_signing_key is None:
+        log.warning(
+            "JOB_SIGNING_KEY is not set: jobs are queued unsigned, and runners that hold a key refuse "
+            "them; give billing and every job consumer the same key (production requires it)"
+        )
     log.info("billing serving; %d admins", len(settings.admin_ids))

@@ -10,11 +10,11 @@ from medialab_contracts.catalog import DEFAULT_DEADLINE_S
 from medialab_contracts.modes import Mode
 from medialab_contracts.money import MAX_AMOUNT
 from medialab_contracts.payments import MAX_STARS_PER_INVOICE
-from medialab_runtime.settings import AdminIds, ServiceSettings
+from medialab_runtime.settings import AdminIds, JobSigningSettings
 from pydantic import Field, SecretStr, model_validator
 
 
-class BillingSettings(ServiceSettings):
+class BillingSettings(JobSigningSettings):
     # A DSN usually carries a password: SecretStr keeps it out of reprs and logs.
     database_url: SecretStr
     # Telegram ids allowed to top up balances; env ADMIN_IDS as a JSON list "[1, 2]" or "1,2".

@@ -68,7 +68,8 @@ async def run_sweeper(
             # A full batch means more may be due: go again at once.
             while len(await sweep_once(db, js, settings.sweeper_batch)) == settings.sweeper_batch:
                 pass
-            while await handoff_once(db, js, settings.handoff_after_s, settings.sweeper_batch) == (
+            key = settings.job_signing_secret
+            while await handoff_once(db, js, settings.handoff_after_s, settings.sweeper_batch, key) == (
                 settings.sweeper_batch
             ):
                 pass
