@@ -13,9 +13,10 @@ def key_header(key: str) -> dict[str, str]:
 
 
 async def wait_completed(
-    http: httpx.AsyncClient, status_url: str, key: str, *, timeout: float = 10.0
+    http: httpx.AsyncClient, status_url: str, key: str, *, timeout: float = 60.0
 ) -> httpx.Response:
-    """Poll ``status_url`` until it answers 200 (COMPLETED); returns that response."""
+    """Poll ``status_url`` until it answers 200 (COMPLETED); returns that response. ``timeout`` only
+    bounds a hang: drawing a 17 MP result took over 10 s on a slow, busy machine."""
     async with asyncio.timeout(timeout):
         while True:
             response = await http.get(status_url, headers=key_header(key))
