@@ -41,9 +41,15 @@ CLEAR_REFUSALS = (
     # Upscale's model needs 32 px a side (recraft crisp): a 1×1 file is a valid image it cannot take.
     texts.image_too_small(max(m.min_input_side for m in default_catalog().models)),
 )
-STARTED = "задача принята"
+# The job's status message: «задача принята», edited to «✅ …: готово.» when the result is out — a
+# slow client may first read it edited.
+STARTED = ("задача принята", ": готово")
 # The next step's question: the mode took the file.
-ACCEPTED = ("Изображений загружено", STARTED, texts.TEXT_ENTER, texts.FACESWAP_SEND_TARGET)
+ACCEPTED = ("Изображений загружено", *STARTED, texts.TEXT_ENTER, texts.FACESWAP_SEND_TARGET)
+
+
+def is_started(text: str) -> bool:
+    return any(part in text for part in STARTED)
 
 
 def answer_to_upload(message: TranscriptMessage) -> bool:
@@ -61,7 +67,7 @@ async def send_file(user: TelegramUserClient, hostile: Hostile) -> TranscriptMes
 
 async def started(user: TelegramUserClient) -> tuple[str, bool]:
     answer = await user.wait_for_reply(answer_to_upload, timeout=90)
-    return text_of(answer), STARTED in text_of(answer)
+    return text_of(answer), is_started(text_of(answer))
 
 
 async def upscale(user: TelegramUserClient, hostile: Hostile) -> tuple[str | None, bool]:
@@ -70,7 +76,7 @@ async def upscale(user: TelegramUserClient, hostile: Hostile) -> tuple[str | Non
     answer = await send_file(user, hostile)
     if answer is None:
         return None, False
-    return text_of(answer), STARTED in text_of(answer)
+    return text_of(answer), is_started(text_of(answer))
 
 
 async def edit(user: TelegramUserClient, hostile: Hostile) -> tuple[str | None, bool]:

@@ -164,7 +164,15 @@ include "auth.conf"
             start_new_session=True,
         )
         log.close()
-        wait_for_port(self.port)
+        proc = self._proc
+        try:
+            # A slow, busy machine can take more than the usual 15 s to bring a node up.
+            wait_for_port(self.port, timeout=45.0, alive=lambda: proc.poll() is None)
+        except (RuntimeError, TimeoutError) as error:
+            tail = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
+            raise RuntimeError(
+                f"nats-server {self.name} did not start ({error}); its log ends:\n{tail}"
+            ) from None
         _running.setdefault(self.port, self)
 
     def kill(self) -> None:
