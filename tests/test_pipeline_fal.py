@@ -154,13 +154,6 @@ class Sampler:
             self.samples.append({name: self.fal.concurrency(name).in_flight for name in self.accounts})
             await asyncio.sleep(0.01)
 
-    def during_backlog(self, full: int) -> list[dict[str, int]]:
-        """Samples from the first moment every slot was busy on: the ramp-up is not a backlog."""
-        for index, sample in enumerate(self.samples):
-            if sum(sample.values()) >= full:
-                return self.samples[index:]
-        return []
-
 
 async def run_backlog(pipe: Pipeline, accounts: list[str], jobs: int) -> Sampler:
     sampler = Sampler(pipe.fal, accounts, jobs)
@@ -186,14 +179,12 @@ async def test_two_runners_keep_three_keys_of_one_account_at_its_limit_and_never
     pipeline.fal.set_latency(run_seconds=2.0)
     keys = ",".join(f"main={key}" for key in (KEY_A, KEY_B, KEY_C))
     await asyncio.gather(*(pipeline.start_runner(keys) for _ in range(2)))
-    sampler = await run_backlog(pipeline, ["main"], 60)
+    await run_backlog(pipeline, ["main"], 60)
 
+    # Reached and never passed; how busy the slots stay is a figure of `python -m bench pipeline`
+    # (slot utilisation), not of a test, which would measure the machine's spare CPU.
     assert pipeline.fal.concurrency("main").max_in_flight == LIMIT
     assert pipeline.fal.concurrency("main").max_running == LIMIT
-    backlog = sampler.during_backlog(full=LIMIT)
-    mean_in_flight = sum(s["main"] for s in backlog) / len(backlog)
-    # Slots stay busy while jobs wait: the emulator's own count of open requests stays near LIMIT.
-    assert mean_in_flight >= LIMIT * 0.9, mean_in_flight
     assert pipeline.accepted_submits() == 60
     assert set(pipeline.fal.submit_counts_by_key()) == {KEY_A, KEY_B, KEY_C}  # every key in use
     assert await pipeline.slots_in_use() == 0  # every slot handed back when idle
