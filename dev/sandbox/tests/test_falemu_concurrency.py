@@ -136,7 +136,8 @@ async def test_keys_of_one_account_share_its_limit(
     falemu: FalEmulator, falemu_http: httpx.AsyncClient
 ) -> None:
     falemu.set_account("main", [KEY, OTHER], limit=2)
-    falemu.set_latency(run_seconds=0.3)
+    # Long enough that none has ended when the statuses are read, even on a slow, busy machine.
+    falemu.set_latency(run_seconds=2.0)
 
     submitted = [await submit(falemu, falemu_http, key) for key in (KEY, OTHER, KEY, OTHER)]
     await asyncio.sleep(0.05)

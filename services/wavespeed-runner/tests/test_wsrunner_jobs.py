@@ -49,7 +49,9 @@ async def test_face_swap_stores_a_png_result_with_its_size(
     with Image.open(io.BytesIO(stored)) as image:
         assert image.format == "PNG" and image.size == TARGET_SIZE
     assert output.size_bytes == len(stored)
-    assert 300 <= result.provider_ms < 5000
+    # Counted from our submit's answer, a moment after WaveSpeed created the task: just under 300 ms
+    # when that moment is long (a busy machine), never zero, never the whole deadline.
+    assert 0 < result.provider_ms < 5000
 
     # The target photo is the model's `image`, the source face its `face_image`; both our uploads.
     [submit] = emu.records.submits
