@@ -29,7 +29,7 @@ from medialab_sandbox.telegram.webchat import webchat_url
 from medialab_devstack.nats_server import NatsCluster, NatsServer, admin_url
 from medialab_devstack.ports import free_port
 from medialab_devstack.postgres import EmbeddedPostgres
-from medialab_devstack.stack import ServiceProcess
+from medialab_devstack.stack import ServiceProcess, stop_all
 
 SANDBOX_BOT_TOKEN = "100000001:SANDBOX-medialab-bot-token"
 SANDBOX_FAL_KEY = "sandbox-key-id:sandbox-key-secret"
@@ -71,6 +71,9 @@ class Stack:
     fal_run_seconds: float | None = None
     wavespeed_processing_seconds: float | None = None
     yookassa_webhook_retry_s: float | None = None
+    # Messages per second to one chat that the Telegram emulator allows and the gateway keeps to;
+    # None keeps Telegram's own (about 1), which makes a conversation of 20 messages last 20 s.
+    telegram_chat_per_s: float | None = None
     # nats-server nodes to start when NATS_URL is unset: 1 a single server, more a cluster on loopback.
     nats_nodes: int = 1
     # Set by ``sign_jobs``: the key billing and the job consumers get; None leaves jobs unsigned.
@@ -80,6 +83,8 @@ class Stack:
     emulators: list[ServiceProcess] = field(default_factory=list)
     services: list[ServiceProcess] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Inside ``start_sandboxes``: emulators are waited for together, once all are started.
+    _starting_sandboxes: bool = field(default=False, init=False, repr=False)
 
     @property
     def log_dir(self) -> Path:
@@ -137,12 +142,17 @@ class Stack:
             args=["--host", "127.0.0.1", "--port", str(port), *args],
         )
         proc.start()
-        proc.wait_listening()
+        if not self._starting_sandboxes:
+            proc.wait_listening()
         self.emulators.append(proc)
         return proc
 
     def start_telegram(self, token: str = SANDBOX_BOT_TOKEN) -> None:
-        tg = self._emulator("telegram-emulator", "medialab_sandbox.telegram", ["--token", token])
+        args = ["--token", token]
+        if self.telegram_chat_per_s is not None:
+            args += ["--chat-per-second", str(self.telegram_chat_per_s)]
+            self.env["TG_CHAT_PER_S"] = str(self.telegram_chat_per_s)
+        tg = self._emulator("telegram-emulator", "medialab_sandbox.telegram", args)
         self.use_telegram(tg.health_url, token)
 
     def use_telegram(self, url: str, token: str) -> None:
@@ -195,7 +205,16 @@ class Stack:
         self.notes.append(f"sandbox YooKassa: {yk.health_url} (open a payment link to pay it)")
 
     def start_sandboxes(self) -> None:
-        """An emulator for every provider not configured in ``env``."""
+        """An emulator for every provider not configured in ``env``, started side by side."""
+        self._starting_sandboxes = True
+        try:
+            self._start_sandboxes()
+        finally:
+            self._starting_sandboxes = False
+        for proc in self.emulators:
+            proc.wait_listening()
+
+    def _start_sandboxes(self) -> None:
         env = self.env
         if not env.get("TG_BOT_TOKEN"):
             self.start_telegram()
@@ -276,10 +295,8 @@ class Stack:
         return int(self.env["YOOKASSA_WEBHOOK_PORT"])
 
     def stop(self) -> None:
-        for proc in reversed(self.services):
-            proc.stop()
-        for proc in reversed(self.emulators):
-            proc.stop(timeout=5)
+        stop_all(self.services)
+        stop_all(self.emulators, timeout=5)
         if self.nats is not None:
             self.nats.stop()
         if self.postgres is not None:

@@ -67,6 +67,7 @@ class ServiceProcess:
         self.instance = next(_instances)
         self._log_offset = 0
         self._proc: subprocess.Popen[bytes] | None = None
+        self._terminated = False
 
     @property
     def health_url(self) -> str:
@@ -101,6 +102,7 @@ class ServiceProcess:
             # Against a server this process started, a service connects as its own NATS user, as in
             # production, even when the caller handed it the admin URL.
             env.update(service_credentials(env["NATS_URL"], self.module.replace("_", "-")))
+        self._terminated = False
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", self.module, *self.args],
@@ -143,17 +145,22 @@ class ServiceProcess:
         if not self.alive():
             raise RuntimeError(f"{self.name} exited early; log: {self.log_tail()}")
 
+    def terminate(self) -> None:
+        """SIGTERM, once: the process starts its graceful exit (``stop`` waits for it)."""
+        if self._proc is not None and self._proc.poll() is None and not self._terminated:
+            self._proc.send_signal(signal.SIGTERM)
+            self._terminated = True
+
     def stop(self, timeout: float = 20.0) -> int | None:
         """SIGTERM, wait for a graceful exit, SIGKILL if it does not come."""
         if self._proc is None:
             return None
-        if self._proc.poll() is None:
-            self._proc.send_signal(signal.SIGTERM)
-            try:
-                self._proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        self.terminate()
+        try:
+            self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
         code = self._proc.returncode
         self._proc = None
         return code
@@ -174,3 +181,13 @@ class ServiceProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return "(no log)"
+
+
+def stop_all(procs: list[ServiceProcess], timeout: float = 20.0) -> None:
+    """Stop processes together: SIGTERM to each at once, then wait for each (SIGKILL past ``timeout``),
+    so their graceful exits overlap instead of adding up."""
+    for proc in procs:
+        proc.terminate()
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        proc.stop(timeout=max(0.0, deadline - time.monotonic()))

@@ -40,6 +40,11 @@ ADMIN_ID = 777_000
 WEBHOOK_SECRET = "e2e-webhook-secret"
 _user_ids = itertools.count(100_001)
 NATS_NODES = int(os.environ.get("MEDIALAB_E2E_NATS_NODES", "1"))
+# Flood control of one chat, in the emulator and the gateway alike: ten times Telegram's ~1 message a
+# second, or every e2e conversation would spend a second a message waiting for it. The gateway still
+# keeps to what the emulator allows (the emulator answers 429 otherwise); the limiter's behaviour at
+# Telegram's own rate is the gateway's limiter tests' and the emulator's flood-control tests' to show.
+TELEGRAM_CHAT_PER_S = 10.0
 
 # Short timings of the services under test; a process's own settings go to ``Stack.launch``.
 E2E_ENV: dict[str, str] = {
@@ -111,6 +116,7 @@ def build_stack(root: Path, admin_pg_url: str, build: Callable[[Stack], None]) -
         fal_run_seconds=0.2,
         wavespeed_processing_seconds=0.2,
         yookassa_webhook_retry_s=0.2,
+        telegram_chat_per_s=TELEGRAM_CHAT_PER_S,
         nats_nodes=NATS_NODES,
     )
     try:

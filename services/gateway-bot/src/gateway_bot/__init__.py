@@ -7,3 +7,8 @@ Layout: ``handlers/`` (a router per mode and per command group, ordered by ``get
 ``telegram/`` (the shared outbound rate limiter); ``delivery/`` (the EVENTS consumer: progress and
 results); ``transport.py`` (long polling or webhook); ``app.py`` (the composition root).
 """
+
+from gateway_bot.telegram.models import import_aiogram
+
+# First, before any module of the package imports aiogram: its models are then built when used.
+import_aiogram()

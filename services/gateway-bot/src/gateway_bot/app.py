@@ -10,7 +10,7 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
-from aiogram.types import BotCommand
+from aiogram.types import BotCommand, Update
 from medialab_contracts import subjects
 from medialab_contracts.catalog import default_catalog
 from medialab_runtime.decoding import PixelBudget
@@ -55,6 +55,7 @@ from gateway_bot.storage.records import (
 )
 from gateway_bot.storage.works import KeptWorks
 from gateway_bot.telegram.limiter import Limits, Rate, TelegramLimiter
+from gateway_bot.telegram.models import warm_up
 from gateway_bot.telegram.session import RateLimitMiddleware
 from gateway_bot.transport import Transport
 
@@ -185,6 +186,7 @@ async def set_commands(bot: Bot, referrals_on: bool) -> None:
 async def setup(ctx: ServiceContext[GatewaySettings]) -> None:
     settings = ctx.settings
     configure_pillow(settings.decode_pixel_limit)
+    warm_up(Update)
     token = settings.tg_bot_token.get_secret_value()
     for handler in logging.getLogger().handlers:
         handler.addFilter(TokenRedactor(token))

@@ -27,13 +27,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"bot token to accept; repeat for several bots (default {DEFAULT_TOKEN})",
     )
     parser.add_argument("--no-rate-limits", action="store_true", help="never answer 429 for flood control")
+    parser.add_argument(
+        "--chat-per-second",
+        type=float,
+        default=RateLimitConfig().per_chat_per_second,
+        help="flood control's steady rate of messages to one chat (Telegram: about 1)",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
 
 async def _serve(args: argparse.Namespace) -> None:
     tokens = args.token or [DEFAULT_TOKEN]
-    config = EmulatorConfig(rate_limits=RateLimitConfig(enabled=not args.no_rate_limits))
+    limits = RateLimitConfig(enabled=not args.no_rate_limits, per_chat_per_second=args.chat_per_second)
+    config = EmulatorConfig(rate_limits=limits)
     emulator = TelegramEmulator(
         tokens[0], extra_tokens=tokens[1:], config=config, host=args.host, port=args.port
     )
