@@ -15,7 +15,8 @@ import gateway_bot.app
 from aiogram import types
 from gateway_bot.telegram.models import aiogram_models
 
-built = [m.__name__ for m in aiogram_models() if m.__module__.startswith("aiogram.types.") and m.__pydantic_complete__]
+types = [m for m in aiogram_models() if m.__module__.startswith("aiogram.types.")]
+built = [m.__name__ for m in types if m.__pydantic_complete__]
 failed = []
 for model in aiogram_models():
     try:
