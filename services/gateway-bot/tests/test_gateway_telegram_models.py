@@ -15,8 +15,8 @@ import gateway_bot.app
 from aiogram import types
 from gateway_bot.telegram.models import aiogram_models
 
-types = [m for m in aiogram_models() if m.__module__.startswith("aiogram.types.")]
-built = [m.__name__ for m in types if m.__pydantic_complete__]
+type_models = [m for m in aiogram_models() if m.__module__.startswith("aiogram.types.")]
+built = [m.__name__ for m in type_models if m.__pydantic_complete__]
 failed = []
 for model in aiogram_models():
     try:
