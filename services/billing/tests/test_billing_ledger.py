@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 from billing import ledger
 from billing.db import load_migrations, migrate
-from medialab_contracts.billing import OperationStatus, TopupRequest
+from medialab_contracts.billing import UNDELIVERABLE, OperationStatus, TopupRequest
 from medialab_contracts.errors import (
     BadAmount,
     Conflict,
@@ -285,16 +285,21 @@ async def test_history_is_the_ledger_newest_first_with_the_balance_after_each_ro
     await ledger.topup(
         conn, TopupRequest(request_id=new_request_id(), admin_id=9, target_user_id=1, amount=500), 10**9
     )
-    charged, released, refunded, running = (reserve_request(1, price) for price in (100, 200, 300, 400))
-    for req in (charged, released, refunded, running):
+    charged, released, refunded, undelivered, running = (
+        reserve_request(1, price) for price in (100, 200, 300, 50, 400)
+    )
+    for req in (charged, released, refunded, undelivered, running):
         await ledger.reserve(conn, req, DEADLINE_S, IN_FLIGHT)
     await ledger.settle(conn, charged.job_id)
     await ledger.release(conn, released.job_id, "provider_error")
     await ledger.settle(conn, refunded.job_id)
     await ledger.refund(conn, refunded.job_id, "undeliverable")
+    # Telegram refused the result before billing charged it: released, and shown as undelivered.
+    await ledger.refund(conn, undelivered.job_id, f"{UNDELIVERABLE}_too_large")
     page = await ledger.history(conn, 1, page=1, page_size=50)
     rows = [(e.kind.value, e.delta, e.balance_after, e.job_id, e.price) for e in page.items]
     assert rows == [
+        ("undelivered", 0, WELCOME + 400, undelivered.job_id, 50),
         ("refund", 300, WELCOME + 400, refunded.job_id, 300),
         ("charge", -300, WELCOME + 100, refunded.job_id, 300),
         ("release", 0, WELCOME + 400, released.job_id, 200),
@@ -307,9 +312,9 @@ async def test_history_is_the_ledger_newest_first_with_the_balance_after_each_ro
     assert all(e.at.utcoffset() is not None and e.at.utcoffset().total_seconds() == 0 for e in page.items)
     first = await ledger.history(conn, 1, page=1, page_size=3)
     last = await ledger.history(conn, 1, page=3, page_size=3)
-    assert [e.kind.value for e in first.items] == ["refund", "charge", "release"]
-    assert [e.kind.value for e in last.items] == ["welcome"]
-    assert (first.total, first.pages) == (7, 3)
+    assert [e.kind.value for e in first.items] == ["undelivered", "refund", "charge"]
+    assert [e.kind.value for e in last.items] == ["topup", "welcome"]
+    assert (first.total, first.pages) == (8, 3)
     assert (await ledger.history(conn, 1, page=9, page_size=3)).items == []
     with pytest.raises(UnknownUser):
         await ledger.history(conn, 2, page=1, page_size=2)

@@ -107,12 +107,16 @@ class ReleaseRequest(BusMessage):
     reason: str = Field(default="failed", max_length=64)
 
 
+# The start of every RefundRequest's reason: billing tells an undelivered job from a failed one by it.
+UNDELIVERABLE = "undeliverable"
+
+
 class RefundRequest(BusMessage):
     """Give a job's money back when its result cannot be delivered: a CHARGED job is refunded, a
     PENDING one released (the settle that follows then finds it FAILED); both at most once."""
 
     job_id: str = Field(pattern=JOB_ID_PATTERN)
-    reason: str = Field(default="undeliverable", max_length=64)
+    reason: str = Field(default=UNDELIVERABLE, max_length=64, pattern=f"^{UNDELIVERABLE}")
 
 
 class OperationRequest(BusMessage):
@@ -154,6 +158,8 @@ class HistoryKind(StrEnum):
     charge = "charge"  # a job done and paid
     release = "release"  # a job failed: nothing paid
     refund = "refund"  # a paid job whose result could not be delivered: the price back
+    # A job whose result could not be delivered, known before it was charged: nothing paid.
+    undelivered = "undelivered"
     # A job asked for several images and got fewer: the missing ones' price back, with its charge.
     partial_refund = "partial_refund"
     payment = "payment"  # the user paid (Telegram Stars or YooKassa): the order's amount credited

@@ -53,6 +53,7 @@ from typing import TypeVar
 
 import asyncpg
 from medialab_contracts.billing import (
+    UNDELIVERABLE,
     BalanceView,
     HistoryEntry,
     HistoryKind,
@@ -239,17 +240,21 @@ SELECT user_id, admin_id, delta_balance FROM ledger WHERE kind = 'topup' AND req
 """
 
 # The user's ledger with the balance after each row; a job's hold is shown only while the job runs
-# (afterwards its charge, release or refund tells the story).
-_HISTORY_ROWS = """
+# (afterwards its charge, release or refund tells the story). A release because the result could not
+# be delivered (the gateway's refund came before the charge) is shown as such, not as a failed job.
+_HISTORY_ROWS = f"""
 WITH rows AS (
     SELECT l.id, l.kind, l.created_at, l.delta_balance, l.job_id,
            sum(l.delta_balance) OVER (ORDER BY l.id) AS balance_after,
-           o.mode, o.model_id, o.price, o.status, p.method
+           o.mode, o.model_id, o.price, o.status, o.failure_reason, p.method
     FROM ledger l LEFT JOIN operations o ON o.job_id = l.job_id
     LEFT JOIN payment_orders p ON p.charge_id = l.external_id AND l.kind IN ('payment', 'payment_refund')
     WHERE l.user_id = $1
 )
-SELECT * FROM rows WHERE kind <> 'hold' OR status = 'PENDING'
+SELECT id, created_at, delta_balance, job_id, balance_after, mode, model_id, price, method,
+       CASE WHEN kind = 'release' AND failure_reason LIKE '{UNDELIVERABLE}%' THEN 'undelivered'
+            ELSE kind END AS kind
+FROM rows WHERE kind <> 'hold' OR status = 'PENDING'
 """
 _HISTORY = _HISTORY_ROWS + "ORDER BY id DESC LIMIT $2 OFFSET $3"
 

@@ -20,6 +20,7 @@ from typing import Any
 from aiogram import Bot
 from aiogram.exceptions import TelegramEntityTooLarge
 from aiogram.types import BufferedInputFile, InputMediaDocument, MediaUnion, Message
+from medialab_contracts.billing import UNDELIVERABLE
 from medialab_contracts.errors import UnknownJob
 from medialab_contracts.events import FailureReason, JobFailed, JobSucceeded
 from medialab_contracts.media import MediaRef
@@ -375,7 +376,7 @@ class ResultSender:
     async def _give_back(self, event: JobSucceeded, cause: Undeliverable) -> None:
         """Refund the job (billing moves its money at most once, however often this is asked)."""
         try:
-            await self._billing.refund(event.job_id, f"undeliverable_{cause.value}", event.trace_id)
+            await self._billing.refund(event.job_id, f"{UNDELIVERABLE}_{cause.value}", event.trace_id)
         except UnknownJob:
             log.warning("job %s has no reservation: nothing to refund", event.job_id)
             return
