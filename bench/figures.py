@@ -162,6 +162,16 @@ def _load_rows(result: dict[str, Any]) -> list[Row]:
         ]
         for service in figures.get("cpu_seconds", {}):
             rows.append(Row(f"K={k}: CPU {service}", (run_name, "cpu_seconds", service), "s"))
+        for service in figures.get("rss_at_start_mb", {}):
+            rows.append(
+                Row(
+                    f"K={k}: idle RSS {service} (started, before any order)",
+                    (run_name, "rss_at_start_mb", service),
+                    "MB",
+                    f"< {load.TARGET_IDLE_RSS_MB:.0f}",
+                    _below(load.TARGET_IDLE_RSS_MB),
+                )
+            )
         for service in figures.get("peak_rss_mb", {}):
             rows.append(
                 Row(

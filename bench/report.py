@@ -72,18 +72,17 @@ def _compare(result: dict[str, Any]) -> list[str]:
 
 
 def _cost_curve(result: dict[str, Any]) -> list[str]:
-    """The load part's cost per service as K grows: CPU seconds and peak RSS at each K."""
+    """The load part's cost per service as K grows: CPU seconds, idle and peak RSS at each K."""
     runs = {name.removeprefix("users_"): figures for name, figures in result.items()}
     services = sorted({service for figures in runs.values() for service in figures.get("cpu_seconds", {})})
     if not services:
         return []
-    titles = [f"K={k} {what}" for k in runs for what in ("CPU s", "peak RSS MB")]
+    columns = (("cpu_seconds", "CPU s"), ("rss_at_start_mb", "idle RSS MB"), ("peak_rss_mb", "peak RSS MB"))
+    titles = [f"K={k} {title}" for k in runs for _, title in columns]
     lines = ["", "**cost per service**", "", *_header("service", *titles)]
     for service in services:
         cells = [
-            format_value(figures.get(key, {}).get(service))
-            for figures in runs.values()
-            for key in ("cpu_seconds", "peak_rss_mb")
+            format_value(figures.get(key, {}).get(service)) for figures in runs.values() for key, _ in columns
         ]
         lines.append(_row(service, *cells))
     return lines

@@ -83,15 +83,25 @@ def test_report_writes_the_run_between_the_markers(compare_run: dict[str, Any], 
 
 
 def test_report_gives_the_load_cost_curve_per_service() -> None:
-    def run(cpu: float, rss: float) -> dict[str, Any]:
-        return {"lost": 0, "cpu_seconds": {"gateway-bot": cpu}, "peak_rss_mb": {"gateway-bot": rss}}
+    def run(cpu: float, idle: float, rss: float) -> dict[str, Any]:
+        return {
+            "lost": 0,
+            "cpu_seconds": {"gateway-bot": cpu},
+            "rss_at_start_mb": {"gateway-bot": idle},
+            "peak_rss_mb": {"gateway-bot": rss},
+        }
 
     text = report.report(
-        {"results": {"load": {"users_100": run(12.5, 150.0), "users_300": run(30.0, 180.5)}}}, "x"
+        {"results": {"load": {"users_100": run(12.5, 90.0, 150.0), "users_300": run(30.0, 151.0, 180.5)}}},
+        "x",
     )
 
-    assert "| service | K=100 CPU s | K=100 peak RSS MB | K=300 CPU s | K=300 peak RSS MB |" in text
-    assert "| gateway-bot | 12.5 | 150.0 | 30.0 | 180.5 |" in text
+    assert (
+        "| service | K=100 CPU s | K=100 idle RSS MB | K=100 peak RSS MB "
+        "| K=300 CPU s | K=300 idle RSS MB | K=300 peak RSS MB |"
+    ) in text
+    assert "| gateway-bot | 12.5 | 90.0 | 150.0 | 30.0 | 151.0 | 180.5 |" in text
+    assert "| K=300: idle RSS gateway-bot (started, before any order) | 151.0 | MB | < 150 | MISSED |" in text
     assert "| K=300: lost orders | 0 |  | 0 | ok |" in text
 
 
