@@ -23,6 +23,7 @@ from aiogram.utils.text_decorations import html_decoration
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from medialab_contracts.billing import (
+    UNDELIVERABLE,
     BalanceView,
     HistoryEntry,
     HistoryKind,
@@ -766,6 +767,13 @@ STATUS_BAD_ID: str
 JOB_NOT_FOUND: str
 
 
+def _operation_state(op: OperationView) -> str:
+    """A job released because its result could not be delivered reads as such, not as a failure."""
+    if op.status == OperationStatus.failed and (op.failure_reason or "").startswith(UNDELIVERABLE):
+        return HISTORY_TITLES[HistoryKind.undelivered]
+    return STATUS_TITLES[op.status]
+
+
 def operation_status(op: OperationView, model_title: str) -> str:
     return _t("operation_status").format(
         job_id=op.job_id,
@@ -773,7 +781,7 @@ def operation_status(op: OperationView, model_title: str) -> str:
         model=quote(model_title),
         price=format_rub(op.price),
         created=moscow_time(op.created_at),
-        status=STATUS_TITLES[op.status],
+        status=_operation_state(op),
     )
 
 
