@@ -15,11 +15,11 @@ pyproject.toml), and stops at the first that fails. They check the whole tree, s
 a whole-suite run: when the arguments name a test path (`dev.py test services/billing -k x`), only
 pytest runs; options alone (`dev.py test -x -m "not chaos"`) still run the gates first.
 
-A whole-suite run spreads the test files over `MEDIALAB_TEST_WORKERS` pytest-xdist workers (default 2,
+A whole-suite run spreads the test files over `MEDIALAB_TEST_WORKERS` pytest-xdist workers (default 3,
 each with its own nats-servers and PostgreSQL; a file's tests stay on one worker, which owns its
-module-scoped stack); files that start process stacks are handed out first. Four workers were faster
-on a quick two-core machine, but on a slow one they kept both cores saturated (load 8) and every
-full run hit a test whose events came later than it allowed; two leave each worker a core. `-n 0` (or any
+module-scoped stack); files that start process stacks are handed out first. On two cores, three
+workers were the quickest (two left a core idle while both waited on their stacks; four only added
+contention), and the suite passes with three beside `stress-ng --cpu 2`. `-n 0` (or any
 `-n`/`-p no:xdist` given) overrides it; a run of named paths stays in one process.
 """
 
@@ -91,7 +91,7 @@ def parallel(args: list[str]) -> list[str]:
     if names_tests(args) or any(arg.startswith("-n") or arg == "no:xdist" for arg in args):
         return []
     # The plugin orders the files (process stacks first); xdist's own reorder would undo it.
-    workers = os.environ.get("MEDIALAB_TEST_WORKERS", "2")
+    workers = os.environ.get("MEDIALAB_TEST_WORKERS", "3")
     return ["-n", workers, "--dist", "loadfile", "--no-loadscope-reorder"]
 
 

@@ -37,8 +37,9 @@ TOOLS = ("diff", "report")
 
 def _run_part(part: str, args: argparse.Namespace) -> dict[str, Any]:
     if part == "load":
-        users = (load.QUICK_USERS,) if args.quick else tuple(args.users or load.USERS)
-        return load.run(users, args.rate, args.latency, tuple(args.think))
+        if args.quick:
+            return load.run((load.QUICK_USERS,), args.rate, load.QUICK_LATENCY_S, load.QUICK_THINK_S)
+        return load.run(tuple(args.users or load.USERS), args.rate, args.latency, tuple(args.think))
     module = importlib.import_module(f"bench.{part}")
     result: dict[str, Any] = module.run(quick=args.quick)
     return result
