@@ -162,26 +162,21 @@ def _load_rows(result: dict[str, Any]) -> list[Row]:
         ]
         for service in figures.get("cpu_seconds", {}):
             rows.append(Row(f"K={k}: CPU {service}", (run_name, "cpu_seconds", service), "s"))
-        for service in figures.get("rss_at_start_mb", {}):
-            rows.append(
-                Row(
-                    f"K={k}: idle RSS {service} (started, before any order)",
-                    (run_name, "rss_at_start_mb", service),
-                    "MB",
-                    f"< {load.TARGET_IDLE_RSS_MB:.0f}",
-                    _below(load.TARGET_IDLE_RSS_MB),
+        memory = (
+            ("rss_at_start_mb", "idle RSS {} (started, before any order)", load.TARGET_IDLE_RSS_MB),
+            ("peak_rss_mb", "peak RSS {}", load.TARGET_RSS_MB),
+        )
+        for key, label, target in memory:
+            for service in figures.get(key, {}):
+                rows.append(
+                    Row(
+                        f"K={k}: {label.format(service)}",
+                        (run_name, key, service),
+                        "MB",
+                        f"< {target:.0f}",
+                        _below(target),
+                    )
                 )
-            )
-        for service in figures.get("peak_rss_mb", {}):
-            rows.append(
-                Row(
-                    f"K={k}: peak RSS {service}",
-                    (run_name, "peak_rss_mb", service),
-                    "MB",
-                    f"< {load.TARGET_RSS_MB:.0f}",
-                    _below(load.TARGET_RSS_MB),
-                )
-            )
     return rows
 
 
