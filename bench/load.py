@@ -80,11 +80,6 @@ ENV = {
     "STYLE_LLM_ENABLED": "false",
     # The top of fal's automatic range: this bench measures our overhead, not a new account's 2 slots.
     "FAL_CONCURRENCY_PER_ACCOUNT": "40",
-    # The WaveSpeed emulator's account is Silver (300 tasks at once, 500 starts a minute); the runner's
-    # defaults are a new account's 2 and 2, at which the face swaps (a fifth of the orders, 36 a minute)
-    # queued for a start past the drain and were counted lost.
-    "WAVESPEED_MAX_IN_PROGRESS": "300",
-    "WAVESPEED_STARTS_PER_MINUTE": "500",
 }
 
 

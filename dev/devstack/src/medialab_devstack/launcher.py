@@ -25,6 +25,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 from medialab_sandbox.telegram.webchat import webchat_url
+from medialab_sandbox.wavespeed import AccountLevel
 
 from medialab_devstack.nats_server import NatsCluster, NatsServer, admin_url
 from medialab_devstack.ports import free_port
@@ -34,6 +35,7 @@ from medialab_devstack.stack import ServiceProcess, stop_all
 SANDBOX_BOT_TOKEN = "100000001:SANDBOX-medialab-bot-token"
 SANDBOX_FAL_KEY = "sandbox-key-id:sandbox-key-secret"
 SANDBOX_WAVESPEED_KEY = "sandbox-wavespeed-key"
+SANDBOX_WAVESPEED_LEVEL = AccountLevel.SILVER
 SANDBOX_YOOKASSA_SHOP_ID = "100500"
 SANDBOX_YOOKASSA_SECRET_KEY = "test_sandbox-yookassa-secret"
 SANDBOX_USER_ID = 1001
@@ -177,7 +179,12 @@ class Stack:
         self.notes.append(f"sandbox fal.ai: {url}")
 
     def start_wavespeed(self, key: str = SANDBOX_WAVESPEED_KEY) -> None:
-        args = ["--keys", key]
+        """The WaveSpeed emulator, playing a Silver account, and wavespeed-runner held to that account's
+        limits unless ``env`` sets them (the runner's own defaults are a new account's 2 and 2)."""
+        limits = SANDBOX_WAVESPEED_LEVEL.limits
+        self.env.setdefault("WAVESPEED_MAX_IN_PROGRESS", str(limits.max_concurrency))
+        self.env.setdefault("WAVESPEED_STARTS_PER_MINUTE", str(limits.starts_per_minute))
+        args = ["--keys", key, "--level", SANDBOX_WAVESPEED_LEVEL.value]
         if self.wavespeed_processing_seconds is not None:
             args += ["--processing-seconds", str(self.wavespeed_processing_seconds)]
         ws = self._emulator("wavespeed-emulator", "medialab_sandbox.wavespeed", args)
