@@ -137,6 +137,11 @@ class OperationView(BusMessage):
     updated_at: datetime
     failure_reason: str | None = None
 
+    @property
+    def undelivered(self) -> bool:
+        """Released because its result could not be delivered (the refund came before the charge)."""
+        return self.status == OperationStatus.failed and (self.failure_reason or "").startswith(UNDELIVERABLE)
+
 
 class ReserveReply(BusMessage):
     operation: OperationView

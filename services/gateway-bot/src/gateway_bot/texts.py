@@ -23,7 +23,6 @@ from aiogram.utils.text_decorations import html_decoration
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from medialab_contracts.billing import (
-    UNDELIVERABLE,
     BalanceView,
     HistoryEntry,
     HistoryKind,
@@ -769,7 +768,7 @@ JOB_NOT_FOUND: str
 
 def _operation_state(op: OperationView) -> str:
     """A job released because its result could not be delivered reads as such, not as a failure."""
-    if op.status == OperationStatus.failed and (op.failure_reason or "").startswith(UNDELIVERABLE):
+    if op.undelivered:
         return HISTORY_TITLES[HistoryKind.undelivered]
     return STATUS_TITLES[op.status]
 

@@ -38,8 +38,8 @@ def import_aiogram() -> None:
         import aiogram.types  # noqa: F401 - the import is the point
     finally:
         BaseModel.model_rebuild = rebuild  # type: ignore[method-assign]
-    for model in aiogram_models():
-        module = vars(sys.modules[model.__module__])
+    for module_name in {model.__module__ for model in aiogram_models()}:
+        module = vars(sys.modules[module_name])
         for name, value in namespace.items():
             module.setdefault(name, value)
 
@@ -55,6 +55,6 @@ def aiogram_models() -> list[type[BaseModel]]:
 
 
 def warm_up(*models: type[BaseModel]) -> None:
-    """Build these models now (an update's and the calls the gateway makes)."""
+    """Build these models now, not on first use (the gateway builds ``Update`` at start)."""
     for model in models:
         model.model_rebuild()
