@@ -23,6 +23,7 @@ import httpx
 import nats
 import psutil
 import pytest
+from medialab_devstack.forked import ENV_SWITCH
 from medialab_devstack.launcher import JOB_SIGNING_SERVICES, SANDBOX_BOT_TOKEN, SANDBOX_USER_ID, SERVICE_ORDER
 from medialab_devstack.stack import SERVICE_MODULES
 from medialab_sandbox.telegram import TelegramUserClient
@@ -31,7 +32,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.e2e
 
-UNSET = ("NATS_URL", "DATABASE_URL", "TG_BOT_TOKEN", "FAL_KEYS", "FAL_KEY", "WAVESPEED_API_KEY")
+# The launcher as the README runs it: sandbox mode, and service processes started cold, not forked
+# from the test suite's warm fork server (medialab_devstack.forked).
+UNSET = ("NATS_URL", "DATABASE_URL", "TG_BOT_TOKEN", "FAL_KEYS", "FAL_KEY", "WAVESPEED_API_KEY", ENV_SWITCH)
 
 
 @contextmanager

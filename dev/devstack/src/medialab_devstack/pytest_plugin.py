@@ -23,6 +23,7 @@ import asyncpg
 import pytest
 from PIL import Image
 
+from medialab_devstack import forked
 from medialab_devstack.nats_server import NatsCluster, NatsServer
 from medialab_devstack.postgres import EmbeddedPostgres, fresh_database_name, with_database
 
@@ -34,6 +35,9 @@ def _private_dir(prefix: str) -> Path:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Service processes the tests start are forked from a warm interpreter (medialab_devstack.forked);
+    # processes those start inherit it. A test of the cold start removes it from their environment.
+    os.environ.setdefault(forked.ENV_SWITCH, "1")
     config.addinivalue_line(
         "markers", "nats_violations: the test provokes NATS permission violations on purpose"
     )

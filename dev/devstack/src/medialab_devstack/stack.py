@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from medialab_devstack import forked
 from medialab_devstack.nats_server import service_credentials
 from medialab_devstack.ports import wait_for_port
 
@@ -66,7 +67,7 @@ class ServiceProcess:
         self.args = args or []
         self.instance = next(_instances)
         self._log_offset = 0
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: forked.ProcessHandle | None = None
         self._terminated = False
 
     @property
@@ -103,6 +104,9 @@ class ServiceProcess:
             # production, even when the caller handed it the admin URL.
             env.update(service_credentials(env["NATS_URL"], self.module.replace("_", "-")))
         self._terminated = False
+        if forked.enabled():
+            self._proc = forked.ForkedProcess(self.module, self.args, env, self.log_path)
+            return
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", self.module, *self.args],
