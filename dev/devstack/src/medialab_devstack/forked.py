@@ -1,8 +1,8 @@
 """Service processes forked from a warm interpreter instead of started cold: the test suite's way.
 
 A cold service process spends about a second of CPU importing the libraries every service shares
-(aiohttp, nats-py, pydantic, asyncpg, prometheus-client, httpx, Pillow) before a line of its own
-runs. The test suite starts some 300 service and emulator processes, and on two cores those imports
+(aiohttp, nats-py, pydantic, asyncpg, prometheus-client, httpx, Pillow; FastAPI for the emulators)
+before a line of its own runs. The test suite starts some 300 service and emulator processes, and on two cores those imports
 were ~40 % of its CPU. With ``MEDIALAB_FORK_SERVICES=1`` (the pytest plugin sets it) ``ServiceProcess``
 has multiprocessing's fork server, which imported those libraries once, fork each process instead.
 The child takes the service's environment, arguments, log file and a session of its own, then runs
@@ -30,11 +30,13 @@ ENV_SWITCH = "MEDIALAB_FORK_SERVICES"
 PRELOAD = (
     "aiohttp.web",
     "asyncpg",
+    "fastapi",  # the emulators
     "httpx",
     "nats.js",
     "PIL.Image",
     "prometheus_client",
     "pydantic_settings",
+    "uvicorn",  # the emulators
 )
 
 
