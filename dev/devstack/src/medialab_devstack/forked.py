@@ -2,14 +2,15 @@
 
 A cold service process spends about a second of CPU importing the libraries every service shares
 (aiohttp, nats-py, pydantic, asyncpg, prometheus-client, httpx, Pillow; FastAPI for the emulators)
-before a line of its own runs. The test suite starts some 300 service and emulator processes, and on two cores those imports
-were ~40 % of its CPU. With ``MEDIALAB_FORK_SERVICES=1`` (the pytest plugin sets it) ``ServiceProcess``
-has multiprocessing's fork server, which imported those libraries once, fork each process instead.
-The child takes the service's environment, arguments, log file and a session of its own, then runs
-the module's ``__main__`` as ``python -m`` does; the service's own modules are imported only then,
-after its environment is set, so none of them is configured by another process's settings.
-What a fork cannot give: settings the C runtime reads when a program starts (the gateway image's
-``MALLOC_ARENA_MAX``) do not apply. ``dev.py up`` and ``python -m bench`` start processes cold.
+before a line of its own runs. The test suite starts some 300 service and emulator processes, and on
+two cores those imports were ~40 % of its CPU. With ``MEDIALAB_FORK_SERVICES=1`` (the pytest plugin
+sets it) ``ServiceProcess`` has multiprocessing's fork server, which imported those libraries once,
+fork each process instead. The child takes the service's environment, arguments, log file and a
+session of its own, then runs the module's ``__main__`` as ``python -m`` does; the service's own
+modules are imported only then, after its environment is set, so none of them is configured by
+another process's settings. What a fork cannot give: settings the C runtime reads when a program
+starts (the gateway image's ``MALLOC_ARENA_MAX``) do not apply. ``dev.py up`` and
+``python -m bench`` start processes cold.
 """
 
 from __future__ import annotations
