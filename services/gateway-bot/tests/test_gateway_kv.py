@@ -19,7 +19,6 @@ from gateway_bot.flows.launcher import Order
 from gateway_bot.flows.steps import begin
 from gateway_bot.states import ConfirmFlow
 from gateway_bot.storage.fsm import KvStorage
-from gateway_bot.storage.kv import keys_matching
 from gateway_bot.storage.records import (
     Claim,
     DeliveryMarks,
@@ -32,6 +31,7 @@ from medialab_contracts.catalog import default_catalog
 from medialab_contracts.jobs import ImageSize
 from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
+from medialab_runtime.kv_keys import keys_matching
 from medialab_runtime.provisioning import ensure_layout
 from nats.js import JetStreamContext
 

@@ -35,11 +35,12 @@ from medialab_contracts import subjects
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import Header
-from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KV_DEL, KV_OP, KV_PURGE, KeyValue
 from prometheus_client import Counter, Gauge, Histogram
 
 from medialab_runtime.key_bench import KeyBench
+from medialab_runtime.kv_keys import keys_matching
 from medialab_runtime.provider_keys import Account, ProviderKey
 from medialab_runtime.tasks import cancel_and_wait
 
@@ -302,11 +303,7 @@ class SlotPool:
     async def occupied(self) -> dict[str, int]:
         """Slots taken right now per account, across the cluster (read from the bucket)."""
         counts = {account.name: 0 for account in self.accounts}
-        try:
-            names = await self._kv.keys()
-        except NoKeysError:
-            return counts
-        for name in names:
+        for name in await keys_matching(self._kv, f"{self.provider}.>"):
             provider, _, rest = name.partition(".")
             account = rest.partition(".")[0]
             if provider == self.provider and account in counts:

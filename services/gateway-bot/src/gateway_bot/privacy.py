@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from medialab_contracts import subjects
+from medialab_runtime.kv_keys import keys_matching
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from nats.js.kv import KeyValue
 from nats.js.object_store import ObjectStore
 
 from gateway_bot.clients.billing import BillingClient
-from gateway_bot.storage.kv import keys_matching, read_json
+from gateway_bot.storage.kv import read_json
 from gateway_bot.storage.works import KeptWorks
 
 log = logging.getLogger(__name__)

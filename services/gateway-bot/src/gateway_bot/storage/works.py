@@ -17,12 +17,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from medialab_contracts.media import MediaRef
+from medialab_runtime.kv_keys import keys_matching
 from medialab_runtime.media_store import MediaNotFound, MediaStore
 from nats.js.errors import APIError
 from nats.js.kv import KeyValue
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from gateway_bot.storage.kv import cas_update, keys_matching, read_json
+from gateway_bot.storage.kv import cas_update, read_json
 
 log = logging.getLogger(__name__)
 
