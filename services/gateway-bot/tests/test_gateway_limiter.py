@@ -67,6 +67,16 @@ async def test_penalty_blocks_the_scope(kv: KeyValue) -> None:
     assert await limiter.reserve(Scope.chat, 12) == 0.0
 
 
+async def test_a_remembered_scope_never_hides_what_another_replica_wrote(kv: KeyValue) -> None:
+    mine = TelegramLimiter(kv, 1, LIMITS, clock=frozen)
+    other = TelegramLimiter(kv, 1, LIMITS, clock=frozen)
+    assert await mine.reserve(Scope.chat, 13) == 0.0  # `mine` now remembers the chat's slot
+    await other.penalize(Scope.chat, 13, retry_after=0.5)
+    assert await mine.reserve(Scope.chat, 13) == pytest.approx(0.5, abs=1e-6)
+    assert await mine.reserve(Scope.chat, 13) == pytest.approx(0.6, abs=1e-6)
+    assert await other.reserve(Scope.chat, 13) == pytest.approx(0.7, abs=1e-6)
+
+
 class FakeBot:
     id = 1
 
