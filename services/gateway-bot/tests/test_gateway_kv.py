@@ -19,6 +19,7 @@ from gateway_bot.flows.launcher import Order
 from gateway_bot.flows.steps import begin
 from gateway_bot.states import ConfirmFlow
 from gateway_bot.storage.fsm import KvStorage
+from gateway_bot.storage.kv import RememberingCas
 from gateway_bot.storage.records import (
     Claim,
     DeliveryMarks,
@@ -97,6 +98,23 @@ async def test_keys_matching_lists_present_keys_by_pattern_at_once(js: JetStream
         names = [f"7003.{round_}.{n}" for n in range(8)]
         await asyncio.gather(*(kv.put(name, b"1") for name in names))
         assert await keys_matching(kv, f"7003.{round_}.*") == sorted(names)
+
+
+async def test_remembering_cas_loses_no_change_made_elsewhere(js: JetStreamContext) -> None:
+    kv = await js.key_value(subjects.ALBUMS_BUCKET)
+    mine, other = RememberingCas(kv, capacity=2), RememberingCas(kv)
+
+    def bump(count: int | None) -> int:
+        return (count or 0) + 1
+
+    for n in range(12):
+        await (mine if n % 3 else other).update("7004.count", bump)  # each makes the other's stale
+        await mine.update(f"7004.{n}", bump)  # more keys than `mine` remembers
+    assert (await kv.get("7004.count")).value == b"12"
+    await kv.purge("7004.count")
+    assert await mine.update("7004.count", bump) == (1, (await kv.get("7004.count")).revision)
+    await kv.put("7004.count", b"10")
+    assert (await mine.update("7004.count", bump))[0] == 11
 
 
 def ref(n: int) -> MediaRef:

@@ -21,7 +21,7 @@ from nats.js.kv import KeyValue
 
 from gateway_bot import texts
 from gateway_bot.metrics import THROTTLED_UPDATES
-from gateway_bot.storage.kv import cas_update
+from gateway_bot.storage.kv import RememberingCas
 from gateway_bot.telegram.limiter import Rate
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class Admission(StrEnum):
 
 class InboundThrottle:
     def __init__(self, kv: KeyValue, bot_id: int, rate: Rate, clock: Callable[[], float] = time.time) -> None:
-        self._kv = kv
+        self._buckets = RememberingCas(kv)  # a user's next update: one KV write, not a read and a write
         self._bot_id = bot_id
         self._rate = rate
         self._clock = clock
@@ -62,7 +62,7 @@ class InboundThrottle:
             outcome = Admission.refused
             return {"tat": tat, "told": told}
 
-        await cas_update(self._kv, f"in.{self._bot_id}.{user_id}", take)
+        await self._buckets.update(f"in.{self._bot_id}.{user_id}", take)
         return outcome
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -57,3 +58,35 @@ async def claim(kv: KeyValue, key: str, value: JsonValue) -> bool:
     except KeyWrongLastSequenceError:
         return False
     return True
+
+
+class RememberingCas:
+    """``cas_update`` that remembers the value and revision this process wrote last per key (the most
+    recent ``capacity`` keys): changing a key nobody else moved since is then one conditional write
+    instead of a read and a write. When another replica moved it, the write's revision check fails
+    and the change is made from a fresh read, as ``cas_update`` makes it."""
+
+    def __init__(self, kv: KeyValue, capacity: int = 4096) -> None:
+        self._kv = kv
+        self._capacity = capacity
+        self._written: OrderedDict[str, tuple[JsonValue, int]] = OrderedDict()
+
+    async def update(
+        self, key: str, change: Callable[[JsonValue | None], JsonValue]
+    ) -> tuple[JsonValue, int]:
+        known = self._written.pop(key, None)
+        if known is not None:
+            value, revision = known
+            new = change(value)
+            try:
+                return self._remember(key, new, await write_json(self._kv, key, new, revision))
+            except KeyWrongLastSequenceError:
+                pass
+        new, revision = await cas_update(self._kv, key, change)
+        return self._remember(key, new, revision)
+
+    def _remember(self, key: str, value: JsonValue, revision: int) -> tuple[JsonValue, int]:
+        self._written[key] = (value, revision)
+        if len(self._written) > self._capacity:
+            self._written.popitem(last=False)
+        return value, revision

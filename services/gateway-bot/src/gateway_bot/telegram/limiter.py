@@ -5,29 +5,23 @@ Taking a slot is one compare-and-set that moves the TAT forward by the emission 
 how long the caller must wait for its slot; a ``retry_after`` from Telegram pushes the scope's TAT past
 the penalty. Slots are handed out in call order, so one chat's messages keep their order.
 
-A replica remembers the TAT and revision it wrote last for each scope (the most recent few thousand):
-the next slot of a scope no one else touched since, the bot-wide one above all, is then a single
-conditional write instead of a read and a write. When another replica or a penalty moved the scope,
-the write's revision check fails and the slot is taken from a fresh read.
+A replica remembers the TAT it wrote last for each scope (``RememberingCas``): the next slot of a
+scope no one else moved since, the bot-wide one above all, is one conditional write, not a read and
+a write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from gateway_bot.locks import KeyedLocks
-from gateway_bot.storage.kv import cas_update, write_json
-
-# Scopes whose last written TAT a replica remembers: every chat it wrote to recently, and the bot.
-REMEMBERED_SCOPES = 4096
+from gateway_bot.storage.kv import RememberingCas, cas_update
 
 
 class Scope(StrEnum):
@@ -90,7 +84,7 @@ class TelegramLimiter:
         self._clock = clock
         # Within one process, reservations of a key are made one at a time, so slots follow call order.
         self._locks = KeyedLocks()
-        self._written: OrderedDict[str, tuple[float, int]] = OrderedDict()  # key → (TAT, revision)
+        self._tats = RememberingCas(kv)
 
     def _key(self, scope: Scope, chat_id: int | None) -> str:
         return f"{self._bot_id}.{scope}" if chat_id is None else f"{self._bot_id}.{scope}.{chat_id}"
@@ -107,18 +101,7 @@ class TelegramLimiter:
             return taken
 
         async with self._locks.hold(key):
-            tat, revision = self._written.pop(key, (None, None))
-            if revision is not None:
-                taken = take(tat)
-                try:
-                    revision = await write_json(self._kv, key, taken, revision)
-                except KeyWrongLastSequenceError:  # moved since: take the slot from a fresh read
-                    revision = None
-            if revision is None:
-                taken, revision = await cas_update(self._kv, key, take)
-            self._written[key] = (taken, revision)
-            if len(self._written) > REMEMBERED_SCOPES:
-                self._written.popitem(last=False)
+            await self._tats.update(key, take)
         return wait
 
     async def acquire(self, chat_id: int | None) -> None:
