@@ -115,6 +115,9 @@ async def test_remembering_cas_loses_no_change_made_elsewhere(js: JetStreamConte
     assert await mine.update("7004.count", bump) == (1, (await kv.get("7004.count")).revision)
     await kv.put("7004.count", b"10")
     assert (await mine.update("7004.count", bump))[0] == 11
+    assert await other.read("7004.count") == 11  # remembered as read
+    assert (await mine.update("7004.count", bump))[0] == 12
+    assert (await other.update("7004.count", bump))[0] == 13
 
 
 def ref(n: int) -> MediaRef:

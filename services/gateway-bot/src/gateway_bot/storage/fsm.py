@@ -1,7 +1,8 @@
 """aiogram FSM storage over the NATS KV bucket ``fsm``, so every gateway replica sees one conversation.
 
 One record per chat and user holds both the state and the data; every change is a compare-and-set,
-so two replicas writing at once never lose each other's update.
+so two replicas writing at once never lose each other's update. The record's last revision this
+replica saw is remembered (``RememberingCas``): the write after an update's read is one round trip.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StateType, StorageKey
 from nats.js.kv import KeyValue
 
-from gateway_bot.storage.kv import cas_update, read_json
+from gateway_bot.storage.kv import RememberingCas
 
 
 def _state_name(state: StateType) -> str | None:
@@ -22,24 +23,23 @@ def _state_name(state: StateType) -> str | None:
 
 class KvStorage(BaseStorage):
     def __init__(self, kv: KeyValue, key_builder: KeyBuilder | None = None) -> None:
-        self._kv = kv
+        self._records = RememberingCas(kv)
         # KV keys allow [-/_=.a-zA-Z0-9]: dots as separators, negative chat ids keep their minus.
         self._keys = key_builder or DefaultKeyBuilder(prefix="fsm", separator=".", with_bot_id=True)
 
     async def _record(self, key: StorageKey) -> dict[str, Any]:
-        value, _ = await read_json(self._kv, self._keys.build(key))
-        return value or {}
+        return await self._records.read(self._keys.build(key)) or {}
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
         name = _state_name(state)
-        await cas_update(self._kv, self._keys.build(key), lambda cur: {**(cur or {}), "state": name})
+        await self._records.update(self._keys.build(key), lambda cur: {**(cur or {}), "state": name})
 
     async def get_state(self, key: StorageKey) -> str | None:
         return (await self._record(key)).get("state")
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
         new = dict(data)
-        await cas_update(self._kv, self._keys.build(key), lambda cur: {**(cur or {}), "data": new})
+        await self._records.update(self._keys.build(key), lambda cur: {**(cur or {}), "data": new})
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         return dict((await self._record(key)).get("data") or {})
@@ -53,7 +53,7 @@ class KvStorage(BaseStorage):
             record["data"] = {**(record.get("data") or {}), **patch}
             return record
 
-        record, _ = await cas_update(self._kv, self._keys.build(key), merge)
+        record, _ = await self._records.update(self._keys.build(key), merge)
         return dict(record["data"])
 
     async def close(self) -> None:

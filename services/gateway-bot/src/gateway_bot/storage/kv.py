@@ -29,9 +29,13 @@ async def read_json(kv: KeyValue, key: str) -> tuple[JsonValue | None, int | Non
     return json.loads(entry.value), entry.revision
 
 
+def _encode(value: JsonValue) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 async def write_json(kv: KeyValue, key: str, value: JsonValue, revision: int | None) -> int:
     """Write only if the key is still at ``revision`` (absent when None); raises on a lost race."""
-    payload = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    payload = _encode(value)
     if revision is None:
         return await kv.create(key, payload)
     return await kv.update(key, payload, last=revision)
@@ -61,23 +65,32 @@ async def claim(kv: KeyValue, key: str, value: JsonValue) -> bool:
 
 
 class RememberingCas:
-    """``cas_update`` that remembers the value and revision this process wrote last per key (the most
-    recent ``capacity`` keys): changing a key nobody else moved since is then one conditional write
-    instead of a read and a write. When another replica moved it, the write's revision check fails
-    and the change is made from a fresh read, as ``cas_update`` makes it."""
+    """``cas_update`` that remembers the value and revision this process read or wrote last per key
+    (the most recent ``capacity`` keys): changing a key nobody else moved since is then one
+    conditional write instead of a read and a write. When another replica moved it, the write's
+    revision check fails and the change is made from a fresh read, as ``cas_update`` makes it."""
 
     def __init__(self, kv: KeyValue, capacity: int = 4096) -> None:
         self._kv = kv
         self._capacity = capacity
-        self._written: OrderedDict[str, tuple[JsonValue, int]] = OrderedDict()
+        # key → (the value encoded, so no caller's change to what it got can alter it; its revision)
+        self._known: OrderedDict[str, tuple[bytes, int]] = OrderedDict()
+
+    async def read(self, key: str) -> JsonValue | None:
+        value, revision = await read_json(self._kv, key)
+        if revision is None:
+            self._known.pop(key, None)
+        else:
+            self._remember(key, value, revision)
+        return value
 
     async def update(
         self, key: str, change: Callable[[JsonValue | None], JsonValue]
     ) -> tuple[JsonValue, int]:
-        known = self._written.pop(key, None)
+        known = self._known.pop(key, None)
         if known is not None:
-            value, revision = known
-            new = change(value)
+            payload, revision = known
+            new = change(json.loads(payload))
             try:
                 return self._remember(key, new, await write_json(self._kv, key, new, revision))
             except KeyWrongLastSequenceError:
@@ -86,7 +99,8 @@ class RememberingCas:
         return self._remember(key, new, revision)
 
     def _remember(self, key: str, value: JsonValue, revision: int) -> tuple[JsonValue, int]:
-        self._written[key] = (value, revision)
-        if len(self._written) > self._capacity:
-            self._written.popitem(last=False)
+        self._known[key] = (_encode(value), revision)
+        self._known.move_to_end(key)
+        if len(self._known) > self._capacity:
+            self._known.popitem(last=False)
         return value, revision
