@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.types import BotCommand, Update
@@ -56,7 +55,7 @@ from gateway_bot.storage.records import (
 from gateway_bot.storage.works import KeptWorks
 from gateway_bot.telegram.limiter import Limits, Rate, TelegramLimiter
 from gateway_bot.telegram.models import warm_up
-from gateway_bot.telegram.session import RateLimitMiddleware
+from gateway_bot.telegram.session import RateLimitMiddleware, TelegramSession
 from gateway_bot.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -89,7 +88,7 @@ def build_limits(settings: GatewaySettings) -> Limits:
 
 
 def build_bot(settings: GatewaySettings, limiter_middleware: RateLimitMiddleware | None = None) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
+    session = TelegramSession(api=TelegramAPIServer.from_base(settings.telegram_api_base))
     if limiter_middleware is not None:
         session.middleware(limiter_middleware)
     return Bot(
