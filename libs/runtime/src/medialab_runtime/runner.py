@@ -130,4 +130,6 @@ def run_runner(
     except key_error as error:
         print(f"{name}: {key_hint}{error}", file=sys.stderr)
         raise SystemExit(2) from None
-    asyncio.run(run_service(name, settings, setup, layout=settings.layout(), dist=dist))
+    asyncio.run(
+        run_service(name, settings, setup, layout=settings.layout(), dist=dist, freeze_after_start=True)
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
@@ -113,7 +114,12 @@ async def run_service(
     *,
     layout: LayoutConfig | None = None,
     dist: str | None = None,
+    freeze_after_start: bool = False,
 ) -> None:
+    """Run a service until SIGTERM. ``freeze_after_start`` (a service's own process, not a test's):
+    once started, every object alive moves out of the garbage collector's reach (``gc.freeze``). A
+    full collection scanned them all, ~130,000 in the gateway: a ~100 ms stall of the event loop on
+    the 2-core bench machine whenever one ran under load."""
     setup_logging(name, settings.log_level, settings.log_format, secret_values(settings))
     try:
         settings.check_production()
@@ -160,6 +166,9 @@ async def run_service(
         health.add_detail("jetstream", placement.details)
         ctx.spawn(placement.run(), "jetstream-placement")
         await setup(ctx)
+        if freeze_after_start:
+            gc.collect()
+            gc.freeze()
         started.set()
         lifecycle.info("%s started", name)
         await stopping.wait()
@@ -176,4 +185,4 @@ def main(
 ) -> None:
     """Entry point for ``python -m <service>``."""
     settings = settings_type()
-    asyncio.run(run_service(name, settings, setup, dist=dist))
+    asyncio.run(run_service(name, settings, setup, dist=dist, freeze_after_start=True))
