@@ -22,6 +22,7 @@ import runpy
 import signal
 import subprocess
 import sys
+from functools import cache
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
 from typing import Protocol
@@ -63,6 +64,7 @@ def enabled() -> bool:
     return os.environ.get(ENV_SWITCH) == "1"
 
 
+@cache
 def _context() -> ForkServerContext:
     context = multiprocessing.get_context("forkserver")
     assert isinstance(context, ForkServerContext)

@@ -304,9 +304,8 @@ class SlotPool:
         """Slots taken right now per account, across the cluster (read from the bucket)."""
         counts = {account.name: 0 for account in self.accounts}
         for name in await keys_matching(self._kv, f"{self.provider}.>"):
-            provider, _, rest = name.partition(".")
-            account = rest.partition(".")[0]
-            if provider == self.provider and account in counts:
+            account = name.split(".")[1]  # <provider>.<account>.<slot>
+            if account in counts:
                 counts[account] += 1
         return counts
 

@@ -18,27 +18,34 @@ class CasContention(RuntimeError):
     pass
 
 
-async def read_json(kv: KeyValue, key: str) -> tuple[JsonValue | None, int | None]:
-    """The value and its revision; ``(None, None)`` when the key is absent or deleted."""
+async def _read_payload(kv: KeyValue, key: str) -> tuple[bytes, int | None]:
+    """The stored JSON (``null`` for an empty entry) and its revision; no revision when absent."""
     try:
         entry = await kv.get(key)
     except KeyNotFoundError:
-        return None, None
-    if not entry.value:
-        return None, entry.revision
-    return json.loads(entry.value), entry.revision
+        return b"null", None
+    return entry.value or b"null", entry.revision
+
+
+async def read_json(kv: KeyValue, key: str) -> tuple[JsonValue | None, int | None]:
+    """The value and its revision; ``(None, None)`` when the key is absent or deleted."""
+    payload, revision = await _read_payload(kv, key)
+    return json.loads(payload), revision
 
 
 def _encode(value: JsonValue) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-async def write_json(kv: KeyValue, key: str, value: JsonValue, revision: int | None) -> int:
-    """Write only if the key is still at ``revision`` (absent when None); raises on a lost race."""
-    payload = _encode(value)
+async def _write_payload(kv: KeyValue, key: str, payload: bytes, revision: int | None) -> int:
     if revision is None:
         return await kv.create(key, payload)
     return await kv.update(key, payload, last=revision)
+
+
+async def write_json(kv: KeyValue, key: str, value: JsonValue, revision: int | None) -> int:
+    """Write only if the key is still at ``revision`` (absent when None); raises on a lost race."""
+    return await _write_payload(kv, key, _encode(value), revision)
 
 
 async def cas_update(
@@ -77,12 +84,12 @@ class RememberingCas:
         self._known: OrderedDict[str, tuple[bytes, int]] = OrderedDict()
 
     async def read(self, key: str) -> JsonValue | None:
-        value, revision = await read_json(self._kv, key)
+        payload, revision = await _read_payload(self._kv, key)
         if revision is None:
             self._known.pop(key, None)
         else:
-            self._remember(key, value, revision)
-        return value
+            self._remember(key, payload, revision)
+        return json.loads(payload)
 
     async def update(
         self, key: str, change: Callable[[JsonValue | None], JsonValue]
@@ -91,16 +98,20 @@ class RememberingCas:
         if known is not None:
             payload, revision = known
             new = change(json.loads(payload))
+            payload = _encode(new)
             try:
-                return self._remember(key, new, await write_json(self._kv, key, new, revision))
+                revision = await _write_payload(self._kv, key, payload, revision)
             except KeyWrongLastSequenceError:
                 pass
+            else:
+                self._remember(key, payload, revision)
+                return new, revision
         new, revision = await cas_update(self._kv, key, change)
-        return self._remember(key, new, revision)
+        self._remember(key, _encode(new), revision)
+        return new, revision
 
-    def _remember(self, key: str, value: JsonValue, revision: int) -> tuple[JsonValue, int]:
-        self._known[key] = (_encode(value), revision)
+    def _remember(self, key: str, payload: bytes, revision: int) -> None:
+        self._known[key] = (payload, revision)
         self._known.move_to_end(key)
         if len(self._known) > self._capacity:
             self._known.popitem(last=False)
-        return value, revision
