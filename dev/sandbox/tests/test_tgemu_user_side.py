@@ -18,6 +18,7 @@ from medialab_sandbox.telegram import (
     EmulatorError,
     TelegramEmulator,
     TelegramUserClient,
+    shared_http,
 )
 from PIL import Image
 
@@ -223,3 +224,25 @@ async def test_groups_and_a_blocked_bot(
     statuses = [u.my_chat_member.new_chat_member.status for u in await drain(tgemu_bot) if u.my_chat_member]
     assert statuses == ["kicked", "member"]
     await tgemu_bot.send_message(user.chat_id, "снова на связи")
+
+
+async def test_users_sharing_one_connection_pool_stay_apart_and_leave_it_open(
+    tgemu: TelegramEmulator, tgemu_bot: Bot
+) -> None:
+    async with shared_http(tgemu.base_url) as http:
+        first, second = (tgemu.user(user_id=next(_user_ids), http=http) for _ in range(2))
+        await first.send_text("я первый")
+        await second.send_text("а я второй")
+        updates = await drain(tgemu_bot)
+        assert [
+            (u.message.from_user.id, u.message.text) for u in updates if u.message and u.message.from_user
+        ] == [
+            (first.user_id, "я первый"),
+            (second.user_id, "а я второй"),
+        ]
+        await first.aclose()  # the pool is the caller's: the other user goes on with it
+        await second.send_text("ещё здесь")
+        [update] = await drain(tgemu_bot)
+        assert update.message is not None and update.message.text == "ещё здесь"
+        assert not http.is_closed
+    assert http.is_closed

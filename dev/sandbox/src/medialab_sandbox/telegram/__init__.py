@@ -9,7 +9,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .client import AlbumItem, EmulatorControl, EmulatorError, TelegramUserClient
+    from .client import AlbumItem, EmulatorControl, EmulatorError, TelegramUserClient, shared_http
     from .config import EmulatorConfig, FileLimits, RateLimitConfig, WebhookConfig
     from .schemas import (
         CallbackAnswer,
@@ -28,6 +28,7 @@ _EXPORTS = {
     "EmulatorControl": ".client",
     "EmulatorError": ".client",
     "TelegramUserClient": ".client",
+    "shared_http": ".client",
     "EmulatorConfig": ".config",
     "FileLimits": ".config",
     "RateLimitConfig": ".config",
@@ -65,6 +66,7 @@ __all__ = [
     "WebhookAttempt",
     "WebhookConfig",
     "create_app",
+    "shared_http",
 ]
 
 
