@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 
+from ..lifecycle import keep_survivors_of_full_collections
 from .config import EmulatorConfig, RateLimitConfig
 from .server import DEFAULT_TOKEN, TelegramEmulator
 from .webchat import webchat_url
@@ -53,6 +54,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse_args(argv)
+    keep_survivors_of_full_collections()
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(_serve(args))
 
