@@ -36,12 +36,12 @@ from medialab_contracts.modes import Mode
 from medialab_devstack.launcher import Stack
 from medialab_devstack.stack import ServiceProcess
 from medialab_runtime.job_state import JobState
+from medialab_runtime.kv_keys import keys_matching
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
 from medialab_runtime.rpc import call
 from medialab_sandbox.fal import FalEmulator, field_error, infra_error, model_error, rate_limited
 from medialab_testkit.waiting import eventually
 from nats.aio.client import Client
-from nats.js.errors import NoKeysError
 
 KEY_A = "pipeline-a:secret-aaaaaaaa"
 KEY_B = "pipeline-b:secret-bbbbbbbb"
@@ -104,10 +104,7 @@ class Pipeline:
 
     async def slots_in_use(self) -> int:
         kv = await self.nc.jetstream().key_value(subjects.SLOTS_BUCKET)
-        try:
-            return len(await kv.keys())
-        except NoKeysError:
-            return 0
+        return len(await keys_matching(kv, ">"))
 
     def accepted_submits(self) -> int:
         return sum(1 for record in self.fal.submits() if record.request_id is not None)

@@ -18,9 +18,10 @@ import httpx
 import nats
 import pytest
 from medialab_contracts import subjects
+from medialab_runtime.kv_keys import keys_matching
 from medialab_sandbox.telegram import TelegramUserClient
 from medialab_testkit.e2e import Stack, contains, fal_and_gateway, press, reply, running_stack, wait_document
-from nats.js.errors import NoKeysError, NotFoundError
+from nats.js.errors import NotFoundError
 from PIL import Image
 
 pytestmark = pytest.mark.e2e
@@ -101,11 +102,7 @@ class Stores:
         found: dict[str, str] = {}
         for bucket in KV_BUCKETS:
             kv = await self._js.key_value(bucket)
-            try:
-                keys = await kv.keys()
-            except NoKeysError:
-                continue
-            for key in keys:
+            for key in await keys_matching(kv, ">"):
                 entry = await kv.get(key)
                 found[f"{bucket}:{key}"] = (entry.value or b"").decode(errors="replace")
         return found

@@ -47,6 +47,7 @@ from medialab_contracts.media import MediaRef
 from medialab_contracts.modes import Mode
 from medialab_devstack.launcher import SANDBOX_BOT_TOKEN, Stack
 from medialab_devstack.stack import ServiceProcess
+from medialab_runtime.kv_keys import keys_matching
 from medialab_runtime.media_store import MediaStore
 from medialab_runtime.nats_conn import server_urls
 from medialab_runtime.provisioning import LayoutConfig, ensure_layout
@@ -56,7 +57,7 @@ from medialab_sandbox.telegram import EmulatorControl, TelegramUserClient, Trans
 from medialab_sandbox.wavespeed import WaveSpeedEmulatorControl
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.errors import NoKeysError, NotFoundError
+from nats.js.errors import NotFoundError
 from PIL import Image
 
 from medialab_testkit.images import png_bytes
@@ -305,11 +306,7 @@ class Bus:
 
     async def slots_held(self, provider: str) -> int:
         kv = await self.nc.jetstream().key_value(subjects.SLOTS_BUCKET)
-        try:
-            keys = await kv.keys()
-        except NoKeysError:
-            return 0
-        return sum(1 for key in keys if key.startswith(f"{provider}."))
+        return len(await keys_matching(kv, f"{provider}.>"))
 
     def no_slots_held(self, provider: str) -> Callable[[], Awaitable[bool]]:
         async def check() -> bool:
