@@ -31,6 +31,7 @@ from medialab_testkit.e2e import (
     reply,
     running_stack,
     script_llm,
+    settled,
     text_of,
     wait_document,
 )
@@ -157,9 +158,8 @@ async def test_m1_create_by_buttons(stack: Stack) -> None:
         (submit,) = [s for s in await stack.fal_submits("fal-ai/nano-banana") if "собака" in str(s["body"])]
         assert submit["body"]["aspect_ratio"] == "1:1"  # the square format reached the provider
         assert submit["body"]["prompt"] == "маленькая собака в шляпе, студийный свет"  # Russian, as typed
-        await user.send_command("history")
-        history = await reply(user, contains("История операций"))
-        assert "Создание · Nano-banana · 8 ₽ · ✅ списано" in history.text
+        charged = "Создание · Nano-banana · 8 ₽ · ✅ списано"
+        history = await settled(user, "history", "История операций", charged)
         assert "(Мск)" in history.text
 
 
@@ -460,9 +460,8 @@ async def test_m7_upscale_and_status_command(stack: Stack) -> None:
         job_id = re.search(r"ID: ([0-9a-f]{32})", status.text).group(1)
         await expect_png_result(user)
         assert await balance_available(user) == before - 800
-        await user.send_command("status", job_id)
-        answer = await reply(user, contains(job_id))
-        assert "Улучшение" in answer.text and "✅ списано" in answer.text
+        answer = await settled(user, "status", job_id, "✅ списано", args=job_id)
+        assert "Улучшение" in answer.text
         # the status message was removed once the result was there
         (gone,) = [
             m for m in await user.bot_messages(include_deleted=True) if m.message_id == status.message_id
@@ -571,9 +570,8 @@ async def test_english_user_upscales_in_english_and_switches_to_russian(stack: S
         document = await user.wait_for_message(predicate=is_document, timeout=40)
         assert text_of(document).startswith("✅ Upscale: done")
         assert button_texts(document) == ["✏️ Edit", "🔍 Upscale"]
-        await user.send_command("history")
-        history = await reply(user, contains("Transaction history"))
-        assert "Upscale · Recraft Crisp ×2 · 8 ₽ · ✅ charged" in history.text
+        charged = "Upscale · Recraft Crisp ×2 · 8 ₽ · ✅ charged"
+        history = await settled(user, "history", "Transaction history", charged)
         assert "(Moscow time)" in history.text
         shown = [
             text

@@ -181,7 +181,7 @@ def is_document(message: TranscriptMessage) -> bool:
 
 async def reply(
     user: TelegramUserClient, predicate: Callable[[TranscriptMessage], bool], timeout: float = 15
-):
+) -> TranscriptMessage:
     return await user.wait_for_reply(predicate, timeout=timeout)
 
 
@@ -193,6 +193,22 @@ async def press(user: TelegramUserClient, message: TranscriptMessage, label: str
 
 async def wait_document(user: TelegramUserClient, timeout: float = 30) -> TranscriptMessage:
     return await user.wait_for_message(predicate=is_document, timeout=timeout)
+
+
+async def settled(
+    user: TelegramUserClient, command: str, heading: str, fragment: str, args: str = "", timeout: float = 15
+) -> TranscriptMessage:
+    """The answer to ``/command`` (known by ``heading``) once it shows ``fragment``, asked again until
+    then: billing settles a job from the same event the gateway delivers it from, so a result can
+    reach the user a moment before its charge is written."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        await user.send_command(command, args)
+        answer = await reply(user, contains(heading))
+        if fragment in text_of(answer) or asyncio.get_running_loop().time() > deadline:
+            assert fragment in text_of(answer), text_of(answer)
+            return answer
+        await asyncio.sleep(0.3)
 
 
 async def balance_available(user: TelegramUserClient) -> int:
