@@ -20,6 +20,7 @@ import secrets
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,10 @@ class Stack:
     notes: list[str] = field(default_factory=list)
     # Inside ``start_sandboxes``: emulators are waited for together, once all are started.
     _starting_sandboxes: bool = field(default=False, init=False, repr=False)
+    # Emulators started whose URL is not wired into ``env`` yet, each with what wires it.
+    _announcing: list[tuple[ServiceProcess, Callable[[str], None]]] = field(
+        default_factory=list, init=False, repr=False
+    )
 
     @property
     def log_dir(self) -> Path:
@@ -133,29 +138,32 @@ class Stack:
         self.notes.append(f"embedded PostgreSQL: data {self.postgres.data_dir}")
 
     # ----- the outside world, emulated ----------------------------------------------------------
-    def _emulator(self, name: str, module: str, args: list[str]) -> ServiceProcess:
-        port = free_port()
+    def _emulator(self, name: str, module: str, args: list[str], use: Callable[[str], None]) -> None:
+        """Start an emulator on a port of its own choosing; ``use`` gets its URL once it announced it
+        (inside ``start_sandboxes``, after all of them were started)."""
         proc = ServiceProcess(
-            name,
-            {},
-            self.log_dir,
-            http_port=port,
-            module=module,
-            args=["--host", "127.0.0.1", "--port", str(port), *args],
+            name, {}, self.log_dir, module=module, args=["--host", "127.0.0.1", "--port", "0", *args]
         )
         proc.start()
-        if not self._starting_sandboxes:
-            proc.wait_listening()
         self.emulators.append(proc)
-        return proc
+        self._announcing.append((proc, use))
+        if not self._starting_sandboxes:
+            self._use_announced()
+
+    def _use_announced(self) -> None:
+        while self._announcing:
+            proc, use = self._announcing.pop(0)
+            proc.wait_listening()
+            use(proc.health_url)
 
     def start_telegram(self, token: str = SANDBOX_BOT_TOKEN) -> None:
         args = ["--token", token]
         if self.telegram_chat_per_s is not None:
             args += ["--chat-per-second", str(self.telegram_chat_per_s)]
             self.env["TG_CHAT_PER_S"] = str(self.telegram_chat_per_s)
-        tg = self._emulator("telegram-emulator", "medialab_sandbox.telegram", args)
-        self.use_telegram(tg.health_url, token)
+        self._emulator(
+            "telegram-emulator", "medialab_sandbox.telegram", args, lambda url: self.use_telegram(url, token)
+        )
 
     def use_telegram(self, url: str, token: str) -> None:
         """Point the gateway at a Telegram Bot API emulator, this stack's or one run elsewhere."""
@@ -167,8 +175,9 @@ class Stack:
         args = ["--keys", key]
         if self.fal_run_seconds is not None:
             args += ["--run-seconds", str(self.fal_run_seconds)]
-        fal = self._emulator("fal-emulator", "medialab_sandbox.fal", args)
-        self.use_fal(fal.health_url, f'["{key}"]')
+        self._emulator(
+            "fal-emulator", "medialab_sandbox.fal", args, lambda url: self.use_fal(url, f'["{key}"]')
+        )
 
     def use_fal(self, url: str, keys: str) -> None:
         """Point fal-runner at a fal emulator (``url`` without /queue), ``keys`` in ``FAL_KEYS`` form."""
@@ -187,8 +196,9 @@ class Stack:
         args = ["--keys", key, "--level", SANDBOX_WAVESPEED_LEVEL.value]
         if self.wavespeed_processing_seconds is not None:
             args += ["--processing-seconds", str(self.wavespeed_processing_seconds)]
-        ws = self._emulator("wavespeed-emulator", "medialab_sandbox.wavespeed", args)
-        self.use_wavespeed(ws.health_url, key)
+        self._emulator(
+            "wavespeed-emulator", "medialab_sandbox.wavespeed", args, lambda url: self.use_wavespeed(url, key)
+        )
 
     def use_wavespeed(self, url: str, key: str) -> None:
         self.env["WAVESPEED_API_KEY"] = key
@@ -204,12 +214,14 @@ class Stack:
         args += ["--webhook-url", webhook]
         if self.yookassa_webhook_retry_s is not None:
             args += ["--webhook-retry-s", str(self.yookassa_webhook_retry_s)]
-        yk = self._emulator("yookassa-emulator", "medialab_sandbox.yookassa", args)
         self.env["YOOKASSA_SHOP_ID"] = SANDBOX_YOOKASSA_SHOP_ID
         self.env["YOOKASSA_SECRET_KEY"] = SANDBOX_YOOKASSA_SECRET_KEY
-        self.env["YOOKASSA_API_BASE"] = yk.health_url
         self.env["YOOKASSA_WEBHOOK_PORT"] = str(port)
-        self.notes.append(f"sandbox YooKassa: {yk.health_url} (open a payment link to pay it)")
+        self._emulator("yookassa-emulator", "medialab_sandbox.yookassa", args, self._use_yookassa)
+
+    def _use_yookassa(self, url: str) -> None:
+        self.env["YOOKASSA_API_BASE"] = url
+        self.notes.append(f"sandbox YooKassa: {url} (open a payment link to pay it)")
 
     def start_sandboxes(self) -> None:
         """An emulator for every provider not configured in ``env``, started side by side."""
@@ -218,8 +230,7 @@ class Stack:
             self._start_sandboxes()
         finally:
             self._starting_sandboxes = False
-        for proc in self.emulators:
-            proc.wait_listening()
+        self._use_announced()
 
     def _start_sandboxes(self) -> None:
         env = self.env

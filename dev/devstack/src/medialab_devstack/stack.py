@@ -2,9 +2,11 @@
 
 Used by the dev launcher and by tests that need real processes (restarts, SIGKILL).
 
-Services bind their health port themselves (``HTTP_PORT=0``) and log it ("health port N"); the
-port is read back from the log. Picking a free port here and handing it over would race with
-every other process starting on the machine during the child's seconds of imports.
+Services bind their health port themselves (``HTTP_PORT=0``) and log it ("health port N"), the
+emulators theirs (``--port 0``) and announce it ("... listening on http://HOST:N"); the port is read
+back from the log. Picking a free port here and handing it over would race with every other process
+starting on the machine during the child's seconds of imports: two emulators of one stack, started
+side by side, were once handed the same port, and the one that lost the bind left its URL to the other.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from medialab_devstack import forked
 from medialab_devstack.nats_server import service_credentials
 from medialab_devstack.ports import wait_for_port
 
-_HEALTH_PORT_LINE = re.compile(r"health port (\d+)")
+_PORT_LINE = re.compile(r"health port (\d+)|listening on http://[\w.-]+:(\d+)")
 _instances = itertools.count(1)
 
 SERVICE_MODULES: dict[str, str] = {
@@ -120,10 +122,10 @@ class ServiceProcess:
         try:
             with open(self.log_path, "rb") as log:
                 log.seek(self._log_offset)
-                found = _HEALTH_PORT_LINE.search(log.read().decode(errors="replace"))
+                found = _PORT_LINE.search(log.read().decode(errors="replace"))
         except FileNotFoundError:
             return 0
-        return int(found.group(1)) if found else 0
+        return int(found.group(1) or found.group(2)) if found else 0
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -144,10 +146,18 @@ class ServiceProcess:
         raise TimeoutError(f"{self.name} not ready after {timeout}s; log: {self.log_tail()}")
 
     def wait_listening(self, timeout: float = 30.0) -> None:
-        """For processes without /readyz (the emulators): ready once the port accepts."""
-        wait_for_port(self.http_port, timeout=timeout)
-        if not self.alive():
-            raise RuntimeError(f"{self.name} exited early; log: {self.log_tail()}")
+        """For processes without /readyz (the emulators): ready once they announced their port and it
+        accepts."""
+        deadline = time.monotonic() + timeout
+        while not self.http_port:
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited early; log: {self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} announced no port after {timeout}s; log: {self.log_tail()}")
+            self.http_port = self._discover_port()
+            if not self.http_port:
+                time.sleep(0.05)
+        wait_for_port(self.http_port, timeout=max(deadline - time.monotonic(), 1.0), alive=self.alive)
 
     def terminate(self) -> None:
         """SIGTERM, once: the process starts its graceful exit (``stop`` waits for it)."""

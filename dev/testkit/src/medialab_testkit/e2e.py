@@ -15,6 +15,7 @@ import itertools
 import json
 import os
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +27,7 @@ import asyncpg
 import httpx
 from aiohttp import web
 from medialab_devstack import launcher
-from medialab_devstack.ports import free_port, wait_for_port
+from medialab_devstack.ports import wait_for_port
 from medialab_devstack.postgres import fresh_database_name, with_database
 from medialab_sandbox.telegram import EmulatorControl, TelegramUserClient, TranscriptMessage
 
@@ -231,7 +232,10 @@ class RoundRobinProxy:
 
     def __init__(self, targets: list[str]) -> None:
         self.targets = targets
-        self.port = free_port()
+        # Bound here, not a free port picked for later: another process could take that first.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = int(self._socket.getsockname()[1])
         self.hits: list[tuple[int, int]] = []
         self.duplicate = False
         self._count = itertools.count()
@@ -262,7 +266,7 @@ class RoundRobinProxy:
         app.router.add_post("/{tail:.*}", self._forward)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", self.port).start()
+        await web.SockSite(runner, self._socket).start()
         async with aiohttp.ClientSession() as self._session:
             await self._stopping.wait()
         await runner.cleanup()

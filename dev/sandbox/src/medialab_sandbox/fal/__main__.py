@@ -2,7 +2,7 @@
 
     python -m medialab_sandbox.fal --port 8701 --keys id1:secret1,id2:secret2
 
-Prints one line ``fal emulator ready: <base_url>`` on stdout once it accepts connections,
+Prints one line ``fal emulator listening on <base_url>`` on stdout once it accepts connections,
 then serves until SIGINT/SIGTERM.
 """
 
@@ -48,7 +48,7 @@ async def _serve(args: argparse.Namespace) -> None:
     )
     if args.upscale_webp:
         emulator.set_upscale_format("webp")
-    await serve_until_signalled(emulator, lambda: f"fal emulator ready: {emulator.base_url}")
+    await serve_until_signalled(emulator, lambda: f"fal emulator listening on {emulator.base_url}")
 
 
 def main(argv: list[str] | None = None) -> None:
