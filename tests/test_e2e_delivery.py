@@ -23,6 +23,7 @@ from medialab_testkit.e2e import (
     ADMIN_ID,
     Stack,
     balance_available,
+    balance_back_to,
     button_texts,
     contains,
     is_document,
@@ -132,11 +133,7 @@ async def test_a_result_telegram_refuses_as_too_large_is_refunded_once(stack: St
         assert "Средства возвращены" in told.text and "Запустите задачу ещё раз" in told.text
         await asyncio.sleep(1.0)
         assert await calls(stack, "sendDocument", user.user_id) == [413]  # final: never retried
-        for _ in range(20):  # the charge (billing's saga) and the refund may land in either order
-            if await balance_available(user) == before:
-                break
-            await asyncio.sleep(0.5)
-        assert await balance_available(user) == before
+        await balance_back_to(user, before)  # the charge and the refund may land in either order
         assert not [m for m in await user.bot_messages() if is_document(m)]
         assert await refunds(user) == 1
 
@@ -149,16 +146,6 @@ async def refunds(user: TelegramUserClient) -> int:
     lines = [line for line in history.text.splitlines() if "не доставлено" in line]
     assert all(line.endswith(UNDELIVERED) for line in lines), lines
     return len(lines)
-
-
-async def back_to(user: TelegramUserClient, balance: int) -> None:
-    """Until the available balance is ``balance``: the charge (billing's saga) and the refund may land
-    in either order."""
-
-    async def returned() -> bool:
-        return await balance_available(user) == balance
-
-    await eventually(returned, timeout=30, what="the money returned", interval=0.5)
 
 
 async def test_a_result_for_a_chat_that_blocked_the_bot_is_refunded_at_once(stack: Stack) -> None:
@@ -174,7 +161,7 @@ async def test_a_result_for_a_chat_that_blocked_the_bot_is_refunded_at_once(stac
             return await calls(stack, "sendDocument", user.user_id) == [403]
 
         await eventually(refused, timeout=60, what="the result refused by the chat", interval=0.2)
-        await back_to(user, before)
+        await balance_back_to(user, before)
         await asyncio.sleep(1.0)
         assert await calls(stack, "sendDocument", user.user_id) == [403]  # final: never retried
         assert not [m for m in await user.bot_messages() if "не удалось отправить" in text_of(m)]
@@ -194,7 +181,7 @@ async def test_a_result_telegram_fails_on_every_attempt_is_refunded_once_and_tol
                 await control.clear_faults()
         assert "Telegram отвечал ошибкой на каждую попытку отправки" in told.text
         assert "Средства возвращены" in told.text and "Запустите задачу ещё раз" in told.text
-        await back_to(user, before)
+        await balance_back_to(user, before)
         await asyncio.sleep(1.0)
         assert await calls(stack, "sendDocument", user.user_id) == [502] * DELIVERY_ATTEMPTS
         assert await balance_available(user) == before
@@ -371,8 +358,7 @@ async def test_a_safety_refusal_of_an_upscale_offers_another_photo_not_a_rephras
         assert "отклонил изображение — попробуйте другое фото" in refused.text
         assert "промпт" not in refused.text and "Средства не списаны" in refused.text
         assert button_texts(refused) == []
-        await asyncio.sleep(0.5)
-        assert await balance_available(user) == before
+        await balance_back_to(user, before)
 
 
 async def test_a_flagged_result_is_not_charged_and_offers_one_rephrase(stack: Stack) -> None:
@@ -389,8 +375,7 @@ async def test_a_flagged_result_is_not_charged_and_offers_one_rephrase(stack: St
         assert "Средства не списаны" in refused.text
         assert button_texts(refused) == ["✏️ Переформулировать"]
         assert not [m for m in await user.bot_messages() if is_document(m)]
-        await asyncio.sleep(0.5)
-        assert await balance_available(user) == before
+        await balance_back_to(user, before)
         (data,) = [b["callback_data"] for row in refused.reply_markup["inline_keyboard"] for b in row]
         await user.press_button(refused.message_id, data=data)
         ask = await reply(user, contains("Прежний промпт"))

@@ -21,6 +21,7 @@ from medialab_testkit.e2e import (
     ADMIN_ID,
     Stack,
     balance_available,
+    balance_back_to,
     button_texts,
     contains,
     is_document,
@@ -492,8 +493,7 @@ async def test_provider_failure_is_told_and_refunded(stack: Stack) -> None:
         await user.send_photo(jpeg_bytes())
         failed = await user.wait_for_message(predicate=contains("не получилось"), timeout=40)
         assert "Средства не списаны" in failed.text
-        await asyncio.sleep(0.5)
-        assert await balance_available(user) == before
+        await balance_back_to(user, before)
 
 
 async def test_a_file_telegram_does_not_hand_over_is_told_and_costs_nothing(stack: Stack) -> None:

@@ -35,6 +35,7 @@ from medialab_sandbox.telegram import EmulatorControl, TelegramUserClient, Trans
 from medialab_testkit.images import is_png as is_png
 from medialab_testkit.images import jpeg_bytes as jpeg_bytes
 from medialab_testkit.images import png_bytes as png_bytes
+from medialab_testkit.waiting import eventually
 
 TOKEN = launcher.SANDBOX_BOT_TOKEN
 ADMIN_ID = 777_000
@@ -221,6 +222,18 @@ async def balance_available(user: TelegramUserClient) -> int:
     rubles = match.group(1).replace("\u00a0", "").replace("−", "-")
     whole, _, frac = rubles.partition(",")
     return int(whole) * 100 + (int(frac) if frac else 0) * (-1 if whole.startswith("-") else 1)
+
+
+async def balance_back_to(user: TelegramUserClient, kopecks: int, timeout: float = 30) -> None:
+    """Until the available balance is ``kopecks`` again: billing releases or refunds a job from the
+    same event the gateway tells the user from, so the message can come first."""
+
+    async def returned() -> bool:
+        return await balance_available(user) == kopecks
+
+    await eventually(
+        returned, timeout=timeout, what=f"the available balance back to {kopecks} kopecks", interval=0.5
+    )
 
 
 class RoundRobinProxy:
