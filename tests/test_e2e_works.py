@@ -22,6 +22,7 @@ from medialab_sandbox.telegram import TelegramUserClient, TranscriptMessage
 from medialab_testkit.e2e import (
     Stack,
     balance_available,
+    balance_back_to,
     button_texts,
     contains,
     fal_and_gateway,
@@ -260,5 +261,5 @@ async def test_cancel_while_running_cancels_at_fal_and_releases(stack: Stack) ->
             "CANCELLATION_REQUESTED"
         ]
         assert (await final_event(stack, job_id))["reason"] == "cancelled"
-        assert await balance_available(user) == before
+        await balance_back_to(user, before)  # billing releases from the event the message came from
         assert not [m for m in await user.bot_messages() if m.document is not None]
