@@ -109,9 +109,12 @@ async def expect_png_result(
 
 
 async def choose(user: TelegramUserClient, menu_button: str, model: str | None = None) -> TranscriptMessage:
-    """Open a mode from the main menu; pick ``model`` if given; the bot's latest step message."""
+    """Open a mode from the main menu; pick ``model`` if given; the bot's latest step message.
+
+    Not a job's status («⏳ …», it has a cancel button too): a fast job's status can be sent after its
+    result, and so after the menu button the test pressed next."""
     await user.send_text(menu_button)
-    step = await reply(user, lambda m: bool(m.reply_markup))
+    step = await reply(user, lambda m: bool(m.reply_markup) and not text_of(m).startswith("⏳"))
     if model is not None:
         await press(user, step, model)
     return step
