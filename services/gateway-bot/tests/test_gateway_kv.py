@@ -80,6 +80,26 @@ async def test_fsm_concurrent_updates_lose_nothing(js: JetStreamContext) -> None
     assert await replicas[1].get_state(key()) == "Flow:step"
 
 
+async def test_ending_a_launched_flow_keeps_the_one_the_user_began_meanwhile(js: JetStreamContext) -> None:
+    """The handler that launched flow «old» ends it after the launch; by then another update of the
+    same chat (another task, or another replica) began flow «new», which stays."""
+    launching = KvStorage(await js.key_value(subjects.FSM_BUCKET))
+    other = KvStorage(await js.key_value(subjects.FSM_BUCKET))
+    chat = key(user_id=44)
+    await launching.set_data(chat, {"flow": "old"})
+    await launching.set_state(chat, Flow.step)
+    await other.set_data(chat, {"flow": "new", "n": 1})
+    await other.set_state(chat, Flow.step)
+
+    assert not await launching.end_flow(chat, "old")
+    assert await other.get_data(chat) == {"flow": "new", "n": 1}
+    assert await other.get_state(chat) == "Flow:step"
+
+    assert await launching.end_flow(chat, "new")
+    assert await other.get_data(chat) == {}
+    assert await other.get_state(chat) is None
+
+
 async def test_keys_matching_lists_present_keys_by_pattern_at_once(js: JetStreamContext) -> None:
     kv = await js.key_value(subjects.ALBUMS_BUCKET)
     await kv.put("7001.a", b"1")

@@ -11,6 +11,8 @@ from medialab_contracts.media import MediaRef
 from gateway_bot.failures import NotAnImage
 from gateway_bot.flows.drafts import Draft
 from gateway_bot.flows.intake import Intake, upload_of
+from gateway_bot.flows.launcher import Launcher, Order
+from gateway_bot.storage.fsm import KvStorage
 
 
 async def begin(state: FSMContext, step: State, draft: Draft) -> str:
@@ -19,6 +21,22 @@ async def begin(state: FSMContext, step: State, draft: Draft) -> str:
     await state.set_data(draft.model_dump(mode="json"))
     await state.set_state(step)
     return draft.flow
+
+
+async def launch_and_end(bot: Bot, state: FSMContext, launcher: Launcher, order: Order) -> None:
+    """Launch the conversation's job, then end the conversation, unless the user began another one
+    while the launch ran.
+
+    Updates of one chat are handled concurrently, and a launch takes a few hundred ms (billing, the
+    job's publishing, its status message): a user quick to open the next mode had that new
+    conversation wiped by a plain ``clear`` at the end, and their next photo was answered «choose a
+    mode first»."""
+    flow = (await state.get_data()).get("flow")
+    await launcher.launch(bot, order)
+    if isinstance(state.storage, KvStorage):
+        await state.storage.end_flow(state.key, flow)
+    elif (await state.get_data()).get("flow") == flow:  # the flow tests' in-memory storage
+        await state.clear()
 
 
 async def take_image(message: Message, bot: Bot, intake: Intake, max_bytes: int) -> MediaRef:

@@ -21,7 +21,7 @@ from gateway_bot.flows.confirm import offer
 from gateway_bot.flows.drafts import CreateDraft, CreateWithFormat, CreateWithModel, new_flow, read, update
 from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.results import owned_result
-from gateway_bot.flows.steps import begin, query_chat, show_step
+from gateway_bot.flows.steps import begin, launch_and_end, query_chat, show_step
 from gateway_bot.parsing import clean_prompt, is_extended_form, parse_extended
 from gateway_bot.states import CreateFlow
 
@@ -50,8 +50,7 @@ async def _launch(
         size=ImageSize(width=fmt.width, height=fmt.height),
         images=images,
     )
-    await launcher.launch(bot, order)
-    await state.clear()
+    await launch_and_end(bot, state, launcher, order)
 
 
 @router.message(F.text.in_(texts.labels("BTN_CREATE")))

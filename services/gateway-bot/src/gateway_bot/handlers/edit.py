@@ -24,7 +24,7 @@ from gateway_bot.flows.inputs import FlowInputs
 from gateway_bot.flows.intake import Intake
 from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.results import owned_output
-from gateway_bot.flows.steps import begin, query_chat, show_step, take_image
+from gateway_bot.flows.steps import begin, launch_and_end, query_chat, show_step, take_image
 from gateway_bot.imaging import check_album
 from gateway_bot.parsing import clean_prompt
 from gateway_bot.settings import GatewaySettings
@@ -183,8 +183,7 @@ async def _launch(
         inputs=tuple(refs),
         images=draft.images,
     )
-    await launcher.launch(bot, order)
-    await state.clear()
+    await launch_and_end(bot, state, launcher, order)
 
 
 async def _after_upload(

@@ -11,7 +11,7 @@ from gateway_bot.filters import HasImage
 from gateway_bot.flows.drafts import FaceSwapDraft, FaceSwapReady, new_flow, read, update
 from gateway_bot.flows.intake import Intake
 from gateway_bot.flows.launcher import Launcher, Order
-from gateway_bot.flows.steps import begin, take_image
+from gateway_bot.flows.steps import begin, launch_and_end, take_image
 from gateway_bot.settings import GatewaySettings
 from gateway_bot.states import FaceSwapFlow
 
@@ -57,5 +57,4 @@ async def take_target(
         chat_id=message.chat.id,
         inputs=(draft.face, target),
     )
-    await launcher.launch(bot, order)
-    await state.clear()
+    await launch_and_end(bot, state, launcher, order)

@@ -18,7 +18,7 @@ from gateway_bot.callbacks import RephraseCb
 from gateway_bot.filters import PlainText
 from gateway_bot.flows.drafts import OrderDraft, new_flow, read
 from gateway_bot.flows.launcher import Launcher, Order
-from gateway_bot.flows.steps import begin, query_chat
+from gateway_bot.flows.steps import begin, launch_and_end, query_chat
 from gateway_bot.parsing import clean_prompt
 from gateway_bot.states import RephraseFlow
 from gateway_bot.storage.records import OrderRecords
@@ -60,5 +60,4 @@ async def rephrase(
 async def new_prompt(message: Message, bot: Bot, state: FSMContext, launcher: Launcher) -> None:
     prompt = clean_prompt(message.text)
     order = (await read(state, OrderDraft)).order
-    await launcher.launch(bot, order.model_copy(update={"prompt": prompt}))
-    await state.clear()
+    await launch_and_end(bot, state, launcher, order.model_copy(update={"prompt": prompt}))

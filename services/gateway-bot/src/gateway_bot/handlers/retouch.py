@@ -12,7 +12,7 @@ from gateway_bot.filters import HasImage, PlainText, SameFlow
 from gateway_bot.flows.drafts import RetouchDraft, RetouchReady, new_flow, read, update
 from gateway_bot.flows.intake import Intake
 from gateway_bot.flows.launcher import Launcher, Order
-from gateway_bot.flows.steps import begin, query_chat, show_step, take_image
+from gateway_bot.flows.steps import begin, launch_and_end, query_chat, show_step, take_image
 from gateway_bot.parsing import clean_prompt
 from gateway_bot.settings import GatewaySettings
 from gateway_bot.states import RetouchFlow
@@ -94,8 +94,7 @@ async def _launch(
         fixed_prompt=FIXED_PROMPTS[kind],
         inputs=(draft.image,),
     )
-    await launcher.launch(bot, order)
-    await state.clear()
+    await launch_and_end(bot, state, launcher, order)
 
 
 @router.message(RetouchFlow.instruction, PlainText())

@@ -19,7 +19,7 @@ from gateway_bot.filters import HasImage, PlainText, SameFlow
 from gateway_bot.flows.drafts import TextDraft, TextReady, new_flow, read, update
 from gateway_bot.flows.intake import Intake
 from gateway_bot.flows.launcher import Launcher, Order
-from gateway_bot.flows.steps import begin, show_step, take_image
+from gateway_bot.flows.steps import begin, launch_and_end, show_step, take_image
 from gateway_bot.settings import GatewaySettings
 from gateway_bot.states import TextFlow
 
@@ -121,8 +121,7 @@ async def _launch(
         style_wish=wish,
         size=None if fmt is None else ImageSize(width=fmt.width, height=fmt.height),
     )
-    await launcher.launch(bot, order)
-    await state.clear()
+    await launch_and_end(bot, state, launcher, order)
 
 
 @router.message(TextFlow.style, Command("skip"))

@@ -21,7 +21,7 @@ from gateway_bot.flows.drafts import Draft, new_flow
 from gateway_bot.flows.intake import Intake
 from gateway_bot.flows.launcher import Launcher, Order
 from gateway_bot.flows.results import owned_output
-from gateway_bot.flows.steps import begin, query_chat, take_image
+from gateway_bot.flows.steps import begin, launch_and_end, query_chat, take_image
 from gateway_bot.settings import GatewaySettings
 from gateway_bot.states import UpscaleFlow
 
@@ -52,8 +52,8 @@ async def take_photo(
     event_from_user: User,
 ) -> None:
     image = await take_image(message, bot, intake, settings.max_image_bytes)
-    await launcher.launch(bot, upscale_order(catalog, event_from_user.id, message.chat.id, image))
-    await state.clear()
+    order = upscale_order(catalog, event_from_user.id, message.chat.id, image)
+    await launch_and_end(bot, state, launcher, order)
 
 
 @router.callback_query(ResultCb.filter(F.action == ResultAction.upscale))

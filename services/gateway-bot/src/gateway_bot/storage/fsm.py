@@ -56,5 +56,19 @@ class KvStorage(BaseStorage):
         record, _ = await self._records.update(self._keys.build(key), merge)
         return dict(record["data"])
 
+    async def end_flow(self, key: StorageKey, flow: str | None) -> bool:
+        """Clear the state and the data in one compare-and-set if the conversation is still ``flow``
+        (the draft's flow id); False, and the record left as it is, when another one began since."""
+        ended = False
+
+        def end(cur: dict[str, Any] | None) -> dict[str, Any]:
+            nonlocal ended
+            record = cur or {}
+            ended = (record.get("data") or {}).get("flow") == flow
+            return {} if ended else record
+
+        await self._records.update(self._keys.build(key), end)
+        return ended
+
     async def close(self) -> None:
         """The KV bucket belongs to the service's NATS connection, which the service closes."""
