@@ -23,15 +23,16 @@ async def begin(state: FSMContext, step: State, draft: Draft) -> str:
     return draft.flow
 
 
-async def launch_and_end(bot: Bot, state: FSMContext, launcher: Launcher, order: Order) -> None:
-    """Launch the conversation's job, then end the conversation, unless the user began another one
-    while the launch ran.
+async def launch_and_end(
+    bot: Bot, state: FSMContext, launcher: Launcher, order: Order, flow: str | None
+) -> None:
+    """Launch the job of conversation ``flow`` (the draft's flow id), then end the conversation,
+    unless the user began another one while the launch ran.
 
     Updates of one chat are handled concurrently, and a launch takes a few hundred ms (billing, the
     job's publishing, its status message): a user quick to open the next mode had that new
     conversation wiped by a plain ``clear`` at the end, and their next photo was answered «choose a
     mode first»."""
-    flow = (await state.get_data()).get("flow")
     await launcher.launch(bot, order)
     if isinstance(state.storage, KvStorage):
         await state.storage.end_flow(state.key, flow)

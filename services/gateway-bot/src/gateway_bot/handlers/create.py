@@ -40,6 +40,8 @@ async def _launch(
     images: int,
     user_id: int,
     chat_id: int,
+    *,
+    flow: str,
 ) -> None:
     order = Order(
         mode=Mode.create,
@@ -50,7 +52,7 @@ async def _launch(
         size=ImageSize(width=fmt.width, height=fmt.height),
         images=images,
     )
-    await launch_and_end(bot, state, launcher, order)
+    await launch_and_end(bot, state, launcher, order, flow)
 
 
 @router.message(F.text.in_(texts.labels("BTN_CREATE")))
@@ -135,7 +137,16 @@ async def choose_format(
         summary = texts.choice_summary(model, fmt, images)
         await show_step(bot, query, summary, None)
         await _launch(
-            bot, state, launcher, model, fmt, draft.prompt, images, query.from_user.id, query_chat(query)
+            bot,
+            state,
+            launcher,
+            model,
+            fmt,
+            draft.prompt,
+            images,
+            query.from_user.id,
+            query_chat(query),
+            flow=draft.flow,
         )
         return
     await state.set_state(CreateFlow.prompt)
@@ -186,6 +197,7 @@ async def enter_prompt(
         draft.images,
         event_from_user.id,
         message.chat.id,
+        flow=draft.flow,
     )
 
 

@@ -183,7 +183,7 @@ async def _launch(
         inputs=tuple(refs),
         images=draft.images,
     )
-    await launch_and_end(bot, state, launcher, order)
+    await launch_and_end(bot, state, launcher, order, draft.flow)
 
 
 async def _after_upload(

@@ -57,4 +57,4 @@ async def take_target(
         chat_id=message.chat.id,
         inputs=(draft.face, target),
     )
-    await launch_and_end(bot, state, launcher, order)
+    await launch_and_end(bot, state, launcher, order, draft.flow)

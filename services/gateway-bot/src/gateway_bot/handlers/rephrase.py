@@ -59,5 +59,5 @@ async def rephrase(
 @router.message(RephraseFlow.prompt, PlainText())
 async def new_prompt(message: Message, bot: Bot, state: FSMContext, launcher: Launcher) -> None:
     prompt = clean_prompt(message.text)
-    order = (await read(state, OrderDraft)).order
-    await launch_and_end(bot, state, launcher, order.model_copy(update={"prompt": prompt}))
+    draft = await read(state, OrderDraft)
+    await launch_and_end(bot, state, launcher, draft.order.model_copy(update={"prompt": prompt}), draft.flow)

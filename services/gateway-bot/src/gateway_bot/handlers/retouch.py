@@ -94,7 +94,7 @@ async def _launch(
         fixed_prompt=FIXED_PROMPTS[kind],
         inputs=(draft.image,),
     )
-    await launch_and_end(bot, state, launcher, order)
+    await launch_and_end(bot, state, launcher, order, draft.flow)
 
 
 @router.message(RetouchFlow.instruction, PlainText())

@@ -121,7 +121,7 @@ async def _launch(
         style_wish=wish,
         size=None if fmt is None else ImageSize(width=fmt.width, height=fmt.height),
     )
-    await launch_and_end(bot, state, launcher, order)
+    await launch_and_end(bot, state, launcher, order, draft.flow)
 
 
 @router.message(TextFlow.style, Command("skip"))

@@ -53,7 +53,7 @@ async def take_photo(
 ) -> None:
     image = await take_image(message, bot, intake, settings.max_image_bytes)
     order = upscale_order(catalog, event_from_user.id, message.chat.id, image)
-    await launch_and_end(bot, state, launcher, order)
+    await launch_and_end(bot, state, launcher, order, (await state.get_data()).get("flow"))
 
 
 @router.callback_query(ResultCb.filter(F.action == ResultAction.upscale))
