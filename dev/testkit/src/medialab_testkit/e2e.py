@@ -203,14 +203,15 @@ async def settled(
     """The answer to ``/command`` (known by ``heading``) once it shows ``fragment``, asked again until
     then: billing settles a job from the same event the gateway delivers it from, so a result can
     reach the user a moment before its charge is written."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+    answers: list[TranscriptMessage] = []
+
+    async def shows() -> bool:
         await user.send_command(command, args)
-        answer = await reply(user, contains(heading))
-        if fragment in text_of(answer) or asyncio.get_running_loop().time() > deadline:
-            assert fragment in text_of(answer), text_of(answer)
-            return answer
-        await asyncio.sleep(0.3)
+        answers.append(await reply(user, contains(heading)))
+        return fragment in text_of(answers[-1])
+
+    await eventually(shows, timeout=timeout, what=f"/{command} showing {fragment!r}", interval=0.3)
+    return answers[-1]
 
 
 async def balance_available(user: TelegramUserClient) -> int:
