@@ -47,6 +47,7 @@ from medialab_testkit.chaos import (
 )
 from medialab_testkit.waiting import eventually
 from nats.js import JetStreamContext
+from nats.js.errors import NoStreamResponseError
 
 pytestmark = pytest.mark.chaos
 
@@ -137,6 +138,21 @@ async def fsm_records(js: JetStreamContext) -> dict[str, bytes]:
         assert value is not None, key
         records[key] = value
     return records
+
+
+async def publish_to_new_stream(js: JetStreamContext, subject: str, payload: bytes) -> None:
+    """Publish to a stream just created on the cluster: until the node this client is on has heard of
+    the stream's subjects, a publish finds no responders (and so stored nothing; only that is retried,
+    a timeout could have stored it)."""
+
+    async def stored() -> bool:
+        try:
+            await js.publish(subject, payload)
+        except NoStreamResponseError:
+            return False
+        return True
+
+    await eventually(stored, 10, f"{subject} stored")
 
 
 async def wait_all_current(js: JetStreamContext, timeout: float = 60) -> None:
@@ -361,7 +377,7 @@ async def test_one_replica_is_lost_with_its_node_three_are_not(stack: ChaosStack
     for n in range(sent):
         job = flux_job(1, f"r1demo-{n}")
         for replicas in twins:
-            await js.publish(f"r{replicas}demo.{n}", job.model_dump_json().encode())
+            await publish_to_new_stream(js, f"r{replicas}demo.{n}", job.model_dump_json().encode())
     holder = await leader_of(js, "JOBS_R1")
     node: NatsServer = cluster.node(holder)
     try:
